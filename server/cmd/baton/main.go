@@ -1,0 +1,84 @@
+// Command baton is the Baton affiliate tracking server.
+//
+//	baton [flags]          serve (gRPC, gRPC-Web, Connect and plain HTTP on one port)
+//	baton migrate [flags]  apply database migrations and exit
+//	baton help             list flags and their BATON_* variables
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/config"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "help") {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "help" {
+		args = []string{"-h"}
+	}
+	cfg, err := config.Load(args, config.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: configuration: %v\n", err)
+		return 2
+	}
+	log := app.NewLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log.InfoContext(ctx, "baton starting", append([]any{"command", cmd}, cfg.LogAttrs()...)...)
+
+	db, err := app.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot open the database", "error", err)
+		return 1
+	}
+	defer db.Close(context.Background())
+	if cmd == "migrate" {
+		log.Info("database is up to date")
+		return 0
+	}
+
+	key, err := app.Bootstrap(ctx, cfg, db.Store)
+	if err != nil {
+		log.Error("cannot bootstrap the admin key", "error", err)
+		return 1
+	}
+	if key != "" {
+		// Printed once, on the terminal, never logged: Baton keeps only its hash.
+		fmt.Fprintf(stdout, "\nFirst admin API key (shown once; store it now):\n  %s\n\n", key)
+	}
+	if cfg.Demo {
+		if err := app.SeedDemo(ctx, db.Store, stdout); err != nil {
+			log.Error("cannot seed demo data", "error", err)
+			return 1
+		}
+	}
+	srv, err := app.New(cfg, log, db)
+	if err != nil {
+		log.Error("cannot build the server", "error", err)
+		return 1
+	}
+	if err := srv.Serve(ctx, nil); err != nil {
+		log.Error("server stopped", "error", err)
+		return 1
+	}
+	log.Info("baton stopped")
+	return 0
+}

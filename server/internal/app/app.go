@@ -1,0 +1,275 @@
+// Package app wires Baton together and runs it: configuration → logger →
+// database (embedded or external) → migrations → services → one HTTP server
+// for gRPC, gRPC-Web, Connect and plain HTTP, with graceful shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/validate"
+
+	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
+	"github.com/batonhq/baton/server/internal/auth"
+	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/pgembed"
+	"github.com/batonhq/baton/server/internal/rpc"
+	"github.com/batonhq/baton/server/internal/secretbox"
+	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/store"
+)
+
+// ServiceNames are the Connect services Baton serves, for health and
+// reflection.
+var ServiceNames = []string{
+	batonv1connect.ConfigServiceName,
+	batonv1connect.ClickServiceName,
+	batonv1connect.ConversionServiceName,
+	batonv1connect.AttributionServiceName,
+	batonv1connect.PostbackServiceName,
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Database is an open, migrated store and whatever must be stopped with it.
+type Database struct {
+	Store   *store.Store
+	cluster *pgembed.Cluster
+}
+
+// Close closes the pool, then stops the embedded cluster if one was started.
+func (d *Database) Close(ctx context.Context) {
+	d.Store.Close()
+	if d.cluster != nil {
+		_ = d.cluster.Stop(ctx)
+	}
+}
+
+// OpenDatabase connects to BATON_DATABASE_URL, or starts the embedded
+// cluster, and applies pending migrations.
+func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Database, error) {
+	// 0711: others may pass through (the embedded cluster runs as an
+	// unprivileged user when Baton runs as root) but not list it.
+	if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	key, err := masterKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	db := &Database{}
+	url := cfg.DatabaseURL
+	if url == "" {
+		dir := filepath.Join(cfg.DataDir, "postgres")
+		log.InfoContext(ctx, "starting embedded PostgreSQL", "dir", dir)
+		db.cluster, err = pgembed.Start(ctx, pgembed.Config{Dir: dir, Database: "baton", Logger: log.With("component", "pgembed")})
+		if err != nil {
+			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		url = db.cluster.URL()
+	}
+	db.Store, err = store.Open(ctx, url, store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log})
+	if err != nil {
+		if db.cluster != nil {
+			_ = db.cluster.Stop(context.Background())
+		}
+		return nil, err
+	}
+	applied, err := db.Store.Migrate(ctx)
+	if err != nil {
+		db.Close(context.Background())
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.InfoContext(ctx, "applied migrations", "versions", applied)
+	}
+	return db, nil
+}
+
+func masterKey(cfg config.Config) ([]byte, error) {
+	if cfg.MasterKey != "" {
+		return secretbox.ParseKey(cfg.MasterKey)
+	}
+	return secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "master.key"))
+}
+
+// Server is a configured Baton, ready to serve.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      *Database
+	handler http.Handler
+}
+
+// New builds the HTTP handler for every route over db.
+func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
+	validator, err := protovalidate.New()
+	if err != nil {
+		return nil, fmt.Errorf("protovalidate: %w", err)
+	}
+	st := db.Store
+	configSvc := service.NewConfig(st, auth.NewKey)
+
+	// Order matters: authenticate first (an anonymous caller learns nothing,
+	// not even validation rules), then bound the work, then validate.
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(
+			recoverInterceptor(log),
+			auth.NewInterceptor(st, log),
+			timeoutInterceptor(cfg.RequestTimeout),
+			validate.NewInterceptor(validate.WithValidator(validator)),
+		),
+		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log), opts...))
+	mux.Handle(batonv1connect.NewClickServiceHandler(batonv1connect.UnimplementedClickServiceHandler{}, opts...))
+	mux.Handle(batonv1connect.NewConversionServiceHandler(batonv1connect.UnimplementedConversionServiceHandler{}, opts...))
+	mux.Handle(batonv1connect.NewAttributionServiceHandler(batonv1connect.UnimplementedAttributionServiceHandler{}, opts...))
+	mux.Handle(batonv1connect.NewPostbackServiceHandler(batonv1connect.UnimplementedPostbackServiceHandler{}, opts...))
+
+	// Health and reflection stay open: load balancers and grpcurl need no key.
+	mux.Handle(grpchealth.NewHandler(&dbChecker{static: grpchealth.NewStaticChecker(ServiceNames...), db: st}))
+	reflector := grpcreflect.NewStaticReflector(append([]string{
+		grpchealth.HealthV1ServiceName, grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName,
+	}, ServiceNames...)...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+
+	plain := http.NewServeMux()
+	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	plain.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "database unavailable\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	plain.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "404 page not found: no such route on Baton", http.StatusNotFound)
+	})
+	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
+
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux)}, nil
+}
+
+// Handler returns the root handler (for tests that serve it themselves).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve listens on cfg.Addr (or uses ln when non-nil) until ctx is done,
+// then shuts down gracefully: it stops accepting, lets in-flight requests
+// finish within ShutdownTimeout, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", s.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+		}
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true) // h2c: gRPC without TLS
+	srv := &http.Server{
+		Handler:           s.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.RequestTimeout + 10*time.Second,
+		WriteTimeout:      s.cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.log.InfoContext(ctx, "baton listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests", "grace", s.cfg.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// dbChecker reports NOT_SERVING for every service while the database is
+// unreachable.
+type dbChecker struct {
+	static *grpchealth.StaticChecker
+	db     *store.Store
+}
+
+func (c *dbChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	resp, err := c.static.Check(ctx, req)
+	if err != nil || resp.Status != grpchealth.StatusServing {
+		return resp, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if c.db.Ping(pingCtx) != nil {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+	}
+	return resp, nil
+}
+
+// Bootstrap makes sure an admin can get in: BATON_ADMIN_KEY is stored (by
+// hash) when given; otherwise, when no admin key exists at all, one is
+// created and returned so the caller can print it once.
+func Bootstrap(ctx context.Context, cfg config.Config, st *store.Store) (newAdminKey string, err error) {
+	if cfg.AdminKey != "" {
+		_, err := st.EnsureAPIKey(ctx, "key_admin_env_"+fmt.Sprintf("%x", store.HashKey(cfg.AdminKey)[:6]),
+			"BATON_ADMIN_KEY", domain.RoleAdmin, "", cfg.AdminKey)
+		return "", err
+	}
+	has, err := st.HasActiveAdminKey(ctx)
+	if err != nil || has {
+		return "", err
+	}
+	key := auth.NewKey()
+	if _, err := st.CreateAPIKey(ctx, "first admin key", domain.RoleAdmin, "", key); err != nil {
+		return "", err
+	}
+	return key, nil
+}

@@ -1,0 +1,211 @@
+// Package config reads Baton's settings from flags and BATON_* environment
+// variables (a flag wins over its variable), checks them, and prints them
+// with secrets redacted.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the baton binary. Each field names its
+// environment variable and default.
+type Config struct {
+	// Addr is the listen address for every protocol (BATON_ADDR, default 127.0.0.1:8080).
+	Addr string
+	// PublicURL is the base URL of tracking links, as browsers reach Baton
+	// (BATON_PUBLIC_URL, default http://<Addr>).
+	PublicURL string
+	// DataDir holds the embedded PostgreSQL cluster and the master key file
+	// (BATON_DATA_DIR, default .baton).
+	DataDir string
+	// DatabaseURL is a PostgreSQL 14+ URL; empty starts the embedded
+	// cluster under DataDir (BATON_DATABASE_URL). Secret: redacted.
+	DatabaseURL string
+	// DBMaxConns caps the connection pool (BATON_DB_MAX_CONNS, default 0 = pgx default).
+	DBMaxConns int
+	// AdminKey, when set, is accepted as an admin API key
+	// (BATON_ADMIN_KEY). Secret: redacted. When empty and no admin key
+	// exists, one is created and printed once.
+	AdminKey string
+	// MasterKey seals partner secrets at rest: 32 bytes in base64
+	// (BATON_MASTER_KEY). Empty: read from (or created in) DataDir/master.key.
+	// Secret: redacted.
+	MasterKey string
+	// LogFormat is text or json (BATON_LOG_FORMAT, default text).
+	LogFormat string
+	// LogLevel is debug, info, warn or error (BATON_LOG_LEVEL, default info).
+	LogLevel string
+	// Demo seeds a demo advertiser, publisher, offer and keys at start
+	// (BATON_DEMO, default false).
+	Demo bool
+	// MaxBodyBytes limits request bodies (BATON_MAX_BODY_BYTES, default 1 MiB).
+	MaxBodyBytes int64
+	// RequestTimeout bounds each request's work (BATON_REQUEST_TIMEOUT, default 30s).
+	RequestTimeout time.Duration
+	// ShutdownTimeout is how long in-flight requests may take to finish on
+	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Load parses args (without the program name) over the environment.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("baton", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Addr, "addr", env("BATON_ADDR", "127.0.0.1:8080"), "listen address for gRPC, gRPC-Web, Connect and plain HTTP (BATON_ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", env("BATON_PUBLIC_URL", ""), "base URL of tracking links (BATON_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("BATON_DATA_DIR", ".baton"), "local state: embedded PostgreSQL, master key (BATON_DATA_DIR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("BATON_DATABASE_URL", ""), "PostgreSQL URL; empty: embedded cluster (BATON_DATABASE_URL)")
+	fs.StringVar(&c.AdminKey, "admin-key", env("BATON_ADMIN_KEY", ""), "an admin API key to accept (BATON_ADMIN_KEY)")
+	fs.StringVar(&c.MasterKey, "master-key", env("BATON_MASTER_KEY", ""), "base64 32-byte key sealing partner secrets (BATON_MASTER_KEY)")
+	fs.StringVar(&c.LogFormat, "log-format", env("BATON_LOG_FORMAT", "text"), "text or json (BATON_LOG_FORMAT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("BATON_LOG_LEVEL", "info"), "debug, info, warn or error (BATON_LOG_LEVEL)")
+	var errs []error
+	intEnv := func(name string, def int64) int64 {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer", name, v))
+		}
+		return n
+	}
+	durEnv := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration (e.g. 30s)", name, v))
+		}
+		return d
+	}
+	boolEnv := func(name string) bool {
+		v := getenv(name)
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
+		}
+		return b
+	}
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(intEnv("BATON_DB_MAX_CONNS", 0)), "connection pool size; 0: default (BATON_DB_MAX_CONNS)")
+	fs.BoolVar(&c.Demo, "demo", boolEnv("BATON_DEMO"), "seed demo partners, offer and keys (BATON_DEMO)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("BATON_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("BATON_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("BATON_DATA_DIR: required when BATON_DATABASE_URL is empty"))
+	}
+	if c.AdminKey != "" && len(c.AdminKey) < 16 {
+		errs = append(errs, errors.New("BATON_ADMIN_KEY: must be at least 16 characters"))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("BATON_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("BATON_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, errors.New("BATON_MAX_BODY_BYTES: must be at least 1024"))
+	}
+	if c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("BATON_REQUEST_TIMEOUT and BATON_SHUTDOWN_TIMEOUT must be positive"))
+	}
+	if c.DBMaxConns < 0 {
+		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// redact hides a secret but says whether it is set.
+func redact(s string) string {
+	if s == "" {
+		return "(unset)"
+	}
+	return "(redacted)"
+}
+
+// redactURL hides the password in a database URL.
+func redactURL(s string) string {
+	if s == "" {
+		return "(unset: embedded PostgreSQL)"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(redacted: unparsable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// LogAttrs returns the settings as key/value pairs for a start-up log line,
+// secrets redacted.
+func (c Config) LogAttrs() []any {
+	return []any{
+		"addr", c.Addr, "public_url", c.PublicURL, "data_dir", c.DataDir,
+		"database_url", redactURL(c.DatabaseURL), "db_max_conns", c.DBMaxConns,
+		"admin_key", redact(c.AdminKey), "master_key", redact(c.MasterKey),
+		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
+		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
+		"shutdown_timeout", c.ShutdownTimeout.String(),
+	}
+}
+
+// Getenv is os.Getenv, for callers that pass the real environment.
+var Getenv = os.Getenv

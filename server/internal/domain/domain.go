@@ -1,0 +1,247 @@
+// Package domain holds Baton's core types and the errors every layer speaks.
+// It imports nothing but the standard library: no proto, no SQL, no HTTP.
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Role is what an API key may do.
+type Role string
+
+// Roles. A key of any role but admin belongs to exactly one partner.
+const (
+	RoleAdmin      Role = "admin"
+	RoleAdvertiser Role = "advertiser"
+	RolePublisher  Role = "publisher"
+	RoleNetwork    Role = "network"
+)
+
+// Valid reports whether r is one of the defined roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleAdvertiser, RolePublisher, RoleNetwork:
+		return true
+	}
+	return false
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	KeyID     string
+	Role      Role
+	PartnerID string // empty for admin
+}
+
+// IsAdmin reports whether p may do everything.
+func (p Principal) IsAdmin() bool { return p.Role == RoleAdmin }
+
+// Owns reports whether p is the given partner (or an admin).
+func (p Principal) Owns(role Role, partnerID string) bool {
+	return p.IsAdmin() || (p.Role == role && p.PartnerID == partnerID)
+}
+
+// APIKey is a stored key. The key itself is never stored, only its hash.
+type APIKey struct {
+	ID         string
+	Name       string
+	Role       Role
+	PartnerID  string
+	Prefix     string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+}
+
+// Advertiser is a shop.
+type Advertiser struct {
+	ID                  string
+	Name                string
+	ShopID              int64
+	RequireSignature    bool
+	RegisteredHosts     []string
+	StoreEmailPlaintext bool
+	SecretHint          string
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// PublisherKind tells a media from an upstream network.
+type PublisherKind string
+
+// Publisher kinds.
+const (
+	PublisherMedia   PublisherKind = "media"
+	PublisherNetwork PublisherKind = "network"
+)
+
+// Publisher is a media or an upstream network sending traffic.
+type Publisher struct {
+	ID          string
+	Name        string
+	Kind        PublisherKind
+	UserID      int64
+	SubIDParams []string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Site is one property of a publisher.
+type Site struct {
+	ID          string
+	PublisherID string
+	Name        string
+	URL         string
+	SiteID      int64
+	CreatedAt   time.Time
+}
+
+// OfferStatus is active or paused.
+type OfferStatus string
+
+// Offer statuses.
+const (
+	OfferActive OfferStatus = "active"
+	OfferPaused OfferStatus = "paused"
+)
+
+// AttributionModel picks among eligible clicks.
+type AttributionModel string
+
+// Attribution models.
+const (
+	LastClick  AttributionModel = "last_click"
+	FirstClick AttributionModel = "first_click"
+)
+
+// Money is an amount in minor units of an ISO 4217 currency.
+type Money struct {
+	Currency string
+	Minor    int64
+}
+
+// Payout is a fixed amount or a share of the sale in basis points; exactly
+// one is meaningful: Fixed when non-nil, else PercentBPS.
+type Payout struct {
+	Fixed      *Money
+	PercentBPS uint32
+}
+
+// PayoutOverride gives one publisher its own payout.
+type PayoutOverride struct {
+	PublisherID string
+	Payout      Payout
+}
+
+// Downstream says how a click is passed on.
+type Downstream struct {
+	ClickIDParam string
+	FC2Params    bool
+	NetworkID    string
+}
+
+// Offer is what publishers promote.
+type Offer struct {
+	ID                     string
+	AdvertiserID           string
+	Name                   string
+	Status                 OfferStatus
+	LandingURL             string
+	FallbackURL            string
+	DeepLinkHosts          []string
+	SubIDParams            []string
+	Downstream             Downstream
+	AttributionWindow      time.Duration
+	AttributionModel       AttributionModel
+	IPMatchWindow          time.Duration
+	DedupeOrderID          bool
+	TimestampTolerance     time.Duration
+	AutoApproveAfterDays   int
+	Payout                 Payout
+	PayoutOverrides        []PayoutOverride
+	DuplicateClickInterval time.Duration
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+// Offer defaults, applied when a field is left zero at creation.
+const (
+	DefaultAttributionWindow      = 30 * 24 * time.Hour
+	DefaultIPMatchWindow          = time.Hour
+	DefaultTimestampTolerance     = time.Hour // FC2: a ts older than one hour is ignored
+	DefaultDuplicateClickInterval = 30 * time.Second
+)
+
+// DefaultSubIDParams are the click parameters that carry sub-IDs by default
+// (CATS param1..param5, kept as PARA1..PARA5).
+var DefaultSubIDParams = []string{"param1", "param2", "param3", "param4", "param5"}
+
+// KickbackParams names the parameters of an inbound kickback.
+type KickbackParams struct {
+	ClickID      string `json:"click_id,omitempty"`
+	OrderID      string `json:"order_id,omitempty"`
+	Amount       string `json:"amount,omitempty"`
+	Currency     string `json:"currency,omitempty"`
+	Status       string `json:"status,omitempty"`
+	DownstreamID string `json:"downstream_id,omitempty"`
+	Token        string `json:"token,omitempty"`
+}
+
+// Network is a downstream partner network.
+type Network struct {
+	ID                string
+	Name              string
+	KickbackParams    KickbackParams
+	AllowedIPs        []string
+	TrustTraceContext bool
+	SecretHint        string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Page asks for one page of a list, keyset-paged by ID.
+type Page struct {
+	Size  int    // 1..1000
+	After string // last ID of the previous page; empty for the first page
+}
+
+// DefaultPageSize is used when a caller asks for 0.
+const DefaultPageSize = 50
+
+// Errors every layer understands. Wrap them with fmt.Errorf("...: %w") to
+// add context; transports map them to codes with errors.Is.
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrAlreadyExists      = errors.New("already exists")
+	ErrPermissionDenied   = errors.New("permission denied")
+	ErrUnauthenticated    = errors.New("unauthenticated")
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrUnavailable means a dependency (the database) is down; the caller
+	// may retry.
+	ErrUnavailable = errors.New("temporarily unavailable")
+)
+
+// InvalidError is a caller's mistake in one field.
+type InvalidError struct {
+	Field   string
+	Message string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
+
+// Invalid returns an *InvalidError.
+func Invalid(field, format string, args ...any) error {
+	return &InvalidError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Denied returns ErrPermissionDenied with a reason a caller can act on.
+func Denied(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrPermissionDenied, fmt.Sprintf(format, args...))
+}
+
+// NotFound returns ErrNotFound naming what was missing.
+func NotFound(kind, id string) error {
+	return fmt.Errorf("%w: %s %q", ErrNotFound, kind, id)
+}

@@ -1,0 +1,499 @@
+package rpc
+
+import (
+	"context"
+	"log/slog"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
+	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/service"
+)
+
+// ConfigServer implements baton.v1.ConfigService.
+type ConfigServer struct {
+	svc       *service.Config
+	validator protovalidate.Validator
+	errs      errorMapper
+}
+
+var _ batonv1connect.ConfigServiceHandler = (*ConfigServer)(nil)
+
+// NewConfigServer returns the ConfigService handler implementation.
+func NewConfigServer(svc *service.Config, v protovalidate.Validator, log *slog.Logger) *ConfigServer {
+	return &ConfigServer{svc: svc, validator: v, errs: errorMapper{log: log}}
+}
+
+// applyMask copies the top-level fields named by mask from src to dst. The
+// request's CEL rules have already restricted mask to changeable fields.
+func applyMask(dst, src proto.Message, mask *fieldmaskpb.FieldMask) error {
+	d, s := dst.ProtoReflect(), src.ProtoReflect()
+	fields := d.Descriptor().Fields()
+	for _, path := range mask.GetPaths() {
+		fd := fields.ByName(protoreflect.Name(path))
+		if fd == nil {
+			return invalidField("update_mask", "unknown field "+path)
+		}
+		if s.Has(fd) {
+			d.Set(fd, s.Get(fd))
+		} else {
+			d.Clear(fd)
+		}
+	}
+	return nil
+}
+
+// WhoAmI implements baton.v1.ConfigService.
+func (s *ConfigServer) WhoAmI(ctx context.Context, _ *batonv1.WhoAmIRequest) (*batonv1.WhoAmIResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.svc.WhoAmI(ctx, p)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.WhoAmIResponse{Key: apiKeyToProto(k)}, nil
+}
+
+// ---------------------------------------------------------------- advertisers
+
+// CreateAdvertiser implements baton.v1.ConfigService.
+func (s *ConfigServer) CreateAdvertiser(ctx context.Context, req *batonv1.CreateAdvertiserRequest) (*batonv1.CreateAdvertiserResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, secret, err := s.svc.CreateAdvertiser(ctx, p, domain.Advertiser{
+		Name: req.GetName(), RequireSignature: req.GetRequireSignature(),
+		RegisteredHosts: req.GetRegisteredHosts(), StoreEmailPlaintext: req.GetStoreEmailPlaintext(),
+	})
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.CreateAdvertiserResponse{Advertiser: advertiserToProto(a), Secret: secret}, nil
+}
+
+// GetAdvertiser implements baton.v1.ConfigService.
+func (s *ConfigServer) GetAdvertiser(ctx context.Context, req *batonv1.GetAdvertiserRequest) (*batonv1.GetAdvertiserResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.svc.GetAdvertiser(ctx, p, req.GetId())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.GetAdvertiserResponse{Advertiser: advertiserToProto(a)}, nil
+}
+
+// ListAdvertisers implements baton.v1.ConfigService.
+func (s *ConfigServer) ListAdvertisers(ctx context.Context, req *batonv1.ListAdvertisersRequest) (*batonv1.ListAdvertisersResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.svc.ListAdvertisers(ctx, p, page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListAdvertisersResponse{NextPageToken: encodePageToken(next)}
+	for _, a := range list {
+		out.Advertisers = append(out.Advertisers, advertiserToProto(a))
+	}
+	return out, nil
+}
+
+// UpdateAdvertiser implements baton.v1.ConfigService.
+func (s *ConfigServer) UpdateAdvertiser(ctx context.Context, req *batonv1.UpdateAdvertiserRequest) (*batonv1.UpdateAdvertiserResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.svc.UpdateAdvertiser(ctx, p, req.GetAdvertiser().GetId(), func(a *domain.Advertiser) error {
+		cur := advertiserToProto(*a)
+		if err := applyMask(cur, req.GetAdvertiser(), req.GetUpdateMask()); err != nil {
+			return err
+		}
+		if err := validateAs(s.validator, &batonv1.CreateAdvertiserRequest{
+			Name: cur.GetName(), RequireSignature: cur.GetRequireSignature(),
+			RegisteredHosts: cur.GetRegisteredHosts(), StoreEmailPlaintext: cur.GetStoreEmailPlaintext(),
+		}, "advertiser"); err != nil {
+			return err
+		}
+		a.Name, a.RequireSignature = cur.GetName(), cur.GetRequireSignature()
+		a.RegisteredHosts, a.StoreEmailPlaintext = cur.GetRegisteredHosts(), cur.GetStoreEmailPlaintext()
+		return nil
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &batonv1.UpdateAdvertiserResponse{Advertiser: advertiserToProto(a)}, nil
+}
+
+// RotateAdvertiserSecret implements baton.v1.ConfigService.
+func (s *ConfigServer) RotateAdvertiserSecret(ctx context.Context, req *batonv1.RotateAdvertiserSecretRequest) (*batonv1.RotateAdvertiserSecretResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a, secret, exp, err := s.svc.RotateAdvertiserSecret(ctx, p, req.GetId(), req.GetOverlap().AsDuration())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.RotateAdvertiserSecretResponse{Advertiser: advertiserToProto(a), Secret: secret, PreviousSecretExpireTime: ts(exp)}, nil
+}
+
+// mapErr passes Connect errors made inside change callbacks through, and
+// maps the rest.
+func (s *ConfigServer) mapErr(ctx context.Context, err error) error {
+	if ce := asConnect(err); ce != nil {
+		return ce
+	}
+	return s.errs.toConnect(ctx, err)
+}
+
+// ---------------------------------------------------------------- publishers
+
+// CreatePublisher implements baton.v1.ConfigService.
+func (s *ConfigServer) CreatePublisher(ctx context.Context, req *batonv1.CreatePublisherRequest) (*batonv1.CreatePublisherResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := s.svc.CreatePublisher(ctx, p, domain.Publisher{
+		Name: req.GetName(), Kind: kindFromProto(req.GetKind()), SubIDParams: req.GetSubIdParams(),
+	})
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.CreatePublisherResponse{Publisher: publisherToProto(pub)}, nil
+}
+
+// GetPublisher implements baton.v1.ConfigService.
+func (s *ConfigServer) GetPublisher(ctx context.Context, req *batonv1.GetPublisherRequest) (*batonv1.GetPublisherResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := s.svc.GetPublisher(ctx, p, req.GetId())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.GetPublisherResponse{Publisher: publisherToProto(pub)}, nil
+}
+
+// ListPublishers implements baton.v1.ConfigService.
+func (s *ConfigServer) ListPublishers(ctx context.Context, req *batonv1.ListPublishersRequest) (*batonv1.ListPublishersResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.svc.ListPublishers(ctx, p, kindFromProto(req.GetKind()), page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListPublishersResponse{NextPageToken: encodePageToken(next)}
+	for _, x := range list {
+		out.Publishers = append(out.Publishers, publisherToProto(x))
+	}
+	return out, nil
+}
+
+// UpdatePublisher implements baton.v1.ConfigService.
+func (s *ConfigServer) UpdatePublisher(ctx context.Context, req *batonv1.UpdatePublisherRequest) (*batonv1.UpdatePublisherResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := s.svc.UpdatePublisher(ctx, p, req.GetPublisher().GetId(), func(x *domain.Publisher) error {
+		cur := publisherToProto(*x)
+		if err := applyMask(cur, req.GetPublisher(), req.GetUpdateMask()); err != nil {
+			return err
+		}
+		if err := validateAs(s.validator, &batonv1.CreatePublisherRequest{
+			Name: cur.GetName(), Kind: cur.GetKind(), SubIdParams: cur.GetSubIdParams(),
+		}, "publisher"); err != nil {
+			return err
+		}
+		x.Name, x.SubIDParams = cur.GetName(), cur.GetSubIdParams()
+		return nil
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &batonv1.UpdatePublisherResponse{Publisher: publisherToProto(pub)}, nil
+}
+
+// CreateSite implements baton.v1.ConfigService.
+func (s *ConfigServer) CreateSite(ctx context.Context, req *batonv1.CreateSiteRequest) (*batonv1.CreateSiteResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	x, err := s.svc.CreateSite(ctx, p, domain.Site{PublisherID: req.GetPublisherId(), Name: req.GetName(), URL: req.GetUrl()})
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.CreateSiteResponse{Site: siteToProto(x)}, nil
+}
+
+// ListSites implements baton.v1.ConfigService.
+func (s *ConfigServer) ListSites(ctx context.Context, req *batonv1.ListSitesRequest) (*batonv1.ListSitesResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.svc.ListSites(ctx, p, req.GetPublisherId(), page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListSitesResponse{NextPageToken: encodePageToken(next)}
+	for _, x := range list {
+		out.Sites = append(out.Sites, siteToProto(x))
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------- offers
+
+// CreateOffer implements baton.v1.ConfigService.
+func (s *ConfigServer) CreateOffer(ctx context.Context, req *batonv1.CreateOfferRequest) (*batonv1.CreateOfferResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := &batonv1.Offer{
+		Name: req.GetName(), LandingUrl: req.GetLandingUrl(), FallbackUrl: req.GetFallbackUrl(),
+		DeepLinkHosts: req.GetDeepLinkHosts(), SubIdParams: req.GetSubIdParams(), Downstream: req.GetDownstream(),
+		AttributionWindow: req.GetAttributionWindow(), AttributionModel: req.GetAttributionModel(),
+		IpMatchWindow: req.GetIpMatchWindow(), DedupeOrderId: req.DedupeOrderId == nil || req.GetDedupeOrderId(),
+		TimestampTolerance: req.GetTimestampTolerance(), AutoApproveAfterDays: req.GetAutoApproveAfterDays(),
+		Payout: req.GetPayout(), PayoutOverrides: req.GetPayoutOverrides(), DuplicateClickInterval: req.GetDuplicateClickInterval(),
+	}
+	o := domain.Offer{AdvertiserID: req.GetAdvertiserId()}
+	offerFromProto(in, &o)
+	if req.IpMatchWindow == nil {
+		o.IPMatchWindow = domain.DefaultIPMatchWindow
+	}
+	out, err := s.svc.CreateOffer(ctx, p, o)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.CreateOfferResponse{Offer: offerToProto(out)}, nil
+}
+
+// GetOffer implements baton.v1.ConfigService.
+func (s *ConfigServer) GetOffer(ctx context.Context, req *batonv1.GetOfferRequest) (*batonv1.GetOfferResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.svc.GetOffer(ctx, p, req.GetId())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.GetOfferResponse{Offer: offerToProto(o)}, nil
+}
+
+// ListOffers implements baton.v1.ConfigService.
+func (s *ConfigServer) ListOffers(ctx context.Context, req *batonv1.ListOffersRequest) (*batonv1.ListOffersResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.svc.ListOffers(ctx, p, req.GetAdvertiserId(), offerStatusFromProto(req.GetStatus()), page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListOffersResponse{NextPageToken: encodePageToken(next)}
+	for _, o := range list {
+		out.Offers = append(out.Offers, offerToProto(o))
+	}
+	return out, nil
+}
+
+// UpdateOffer implements baton.v1.ConfigService.
+func (s *ConfigServer) UpdateOffer(ctx context.Context, req *batonv1.UpdateOfferRequest) (*batonv1.UpdateOfferResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.svc.UpdateOffer(ctx, p, req.GetOffer().GetId(), func(o *domain.Offer) error {
+		cur := offerToProto(*o)
+		if err := applyMask(cur, req.GetOffer(), req.GetUpdateMask()); err != nil {
+			return err
+		}
+		if err := validateAs(s.validator, offerAsCreateRequest(cur), "offer"); err != nil {
+			return err
+		}
+		offerFromProto(cur, o)
+		return nil
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &batonv1.UpdateOfferResponse{Offer: offerToProto(o)}, nil
+}
+
+// ---------------------------------------------------------------- networks
+
+// CreateNetwork implements baton.v1.ConfigService.
+func (s *ConfigServer) CreateNetwork(ctx context.Context, req *batonv1.CreateNetworkRequest) (*batonv1.CreateNetworkResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, secret, err := s.svc.CreateNetwork(ctx, p, domain.Network{
+		Name: req.GetName(), KickbackParams: kickbackParamsFromProto(req.GetKickbackParams()),
+		AllowedIPs: req.GetAllowedIps(), TrustTraceContext: req.GetTrustTraceContext(),
+	})
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.CreateNetworkResponse{Network: networkToProto(n), Secret: secret}, nil
+}
+
+// GetNetwork implements baton.v1.ConfigService.
+func (s *ConfigServer) GetNetwork(ctx context.Context, req *batonv1.GetNetworkRequest) (*batonv1.GetNetworkResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.svc.GetNetwork(ctx, p, req.GetId())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.GetNetworkResponse{Network: networkToProto(n)}, nil
+}
+
+// ListNetworks implements baton.v1.ConfigService.
+func (s *ConfigServer) ListNetworks(ctx context.Context, req *batonv1.ListNetworksRequest) (*batonv1.ListNetworksResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.svc.ListNetworks(ctx, p, page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListNetworksResponse{NextPageToken: encodePageToken(next)}
+	for _, n := range list {
+		out.Networks = append(out.Networks, networkToProto(n))
+	}
+	return out, nil
+}
+
+// UpdateNetwork implements baton.v1.ConfigService.
+func (s *ConfigServer) UpdateNetwork(ctx context.Context, req *batonv1.UpdateNetworkRequest) (*batonv1.UpdateNetworkResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.svc.UpdateNetwork(ctx, p, req.GetNetwork().GetId(), func(n *domain.Network) error {
+		cur := networkToProto(*n)
+		if err := applyMask(cur, req.GetNetwork(), req.GetUpdateMask()); err != nil {
+			return err
+		}
+		if err := validateAs(s.validator, &batonv1.CreateNetworkRequest{
+			Name: cur.GetName(), KickbackParams: cur.GetKickbackParams(), AllowedIps: cur.GetAllowedIps(),
+			TrustTraceContext: cur.GetTrustTraceContext(),
+		}, "network"); err != nil {
+			return err
+		}
+		n.Name, n.KickbackParams = cur.GetName(), kickbackParamsFromProto(cur.GetKickbackParams())
+		n.AllowedIPs, n.TrustTraceContext = cur.GetAllowedIps(), cur.GetTrustTraceContext()
+		return nil
+	})
+	if err != nil {
+		return nil, s.mapErr(ctx, err)
+	}
+	return &batonv1.UpdateNetworkResponse{Network: networkToProto(n)}, nil
+}
+
+// RotateNetworkSecret implements baton.v1.ConfigService.
+func (s *ConfigServer) RotateNetworkSecret(ctx context.Context, req *batonv1.RotateNetworkSecretRequest) (*batonv1.RotateNetworkSecretResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, secret, exp, err := s.svc.RotateNetworkSecret(ctx, p, req.GetId(), req.GetOverlap().AsDuration())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.RotateNetworkSecretResponse{Network: networkToProto(n), Secret: secret, PreviousSecretExpireTime: ts(exp)}, nil
+}
+
+// ---------------------------------------------------------------- keys
+
+// CreateApiKey implements baton.v1.ConfigService.
+func (s *ConfigServer) CreateApiKey(ctx context.Context, req *batonv1.CreateApiKeyRequest) (*batonv1.CreateApiKeyResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k, key, err := s.svc.CreateAPIKey(ctx, p, req.GetName(), roleFromProto(req.GetRole()), req.GetPartnerId())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.CreateApiKeyResponse{ApiKey: apiKeyToProto(k), Key: key}, nil
+}
+
+// ListApiKeys implements baton.v1.ConfigService.
+func (s *ConfigServer) ListApiKeys(ctx context.Context, req *batonv1.ListApiKeysRequest) (*batonv1.ListApiKeysResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.svc.ListAPIKeys(ctx, p, req.GetPartnerId(), req.GetIncludeRevoked(), page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListApiKeysResponse{NextPageToken: encodePageToken(next)}
+	for _, k := range list {
+		out.ApiKeys = append(out.ApiKeys, apiKeyToProto(k))
+	}
+	return out, nil
+}
+
+// RevokeApiKey implements baton.v1.ConfigService.
+func (s *ConfigServer) RevokeApiKey(ctx context.Context, req *batonv1.RevokeApiKeyRequest) (*batonv1.RevokeApiKeyResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.svc.RevokeAPIKey(ctx, p, req.GetId())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.RevokeApiKeyResponse{ApiKey: apiKeyToProto(k)}, nil
+}

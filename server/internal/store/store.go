@@ -1,0 +1,251 @@
+// Package store is the only package that speaks SQL. It owns the schema
+// (numbered migrations embedded in the binary), runs every query through
+// pgx v5, and translates database errors into the sentinels of package
+// domain, so no pgx type leaks past it.
+package store
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/ids"
+	"github.com/batonhq/baton/server/internal/secretbox"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is Baton's database.
+type Store struct {
+	pool *pgxpool.Pool
+	box  *secretbox.Box
+	ids  *ids.Source
+	now  func() time.Time
+	log  *slog.Logger
+}
+
+// Options configure Open.
+type Options struct {
+	// MaxConns caps the pool; 0 means pgx's default (max(4, CPUs)).
+	MaxConns int32
+	Box      *secretbox.Box
+	IDs      *ids.Source      // nil: ids.Default
+	Now      func() time.Time // nil: time.Now
+	Logger   *slog.Logger     // nil: discard
+	Tracer   pgx.QueryTracer  // optional
+}
+
+// Open connects to url and checks the connection. It does not migrate.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included: do not wrap it.
+		return nil, errors.New("store: the database URL is not valid")
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	cfg.ConnConfig.Tracer = opts.Tracer
+	// Fail fast when the database is down, so callers answer 503 instead of
+	// hanging; the pool reconnects by itself when it is back.
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", translate(err))
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: cannot reach the database: %w", translate(err))
+	}
+	s := &Store{pool: pool, box: opts.Box, ids: opts.IDs, now: opts.Now, log: opts.Logger}
+	if s.ids == nil {
+		s.ids = ids.Default
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks the database is reachable.
+func (s *Store) Ping(ctx context.Context) error { return translate(s.pool.Ping(ctx)) }
+
+// Pool exposes the pool for components that share the database (the
+// postback queue, tests). Handlers never use it.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Migrate applies the embedded migrations that are not applied yet, each in
+// its own transaction, under an advisory lock so that two processes starting
+// at once do not race. It returns the versions it applied.
+func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+	return Migrate(ctx, s.pool)
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("store: migration file %q is not named NNNN_name.sql", name)
+		}
+		b, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: name, sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i := 1; i < len(out); i++ {
+		if out[i].version == out[i-1].version {
+			return nil, fmt.Errorf("store: two migrations numbered %d", out[i].version)
+		}
+	}
+	return out, nil
+}
+
+// migrationLock is the advisory lock key held while migrating ("baton" in ASCII).
+const migrationLock = 0x626174_6f6e
+
+// Migrate applies pending migrations on pool; see Store.Migrate.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
+	all, err := migrations()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", translate(err))
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return nil, fmt.Errorf("store: migrate: lock: %w", translate(err))
+	}
+	defer func() {
+		// A fresh context: the caller's may be cancelled by now.
+		unlockCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(unlockCtx, `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", translate(err))
+	}
+	rows, _ := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", translate(err))
+	}
+	applied := map[int]bool{}
+	for _, v := range done {
+		applied[int(v)] = true
+	}
+	var ran []int
+	for _, m := range all {
+		if applied[m.version] {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return ran, fmt.Errorf("store: migration %s: %w", m.name, err)
+		}
+		ran = append(ran, m.version)
+	}
+	return ran, nil
+}
+
+// translate maps pgx and network errors to domain sentinels, keeping the
+// original for logs.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w (%v)", domain.ErrNotFound, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505": // unique_violation
+			return fmt.Errorf("%w: %s", domain.ErrAlreadyExists, pgErr.ConstraintName)
+		case pgErr.Code == "23503": // foreign_key_violation
+			return fmt.Errorf("%w: a referenced record does not exist (%s)", domain.ErrFailedPrecondition, pgErr.ConstraintName)
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // admin shutdown, crash shutdown, cannot connect now
+			strings.HasPrefix(pgErr.Code, "08"),          // connection exceptions
+			pgErr.Code == "53300", pgErr.Code == "53400": // too many connections, configuration limit
+			return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+		}
+		return err
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+	}
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) {
+		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+	}
+	return err
+}
+
+// pageSize normalises a requested page size.
+func pageSize(p domain.Page) int {
+	switch {
+	case p.Size <= 0:
+		return domain.DefaultPageSize
+	case p.Size > 1000:
+		return 1000
+	}
+	return p.Size
+}
+
+// nextAfter trims a page read with limit size+1 and returns the cursor for
+// the next page ("" when this was the last).
+func nextAfter[T any](items []T, size int, id func(T) string) ([]T, string) {
+	if len(items) <= size {
+		return items, ""
+	}
+	items = items[:size]
+	return items, id(items[size-1])
+}
