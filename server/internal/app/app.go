@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -23,8 +24,10 @@ import (
 
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/auth"
+	"github.com/batonhq/baton/server/internal/clickid"
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/gateway"
 	"github.com/batonhq/baton/server/internal/pgembed"
 	"github.com/batonhq/baton/server/internal/rpc"
 	"github.com/batonhq/baton/server/internal/secretbox"
@@ -125,6 +128,7 @@ type Server struct {
 	log     *slog.Logger
 	db      *Database
 	handler http.Handler
+	clicks  *store.ClickWriter
 }
 
 // New builds the HTTP handler for every route over db.
@@ -135,6 +139,10 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	}
 	st := db.Store
 	configSvc := service.NewConfig(st, auth.NewKey)
+	// Group commit: up to 4 batches in flight, each one COPY and one commit.
+	clickWriter := st.NewClickWriter(4, 1000)
+	clickSvc := service.NewClicks(st, clickWriter, clickid.Default, cfg.PublicURL)
+	configSvc.OnChange(clickSvc.ConfigChanged)
 
 	// Order matters: authenticate first (an anonymous caller learns nothing,
 	// not even validation rules), then bound the work, then validate.
@@ -149,7 +157,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log), opts...))
-	mux.Handle(batonv1connect.NewClickServiceHandler(batonv1connect.UnimplementedClickServiceHandler{}, opts...))
+	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
 	mux.Handle(batonv1connect.NewConversionServiceHandler(batonv1connect.UnimplementedConversionServiceHandler{}, opts...))
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(batonv1connect.UnimplementedAttributionServiceHandler{}, opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(batonv1connect.UnimplementedPostbackServiceHandler{}, opts...))
@@ -163,6 +171,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 
 	plain := http.NewServeMux()
+	plain.Handle("GET /c/{link}", gateway.NewRedirect(clickSvc, log, strings.HasPrefix(cfg.PublicURL, "https://")))
 	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -183,7 +192,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux)}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -216,6 +225,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.InfoContext(ctx, "baton listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go s.maintain(ctx)
 	select {
 	case err := <-errc:
 		return err
@@ -224,7 +234,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down: finishing in-flight requests", "grace", s.cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
+	err := srv.Shutdown(shutCtx)
+	// Every click that was answered is committed; commit those still queued.
+	s.clicks.Close()
+	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
@@ -272,4 +285,31 @@ func Bootstrap(ctx context.Context, cfg config.Config, st *store.Store) (newAdmi
 		return "", err
 	}
 	return key, nil
+}
+
+// maintain keeps click partitions ahead of time and drops those past the
+// retention period, at start and then twice a day.
+func (s *Server) maintain(ctx context.Context) {
+	tick := time.NewTicker(12 * time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := s.db.Store.EnsureClickPartitions(ctx); err != nil {
+			s.log.WarnContext(ctx, "cannot create click partitions (clicks still land in the default partition)", "error", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "created click partitions", "count", n)
+		}
+		if s.cfg.ClickRetention > 0 {
+			dropped, err := s.db.Store.DropClickPartitions(ctx, time.Now().Add(-s.cfg.ClickRetention))
+			if err != nil {
+				s.log.WarnContext(ctx, "cannot drop old click partitions", "error", err)
+			} else if len(dropped) > 0 {
+				s.log.InfoContext(ctx, "dropped click partitions past retention", "partitions", dropped)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

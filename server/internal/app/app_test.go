@@ -53,6 +53,12 @@ func start(t *testing.T, mutate ...func(*config.Config)) *testServer {
 	cfg.AdminKey = adminKey
 	cfg.MaxBodyBytes = 64 << 10
 	cfg.ShutdownTimeout = 10 * time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = ln.Addr().String()
+	cfg.PublicURL = "http://" + ln.Addr().String()
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -73,10 +79,6 @@ func start(t *testing.T, mutate ...func(*config.Config)) *testServer {
 		t.Fatal(err)
 	}
 	srv, err := app.New(cfg, log, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,10 +466,10 @@ func TestPagination(t *testing.T) {
 func TestUnimplementedMethodsSayWhat(t *testing.T) {
 	t.Parallel()
 	s := start(t)
-	c := batonv1connect.NewClickServiceClient(s.client, s.url, withKey(adminKey))
-	_, err := c.GetClick(context.Background(), &batonv1.GetClickRequest{Id: "abc"})
-	if connect.CodeOf(err) != connect.CodeUnimplemented || !strings.Contains(err.Error(), "GetClick") {
-		t.Fatalf("GetClick: %v, want unimplemented naming the method", err)
+	c := batonv1connect.NewPostbackServiceClient(s.client, s.url, withKey(adminKey))
+	_, err := c.GetDelivery(context.Background(), &batonv1.GetDeliveryRequest{Id: "abc"})
+	if connect.CodeOf(err) != connect.CodeUnimplemented || !strings.Contains(err.Error(), "GetDelivery") {
+		t.Fatalf("GetDelivery: %v, want unimplemented naming the method", err)
 	}
 }
 

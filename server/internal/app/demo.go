@@ -20,6 +20,7 @@ const (
 	DemoPublisher2ID  = "pub_demo2"
 	DemoSiteID        = "site_demo"
 	DemoOfferID       = "off_demo"
+	DemoLinkID        = "demo"
 	DemoAdvertiserKey = "bk_demo_advertiser_key_0000000000"
 	DemoPublisherKey  = "bk_demo_publisher_key_00000000000"
 	DemoPublisher2Key = "bk_demo_publisher2_key_0000000000"
@@ -53,7 +54,8 @@ Demo data (BATON_DEMO=true; public keys, for this machine only):
   publisher   %-10s user_id=%d  key=%s
   publisher2  %-10s             key=%s
   offer       %s  (landing https://shop.example.com/lp)
-`, adv.ID, adv.ShopID, DemoAdvertiserKey, secrets[0], pub.ID, pub.UserID, DemoPublisherKey, DemoPublisher2ID, DemoPublisher2Key, DemoOfferID)
+  link        /c/%s   (publisher %s, site %s)
+`, adv.ID, adv.ShopID, DemoAdvertiserKey, secrets[0], pub.ID, pub.UserID, DemoPublisherKey, DemoPublisher2ID, DemoPublisher2Key, DemoOfferID, DemoLinkID, DemoPublisherID, DemoSiteID)
 	return nil
 }
 
@@ -79,6 +81,9 @@ func seed(ctx context.Context, st *store.Store) error {
 	}
 	service.ApplyOfferDefaults(&o)
 	if _, err := st.CreateOffer(ctx, o); err != nil {
+		return err
+	}
+	if _, err := st.CreateLink(ctx, domain.TrackingLink{ID: DemoLinkID, OfferID: DemoOfferID, PublisherID: DemoPublisherID, SiteID: DemoSiteID}); err != nil {
 		return err
 	}
 	for _, k := range []struct {

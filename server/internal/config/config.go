@@ -51,6 +51,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds each request's work (BATON_REQUEST_TIMEOUT, default 30s).
 	RequestTimeout time.Duration
+	// ClickRetention is how long clicks are kept; older monthly partitions
+	// are dropped whole (BATON_CLICK_RETENTION, default 9600h = 400 days; 0
+	// keeps everything). It must exceed the longest attribution window.
+	ClickRetention time.Duration
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -113,6 +117,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.BoolVar(&c.Demo, "demo", boolEnv("BATON_DEMO"), "seed demo partners, offer and keys (BATON_DEMO)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")
+	fs.DurationVar(&c.ClickRetention, "click-retention", durEnv("BATON_CLICK_RETENTION", 400*24*time.Hour), "how long clicks are kept; 0 keeps all (BATON_CLICK_RETENTION)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -160,6 +165,9 @@ func (c *Config) validate() error {
 	if c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("BATON_REQUEST_TIMEOUT and BATON_SHUTDOWN_TIMEOUT must be positive"))
 	}
+	if c.ClickRetention != 0 && c.ClickRetention < 366*24*time.Hour {
+		errs = append(errs, errors.New("BATON_CLICK_RETENTION: must be 0 (keep all) or at least 366 days, beyond the longest attribution window"))
+	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
 	}
@@ -203,7 +211,7 @@ func (c Config) LogAttrs() []any {
 		"admin_key", redact(c.AdminKey), "master_key", redact(c.MasterKey),
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
-		"shutdown_timeout", c.ShutdownTimeout.String(),
+		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
 	}
 }
 

@@ -245,3 +245,72 @@ func Denied(format string, args ...any) error {
 func NotFound(kind, id string) error {
 	return fmt.Errorf("%w: %s %q", ErrNotFound, kind, id)
 }
+
+// TrackingLink ties an offer to a publisher (and optionally a site).
+type TrackingLink struct {
+	ID          string
+	OfferID     string
+	PublisherID string
+	SiteID      string
+	CreatedAt   time.Time
+}
+
+// ClickFlag marks a click that is recorded but treated with care. Flags are
+// stored as a bit set.
+type ClickFlag uint16
+
+// Click flags.
+const (
+	FlagDuplicate ClickFlag = 1 << iota
+	FlagBot
+	FlagSubIDTruncated
+	FlagSubIDMalformed
+	FlagDeepLinkRefused
+	FlagOfferPaused
+)
+
+// ClickSource tells how a click reached Baton.
+type ClickSource int16
+
+// Click sources.
+const (
+	ClickFromRedirect ClickSource = 1
+	ClickFromAPI      ClickSource = 2
+)
+
+// Click is one recorded click.
+type Click struct {
+	ID              string
+	CreatedAt       time.Time // the time encoded in ID
+	LinkID          string
+	OfferID         string
+	AdvertiserID    string
+	PublisherID     string
+	SiteID          string
+	Source          ClickSource
+	SubIDs          []string // sub1..sub5; empty strings for absent ones, trailing ones trimmed
+	UpstreamID      string   // sub1: the ID the click arrived with
+	UpstreamParam   string
+	DownstreamParam string // the parameter Baton's ID was passed on in, if any
+	RedirectURL     string
+	DeepLink        string
+	IP              string
+	UserAgent       string
+	Referer         string
+	Flags           ClickFlag
+	Unique          bool
+	ExpiresAt       time.Time
+	TraceParent     string // W3C traceparent of the click's span, for later links
+}
+
+// ClickFilter narrows a list of clicks.
+type ClickFilter struct {
+	From, To     time.Time // zero: unbounded
+	OfferID      string
+	AdvertiserID string
+	PublisherID  string
+	SiteID       string
+	LinkID       string
+	UpstreamID   string
+	UniqueOnly   bool
+}

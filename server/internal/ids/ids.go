@@ -47,7 +47,7 @@ func (s *Source) New(prefix string) string {
 		// that does is a programming error in a test.
 		panic("ids: random source failed: " + err.Error())
 	}
-	return prefix + "_" + encode(b[:])
+	return prefix + "_" + Base32(b[:])
 }
 
 // Time returns the creation time encoded in an ID made by New.
@@ -69,24 +69,23 @@ func Time(id string) (time.Time, error) {
 	return time.UnixMilli(int64(ms >> 2)), nil
 }
 
-// encode writes 128 bits as 26 base32 characters (the last one carries 3
-// bits of padding).
-func encode(b []byte) string {
-	var out [26]byte
+// Base32 writes b in lower-case Crockford base32, most significant bits
+// first, padding the last character with zero bits. The output sorts as the
+// input does.
+func Base32(b []byte) string {
+	out := make([]byte, 0, (len(b)*8+4)/5)
 	var acc uint64
 	bits := 0
-	j := 0
 	for _, x := range b {
 		acc = acc<<8 | uint64(x)
 		bits += 8
 		for bits >= 5 {
 			bits -= 5
-			out[j] = alphabet[(acc>>uint(bits))&31]
-			j++
+			out = append(out, alphabet[(acc>>uint(bits))&31])
 		}
 	}
 	if bits > 0 {
-		out[j] = alphabet[(acc<<uint(5-bits))&31]
+		out = append(out, alphabet[(acc<<uint(5-bits))&31])
 	}
-	return string(out[:])
+	return string(out)
 }

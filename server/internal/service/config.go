@@ -49,8 +49,23 @@ type ConfigStore interface {
 
 // Config is the configuration use cases.
 type Config struct {
-	store  ConfigStore
-	newKey func() string
+	store    ConfigStore
+	newKey   func() string
+	onChange []func()
+}
+
+// OnChange registers f to run after any change to advertisers, publishers,
+// sites, offers or networks (to drop caches of them).
+func (c *Config) OnChange(f func()) { c.onChange = append(c.onChange, f) }
+
+// changed runs the OnChange hooks when err is nil, and passes err on.
+func (c *Config) changed(err error) error {
+	if err == nil {
+		for _, f := range c.onChange {
+			f()
+		}
+	}
+	return err
 }
 
 // NewConfig returns the configuration use cases over st. newKey makes API
@@ -170,7 +185,8 @@ func (c *Config) UpdateAdvertiser(ctx context.Context, p domain.Principal, id st
 	if err := change(&a); err != nil {
 		return a, err
 	}
-	return c.store.UpdateAdvertiser(ctx, a)
+	out, err := c.store.UpdateAdvertiser(ctx, a)
+	return out, c.changed(err)
 }
 
 // RotateAdvertiserSecret issues a new secret to the advertiser.
@@ -238,7 +254,8 @@ func (c *Config) UpdatePublisher(ctx context.Context, p domain.Principal, id str
 	if err := change(&pub); err != nil {
 		return pub, err
 	}
-	return c.store.UpdatePublisher(ctx, pub)
+	out, err := c.store.UpdatePublisher(ctx, pub)
+	return out, c.changed(err)
 }
 
 // CreateSite adds a site to a publisher (its own, or any for an admin).
@@ -404,7 +421,8 @@ func (c *Config) UpdateOffer(ctx context.Context, p domain.Principal, id string,
 	if err := c.checkOffer(ctx, o); err != nil {
 		return o, err
 	}
-	return c.store.UpdateOffer(ctx, o)
+	out, err := c.store.UpdateOffer(ctx, o)
+	return out, c.changed(err)
 }
 
 // ---------------------------------------------------------------- networks
@@ -447,7 +465,8 @@ func (c *Config) UpdateNetwork(ctx context.Context, p domain.Principal, id strin
 	if err := change(&n); err != nil {
 		return n, err
 	}
-	return c.store.UpdateNetwork(ctx, n)
+	out, err := c.store.UpdateNetwork(ctx, n)
+	return out, c.changed(err)
 }
 
 // RotateNetworkSecret issues a new kickback token (admin only).

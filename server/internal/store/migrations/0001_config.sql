@@ -3,7 +3,7 @@
 -- new rows land at the right edge of the primary key index.
 
 CREATE TABLE api_keys (
-    id            text PRIMARY KEY,
+    id            text COLLATE "C" PRIMARY KEY,
     name          text NOT NULL,
     role          text NOT NULL CHECK (role IN ('admin', 'advertiser', 'publisher', 'network')),
     partner_id    text CHECK ((role = 'admin') = (partner_id IS NULL)),
@@ -21,7 +21,7 @@ CREATE INDEX api_keys_partner_idx ON api_keys (partner_id, id);
 -- needs the plaintext to check FC2 sh and HMAC signatures, so they cannot be
 -- hashed, but a database dump alone does not reveal them.
 CREATE TABLE advertisers (
-    id                          text PRIMARY KEY,
+    id                          text COLLATE "C" PRIMARY KEY,
     name                        text NOT NULL,
     shop_id                     bigint GENERATED ALWAYS AS IDENTITY (START WITH 100) UNIQUE,
     require_signature           boolean NOT NULL DEFAULT false,
@@ -36,7 +36,7 @@ CREATE TABLE advertisers (
 );
 
 CREATE TABLE publishers (
-    id             text PRIMARY KEY,
+    id             text COLLATE "C" PRIMARY KEY,
     name           text NOT NULL,
     kind           text NOT NULL CHECK (kind IN ('media', 'network')),
     user_id        bigint GENERATED ALWAYS AS IDENTITY (START WITH 1000) UNIQUE,
@@ -46,7 +46,7 @@ CREATE TABLE publishers (
 );
 
 CREATE TABLE sites (
-    id            text PRIMARY KEY,
+    id            text COLLATE "C" PRIMARY KEY,
     publisher_id  text NOT NULL REFERENCES publishers (id),
     name          text NOT NULL,
     url           text NOT NULL DEFAULT '',
@@ -56,7 +56,7 @@ CREATE TABLE sites (
 CREATE INDEX sites_publisher_idx ON sites (publisher_id, id);
 
 CREATE TABLE networks (
-    id                          text PRIMARY KEY,
+    id                          text COLLATE "C" PRIMARY KEY,
     name                        text NOT NULL,
     kickback_params             jsonb NOT NULL DEFAULT '{}',
     allowed_ips                 cidr[] NOT NULL DEFAULT '{}',
@@ -70,7 +70,7 @@ CREATE TABLE networks (
 );
 
 CREATE TABLE offers (
-    id                          text PRIMARY KEY,
+    id                          text COLLATE "C" PRIMARY KEY,
     advertiser_id               text NOT NULL REFERENCES advertisers (id),
     name                        text NOT NULL,
     status                      text NOT NULL CHECK (status IN ('active', 'paused')),

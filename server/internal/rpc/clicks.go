@@ -1,0 +1,175 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"connectrpc.com/connect"
+
+	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
+	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/service"
+)
+
+// ClickServer implements baton.v1.ClickService.
+type ClickServer struct {
+	svc  *service.Clicks
+	errs errorMapper
+}
+
+var _ batonv1connect.ClickServiceHandler = (*ClickServer)(nil)
+
+// NewClickServer returns the ClickService implementation.
+func NewClickServer(svc *service.Clicks, log *slog.Logger) *ClickServer {
+	return &ClickServer{svc: svc, errs: errorMapper{log: log}}
+}
+
+func (s *ClickServer) linkToProto(l domain.TrackingLink) *batonv1.TrackingLink {
+	return &batonv1.TrackingLink{
+		Id: l.ID, OfferId: l.OfferID, PublisherId: l.PublisherID, SiteId: l.SiteID,
+		Url: s.svc.LinkURL(l.ID), CreateTime: ts(l.CreatedAt),
+	}
+}
+
+var clickFlagNames = []struct {
+	flag domain.ClickFlag
+	pb   batonv1.ClickFlag
+}{
+	{domain.FlagDuplicate, batonv1.ClickFlag_CLICK_FLAG_DUPLICATE},
+	{domain.FlagBot, batonv1.ClickFlag_CLICK_FLAG_BOT},
+	{domain.FlagSubIDTruncated, batonv1.ClickFlag_CLICK_FLAG_SUB_ID_TRUNCATED},
+	{domain.FlagSubIDMalformed, batonv1.ClickFlag_CLICK_FLAG_SUB_ID_MALFORMED},
+	{domain.FlagDeepLinkRefused, batonv1.ClickFlag_CLICK_FLAG_DEEP_LINK_REFUSED},
+	{domain.FlagOfferPaused, batonv1.ClickFlag_CLICK_FLAG_OFFER_PAUSED},
+}
+
+func clickToProto(c domain.Click) *batonv1.Click {
+	out := &batonv1.Click{
+		Id: c.ID, LinkId: c.LinkID, OfferId: c.OfferID, PublisherId: c.PublisherID, SiteId: c.SiteID,
+		SubIds: c.SubIDs, RedirectUrl: c.RedirectURL, DeepLink: c.DeepLink, Ip: c.IP, UserAgent: c.UserAgent,
+		Referer: c.Referer, Unique: c.Unique, CreateTime: ts(c.CreatedAt), ExpireTime: ts(c.ExpiresAt),
+	}
+	switch c.Source {
+	case domain.ClickFromRedirect:
+		out.Source = batonv1.ClickSource_CLICK_SOURCE_REDIRECT
+	case domain.ClickFromAPI:
+		out.Source = batonv1.ClickSource_CLICK_SOURCE_API
+	}
+	if c.UpstreamID != "" {
+		out.Upstream = &batonv1.IdHop{Id: c.UpstreamID, Param: c.UpstreamParam, Issuer: c.PublisherID}
+	}
+	if c.DownstreamParam != "" {
+		out.Downstream = &batonv1.IdHop{Id: c.ID, Param: c.DownstreamParam, Issuer: "baton"}
+	}
+	for _, f := range clickFlagNames {
+		if c.Flags&f.flag != 0 {
+			out.Flags = append(out.Flags, f.pb)
+		}
+	}
+	return out
+}
+
+// CreateTrackingLink implements baton.v1.ClickService.
+func (s *ClickServer) CreateTrackingLink(ctx context.Context, req *batonv1.CreateTrackingLinkRequest) (*batonv1.CreateTrackingLinkResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.svc.CreateLink(ctx, p, domain.TrackingLink{OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), SiteID: req.GetSiteId()})
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.CreateTrackingLinkResponse{Link: s.linkToProto(l)}, nil
+}
+
+// ListTrackingLinks implements baton.v1.ClickService.
+func (s *ClickServer) ListTrackingLinks(ctx context.Context, req *batonv1.ListTrackingLinksRequest) (*batonv1.ListTrackingLinksResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.svc.ListLinks(ctx, p, req.GetOfferId(), req.GetPublisherId(), page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListTrackingLinksResponse{NextPageToken: encodePageToken(next)}
+	for _, l := range list {
+		out.Links = append(out.Links, s.linkToProto(l))
+	}
+	return out, nil
+}
+
+// RecordClick implements baton.v1.ClickService.
+func (s *ClickServer) RecordClick(ctx context.Context, req *batonv1.RecordClickRequest) (*batonv1.RecordClickResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := service.ClickInput{
+		LinkID: req.GetLinkId(), SubIDs: req.GetSubIds(), DeepLink: req.GetDeepLink(),
+		IP: req.GetIp(), UserAgent: req.GetUserAgent(), Referer: req.GetReferer(),
+	}
+	if req.GetClickTime() != nil {
+		in.At = req.GetClickTime().AsTime()
+	}
+	res, err := s.svc.RecordForPartner(ctx, p, in)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no tracking link "+req.GetLinkId()))
+	}
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.RecordClickResponse{Click: clickToProto(res.Click), RedirectUrl: res.RedirectURL}, nil
+}
+
+// GetClick implements baton.v1.ClickService.
+func (s *ClickServer) GetClick(ctx context.Context, req *batonv1.GetClickRequest) (*batonv1.GetClickResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.svc.GetClick(ctx, p, req.GetId())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	return &batonv1.GetClickResponse{Click: clickToProto(c)}, nil
+}
+
+// ListClicks implements baton.v1.ClickService.
+func (s *ClickServer) ListClicks(ctx context.Context, req *batonv1.ListClicksRequest) (*batonv1.ListClicksResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	f := domain.ClickFilter{
+		OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), SiteID: req.GetSiteId(),
+		LinkID: req.GetLinkId(), UpstreamID: req.GetUpstreamId(), UniqueOnly: req.GetUniqueOnly(),
+	}
+	if tr := req.GetTimeRange(); tr != nil {
+		if tr.GetStart() != nil {
+			f.From = tr.GetStart().AsTime()
+		}
+		if tr.GetEnd() != nil {
+			f.To = tr.GetEnd().AsTime()
+		}
+	}
+	list, next, err := s.svc.ListClicks(ctx, p, f, page)
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ListClicksResponse{NextPageToken: encodePageToken(next)}
+	for _, c := range list {
+		out.Clicks = append(out.Clicks, clickToProto(c))
+	}
+	return out, nil
+}

@@ -1,0 +1,460 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/batonhq/baton/server/internal/clickid"
+	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/tracking"
+)
+
+// ClickStore is what the click use cases need from storage.
+type ClickStore interface {
+	CreateLink(ctx context.Context, l domain.TrackingLink) (domain.TrackingLink, error)
+	GetLink(ctx context.Context, id string) (domain.TrackingLink, error)
+	ListLinks(ctx context.Context, offerID, publisherID, advertiserID string, page domain.Page) ([]domain.TrackingLink, string, error)
+	GetOffer(ctx context.Context, id string) (domain.Offer, error)
+	GetAdvertiser(ctx context.Context, id string) (domain.Advertiser, error)
+	GetPublisher(ctx context.Context, id string) (domain.Publisher, error)
+	GetSite(ctx context.Context, id string) (domain.Site, error)
+	GetClick(ctx context.Context, id string) (domain.Click, error)
+	ListClicks(ctx context.Context, f domain.ClickFilter, page domain.Page) ([]domain.Click, string, error)
+}
+
+// ClickRecorder stores a click durably: when Write returns nil, the click is
+// committed.
+type ClickRecorder interface {
+	Write(ctx context.Context, c *domain.Click) error
+}
+
+// Clicks is the click use cases: links, the redirect, and reading clicks.
+type Clicks struct {
+	store     ClickStore
+	recorder  ClickRecorder
+	ids       clickid.Generator
+	now       func() time.Time
+	publicURL string
+
+	links *linkCache
+	dups  *visitorCache
+}
+
+// NewClicks returns the click use cases. publicURL is the base of tracking
+// links ("https://track.example.com").
+func NewClicks(st ClickStore, rec ClickRecorder, ids clickid.Generator, publicURL string) *Clicks {
+	if ids.Now == nil {
+		ids = clickid.Default
+	}
+	return &Clicks{
+		store: st, recorder: rec, ids: ids, now: ids.Now, publicURL: strings.TrimRight(publicURL, "/"),
+		links: newLinkCache(5 * time.Second), dups: newVisitorCache(200_000),
+	}
+}
+
+// ConfigChanged drops cached link settings, so offer and publisher changes
+// made through this process apply to the next click. Other processes see
+// them within the cache TTL (5 s).
+func (c *Clicks) ConfigChanged() { c.links.clear() }
+
+// LinkURL is the URL a publisher pastes for a link.
+func (c *Clicks) LinkURL(linkID string) string { return c.publicURL + "/c/" + linkID }
+
+// CookieName is the first-party cookie that carries the last click for one
+// advertiser (shop). One cookie per advertiser, so a click on another shop's
+// offer does not overwrite it; within a shop, the last click wins.
+func CookieName(shopID int64) string { return "baton_s" + strconv.FormatInt(shopID, 10) }
+
+// linkContext is everything a click needs about its link, cached briefly so
+// the redirect reads no configuration from the database.
+type linkContext struct {
+	link       domain.TrackingLink
+	offer      domain.Offer
+	publisher  domain.Publisher
+	siteNumber int64
+	shopID     int64
+}
+
+func (c *Clicks) resolve(ctx context.Context, linkID string) (*linkContext, error) {
+	if lc := c.links.get(linkID, c.now()); lc != nil {
+		return lc, nil
+	}
+	l, err := c.store.GetLink(ctx, linkID)
+	if err != nil {
+		return nil, err
+	}
+	lc := &linkContext{link: l}
+	if lc.offer, err = c.store.GetOffer(ctx, l.OfferID); err != nil {
+		return nil, err
+	}
+	if lc.publisher, err = c.store.GetPublisher(ctx, l.PublisherID); err != nil {
+		return nil, err
+	}
+	adv, err := c.store.GetAdvertiser(ctx, lc.offer.AdvertiserID)
+	if err != nil {
+		return nil, err
+	}
+	lc.shopID = adv.ShopID
+	if l.SiteID != "" {
+		site, err := c.store.GetSite(ctx, l.SiteID)
+		if err != nil {
+			return nil, err
+		}
+		lc.siteNumber = site.SiteID
+	}
+	c.links.put(linkID, lc, c.now())
+	return lc, nil
+}
+
+// ClickInput is a click as it arrives.
+type ClickInput struct {
+	LinkID string
+	// Query is the click URL's query (redirect): sub-IDs are read from it by
+	// the publisher's or offer's parameter names, the deep link from "jump"
+	// (FC2) or "url".
+	Query url.Values
+	// SubIDs are given directly by RecordClick (sub1..sub5).
+	SubIDs    []string
+	DeepLink  string
+	IP        string
+	UserAgent string
+	Referer   string
+	Source    domain.ClickSource
+	// At is when the click happened (RecordClick); zero means now.
+	At          time.Time
+	TraceParent string
+}
+
+// ClickResult is what the redirect needs to answer.
+type ClickResult struct {
+	Click domain.Click
+	// RedirectURL is where to send the person.
+	RedirectURL string
+	// Gone is set when the offer is paused and has no fallback: answer 410,
+	// nothing was recorded.
+	Gone         bool
+	CookieName   string
+	CookieMaxAge time.Duration
+}
+
+// ErrLinkNotFound is returned for an unknown tracking link.
+var ErrLinkNotFound = errors.New("unknown tracking link")
+
+// cleanText makes a header value storable: valid UTF-8, no NUL, bounded.
+func cleanText(s string, max int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "")
+	}
+	s = strings.ReplaceAll(s, "\x00", "")
+	if len(s) > max {
+		s = s[:max]
+		for len(s) > 0 && !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
+}
+
+// Record records a click and says where to send the person. When it
+// returns without error and Gone is false, the click is committed.
+func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error) {
+	lc, err := c.resolve(ctx, in.LinkID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return ClickResult{}, ErrLinkNotFound
+	}
+	if err != nil {
+		return ClickResult{}, err
+	}
+	o := lc.offer
+	var flags domain.ClickFlag
+	landing := o.LandingURL
+	if o.Status == domain.OfferPaused {
+		if o.FallbackURL == "" {
+			return ClickResult{Gone: true}, nil
+		}
+		flags |= domain.FlagOfferPaused
+		landing = o.FallbackURL
+	}
+
+	names := lc.publisher.SubIDParams
+	if len(names) == 0 {
+		names = o.SubIDParams
+	}
+	if len(names) == 0 {
+		names = domain.DefaultSubIDParams
+	}
+	raw := in.SubIDs
+	if in.Query != nil {
+		raw = make([]string, len(names))
+		for i, n := range names {
+			raw[i] = in.Query.Get(n)
+		}
+	}
+	if len(raw) > 5 {
+		raw = raw[:5]
+	}
+	subs := make([]string, len(raw))
+	for i, v := range raw {
+		clean, f := tracking.SanitizeSubID(v)
+		subs[i] = clean
+		if f.Truncated {
+			flags |= domain.FlagSubIDTruncated
+		}
+		if f.Malformed {
+			flags |= domain.FlagSubIDMalformed
+		}
+	}
+	for len(subs) > 0 && subs[len(subs)-1] == "" {
+		subs = subs[:len(subs)-1]
+	}
+
+	deep := in.DeepLink
+	if in.Query != nil && deep == "" {
+		deep = in.Query.Get("jump")
+		if deep == "" {
+			deep = in.Query.Get("url")
+		}
+	}
+	deep = cleanText(deep, 2048)
+	target := landing
+	if deep != "" && flags&domain.FlagOfferPaused == 0 {
+		if resolved, err := tracking.ResolveDeepLink(deep, o.LandingURL, o.DeepLinkHosts); err == nil {
+			target = resolved
+		} else {
+			flags |= domain.FlagDeepLinkRefused
+		}
+	}
+
+	id, at := c.ids.New()
+	var params []tracking.Param
+	if p := o.Downstream.ClickIDParam; p != "" {
+		params = append(params, tracking.Param{Name: p, Value: id})
+	}
+	if o.Downstream.FC2Params {
+		params = append(params,
+			tracking.Param{Name: "aff_userid", Value: strconv.FormatInt(lc.publisher.UserID, 10)},
+			tracking.Param{Name: "aff_siteid", Value: strconv.FormatInt(lc.siteNumber, 10)})
+	}
+	redirect := tracking.AppendParams(target, params)
+
+	ua := cleanText(in.UserAgent, 1024)
+	ip := cleanText(in.IP, 64)
+	if tracking.IsBot(ua) {
+		flags |= domain.FlagBot
+	}
+	if c.dups.seen(o.ID+"\x00"+ip+"\x00"+ua, at, o.DuplicateClickInterval) {
+		flags |= domain.FlagDuplicate
+	}
+	window := o.AttributionWindow
+	expires := at.Add(window)
+	if !in.At.IsZero() && in.At.Before(at) {
+		expires = in.At.Add(window)
+	}
+	click := domain.Click{
+		ID: id, CreatedAt: at, LinkID: lc.link.ID, OfferID: o.ID, AdvertiserID: o.AdvertiserID,
+		PublisherID: lc.link.PublisherID, SiteID: lc.link.SiteID, Source: in.Source, SubIDs: subs,
+		RedirectURL: redirect, DeepLink: deep, IP: ip, UserAgent: ua, Referer: cleanText(in.Referer, 2048),
+		Flags: flags, Unique: flags&(domain.FlagBot|domain.FlagDuplicate|domain.FlagOfferPaused) == 0,
+		ExpiresAt: expires, TraceParent: in.TraceParent,
+	}
+	if len(subs) > 0 && subs[0] != "" {
+		click.UpstreamID, click.UpstreamParam = subs[0], names[0]
+	}
+	if o.Downstream.ClickIDParam != "" {
+		click.DownstreamParam = o.Downstream.ClickIDParam
+	}
+	if err := c.recorder.Write(ctx, &click); err != nil {
+		return ClickResult{}, err
+	}
+	return ClickResult{Click: click, RedirectURL: redirect, CookieName: CookieName(lc.shopID), CookieMaxAge: window}, nil
+}
+
+// RecordForPartner is RecordClick: a publisher (or admin) records a click
+// server to server on one of its own links.
+func (c *Clicks) RecordForPartner(ctx context.Context, p domain.Principal, in ClickInput) (ClickResult, error) {
+	l, err := c.store.GetLink(ctx, in.LinkID)
+	if err != nil {
+		return ClickResult{}, err
+	}
+	if !p.Owns(domain.RolePublisher, l.PublisherID) {
+		return ClickResult{}, domain.Denied("a publisher key may only record clicks on its own links")
+	}
+	if !in.At.IsZero() {
+		now := c.now()
+		if in.At.After(now.Add(time.Minute)) || in.At.Before(now.Add(-24*time.Hour)) {
+			return ClickResult{}, domain.Invalid("click_time", "must be within the last 24 hours")
+		}
+	}
+	in.Source = domain.ClickFromAPI
+	in.Query = nil
+	res, err := c.Record(ctx, in)
+	if err == nil && res.Gone {
+		return res, domain.Invalid("link_id", "the offer is paused and has no fallback URL")
+	}
+	return res, err
+}
+
+// CreateLink creates a tracking link for a publisher (the caller itself, or
+// any for an admin).
+func (c *Clicks) CreateLink(ctx context.Context, p domain.Principal, l domain.TrackingLink) (domain.TrackingLink, error) {
+	switch {
+	case p.Role == domain.RolePublisher:
+		if l.PublisherID != "" && l.PublisherID != p.PartnerID {
+			return l, domain.Denied("a publisher key may only create links for itself")
+		}
+		l.PublisherID = p.PartnerID
+	case p.IsAdmin():
+		if l.PublisherID == "" {
+			return l, domain.Invalid("publisher_id", "is required with an admin key")
+		}
+	default:
+		return l, domain.Denied("a %s key may not create tracking links", p.Role)
+	}
+	if _, err := c.store.GetOffer(ctx, l.OfferID); errors.Is(err, domain.ErrNotFound) {
+		return l, domain.Invalid("offer_id", "no offer with ID %q", l.OfferID)
+	} else if err != nil {
+		return l, err
+	}
+	if _, err := c.store.GetPublisher(ctx, l.PublisherID); errors.Is(err, domain.ErrNotFound) {
+		return l, domain.Invalid("publisher_id", "no publisher with ID %q", l.PublisherID)
+	} else if err != nil {
+		return l, err
+	}
+	if l.SiteID != "" {
+		site, err := c.store.GetSite(ctx, l.SiteID)
+		if err != nil || site.PublisherID != l.PublisherID {
+			return l, domain.Invalid("site_id", "no site %q of publisher %q", l.SiteID, l.PublisherID)
+		}
+	}
+	return c.store.CreateLink(ctx, l)
+}
+
+// ListLinks lists links the caller may see.
+func (c *Clicks) ListLinks(ctx context.Context, p domain.Principal, offerID, publisherID string, page domain.Page) ([]domain.TrackingLink, string, error) {
+	advertiserID := ""
+	switch p.Role {
+	case domain.RoleAdmin:
+	case domain.RolePublisher:
+		if publisherID != "" && publisherID != p.PartnerID {
+			return nil, "", domain.Denied("a publisher key may only list its own links")
+		}
+		publisherID = p.PartnerID
+	case domain.RoleAdvertiser:
+		advertiserID = p.PartnerID
+	default:
+		return nil, "", domain.Denied("a %s key may not list tracking links", p.Role)
+	}
+	return c.store.ListLinks(ctx, offerID, publisherID, advertiserID, page)
+}
+
+// GetClick returns a click to its publisher, its advertiser or an admin.
+func (c *Clicks) GetClick(ctx context.Context, p domain.Principal, id string) (domain.Click, error) {
+	click, err := c.store.GetClick(ctx, id)
+	if err != nil {
+		return click, err
+	}
+	if !p.Owns(domain.RolePublisher, click.PublisherID) && !p.Owns(domain.RoleAdvertiser, click.AdvertiserID) {
+		return domain.Click{}, domain.Denied("this key may not read click %q", id)
+	}
+	return click, nil
+}
+
+// ListClicks lists the clicks the caller may see: a publisher its own, an
+// advertiser those on its offers.
+func (c *Clicks) ListClicks(ctx context.Context, p domain.Principal, f domain.ClickFilter, page domain.Page) ([]domain.Click, string, error) {
+	switch p.Role {
+	case domain.RoleAdmin:
+	case domain.RolePublisher:
+		if f.PublisherID != "" && f.PublisherID != p.PartnerID {
+			return nil, "", domain.Denied("a publisher key may only list its own clicks")
+		}
+		f.PublisherID = p.PartnerID
+	case domain.RoleAdvertiser:
+		if f.AdvertiserID != "" && f.AdvertiserID != p.PartnerID {
+			return nil, "", domain.Denied("an advertiser key may only list clicks on its own offers")
+		}
+		f.AdvertiserID = p.PartnerID
+	default:
+		return nil, "", domain.Denied("a %s key may not list clicks", p.Role)
+	}
+	return c.store.ListClicks(ctx, f, page)
+}
+
+// ---------------------------------------------------------------- caches
+
+type linkCache struct {
+	ttl time.Duration
+	mu  sync.RWMutex
+	m   map[string]linkEntry
+}
+
+type linkEntry struct {
+	lc      *linkContext
+	expires time.Time
+}
+
+func newLinkCache(ttl time.Duration) *linkCache {
+	return &linkCache{ttl: ttl, m: map[string]linkEntry{}}
+}
+
+func (c *linkCache) get(id string, now time.Time) *linkContext {
+	c.mu.RLock()
+	e, ok := c.m[id]
+	c.mu.RUnlock()
+	if !ok || now.After(e.expires) {
+		return nil
+	}
+	return e.lc
+}
+
+func (c *linkCache) put(id string, lc *linkContext, now time.Time) {
+	c.mu.Lock()
+	if len(c.m) > 100_000 {
+		c.m = map[string]linkEntry{}
+	}
+	c.m[id] = linkEntry{lc: lc, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+}
+
+func (c *linkCache) clear() {
+	c.mu.Lock()
+	c.m = map[string]linkEntry{}
+	c.mu.Unlock()
+}
+
+// visitorCache remembers when each (offer, IP, user agent) last clicked, in
+// memory. It flags repeats within an offer's interval; with several Baton
+// processes each sees its own share, which is enough for a flag that only
+// decides what counts as a unique click.
+type visitorCache struct {
+	max int
+	mu  sync.Mutex
+	m   map[string]time.Time
+}
+
+func newVisitorCache(max int) *visitorCache {
+	return &visitorCache{max: max, m: map[string]time.Time{}}
+}
+
+// seen records a click at now and reports whether the same visitor clicked
+// within interval before.
+func (v *visitorCache) seen(key string, now time.Time, interval time.Duration) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	last, ok := v.m[key]
+	v.m[key] = now
+	if len(v.m) > v.max {
+		for k, t := range v.m {
+			if now.Sub(t) > 24*time.Hour || len(v.m) > v.max {
+				delete(v.m, k)
+			}
+		}
+	}
+	return ok && now.Sub(last) < interval && !now.Before(last)
+}
