@@ -115,6 +115,14 @@ smoke: $(BIN)/.stamp clients/ts-smoke/node_modules/.stamp clients/python-smoke/.
 	$(GO) build -o $(BIN)/baton ./server/cmd/baton
 	BATON_BIN=$(BIN)/baton GRPCURL=$(BIN)/grpcurl tools/smoke.sh
 
+# ---------------------------------------------------------------- bench
+
+.PHONY: bench
+bench: ## Benchmarks with same-run baselines; prints a table and writes bench-results.txt
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/batonbench ./server/cmd/batonbench
+	$(BIN)/batonbench -out bench-results.txt
+
 .PHONY: clean
 clean: ## Remove build output and local tools (keeps .baton data)
 	rm -rf $(TMP) bin tools/node_modules clients/*/node_modules clients/*/dist clients/*/.venv

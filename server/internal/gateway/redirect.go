@@ -59,7 +59,7 @@ func ClientIP(r *http.Request) string {
 	return host
 }
 
-func (h *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	linkID := r.PathValue("link")
 	if linkID == "" || len(linkID) > 64 || strings.Trim(linkID, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != "" {
 		page(w, http.StatusNotFound, "Link not found", "This tracking link does not exist. Check the address, or go back to the page that sent you here.")
@@ -72,7 +72,7 @@ func (h *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	res, err := h.clicks.Record(r.Context(), service.ClickInput{
+	res, err := rd.clicks.Record(r.Context(), service.ClickInput{
 		LinkID:    linkID,
 		Query:     r.URL.Query(),
 		IP:        ClientIP(r),
@@ -89,7 +89,7 @@ func (h *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, domain.ErrUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			level = slog.LevelWarn
 		}
-		h.log.Log(r.Context(), level, "click not recorded", "link_id", linkID, "error", err)
+		rd.log.Log(r.Context(), level, "click not recorded", "link_id", linkID, "error", err)
 		w.Header().Set("Retry-After", "2")
 		page(w, http.StatusServiceUnavailable, "Temporarily unavailable", "We could not record your visit just now. Please try again in a moment.")
 		return
@@ -106,15 +106,16 @@ func (h *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
-	if h.secure || r.TLS != nil {
+	if rd.secure || r.TLS != nil {
 		// An image pixel on the shop's page is a third-party request: it
 		// carries the cookie only when it is SameSite=None, which requires
 		// Secure.
 		cookie.Secure = true
 		cookie.SameSite = http.SameSiteNoneMode
 	}
-	http.SetCookie(w, cookie)
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer-when-downgrade")
-	http.Redirect(w, r, res.RedirectURL, http.StatusFound)
+	h := w.Header()
+	h.Set("Set-Cookie", cookie.String())
+	h.Set("Cache-Control", "no-store")
+	h.Set("Location", res.RedirectURL)
+	w.WriteHeader(http.StatusFound)
 }

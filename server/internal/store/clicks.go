@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,10 +85,6 @@ const clickColumns = `id, created_at, link_id, offer_id, advertiser_id, publishe
 	coalesce(upstream_id, ''), upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer,
 	flags, is_unique, expires_at, traceparent`
 
-var clickCopyColumns = []string{"id", "created_at", "link_id", "offer_id", "advertiser_id", "publisher_id", "site_id",
-	"source", "sub_ids", "upstream_id", "upstream_param", "downstream_param", "redirect_url", "deep_link", "ip",
-	"user_agent", "referer", "flags", "is_unique", "expires_at", "traceparent"}
-
 func scanClick(row pgx.CollectableRow) (domain.Click, error) {
 	var c domain.Click
 	var ip *netip.Addr
@@ -102,25 +99,51 @@ func scanClick(row pgx.CollectableRow) (domain.Click, error) {
 	return c, err
 }
 
-func clickRow(c *domain.Click) []any {
-	var ip any
-	if a, err := netip.ParseAddr(c.IP); err == nil {
-		ip = a
+// InsertClicks writes clicks in one statement (one round trip, one
+// commit). Most callers go through a ClickWriter, which batches concurrent
+// clicks into one call.
+func (s *Store) InsertClicks(ctx context.Context, clicks []*domain.Click) error {
+	n := len(clicks)
+	var (
+		id, link, offer, adv, pub, site, subs, up, upParam, downParam, redirect, deep, ua, ref, tp = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		created, expires                                                                           = make([]time.Time, n), make([]time.Time, n)
+		source, flags                                                                              = make([]int16, n), make([]int16, n)
+		unique                                                                                     = make([]bool, n)
+		ips                                                                                        = make([]*netip.Addr, n)
+	)
+	for i, c := range clicks {
+		id[i], created[i], link[i], offer[i], adv[i], pub[i], site[i] = c.ID, c.CreatedAt, c.LinkID, c.OfferID, c.AdvertiserID, c.PublisherID, c.SiteID
+		source[i], flags[i], unique[i], expires[i] = int16(c.Source), int16(c.Flags), c.Unique, c.ExpiresAt
+		subs[i] = encodeSubIDs(c.SubIDs)
+		if c.UpstreamID != "" {
+			u := c.UpstreamID
+			up[i] = &u
+		}
+		upParam[i], downParam[i], redirect[i], deep[i], ua[i], ref[i], tp[i] = c.UpstreamParam, c.DownstreamParam, c.RedirectURL, c.DeepLink, c.UserAgent, c.Referer, c.TraceParent
+		if a, err := netip.ParseAddr(c.IP); err == nil {
+			ips[i] = &a
+		}
 	}
-	return []any{c.ID, c.CreatedAt, c.LinkID, c.OfferID, c.AdvertiserID, c.PublisherID, c.SiteID, int16(c.Source),
-		nonNil(c.SubIDs), nullable(c.UpstreamID), c.UpstreamParam, c.DownstreamParam, c.RedirectURL, c.DeepLink, ip,
-		c.UserAgent, c.Referer, int16(c.Flags), c.Unique, c.ExpiresAt, c.TraceParent}
+	_, err := s.pool.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
+		source, sub_ids, upstream_id, upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer,
+		flags, is_unique, expires_at, traceparent)
+		SELECT u.id, u.created_at, u.link_id, u.offer_id, u.advertiser_id, u.publisher_id, u.site_id, u.source,
+			CASE WHEN u.subs = '' THEN '{}'::text[] ELSE string_to_array(u.subs, chr(31)) END,
+			u.upstream_id, u.upstream_param, u.downstream_param, u.redirect_url, u.deep_link, u.ip, u.user_agent, u.referer,
+			u.flags, u.is_unique, u.expires_at, u.traceparent
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int2[],
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::inet[], $16::text[], $17::text[],
+			$18::int2[], $19::bool[], $20::timestamptz[], $21::text[])
+		AS u(id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id, source, subs, upstream_id,
+			upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer, flags, is_unique, expires_at, traceparent)`,
+		id, created, link, offer, adv, pub, site, source, subs, up, upParam, downParam, redirect, deep, ips, ua, ref, flags, unique, expires, tp)
+	return translate(err)
 }
 
-// InsertClicks writes clicks in one COPY (one commit). Most callers go
-// through a ClickWriter, which batches concurrent clicks into one call.
-func (s *Store) InsertClicks(ctx context.Context, clicks []*domain.Click) error {
-	rows := make([][]any, len(clicks))
-	for i, c := range clicks {
-		rows[i] = clickRow(c)
-	}
-	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"clicks"}, clickCopyColumns, pgx.CopyFromRows(rows))
-	return translate(err)
+// encodeSubIDs joins sub-IDs with the unit separator (U+001F), which
+// SanitizeSubID removes from every sub-ID, so the join is unambiguous.
+func encodeSubIDs(subs []string) string {
+	return strings.Join(subs, "\x1f")
 }
 
 // GetClick returns one click. The ID tells its partition.
