@@ -130,6 +130,8 @@ type Server struct {
 	db      *Database
 	handler http.Handler
 	clicks  *store.ClickWriter
+	// conversions runs the hourly auto-approval.
+	conversions *service.Conversions
 }
 
 // New builds the HTTP handler for every route over db.
@@ -146,12 +148,19 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	clickWriter := st.NewClickWriter(max(2, runtime.GOMAXPROCS(0)), 1000)
 	clickSvc := service.NewClicks(st, clickWriter, clickid.Default, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
+	inTx := func(ctx context.Context, f func(service.ConversionTx) error) error {
+		return st.InTx(ctx, func(tx store.Tx) error { return f(tx) })
+	}
+	convSvc := service.NewConversions(st, inTx, nil, nil, nil, log)
+	fc2Svc := service.NewFC2(st, cfg.PublicURL, nil)
+	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log)
 
 	// Order matters: authenticate first (an anonymous caller learns nothing,
 	// not even validation rules), then bound the work, then validate.
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(
 			recoverInterceptor(log),
+			rpc.PeerInterceptor(),
 			auth.NewInterceptor(st, log),
 			timeoutInterceptor(cfg.RequestTimeout),
 			validate.NewInterceptor(validate.WithValidator(validator)),
@@ -161,8 +170,8 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log), opts...))
 	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
-	mux.Handle(batonv1connect.NewConversionServiceHandler(batonv1connect.UnimplementedConversionServiceHandler{}, opts...))
-	mux.Handle(batonv1connect.NewAttributionServiceHandler(batonv1connect.UnimplementedAttributionServiceHandler{}, opts...))
+	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
+	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(batonv1connect.UnimplementedPostbackServiceHandler{}, opts...))
 
 	// Health and reflection stay open: load balancers and grpcurl need no key.
@@ -195,7 +204,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter, conversions: convSvc}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -291,11 +300,17 @@ func Bootstrap(ctx context.Context, cfg config.Config, st *store.Store) (newAdmi
 }
 
 // maintain keeps click partitions ahead of time and drops those past the
-// retention period, at start and then twice a day.
+// retention period, and approves conversions due for auto-approval: at
+// start and then every hour.
 func (s *Server) maintain(ctx context.Context) {
-	tick := time.NewTicker(12 * time.Hour)
+	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
+		if n, err := s.conversions.AutoApprove(ctx); err != nil {
+			s.log.WarnContext(ctx, "auto-approval failed", "error", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "auto-approved conversions", "count", n)
+		}
 		if n, err := s.db.Store.EnsureClickPartitions(ctx); err != nil {
 			s.log.WarnContext(ctx, "cannot create click partitions (clicks still land in the default partition)", "error", err)
 		} else if n > 0 {

@@ -314,3 +314,169 @@ type ClickFilter struct {
 	UpstreamID   string
 	UniqueOnly   bool
 }
+
+// ConversionStatus is where a conversion stands in its approval.
+type ConversionStatus string
+
+// Conversion statuses. Rejected and reversed are final.
+const (
+	StatusPending  ConversionStatus = "pending"
+	StatusApproved ConversionStatus = "approved"
+	StatusRejected ConversionStatus = "rejected"
+	StatusReversed ConversionStatus = "reversed"
+)
+
+// CheckTransition says whether a conversion may move from one status to
+// another: pending → approved or rejected, approved → reversed. Nothing
+// leaves rejected or reversed, and nothing changes silently.
+func CheckTransition(from, to ConversionStatus) error {
+	switch {
+	case from == to:
+		return fmt.Errorf("%w: the conversion is already %s", ErrFailedPrecondition, to)
+	case from == StatusPending && (to == StatusApproved || to == StatusRejected):
+		return nil
+	case from == StatusApproved && to == StatusReversed:
+		return nil
+	case from == StatusRejected || from == StatusReversed:
+		return fmt.Errorf("%w: a %s conversion is closed and cannot become %s", ErrFailedPrecondition, from, to)
+	}
+	return fmt.Errorf("%w: a %s conversion cannot become %s (pending → approved/rejected, approved → reversed)", ErrFailedPrecondition, from, to)
+}
+
+// ConversionSource tells how a conversion reached Baton.
+type ConversionSource int16
+
+// Conversion sources.
+const (
+	SourceAPI        ConversionSource = 1
+	SourcePixel      ConversionSource = 2
+	SourceServerPost ConversionSource = 3
+	SourceKickback   ConversionSource = 4
+)
+
+// Item is one line of an order.
+type Item struct {
+	Code      string `json:"code"`
+	Quantity  uint32 `json:"quantity"`
+	UnitPrice *Money `json:"unit_price,omitempty"`
+}
+
+// StatusChange is one entry of a conversion's history.
+type StatusChange struct {
+	From   ConversionStatus
+	To     ConversionStatus
+	Reason string
+	Note   string
+	Actor  string
+	At     time.Time
+}
+
+// ExplainedCandidate is one click considered for a conversion.
+type ExplainedCandidate struct {
+	ClickID     string    `json:"click_id"`
+	PublisherID string    `json:"publisher_id"`
+	ClickTime   time.Time `json:"click_time"`
+	Path        string    `json:"path"`
+	Eligible    bool      `json:"eligible"`
+	Winner      bool      `json:"winner"`
+	Reason      string    `json:"reason"`
+}
+
+// Explanation is the attribution decision as stored with the conversion.
+type Explanation struct {
+	Path           string               `json:"path"`
+	Model          string               `json:"model"`
+	WindowSeconds  int64                `json:"window_seconds"`
+	Candidates     []ExplainedCandidate `json:"candidates"`
+	ClickID        string               `json:"click_id,omitempty"`
+	Summary        string               `json:"summary"`
+	CommissionRule string               `json:"commission_rule"`
+	// WouldEarn is what a test conversion would have paid.
+	WouldEarn *Money `json:"would_earn,omitempty"`
+}
+
+// Conversion is one recorded sale.
+type Conversion struct {
+	ID             string
+	AdvertiserID   string
+	OfferID        string
+	PublisherID    string
+	SiteID         string
+	ClickID        string
+	ClickCreatedAt *time.Time
+	OrderID        string
+	OrderID2       string
+	DedupeKey      string
+	IdempotencyKey string
+	Amount         Money
+	Commission     Money
+	Items          []Item
+	Recurring      bool
+	BuyerUserName  string
+	BuyerEmail     string
+	BuyerEmailHash string
+	BuyerIP        string
+	BuyerUserAgent string
+	Status         ConversionStatus
+	History        []StatusChange
+	Test           bool
+	Source         ConversionSource
+	Attribution    Explanation
+	UpstreamID     string
+	SubIDs         []string
+	DownstreamID   string
+	SaleAt         time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// ConversionFilter narrows a list of conversions.
+type ConversionFilter struct {
+	From, To     time.Time
+	OfferID      string
+	PublisherID  string
+	AdvertiserID string
+	Status       ConversionStatus
+	OrderID      string
+	ClickID      string
+	IncludeTest  bool
+}
+
+// Refusal is a conversion report that was refused, kept so the sender can
+// see why.
+type Refusal struct {
+	ID           string
+	AdvertiserID string
+	OfferID      string
+	Source       ConversionSource
+	Code         string
+	Message      string
+	OrderID      string
+	ClickID      string
+	Params       map[string]string
+	RemoteIP     string
+	CreatedAt    time.Time
+}
+
+// ReportRow is one day, offer and publisher.
+type ReportRow struct {
+	Day                 string
+	OfferID             string
+	PublisherID         string
+	Clicks              int64
+	UniqueClicks        int64
+	Conversions         int64
+	ByStatus            map[ConversionStatus]int64
+	Sales               map[string]int64 // currency → minor units (not rejected or reversed)
+	CommissionsPending  map[string]int64
+	CommissionsApproved map[string]int64
+}
+
+// ReportFilter narrows a report. Time zone names an IANA zone for days.
+type ReportFilter struct {
+	From, To     time.Time
+	TimeZone     string
+	OfferID      string
+	PublisherID  string
+	AdvertiserID string
+}

@@ -8,8 +8,11 @@ package secretbox
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -20,8 +23,12 @@ import (
 // KeySize is the size of a master key in bytes.
 const KeySize = 32
 
-// Box seals and opens secrets with one master key.
-type Box struct{ aead cipher.AEAD }
+// Box seals and opens secrets with one master key, and makes keyed hashes
+// (for buyer emails) with a key derived from it.
+type Box struct {
+	aead   cipher.AEAD
+	macKey []byte
+}
 
 // New returns a Box for a 32-byte master key.
 func New(key []byte) (*Box, error) {
@@ -36,7 +43,8 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secretbox: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	mk := sha256.Sum256(append([]byte("baton keyed hash v1\x00"), key...))
+	return &Box{aead: aead, macKey: mk[:]}, nil
 }
 
 // ParseKey decodes a base64 (standard or URL, padded or not) master key.
@@ -79,6 +87,15 @@ func LoadOrCreateKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("secretbox: write key file: %w", err)
 	}
 	return key, f.Sync()
+}
+
+// Hash returns a keyed hash (HMAC-SHA256, hex) of s: equal inputs give
+// equal hashes, but without the master key the input cannot be guessed
+// by hashing candidates.
+func (b *Box) Hash(s string) string {
+	m := hmac.New(sha256.New, b.macKey)
+	m.Write([]byte(s))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // Seal encrypts plaintext; the result holds its own random nonce.

@@ -368,22 +368,33 @@ func (c *Clicks) GetClick(ctx context.Context, p domain.Principal, id string) (d
 // ListClicks lists the clicks the caller may see: a publisher its own, an
 // advertiser those on its offers.
 func (c *Clicks) ListClicks(ctx context.Context, p domain.Principal, f domain.ClickFilter, page domain.Page) ([]domain.Click, string, error) {
-	switch p.Role {
-	case domain.RoleAdmin:
-	case domain.RolePublisher:
-		if f.PublisherID != "" && f.PublisherID != p.PartnerID {
-			return nil, "", domain.Denied("a publisher key may only list its own clicks")
-		}
-		f.PublisherID = p.PartnerID
-	case domain.RoleAdvertiser:
-		if f.AdvertiserID != "" && f.AdvertiserID != p.PartnerID {
-			return nil, "", domain.Denied("an advertiser key may only list clicks on its own offers")
-		}
-		f.AdvertiserID = p.PartnerID
-	default:
-		return nil, "", domain.Denied("a %s key may not list clicks", p.Role)
+	if err := scopeToCaller(p, "clicks", &f.PublisherID, &f.AdvertiserID); err != nil {
+		return nil, "", err
 	}
 	return c.store.ListClicks(ctx, f, page)
+}
+
+// scopeToCaller narrows a list filter to what the caller may see: a
+// publisher its own records, an advertiser those of its offers, an admin
+// everything. Other roles may not list what.
+func scopeToCaller(p domain.Principal, what string, publisherID, advertiserID *string) error {
+	switch p.Role {
+	case domain.RoleAdmin:
+		return nil
+	case domain.RolePublisher:
+		if *publisherID != "" && *publisherID != p.PartnerID {
+			return domain.Denied("a publisher key may only list its own %s", what)
+		}
+		*publisherID = p.PartnerID
+		return nil
+	case domain.RoleAdvertiser:
+		if *advertiserID != "" && *advertiserID != p.PartnerID {
+			return domain.Denied("an advertiser key may only list its own %s", what)
+		}
+		*advertiserID = p.PartnerID
+		return nil
+	}
+	return domain.Denied("a %s key may not list %s", p.Role, what)
 }
 
 // ---------------------------------------------------------------- caches

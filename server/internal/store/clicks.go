@@ -163,13 +163,7 @@ func (s *Store) GetClick(ctx context.Context, id string) (domain.Click, error) {
 // ListClicks pages through clicks in ID (time) order.
 func (s *Store) ListClicks(ctx context.Context, f domain.ClickFilter, page domain.Page) ([]domain.Click, string, error) {
 	size := pageSize(page)
-	var from, to *time.Time
-	if !f.From.IsZero() {
-		from = &f.From
-	}
-	if !f.To.IsZero() {
-		to = &f.To
-	}
+	from, to := optTime(f.From), optTime(f.To)
 	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks
 		WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
 		AND ($3 = '' OR offer_id = $3) AND ($4 = '' OR advertiser_id = $4) AND ($5 = '' OR publisher_id = $5)

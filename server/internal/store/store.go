@@ -249,3 +249,20 @@ func nextAfter[T any](items []T, size int, id func(T) string) ([]T, string) {
 	items = items[:size]
 	return items, id(items[size-1])
 }
+
+// HashEmail returns the keyed hash Baton stores for a buyer email (lower
+// case, trimmed).
+func (s *Store) HashEmail(email string) string {
+	if email == "" {
+		return ""
+	}
+	return s.box.Hash(strings.ToLower(strings.TrimSpace(email)))
+}
+
+// optTime turns a zero time (no bound) into SQL NULL.
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,674 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/batonhq/baton/server/internal/attribution"
+	"github.com/batonhq/baton/server/internal/clickid"
+	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/ids"
+	"github.com/batonhq/baton/server/internal/signature"
+)
+
+// ConversionTx is the part of a database transaction the conversion use
+// cases write through: a conversion, its history and what it causes commit
+// together or not at all.
+type ConversionTx interface {
+	InsertConversion(ctx context.Context, c domain.Conversion) (domain.Conversion, bool, error)
+	AddStatusChange(ctx context.Context, id string, ch domain.StatusChange) error
+	UseSignature(ctx context.Context, advertiserID, sig string, now, expires time.Time) (bool, error)
+	LockConversion(ctx context.Context, id string) (domain.Conversion, error)
+	SetStatus(ctx context.Context, id string, status domain.ConversionStatus, at time.Time) error
+	ConversionIDsByOrder(ctx context.Context, advertiserID, offerID, orderID string) ([]string, error)
+}
+
+// ConversionStore is what the conversion use cases read.
+type ConversionStore interface {
+	GetClick(ctx context.Context, id string) (domain.Click, error)
+	GetOffer(ctx context.Context, id string) (domain.Offer, error)
+	GetAdvertiser(ctx context.Context, id string) (domain.Advertiser, error)
+	AdvertiserSecrets(ctx context.Context, id string) ([]string, error)
+	ClicksByIP(ctx context.Context, offerID, ip string, from, to time.Time) ([]domain.Click, error)
+	PreviousSale(ctx context.Context, advertiserID, userName string, since time.Time) (domain.Conversion, error)
+	GetConversion(ctx context.Context, id string) (domain.Conversion, error)
+	ListConversions(ctx context.Context, f domain.ConversionFilter, page domain.Page) ([]domain.Conversion, string, error)
+	DueForAutoApproval(ctx context.Context, now time.Time, limit int) ([]string, error)
+	AddRefusal(ctx context.Context, r domain.Refusal) error
+	ListRefusals(ctx context.Context, advertiserID string, source domain.ConversionSource, from, to time.Time, page domain.Page) ([]domain.Refusal, string, error)
+	HashEmail(email string) string
+}
+
+// TxRunner runs f in one database transaction.
+type TxRunner func(ctx context.Context, f func(ConversionTx) error) error
+
+// Outbox is told, inside the transaction, about every conversion event that
+// partners may be owed a postback for (a new conversion, a status change).
+type Outbox interface {
+	ConversionEvent(ctx context.Context, tx ConversionTx, c domain.Conversion, event domain.ConversionStatus) error
+}
+
+// Conversions is the conversion and attribution use cases.
+type Conversions struct {
+	store  ConversionStore
+	inTx   TxRunner
+	outbox Outbox
+	ids    *ids.Source
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// NewConversions returns the conversion use cases. outbox may be nil.
+func NewConversions(st ConversionStore, inTx TxRunner, outbox Outbox, idSrc *ids.Source, now func() time.Time, log *slog.Logger) *Conversions {
+	if idSrc == nil {
+		idSrc = ids.Default
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Conversions{store: st, inTx: inTx, outbox: outbox, ids: idSrc, now: now, log: log}
+}
+
+// FC2TestEmail puts a conversion in test mode (FC2's rule).
+const FC2TestEmail = "test@fc2.com"
+
+// RecurringLookback is how far back the previous sale of a user name is
+// searched for a recurring charge (FC2: two months).
+const RecurringLookback = 62 * 24 * time.Hour
+
+// ConversionInput is a conversion report from any intake: the API, the FC2
+// image tag or POST, or a kickback.
+type ConversionInput struct {
+	Source domain.ConversionSource
+	// ClickID is the click the report names (API, kickback). It must be one
+	// Baton issued for the advertiser's offers.
+	ClickID string
+	// CookieClickID is the click found in the buyer's cookie (image tag).
+	CookieClickID string
+	// OfferID is required when there is no click ID.
+	OfferID string
+	// AdvertiserID identifies the shop when neither click nor offer does
+	// (FC2 shopid); it must match the offer's advertiser.
+	AdvertiserID   string
+	OrderID        string
+	OrderID2       string
+	Amount         domain.Money
+	Items          []domain.Item
+	Recurring      bool
+	UserName       string
+	Email          string
+	IP             string
+	UserAgent      string
+	SaleAt         time.Time
+	IdempotencyKey string
+	Test           bool
+	// RequestTime and Signature: an HMAC over signature.Conversion with the
+	// advertiser's secret, and the time it was made.
+	RequestTime *time.Time
+	Signature   string
+	// Verified is set by intakes that already authenticated the sender
+	// with the shop's own secret (FC2 sh or passwd, registered hosts).
+	Verified     bool
+	DownstreamID string
+	// Context for refusals: who sent it, with what (secrets masked).
+	RemoteIP string
+	Params   map[string]string
+}
+
+// Refused is a conversion report Baton will not count. It is recorded (see
+// ListRefusals) and returned to the sender.
+type Refused struct {
+	Code    string // machine-readable: bad_signature, stale_timestamp, replayed, unknown_click, ...
+	Field   string // the request field at fault, if one is
+	Message string
+	Kind    error // domain.ErrPermissionDenied, ErrUnauthenticated, ... or nil for invalid input
+}
+
+func (r *Refused) Error() string { return r.Message }
+
+// Unwrap lets errors.Is find the kind.
+func (r *Refused) Unwrap() error { return r.Kind }
+
+func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiserID, offerID string, r *Refused) error {
+	c.log.WarnContext(ctx, "conversion refused", "code", r.Code, "reason", r.Message, "advertiser_id", advertiserID,
+		"offer_id", offerID, "order_id", in.OrderID, "click_id", in.ClickID, "source", in.Source, "remote_ip", in.RemoteIP)
+	params := in.Params
+	if params == nil {
+		params = map[string]string{"order_id": in.OrderID, "click_id": in.ClickID, "offer_id": in.OfferID}
+	}
+	if err := c.store.AddRefusal(ctx, domain.Refusal{
+		AdvertiserID: advertiserID, OfferID: offerID, Source: in.Source, Code: r.Code, Message: r.Message,
+		OrderID: in.OrderID, ClickID: in.ClickID, Params: params, RemoteIP: in.RemoteIP,
+	}); err != nil {
+		c.log.ErrorContext(ctx, "cannot record a refusal", "error", err)
+	}
+	return r
+}
+
+// Record records a conversion: it authenticates the report, finds the click
+// that earns it, computes the commission, and stores it with everything it
+// causes in one transaction. A repeat of an earlier report (same order ID
+// when the offer deduplicates, or same idempotency key) returns the first
+// conversion with duplicate true.
+func (c *Conversions) Record(ctx context.Context, p domain.Principal, in ConversionInput) (domain.Conversion, bool, error) {
+	now := c.now()
+	asSent := in // the signature covers the fields as the sender sent them
+	var click *domain.Click
+	if in.ClickID != "" {
+		cl, err := c.store.GetClick(ctx, in.ClickID)
+		if errors.Is(err, domain.ErrNotFound) {
+			if _, perr := clickid.Parse(in.ClickID); perr != nil {
+				return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: "unknown_click", Field: "click_id",
+					Message: fmt.Sprintf("click ID %q is not a click ID this network issues", in.ClickID)})
+			}
+			return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: "unknown_click", Field: "click_id",
+				Message: fmt.Sprintf("click ID %q was not issued by this network", in.ClickID)})
+		}
+		if err != nil {
+			return domain.Conversion{}, false, err
+		}
+		click = &cl
+		if in.OfferID != "" && in.OfferID != cl.OfferID {
+			return domain.Conversion{}, false, c.refuse(ctx, in, cl.AdvertiserID, in.OfferID, &Refused{Code: "click_offer_mismatch", Field: "click_id",
+				Message: fmt.Sprintf("click %s belongs to offer %s, not %s", cl.ID, cl.OfferID, in.OfferID)})
+		}
+		in.OfferID = cl.OfferID
+	}
+	if in.OfferID == "" {
+		return domain.Conversion{}, false, &Refused{Code: "invalid_parameter", Field: "offer_id", Message: "offer_id is required when there is no click_id"}
+	}
+	offer, err := c.store.GetOffer(ctx, in.OfferID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: "unknown_offer", Field: "offer_id",
+			Message: fmt.Sprintf("no offer %q", in.OfferID)})
+	}
+	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	if in.AdvertiserID != "" && in.AdvertiserID != offer.AdvertiserID {
+		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, offer.ID, &Refused{Code: "foreign_click", Field: "click_id",
+			Message: "the click or offer belongs to another advertiser", Kind: domain.ErrPermissionDenied})
+	}
+	if click != nil && click.AdvertiserID != offer.AdvertiserID {
+		return domain.Conversion{}, false, c.refuse(ctx, in, offer.AdvertiserID, offer.ID, &Refused{Code: "foreign_click", Field: "click_id",
+			Message: "the click belongs to another advertiser", Kind: domain.ErrPermissionDenied})
+	}
+	adv := offer.AdvertiserID
+
+	// Authenticity: the advertiser itself (its key, or its secret checked by
+	// the intake), an admin, the downstream network the offer sends traffic
+	// to, or anyone holding a valid signature by the advertiser's secret.
+	trusted := in.Verified || p.IsAdmin() || (p.Role == domain.RoleAdvertiser && p.PartnerID == adv) ||
+		(p.Role == domain.RoleNetwork && offer.Downstream.NetworkID != "" && p.PartnerID == offer.Downstream.NetworkID)
+	if in.Signature != "" {
+		if in.RequestTime == nil {
+			return domain.Conversion{}, false, &Refused{Code: "invalid_parameter", Field: "request_time", Message: "a signature needs request_time"}
+		}
+		secrets, err := c.store.AdvertiserSecrets(ctx, adv)
+		if err != nil {
+			return domain.Conversion{}, false, err
+		}
+		msg := signature.Conversion{RequestTime: *asSent.RequestTime, ClickID: asSent.ClickID, OfferID: asSent.OfferID,
+			OrderID: asSent.OrderID, OrderID2: asSent.OrderID2, Currency: asSent.Amount.Currency, AmountMinor: asSent.Amount.Minor,
+			Recurring: asSent.Recurring, UserName: asSent.UserName, Email: asSent.Email, IP: asSent.IP, Test: asSent.Test,
+			IdempotencyKey: asSent.IdempotencyKey}.Canonical()
+		if !signature.VerifyHMAC(secrets, msg, in.Signature) {
+			return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: "bad_signature", Field: "signature",
+				Message: "the signature does not match the advertiser's secret", Kind: domain.ErrPermissionDenied})
+		}
+		trusted = true
+	}
+	if !trusted {
+		return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: "not_authorized",
+			Message: fmt.Sprintf("a %s key may not report conversions for offer %s without the advertiser's signature", p.Role, offer.ID),
+			Kind:    domain.ErrPermissionDenied})
+	}
+	if in.RequestTime != nil {
+		if err := signature.Fresh(*in.RequestTime, now, offer.TimestampTolerance); err != nil {
+			code := "stale_timestamp"
+			if errors.Is(err, signature.ErrFuture) {
+				code = "future_timestamp"
+			}
+			return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: code, Field: "request_time", Message: err.Error()})
+		}
+	}
+
+	if in.SaleAt.IsZero() {
+		in.SaleAt = now
+	}
+	if in.SaleAt.After(now.Add(signature.MaxClockSkew)) {
+		return domain.Conversion{}, false, &Refused{Code: "invalid_parameter", Field: "sale_time", Message: "sale_time is in the future"}
+	}
+	test := in.Test || strings.EqualFold(strings.TrimSpace(in.Email), FC2TestEmail)
+
+	decision, winner, err := c.attribute(ctx, in, offer, click)
+	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	exp := explanation(decision)
+	conv := domain.Conversion{
+		ID: c.ids.New("cv"), AdvertiserID: adv, OfferID: offer.ID, OrderID: in.OrderID, OrderID2: in.OrderID2,
+		IdempotencyKey: in.IdempotencyKey, Amount: in.Amount, Items: in.Items, Recurring: in.Recurring,
+		BuyerUserName: in.UserName, BuyerEmailHash: c.store.HashEmail(in.Email), BuyerIP: in.IP,
+		BuyerUserAgent: cleanText(in.UserAgent, 1024), Status: domain.StatusPending, Test: test, Source: in.Source,
+		DownstreamID: in.DownstreamID, SaleAt: in.SaleAt, CreatedAt: now, UpdatedAt: now,
+		Commission: domain.Money{Currency: in.Amount.Currency},
+	}
+	if offer.DedupeOrderID {
+		conv.DedupeKey = in.OrderID
+		if test {
+			conv.DedupeKey = "test:" + in.OrderID
+		}
+	}
+	if in.Email != "" {
+		advRec, err := c.store.GetAdvertiser(ctx, adv)
+		if err != nil {
+			return domain.Conversion{}, false, err
+		}
+		if advRec.StoreEmailPlaintext {
+			conv.BuyerEmail = in.Email
+		}
+	}
+	if winner != nil {
+		conv.PublisherID, conv.SiteID, conv.ClickID = winner.PublisherID, winner.SiteID, winner.ID
+		t := winner.CreatedAt
+		conv.ClickCreatedAt = &t
+		conv.UpstreamID, conv.SubIDs = winner.UpstreamID, winner.SubIDs
+		payout := offer.Payout
+		for _, ov := range offer.PayoutOverrides {
+			if ov.PublisherID == winner.PublisherID {
+				payout = ov.Payout
+				exp.CommissionRule = "publisher override: "
+			}
+		}
+		ap := attribution.Payout{PercentBPS: payout.PercentBPS}
+		if payout.Fixed != nil {
+			ap = attribution.Payout{Fixed: true, FixedCurrency: payout.Fixed.Currency, FixedMinor: payout.Fixed.Minor}
+		}
+		cur, minor, rule := attribution.Commission(ap, in.Amount.Currency, in.Amount.Minor)
+		exp.CommissionRule += rule
+		if test {
+			exp.WouldEarn = &domain.Money{Currency: cur, Minor: minor}
+			exp.Summary = "Test conversion, never paid: it would have been attributed. " + exp.Summary
+			conv.Commission = domain.Money{Currency: cur}
+		} else {
+			conv.Commission = domain.Money{Currency: cur, Minor: minor}
+		}
+	} else {
+		exp.CommissionRule = "no commission: no click earns this conversion"
+		if test {
+			exp.Summary = "Test conversion, never paid: it would not have been attributed. " + exp.Summary
+		}
+	}
+	conv.Attribution = exp
+
+	var out domain.Conversion
+	var inserted bool
+	err = c.inTx(ctx, func(tx ConversionTx) error {
+		var err error
+		out, inserted, err = tx.InsertConversion(ctx, conv)
+		if err != nil || !inserted {
+			return err
+		}
+		if in.Signature != "" {
+			fresh, err := tx.UseSignature(ctx, adv, strings.ToLower(in.Signature), now, in.RequestTime.Add(offer.TimestampTolerance+signature.MaxClockSkew))
+			if err != nil {
+				return err
+			}
+			if !fresh {
+				return &Refused{Code: "replayed", Field: "signature", Message: "this signed request was already used; sign each conversion anew", Kind: domain.ErrAlreadyExists}
+			}
+		}
+		if err := tx.AddStatusChange(ctx, out.ID, domain.StatusChange{From: "", To: domain.StatusPending, Reason: "recorded", Actor: actor(p, in), At: now}); err != nil {
+			return err
+		}
+		if c.outbox != nil {
+			return c.outbox.ConversionEvent(ctx, tx, out, domain.StatusPending)
+		}
+		return nil
+	})
+	var refused *Refused
+	if errors.As(err, &refused) {
+		return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, refused)
+	}
+	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	if inserted {
+		out.History = []domain.StatusChange{{To: domain.StatusPending, Reason: "recorded", Actor: actor(p, in), At: now}}
+		return out, false, nil
+	}
+	full, err := c.store.GetConversion(ctx, out.ID)
+	return full, true, err
+}
+
+func actor(p domain.Principal, in ConversionInput) string {
+	if p.KeyID != "" {
+		return p.KeyID
+	}
+	switch in.Source {
+	case domain.SourcePixel:
+		return "fc2-image-tag"
+	case domain.SourceServerPost:
+		return "fc2-server-post"
+	case domain.SourceKickback:
+		return "kickback"
+	}
+	return "system"
+}
+
+// attribute finds the candidate clicks along the first path that has any
+// and lets package attribution judge them.
+func (c *Conversions) attribute(ctx context.Context, in ConversionInput, offer domain.Offer, named *domain.Click) (attribution.Decision, *domain.Click, error) {
+	rules := attribution.Rules{Window: offer.AttributionWindow, Model: attribution.Model(offer.AttributionModel), IPMatchWindow: offer.IPMatchWindow}
+	judge := func(path attribution.Path, clicks []domain.Click, rules attribution.Rules) (attribution.Decision, *domain.Click) {
+		var cands []attribution.Click
+		for _, cl := range clicks {
+			cands = append(cands, attribution.Click{ID: cl.ID, PublisherID: cl.PublisherID, SiteID: cl.SiteID, OfferID: cl.OfferID,
+				At: cl.CreatedAt, Bot: cl.Flags&domain.FlagBot != 0, Path: path})
+		}
+		d := attribution.Decide(path, rules, in.SaleAt, cands)
+		if d.Winner == nil {
+			return d, nil
+		}
+		for i := range clicks {
+			if clicks[i].ID == d.Winner.ID {
+				return d, &clicks[i]
+			}
+		}
+		return d, nil
+	}
+	if named != nil {
+		d, w := judge(attribution.PathClickID, []domain.Click{*named}, rules)
+		return d, w, nil
+	}
+	if in.CookieClickID != "" {
+		cl, err := c.store.GetClick(ctx, in.CookieClickID)
+		switch {
+		case err == nil && cl.AdvertiserID == offer.AdvertiserID:
+			d, w := judge(attribution.PathCookie, []domain.Click{cl}, rules)
+			return d, w, nil
+		case err != nil && !errors.Is(err, domain.ErrNotFound):
+			return attribution.Decision{}, nil, err
+		}
+	}
+	if in.Recurring && in.UserName != "" {
+		prev, err := c.store.PreviousSale(ctx, offer.AdvertiserID, in.UserName, in.SaleAt.Add(-RecurringLookback))
+		switch {
+		case err == nil:
+			cl, err := c.store.GetClick(ctx, prev.ClickID)
+			if err != nil && !errors.Is(err, domain.ErrNotFound) {
+				return attribution.Decision{}, nil, err
+			}
+			if err == nil {
+				// FC2: a continuing charge uses the tracking of the user's
+				// previous sale; its age counts from that sale.
+				cl.CreatedAt = prev.SaleAt
+				d, w := judge(attribution.PathRecurringUser, []domain.Click{cl},
+					attribution.Rules{Window: RecurringLookback, Model: attribution.LastClick})
+				d.Summary += fmt.Sprintf(" (previous sale %s under user name %q)", prev.ID, in.UserName)
+				return d, w, nil
+			}
+		case !errors.Is(err, domain.ErrNotFound):
+			return attribution.Decision{}, nil, err
+		}
+	}
+	if in.IP != "" && offer.IPMatchWindow > 0 {
+		clicks, err := c.store.ClicksByIP(ctx, offer.ID, in.IP, in.SaleAt.Add(-min(offer.IPMatchWindow, offer.AttributionWindow)), in.SaleAt)
+		if err != nil {
+			return attribution.Decision{}, nil, err
+		}
+		if in.UserAgent != "" {
+			var same []domain.Click
+			for _, cl := range clicks {
+				if cl.UserAgent == in.UserAgent {
+					same = append(same, cl)
+				}
+			}
+			if len(same) > 0 {
+				clicks = same
+			}
+		}
+		if len(clicks) > 0 {
+			d, w := judge(attribution.PathIPMatch, clicks, rules)
+			return d, w, nil
+		}
+	}
+	path := attribution.PathIPMatch
+	if in.Recurring && in.UserName != "" {
+		path = attribution.PathRecurringUser
+	}
+	d := attribution.Decide(path, rules, in.SaleAt, nil)
+	return d, nil, nil
+}
+
+func explanation(d attribution.Decision) domain.Explanation {
+	e := domain.Explanation{Path: string(d.Path), Model: string(d.Model), WindowSeconds: int64(d.Window / time.Second), Summary: d.Summary}
+	for _, cand := range d.Candidates {
+		e.Candidates = append(e.Candidates, domain.ExplainedCandidate{
+			ClickID: cand.Click.ID, PublisherID: cand.Click.PublisherID, ClickTime: cand.Click.At,
+			Path: string(cand.Click.Path), Eligible: cand.Eligible, Winner: cand.Winner, Reason: cand.Reason,
+		})
+	}
+	if d.Winner != nil {
+		e.ClickID = d.Winner.ID
+	}
+	return e
+}
+
+// canRead reports whether p may see conversion c.
+func canRead(p domain.Principal, c domain.Conversion) bool {
+	return p.Owns(domain.RoleAdvertiser, c.AdvertiserID) ||
+		(p.Role == domain.RolePublisher && c.PublisherID != "" && p.PartnerID == c.PublisherID)
+}
+
+// Get returns a conversion the caller may see.
+func (c *Conversions) Get(ctx context.Context, p domain.Principal, id string) (domain.Conversion, error) {
+	conv, err := c.store.GetConversion(ctx, id)
+	if err != nil {
+		return conv, err
+	}
+	if !canRead(p, conv) {
+		return domain.Conversion{}, domain.Denied("this key may not read conversion %q", id)
+	}
+	return forViewer(p, conv), nil
+}
+
+// forViewer hides from a publisher what belongs to the advertiser or to
+// other publishers.
+func forViewer(p domain.Principal, c domain.Conversion) domain.Conversion {
+	if p.Role != domain.RolePublisher {
+		return c
+	}
+	c.BuyerEmail, c.BuyerEmailHash, c.BuyerIP, c.BuyerUserAgent, c.BuyerUserName = "", "", "", "", ""
+	cands := make([]domain.ExplainedCandidate, 0, len(c.Attribution.Candidates))
+	for _, cand := range c.Attribution.Candidates {
+		if cand.PublisherID != p.PartnerID {
+			cand.ClickID, cand.PublisherID = "", "(another publisher)"
+		}
+		cands = append(cands, cand)
+	}
+	c.Attribution.Candidates = cands
+	return c
+}
+
+// List lists the conversions the caller may see.
+func (c *Conversions) List(ctx context.Context, p domain.Principal, f domain.ConversionFilter, page domain.Page) ([]domain.Conversion, string, error) {
+	if err := scopeToCaller(p, "conversions", &f.PublisherID, &f.AdvertiserID); err != nil {
+		return nil, "", err
+	}
+	list, next, err := c.store.ListConversions(ctx, f, page)
+	for i := range list {
+		list[i] = forViewer(p, list[i])
+	}
+	return list, next, err
+}
+
+// ChangeStatus moves one conversion to a new status, with a reason and the
+// caller recorded, in one transaction with the postbacks it causes.
+func (c *Conversions) ChangeStatus(ctx context.Context, p domain.Principal, id string, to domain.ConversionStatus, expected domain.ConversionStatus, reason, note string) (domain.Conversion, error) {
+	err := c.inTx(ctx, func(tx ConversionTx) error {
+		return c.changeStatus(ctx, tx, p, id, to, expected, reason, note, p.KeyID)
+	})
+	if err != nil {
+		return domain.Conversion{}, err
+	}
+	return c.store.GetConversion(ctx, id)
+}
+
+func (c *Conversions) changeStatus(ctx context.Context, tx ConversionTx, p domain.Principal, id string, to, expected domain.ConversionStatus, reason, note, actor string) error {
+	conv, err := tx.LockConversion(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !p.Owns(domain.RoleAdvertiser, conv.AdvertiserID) {
+		return domain.Denied("only the advertiser (or an admin) may change the status of conversion %q", id)
+	}
+	if expected != "" && conv.Status != expected {
+		return fmt.Errorf("%w: the conversion is %s, not %s as expected", domain.ErrFailedPrecondition, conv.Status, expected)
+	}
+	if err := domain.CheckTransition(conv.Status, to); err != nil {
+		return err
+	}
+	now := c.now()
+	if err := tx.SetStatus(ctx, id, to, now); err != nil {
+		return err
+	}
+	if err := tx.AddStatusChange(ctx, id, domain.StatusChange{From: conv.Status, To: to, Reason: reason, Note: note, Actor: actor, At: now}); err != nil {
+		return err
+	}
+	conv.Status = to
+	if c.outbox != nil {
+		return c.outbox.ConversionEvent(ctx, tx, conv, to)
+	}
+	return nil
+}
+
+// BulkResult is the outcome for one order ID.
+type BulkResult struct {
+	OrderID    string
+	Conversion *domain.Conversion
+	Err        error
+}
+
+// BulkChangeStatus changes the conversions of an offer by order ID. Each
+// order is its own transaction, so one closed conversion does not block the
+// others; the result says what happened to each.
+func (c *Conversions) BulkChangeStatus(ctx context.Context, p domain.Principal, offerID string, orderIDs []string, to domain.ConversionStatus, reason, note string) ([]BulkResult, error) {
+	offer, err := c.store.GetOffer(ctx, offerID)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Owns(domain.RoleAdvertiser, offer.AdvertiserID) {
+		return nil, domain.Denied("only the advertiser (or an admin) may change the status of offer %q's conversions", offerID)
+	}
+	out := make([]BulkResult, 0, len(orderIDs))
+	for _, order := range orderIDs {
+		var changed []string
+		err := c.inTx(ctx, func(tx ConversionTx) error {
+			ids, err := tx.ConversionIDsByOrder(ctx, offer.AdvertiserID, offerID, order)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return domain.NotFound("conversion with order ID", order)
+			}
+			for _, id := range ids {
+				if err := c.changeStatus(ctx, tx, p, id, to, "", reason, note, p.KeyID); err != nil {
+					return err
+				}
+			}
+			changed = ids
+			return nil
+		})
+		r := BulkResult{OrderID: order, Err: err}
+		if err == nil && len(changed) > 0 {
+			conv, gerr := c.store.GetConversion(ctx, changed[len(changed)-1])
+			if gerr == nil {
+				r.Conversion = &conv
+			}
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// AutoApprove approves the pending conversions whose offer approves
+// automatically after N days, as "system". It returns how many it approved.
+func (c *Conversions) AutoApprove(ctx context.Context) (int, error) {
+	ids, err := c.store.DueForAutoApproval(ctx, c.now(), 1000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	admin := domain.Principal{Role: domain.RoleAdmin, KeyID: "system"}
+	for _, id := range ids {
+		err := c.inTx(ctx, func(tx ConversionTx) error {
+			return c.changeStatus(ctx, tx, admin, id, domain.StatusApproved, domain.StatusPending, "auto_approved", "", "system")
+		})
+		if err != nil && !errors.Is(err, domain.ErrFailedPrecondition) {
+			return n, err
+		}
+		if err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Refusals lists refused reports: an advertiser sees its own.
+func (c *Conversions) Refusals(ctx context.Context, p domain.Principal, advertiserID string, source domain.ConversionSource, from, to time.Time, page domain.Page) ([]domain.Refusal, string, error) {
+	switch p.Role {
+	case domain.RoleAdmin:
+	case domain.RoleAdvertiser:
+		if advertiserID != "" && advertiserID != p.PartnerID {
+			return nil, "", domain.Denied("an advertiser key may only list its own refusals")
+		}
+		advertiserID = p.PartnerID
+	default:
+		return nil, "", domain.Denied("a %s key may not list refusals", p.Role)
+	}
+	return c.store.ListRefusals(ctx, advertiserID, source, from, to, page)
+}
+
+// ReportStore is what reports read.
+type ReportStore interface {
+	Report(ctx context.Context, f domain.ReportFilter) ([]domain.ReportRow, error)
+}
+
+// Explain returns the stored attribution decision of a conversion, as the
+// caller may see it.
+func (c *Conversions) Explain(ctx context.Context, p domain.Principal, id string) (domain.Conversion, error) {
+	return c.Get(ctx, p, id)
+}
+
+// Report returns report rows the caller may see: a publisher only its own,
+// an advertiser only its offers'.
+func (c *Conversions) Report(ctx context.Context, rs ReportStore, p domain.Principal, f domain.ReportFilter) ([]domain.ReportRow, error) {
+	switch p.Role {
+	case domain.RoleAdmin:
+	case domain.RolePublisher:
+		if f.PublisherID != "" && f.PublisherID != p.PartnerID {
+			return nil, domain.Denied("a publisher key may only read its own report rows")
+		}
+		f.PublisherID = p.PartnerID
+	case domain.RoleAdvertiser:
+		f.AdvertiserID = p.PartnerID
+	default:
+		return nil, domain.Denied("a %s key may not read reports", p.Role)
+	}
+	if f.TimeZone == "" {
+		f.TimeZone = "Asia/Tokyo"
+	}
+	if _, err := time.LoadLocation(f.TimeZone); err != nil {
+		return nil, domain.Invalid("time_zone", "%q is not an IANA time zone", f.TimeZone)
+	}
+	if f.From.IsZero() || f.To.IsZero() || f.To.Sub(f.From) > 366*24*time.Hour {
+		return nil, domain.Invalid("time_range", "needs a start and an end at most 366 days apart")
+	}
+	return rs.Report(ctx, f)
+}

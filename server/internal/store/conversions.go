@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/batonhq/baton/server/internal/domain"
+)
+
+const conversionColumns = `id, advertiser_id, offer_id, coalesce(publisher_id, ''), coalesce(site_id, ''), coalesce(click_id, ''),
+	click_created_at, order_id, order_id_2, coalesce(dedupe_key, ''), coalesce(idempotency_key, ''), currency, amount_minor,
+	commission_currency, commission_minor, items, recurring, buyer_user_name, buyer_email, buyer_email_hash, buyer_ip,
+	buyer_user_agent, status, test, source, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at`
+
+func scanConversion(row pgx.CollectableRow) (domain.Conversion, error) {
+	var c domain.Conversion
+	var items, attribution []byte
+	var ip *netip.Addr
+	var status string
+	err := row.Scan(&c.ID, &c.AdvertiserID, &c.OfferID, &c.PublisherID, &c.SiteID, &c.ClickID, &c.ClickCreatedAt,
+		&c.OrderID, &c.OrderID2, &c.DedupeKey, &c.IdempotencyKey, &c.Amount.Currency, &c.Amount.Minor,
+		&c.Commission.Currency, &c.Commission.Minor, &items, &c.Recurring, &c.BuyerUserName, &c.BuyerEmail,
+		&c.BuyerEmailHash, &ip, &c.BuyerUserAgent, &status, &c.Test, &c.Source, &attribution, &c.UpstreamID,
+		&c.SubIDs, &c.DownstreamID, &c.SaleAt, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return c, err
+	}
+	c.Status = domain.ConversionStatus(status)
+	if ip != nil {
+		c.BuyerIP = ip.String()
+	}
+	if err := json.Unmarshal(items, &c.Items); err != nil {
+		return c, fmt.Errorf("conversion %s items: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(attribution, &c.Attribution); err != nil {
+		return c, fmt.Errorf("conversion %s attribution: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+// Tx is a unit of work inside one database transaction. The conversion and
+// everything it causes (history, postbacks owed) are written through one Tx,
+// so they commit or roll back together.
+type Tx struct {
+	tx    pgx.Tx
+	store *Store
+}
+
+// Raw exposes the transaction to packages that enqueue work in it (the
+// postback outbox). Handlers never use it.
+func (t Tx) Raw() pgx.Tx { return t.tx }
+
+// InTx runs f in a transaction, committing when it returns nil.
+func (s *Store) InTx(ctx context.Context, f func(Tx) error) error {
+	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return f(Tx{tx: tx, store: s}) }))
+}
+
+// InsertConversion inserts c unless a conversion with the same dedupe key
+// or idempotency key exists for the advertiser; then it returns that one
+// with inserted false. Racing inserts are settled by the unique indexes.
+func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion) (out domain.Conversion, inserted bool, err error) {
+	items, err := json.Marshal(c.Items)
+	if err != nil {
+		return c, false, err
+	}
+	if c.Items == nil {
+		items = []byte("[]")
+	}
+	attribution, err := json.Marshal(c.Attribution)
+	if err != nil {
+		return c, false, err
+	}
+	var ip any
+	if a, err := netip.ParseAddr(c.BuyerIP); err == nil {
+		ip = a
+	}
+	rows, _ := t.tx.Query(ctx, `INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, site_id, click_id,
+		click_created_at, order_id, order_id_2, dedupe_key, idempotency_key, currency, amount_minor, commission_currency,
+		commission_minor, items, recurring, buyer_user_name, buyer_email, buyer_email_hash, buyer_ip, buyer_user_agent,
+		status, test, source, attribution_path, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32)
+		ON CONFLICT DO NOTHING RETURNING `+conversionColumns,
+		c.ID, c.AdvertiserID, c.OfferID, nullable(c.PublisherID), nullable(c.SiteID), nullable(c.ClickID), c.ClickCreatedAt,
+		c.OrderID, c.OrderID2, nullable(c.DedupeKey), nullable(c.IdempotencyKey), c.Amount.Currency, c.Amount.Minor,
+		c.Commission.Currency, c.Commission.Minor, items, c.Recurring, c.BuyerUserName, c.BuyerEmail, c.BuyerEmailHash, ip,
+		c.BuyerUserAgent, string(c.Status), c.Test, int16(c.Source), c.Attribution.Path, attribution, c.UpstreamID,
+		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt)
+	out, err = pgx.CollectExactlyOneRow(rows, scanConversion)
+	if err == nil {
+		return out, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return c, false, translate(err)
+	}
+	// A conflict: return the conversion that holds the key.
+	rows, _ = t.tx.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE advertiser_id = $1
+		AND ((dedupe_key = $2 AND $2 IS NOT NULL) OR (idempotency_key = $3 AND $3 IS NOT NULL))
+		ORDER BY id LIMIT 1`, c.AdvertiserID, nullable(c.DedupeKey), nullable(c.IdempotencyKey))
+	out, err = pgx.CollectExactlyOneRow(rows, scanConversion)
+	if err != nil {
+		return c, false, fmt.Errorf("conversion conflicted but the existing one cannot be read: %w", translate(err))
+	}
+	return out, false, nil
+}
+
+// AddStatusChange appends to a conversion's history.
+func (t Tx) AddStatusChange(ctx context.Context, id string, ch domain.StatusChange) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO conversion_status_changes (conversion_id, seq, from_status, to_status, reason, note, actor, at)
+		VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM conversion_status_changes WHERE conversion_id = $1), $2, $3, $4, $5, $6, $7)`,
+		id, string(ch.From), string(ch.To), ch.Reason, ch.Note, ch.Actor, ch.At)
+	return translate(err)
+}
+
+// UseSignature records a signature as used until expires. It returns false
+// when it was used before (a replay).
+func (t Tx) UseSignature(ctx context.Context, advertiserID, sig string, now, expires time.Time) (bool, error) {
+	if _, err := t.tx.Exec(ctx, `DELETE FROM used_signatures WHERE advertiser_id = $1 AND expires_at < $2`, advertiserID, now); err != nil {
+		return false, translate(err)
+	}
+	tag, err := t.tx.Exec(ctx, `INSERT INTO used_signatures (advertiser_id, signature, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT DO NOTHING`, advertiserID, sig, expires)
+	if err != nil {
+		return false, translate(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// LockConversion reads a conversion FOR UPDATE inside the transaction.
+func (t Tx) LockConversion(ctx context.Context, id string) (domain.Conversion, error) {
+	rows, _ := t.tx.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE id = $1 FOR UPDATE`, id)
+	c, err := pgx.CollectExactlyOneRow(rows, scanConversion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, domain.NotFound("conversion", id)
+	}
+	return c, translate(err)
+}
+
+// SetStatus writes a new status.
+func (t Tx) SetStatus(ctx context.Context, id string, status domain.ConversionStatus, at time.Time) error {
+	_, err := t.tx.Exec(ctx, `UPDATE conversions SET status = $2, updated_at = $3 WHERE id = $1`, id, string(status), at)
+	return translate(err)
+}
+
+// ConversionIDsByOrder returns the IDs of an offer's conversions of one
+// order (several when the offer does not deduplicate).
+func (t Tx) ConversionIDsByOrder(ctx context.Context, advertiserID, offerID, orderID string) ([]string, error) {
+	rows, _ := t.tx.Query(ctx, `SELECT id FROM conversions WHERE advertiser_id = $1 AND offer_id = $2 AND order_id = $3 AND NOT test ORDER BY id`,
+		advertiserID, offerID, orderID)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, translate(err)
+}
+
+func (s *Store) history(ctx context.Context, list []domain.Conversion) error {
+	if len(list) == 0 {
+		return nil
+	}
+	idx := map[string]int{}
+	keys := make([]string, len(list))
+	for i, c := range list {
+		idx[c.ID] = i
+		keys[i] = c.ID
+	}
+	rows, err := s.pool.Query(ctx, `SELECT conversion_id, from_status, to_status, reason, note, actor, at
+		FROM conversion_status_changes WHERE conversion_id = ANY($1) ORDER BY conversion_id, seq`, keys)
+	if err != nil {
+		return translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, from, to string
+		var ch domain.StatusChange
+		if err := rows.Scan(&id, &from, &to, &ch.Reason, &ch.Note, &ch.Actor, &ch.At); err != nil {
+			return translate(err)
+		}
+		ch.From, ch.To = domain.ConversionStatus(from), domain.ConversionStatus(to)
+		c := &list[idx[id]]
+		c.History = append(c.History, ch)
+	}
+	return translate(rows.Err())
+}
+
+// GetConversion returns one conversion with its history.
+func (s *Store) GetConversion(ctx context.Context, id string) (domain.Conversion, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE id = $1`, id)
+	c, err := pgx.CollectExactlyOneRow(rows, scanConversion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, domain.NotFound("conversion", id)
+	}
+	if err != nil {
+		return c, translate(err)
+	}
+	list := []domain.Conversion{c}
+	err = s.history(ctx, list)
+	return list[0], err
+}
+
+// ListConversions pages through conversions in ID (time) order.
+func (s *Store) ListConversions(ctx context.Context, f domain.ConversionFilter, page domain.Page) ([]domain.Conversion, string, error) {
+	size := pageSize(page)
+	from, to := optTime(f.From), optTime(f.To)
+	rows, _ := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
+		WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
+		AND ($3 = '' OR offer_id = $3) AND ($4 = '' OR publisher_id = $4) AND ($5 = '' OR advertiser_id = $5)
+		AND ($6 = '' OR status = $6) AND ($7 = '' OR order_id = $7) AND ($8 = '' OR click_id = $8)
+		AND ($9 OR NOT test) AND id > $10 ORDER BY id LIMIT $11`,
+		from, to, f.OfferID, f.PublisherID, f.AdvertiserID, string(f.Status), f.OrderID, f.ClickID, f.IncludeTest, page.After, size+1)
+	list, err := pgx.CollectRows(rows, scanConversion)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	list, next := nextAfter(list, size, func(c domain.Conversion) string { return c.ID })
+	if err := s.history(ctx, list); err != nil {
+		return nil, "", err
+	}
+	return list, next, nil
+}
+
+// ClicksByIP returns the clicks on an offer from ip in [from, to], oldest first.
+func (s *Store) ClicksByIP(ctx context.Context, offerID, ip string, from, to time.Time) ([]domain.Click, error) {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return nil, nil
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks WHERE offer_id = $1 AND ip = $2
+		AND created_at >= $3 AND created_at <= $4 ORDER BY created_at LIMIT 100`, offerID, addr, from, to)
+	list, err := pgx.CollectRows(rows, scanClick)
+	return list, translate(err)
+}
+
+// PreviousSale returns the latest attributed, non-test conversion of an
+// advertiser under a buyer user name since a time (the FC2 recurring rule).
+func (s *Store) PreviousSale(ctx context.Context, advertiserID, userName string, since time.Time) (domain.Conversion, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE advertiser_id = $1
+		AND buyer_user_name = $2 AND sale_at >= $3 AND click_id IS NOT NULL AND NOT test
+		AND status <> 'rejected' ORDER BY sale_at DESC LIMIT 1`, advertiserID, userName, since)
+	c, err := pgx.CollectExactlyOneRow(rows, scanConversion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, domain.NotFound("previous sale of", userName)
+	}
+	return c, translate(err)
+}
+
+// DueForAutoApproval returns the IDs of pending, non-test conversions whose
+// offer approves automatically and whose time has come.
+func (s *Store) DueForAutoApproval(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT c.id FROM conversions c JOIN offers o ON o.id = c.offer_id
+		WHERE c.status = 'pending' AND NOT c.test AND o.auto_approve_after_days > 0
+		AND c.created_at <= $1 - make_interval(days => o.auto_approve_after_days)
+		ORDER BY c.id LIMIT $2`, now, limit)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, translate(err)
+}
+
+// ---------------------------------------------------------------- refusals
+
+// AddRefusal records a refused conversion report.
+func (s *Store) AddRefusal(ctx context.Context, r domain.Refusal) error {
+	if r.ID == "" {
+		r.ID = s.ids.New("ref")
+	}
+	params, err := json.Marshal(r.Params)
+	if err != nil {
+		return err
+	}
+	if r.Params == nil {
+		params = []byte("{}")
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO conversion_refusals (id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		r.ID, r.AdvertiserID, r.OfferID, int16(r.Source), r.Code, r.Message, r.OrderID, r.ClickID, params, r.RemoteIP, s.now())
+	return translate(err)
+}
+
+// ListRefusals pages through refusals, optionally of one advertiser and source.
+func (s *Store) ListRefusals(ctx context.Context, advertiserID string, source domain.ConversionSource, from, to time.Time, page domain.Page) ([]domain.Refusal, string, error) {
+	size := pageSize(page)
+	fromP, toP := optTime(from), optTime(to)
+	rows, _ := s.pool.Query(ctx, `SELECT id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip, created_at
+		FROM conversion_refusals WHERE ($1 = '' OR advertiser_id = $1) AND ($2 = 0 OR source = $2)
+		AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+		AND id > $5 ORDER BY id LIMIT $6`, advertiserID, int16(source), fromP, toP, page.After, size+1)
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Refusal, error) {
+		var r domain.Refusal
+		var params []byte
+		err := row.Scan(&r.ID, &r.AdvertiserID, &r.OfferID, &r.Source, &r.Code, &r.Message, &r.OrderID, &r.ClickID, &params, &r.RemoteIP, &r.CreatedAt)
+		if err == nil {
+			err = json.Unmarshal(params, &r.Params)
+		}
+		return r, err
+	})
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	list, next := nextAfter(list, size, func(r domain.Refusal) string { return r.ID })
+	return list, next, nil
+}
