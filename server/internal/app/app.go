@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,9 +28,11 @@ import (
 	"github.com/batonhq/baton/server/internal/auth"
 	"github.com/batonhq/baton/server/internal/clickid"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/delivery"
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/gateway"
 	"github.com/batonhq/baton/server/internal/pgembed"
+	"github.com/batonhq/baton/server/internal/postback"
 	"github.com/batonhq/baton/server/internal/rpc"
 	"github.com/batonhq/baton/server/internal/secretbox"
 	"github.com/batonhq/baton/server/internal/service"
@@ -113,6 +116,10 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 	if len(applied) > 0 {
 		log.InfoContext(ctx, "applied migrations", "versions", applied)
 	}
+	if err := delivery.Migrate(ctx, db.Store.Pool()); err != nil {
+		db.Close(context.Background())
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -132,6 +139,7 @@ type Server struct {
 	clicks  *store.ClickWriter
 	// conversions runs the hourly auto-approval.
 	conversions *service.Conversions
+	queue       *delivery.Queue
 }
 
 // New builds the HTTP handler for every route over db.
@@ -151,7 +159,23 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	inTx := func(ctx context.Context, f func(service.ConversionTx) error) error {
 		return st.InTx(ctx, func(tx store.Tx) error { return f(tx) })
 	}
-	convSvc := service.NewConversions(st, inTx, nil, nil, nil, log)
+	schedule, err := postback.ParseSchedule(cfg.PostbackSchedule)
+	if err != nil {
+		return nil, fmt.Errorf("BATON_POSTBACK_SCHEDULE: %w", err)
+	}
+	allow, err := delivery.ParseAllowList(cfg.PostbackAllow)
+	if err != nil {
+		return nil, fmt.Errorf("BATON_POSTBACK_ALLOW: %w", err)
+	}
+	queue, err := delivery.NewQueue(st.Pool(), st, delivery.Options{
+		Schedule: schedule, Workers: cfg.PostbackWorkers, DisableAfter: cfg.PostbackDisableAfter,
+		Client: delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 3), Logger: log.With("component", "postbacks"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	convSvc := service.NewConversions(st, inTx, queue, nil, nil, log)
+	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, delivery.Vars)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, nil)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log)
 
@@ -172,7 +196,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
 	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
-	mux.Handle(batonv1connect.NewPostbackServiceHandler(batonv1connect.UnimplementedPostbackServiceHandler{}, opts...))
+	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
 
 	// Health and reflection stay open: load balancers and grpcurl need no key.
 	mux.Handle(grpchealth.NewHandler(&dbChecker{static: grpchealth.NewStaticChecker(ServiceNames...), db: st}))
@@ -184,6 +208,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 
 	plain := http.NewServeMux()
 	plain.Handle("GET /c/{link}", gateway.NewRedirect(clickSvc, log, strings.HasPrefix(cfg.PublicURL, "https://")))
+	plain.Handle("/postback", gateway.NewKickback(service.NewKickbacks(st, convSvc), log))
 	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -204,7 +229,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter, conversions: convSvc}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter, conversions: convSvc, queue: queue}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -235,6 +260,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.log.InfoContext(ctx, "baton listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL)
+	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("postback queue: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go s.maintain(ctx)
@@ -249,6 +277,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(shutCtx)
 	// Every click that was answered is committed; commit those still queued.
 	s.clicks.Close()
+	// Postbacks in flight finish; queued ones wait in the database.
+	if qerr := s.queue.Stop(shutCtx); qerr != nil {
+		s.log.Warn("postback queue did not stop cleanly", "error", qerr)
+	}
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("graceful shutdown: %w", err)
@@ -330,4 +362,20 @@ func (s *Server) maintain(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// renderForDryRun adapts delivery.Render to the service's Renderer.
+func renderForDryRun(ep domain.PostbackEndpoint, d domain.Delivery, secrets []string, now time.Time) (string, string, []domain.Header, string, error) {
+	r, err := delivery.Render(ep, d, secrets, now)
+	if err != nil {
+		return "", "", nil, "", err
+	}
+	var headers []domain.Header
+	for name, vals := range r.Header {
+		for _, v := range vals {
+			headers = append(headers, domain.Header{Name: name, Value: v})
+		}
+	}
+	sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
+	return r.Method, r.URL, headers, string(r.Body), nil
 }

@@ -463,16 +463,6 @@ func TestPagination(t *testing.T) {
 	}
 }
 
-func TestUnimplementedMethodsSayWhat(t *testing.T) {
-	t.Parallel()
-	s := start(t)
-	c := batonv1connect.NewPostbackServiceClient(s.client, s.url, withKey(adminKey))
-	_, err := c.GetDelivery(context.Background(), &batonv1.GetDeliveryRequest{Id: "abc"})
-	if connect.CodeOf(err) != connect.CodeUnimplemented || !strings.Contains(err.Error(), "GetDelivery") {
-		t.Fatalf("GetDelivery: %v, want unimplemented naming the method", err)
-	}
-}
-
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	t.Parallel()
 	s := start(t)

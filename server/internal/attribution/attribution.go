@@ -331,3 +331,21 @@ func ParseDecimal(currency, s string) (int64, error) {
 	}
 	return w*mul + f, nil
 }
+
+// Decimal renders an amount as a plain decimal in major units, the way
+// postbacks carry it: "1980" for ¥1,980, "19.99" for $19.99.
+func Decimal(currency string, minor int64) string {
+	digits := MinorDigits(currency)
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	if digits == 0 {
+		return sign + strconv.FormatInt(minor, 10)
+	}
+	div := int64(1)
+	for range digits {
+		div *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d", sign, minor/div, digits, minor%div)
+}

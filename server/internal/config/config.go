@@ -55,6 +55,20 @@ type Config struct {
 	// are dropped whole (BATON_CLICK_RETENTION, default 9600h = 400 days; 0
 	// keeps everything). It must exceed the longest attribution window.
 	ClickRetention time.Duration
+	// PostbackAllow lists networks (CIDRs or IPs) postbacks may reach even
+	// though they are loopback or private (BATON_POSTBACK_ALLOW, default
+	// none: such targets are refused after DNS, at connect time).
+	PostbackAllow string
+	// PostbackSchedule is the wait before each retry, comma-separated
+	// (BATON_POSTBACK_SCHEDULE, default 5s,30s,2m,10m,30m,1h,3h,6h,12h,24h).
+	PostbackSchedule string
+	// PostbackWorkers is how many postbacks are sent at once (BATON_POSTBACK_WORKERS, default 50).
+	PostbackWorkers int
+	// PostbackTimeout bounds one attempt (BATON_POSTBACK_TIMEOUT, default 10s).
+	PostbackTimeout time.Duration
+	// PostbackDisableAfter disables an endpoint that has failed for this
+	// long (BATON_POSTBACK_DISABLE_AFTER, default 72h).
+	PostbackDisableAfter time.Duration
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -118,6 +132,11 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.ClickRetention, "click-retention", durEnv("BATON_CLICK_RETENTION", 400*24*time.Hour), "how long clicks are kept; 0 keeps all (BATON_CLICK_RETENTION)")
+	fs.StringVar(&c.PostbackAllow, "postback-allow", env("BATON_POSTBACK_ALLOW", ""), "private/loopback networks postbacks may reach (BATON_POSTBACK_ALLOW)")
+	fs.StringVar(&c.PostbackSchedule, "postback-schedule", env("BATON_POSTBACK_SCHEDULE", "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"), "retry waits (BATON_POSTBACK_SCHEDULE)")
+	fs.IntVar(&c.PostbackWorkers, "postback-workers", int(intEnv("BATON_POSTBACK_WORKERS", 50)), "concurrent postbacks (BATON_POSTBACK_WORKERS)")
+	fs.DurationVar(&c.PostbackTimeout, "postback-timeout", durEnv("BATON_POSTBACK_TIMEOUT", 10*time.Second), "time limit of one attempt (BATON_POSTBACK_TIMEOUT)")
+	fs.DurationVar(&c.PostbackDisableAfter, "postback-disable-after", durEnv("BATON_POSTBACK_DISABLE_AFTER", 72*time.Hour), "disable endpoints failing this long (BATON_POSTBACK_DISABLE_AFTER)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -168,6 +187,9 @@ func (c *Config) validate() error {
 	if c.ClickRetention != 0 && c.ClickRetention < 366*24*time.Hour {
 		errs = append(errs, errors.New("BATON_CLICK_RETENTION: must be 0 (keep all) or at least 366 days, beyond the longest attribution window"))
 	}
+	if c.PostbackWorkers < 1 || c.PostbackTimeout <= 0 || c.PostbackDisableAfter <= 0 {
+		errs = append(errs, errors.New("BATON_POSTBACK_WORKERS, BATON_POSTBACK_TIMEOUT and BATON_POSTBACK_DISABLE_AFTER must be positive"))
+	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
 	}
@@ -212,6 +234,7 @@ func (c Config) LogAttrs() []any {
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
+		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers,
 	}
 }
 

@@ -480,3 +480,102 @@ type ReportFilter struct {
 	PublisherID  string
 	AdvertiserID string
 }
+
+// PostbackMethod is how a postback is sent.
+type PostbackMethod string
+
+// Postback methods.
+const (
+	MethodGet      PostbackMethod = "get"
+	MethodPostForm PostbackMethod = "post_form"
+	MethodPostJSON PostbackMethod = "post_json"
+)
+
+// EndpointState says whether an endpoint receives postbacks.
+type EndpointState string
+
+// Endpoint states.
+const (
+	EndpointEnabled         EndpointState = "enabled"
+	EndpointDisabled        EndpointState = "disabled"
+	EndpointDisabledFailing EndpointState = "disabled_failing"
+)
+
+// Header is one HTTP header of a postback.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// PostbackEndpoint is where one publisher's postbacks go.
+type PostbackEndpoint struct {
+	ID             string
+	PublisherID    string
+	OfferID        string
+	Events         []ConversionStatus
+	Method         PostbackMethod
+	URLTemplate    string
+	BodyTemplate   string
+	Headers        []Header
+	SignatureParam string
+	Test           bool
+	State          EndpointState
+	StateReason    string
+	FailingSince   *time.Time
+	SecretHint     string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// DeliveryState is where a delivery stands.
+type DeliveryState string
+
+// Delivery states.
+const (
+	DeliveryPending   DeliveryState = "pending"
+	DeliverySucceeded DeliveryState = "succeeded"
+	DeliveryFailed    DeliveryState = "failed"
+	DeliveryCancelled DeliveryState = "cancelled"
+)
+
+// Attempt is one try at a delivery.
+type Attempt struct {
+	Number          int
+	At              time.Time
+	URL             string // secrets masked
+	StatusCode      int
+	Outcome         string // success, retryable_status, refused, network_error, timeout, blocked_address
+	Latency         time.Duration
+	ResponseExcerpt string
+	Error           string
+}
+
+// Delivery is one postback owed to one endpoint for one event.
+type Delivery struct {
+	ID            string
+	EndpointID    string
+	PublisherID   string
+	AdvertiserID  string
+	ConversionID  string
+	Event         ConversionStatus
+	State         DeliveryState
+	AttemptCount  int
+	NextAttemptAt *time.Time
+	Vars          map[string]string
+	Test          bool
+	TraceParent   string
+	Attempts      []Attempt
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// DeliveryFilter narrows a list of deliveries.
+type DeliveryFilter struct {
+	From, To     time.Time
+	EndpointID   string
+	PublisherID  string
+	AdvertiserID string
+	ConversionID string
+	State        DeliveryState
+	Event        ConversionStatus
+}

@@ -272,9 +272,9 @@ func (s *Store) CreateNetwork(ctx context.Context, n domain.Network, secret stri
 	if err != nil {
 		return n, err
 	}
-	rows, _ := s.pool.Query(ctx, `INSERT INTO networks (id, name, kickback_params, allowed_ips, trust_trace_context, secret_sealed, secret_hint, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING `+networkColumns,
-		n.ID, n.Name, params, ips, n.TrustTraceContext, s.box.Seal(secret), secretbox.Hint(secret), s.now())
+	rows, _ := s.pool.Query(ctx, `INSERT INTO networks (id, name, kickback_params, allowed_ips, trust_trace_context, secret_sealed, secret_hint, token_hash, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+networkColumns,
+		n.ID, n.Name, params, ips, n.TrustTraceContext, s.box.Seal(secret), secretbox.Hint(secret), HashKey(secret), s.now())
 	out, err := pgx.CollectExactlyOneRow(rows, scanNetwork)
 	return out, translate(err)
 }
@@ -326,8 +326,9 @@ func (s *Store) RotateNetworkSecret(ctx context.Context, id, secret string, over
 	now := s.now()
 	expires := now.Add(overlap)
 	rows, _ := s.pool.Query(ctx, `UPDATE networks SET previous_secret_sealed = secret_sealed, previous_secret_expires_at = $4,
-		secret_sealed = $2, secret_hint = $3, updated_at = $5 WHERE id = $1 RETURNING `+networkColumns,
-		id, s.box.Seal(secret), secretbox.Hint(secret), expires, now)
+		previous_token_hash = token_hash, secret_sealed = $2, secret_hint = $3, token_hash = $6, updated_at = $5
+		WHERE id = $1 RETURNING `+networkColumns,
+		id, s.box.Seal(secret), secretbox.Hint(secret), expires, now, HashKey(secret))
 	out, err := pgx.CollectExactlyOneRow(rows, scanNetwork)
 	if err == pgx.ErrNoRows {
 		return out, time.Time{}, domain.NotFound("network", id)

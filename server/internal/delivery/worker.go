@@ -1,0 +1,301 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/riverqueue/river"
+
+	"github.com/batonhq/baton/server/internal/domain"
+	"github.com/batonhq/baton/server/internal/postback"
+)
+
+// MaxResponseBytes is how much of an answer is read; ExcerptBytes how much
+// of it is kept in the attempt log.
+const (
+	MaxResponseBytes = 64 << 10
+	ExcerptBytes     = 512
+)
+
+type worker struct {
+	river.WorkerDefaults[DeliverArgs]
+	store        Store
+	client       *http.Client
+	schedule     []time.Duration
+	disableAfter time.Duration
+	now          func() time.Time
+	log          *slog.Logger
+	rnd          func() float64
+}
+
+// Request is a rendered postback, ready to send.
+type Request struct {
+	Method    string
+	URL       string
+	MaskedURL string
+	Header    http.Header
+	Body      []byte
+}
+
+// secretParams are query parameters whose values are masked in logs.
+var secretParams = []string{"token", "secret", "key", "password", "passwd", "sig", "signature", "sh", "api_key", "apikey"}
+
+// Mask hides the values of secret-looking query parameters (and of extra
+// names) in a URL, for the attempt log.
+func Mask(raw string, extra ...string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("xxxxx")
+	}
+	if u.RawQuery == "" {
+		return u.String()
+	}
+	parts := strings.Split(u.RawQuery, "&")
+	for i, p := range parts {
+		name, _, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		n, _ := url.QueryUnescape(name)
+		n = strings.ToLower(n)
+		for _, s := range append(secretParams, extra...) {
+			if n == strings.ToLower(s) {
+				parts[i] = name + "=xxxxx"
+				break
+			}
+		}
+	}
+	u.RawQuery = strings.Join(parts, "&")
+	return u.String()
+}
+
+// Render builds the HTTP request of a delivery: the URL template rendered
+// with URL-encoded values (plus a signature parameter when the endpoint asks
+// for one), headers, and the body (form-encoded, or JSON signed with
+// Standard Webhooks headers).
+func Render(ep domain.PostbackEndpoint, d domain.Delivery, secrets []string, now time.Time) (Request, error) {
+	ut, err := postback.Parse(ep.URLTemplate)
+	if err != nil {
+		return Request{}, err
+	}
+	r := Request{Method: http.MethodGet, URL: ut.Render(d.Vars, postback.URLComponent), Header: http.Header{}}
+	switch ep.Method {
+	case domain.MethodPostForm:
+		bt, err := postback.Parse(ep.BodyTemplate)
+		if err != nil {
+			return Request{}, err
+		}
+		r.Method, r.Body = http.MethodPost, []byte(bt.Render(d.Vars, postback.Form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case domain.MethodPostJSON:
+		r.Method = http.MethodPost
+		if ep.BodyTemplate != "" {
+			bt, err := postback.Parse(ep.BodyTemplate)
+			if err != nil {
+				return Request{}, err
+			}
+			r.Body = []byte(bt.Render(d.Vars, postback.JSON))
+		} else {
+			doc := map[string]any{"type": "conversion." + string(d.Event), "timestamp": now.UTC().Format(time.RFC3339), "data": d.Vars}
+			r.Body, _ = json.Marshal(doc)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		sig, err := postback.Sign(secrets, d.ID, now, r.Body)
+		if err != nil {
+			return Request{}, err
+		}
+		r.Header.Set("webhook-id", d.ID)
+		r.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
+		r.Header.Set("webhook-signature", sig)
+	}
+	if ep.SignatureParam != "" && len(secrets) > 0 {
+		_, query, _ := strings.Cut(r.URL, "?")
+		query, frag, hasFrag := strings.Cut(query, "#")
+		sep := "?"
+		if strings.Contains(r.URL, "?") {
+			sep = "&"
+		}
+		base := strings.SplitN(r.URL, "#", 2)[0]
+		if strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&") {
+			sep = ""
+		}
+		r.URL = base + sep + url.QueryEscape(ep.SignatureParam) + "=" + postback.SignQuery(secrets[0], query)
+		if hasFrag {
+			r.URL += "#" + frag
+		}
+	}
+	for _, h := range ep.Headers {
+		ht, err := postback.Parse(h.Value)
+		if err != nil {
+			return Request{}, err
+		}
+		r.Header.Set(h.Name, ht.Render(d.Vars, postback.Raw))
+	}
+	r.Header.Set("User-Agent", "Baton-Postback/1")
+	r.Header.Set("X-Baton-Delivery", d.ID)
+	r.MaskedURL = Mask(r.URL, ep.SignatureParam)
+	return r, nil
+}
+
+// Work implements river.Worker: one attempt of one delivery.
+func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	d, err := w.store.GetDelivery(ctx, job.Args.DeliveryID)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil // rolled back or purged: nothing owed
+	}
+	if err != nil {
+		return err // River retries: the database is down
+	}
+	if d.State != domain.DeliveryPending {
+		return nil // already settled (a duplicate job, or cancelled)
+	}
+	ep, err := w.store.GetEndpoint(ctx, d.EndpointID)
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && ep.State != domain.EndpointEnabled) {
+		w.log.InfoContext(ctx, "postback cancelled: endpoint disabled or deleted", "delivery_id", d.ID, "endpoint_id", d.EndpointID)
+		return w.store.SetDeliveryState(ctx, d.ID, domain.DeliveryCancelled)
+	}
+	if err != nil {
+		return err
+	}
+	secrets, err := w.store.EndpointSecrets(ctx, ep.ID)
+	if err != nil {
+		return err
+	}
+	now := w.now()
+	number := d.AttemptCount + 1
+	attempt := domain.Attempt{Number: number, At: now}
+	req, err := Render(ep, d, secrets, now)
+	var outcome postback.Outcome
+	var retryAfter time.Duration
+	if err != nil {
+		// A template that no longer renders cannot succeed by retrying.
+		attempt.Outcome, attempt.Error, outcome = "refused", "cannot render: "+err.Error(), postback.Refuse
+		attempt.URL = ep.URLTemplate
+	} else {
+		attempt.URL = req.MaskedURL
+		outcome, retryAfter = w.send(ctx, req, d, number, &attempt)
+	}
+
+	state, nextAt := domain.DeliveryPending, (*time.Time)(nil)
+	var snooze time.Duration
+	switch outcome {
+	case postback.Success:
+		state = domain.DeliverySucceeded
+	case postback.Refuse:
+		state = domain.DeliveryFailed
+	case postback.Retry:
+		delay, ok := postback.NextDelay(w.schedule, number, retryAfter, w.rnd)
+		if !ok {
+			state = domain.DeliveryFailed
+		} else {
+			t := now.Add(delay)
+			nextAt, snooze = &t, delay
+		}
+	}
+	if err := w.store.RecordAttempt(ctx, d.ID, attempt, state, nextAt); err != nil {
+		return err
+	}
+	w.log.InfoContext(ctx, "postback attempt", "delivery_id", d.ID, "endpoint_id", ep.ID, "attempt", number,
+		"status", attempt.StatusCode, "outcome", attempt.Outcome, "latency", attempt.Latency, "state", state)
+	switch state {
+	case domain.DeliverySucceeded:
+		return w.store.EndpointSucceeded(ctx, ep.ID)
+	case domain.DeliveryFailed:
+		disabled, err := w.store.EndpointFailed(ctx, ep.ID, now, now.Add(-w.disableAfter))
+		if err != nil {
+			return err
+		}
+		if disabled {
+			w.log.WarnContext(ctx, "postback endpoint disabled after failing for days", "endpoint_id", ep.ID, "publisher_id", ep.PublisherID)
+		}
+		return nil
+	}
+	return river.JobSnooze(snooze)
+}
+
+// send makes one HTTP attempt and fills in the attempt's record.
+func (w *worker) send(ctx context.Context, r Request, d domain.Delivery, number int, a *domain.Attempt) (postback.Outcome, time.Duration) {
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
+	if err != nil {
+		a.Outcome, a.Error = "refused", "bad request: "+err.Error()
+		return postback.Refuse, 0
+	}
+	req.Header = r.Header.Clone()
+	req.Header.Set("X-Baton-Attempt", strconv.Itoa(number))
+	start := time.Now()
+	res, err := w.client.Do(req)
+	a.Latency = time.Since(start)
+	if err != nil {
+		a.Error = sanitizeError(err, r)
+		switch {
+		case errors.Is(err, ErrBlockedAddress):
+			a.Outcome = "blocked_address"
+			return postback.Refuse, 0
+		case isTimeout(err):
+			a.Outcome = "timeout"
+		default:
+			a.Outcome = "network_error"
+		}
+		return postback.Retry, 0
+	}
+	defer res.Body.Close()
+	buf, _ := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes))
+	a.Latency = time.Since(start)
+	a.StatusCode = res.StatusCode
+	a.ResponseExcerpt = excerpt(buf)
+	outcome := postback.Classify(res.StatusCode, nil)
+	switch outcome {
+	case postback.Success:
+		a.Outcome = "success"
+	case postback.Retry:
+		a.Outcome = "retryable_status"
+	default:
+		a.Outcome = "refused"
+	}
+	retryAfter, _ := postback.ParseRetryAfter(res.Header.Get("Retry-After"), w.now())
+	return outcome, retryAfter
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// sanitizeError keeps secrets in the URL out of the attempt log.
+func sanitizeError(err error, r Request) string {
+	msg := err.Error()
+	if r.URL != "" {
+		msg = strings.ReplaceAll(msg, r.URL, r.MaskedURL)
+		msg = strings.ReplaceAll(msg, strconv.Quote(r.URL), strconv.Quote(r.MaskedURL))
+	}
+	return msg
+}
+
+func excerpt(b []byte) string {
+	if len(b) > ExcerptBytes {
+		b = b[:ExcerptBytes]
+	}
+	s := strings.ToValidUTF8(string(b), "")
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}

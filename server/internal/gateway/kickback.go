@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+
+	"github.com/batonhq/baton/server/internal/service"
+)
+
+// Kickback serves GET and POST /postback: the next network down the chain
+// reports a conversion on a click Baton sent it. Answers are one line of
+// text: "OK" (200) or why not (4xx).
+type Kickback struct {
+	kb  *service.Kickbacks
+	log *slog.Logger
+}
+
+// NewKickback returns the inbound kickback handler.
+func NewKickback(kb *service.Kickbacks, log *slog.Logger) *Kickback {
+	return &Kickback{kb: kb, log: log}
+}
+
+func text(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// params merges the query and, for POST, the form body (body wins).
+func params(r *http.Request) (url.Values, error) {
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+		return r.Form, nil
+	}
+	return r.URL.Query(), nil
+}
+
+func (h *Kickback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		text(w, http.StatusMethodNotAllowed, "use GET or POST")
+		return
+	}
+	q, err := params(r)
+	if err != nil {
+		text(w, http.StatusBadRequest, "malformed parameters")
+		return
+	}
+	ip := ClientIP(r)
+	remote, _ := netip.ParseAddr(ip)
+	n, err := h.kb.Identify(r.Context(), q.Get("network"), q.Get, remote)
+	if err != nil {
+		h.answer(w, r, err)
+		return
+	}
+	conv, dup, err := h.kb.Receive(r.Context(), n, q.Get, ip)
+	if err != nil {
+		h.answer(w, r, err)
+		return
+	}
+	h.log.InfoContext(r.Context(), "kickback received", "network", n.ID, "conversion_id", conv.ID, "duplicate", dup, "status", conv.Status)
+	text(w, http.StatusOK, "OK")
+}
+
+func (h *Kickback) answer(w http.ResponseWriter, r *http.Request, err error) {
+	var ke *service.KickbackError
+	if errors.As(err, &ke) {
+		h.log.WarnContext(r.Context(), "kickback refused", "status", ke.Status, "reason", ke.Message, "remote_ip", ClientIP(r))
+		text(w, ke.Status, ke.Message)
+		return
+	}
+	h.log.ErrorContext(r.Context(), "kickback failed", "error", err)
+	w.Header().Set("Retry-After", "5")
+	text(w, http.StatusServiceUnavailable, "temporarily unavailable, retry")
+}
