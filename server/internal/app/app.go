@@ -169,6 +169,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	}
 	queue, err := delivery.NewQueue(st.Pool(), st, delivery.Options{
 		Schedule: schedule, Workers: cfg.PostbackWorkers, DisableAfter: cfg.PostbackDisableAfter,
+		AttemptTimeout: cfg.PostbackTimeout, RescueAfter: cfg.PostbackRescueAfter,
 		Client: delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 3), Logger: log.With("component", "postbacks"),
 	})
 	if err != nil {

@@ -69,6 +69,10 @@ type Config struct {
 	// PostbackDisableAfter disables an endpoint that has failed for this
 	// long (BATON_POSTBACK_DISABLE_AFTER, default 72h).
 	PostbackDisableAfter time.Duration
+	// PostbackRescueAfter is when a postback whose worker died mid-send (a
+	// crash) is sent again (BATON_POSTBACK_RESCUE_AFTER, default 3m; at
+	// least twice BATON_POSTBACK_TIMEOUT).
+	PostbackRescueAfter time.Duration
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -137,6 +141,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.IntVar(&c.PostbackWorkers, "postback-workers", int(intEnv("BATON_POSTBACK_WORKERS", 50)), "concurrent postbacks (BATON_POSTBACK_WORKERS)")
 	fs.DurationVar(&c.PostbackTimeout, "postback-timeout", durEnv("BATON_POSTBACK_TIMEOUT", 10*time.Second), "time limit of one attempt (BATON_POSTBACK_TIMEOUT)")
 	fs.DurationVar(&c.PostbackDisableAfter, "postback-disable-after", durEnv("BATON_POSTBACK_DISABLE_AFTER", 72*time.Hour), "disable endpoints failing this long (BATON_POSTBACK_DISABLE_AFTER)")
+	fs.DurationVar(&c.PostbackRescueAfter, "postback-rescue-after", durEnv("BATON_POSTBACK_RESCUE_AFTER", 3*time.Minute), "resend postbacks interrupted by a crash after (BATON_POSTBACK_RESCUE_AFTER)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -189,6 +194,9 @@ func (c *Config) validate() error {
 	}
 	if c.PostbackWorkers < 1 || c.PostbackTimeout <= 0 || c.PostbackDisableAfter <= 0 {
 		errs = append(errs, errors.New("BATON_POSTBACK_WORKERS, BATON_POSTBACK_TIMEOUT and BATON_POSTBACK_DISABLE_AFTER must be positive"))
+	}
+	if c.PostbackRescueAfter < 2*c.PostbackTimeout+time.Second {
+		errs = append(errs, errors.New("BATON_POSTBACK_RESCUE_AFTER must exceed twice BATON_POSTBACK_TIMEOUT (plus a second)"))
 	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))

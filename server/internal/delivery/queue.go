@@ -89,8 +89,13 @@ type Options struct {
 	DisableAfter time.Duration
 	// FetchCooldown bounds how often new jobs are fetched (latency floor).
 	FetchCooldown time.Duration
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// AttemptTimeout bounds one attempt (the client's timeout).
+	AttemptTimeout time.Duration
+	// RescueAfter is when a job whose worker died (a crash mid-send) runs
+	// again; it must exceed 2×AttemptTimeout.
+	RescueAfter time.Duration
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // Queue is the outbox and its workers.
@@ -117,6 +122,12 @@ func NewQueue(pool *pgxpool.Pool, st Store, o Options) (*Queue, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.AttemptTimeout <= 0 {
+		o.AttemptTimeout = 10 * time.Second
+	}
+	if o.RescueAfter <= 2*o.AttemptTimeout {
+		o.RescueAfter = 2*o.AttemptTimeout + time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -131,8 +142,8 @@ func NewQueue(pool *pgxpool.Pool, st Store, o Options) (*Queue, error) {
 		Workers:              workers,
 		FetchCooldown:        o.FetchCooldown,
 		FetchPollInterval:    time.Second,
-		JobTimeout:           2 * time.Minute,
-		RescueStuckJobsAfter: 3 * time.Minute,
+		JobTimeout:           2 * o.AttemptTimeout,
+		RescueStuckJobsAfter: o.RescueAfter,
 		Logger:               o.Logger.With("component", "river"),
 	})
 	if err != nil {

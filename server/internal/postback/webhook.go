@@ -129,7 +129,7 @@ func Verify(secrets []string, msgID, timestamp string, body []byte, signatureHea
 		}
 		sawV1 = true
 		for _, w := range want {
-			if len(got) == len(w) {
+			if hmac.Equal(got, w) {
 				return nil
 			}
 		}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
+	"github.com/batonhq/baton/server/internal/testdb"
+)
+
+const chainAdminKey = "chain-test-admin-key-0123"
+
+// hop is one Baton process (one network) of the chain.
+type hop struct {
+	t      *testing.T
+	name   string
+	addr   string
+	dbURL  string
+	data   string
+	cmd    *exec.Cmd
+	config batonv1connect.ConfigServiceClient
+	clicks batonv1connect.ClickServiceClient
+	pb     batonv1connect.PostbackServiceClient
+}
+
+func bearerKey(key string) connect.ClientOption {
+	return connect.WithInterceptors(connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			req.Header().Set("Authorization", "Bearer "+key)
+			return next(ctx, req)
+		}
+	}))
+}
+
+func newHop(t *testing.T, name string) *hop {
+	h := &hop{t: t, name: name, addr: freeAddr(t), dbURL: testdb.URL(t), data: t.TempDir()}
+	base := "http://" + h.addr
+	h.config = batonv1connect.NewConfigServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
+	h.clicks = batonv1connect.NewClickServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
+	h.pb = batonv1connect.NewPostbackServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
+	h.start()
+	return h
+}
+
+func (h *hop) start() {
+	h.t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "BATON_TEST_AS_MAIN=1", "BATON_DATABASE_URL="+h.dbURL, "BATON_DATA_DIR="+h.data,
+		"BATON_ADDR="+h.addr, "BATON_ADMIN_KEY="+chainAdminKey, "BATON_LOG_LEVEL=warn",
+		"BATON_POSTBACK_ALLOW=127.0.0.0/8", "BATON_POSTBACK_SCHEDULE=200ms,300ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms")
+	if testing.Verbose() {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.cmd = cmd
+	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + h.addr + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatalf("%s did not become ready", h.name)
+}
+
+func (h *hop) stop() {
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	_, _ = h.cmd.Process.Wait()
+}
+
+// chainT is the running chain test, for must (the test is not parallel).
+var chainT *testing.T
+
+func must[T any](v T, err error) T {
+	chainT.Helper()
+	if err != nil {
+		chainT.Fatal(err)
+	}
+	return v
+}
+
+// mediaStub records the postbacks a media receives.
+type mediaStub struct {
+	*httptest.Server
+	mu  sync.Mutex
+	got []url.Values
+}
+
+func (m *mediaStub) received() []url.Values {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]url.Values(nil), m.got...)
+}
+
+func (m *mediaStub) waitFor(t *testing.T, n int, timeout time.Duration) []url.Values {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if got := m.received(); len(got) >= n {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("media received %d postbacks, want %d: %v", len(m.received()), n, m.received())
+	return nil
+}
+
+// TestThreeHopChain runs media → ASP-1 (Baton) → ASP-2 (Baton) → advertiser
+// as separate processes over loopback, each Baton with its own database: a
+// click passes each hop's ID on, the sale reported to ASP-2 is kicked back to
+// ASP-1 and from there to the media with the media's ID, amount and order ID
+// intact; the rejection travels the same way; a duplicate report is posted
+// back once; and with ASP-1 down for a while, the kickback arrives when it is
+// back.
+func TestThreeHopChain(t *testing.T) {
+	chainT = t
+	ctx := context.Background()
+	media := &mediaStub{}
+	media.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		media.mu.Lock()
+		media.got = append(media.got, r.URL.Query())
+		media.mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer media.Close()
+	advertiser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "landing page") }))
+	defer advertiser.Close()
+
+	asp1, asp2 := newHop(t, "ASP-1"), newHop(t, "ASP-2")
+
+	// ASP-1: the media is its publisher; its offer lands on ASP-2's link and
+	// passes ASP-1's click ID in param1; ASP-2 is its downstream network.
+	n2 := must(asp1.config.CreateNetwork(ctx, &batonv1.CreateNetworkRequest{Name: "ASP-2"}))
+	adv1 := must(asp1.config.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "programme via ASP-2"}))
+	mediaPub := must(asp1.config.CreatePublisher(ctx, &batonv1.CreatePublisherRequest{Name: "Media", Kind: batonv1.PublisherKind_PUBLISHER_KIND_MEDIA}))
+
+	// ASP-2: ASP-1 is a publisher of kind network; the shop is the advertiser.
+	adv2 := must(asp2.config.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "Cosmetics shop"}))
+	asp1Pub := must(asp2.config.CreatePublisher(ctx, &batonv1.CreatePublisherRequest{Name: "ASP-1", Kind: batonv1.PublisherKind_PUBLISHER_KIND_NETWORK}))
+	o2 := must(asp2.config.CreateOffer(ctx, &batonv1.CreateOfferRequest{AdvertiserId: adv2.GetAdvertiser().GetId(), Name: "cosmetics",
+		LandingUrl: advertiser.URL + "/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"},
+		Payout: &batonv1.Payout{Kind: &batonv1.Payout_PercentBps{PercentBps: 1000}}}))
+	l2 := must(asp2.clicks.CreateTrackingLink(ctx, &batonv1.CreateTrackingLinkRequest{OfferId: o2.GetOffer().GetId(), PublisherId: asp1Pub.GetPublisher().GetId()}))
+	all := []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_PENDING, batonv1.PostbackEvent_POSTBACK_EVENT_APPROVED, batonv1.PostbackEvent_POSTBACK_EVENT_REJECTED}
+	must(asp2.pb.CreatePostbackEndpoint(ctx, &batonv1.CreatePostbackEndpointRequest{PublisherId: asp1Pub.GetPublisher().GetId(), Events: all,
+		Method:      batonv1.PostbackMethod_POSTBACK_METHOD_GET,
+		UrlTemplate: "http://" + asp1.addr + "/postback?token=" + n2.GetSecret() + "&click_id={sub1}&order_id={order_id}&amount={amount}&currency={currency}&status={status}&transaction_id={click_id}"}))
+
+	o1 := must(asp1.config.CreateOffer(ctx, &batonv1.CreateOfferRequest{AdvertiserId: adv1.GetAdvertiser().GetId(), Name: "cosmetics via ASP-2",
+		LandingUrl: l2.GetLink().GetUrl(), Downstream: &batonv1.DownstreamLink{ClickIdParam: "param1", NetworkId: n2.GetNetwork().GetId()},
+		Payout: &batonv1.Payout{Kind: &batonv1.Payout_PercentBps{PercentBps: 500}}}))
+	l1 := must(asp1.clicks.CreateTrackingLink(ctx, &batonv1.CreateTrackingLinkRequest{OfferId: o1.GetOffer().GetId(), PublisherId: mediaPub.GetPublisher().GetId()}))
+	// The media's postback URL, CATS style.
+	must(asp1.pb.CreatePostbackEndpoint(ctx, &batonv1.CreatePostbackEndpointRequest{PublisherId: mediaPub.GetPublisher().GetId(), Events: all,
+		Method:      batonv1.PostbackMethod_POSTBACK_METHOD_GET,
+		UrlTemplate: media.URL + "/cv?sid=##PARA1##&amount=##AMOUNT##&oid=##CONTENT_UID1##&st={status}"}))
+
+	// The advertiser reports sales to ASP-2 with its own key.
+	advKey := must(asp2.config.CreateApiKey(ctx, &batonv1.CreateApiKeyRequest{Name: "shop", Role: batonv1.Role_ROLE_ADVERTISER, PartnerId: adv2.GetAdvertiser().GetId()}))
+	shop := batonv1connect.NewConversionServiceClient(http.DefaultClient, "http://"+asp2.addr, bearerKey(advKey.GetKey()))
+
+	// A person clicks the media's banner: media → ASP-1 → ASP-2 → landing.
+	click := func(session string) (id1, id2 string) {
+		browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		next := l1.GetLink().GetUrl() + "?param1=" + session
+		var hops []string
+		for range 3 {
+			req, _ := http.NewRequest(http.MethodGet, next, nil)
+			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0")
+			res := must(browser.Do(req))
+			res.Body.Close()
+			if res.StatusCode != http.StatusFound {
+				break
+			}
+			next = res.Header.Get("Location")
+			hops = append(hops, next)
+		}
+		if len(hops) != 2 || !strings.HasPrefix(hops[0], l2.GetLink().GetUrl()+"?param1=") || !strings.HasPrefix(hops[1], advertiser.URL+"/lp?sid=") {
+			t.Fatalf("the click went %v", hops)
+		}
+		u1, _ := url.Parse(hops[0])
+		u2, _ := url.Parse(hops[1])
+		return u1.Query().Get("param1"), u2.Query().Get("sid")
+	}
+	id1, id2 := click("MEDIA-SESSION-1")
+	c2 := must(asp2.clicks.GetClick(ctx, &batonv1.GetClickRequest{Id: id2}))
+	if c2.GetClick().GetUpstream().GetId() != id1 {
+		t.Fatalf("ASP-2 did not keep ASP-1's ID as upstream: %v", c2.GetClick().GetUpstream())
+	}
+
+	sale := must(shop.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id2, OrderId: "ORDER-1", AmountJpy: ptr(int64(5000))}))
+	got := media.waitFor(t, 1, 20*time.Second)
+	if q := got[0]; q.Get("sid") != "MEDIA-SESSION-1" || q.Get("amount") != "5000" || q.Get("oid") != "ORDER-1" || q.Get("st") != "pending" {
+		t.Fatalf("media got %v", q)
+	}
+
+	// A duplicate report: posted back once.
+	dup := must(shop.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id2, OrderId: "ORDER-1", AmountJpy: ptr(int64(5000))}))
+	if !dup.GetDuplicate() {
+		t.Fatal("the second report of ORDER-1 is not a duplicate")
+	}
+
+	// The shop rejects the sale: the rejection travels the same way.
+	must(shop.UpdateConversionStatus(ctx, &batonv1.UpdateConversionStatusRequest{Id: sale.GetConversion().GetId(),
+		Status: batonv1.ConversionStatus_CONVERSION_STATUS_REJECTED, Reason: batonv1.StatusReason_STATUS_REASON_CANCELLATION}))
+	got = media.waitFor(t, 2, 20*time.Second)
+	if q := got[1]; q.Get("sid") != "MEDIA-SESSION-1" || q.Get("oid") != "ORDER-1" || q.Get("st") != "rejected" {
+		t.Fatalf("media got %v", q)
+	}
+
+	// ASP-1 down for a while: ASP-2 keeps retrying; delivered once it is back.
+	_, id2b := click("MEDIA-SESSION-2")
+	asp1.stop()
+	must(shop.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id2b, OrderId: "ORDER-2", AmountJpy: ptr(int64(1200))}))
+	time.Sleep(1500 * time.Millisecond) // several attempts fail meanwhile
+	asp1.start()
+	got = media.waitFor(t, 3, 30*time.Second)
+	if q := got[2]; q.Get("sid") != "MEDIA-SESSION-2" || q.Get("amount") != "1200" || q.Get("oid") != "ORDER-2" || q.Get("st") != "pending" {
+		t.Fatalf("media got %v", q)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(media.received()); n != 3 {
+		t.Fatalf("media received %d postbacks, want exactly 3: %v", n, media.received())
+	}
+	fmt.Printf("three-hop chain: media received %d postbacks (pending, rejected, pending after ASP-1 restart), 0 lost, 0 duplicated\n", 3)
+}
+
+func ptr[T any](v T) *T { return &v }
