@@ -210,6 +210,9 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	plain := http.NewServeMux()
 	plain.Handle("GET /c/{link}", gateway.NewRedirect(clickSvc, log, strings.HasPrefix(cfg.PublicURL, "https://")))
 	plain.Handle("/postback", gateway.NewKickback(service.NewKickbacks(st, convSvc), log))
+	fc2 := gateway.NewFC2(service.NewFC2Intake(st, convSvc, net.DefaultResolver.LookupHost, nil), log)
+	plain.HandleFunc("GET /tracking/tracking_img.php", fc2.Pixel)
+	plain.HandleFunc("POST /tracking/tracking_post.php", fc2.Post)
 	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -34,6 +34,9 @@ type ConversionStore interface {
 	GetAdvertiser(ctx context.Context, id string) (domain.Advertiser, error)
 	AdvertiserSecrets(ctx context.Context, id string) ([]string, error)
 	ClicksByIP(ctx context.Context, offerID, ip string, from, to time.Time) ([]domain.Click, error)
+	ClicksByPublisher(ctx context.Context, advertiserID, publisherID, siteID string, from, to time.Time) ([]domain.Click, error)
+	PublisherByUserID(ctx context.Context, userID int64) (domain.Publisher, error)
+	SiteBySiteID(ctx context.Context, siteID int64) (domain.Site, error)
 	PreviousSale(ctx context.Context, advertiserID, userName string, since time.Time) (domain.Conversion, error)
 	GetConversion(ctx context.Context, id string) (domain.Conversion, error)
 	ListConversions(ctx context.Context, f domain.ConversionFilter, page domain.Page) ([]domain.Conversion, string, error)
@@ -89,6 +92,9 @@ type ConversionInput struct {
 	ClickID string
 	// CookieClickID is the click found in the buyer's cookie (image tag).
 	CookieClickID string
+	// RefUserID and RefSiteID are FC2's ref_userid and ref_siteid: the
+	// aff_userid and aff_siteid the click redirect gave the shop.
+	RefUserID, RefSiteID int64
 	// OfferID is required when there is no click ID.
 	OfferID string
 	// AdvertiserID identifies the shop when neither click nor offer does
@@ -393,6 +399,28 @@ func (c *Conversions) attribute(ctx context.Context, in ConversionInput, offer d
 			d, w := judge(attribution.PathCookie, []domain.Click{cl}, rules)
 			return d, w, nil
 		case err != nil && !errors.Is(err, domain.ErrNotFound):
+			return attribution.Decision{}, nil, err
+		}
+	}
+	if in.RefUserID > 0 {
+		pub, err := c.store.PublisherByUserID(ctx, in.RefUserID)
+		switch {
+		case err == nil:
+			siteID := ""
+			if in.RefSiteID > 0 {
+				if site, err := c.store.SiteBySiteID(ctx, in.RefSiteID); err == nil && site.PublisherID == pub.ID {
+					siteID = site.ID
+				}
+			}
+			clicks, err := c.store.ClicksByPublisher(ctx, offer.AdvertiserID, pub.ID, siteID, in.SaleAt.Add(-offer.AttributionWindow), in.SaleAt)
+			if err != nil {
+				return attribution.Decision{}, nil, err
+			}
+			if len(clicks) > 0 {
+				d, w := judge(attribution.PathReferrerIDs, clicks, rules)
+				return d, w, nil
+			}
+		case !errors.Is(err, domain.ErrNotFound):
 			return attribution.Decision{}, nil, err
 		}
 	}

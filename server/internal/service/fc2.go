@@ -2,13 +2,17 @@ package service
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
+	"fmt"
 	"html"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/batonhq/baton/server/internal/attribution"
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/signature"
 )
@@ -161,4 +165,398 @@ func (f *FC2) BuildTag(ctx context.Context, p domain.Principal, in FC2TagInput) 
 	}
 	u := f.publicURL + "/tracking/tracking_img.php?" + q
 	return FC2Tag{URL: u, HTML: `<img src="` + html.EscapeString(u) + `" width="1" height="1" alt="">`, SH: sh}, nil
+}
+
+// FC2IntakeStore is what the FC2 image tag and server POST read.
+type FC2IntakeStore interface {
+	AdvertiserByShopID(ctx context.Context, shopID int64) (domain.Advertiser, error)
+	AdvertiserSecrets(ctx context.Context, id string) ([]string, error)
+	DefaultOffer(ctx context.Context, advertiserID string) (domain.Offer, error)
+	GetClick(ctx context.Context, id string) (domain.Click, error)
+}
+
+// FC2Intake records sales reported in FC2's formats through the same
+// conversion use cases as the API: no second implementation of attribution
+// or delivery.
+type FC2Intake struct {
+	store   FC2IntakeStore
+	conv    *Conversions
+	resolve func(ctx context.Context, host string) ([]string, error)
+	now     func() time.Time
+}
+
+// NewFC2Intake returns the FC2 intake. resolve looks up registered host
+// names (net.DefaultResolver.LookupHost).
+func NewFC2Intake(st FC2IntakeStore, conv *Conversions, resolve func(ctx context.Context, host string) ([]string, error), now func() time.Time) *FC2Intake {
+	if now == nil {
+		now = time.Now
+	}
+	return &FC2Intake{store: st, conv: conv, resolve: resolve, now: now}
+}
+
+// FC2Result says what happened to one FC2 report.
+type FC2Result struct {
+	Test       bool
+	Conversion domain.Conversion
+	Duplicate  bool
+}
+
+// FC2Error is a refused FC2 report: every problem found, in words.
+type FC2Error struct {
+	Status   int // for the server POST
+	Problems []string
+}
+
+func (e *FC2Error) Error() string { return strings.Join(e.Problems, "; ") }
+
+// FC2 limits, as the FC2 documentation states them.
+const (
+	FC2MaxUniqueID = 80
+	FC2MaxUName    = 32
+	FC2MaxItemCode = 32
+	// FC2TagLifetime: a ts older than this is ignored (a saved thank-you
+	// page reopened later must not count again).
+	FC2TagLifetime = time.Hour
+)
+
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > 15 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isHalfWidth(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// fc2Report is a parsed, checked FC2 report.
+type fc2Report struct {
+	adv      domain.Advertiser
+	fields   signature.FC2Fields
+	in       ConversionInput
+	test     bool
+	sh       string
+	passwd   string
+	problems []string
+}
+
+// parse checks every FC2 parameter rule and collects all problems at once,
+// so a shop testing its tag sees them together.
+func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post bool) (*fc2Report, error) {
+	r := &fc2Report{}
+	bad := func(format string, args ...any) { r.problems = append(r.problems, fmt.Sprintf(format, args...)) }
+	r.fields = signature.FC2Fields{
+		ShopID: get("shopid"), UniqueID: get("unique_id"), UName: get("uname"), Email: get("email"),
+		AmountY: get("amount_y"), AmountD: get("amount_d"), TS: get("ts"), Recurring: get("recurring"),
+		ItemCode: get("item_code"), UnitNum: get("unit_num"),
+	}
+	fl := r.fields
+	r.test = strings.EqualFold(get("test"), "on") || strings.EqualFold(strings.TrimSpace(fl.Email), FC2TestEmail)
+	r.sh, r.passwd = strings.ToLower(get("sh")), get("passwd")
+	shopID, err := strconv.ParseInt(fl.ShopID, 10, 64)
+	if !isDigits(fl.ShopID) || err != nil {
+		bad("shopid is required and must be the numeric shop ID")
+	} else {
+		adv, err := f.store.AdvertiserByShopID(ctx, shopID)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			bad("shopid %s is not a shop of this network", fl.ShopID)
+		case err != nil:
+			return nil, err
+		default:
+			r.adv = adv
+		}
+	}
+	switch {
+	case fl.UniqueID == "":
+		bad("unique_id is required")
+	case len(fl.UniqueID) > FC2MaxUniqueID || !isHalfWidth(fl.UniqueID):
+		bad("unique_id must be at most %d half-width characters (letters, digits, symbols)", FC2MaxUniqueID)
+	}
+	var amount domain.Money
+	switch {
+	case (fl.AmountY == "") == (fl.AmountD == ""):
+		bad("give exactly one of amount_y (yen) or amount_d (dollars); amount_y=0 for a free sale")
+	case fl.AmountY != "":
+		if !isDigits(fl.AmountY) {
+			bad("amount_y must be a whole number of yen")
+		} else {
+			n, _ := strconv.ParseInt(fl.AmountY, 10, 64)
+			amount = domain.Money{Currency: "JPY", Minor: n}
+		}
+	default:
+		n, err := attribution.ParseDecimal("USD", fl.AmountD)
+		if err != nil {
+			bad("amount_d must be dollars with at most two decimals, e.g. 19.99")
+		}
+		amount = domain.Money{Currency: "USD", Minor: n}
+	}
+	if len(fl.UName) > FC2MaxUName || !isAlnum(fl.UName) {
+		bad("uname must be at most %d half-width letters and digits", FC2MaxUName)
+	}
+	if fl.Email != "" && (len(fl.Email) > 254 || !strings.Contains(fl.Email, "@") || !isHalfWidth(fl.Email)) {
+		bad("email is not an email address")
+	}
+	if fl.Recurring != "" && fl.Recurring != "0" && fl.Recurring != "1" {
+		bad("recurring must be 0 (new) or 1 (continuing)")
+	}
+	if len(fl.ItemCode) > FC2MaxItemCode || !isAlnum(fl.ItemCode) {
+		bad("item_code must be at most %d half-width letters and digits", FC2MaxItemCode)
+	}
+	var units uint64
+	if fl.UnitNum != "" {
+		n, err := strconv.ParseUint(fl.UnitNum, 10, 32)
+		if err != nil || !isDigits(fl.UnitNum) {
+			bad("unit_num must be a whole number")
+		}
+		units = n
+	}
+	var requestTime *time.Time
+	if fl.TS != "" {
+		t, err := signature.ParseFC2TS(fl.TS)
+		if err != nil {
+			bad("ts must be the tag's issue time in Japan time, yyyymmddhhmmss")
+		} else {
+			requestTime = &t
+		}
+	}
+	if r.sh != "" && len(r.sh) != 16 && len(r.sh) != 40 {
+		bad("sh must be the 40 hexadecimal characters of the SHA-1, or its first 16")
+	}
+	in := ConversionInput{
+		AdvertiserID: r.adv.ID, OrderID: fl.UniqueID, Amount: amount, Recurring: fl.Recurring == "1", UserName: fl.UName,
+		Email: fl.Email, Test: r.test, RequestTime: requestTime,
+	}
+	if fl.ItemCode != "" {
+		q := uint32(units)
+		if q == 0 {
+			q = 1
+		}
+		in.Items = []domain.Item{{Code: fl.ItemCode, Quantity: q}}
+	}
+	if post {
+		for _, p := range []struct {
+			name string
+			dst  *int64
+		}{{"ref_userid", &in.RefUserID}, {"ref_siteid", &in.RefSiteID}} {
+			if v := get(p.name); v != "" {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || !isDigits(v) {
+					bad("%s must be the number the click redirect gave the shop", p.name)
+				}
+				*p.dst = n
+			}
+		}
+		in.IP = get("ip")
+	}
+	r.in = in
+	return r, nil
+}
+
+// verifySH checks sh against the shop's secrets; required says whether a
+// missing sh is a problem.
+func (f *FC2Intake) verifySH(ctx context.Context, r *fc2Report, required bool) (bool, error) {
+	if r.sh == "" {
+		if required {
+			r.problems = append(r.problems, "sh is required by this shop: sha1(password + shopid + unique_id + uname + email + amount_y + amount_d + ts + recurring + item_code + unit_num)")
+		}
+		return false, nil
+	}
+	secrets, err := f.store.AdvertiserSecrets(ctx, r.adv.ID)
+	if err != nil {
+		return false, err
+	}
+	if !signature.VerifyFC2SH(secrets, r.fields, r.sh) {
+		r.problems = append(r.problems, "sh does not match: check the password and that every parameter is hashed exactly as sent, an omitted one as empty")
+		return false, nil
+	}
+	return true, nil
+}
+
+// record hands a checked report to the conversion use cases.
+func (f *FC2Intake) record(ctx context.Context, r *fc2Report) (FC2Result, error) {
+	res := FC2Result{Test: r.test}
+	if r.in.RequestTime != nil && f.now().Sub(*r.in.RequestTime) > FC2TagLifetime {
+		// Ignored, as FC2 documents: a saved thank-you page reopened later.
+		return res, f.refuse(ctx, r, "stale_timestamp", fmt.Sprintf("ts %s is more than one hour old: ignored (a saved page reopened later does not count again)", r.fields.TS))
+	}
+	r.in.RequestTime = nil // checked above against FC2's own rule
+	if r.in.ClickID == "" && r.in.CookieClickID != "" {
+		if cl, err := f.store.GetClick(ctx, r.in.CookieClickID); err == nil && cl.AdvertiserID == r.adv.ID {
+			r.in.OfferID = cl.OfferID
+		}
+	}
+	if r.in.OfferID == "" {
+		o, err := f.store.DefaultOffer(ctx, r.adv.ID)
+		if errors.Is(err, domain.ErrNotFound) {
+			return res, f.refuse(ctx, r, "no_offer", "the shop has no active offer to record the sale against")
+		}
+		if err != nil {
+			return res, err
+		}
+		r.in.OfferID = o.ID
+	}
+	r.in.Verified = true
+	conv, dup, err := f.conv.Record(ctx, domain.Principal{}, r.in)
+	if err != nil {
+		var ref *Refused
+		if errors.As(err, &ref) {
+			return res, &FC2Error{Status: 400, Problems: []string{ref.Message}}
+		}
+		return res, err
+	}
+	res.Conversion, res.Duplicate = conv, dup
+	return res, nil
+}
+
+func (f *FC2Intake) refuse(ctx context.Context, r *fc2Report, code, msg string) error {
+	params := map[string]string{}
+	for k, v := range map[string]string{"shopid": r.fields.ShopID, "unique_id": r.fields.UniqueID, "amount_y": r.fields.AmountY,
+		"amount_d": r.fields.AmountD, "ts": r.fields.TS, "recurring": r.fields.Recurring, "item_code": r.fields.ItemCode, "unit_num": r.fields.UnitNum} {
+		if v != "" {
+			params[k] = v
+		}
+	}
+	if r.sh != "" {
+		params["sh"] = "xxxxx"
+	}
+	_ = f.conv.refuse(ctx, ConversionInput{Source: r.in.Source, OrderID: r.fields.UniqueID, RemoteIP: r.in.RemoteIP, Params: params},
+		r.adv.ID, r.in.OfferID, &Refused{Code: code, Message: msg})
+	return &FC2Error{Status: 400, Problems: []string{msg}}
+}
+
+// Pixel records a sale reported by the FC2 image tag
+// (GET /tracking/tracking_img.php). cookie reads the request's cookies. The
+// caller always answers with the 1×1 image, except in test mode.
+func (f *FC2Intake) Pixel(ctx context.Context, get func(string) string, cookie func(string) string, ip, ua string) (FC2Result, error) {
+	r, err := f.parse(ctx, get, false)
+	if err != nil {
+		return FC2Result{}, err
+	}
+	r.in.Source, r.in.RemoteIP, r.in.IP, r.in.UserAgent = domain.SourcePixel, ip, ip, ua
+	if r.adv.ID != "" {
+		if _, err := f.verifySH(ctx, r, r.adv.RequireSignature); err != nil {
+			return FC2Result{Test: r.test}, err
+		}
+		r.in.CookieClickID = cookie(CookieName(r.adv.ShopID))
+	}
+	if len(r.problems) > 0 {
+		msg := strings.Join(r.problems, "; ")
+		_ = f.refuse(ctx, r, "invalid_parameter", msg)
+		return FC2Result{Test: r.test}, &FC2Error{Status: 400, Problems: r.problems}
+	}
+	return f.record(ctx, r)
+}
+
+// ServerPost records a sale reported by the shop's server
+// (POST /tracking/tracking_post.php): passwd or sh is required unless the
+// request comes from one of the shop's registered hosts.
+func (f *FC2Intake) ServerPost(ctx context.Context, get func(string) string, remoteIP string) (FC2Result, error) {
+	r, err := f.parse(ctx, get, true)
+	if err != nil {
+		return FC2Result{}, err
+	}
+	r.in.Source, r.in.RemoteIP = domain.SourceServerPost, remoteIP
+	if r.adv.ID != "" {
+		authed := false
+		if r.passwd != "" {
+			secrets, err := f.store.AdvertiserSecrets(ctx, r.adv.ID)
+			if err != nil {
+				return FC2Result{}, err
+			}
+			ok := 0
+			for _, s := range secrets {
+				ok |= subtle.ConstantTimeCompare([]byte(s), []byte(r.passwd))
+			}
+			if ok != 1 {
+				r.problems = append(r.problems, "passwd is wrong")
+			}
+			authed = ok == 1
+		}
+		if !authed && r.sh != "" {
+			if authed, err = f.verifySH(ctx, r, false); err != nil {
+				return FC2Result{}, err
+			}
+		}
+		if !authed && r.passwd == "" && r.sh == "" {
+			registered, err := f.registered(ctx, r.adv, remoteIP)
+			if err != nil {
+				return FC2Result{}, err
+			}
+			if !registered {
+				r.problems = append(r.problems, fmt.Sprintf("passwd or sh is required from %s, which is not a registered host of this shop", remoteIP))
+			}
+		}
+	}
+	if len(r.problems) > 0 {
+		_ = f.refuse(ctx, r, "invalid_parameter", strings.Join(r.problems, "; "))
+		status := 400
+		for _, p := range r.problems {
+			if strings.Contains(p, "passwd") || strings.HasPrefix(p, "sh ") {
+				status = 403
+			}
+		}
+		return FC2Result{Test: r.test}, &FC2Error{Status: status, Problems: r.problems}
+	}
+	return f.record(ctx, r)
+}
+
+// registered reports whether ip is one of the shop's registered hosts: an
+// IP, a CIDR, or a host name resolved now.
+func (f *FC2Intake) registered(ctx context.Context, adv domain.Advertiser, ip string) (bool, error) {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false, nil
+	}
+	addr = addr.Unmap()
+	for _, h := range adv.RegisteredHosts {
+		if p, err := netip.ParsePrefix(h); err == nil {
+			if p.Contains(addr) {
+				return true, nil
+			}
+			continue
+		}
+		if a, err := netip.ParseAddr(h); err == nil {
+			if a.Unmap() == addr {
+				return true, nil
+			}
+			continue
+		}
+		if f.resolve == nil {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		addrs, err := f.resolve(lctx, h)
+		cancel()
+		if err != nil {
+			continue
+		}
+		for _, s := range addrs {
+			if a, err := netip.ParseAddr(s); err == nil && a.Unmap() == addr {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -300,3 +300,14 @@ func (s *Store) ListRefusals(ctx context.Context, advertiserID string, source do
 	list, next := nextAfter(list, size, func(r domain.Refusal) string { return r.ID })
 	return list, next, nil
 }
+
+// ClicksByPublisher returns a publisher's (and, when siteID is set, a
+// site's) clicks on an advertiser's offers in [from, to], oldest first: the
+// candidates when a shop names the affiliate (FC2 ref_userid/ref_siteid).
+func (s *Store) ClicksByPublisher(ctx context.Context, advertiserID, publisherID, siteID string, from, to time.Time) ([]domain.Click, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks WHERE publisher_id = $1 AND advertiser_id = $2
+		AND ($3 = '' OR site_id = $3) AND created_at >= $4 AND created_at <= $5 ORDER BY created_at DESC LIMIT 100`,
+		publisherID, advertiserID, siteID, from, to)
+	list, err := pgx.CollectRows(rows, scanClick)
+	return list, translate(err)
+}

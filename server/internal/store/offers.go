@@ -191,3 +191,17 @@ func (s *Store) UpdateOffer(ctx context.Context, o domain.Offer) (domain.Offer, 
 	})
 	return out, translate(err)
 }
+
+// DefaultOffer returns an advertiser's first active offer (by creation), the
+// one an FC2 tag without a click is recorded against.
+func (s *Store) DefaultOffer(ctx context.Context, advertiserID string) (domain.Offer, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT id FROM offers WHERE advertiser_id = $1 AND status = 'active' ORDER BY id LIMIT 1`, advertiserID).Scan(&id)
+	if err == pgx.ErrNoRows {
+		return domain.Offer{}, domain.NotFound("active offer of advertiser", advertiserID)
+	}
+	if err != nil {
+		return domain.Offer{}, translate(err)
+	}
+	return s.GetOffer(ctx, id)
+}

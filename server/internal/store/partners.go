@@ -343,3 +343,33 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// AdvertiserByShopID finds an advertiser by its numeric FC2 shop ID.
+func (s *Store) AdvertiserByShopID(ctx context.Context, shopID int64) (domain.Advertiser, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+advertiserColumns+` FROM advertisers WHERE shop_id = $1`, shopID)
+	a, err := pgx.CollectExactlyOneRow(rows, scanAdvertiser)
+	if err == pgx.ErrNoRows {
+		return a, domain.NotFound("shop", fmt.Sprint(shopID))
+	}
+	return a, translate(err)
+}
+
+// PublisherByUserID finds a publisher by its numeric FC2 user ID.
+func (s *Store) PublisherByUserID(ctx context.Context, userID int64) (domain.Publisher, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+publisherColumns+` FROM publishers WHERE user_id = $1`, userID)
+	p, err := pgx.CollectExactlyOneRow(rows, scanPublisher)
+	if err == pgx.ErrNoRows {
+		return p, domain.NotFound("publisher with user ID", fmt.Sprint(userID))
+	}
+	return p, translate(err)
+}
+
+// SiteBySiteID finds a site by its numeric FC2 site ID.
+func (s *Store) SiteBySiteID(ctx context.Context, siteID int64) (domain.Site, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+siteColumns+` FROM sites WHERE site_id = $1`, siteID)
+	x, err := pgx.CollectExactlyOneRow(rows, scanSite)
+	if err == pgx.ErrNoRows {
+		return x, domain.NotFound("site with site ID", fmt.Sprint(siteID))
+	}
+	return x, translate(err)
+}

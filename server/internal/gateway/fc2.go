@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/batonhq/baton/server/internal/service"
+)
+
+// transparentGIF is a 1×1 transparent GIF (43 bytes).
+var transparentGIF = []byte{
+	0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+}
+
+// FC2 serves the FC2 legacy formats: the image tag and the server POST.
+type FC2 struct {
+	intake *service.FC2Intake
+	log    *slog.Logger
+}
+
+// NewFC2 returns the FC2 gateway.
+func NewFC2(intake *service.FC2Intake, log *slog.Logger) *FC2 { return &FC2{intake: intake, log: log} }
+
+func noCache(h http.Header) {
+	h.Set("Cache-Control", "no-cache, no-store, must-revalidate, private, max-age=0")
+	h.Set("Pragma", "no-cache")
+	h.Set("Expires", "0")
+}
+
+// Pixel serves GET /tracking/tracking_img.php. It always answers the 1×1
+// image so the shop's page never breaks; in test mode (email test@fc2.com or
+// test=on) it answers plain text saying what happened instead.
+func (g *FC2) Pixel(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	cookie := func(name string) string {
+		if c, err := r.Cookie(name); err == nil {
+			return c.Value
+		}
+		return ""
+	}
+	res, err := g.intake.Pixel(r.Context(), q.Get, cookie, ClientIP(r), r.UserAgent())
+	var msg string
+	switch {
+	case err == nil && res.Duplicate:
+		msg = fmt.Sprintf("OK: unique_id %s was already recorded (conversion %s); not counted again", res.Conversion.OrderID, res.Conversion.ID)
+	case err == nil:
+		msg = fmt.Sprintf("OK: recorded conversion %s. %s", res.Conversion.ID, res.Conversion.Attribution.Summary)
+	default:
+		var fe *service.FC2Error
+		if errors.As(err, &fe) {
+			msg = "ERROR: " + strings.Join(fe.Problems, "\nERROR: ")
+		} else {
+			g.log.ErrorContext(r.Context(), "image tag not recorded", "error", err)
+			msg = "ERROR: temporarily unavailable; the sale was not recorded"
+		}
+	}
+	if res.Test {
+		noCache(w.Header())
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = fmt.Fprintln(w, "TEST MODE (this sale is a test: it is never paid)")
+		_, _ = fmt.Fprintln(w, msg)
+		return
+	}
+	noCache(w.Header())
+	w.Header().Set("Content-Type", "image/gif")
+	_, _ = w.Write(transparentGIF)
+}
+
+// Post serves POST /tracking/tracking_post.php: "OK" on success, otherwise a
+// 4xx with one line that says why.
+func (g *FC2) Post(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		text(w, http.StatusBadRequest, "ERROR: malformed form body")
+		return
+	}
+	_, err := g.intake.ServerPost(r.Context(), r.PostForm.Get, ClientIP(r))
+	if err == nil {
+		text(w, http.StatusOK, "OK")
+		return
+	}
+	var fe *service.FC2Error
+	if errors.As(err, &fe) {
+		text(w, fe.Status, "ERROR: "+strings.Join(fe.Problems, "; "))
+		return
+	}
+	g.log.ErrorContext(r.Context(), "server POST not recorded", "error", err)
+	w.Header().Set("Retry-After", "5")
+	text(w, http.StatusServiceUnavailable, "ERROR: temporarily unavailable, retry")
+}
