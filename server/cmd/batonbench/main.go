@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
@@ -70,9 +74,12 @@ func load(args []string) error {
 	conc := fs.Int("c", 8, "concurrent keep-alive clients")
 	dur := fs.Duration("d", 3*time.Second, "duration")
 	want := fs.Int("status", http.StatusFound, "expected status")
+	body := fs.String("body", "", "POST this JSON body instead of GET; %s is replaced by a unique key")
+	auth := fs.String("auth", "", "Authorization header value")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	tr := &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc, DisableCompression: true, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -92,7 +99,19 @@ func load(args []string) error {
 			buf := make([]time.Duration, 0, 1<<16)
 			for i := 0; time.Now().Before(deadline); i++ {
 				t0 := time.Now()
-				res, err := client.Get(*target + sep + "param1=w" + strconv.Itoa(w) + "-" + strconv.Itoa(i))
+				key := nonce + "-w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				var req *http.Request
+				if *body != "" {
+					req, _ = http.NewRequest(http.MethodPost, *target, strings.NewReader(strings.ReplaceAll(*body, "%s", key)))
+					req.Header.Set("Content-Type", "application/json")
+				} else {
+					req, _ = http.NewRequest(http.MethodGet, *target+sep+"param1="+key, nil)
+				}
+				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 batonbench")
+				if *auth != "" {
+					req.Header.Set("Authorization", *auth)
+				}
+				res, err := client.Do(req)
 				if err != nil {
 					errs[w]++
 					continue
@@ -129,13 +148,13 @@ func load(args []string) error {
 	})
 }
 
-// runLoad runs the load generator as a child process.
-func runLoad(ctx context.Context, url string, conc int, dur time.Duration) (Result, error) {
+// runLoad runs the load generator as a child process; extra are more flags.
+func runLoad(ctx context.Context, url string, conc int, dur time.Duration, extra ...string) (Result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return Result{}, err
 	}
-	cmd := exec.CommandContext(ctx, self, "load", "-url", url, "-c", strconv.Itoa(conc), "-d", dur.String())
+	cmd := exec.CommandContext(ctx, self, append([]string{"load", "-url", url, "-c", strconv.Itoa(conc), "-d", dur.String()}, extra...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -183,6 +202,7 @@ func orchestrate(args []string) error {
 	concList := fs.String("c", "8,64,256", "concurrency levels")
 	out := fs.String("out", "bench-results.txt", "file to write the table to")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server side to this file")
+	suites := fs.String("suites", "clicks,conversions,postbacks", "which benchmarks to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -211,6 +231,7 @@ func orchestrate(args []string) error {
 	cfg.DataDir = dataDir
 	cfg.DatabaseURL = os.Getenv("BATON_BENCH_DATABASE_URL")
 	cfg.AdminKey = "bench-admin-key-0123456789"
+	cfg.PostbackAllow = "127.0.0.0/8" // the receiver is on loopback
 	batonLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -243,29 +264,16 @@ func orchestrate(args []string) error {
 	if err != nil {
 		return err
 	}
+	bareDBLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
 	bare := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://shop.example.com/lp?sid=00000000000000000000000000000&aff_userid=1000&aff_siteid=1000", http.StatusFound)
 	})}
 	go func() { _ = bare.Serve(bareLn) }()
 	defer bare.Close()
 
-	targets := []struct{ name, url string }{
-		{"bare Go 302 handler", "http://" + bareLn.Addr().String() + "/c/demo"},
-		{"Baton redirect (durable)", "http://" + cfg.Addr + "/c/" + app.DemoLinkID},
-	}
-	// Warm up both (connections, caches, the database).
-	for _, t := range targets {
-		if _, err := runLoad(ctx, t.url, 8, time.Second); err != nil {
-			return err
-		}
-	}
-	results := map[string]map[int]*series{}
-	for _, t := range targets {
-		results[t.name] = map[int]*series{}
-		for _, c := range concs {
-			results[t.name][c] = &series{}
-		}
-	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -276,43 +284,69 @@ func orchestrate(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	// Interleave baseline and Baton so drift on a shared machine hits both.
-	for _, c := range concs {
-		for r := range *runs {
-			for _, t := range targets {
-				res, err := runLoad(ctx, t.url, c, *dur)
-				if err != nil {
-					return err
-				}
-				s := results[t.name][c]
-				s.rps = append(s.rps, res.RPS)
-				s.p50 = append(s.p50, res.P50ms)
-				s.p99 = append(s.p99, res.P99ms)
-				s.errors += res.Errors
-				fmt.Fprintf(os.Stderr, "  c=%-3d run %d %-26s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n",
-					c, r+1, t.name, res.RPS, res.P50ms, res.P99ms, res.Errors)
-			}
-		}
-	}
-
 	var b strings.Builder
 	fmt.Fprintf(&b, "Baton benchmarks, %s, %d runs of %s per figure (median, spread = (max-min)/median)\n",
 		time.Now().UTC().Format(time.RFC3339), *runs, *dur)
-	fmt.Fprintf(&b, "machine: %d CPUs; load from a separate process over loopback, keep-alive\n\n", numCPU())
-	fmt.Fprintf(&b, "Click redirect: Baton (click committed before the 302) vs a bare Go 302 handler\n")
-	fmt.Fprintf(&b, "%-6s %-26s %12s %8s %9s %9s %7s %10s\n", "conc", "target", "req/s", "spread", "p50 ms", "p99 ms", "errors", "ratio")
-	for _, c := range concs {
-		base := median(results[targets[0].name][c].rps)
-		for _, t := range targets {
-			s := results[t.name][c]
-			ratio := "1.00 (base)"
-			if t.name != targets[0].name && base > 0 {
-				ratio = fmt.Sprintf("%.2f", median(s.rps)/base)
-			}
-			fmt.Fprintf(&b, "%-6d %-26s %12.0f %7.0f%% %9.2f %9.2f %7d %10s\n", c, t.name, median(s.rps), spread(s.rps), median(s.p50), median(s.p99), s.errors, ratio)
+	fmt.Fprintf(&b, "machine: %d CPUs; load from a separate process over loopback, keep-alive; PostgreSQL on the same machine\n\n", numCPU())
+
+	run := func(name string) bool { return strings.Contains(","+*suites+",", ","+name+",") }
+	if run("clicks") {
+		clickTable, err := compare(ctx, "Click redirect: Baton (click committed before the 302) vs a bare Go 302 handler", []target{
+			{name: "bare Go 302 handler", url: "http://" + bareLn.Addr().String() + "/c/demo"},
+			{name: "Baton redirect (durable)", url: "http://" + cfg.Addr + "/c/" + app.DemoLinkID},
+		}, concs, *runs, *dur)
+		if err != nil {
+			return err
 		}
+		b.WriteString(clickTable)
+		fmt.Fprintf(&b, "targets (issue 3): durable clicks >= 0.40 of the bare handler's rate; p99 < 20 ms at 64 clients\n\n")
 	}
-	fmt.Fprintf(&b, "\ntargets (issue 3): durable clicks >= 0.40 of the bare handler's rate; p99 < 20 ms at 64 clients\n")
+
+	// Conversions: Baton's intake (auth, validation, click lookup,
+	// attribution, commission, history and postback enqueue in one
+	// transaction) against a handler that inserts the same row and nothing else.
+	recv := newPostbackReceiver()
+	recvLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	recvSrv := &http.Server{Handler: recv}
+	go func() { _ = recvSrv.Serve(recvLn) }()
+	defer recvSrv.Close()
+	clickID, err := benchClick(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if err := benchEndpoint(ctx, cfg.Addr, cfg.AdminKey, "http://"+recvLn.Addr().String()+"/pb?o={order_id}"); err != nil {
+		return err
+	}
+	if _, err := db.Store.Pool().Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_bare (id text PRIMARY KEY, click_id text, order_id text, amount bigint, created_at timestamptz)`); err != nil {
+		return err
+	}
+	bareDB := &http.Server{Handler: bareInsert(db.Store.Pool())}
+	go func() { _ = bareDB.Serve(bareDBLn) }()
+	defer bareDB.Close()
+	if run("conversions") {
+		convBody := `{"clickId":"` + clickID + `","orderId":"%s","amountJpy":"1980","buyer":{"userName":"benchuser"}}`
+		convTable, err := compare(ctx, "Conversion intake: Baton RecordConversion (one transaction incl. attribution and postback enqueue) vs a bare INSERT of the same row", []target{
+			{name: "bare INSERT handler", url: "http://" + bareDBLn.Addr().String() + "/bare", extra: []string{"-status", "200", "-body", convBody}},
+			{name: "Baton RecordConversion", url: "http://" + cfg.Addr + "/baton.v1.ConversionService/RecordConversion",
+				extra: []string{"-status", "200", "-body", convBody, "-auth", "Bearer " + cfg.AdminKey}},
+		}, concs, *runs, *dur)
+		if err != nil {
+			return err
+		}
+		b.WriteString(convTable)
+		fmt.Fprintf(&b, "target (issue 4): 5,000 conversions/s or more\n\n")
+	}
+	if run("postbacks") {
+		pbTable, err := postbackBench(ctx, cfg, clickID, recv, "http://"+recvLn.Addr().String())
+		if err != nil {
+			return err
+		}
+		b.WriteString(pbTable)
+		fmt.Fprintf(&b, "targets (issue 5): 2,000 deliveries/s or more; p50 from conversion to postback received under 50 ms\n")
+	}
 	fmt.Print("\n" + b.String())
 	if *out != "" {
 		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
@@ -340,4 +374,232 @@ func numCPU() int {
 		}
 	}
 	return n
+}
+
+// target is one side of a comparison: a URL and load-generator flags.
+type target struct {
+	name  string
+	url   string
+	extra []string
+}
+
+// compare measures targets at each concurrency, interleaving them run by
+// run so drift on a shared machine hits both, and returns a table whose
+// ratio column compares each with the first (the baseline).
+func compare(ctx context.Context, title string, targets []target, concs []int, runs int, dur time.Duration) (string, error) {
+	for _, t := range targets { // warm up connections, caches and the database
+		if _, err := runLoad(ctx, t.url, 8, time.Second, t.extra...); err != nil {
+			return "", fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	results := map[string]map[int]*series{}
+	for _, t := range targets {
+		results[t.name] = map[int]*series{}
+		for _, c := range concs {
+			results[t.name][c] = &series{}
+		}
+	}
+	for _, c := range concs {
+		for r := range runs {
+			for _, t := range targets {
+				res, err := runLoad(ctx, t.url, c, dur, t.extra...)
+				if err != nil {
+					return "", fmt.Errorf("%s: %w", t.name, err)
+				}
+				s := results[t.name][c]
+				s.rps = append(s.rps, res.RPS)
+				s.p50 = append(s.p50, res.P50ms)
+				s.p99 = append(s.p99, res.P99ms)
+				s.errors += res.Errors
+				fmt.Fprintf(os.Stderr, "  c=%-3d run %d %-28s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n",
+					c, r+1, t.name, res.RPS, res.P50ms, res.P99ms, res.Errors)
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", title)
+	fmt.Fprintf(&b, "%-6s %-28s %12s %8s %9s %9s %7s %12s\n", "conc", "target", "req/s", "spread", "p50 ms", "p99 ms", "errors", "ratio")
+	for _, c := range concs {
+		base := median(results[targets[0].name][c].rps)
+		for i, t := range targets {
+			s := results[t.name][c]
+			ratio := "1.00 (base)"
+			if i > 0 && base > 0 {
+				ratio = fmt.Sprintf("%.2f", median(s.rps)/base)
+			}
+			fmt.Fprintf(&b, "%-6d %-28s %12.0f %7.0f%% %9.2f %9.2f %7d %12s\n", c, t.name, median(s.rps), spread(s.rps), median(s.p50), median(s.p99), s.errors, ratio)
+		}
+	}
+	return b.String(), nil
+}
+
+// benchClick makes one click through the demo link and returns its ID.
+func benchClick(addr string) (string, error) {
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/c/"+app.DemoLinkID+"?param1=bench-media", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 batonbench-click")
+	res, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	res.Body.Close()
+	u, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		return "", err
+	}
+	return u.Query().Get("sid"), nil
+}
+
+// benchEndpoint registers a postback endpoint for the demo publisher.
+func benchEndpoint(ctx context.Context, addr, adminKey, tpl string) error {
+	body := `{"publisherId":"` + app.DemoPublisherID + `","events":["POSTBACK_EVENT_PENDING"],"method":"POSTBACK_METHOD_GET","urlTemplate":"` + tpl + `"}`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/baton.v1.PostbackService/CreatePostbackEndpoint", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		b, _ := io.ReadAll(res.Body)
+		return fmt.Errorf("create endpoint: %d %s", res.StatusCode, b)
+	}
+	return nil
+}
+
+// bareInsert is the conversion baseline: decode the same JSON and insert one
+// row, no checks, no attribution, no transaction beyond the insert.
+func bareInsert(pool *pgxpool.Pool) http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ClickID   string `json:"clickId"`
+			OrderID   string `json:"orderId"`
+			AmountJpy string `json:"amountJpy"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		amount, _ := strconv.ParseInt(in.AmountJpy, 10, 64)
+		id := "bare_" + strconv.FormatInt(n.Add(1), 36) + "_" + in.OrderID
+		if _, err := pool.Exec(r.Context(), `INSERT INTO bench_bare (id, click_id, order_id, amount, created_at) VALUES ($1, $2, $3, $4, now())`,
+			id, in.ClickID, in.OrderID, amount); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	})
+}
+
+// postbackReceiver records when each postback (by order ID) arrived.
+type postbackReceiver struct {
+	mu      sync.Mutex
+	arrived map[string]time.Time
+}
+
+func newPostbackReceiver() *postbackReceiver {
+	return &postbackReceiver{arrived: map[string]time.Time{}}
+}
+
+func (p *postbackReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	p.mu.Lock()
+	p.arrived[r.URL.Query().Get("o")] = now
+	p.mu.Unlock()
+	_, _ = io.WriteString(w, "ok")
+}
+
+func (p *postbackReceiver) at(order string) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.arrived[order]
+	return t, ok
+}
+
+// postbackBench records conversions and measures how fast their postbacks
+// (enqueued in the conversion's transaction, sent by the worker, every
+// attempt logged) reach a local receiver, against a bare HTTP client loop
+// sending the same number of requests to the same receiver.
+func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv *postbackReceiver, recvURL string) (string, error) {
+	const n, conc = 3000, 32
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
+
+	// Baseline: a bare client loop, 50 at once (Baton's worker count).
+	start := time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= n; i = next.Add(1) {
+				res, err := client.Get(recvURL + "/pb?o=bare-" + strconv.FormatInt(i, 10))
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	bareRate := float64(n) / time.Since(start).Seconds()
+
+	// Baton: conversions recorded by 32 clients; each causes one postback.
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
+	recorded := make([]time.Time, n)
+	next.Store(0)
+	start = time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= n; i = next.Add(1) {
+				body := `{"clickId":"` + clickID + `","orderId":"pb-` + nonce + `-` + strconv.FormatInt(i, 10) + `","amountJpy":"1980"}`
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.Addr+"/baton.v1.ConversionService/RecordConversion", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+cfg.AdminKey)
+				res, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				recorded[i-1] = time.Now()
+			}
+		}()
+	}
+	wg.Wait()
+	intakeDone := time.Now()
+	deadline := time.Now().Add(2 * time.Minute)
+	var lat []float64
+	var last time.Time
+	for i := 1; i <= n; i++ {
+		for {
+			t, ok := recv.at("pb-" + nonce + "-" + strconv.Itoa(i))
+			if ok {
+				lat = append(lat, float64(t.Sub(recorded[i-1]).Microseconds())/1000)
+				if t.After(last) {
+					last = t
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return "", fmt.Errorf("postback for conversion %d never arrived", i)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	rate := float64(n) / last.Sub(start).Seconds()
+	sort.Float64s(lat)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Postback delivery: %d conversions recorded by %d clients, each postback enqueued in its transaction and sent by the worker (every attempt logged)\n", n, conc)
+	fmt.Fprintf(&b, "%-44s %12s %12s\n", "", "deliveries/s", "ratio")
+	fmt.Fprintf(&b, "%-44s %12.0f %12s\n", "bare HTTP client loop (50 at once)", bareRate, "1.00 (base)")
+	fmt.Fprintf(&b, "%-44s %12.0f %12.2f\n", "Baton: conversion to postback received", rate, rate/bareRate)
+	fmt.Fprintf(&b, "intake of the %d conversions took %.2f s; conversion to postback received: p50 %.1f ms, p99 %.1f ms\n",
+		n, intakeDone.Sub(start).Seconds(), lat[len(lat)/2], lat[len(lat)*99/100])
+	return b.String(), nil
 }

@@ -156,6 +156,8 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	clickWriter := st.NewClickWriter(max(2, runtime.GOMAXPROCS(0)), 1000)
 	clickSvc := service.NewClicks(st, clickWriter, clickid.Default, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
+	authn := auth.NewInterceptor(st, log)
+	configSvc.OnChange(authn.Forget)
 	inTx := func(ctx context.Context, f func(service.ConversionTx) error) error {
 		return st.InTx(ctx, func(tx store.Tx) error { return f(tx) })
 	}
@@ -176,6 +178,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 		return nil, err
 	}
 	convSvc := service.NewConversions(st, inTx, queue, nil, nil, log)
+	configSvc.OnChange(convSvc.ConfigChanged)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, delivery.Vars)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, nil)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log)
@@ -186,7 +189,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 		connect.WithInterceptors(
 			recoverInterceptor(log),
 			rpc.PeerInterceptor(),
-			auth.NewInterceptor(st, log),
+			authn,
 			timeoutInterceptor(cfg.RequestTimeout),
 			validate.NewInterceptor(validate.WithValidator(validator)),
 		),

@@ -77,17 +77,43 @@ type Interceptor struct {
 
 	mu      sync.Mutex
 	touched map[string]time.Time
+	cache   map[string]cachedKey
+}
+
+// cacheTTL is how long a checked key is trusted without asking the
+// database again: a revoked key stops working within this time everywhere,
+// and at once in the process that revoked it (Forget).
+const cacheTTL = 10 * time.Second
+
+type cachedKey struct {
+	p       domain.Principal
+	expires time.Time
+}
+
+// Forget drops every cached key, so a revocation applies at once.
+func (i *Interceptor) Forget() {
+	i.mu.Lock()
+	i.cache = map[string]cachedKey{}
+	i.mu.Unlock()
 }
 
 // NewInterceptor returns an interceptor using a.
 func NewInterceptor(a Authenticator, log *slog.Logger) *Interceptor {
-	return &Interceptor{auth: a, log: log, now: time.Now, touched: map[string]time.Time{}}
+	return &Interceptor{auth: a, log: log, now: time.Now, touched: map[string]time.Time{}, cache: map[string]cachedKey{}}
 }
 
 func (i *Interceptor) authenticate(ctx context.Context, header string) (context.Context, error) {
 	key, err := BearerKey(header)
 	if err != nil {
 		return ctx, connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	now := i.now()
+	i.mu.Lock()
+	c, ok := i.cache[key]
+	i.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		i.touch(ctx, c.p.KeyID)
+		return WithPrincipal(ctx, c.p), nil
 	}
 	p, err := i.auth.Authenticate(ctx, key)
 	switch {
@@ -100,6 +126,12 @@ func (i *Interceptor) authenticate(ctx context.Context, header string) (context.
 		i.log.ErrorContext(ctx, "cannot check API key", "error", err)
 		return ctx, connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	}
+	i.mu.Lock()
+	if len(i.cache) > 10_000 {
+		i.cache = map[string]cachedKey{}
+	}
+	i.cache[key] = cachedKey{p: p, expires: now.Add(cacheTTL)}
+	i.mu.Unlock()
 	i.touch(ctx, p.KeyID)
 	return WithPrincipal(ctx, p), nil
 }

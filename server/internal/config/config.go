@@ -30,7 +30,7 @@ type Config struct {
 	// DatabaseURL is a PostgreSQL 14+ URL; empty starts the embedded
 	// cluster under DataDir (BATON_DATABASE_URL). Secret: redacted.
 	DatabaseURL string
-	// DBMaxConns caps the connection pool (BATON_DB_MAX_CONNS, default 0 = pgx default).
+	// DBMaxConns caps the connection pool (BATON_DB_MAX_CONNS, default 0 = max(16, 4×CPUs)).
 	DBMaxConns int
 	// AdminKey, when set, is accepted as an admin API key
 	// (BATON_ADMIN_KEY). Secret: redacted. When empty and no admin key
@@ -131,7 +131,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		}
 		return b
 	}
-	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(intEnv("BATON_DB_MAX_CONNS", 0)), "connection pool size; 0: default (BATON_DB_MAX_CONNS)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(intEnv("BATON_DB_MAX_CONNS", 0)), "connection pool size; 0: max(16, 4×CPUs) (BATON_DB_MAX_CONNS)")
 	fs.BoolVar(&c.Demo, "demo", boolEnv("BATON_DEMO"), "seed demo partners, offer and keys (BATON_DEMO)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")

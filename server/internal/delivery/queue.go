@@ -59,9 +59,8 @@ const QueueName = "postbacks"
 
 // Store is what the queue and its worker read and write.
 type Store interface {
-	GetDelivery(ctx context.Context, id string) (domain.Delivery, error)
-	GetEndpoint(ctx context.Context, id string) (domain.PostbackEndpoint, error)
-	EndpointSecrets(ctx context.Context, id string) ([]string, error)
+	LoadDelivery(ctx context.Context, id string) (domain.Delivery, error)
+	EndpointForDelivery(ctx context.Context, id string) (domain.PostbackEndpoint, []string, error)
 	RecordAttempt(ctx context.Context, id string, a domain.Attempt, state domain.DeliveryState, nextAt *time.Time) error
 	SetDeliveryState(ctx context.Context, id string, state domain.DeliveryState) error
 	EndpointFailed(ctx context.Context, id string, now, disableBefore time.Time) (bool, error)

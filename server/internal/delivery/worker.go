@@ -153,7 +153,7 @@ func Render(ep domain.PostbackEndpoint, d domain.Delivery, secrets []string, now
 
 // Work implements river.Worker: one attempt of one delivery.
 func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	d, err := w.store.GetDelivery(ctx, job.Args.DeliveryID)
+	d, err := w.store.LoadDelivery(ctx, job.Args.DeliveryID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil // rolled back or purged: nothing owed
 	}
@@ -163,15 +163,11 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if d.State != domain.DeliveryPending {
 		return nil // already settled (a duplicate job, or cancelled)
 	}
-	ep, err := w.store.GetEndpoint(ctx, d.EndpointID)
+	ep, secrets, err := w.store.EndpointForDelivery(ctx, d.EndpointID)
 	if errors.Is(err, domain.ErrNotFound) || (err == nil && ep.State != domain.EndpointEnabled) {
 		w.log.InfoContext(ctx, "postback cancelled: endpoint disabled or deleted", "delivery_id", d.ID, "endpoint_id", d.EndpointID)
 		return w.store.SetDeliveryState(ctx, d.ID, domain.DeliveryCancelled)
 	}
-	if err != nil {
-		return err
-	}
-	secrets, err := w.store.EndpointSecrets(ctx, ep.ID)
 	if err != nil {
 		return err
 	}
@@ -213,6 +209,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		"status", attempt.StatusCode, "outcome", attempt.Outcome, "latency", attempt.Latency, "state", state)
 	switch state {
 	case domain.DeliverySucceeded:
+		if ep.FailingSince == nil {
+			return nil
+		}
 		return w.store.EndpointSucceeded(ctx, ep.ID)
 	case domain.DeliveryFailed:
 		disabled, err := w.store.EndpointFailed(ctx, ep.ID, now, now.Add(-w.disableAfter))

@@ -55,7 +55,7 @@ type Config struct {
 }
 
 // OnChange registers f to run after any change to advertisers, publishers,
-// sites, offers or networks (to drop caches of them).
+// sites, offers, networks or API keys (to drop caches of them).
 func (c *Config) OnChange(f func()) { c.onChange = append(c.onChange, f) }
 
 // changed runs the OnChange hooks when err is nil, and passes err on.
@@ -131,7 +131,8 @@ func (c *Config) RevokeAPIKey(ctx context.Context, p domain.Principal, id string
 	if !p.IsAdmin() && (k.Role != p.Role || k.PartnerID != p.PartnerID) {
 		return k, domain.Denied("a %s key may only revoke its own keys", p.Role)
 	}
-	return c.store.RevokeAPIKey(ctx, id)
+	out, err := c.store.RevokeAPIKey(ctx, id)
+	return out, c.changed(err)
 }
 
 // ---------------------------------------------------------------- advertisers

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/batonhq/baton/server/internal/attribution"
@@ -19,7 +20,7 @@ import (
 // cases write through: a conversion, its history and what it causes commit
 // together or not at all.
 type ConversionTx interface {
-	InsertConversion(ctx context.Context, c domain.Conversion) (domain.Conversion, bool, error)
+	InsertConversion(ctx context.Context, c domain.Conversion, actor string) (domain.Conversion, bool, error)
 	AddStatusChange(ctx context.Context, id string, ch domain.StatusChange) error
 	UseSignature(ctx context.Context, advertiserID, sig string, now, expires time.Time) (bool, error)
 	LockConversion(ctx context.Context, id string) (domain.Conversion, error)
@@ -57,6 +58,7 @@ type Outbox interface {
 
 // Conversions is the conversion and attribution use cases.
 type Conversions struct {
+	offers *ttlCache[domain.Offer]
 	store  ConversionStore
 	inTx   TxRunner
 	outbox Outbox
@@ -73,7 +75,7 @@ func NewConversions(st ConversionStore, inTx TxRunner, outbox Outbox, idSrc *ids
 	if now == nil {
 		now = time.Now
 	}
-	return &Conversions{store: st, inTx: inTx, outbox: outbox, ids: idSrc, now: now, log: log}
+	return &Conversions{store: st, inTx: inTx, outbox: outbox, ids: idSrc, now: now, log: log, offers: newTTLCache[domain.Offer](5 * time.Second)}
 }
 
 // FC2TestEmail puts a conversion in test mode (FC2's rule).
@@ -187,7 +189,7 @@ func (c *Conversions) Record(ctx context.Context, p domain.Principal, in Convers
 	if in.OfferID == "" {
 		return domain.Conversion{}, false, &Refused{Code: "invalid_parameter", Field: "offer_id", Message: "offer_id is required when there is no click_id"}
 	}
-	offer, err := c.store.GetOffer(ctx, in.OfferID)
+	offer, err := c.offers.get(in.OfferID, c.now(), func() (domain.Offer, error) { return c.store.GetOffer(ctx, in.OfferID) })
 	if errors.Is(err, domain.ErrNotFound) {
 		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: "unknown_offer", Field: "offer_id",
 			Message: fmt.Sprintf("no offer %q", in.OfferID)})
@@ -316,7 +318,7 @@ func (c *Conversions) Record(ctx context.Context, p domain.Principal, in Convers
 	var inserted bool
 	err = c.inTx(ctx, func(tx ConversionTx) error {
 		var err error
-		out, inserted, err = tx.InsertConversion(ctx, conv)
+		out, inserted, err = tx.InsertConversion(ctx, conv, actor(p, in))
 		if err != nil || !inserted {
 			return err
 		}
@@ -328,9 +330,6 @@ func (c *Conversions) Record(ctx context.Context, p domain.Principal, in Convers
 			if !fresh {
 				return &Refused{Code: "replayed", Field: "signature", Message: "this signed request was already used; sign each conversion anew", Kind: domain.ErrAlreadyExists}
 			}
-		}
-		if err := tx.AddStatusChange(ctx, out.ID, domain.StatusChange{From: "", To: domain.StatusPending, Reason: "recorded", Actor: actor(p, in), At: now}); err != nil {
-			return err
 		}
 		if c.outbox != nil {
 			return c.outbox.ConversionEvent(ctx, tx, out, domain.StatusPending)
@@ -699,4 +698,52 @@ func (c *Conversions) Report(ctx context.Context, rs ReportStore, p domain.Princ
 		return nil, domain.Invalid("time_range", "needs a start and an end at most 366 days apart")
 	}
 	return rs.Report(ctx, f)
+}
+
+// ConfigChanged drops cached offers (called when configuration changes in
+// this process; other processes see changes within the cache TTL).
+func (c *Conversions) ConfigChanged() { c.offers.clear() }
+
+// ttlCache keeps values for a short time, for configuration read on every
+// request.
+type ttlCache[V any] struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+func newTTLCache[V any](ttl time.Duration) *ttlCache[V] {
+	return &ttlCache[V]{ttl: ttl, m: map[string]ttlEntry[V]{}}
+}
+
+// get returns the cached value of key, or loads and caches it.
+func (t *ttlCache[V]) get(key string, now time.Time, load func() (V, error)) (V, error) {
+	t.mu.Lock()
+	e, ok := t.m[key]
+	t.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.v, nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	t.mu.Lock()
+	if len(t.m) > 10_000 {
+		t.m = map[string]ttlEntry[V]{}
+	}
+	t.m[key] = ttlEntry[V]{v: v, expires: now.Add(t.ttl)}
+	t.mu.Unlock()
+	return v, nil
+}
+
+func (t *ttlCache[V]) clear() {
+	t.mu.Lock()
+	t.m = map[string]ttlEntry[V]{}
+	t.mu.Unlock()
 }

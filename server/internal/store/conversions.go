@@ -64,7 +64,10 @@ func (s *Store) InTx(ctx context.Context, f func(Tx) error) error {
 // InsertConversion inserts c unless a conversion with the same dedupe key
 // or idempotency key exists for the advertiser; then it returns that one
 // with inserted false. Racing inserts are settled by the unique indexes.
-func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion) (out domain.Conversion, inserted bool, err error) {
+//
+// The first history entry (recorded, by actor) is written by the same
+// statement.
+func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor string) (out domain.Conversion, inserted bool, err error) {
 	items, err := json.Marshal(c.Items)
 	if err != nil {
 		return c, false, err
@@ -80,17 +83,20 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion) (out doma
 	if a, err := netip.ParseAddr(c.BuyerIP); err == nil {
 		ip = a
 	}
-	rows, _ := t.tx.Query(ctx, `INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, site_id, click_id,
+	rows, _ := t.tx.Query(ctx, `WITH ins AS (INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, site_id, click_id,
 		click_created_at, order_id, order_id_2, dedupe_key, idempotency_key, currency, amount_minor, commission_currency,
 		commission_minor, items, recurring, buyer_user_name, buyer_email, buyer_email_hash, buyer_ip, buyer_user_agent,
 		status, test, source, attribution_path, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32)
-		ON CONFLICT DO NOTHING RETURNING `+conversionColumns,
+		ON CONFLICT DO NOTHING RETURNING *),
+		history AS (INSERT INTO conversion_status_changes (conversion_id, seq, from_status, to_status, reason, note, actor, at)
+			SELECT id, 1, '', status, 'recorded', '', $33, created_at FROM ins)
+		SELECT `+conversionColumns+` FROM ins`,
 		c.ID, c.AdvertiserID, c.OfferID, nullable(c.PublisherID), nullable(c.SiteID), nullable(c.ClickID), c.ClickCreatedAt,
 		c.OrderID, c.OrderID2, nullable(c.DedupeKey), nullable(c.IdempotencyKey), c.Amount.Currency, c.Amount.Minor,
 		c.Commission.Currency, c.Commission.Minor, items, c.Recurring, c.BuyerUserName, c.BuyerEmail, c.BuyerEmailHash, ip,
 		c.BuyerUserAgent, string(c.Status), c.Test, int16(c.Source), c.Attribution.Path, attribution, c.UpstreamID,
-		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt)
+		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt, actor)
 	out, err = pgx.CollectExactlyOneRow(rows, scanConversion)
 	if err == nil {
 		return out, true, nil
@@ -251,7 +257,7 @@ func (s *Store) PreviousSale(ctx context.Context, advertiserID, userName string,
 func (s *Store) DueForAutoApproval(ctx context.Context, now time.Time, limit int) ([]string, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT c.id FROM conversions c JOIN offers o ON o.id = c.offer_id
 		WHERE c.status = 'pending' AND NOT c.test AND o.auto_approve_after_days > 0
-		AND c.created_at <= $1 - make_interval(days => o.auto_approve_after_days)
+		AND c.created_at <= $1::timestamptz - make_interval(days => o.auto_approve_after_days)
 		ORDER BY c.id LIMIT $2`, now, limit)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, translate(err)

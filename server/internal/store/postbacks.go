@@ -279,18 +279,68 @@ func (s *Store) ListDeliveries(ctx context.Context, f domain.DeliveryFilter, pag
 }
 
 // RecordAttempt appends an attempt and moves the delivery to state, with
-// nextAt the time of the next attempt (pending only).
+// nextAt the time of the next attempt (pending only), in one statement.
 func (s *Store) RecordAttempt(ctx context.Context, id string, a domain.Attempt, state domain.DeliveryState, nextAt *time.Time) error {
-	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO postback_attempts (delivery_id, number, at, url, status_code, outcome, latency_us, response_excerpt, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, a.Number, a.At, a.URL, a.StatusCode, a.Outcome,
-			a.Latency.Microseconds(), a.ResponseExcerpt, a.Error); err != nil {
-			return err
+	_, err := s.pool.Exec(ctx, `WITH attempt AS (
+			INSERT INTO postback_attempts (delivery_id, number, at, url, status_code, outcome, latency_us, response_excerpt, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+		UPDATE postback_deliveries SET state = $10, attempt_count = $2, next_attempt_at = $11, updated_at = $3 WHERE id = $1`,
+		id, a.Number, a.At, a.URL, a.StatusCode, a.Outcome, a.Latency.Microseconds(), a.ResponseExcerpt, a.Error, string(state), nextAt)
+	return translate(err)
+}
+
+// LoadDelivery returns a delivery without its attempts (the worker's read).
+func (s *Store) LoadDelivery(ctx context.Context, id string) (domain.Delivery, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM postback_deliveries WHERE id = $1`, id)
+	d, err := pgx.CollectExactlyOneRow(rows, scanDelivery)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, domain.NotFound("delivery", id)
+	}
+	return d, translate(err)
+}
+
+// EndpointForDelivery returns an endpoint that was not deleted with its
+// signing secrets (the current one, and the previous during an overlap), in
+// one read.
+func (s *Store) EndpointForDelivery(ctx context.Context, id string) (domain.PostbackEndpoint, []string, error) {
+	var cur, prev []byte
+	var prevExp *time.Time
+	rows, _ := s.pool.Query(ctx, `SELECT `+endpointColumns+`, secret_sealed, previous_secret_sealed, previous_secret_expires_at
+		FROM postback_endpoints WHERE id = $1 AND deleted_at IS NULL`, id)
+	e, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (domain.PostbackEndpoint, error) {
+		var e domain.PostbackEndpoint
+		var events []string
+		var method, state string
+		var headers []byte
+		err := row.Scan(&e.ID, &e.PublisherID, &e.OfferID, &events, &method, &e.URLTemplate, &e.BodyTemplate, &headers,
+			&e.SignatureParam, &e.Test, &state, &e.StateReason, &e.FailingSince, &e.SecretHint, &e.CreatedAt, &e.UpdatedAt,
+			&cur, &prev, &prevExp)
+		if err != nil {
+			return e, err
 		}
-		_, err := tx.Exec(ctx, `UPDATE postback_deliveries SET state = $2, attempt_count = $3, next_attempt_at = $4, updated_at = $5 WHERE id = $1`,
-			id, string(state), a.Number, nextAt, a.At)
-		return err
-	}))
+		e.Method, e.State = domain.PostbackMethod(method), domain.EndpointState(state)
+		for _, ev := range events {
+			e.Events = append(e.Events, domain.ConversionStatus(ev))
+		}
+		return e, json.Unmarshal(headers, &e.Headers)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, nil, domain.NotFound("postback endpoint", id)
+	}
+	if err != nil {
+		return e, nil, translate(err)
+	}
+	c, err := s.box.Open(cur)
+	if err != nil {
+		return e, nil, fmt.Errorf("postback endpoint %s: %w", id, err)
+	}
+	secrets := []string{c}
+	if prev != nil && prevExp != nil && s.now().Before(*prevExp) {
+		if p, err := s.box.Open(prev); err == nil {
+			secrets = append(secrets, p)
+		}
+	}
+	return e, secrets, nil
 }
 
 // SetDeliveryState moves a delivery to a state without an attempt (cancelled).

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		// The parse error may quote the URL, password included: do not wrap it.
 		return nil, errors.New("store: the database URL is not valid")
 	}
+	// The default (max(4, CPUs)) starves 50 postback workers and concurrent
+	// requests that each hold a connection for a transaction.
+	cfg.MaxConns = max(16, 4*int32(runtime.GOMAXPROCS(0)))
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
