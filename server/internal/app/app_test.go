@@ -1,11 +1,13 @@
 package app_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -469,46 +471,39 @@ func TestPagination(t *testing.T) {
 func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	t.Parallel()
 	s := start(t)
-	pr, pw := io.Pipe()
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	got := make(chan result, 1)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, s.url+"/baton.v1.ConfigService/CreatePublisher", pr)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+adminKey)
-		res, err := s.client.Do(req)
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		got <- result{status: res.StatusCode, body: string(b)}
-	}()
-	// The request is in flight: headers sent, body half written.
-	if _, err := pw.Write([]byte(`{"name":"in flight",`)); err != nil {
+	// A raw connection, so we know the headers and half the body have
+	// reached the server (no client-side buffering) before it is stopped.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	defer conn.Close()
+	body := `{"name":"in flight","kind":"PUBLISHER_KIND_MEDIA"}`
+	head := "POST /baton.v1.ConfigService/CreatePublisher HTTP/1.1\r\nHost: baton\r\nContent-Type: application/json\r\n" +
+		"Authorization: Bearer " + adminKey + "\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head+body[:20]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the handler is now reading the body
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.stop() }()
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	select {
 	case err := <-stopped:
 		t.Fatalf("server stopped (%v) before the in-flight request finished", err)
 	default:
 	}
-	if _, err := pw.Write([]byte(`"kind":"PUBLISHER_KIND_MEDIA"}`)); err != nil {
+	if _, err := io.WriteString(conn, body[20:]); err != nil {
 		t.Fatal(err)
 	}
-	pw.Close()
-	r := <-got
-	if r.err != nil || r.status != 200 || !strings.Contains(r.body, "in flight") {
-		t.Fatalf("in-flight request: %d %s %v", r.status, r.body, r.err)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(got), "in flight") {
+		t.Fatalf("in-flight request: %d %s", res.StatusCode, got)
 	}
 	if err := <-stopped; err != nil {
 		t.Fatalf("Serve returned %v after a graceful stop", err)
