@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,20 @@ func scanAPIKey(row pgx.CollectableRow) (domain.APIKey, error) {
 	return k, err
 }
 
+// keyPrefix is what is kept of a key in clear, to recognise it: "bk_" and 5
+// random characters (30 of its 256 bits) for keys Baton issues, only 4
+// characters of a key chosen by an operator (BATON_ADMIN_KEY).
+func keyPrefix(key string) string {
+	n := 4
+	if strings.HasPrefix(key, "bk_") {
+		n = 8
+	}
+	if len(key) < n {
+		n = len(key) / 2
+	}
+	return key[:n]
+}
+
 // HashKey is how API keys are stored: SHA-256 of the key.
 func HashKey(key string) []byte {
 	h := sha256.Sum256([]byte(key))
@@ -29,10 +44,7 @@ func HashKey(key string) []byte {
 
 // CreateAPIKey stores the hash of key under a new ID.
 func (s *Store) CreateAPIKey(ctx context.Context, name string, role domain.Role, partnerID, key string) (domain.APIKey, error) {
-	prefix := key
-	if len(prefix) > 8 {
-		prefix = prefix[:8]
-	}
+	prefix := keyPrefix(key)
 	var partner any
 	if partnerID != "" {
 		partner = partnerID
@@ -52,10 +64,7 @@ func (s *Store) EnsureAPIKey(ctx context.Context, id, name string, role domain.R
 	if partnerID != "" {
 		partner = partnerID
 	}
-	prefix := key
-	if len(prefix) > 8 {
-		prefix = prefix[:8]
-	}
+	prefix := keyPrefix(key)
 	tag, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, name, role, partner_id, key_hash, prefix, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
 		id, name, string(role), partner, HashKey(key), prefix, s.now())
