@@ -125,4 +125,4 @@ bench: ## Benchmarks with same-run baselines; prints a table and writes bench-re
 
 .PHONY: clean
 clean: ## Remove build output and local tools (keeps .baton data)
-	rm -rf $(TMP) bin tools/node_modules clients/*/node_modules clients/*/dist clients/*/.venv
+	rm -rf $(TMP) bin tools/node_modules clients/*/node_modules clients/*/dist clients/*/.venv clients/ts/src/gen

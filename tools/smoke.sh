@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Smoke test of the generated TypeScript and Python clients against a real
-# Baton: builds the binary, starts it on the embedded PostgreSQL in a fresh
-# data directory on a free port, runs each client's test, then stops Baton
-# with SIGTERM and checks it exits cleanly. Called by `make smoke`.
+# Client tests against a real Baton: builds the binary, starts it on the
+# embedded PostgreSQL in a fresh data directory on a free port (demo data,
+# postbacks allowed to loopback), runs grpcurl, the generated-code smoke
+# tests and the three client packages (each installed as a user would:
+# npm tarball, wheel in a fresh venv, go module), then stops Baton with
+# SIGTERM and checks it exits cleanly. Called by `make smoke`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +12,12 @@ BATON_BIN=${BATON_BIN:-.tmp/bin/baton}
 data=$(mktemp -d "${TMPDIR:-/tmp}/baton-smoke.XXXXXX")
 chmod 711 "$data" # the embedded cluster may run as an unprivileged user
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-key="smoke-admin-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+# The README's commands use the development admin key and the demo data.
+key="baton-dev-admin-key"
 log="$data/baton.log"
 
 BATON_ADDR=127.0.0.1:$port BATON_DATA_DIR=$data BATON_ADMIN_KEY=$key BATON_LOG_FORMAT=json \
+  BATON_DEMO=true BATON_POSTBACK_ALLOW=127.0.0.0/8 \
   "$BATON_BIN" >"$log" 2>&1 &
 pid=$!
 cleanup() {
@@ -39,10 +43,18 @@ for svc in baton.v1.ConfigService baton.v1.ClickService baton.v1.ConversionServi
 done
 "${GRPCURL:-grpcurl}" -plaintext -H "authorization: Bearer $key" -d '{}' "127.0.0.1:$port" baton.v1.ConfigService/WhoAmI | grep -q ROLE_ADMIN \
   || { echo "grpcurl WhoAmI did not answer ROLE_ADMIN"; exit 1; }
+echo "== README commands, run as pasted (host and port swapped)"
+PATH="$PWD/.tmp/bin:$PATH" python3 tools/readme_test.py "127.0.0.1:$port"
 echo "== TypeScript smoke test (generated client, Connect / gRPC / gRPC-Web)"
 (cd clients/ts-smoke && npm test --silent)
 echo "== Python smoke test (generated client, Connect)"
 (cd clients/python-smoke && .venv/bin/python -m pytest -q)
+echo "== Go client (clients/go)"
+(cd clients/go && go vet ./... && go test -race -count=1 ./...)
+echo "== TypeScript client (clients/ts: npm pack, installed from the tarball)"
+bash clients/ts/test.sh
+echo "== Python client (clients/python: wheel, installed in a fresh venv)"
+bash clients/python/test.sh
 
 kill -TERM "$pid"
 if ! wait "$pid"; then echo "baton did not exit cleanly on SIGTERM:"; tail -n 50 "$log"; exit 1; fi
