@@ -140,7 +140,7 @@ func NewQueue(pool *pgxpool.Pool, st Store, o Options) (*Queue, error) {
 		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: o.Workers}},
 		Workers:              workers,
 		FetchCooldown:        o.FetchCooldown,
-		FetchPollInterval:    time.Second,
+		FetchPollInterval:    100 * time.Millisecond, // bounds the wait when an insert notification was rate-limited away
 		JobTimeout:           2 * o.AttemptTimeout,
 		RescueStuckJobsAfter: o.RescueAfter,
 		Logger:               o.Logger.With("component", "river"),
