@@ -22,7 +22,12 @@ import (
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
+	"connectrpc.com/otelconnect"
 	"connectrpc.com/validate"
+	"github.com/exaring/otelpgx"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/auth"
@@ -37,6 +42,7 @@ import (
 	"github.com/batonhq/baton/server/internal/secretbox"
 	"github.com/batonhq/baton/server/internal/service"
 	"github.com/batonhq/baton/server/internal/store"
+	"github.com/batonhq/baton/server/internal/telemetry"
 )
 
 // ServiceNames are the Connect services Baton serves, for health and
@@ -101,7 +107,8 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 		}
 		url = db.cluster.URL()
 	}
-	db.Store, err = store.Open(ctx, url, store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log})
+	db.Store, err = store.Open(ctx, url, store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log,
+		Tracer: otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())})
 	if err != nil {
 		if db.cluster != nil {
 			_ = db.cluster.Stop(context.Background())
@@ -140,10 +147,19 @@ type Server struct {
 	// conversions runs the hourly auto-approval.
 	conversions *service.Conversions
 	queue       *delivery.Queue
+	tel         *telemetry.Telemetry
 }
 
 // New builds the HTTP handler for every route over db.
 func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
+	tel, err := telemetry.Setup(context.Background(), "baton")
+	if err != nil {
+		return nil, err
+	}
+	otelInterceptor, err := otelconnect.NewInterceptor()
+	if err != nil {
+		return nil, err
+	}
 	validator, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("protovalidate: %w", err)
@@ -172,7 +188,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	queue, err := delivery.NewQueue(st.Pool(), st, delivery.Options{
 		Schedule: schedule, Workers: cfg.PostbackWorkers, DisableAfter: cfg.PostbackDisableAfter,
 		AttemptTimeout: cfg.PostbackTimeout, RescueAfter: cfg.PostbackRescueAfter,
-		Client: delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 3), Logger: log.With("component", "postbacks"),
+		Client: traced(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 3)), Logger: log.With("component", "postbacks"),
 	})
 	if err != nil {
 		return nil, err
@@ -187,6 +203,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	// not even validation rules), then bound the work, then validate.
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(
+			otelInterceptor,
 			recoverInterceptor(log),
 			rpc.PeerInterceptor(),
 			authn,
@@ -216,6 +233,10 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	fc2 := gateway.NewFC2(service.NewFC2Intake(st, convSvc, net.DefaultResolver.LookupHost, nil), log)
 	plain.HandleFunc("GET /tracking/tracking_img.php", fc2.Pixel)
 	plain.HandleFunc("POST /tracking/tracking_post.php", fc2.Post)
+	plain.Handle("GET /metrics", tel.Metrics)
+	if err := registerGauges(st); err != nil {
+		return nil, err
+	}
 	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -236,7 +257,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter, conversions: convSvc, queue: queue}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -287,6 +308,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Postbacks in flight finish; queued ones wait in the database.
 	if qerr := s.queue.Stop(shutCtx); qerr != nil {
 		s.log.Warn("postback queue did not stop cleanly", "error", qerr)
+	}
+	if terr := s.tel.Shutdown(shutCtx); terr != nil {
+		s.log.Warn("telemetry did not flush", "error", terr)
 	}
 	if err != nil {
 		_ = srv.Close()
@@ -385,4 +409,49 @@ func renderForDryRun(ep domain.PostbackEndpoint, d domain.Delivery, secrets []st
 	}
 	sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
 	return r.Method, r.URL, headers, string(r.Body), nil
+}
+
+// traced sends outbound postbacks through an OpenTelemetry transport: a
+// client span per request, and the traceparent header the receiver can
+// continue.
+func traced(c *http.Client) *http.Client {
+	c.Transport = otelhttp.NewTransport(c.Transport)
+	return c
+}
+
+// registerGauges exposes what an operator watches besides the counters:
+// postbacks owed and the age of the oldest, and the database pool.
+func registerGauges(st *store.Store) error {
+	m := otel.Meter("github.com/batonhq/baton/server/internal/app")
+	depth, err := m.Int64ObservableGauge("baton.postback.queue.depth", metric.WithDescription("Deliveries pending."))
+	if err != nil {
+		return err
+	}
+	oldest, err := m.Float64ObservableGauge("baton.postback.queue.oldest_age", metric.WithUnit("s"), metric.WithDescription("Age of the oldest pending delivery."))
+	if err != nil {
+		return err
+	}
+	inUse, err := m.Int64ObservableGauge("baton.db.pool.acquired", metric.WithDescription("Database connections in use."))
+	if err != nil {
+		return err
+	}
+	total, err := m.Int64ObservableGauge("baton.db.pool.total", metric.WithDescription("Database connections open."))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		stat := st.Pool().Stat()
+		o.ObserveInt64(inUse, int64(stat.AcquiredConns()))
+		o.ObserveInt64(total, int64(stat.TotalConns()))
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		n, age, err := st.PendingDeliveries(qctx)
+		if err != nil {
+			return nil // the scrape still shows the rest
+		}
+		o.ObserveInt64(depth, n)
+		o.ObserveFloat64(oldest, age.Seconds())
+		return nil
+	}, depth, oldest, inUse, total)
+	return err
 }

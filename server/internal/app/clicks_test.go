@@ -381,3 +381,20 @@ func TestConcurrentClicksAreAllRecorded(t *testing.T) {
 	}
 	t.Logf("400 concurrent clicks: 400 redirected, %d stored, 0 lost", len(stored))
 }
+
+func TestMetricsAreServedForPrometheus(t *testing.T) {
+	t.Parallel()
+	e := newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp"})
+	e.click(t, nil, "", browserUA)
+	res, err := http.Get(e.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`baton_clicks_total{`, `unique="true"`, "baton_postback_queue_depth", "baton_db_pool_total", "rpc_server_"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}

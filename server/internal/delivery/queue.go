@@ -25,6 +25,7 @@ import (
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/postback"
 	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/telemetry"
 )
 
 // Migrate applies River's own migrations (its job tables).
@@ -179,6 +180,8 @@ func (q *Queue) ConversionEvent(ctx context.Context, stx service.ConversionTx, c
 		d := domain.Delivery{
 			ID: tx.NewID("dlv"), EndpointID: ep.ID, PublisherID: c.PublisherID, AdvertiserID: c.AdvertiserID,
 			ConversionID: c.ID, Event: event, Test: c.Test, CreatedAt: now,
+			// The delivery continues the trace of what caused it.
+			TraceParent: telemetry.TraceParent(ctx),
 		}
 		d.Vars = Vars(c, event, d.ID, now)
 		if err := tx.InsertDelivery(ctx, d); err != nil {

@@ -16,9 +16,22 @@ import (
 	"unicode/utf8"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/postback"
+	"github.com/batonhq/baton/server/internal/telemetry"
+)
+
+var (
+	tracer      = otel.Tracer("github.com/batonhq/baton/server/internal/delivery")
+	meter       = otel.Meter("github.com/batonhq/baton/server/internal/delivery")
+	attempts, _ = meter.Int64Counter("baton.postback.attempts", metric.WithDescription("Postback attempts, by outcome and endpoint."))
+	latency, _  = meter.Float64Histogram("baton.postback.attempt.duration", metric.WithUnit("s"), metric.WithDescription("Time of one postback attempt."))
 )
 
 // MaxResponseBytes is how much of an answer is read; ExcerptBytes how much
@@ -171,8 +184,13 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if err != nil {
 		return err
 	}
-	now := w.now()
 	number := d.AttemptCount + 1
+	ctx, span := tracer.Start(telemetry.ContextFrom(ctx, d.TraceParent), "baton.postback.deliver", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String(telemetry.DeliveryID, d.ID), attribute.Int(telemetry.Attempt, number),
+			attribute.String(telemetry.ConversionID, d.ConversionID), attribute.String(telemetry.Partner, d.PublisherID),
+			attribute.String("baton.endpoint_id", ep.ID), attribute.String("baton.event", string(d.Event))))
+	defer span.End()
+	now := w.now()
 	attempt := domain.Attempt{Number: number, At: now}
 	req, err := Render(ep, d, secrets, now)
 	var outcome postback.Outcome
@@ -202,6 +220,12 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 			nextAt, snooze = &t, delay
 		}
 	}
+	span.SetAttributes(attribute.String("baton.outcome", attempt.Outcome), attribute.Int("http.response.status_code", attempt.StatusCode))
+	if state != domain.DeliverySucceeded {
+		span.SetStatus(codes.Error, attempt.Outcome+" "+attempt.Error)
+	}
+	attempts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", attempt.Outcome), attribute.String("endpoint", ep.ID)))
+	latency.Record(ctx, attempt.Latency.Seconds(), metric.WithAttributes(attribute.String("outcome", attempt.Outcome)))
 	if err := w.store.RecordAttempt(ctx, d.ID, attempt, state, nextAt); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -8,7 +9,14 @@ import (
 	"net/netip"
 	"net/url"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/telemetry"
 )
 
 // Kickback serves GET and POST /postback: the next network down the chain
@@ -60,7 +68,28 @@ func (h *Kickback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.answer(w, r, err)
 		return
 	}
-	conv, dup, err := h.kb.Receive(r.Context(), n, q.Get, ip)
+	// Trace context from a trusted network continues its trace; from any
+	// other, a new trace starts, linked to the caller's.
+	caller := otel.GetTextMapPropagator().Extract(context.Background(), propagation.HeaderCarrier(r.Header))
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String(telemetry.Partner, n.ID))}
+	ctx := r.Context()
+	if rsc := trace.SpanContextFromContext(caller); rsc.IsValid() {
+		if n.TrustTraceContext {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, rsc)
+		} else {
+			opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.Link{SpanContext: rsc}))
+		}
+	}
+	ctx, span := tracer.Start(ctx, "baton.kickback", opts...)
+	defer span.End()
+	conv, dup, err := h.kb.Receive(ctx, n, q.Get, ip)
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	} else {
+		span.SetAttributes(attribute.String(telemetry.ConversionID, conv.ID), attribute.String(telemetry.ClickID, conv.ClickID),
+			attribute.String(telemetry.OrderID, conv.OrderID), attribute.String(telemetry.DownstreamID, conv.DownstreamID))
+	}
 	if err != nil {
 		h.answer(w, r, err)
 		return

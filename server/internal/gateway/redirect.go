@@ -14,8 +14,21 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/telemetry"
+)
+
+var (
+	tracer        = otel.Tracer("github.com/batonhq/baton/server/internal/gateway")
+	meter         = otel.Meter("github.com/batonhq/baton/server/internal/gateway")
+	clicksSeen, _ = meter.Int64Counter("baton.clicks", metric.WithDescription("Clicks recorded by the redirect, by uniqueness."))
 )
 
 // Redirect serves GET /c/{link}: it records the click, sets the click
@@ -72,14 +85,27 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	ctx, span := tracer.Start(r.Context(), "baton.click", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String(telemetry.LinkID, linkID)))
+	defer span.End()
+	r = r.WithContext(ctx)
 	res, err := rd.clicks.Record(r.Context(), service.ClickInput{
-		LinkID:    linkID,
-		Query:     r.URL.Query(),
-		IP:        ClientIP(r),
-		UserAgent: r.UserAgent(),
-		Referer:   r.Referer(),
-		Source:    domain.ClickFromRedirect,
+		LinkID:      linkID,
+		Query:       r.URL.Query(),
+		IP:          ClientIP(r),
+		UserAgent:   r.UserAgent(),
+		Referer:     r.Referer(),
+		Source:      domain.ClickFromRedirect,
+		TraceParent: telemetry.TraceParent(ctx),
 	})
+	if err == nil && !res.Gone {
+		clicksSeen.Add(ctx, 1, metric.WithAttributes(attribute.Bool("unique", res.Click.Unique)))
+		span.SetAttributes(attribute.String(telemetry.ClickID, res.Click.ID), attribute.String(telemetry.OfferID, res.Click.OfferID),
+			attribute.String(telemetry.PublisherID, res.Click.PublisherID), attribute.String(telemetry.UpstreamID, res.Click.UpstreamID),
+			attribute.String(telemetry.DownstreamID, res.Click.ID))
+	} else if err != nil {
+		span.SetStatus(codes.Error, "click not recorded")
+	}
 	switch {
 	case errors.Is(err, service.ErrLinkNotFound):
 		page(w, http.StatusNotFound, "Link not found", "This tracking link does not exist. Check the address, or go back to the page that sent you here.")

@@ -14,6 +14,21 @@ import (
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/ids"
 	"github.com/batonhq/baton/server/internal/signature"
+	"github.com/batonhq/baton/server/internal/telemetry"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+var (
+	tracer             = otel.Tracer("github.com/batonhq/baton/server/internal/service")
+	meter              = otel.Meter("github.com/batonhq/baton/server/internal/service")
+	conversionsSeen, _ = meter.Int64Counter("baton.conversions", metric.WithDescription("Conversions recorded (not duplicates), by source and test."))
+	attributions, _    = meter.Int64Counter("baton.attributions", metric.WithDescription("Attribution decisions, by path."))
+	statusChanges, _   = meter.Int64Counter("baton.conversion.status_changes", metric.WithDescription("Conversion status changes, by new status."))
 )
 
 // ConversionTx is the part of a database transaction the conversion use
@@ -162,7 +177,42 @@ func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiser
 // causes in one transaction. A repeat of an earlier report (same order ID
 // when the offer deduplicates, or same idempotency key) returns the first
 // conversion with duplicate true.
-func (c *Conversions) Record(ctx context.Context, p domain.Principal, in ConversionInput) (domain.Conversion, bool, error) {
+func (c *Conversions) Record(ctx context.Context, p domain.Principal, in ConversionInput) (conv domain.Conversion, dup bool, err error) {
+	ctx, span := tracer.Start(ctx, "baton.conversion.record", trace.WithAttributes(
+		attribute.String(telemetry.OrderID, in.OrderID), attribute.String(telemetry.ClickID, in.ClickID),
+		attribute.String(telemetry.OfferID, in.OfferID), attribute.String("baton.source", sourceName(in.Source))))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		} else {
+			if !dup {
+				conversionsSeen.Add(ctx, 1, metric.WithAttributes(attribute.String("source", sourceName(in.Source)), attribute.Bool("test", conv.Test)))
+				attributions.Add(ctx, 1, metric.WithAttributes(attribute.String("path", conv.Attribution.Path)))
+			}
+			span.SetAttributes(attribute.String(telemetry.ConversionID, conv.ID), attribute.String(telemetry.PublisherID, conv.PublisherID),
+				attribute.String(telemetry.ClickID, conv.ClickID), attribute.String(telemetry.UpstreamID, conv.UpstreamID),
+				attribute.String("baton.attribution_path", conv.Attribution.Path), attribute.Bool("baton.duplicate", dup))
+		}
+		span.End()
+	}()
+	return c.record(ctx, p, in)
+}
+
+func sourceName(s domain.ConversionSource) string {
+	switch s {
+	case domain.SourceAPI:
+		return "api"
+	case domain.SourcePixel:
+		return "pixel"
+	case domain.SourceServerPost:
+		return "server_post"
+	case domain.SourceKickback:
+		return "kickback"
+	}
+	return "unknown"
+}
+
+func (c *Conversions) record(ctx context.Context, p domain.Principal, in ConversionInput) (domain.Conversion, bool, error) {
 	now := c.now()
 	asSent := in // the signature covers the fields as the sender sent them
 	var click *domain.Click
@@ -256,6 +306,12 @@ func (c *Conversions) Record(ctx context.Context, p domain.Principal, in Convers
 	decision, winner, err := c.attribute(ctx, in, offer, click)
 	if err != nil {
 		return domain.Conversion{}, false, err
+	}
+	if winner != nil {
+		// The browser hops carried no headers: link the sale to its click.
+		if l, ok := telemetry.LinkTo(winner.TraceParent); ok {
+			trace.SpanFromContext(ctx).AddLink(l)
+		}
 	}
 	exp := explanation(decision)
 	conv := domain.Conversion{
@@ -569,6 +625,7 @@ func (c *Conversions) changeStatus(ctx context.Context, tx ConversionTx, p domai
 		return err
 	}
 	conv.Status = to
+	statusChanges.Add(ctx, 1, metric.WithAttributes(attribute.String("status", string(to))))
 	if c.outbox != nil {
 		return c.outbox.ConversionEvent(ctx, tx, conv, to)
 	}

@@ -384,3 +384,14 @@ func (s *Store) NetworkByToken(ctx context.Context, token string) (domain.Networ
 	}
 	return n, translate(err)
 }
+
+// PendingDeliveries counts the deliveries owed and the age of the oldest.
+func (s *Store) PendingDeliveries(ctx context.Context) (int64, time.Duration, error) {
+	var n int64
+	var oldest *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM postback_deliveries WHERE state = 'pending'`).Scan(&n, &oldest)
+	if err != nil || oldest == nil {
+		return n, 0, translate(err)
+	}
+	return n, s.now().Sub(*oldest), nil
+}
