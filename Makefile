@@ -95,10 +95,21 @@ build: ## Build bin/baton
 # ---------------------------------------------------------------- run
 
 .PHONY: run
-run: build ## Build and start Baton on the embedded PostgreSQL with demo data
+run: build ## Build and start Baton on the embedded PostgreSQL with demo data (traces go to Jaeger when `make jaeger` runs)
+	@if curl -fs -o /dev/null http://127.0.0.1:16686/ 2>/dev/null; then \
+		echo "Jaeger is running: sending traces to it (http://127.0.0.1:16686)"; \
+		export OTEL_EXPORTER_OTLP_ENDPOINT=$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318} OTEL_SERVICE_NAME=$${OTEL_SERVICE_NAME:-baton}; \
+	fi; \
 	BATON_ADDR=$${BATON_ADDR:-$(RUN_ADDR)} BATON_DATA_DIR=$${BATON_DATA_DIR:-$(RUN_DATA_DIR)} \
 	BATON_ADMIN_KEY=$${BATON_ADMIN_KEY:-$(DEV_ADMIN_KEY)} BATON_DEMO=true \
 	./bin/baton
+
+.PHONY: jaeger
+jaeger: ## Build (pinned, once) and run Jaeger with in-memory storage on 127.0.0.1 (UI :16686, OTLP :4317/:4318)
+	tools/jaeger.sh run
+
+.tmp/bin/jaeger: tools/jaeger.sh
+	tools/jaeger.sh build
 
 # ---------------------------------------------------------------- test
 
@@ -106,8 +117,8 @@ run: build ## Build and start Baton on the embedded PostgreSQL with demo data
 test: checkgenerate lint breaking gotest smoke ## Everything CI runs
 
 .PHONY: gotest
-gotest: ## Go tests with the race detector (real PostgreSQL: embedded, or BATON_TEST_DATABASE_URL)
-	$(GO) test -race -count=1 ./...
+gotest: .tmp/bin/jaeger ## Go tests with the race detector (real PostgreSQL: embedded, or BATON_TEST_DATABASE_URL; a real Jaeger)
+	BATON_JAEGER_BIN=$(abspath .tmp/bin/jaeger) BATON_JAEGER_CONFIG=$(abspath tools/jaeger.yaml) $(GO) test -race -count=1 ./...
 
 .PHONY: smoke
 smoke: $(BIN)/.stamp clients/ts-smoke/node_modules/.stamp clients/python-smoke/.venv/.stamp ## Generated TS and Python clients against a live Baton

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,6 +28,7 @@ const chainAdminKey = "chain-test-admin-key-0123"
 // hop is one Baton process (one network) of the chain.
 type hop struct {
 	t      *testing.T
+	env    []string
 	name   string
 	addr   string
 	dbURL  string
@@ -46,8 +48,8 @@ func bearerKey(key string) connect.ClientOption {
 	}))
 }
 
-func newHop(t *testing.T, name string) *hop {
-	h := &hop{t: t, name: name, addr: freeAddr(t), dbURL: testdb.URL(t), data: t.TempDir()}
+func newHop(t *testing.T, name string, env ...string) *hop {
+	h := &hop{t: t, name: name, addr: freeAddr(t), dbURL: testdb.URL(t), data: t.TempDir(), env: env}
 	base := "http://" + h.addr
 	h.config = batonv1connect.NewConfigServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
 	h.clicks = batonv1connect.NewClickServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
@@ -62,6 +64,7 @@ func (h *hop) start() {
 	cmd.Env = append(os.Environ(), "BATON_TEST_AS_MAIN=1", "BATON_DATABASE_URL="+h.dbURL, "BATON_DATA_DIR="+h.data,
 		"BATON_ADDR="+h.addr, "BATON_ADMIN_KEY="+chainAdminKey, "BATON_LOG_LEVEL=warn",
 		"BATON_POSTBACK_ALLOW=127.0.0.0/8", "BATON_POSTBACK_SCHEDULE=200ms,300ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms")
+	cmd.Env = append(cmd.Env, h.env...)
 	if testing.Verbose() {
 		cmd.Stderr = os.Stderr
 	}
@@ -146,11 +149,20 @@ func TestThreeHopChain(t *testing.T) {
 	advertiser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "landing page") }))
 	defer advertiser.Close()
 
-	asp1, asp2 := newHop(t, "ASP-1"), newHop(t, "ASP-2")
+	jaeger := startJaeger(t)
+	otelEnv := func(service string) []string {
+		if jaeger == nil {
+			return nil
+		}
+		return []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + jaeger.otlpHTTP, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+			"OTEL_SERVICE_NAME=" + service, "OTEL_BSP_SCHEDULE_DELAY=100"}
+	}
+	asp1, asp2 := newHop(t, "ASP-1", otelEnv("asp-1")...), newHop(t, "ASP-2", otelEnv("asp-2")...)
 
 	// ASP-1: the media is its publisher; its offer lands on ASP-2's link and
 	// passes ASP-1's click ID in param1; ASP-2 is its downstream network.
-	n2 := must(asp1.config.CreateNetwork(ctx, &batonv1.CreateNetworkRequest{Name: "ASP-2"}))
+	// ASP-2 is trusted to carry trace context: a kickback continues its trace.
+	n2 := must(asp1.config.CreateNetwork(ctx, &batonv1.CreateNetworkRequest{Name: "ASP-2", TrustTraceContext: true}))
 	adv1 := must(asp1.config.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "programme via ASP-2"}))
 	mediaPub := must(asp1.config.CreatePublisher(ctx, &batonv1.CreatePublisherRequest{Name: "Media", Kind: batonv1.PublisherKind_PUBLISHER_KIND_MEDIA}))
 
@@ -214,6 +226,10 @@ func TestThreeHopChain(t *testing.T) {
 		t.Fatalf("media got %v", q)
 	}
 
+	if jaeger != nil {
+		jaeger.checkChainTrace(t, id1, id2, "ORDER-1")
+	}
+
 	// A duplicate report: posted back once.
 	dup := must(shop.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id2, OrderId: "ORDER-1", AmountJpy: ptr(int64(5000))}))
 	if !dup.GetDuplicate() {
@@ -246,3 +262,119 @@ func TestThreeHopChain(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// jaegerProc is a real Jaeger (v2, in-memory) started for the test.
+type jaegerProc struct {
+	query    string // host:port of the query API
+	otlpHTTP string
+}
+
+// startJaeger starts Jaeger from BATON_JAEGER_BIN (built by make), or
+// returns nil when there is none — unless BATON_REQUIRE_JAEGER=1 (CI),
+// which makes a missing Jaeger a failure.
+func startJaeger(t *testing.T) *jaegerProc {
+	bin, cfg := os.Getenv("BATON_JAEGER_BIN"), os.Getenv("BATON_JAEGER_CONFIG")
+	if bin == "" || cfg == "" {
+		if os.Getenv("BATON_REQUIRE_JAEGER") == "1" {
+			t.Fatal("BATON_JAEGER_BIN and BATON_JAEGER_CONFIG are required (make test builds Jaeger)")
+		}
+		t.Log("no Jaeger (BATON_JAEGER_BIN unset): the chain runs without checking its trace")
+		return nil
+	}
+	j := &jaegerProc{query: freeAddr(t), otlpHTTP: freeAddr(t)}
+	port := func(a string) string { return a[strings.LastIndex(a, ":")+1:] }
+	cmd := exec.Command(bin, "--config", cfg)
+	cmd.Env = append(os.Environ(), "JAEGER_QUERY_PORT="+port(j.query), "JAEGER_QUERY_GRPC_PORT="+port(freeAddr(t)),
+		"JAEGER_OTLP_GRPC_PORT="+port(freeAddr(t)), "JAEGER_OTLP_HTTP_PORT="+port(j.otlpHTTP))
+	if testing.Verbose() {
+		cmd.Stderr = os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + j.query + "/api/services"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return j
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("Jaeger did not start")
+	return nil
+}
+
+type jaegerTrace struct {
+	TraceID string `json:"traceID"`
+	Spans   []struct {
+		SpanID        string `json:"spanID"`
+		OperationName string `json:"operationName"`
+		ProcessID     string `json:"processID"`
+		StartTime     int64  `json:"startTime"`
+		Tags          []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+	} `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+	} `json:"processes"`
+}
+
+// checkChainTrace asks Jaeger's query API for the trace of a sale by ASP-1's
+// click ID and checks that it holds both networks' spans, in order, with
+// the IDs as attributes.
+func (j *jaegerProc) checkChainTrace(t *testing.T, id1, id2, order string) {
+	t.Helper()
+	q := url.Values{"service": {"asp-1"}, "tags": {`{"baton.click_id":"` + id1 + `"}`}, "limit": {"20"}, "lookback": {"1h"}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var body struct {
+			Data []jaegerTrace `json:"data"`
+		}
+		res, err := http.Get("http://" + j.query + "/api/traces?" + q.Encode())
+		if err == nil {
+			_ = json.NewDecoder(res.Body).Decode(&body)
+			res.Body.Close()
+		}
+		for _, tr := range body.Data {
+			type found struct {
+				start int64
+				tags  map[string]string
+			}
+			spans := map[string]found{}
+			services := map[string]bool{}
+			for _, sp := range tr.Spans {
+				svc := tr.Processes[sp.ProcessID].ServiceName
+				services[svc] = true
+				tags := map[string]string{}
+				for _, tg := range sp.Tags {
+					tags[tg.Key] = fmt.Sprint(tg.Value)
+				}
+				spans[svc+" "+sp.OperationName] = found{sp.StartTime, tags}
+			}
+			deliver, okD := spans["asp-2 baton.postback.deliver"]
+			kick, okK := spans["asp-1 baton.kickback"]
+			rec2, okR := spans["asp-2 baton.conversion.record"]
+			if !services["asp-1"] || !services["asp-2"] || !okD || !okK || !okR {
+				continue
+			}
+			if !(rec2.start <= deliver.start && deliver.start <= kick.start) {
+				t.Fatalf("spans out of order: ASP-2 record %d, ASP-2 deliver %d, ASP-1 kickback %d", rec2.start, deliver.start, kick.start)
+			}
+			if kick.tags["baton.click_id"] != id1 || kick.tags["baton.order_id"] != order || rec2.tags["baton.click_id"] != id2 ||
+				rec2.tags["baton.upstream_id"] != id1 || deliver.tags["baton.delivery_id"] == "" {
+				t.Fatalf("IDs as attributes: kickback %v, ASP-2 record %v, deliver %v", kick.tags, rec2.tags, deliver.tags)
+			}
+			fmt.Printf("jaeger: trace %s spans %d spans across asp-2 and asp-1; found by baton.click_id=%s\n", tr.TraceID, len(tr.Spans), id1)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Jaeger has no trace for baton.click_id=%s with spans of both networks (%d traces found)", id1, len(body.Data))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
@@ -34,6 +35,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -43,6 +45,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		if err := serve(); err != nil {
+			fmt.Fprintln(os.Stderr, "batonbench serve:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "load" {
 		if err := load(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "batonbench load:", err)
@@ -202,7 +211,7 @@ func orchestrate(args []string) error {
 	concList := fs.String("c", "8,64,256", "concurrency levels")
 	out := fs.String("out", "bench-results.txt", "file to write the table to")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server side to this file")
-	suites := fs.String("suites", "clicks,conversions,postbacks", "which benchmarks to run")
+	suites := fs.String("suites", "clicks,tracing,conversions,postbacks", "which benchmarks to run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -326,6 +335,14 @@ func orchestrate(args []string) error {
 	bareDB := &http.Server{Handler: bareInsert(db.Store.Pool())}
 	go func() { _ = bareDB.Serve(bareDBLn) }()
 	defer bareDB.Close()
+	if run("tracing") {
+		table, err := tracingOverhead(ctx, db.Store.Pool().Config().ConnString(), dataDir, cfg.AdminKey, concs, *runs, *dur)
+		if err != nil {
+			return err
+		}
+		b.WriteString(table)
+		fmt.Fprintf(&b, "target (issue 7): with no OTEL_* variables set, the click redirect loses less than 5%% against Baton without instrumentation\n\n")
+	}
 	if run("conversions") {
 		convBody := `{"clickId":"` + clickID + `","orderId":"%s","amountJpy":"1980","buyer":{"userName":"benchuser"}}`
 		convTable, err := compare(ctx, "Conversion intake: Baton RecordConversion (one transaction incl. attribution and postback enqueue) vs a bare INSERT of the same row", []target{
@@ -638,4 +655,83 @@ func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv 
 	fmt.Fprintf(&b, "under load: intake of the %d conversions took %.2f s; conversion to postback received p50 %.1f ms, p99 %.1f ms (queueing included)\n",
 		n, intakeDone.Sub(start).Seconds(), lat[len(lat)/2], lat[len(lat)*99/100])
 	return b.String(), nil
+}
+
+// serve runs a Baton configured by BATON_* variables (a child process of
+// the benchmark, so two configurations can be measured side by side).
+func serve() error {
+	cfg, err := config.Load(nil, os.Getenv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	db, err := app.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close(context.Background())
+	srv, err := app.New(cfg, log, db)
+	if err != nil {
+		return err
+	}
+	return srv.Serve(ctx, nil)
+}
+
+// tracingOverhead measures the click redirect of Baton as shipped (no
+// OTEL_* variables: nothing exported) against the same binary with all
+// instrumentation off (BATON_TELEMETRY=off), each in its own process on the
+// same database.
+func tracingOverhead(ctx context.Context, dbURL, dataDir, adminKey string, concs []int, runs int, dur time.Duration) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	start := func(telemetry string) (string, func(), error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", nil, err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.CommandContext(ctx, self, "serve")
+		env := []string{}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "OTEL_") {
+				env = append(env, kv)
+			}
+		}
+		cmd.Env = append(env, "BATON_DATABASE_URL="+dbURL, "BATON_DATA_DIR="+dataDir, "BATON_ADDR="+addr,
+			"BATON_ADMIN_KEY="+adminKey, "BATON_TELEMETRY="+telemetry, "BATON_LOG_LEVEL=error")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return "", nil, err
+		}
+		stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if res, err := http.Get("http://" + addr + "/readyz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					return addr, stop, nil
+				}
+			}
+		}
+		stop()
+		return "", nil, fmt.Errorf("baton (telemetry %s) did not start", telemetry)
+	}
+	offAddr, stopOff, err := start("off")
+	if err != nil {
+		return "", err
+	}
+	defer stopOff()
+	onAddr, stopOn, err := start("on")
+	if err != nil {
+		return "", err
+	}
+	defer stopOn()
+	return compare(ctx, "Tracing cost: Baton with its instrumentation (no OTEL_* set) vs the same binary with BATON_TELEMETRY=off", []target{
+		{name: "Baton, instrumentation off", url: "http://" + offAddr + "/c/" + app.DemoLinkID},
+		{name: "Baton, instrumentation on", url: "http://" + onAddr + "/c/" + app.DemoLinkID},
+	}, concs, runs, dur)
 }

@@ -107,8 +107,11 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 		}
 		url = db.cluster.URL()
 	}
-	db.Store, err = store.Open(ctx, url, store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log,
-		Tracer: otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())})
+	opts := store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log}
+	if cfg.Telemetry != "off" {
+		opts.Tracer = otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())
+	}
+	db.Store, err = store.Open(ctx, url, opts)
 	if err != nil {
 		if db.cluster != nil {
 			_ = db.cluster.Stop(context.Background())
@@ -152,13 +155,18 @@ type Server struct {
 
 // New builds the HTTP handler for every route over db.
 func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
-	tel, err := telemetry.Setup(context.Background(), "baton")
-	if err != nil {
-		return nil, err
-	}
-	otelInterceptor, err := otelconnect.NewInterceptor()
-	if err != nil {
-		return nil, err
+	tel := &telemetry.Telemetry{Metrics: http.NotFoundHandler()}
+	var interceptors []connect.Interceptor
+	if cfg.Telemetry != "off" {
+		var err error
+		if tel, err = telemetry.Setup(context.Background(), "baton"); err != nil {
+			return nil, err
+		}
+		otelInterceptor, err := otelconnect.NewInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		interceptors = append(interceptors, otelInterceptor)
 	}
 	validator, err := protovalidate.New()
 	if err != nil {
@@ -202,14 +210,13 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	// Order matters: authenticate first (an anonymous caller learns nothing,
 	// not even validation rules), then bound the work, then validate.
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(
-			otelInterceptor,
+		connect.WithInterceptors(append(interceptors,
 			recoverInterceptor(log),
 			rpc.PeerInterceptor(),
 			authn,
 			timeoutInterceptor(cfg.RequestTimeout),
 			validate.NewInterceptor(validate.WithValidator(validator)),
-		),
+		)...),
 		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
 	}
 	mux := http.NewServeMux()
@@ -234,8 +241,10 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	plain.HandleFunc("GET /tracking/tracking_img.php", fc2.Pixel)
 	plain.HandleFunc("POST /tracking/tracking_post.php", fc2.Post)
 	plain.Handle("GET /metrics", tel.Metrics)
-	if err := registerGauges(st); err != nil {
-		return nil, err
+	if cfg.Telemetry != "off" {
+		if err := registerGauges(st); err != nil {
+			return nil, err
+		}
 	}
 	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -73,6 +73,9 @@ type Config struct {
 	// crash) is sent again (BATON_POSTBACK_RESCUE_AFTER, default 3m; at
 	// least twice BATON_POSTBACK_TIMEOUT).
 	PostbackRescueAfter time.Duration
+	// Telemetry is "on" (traces per OTEL_*, metrics on /metrics) or "off"
+	// (no instrumentation at all, to measure its cost) (BATON_TELEMETRY, default on).
+	Telemetry string
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -142,6 +145,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.DurationVar(&c.PostbackTimeout, "postback-timeout", durEnv("BATON_POSTBACK_TIMEOUT", 10*time.Second), "time limit of one attempt (BATON_POSTBACK_TIMEOUT)")
 	fs.DurationVar(&c.PostbackDisableAfter, "postback-disable-after", durEnv("BATON_POSTBACK_DISABLE_AFTER", 72*time.Hour), "disable endpoints failing this long (BATON_POSTBACK_DISABLE_AFTER)")
 	fs.DurationVar(&c.PostbackRescueAfter, "postback-rescue-after", durEnv("BATON_POSTBACK_RESCUE_AFTER", 3*time.Minute), "resend postbacks interrupted by a crash after (BATON_POSTBACK_RESCUE_AFTER)")
+	fs.StringVar(&c.Telemetry, "telemetry", env("BATON_TELEMETRY", "on"), "on or off (BATON_TELEMETRY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -198,6 +202,9 @@ func (c *Config) validate() error {
 	if c.PostbackRescueAfter < 2*c.PostbackTimeout+time.Second {
 		errs = append(errs, errors.New("BATON_POSTBACK_RESCUE_AFTER must exceed twice BATON_POSTBACK_TIMEOUT (plus a second)"))
 	}
+	if c.Telemetry != "on" && c.Telemetry != "off" {
+		errs = append(errs, fmt.Errorf("BATON_TELEMETRY: %q is not on or off", c.Telemetry))
+	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
 	}
@@ -242,7 +249,7 @@ func (c Config) LogAttrs() []any {
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
-		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers,
+		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
 	}
 }
 

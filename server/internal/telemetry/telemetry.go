@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -52,7 +53,7 @@ type Telemetry struct {
 	shutdown  []func(context.Context) error
 }
 
-// Shutdown flushes and stops the providers.
+// Shutdown flushes what the providers hold (on a graceful stop).
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, f := range t.shutdown {
@@ -70,9 +71,22 @@ func exportConfigured() bool {
 	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
+var (
+	setupOnce sync.Once
+	setupTel  *Telemetry
+	setupErr  error
+)
+
 // Setup installs the global tracer and meter providers and the W3C
-// propagator. serviceName is used unless OTEL_SERVICE_NAME is set.
+// propagator, once per process (OpenTelemetry's providers are global:
+// instruments bind to the first one installed); later calls return the same
+// Telemetry. serviceName is used unless OTEL_SERVICE_NAME is set.
 func Setup(ctx context.Context, serviceName string) (*Telemetry, error) {
+	setupOnce.Do(func() { setupTel, setupErr = setup(ctx, serviceName) })
+	return setupTel, setupErr
+}
+
+func setup(ctx context.Context, serviceName string) (*Telemetry, error) {
 	t := &Telemetry{}
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName(serviceName)))
@@ -97,7 +111,8 @@ func Setup(ctx context.Context, serviceName string) (*Telemetry, error) {
 		)
 		otel.SetTracerProvider(tp)
 		t.Exporting = true
-		t.shutdown = append(t.shutdown, tp.Shutdown)
+		// Flush, not shut down: the providers live as long as the process.
+		t.shutdown = append(t.shutdown, tp.ForceFlush)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -107,7 +122,7 @@ func Setup(ctx context.Context, serviceName string) (*Telemetry, error) {
 	}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(pe))
 	otel.SetMeterProvider(mp)
-	t.shutdown = append(t.shutdown, mp.Shutdown)
+	t.shutdown = append(t.shutdown, mp.ForceFlush)
 	t.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return t, nil
 }
