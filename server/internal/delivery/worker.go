@@ -192,7 +192,12 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	defer span.End()
 	now := w.now()
 	attempt := domain.Attempt{Number: number, At: now}
+	_, rspan := tracer.Start(ctx, "baton.postback.render")
 	req, err := Render(ep, d, secrets, now)
+	if err != nil {
+		rspan.SetStatus(codes.Error, err.Error())
+	}
+	rspan.End()
 	var outcome postback.Outcome
 	var retryAfter time.Duration
 	if err != nil {

@@ -7,7 +7,12 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/telemetry"
 )
 
 // transparentGIF is a 1×1 transparent GIF (43 bytes).
@@ -43,7 +48,15 @@ func (g *FC2) Pixel(w http.ResponseWriter, r *http.Request) {
 		}
 		return ""
 	}
-	res, err := g.intake.Pixel(r.Context(), q.Get, cookie, ClientIP(r), r.UserAgent())
+	ctx, span := tracer.Start(r.Context(), "baton.fc2.image_tag", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String(telemetry.OrderID, q.Get("unique_id")), attribute.String("baton.shop_id", q.Get("shopid"))))
+	defer span.End()
+	res, err := g.intake.Pixel(ctx, q.Get, cookie, ClientIP(r), r.UserAgent())
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	} else {
+		span.SetAttributes(attribute.String(telemetry.ConversionID, res.Conversion.ID), attribute.String(telemetry.ClickID, res.Conversion.ClickID))
+	}
 	var msg string
 	switch {
 	case err == nil && res.Duplicate:
@@ -78,7 +91,15 @@ func (g *FC2) Post(w http.ResponseWriter, r *http.Request) {
 		text(w, http.StatusBadRequest, "ERROR: malformed form body")
 		return
 	}
-	_, err := g.intake.ServerPost(r.Context(), r.PostForm.Get, ClientIP(r))
+	ctx, span := tracer.Start(r.Context(), "baton.fc2.server_post", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String(telemetry.OrderID, r.PostForm.Get("unique_id")), attribute.String("baton.shop_id", r.PostForm.Get("shopid"))))
+	defer span.End()
+	res, err := g.intake.ServerPost(ctx, r.PostForm.Get, ClientIP(r))
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	} else {
+		span.SetAttributes(attribute.String(telemetry.ConversionID, res.Conversion.ID), attribute.String(telemetry.ClickID, res.Conversion.ClickID))
+	}
 	if err == nil {
 		text(w, http.StatusOK, "OK")
 		return

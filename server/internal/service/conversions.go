@@ -424,7 +424,22 @@ func actor(p domain.Principal, in ConversionInput) string {
 
 // attribute finds the candidate clicks along the first path that has any
 // and lets package attribution judge them.
-func (c *Conversions) attribute(ctx context.Context, in ConversionInput, offer domain.Offer, named *domain.Click) (attribution.Decision, *domain.Click, error) {
+func (c *Conversions) attribute(ctx context.Context, in ConversionInput, offer domain.Offer, named *domain.Click) (d attribution.Decision, w *domain.Click, err error) {
+	ctx, span := tracer.Start(ctx, "baton.attribute", trace.WithAttributes(attribute.String(telemetry.OfferID, offer.ID)))
+	defer func() {
+		span.SetAttributes(attribute.String("baton.attribution_path", string(d.Path)))
+		if w != nil {
+			span.SetAttributes(attribute.String(telemetry.ClickID, w.ID), attribute.String(telemetry.PublisherID, w.PublisherID))
+		}
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	return c.decide(ctx, in, offer, named)
+}
+
+func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer domain.Offer, named *domain.Click) (attribution.Decision, *domain.Click, error) {
 	rules := attribution.Rules{Window: offer.AttributionWindow, Model: attribution.Model(offer.AttributionModel), IPMatchWindow: offer.IPMatchWindow}
 	judge := func(path attribution.Path, clicks []domain.Click, rules attribution.Rules) (attribution.Decision, *domain.Click) {
 		var cands []attribution.Click

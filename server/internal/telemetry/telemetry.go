@@ -120,7 +120,16 @@ func setup(ctx context.Context, serviceName string) (*Telemetry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(pe))
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(pe)}
+	if v := os.Getenv("OTEL_METRICS_EXPORTER"); v != "" && v != "none" && v != "prometheus" {
+		// Also push metrics by OTLP (or as the variable says).
+		reader, err := autoexport.NewMetricReader(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("metric exporter (OTEL_* variables): %w", err)
+		}
+		mopts = append(mopts, sdkmetric.WithReader(reader))
+	}
+	mp := sdkmetric.NewMeterProvider(mopts...)
 	otel.SetMeterProvider(mp)
 	t.shutdown = append(t.shutdown, mp.ForceFlush)
 	t.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
