@@ -55,37 +55,37 @@ func (s *ConversionServer) fail(ctx context.Context, err error) error {
 	return s.errs.toConnect(ctx, err)
 }
 
-var statusNames = map[domain.ConversionStatus]batonv1.ConversionStatus{
+// enumMap maps domain values to proto enum values; from is the reverse
+// lookup (the zero domain value when absent, i.e. "unspecified").
+type enumMap[D comparable, P comparable] map[D]P
+
+func (m enumMap[D, P]) from(p P) D {
+	for d, v := range m {
+		if v == p {
+			return d
+		}
+	}
+	var zero D
+	return zero
+}
+
+var statusNames = enumMap[domain.ConversionStatus, batonv1.ConversionStatus]{
 	domain.StatusPending:  batonv1.ConversionStatus_CONVERSION_STATUS_PENDING,
 	domain.StatusApproved: batonv1.ConversionStatus_CONVERSION_STATUS_APPROVED,
 	domain.StatusRejected: batonv1.ConversionStatus_CONVERSION_STATUS_REJECTED,
 	domain.StatusReversed: batonv1.ConversionStatus_CONVERSION_STATUS_REVERSED,
 }
 
-func statusFromProto(s batonv1.ConversionStatus) domain.ConversionStatus {
-	for k, v := range statusNames {
-		if v == s {
-			return k
-		}
-	}
-	return ""
-}
+func statusFromProto(s batonv1.ConversionStatus) domain.ConversionStatus { return statusNames.from(s) }
 
-var sourceNames = map[domain.ConversionSource]batonv1.ConversionSource{
+var sourceNames = enumMap[domain.ConversionSource, batonv1.ConversionSource]{
 	domain.SourceAPI:        batonv1.ConversionSource_CONVERSION_SOURCE_API,
 	domain.SourcePixel:      batonv1.ConversionSource_CONVERSION_SOURCE_PIXEL,
 	domain.SourceServerPost: batonv1.ConversionSource_CONVERSION_SOURCE_SERVER_POST,
 	domain.SourceKickback:   batonv1.ConversionSource_CONVERSION_SOURCE_KICKBACK,
 }
 
-func sourceFromProto(s batonv1.ConversionSource) domain.ConversionSource {
-	for k, v := range sourceNames {
-		if v == s {
-			return k
-		}
-	}
-	return 0
-}
+func sourceFromProto(s batonv1.ConversionSource) domain.ConversionSource { return sourceNames.from(s) }
 
 var pathNames = map[string]batonv1.AttributionPath{
 	string(attribution.PathClickID):       batonv1.AttributionPath_ATTRIBUTION_PATH_CLICK_ID,

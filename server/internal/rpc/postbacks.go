@@ -28,53 +28,34 @@ func NewPostbackServer(svc *service.Postbacks, v protovalidate.Validator, log *s
 	return &PostbackServer{svc: svc, validator: v, errs: errorMapper{log: log}}
 }
 
-var eventNames = map[domain.ConversionStatus]batonv1.PostbackEvent{
+var eventNames = enumMap[domain.ConversionStatus, batonv1.PostbackEvent]{
 	domain.StatusPending:  batonv1.PostbackEvent_POSTBACK_EVENT_PENDING,
 	domain.StatusApproved: batonv1.PostbackEvent_POSTBACK_EVENT_APPROVED,
 	domain.StatusRejected: batonv1.PostbackEvent_POSTBACK_EVENT_REJECTED,
 	domain.StatusReversed: batonv1.PostbackEvent_POSTBACK_EVENT_REVERSED,
 }
 
-func eventFromProto(e batonv1.PostbackEvent) domain.ConversionStatus {
-	for k, v := range eventNames {
-		if v == e {
-			return k
-		}
-	}
-	return ""
-}
+func eventFromProto(e batonv1.PostbackEvent) domain.ConversionStatus { return eventNames.from(e) }
 
-var methodNames = map[domain.PostbackMethod]batonv1.PostbackMethod{
+var methodNames = enumMap[domain.PostbackMethod, batonv1.PostbackMethod]{
 	domain.MethodGet:      batonv1.PostbackMethod_POSTBACK_METHOD_GET,
 	domain.MethodPostForm: batonv1.PostbackMethod_POSTBACK_METHOD_POST_FORM,
 	domain.MethodPostJSON: batonv1.PostbackMethod_POSTBACK_METHOD_POST_JSON,
 }
 
-func methodFromProto(m batonv1.PostbackMethod) domain.PostbackMethod {
-	for k, v := range methodNames {
-		if v == m {
-			return k
-		}
-	}
-	return ""
-}
+func methodFromProto(m batonv1.PostbackMethod) domain.PostbackMethod { return methodNames.from(m) }
 
-var endpointStates = map[domain.EndpointState]batonv1.EndpointState{
+var endpointStates = enumMap[domain.EndpointState, batonv1.EndpointState]{
 	domain.EndpointEnabled:         batonv1.EndpointState_ENDPOINT_STATE_ENABLED,
 	domain.EndpointDisabled:        batonv1.EndpointState_ENDPOINT_STATE_DISABLED,
 	domain.EndpointDisabledFailing: batonv1.EndpointState_ENDPOINT_STATE_DISABLED_FAILING,
 }
 
 func endpointStateFromProto(s batonv1.EndpointState) domain.EndpointState {
-	for k, v := range endpointStates {
-		if v == s {
-			return k
-		}
-	}
-	return ""
+	return endpointStates.from(s)
 }
 
-var deliveryStates = map[domain.DeliveryState]batonv1.DeliveryState{
+var deliveryStates = enumMap[domain.DeliveryState, batonv1.DeliveryState]{
 	domain.DeliveryPending:   batonv1.DeliveryState_DELIVERY_STATE_PENDING,
 	domain.DeliverySucceeded: batonv1.DeliveryState_DELIVERY_STATE_SUCCEEDED,
 	domain.DeliveryFailed:    batonv1.DeliveryState_DELIVERY_STATE_FAILED,
@@ -82,12 +63,7 @@ var deliveryStates = map[domain.DeliveryState]batonv1.DeliveryState{
 }
 
 func deliveryStateFromProto(s batonv1.DeliveryState) domain.DeliveryState {
-	for k, v := range deliveryStates {
-		if v == s {
-			return k
-		}
-	}
-	return ""
+	return deliveryStates.from(s)
 }
 
 var attemptOutcomes = map[string]batonv1.AttemptOutcome{
