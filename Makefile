@@ -114,11 +114,23 @@ jaeger: ## Build (pinned, once) and run Jaeger with in-memory storage on 127.0.0
 # ---------------------------------------------------------------- test
 
 .PHONY: test
-test: checkgenerate lint breaking gotest smoke ## Everything CI runs
+test: checkgenerate lint breaking gotest fuzz smoke ## Everything CI runs
 
 .PHONY: gotest
 gotest: .tmp/bin/jaeger ## Go tests with the race detector (real PostgreSQL: embedded, or BATON_TEST_DATABASE_URL; a real Jaeger)
 	BATON_JAEGER_BIN=$(abspath .tmp/bin/jaeger) BATON_JAEGER_CONFIG=$(abspath tools/jaeger.yaml) $(GO) test -race -count=1 ./...
+
+FUZZTIME ?= 5s
+FUZZ_TARGETS := FuzzResolveDeepLink:./server/internal/tracking FuzzSanitizeSubID:./server/internal/tracking \
+	FuzzFC2:./server/internal/signature FuzzParseRender:./server/internal/postback
+
+.PHONY: fuzz
+fuzz: ## A short run of every fuzz target (FUZZTIME each; seed corpora run in gotest too)
+	@for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "go test -run=^$$ -fuzz=^$$name\$$ -fuzztime=$(FUZZTIME) $$pkg"; \
+		$(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
 
 .PHONY: smoke
 smoke: $(BIN)/.stamp clients/ts-smoke/node_modules/.stamp clients/python-smoke/.venv/.stamp ## Generated TS and Python clients against a live Baton
