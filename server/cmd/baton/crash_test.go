@@ -270,3 +270,131 @@ func TestPostbackOutboxSurvivesKill9(t *testing.T) {
 	}
 	fmt.Printf("crash test (postbacks): kill -9 mid-send, 1 postback owed, delivered after restart with the same delivery ID, 0 lost\n")
 }
+
+// TestConversionsSurviveKill9 kills the server with SIGKILL three times
+// under a conversion load: every conversion that was answered with success
+// is stored once, and every postback it owes reaches the receiver once the
+// server is back.
+func TestConversionsSurviveKill9(t *testing.T) {
+	dbURL := testdb.URL(t)
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	var mu sync.Mutex
+	received := map[string]bool{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		received[r.URL.Query().Get("o")] = true
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer rcv.Close()
+	env := []string{"BATON_POSTBACK_ALLOW=127.0.0.0/8", "BATON_POSTBACK_TIMEOUT=1s", "BATON_POSTBACK_RESCUE_AFTER=4s", "BATON_POSTBACK_SCHEDULE=200ms,500ms,1s,1s,1s,1s,1s,1s"}
+	p := startBatonEnv(t, dbURL, dataDir, addr, env...)
+	ctx := context.Background()
+	base := "http://" + addr
+	pb := batonv1connect.NewPostbackServiceClient(http.DefaultClient, base, bearerKey("crash-test-admin-key-0123"))
+	if _, err := pb.CreatePostbackEndpoint(ctx, &batonv1.CreatePostbackEndpointRequest{PublisherId: "pub_demo", UrlTemplate: rcv.URL + "/pb?o={order_id}",
+		Events: []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_PENDING}, Method: batonv1.PostbackMethod_POSTBACK_METHOD_GET}); err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, base+"/c/demo", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 Chrome/156.0")
+	res, err := browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, _ := url.Parse(res.Header.Get("Location"))
+	sid := loc.Query().Get("sid")
+
+	succeeded := map[string]bool{}
+	tried := 0
+	for round := range 3 {
+		var ok atomic.Int64
+		var attempts atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				conv := batonv1connect.NewConversionServiceClient(&http.Client{Timeout: 5 * time.Second}, base, bearerKey("bk_demo_advertiser_key_0000000000"))
+				amount := int64(1000)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					order := fmt.Sprintf("K%d-W%d-%d", round, w, i)
+					attempts.Add(1)
+					if _, err := conv.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: sid, OrderId: order, AmountJpy: &amount}); err != nil {
+						continue // no success, no promise
+					}
+					mu.Lock()
+					succeeded[order] = true
+					mu.Unlock()
+					ok.Add(1)
+				}
+			}()
+		}
+		for ok.Load() < 100 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		_, _ = p.cmd.Process.Wait()
+		close(stop)
+		wg.Wait()
+		tried += int(attempts.Load())
+		p = startBatonEnv(t, dbURL, dataDir, addr, env...)
+	}
+
+	// Every postback owed arrives once the server is back (interrupted
+	// sends are rescued after BATON_POSTBACK_RESCUE_AFTER).
+	deadline := time.Now().Add(60 * time.Second)
+	missing := 0
+	for {
+		missing = 0
+		mu.Lock()
+		for order := range succeeded {
+			if !received[order] {
+				missing++
+			}
+		}
+		mu.Unlock()
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, _ := conn.Query(ctx, `SELECT order_id, count(*) FROM conversions GROUP BY order_id`)
+	stored := map[string]int64{}
+	for rows.Next() {
+		var o string
+		var n int64
+		if err := rows.Scan(&o, &n); err != nil {
+			t.Fatal(err)
+		}
+		stored[o] = n
+	}
+	lost, twice := 0, 0
+	for order := range succeeded {
+		switch stored[order] {
+		case 0:
+			lost++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	fmt.Printf("crash test (conversions): tried=%d succeeded=%d lost=%d duplicated=%d postbacks_missing=%d\n", tried, len(succeeded), lost, twice, missing)
+	if lost != 0 || twice != 0 || missing != 0 {
+		t.Fatalf("%d answered conversions lost, %d stored twice, %d owed postbacks never arrived", lost, twice, missing)
+	}
+}
