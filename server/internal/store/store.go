@@ -212,6 +212,10 @@ func translate(err error) error {
 		switch {
 		case pgErr.Code == "23505": // unique_violation
 			return fmt.Errorf("%w: %s", domain.ErrAlreadyExists, pgErr.ConstraintName)
+		case pgErr.Code == "22021": // character_not_in_repertoire: a NUL in text
+			return domain.Invalid("text", "a string contains a NUL (\\u0000) character, which cannot be stored")
+		case strings.HasPrefix(pgErr.Code, "22"): // data exceptions: the caller's value, not our fault
+			return domain.Invalid("value", "a value is out of range or malformed")
 		case pgErr.Code == "23503": // foreign_key_violation
 			return fmt.Errorf("%w: a referenced record does not exist (%s)", domain.ErrFailedPrecondition, pgErr.ConstraintName)
 		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // admin shutdown, crash shutdown, cannot connect now
