@@ -211,7 +211,8 @@ func orchestrate(args []string) error {
 	concList := fs.String("c", "8,64,256", "concurrency levels")
 	out := fs.String("out", "bench-results.txt", "file to write the table to")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server side to this file")
-	suites := fs.String("suites", "clicks,tracing,conversions,postbacks", "which benchmarks to run")
+	suites := fs.String("suites", "clicks,tracing,conversions,postbacks,growth", "which benchmarks to run")
+	growth := fs.String("growth", "1000000,10000000", "click table sizes for the growth benchmark")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -369,7 +370,14 @@ func orchestrate(args []string) error {
 			return err
 		}
 		b.WriteString(pbTable)
-		fmt.Fprintf(&b, "targets (issue 5): 2,000 deliveries/s or more; p50 from conversion to postback received under 50 ms\n")
+		fmt.Fprintf(&b, "targets (issue 5): 2,000 deliveries/s or more; p50 from conversion to postback received under 50 ms\n\n")
+	}
+	if run("growth") {
+		table, err := growthBench(ctx, db.Store.Pool(), cfg, *growth, *dur)
+		if err != nil {
+			return err
+		}
+		b.WriteString(table)
 	}
 	fmt.Print("\n" + b.String())
 	if *out != "" {
@@ -695,10 +703,10 @@ func tracingOverhead(ctx context.Context, dbURL, dataDir, adminKey string, concs
 	if err != nil {
 		return "", err
 	}
-	start := func(telemetry string) (string, func(), error) {
+	start := func(telemetry string) (string, func(), int, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return "", nil, err
+			return "", nil, 0, err
 		}
 		addr := ln.Addr().String()
 		ln.Close()
@@ -713,32 +721,128 @@ func tracingOverhead(ctx context.Context, dbURL, dataDir, adminKey string, concs
 			"BATON_ADMIN_KEY="+adminKey, "BATON_TELEMETRY="+telemetry, "BATON_LOG_LEVEL=error")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
-			return "", nil, err
+			return "", nil, 0, err
 		}
 		stop := func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if res, err := http.Get("http://" + addr + "/readyz"); err == nil {
 				res.Body.Close()
 				if res.StatusCode == 200 {
-					return addr, stop, nil
+					return addr, stop, cmd.Process.Pid, nil
 				}
 			}
 		}
 		stop()
-		return "", nil, fmt.Errorf("baton (telemetry %s) did not start", telemetry)
+		return "", nil, 0, fmt.Errorf("baton (telemetry %s) did not start", telemetry)
 	}
-	offAddr, stopOff, err := start("off")
+	var onPID int
+	offAddr, stopOff, _, err := start("off")
 	if err != nil {
 		return "", err
 	}
 	defer stopOff()
-	onAddr, stopOn, err := start("on")
+	onAddr, stopOn, pid, err := start("on")
+	onPID = pid
 	if err != nil {
 		return "", err
 	}
 	defer stopOn()
-	return compare(ctx, "Tracing cost: Baton with its instrumentation (no OTEL_* set) vs the same binary with BATON_TELEMETRY=off", []target{
+	before := procStatus(onPID)
+	table, err := compare(ctx, "Tracing cost: Baton with its instrumentation (no OTEL_* set) vs the same binary with BATON_TELEMETRY=off", []target{
 		{name: "Baton, instrumentation off", url: "http://" + offAddr + "/c/" + app.DemoLinkID},
 		{name: "Baton, instrumentation on", url: "http://" + onAddr + "/c/" + app.DemoLinkID},
 	}, concs, runs, dur)
+	if err != nil {
+		return "", err
+	}
+	peak := procStatus(onPID)
+	time.Sleep(10 * time.Second)
+	after := procStatus(onPID)
+	table += fmt.Sprintf("memory of the server process under this click load: RSS %d MiB before, peak %d MiB, %d MiB 10 s after the load\n",
+		before["VmRSS"]/1024, peak["VmHWM"]/1024, after["VmRSS"]/1024)
+	return table, nil
+}
+
+// procStatus reads the kB figures of /proc/PID/status.
+func procStatus(pid int) map[string]int64 {
+	out := map[string]int64{}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 2 && f[1] == "kB" {
+			n, _ := strconv.ParseInt(f[0], 10, 64)
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// growthBench fills the click table to each size and measures the click
+// redirect and conversion intake (whose click lookup is by ID) there, as a
+// ratio to the same measurements on the table as it was.
+func growthBench(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, sizes string, dur time.Duration) (string, error) {
+	clickID, err := benchClick(cfg.Addr)
+	if err != nil {
+		return "", err
+	}
+	body := `{"clickId":"` + clickID + `","orderId":"%s","amountJpy":"1980"}`
+	measure := func() (float64, float64, error) {
+		c, err := runLoad(ctx, "http://"+cfg.Addr+"/c/"+app.DemoLinkID, 64, dur)
+		if err != nil {
+			return 0, 0, err
+		}
+		v, err := runLoad(ctx, "http://"+cfg.Addr+"/baton.v1.ConversionService/RecordConversion", 64, dur,
+			"-status", "200", "-body", body, "-auth", "Bearer "+cfg.AdminKey)
+		return c.RPS, v.RPS, err
+	}
+	var have int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM clicks`).Scan(&have); err != nil {
+		return "", err
+	}
+	c0, v0, err := measure()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Growth: the click redirect and conversion intake (click looked up by ID) as the click table grows, 64 clients\n")
+	fmt.Fprintf(&b, "%-14s %14s %8s %18s %8s\n", "clicks stored", "redirects/s", "ratio", "conversions/s", "ratio")
+	fmt.Fprintf(&b, "%-14d %14.0f %8s %18.0f %8s\n", have, c0, "1.00", v0, "1.00")
+	for _, s := range strings.Split(sizes, ",") {
+		target, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("bad growth size %q", s)
+		}
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM clicks`).Scan(&have); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(os.Stderr, "  growth: filling the click table to %d rows...\n", target)
+		for have < target {
+			n := min(target-have, 1_000_000)
+			// Rows spread over the last 20 days, IDs shaped like real ones.
+			if _, err := pool.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
+				source, sub_ids, upstream_id, ip, user_agent, is_unique, expires_at)
+				SELECT substr(md5(g::text || random()::text) || md5(g::text), 1, 29), t, 'demo', 'off_demo', 'adv_demo', 'pub_demo', 'site_demo',
+					1, ARRAY['g' || g], 'g' || g, ('10.' || (g % 250) || '.' || ((g / 250) % 250) || '.' || (g % 199))::inet, 'bench', true, t + interval '30 days'
+				FROM generate_series(1, $1::bigint) AS g, LATERAL (SELECT now() - random() * interval '20 days' AS t) x`, n); err != nil {
+				return "", fmt.Errorf("fill clicks: %w", err)
+			}
+			have += n
+		}
+		if _, err := pool.Exec(ctx, `ANALYZE clicks`); err != nil {
+			return "", err
+		}
+		c, v, err := measure()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%-14d %14.0f %8.2f %18.0f %8.2f\n", have, c, c/c0, v, v/v0)
+	}
+	return b.String(), nil
 }
