@@ -301,10 +301,18 @@ func orchestrate(args []string) error {
 
 	run := func(name string) bool { return strings.Contains(","+*suites+",", ","+name+",") }
 	if run("clicks") {
-		clickTable, err := compare(ctx, "Click redirect: Baton (click committed before the 302) vs a bare Go 302 handler", []target{
+		clickTargets := []target{
 			{name: "bare Go 302 handler", url: "http://" + bareLn.Addr().String() + "/c/demo"},
 			{name: "Baton redirect (durable)", url: "http://" + cfg.Addr + "/c/" + app.DemoLinkID},
-		}, concs, *runs, *dur)
+		}
+		if nginxURL, stopNginx, err := startNginx(dataDir); err == nil {
+			defer stopNginx()
+			clickTargets = append(clickTargets, target{name: "nginx return 302", url: nginxURL})
+		} else {
+			fmt.Fprintln(os.Stderr, "  (no nginx baseline:", err, ")")
+		}
+		clickTable, err := compare(ctx, "Click redirect: Baton (click committed before the 302) vs a bare Go 302 handler (and nginx's return 302, when installed)",
+			clickTargets, concs, *runs, *dur)
 		if err != nil {
 			return err
 		}
@@ -845,4 +853,46 @@ func growthBench(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, siz
 		fmt.Fprintf(&b, "%-14d %14.0f %8.2f %18.0f %8.2f\n", have, c, c/c0, v, v/v0)
 	}
 	return b.String(), nil
+}
+
+// startNginx runs nginx, when installed, answering every request with
+// "return 302", as a second baseline for the redirect.
+func startNginx(dir string) (string, func(), error) {
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		return "", nil, errors.New("nginx is not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	prefix := filepath.Join(dir, "nginx")
+	if err := os.MkdirAll(filepath.Join(prefix, "logs"), 0o755); err != nil {
+		return "", nil, err
+	}
+	conf := fmt.Sprintf(`daemon off; master_process off; worker_processes 1; pid %[1]s/nginx.pid; error_log %[1]s/logs/error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fastcgi; uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;
+  server { listen %[2]s; location / { return 302 https://shop.example.com/lp?sid=00000000000000000000000000000&aff_userid=1000&aff_siteid=1000; } } }
+`, prefix, addr)
+	confPath := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "-p", prefix, "-c", confPath)
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return "http://" + addr + "/c/demo", stop, nil
+		}
+	}
+	stop()
+	return "", nil, errors.New("nginx did not start")
 }
