@@ -214,23 +214,10 @@ func TestPostbackOutboxSurvivesKill9(t *testing.T) {
 	p := startBatonEnv(t, dbURL, dataDir, addr, env...)
 	ctx := context.Background()
 	base := "http://" + addr
-	pb := batonv1connect.NewPostbackServiceClient(http.DefaultClient, base, bearerKey("crash-test-admin-key-0123"))
-	if _, err := pb.CreatePostbackEndpoint(ctx, &batonv1.CreatePostbackEndpointRequest{PublisherId: "pub_demo", UrlTemplate: rcv.URL + "/pb?o={order_id}",
-		Events: []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_PENDING}, Method: batonv1.PostbackMethod_POSTBACK_METHOD_GET}); err != nil {
-		t.Fatal(err)
-	}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest(http.MethodGet, base+"/c/demo", nil)
-	req.Header.Set("User-Agent", "Mozilla/5.0 Chrome/156.0")
-	res, err := browser.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
+	sid := endpointAndClick(t, base, rcv.URL)
 	conv := batonv1connect.NewConversionServiceClient(http.DefaultClient, base, bearerKey("bk_demo_advertiser_key_0000000000"))
 	amount := int64(3000)
-	if _, err := conv.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: loc.Query().Get("sid"), OrderId: "CRASH-1", AmountJpy: &amount}); err != nil {
+	if _, err := conv.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: sid, OrderId: "CRASH-1", AmountJpy: &amount}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -292,21 +279,7 @@ func TestConversionsSurviveKill9(t *testing.T) {
 	p := startBatonEnv(t, dbURL, dataDir, addr, env...)
 	ctx := context.Background()
 	base := "http://" + addr
-	pb := batonv1connect.NewPostbackServiceClient(http.DefaultClient, base, bearerKey("crash-test-admin-key-0123"))
-	if _, err := pb.CreatePostbackEndpoint(ctx, &batonv1.CreatePostbackEndpointRequest{PublisherId: "pub_demo", UrlTemplate: rcv.URL + "/pb?o={order_id}",
-		Events: []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_PENDING}, Method: batonv1.PostbackMethod_POSTBACK_METHOD_GET}); err != nil {
-		t.Fatal(err)
-	}
-	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest(http.MethodGet, base+"/c/demo", nil)
-	req.Header.Set("User-Agent", "Mozilla/5.0 Chrome/156.0")
-	res, err := browser.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, _ := url.Parse(res.Header.Get("Location"))
-	sid := loc.Query().Get("sid")
+	sid := endpointAndClick(t, base, rcv.URL)
 
 	succeeded := map[string]bool{}
 	tried := 0
@@ -397,4 +370,30 @@ func TestConversionsSurviveKill9(t *testing.T) {
 	if lost != 0 || twice != 0 || missing != 0 {
 		t.Fatalf("%d answered conversions lost, %d stored twice, %d owed postbacks never arrived", lost, twice, missing)
 	}
+}
+
+// endpointAndClick registers a postback endpoint for the demo publisher
+// pointing at receiver, makes one browser click on the demo link and
+// returns its click ID.
+func endpointAndClick(t *testing.T, base, receiver string) string {
+	t.Helper()
+	pb := batonv1connect.NewPostbackServiceClient(http.DefaultClient, base, bearerKey("crash-test-admin-key-0123"))
+	if _, err := pb.CreatePostbackEndpoint(context.Background(), &batonv1.CreatePostbackEndpointRequest{PublisherId: "pub_demo",
+		UrlTemplate: receiver + "/pb?o={order_id}", Events: []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_PENDING},
+		Method: batonv1.PostbackMethod_POSTBACK_METHOD_GET}); err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, base+"/c/demo", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 Chrome/156.0")
+	res, err := browser.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || loc.Query().Get("sid") == "" {
+		t.Fatalf("demo click: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	return loc.Query().Get("sid")
 }

@@ -310,9 +310,6 @@ func (s *ConversionServer) BuildFc2Tag(ctx context.Context, req *batonv1.BuildFc
 	if err != nil {
 		return nil, err
 	}
-	if s.fc2 == nil {
-		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("the FC2 gateway is not enabled"))
-	}
 	in := service.FC2TagInput{
 		AdvertiserID: req.GetAdvertiserId(), Post: req.GetFormat() == batonv1.Fc2TagFormat_FC2_TAG_FORMAT_POST,
 		UniqueID: req.GetUniqueId(), UName: req.GetUname(), Email: req.GetEmail(), Recurring: req.GetRecurring(),

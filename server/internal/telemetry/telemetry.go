@@ -185,6 +185,11 @@ func (e *errorsKept) ForceFlush(ctx context.Context) error { return e.next.Force
 // TraceParent returns the W3C traceparent of the span in ctx ("" when
 // there is none), for storing with a record that later spans link to.
 func TraceParent(ctx context.Context) string {
+	// Every click calls this: with no span (nothing exported) it must cost
+	// nothing, so skip the propagator and its map.
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(ctx, carrier)
 	return carrier["traceparent"]
