@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -39,16 +41,33 @@ func text(w http.ResponseWriter, status int, msg string) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-// params merges the query and, for POST, the form body (body wins).
+// params merges the query and, for POST, the form body (body wins). Names
+// and values must be UTF-8 text without NUL: PostgreSQL's text cannot hold
+// anything else, and no network sends it on purpose.
 func params(r *http.Request) (url.Values, error) {
+	q := r.URL.Query()
 	if r.Method == http.MethodPost {
 		if err := r.ParseForm(); err != nil {
 			return nil, err
 		}
-		return r.Form, nil
+		q = r.Form
 	}
-	return r.URL.Query(), nil
+	for k, vs := range q {
+		if !plainText(k) {
+			return nil, errNotText
+		}
+		for _, v := range vs {
+			if !plainText(v) {
+				return nil, errNotText
+			}
+		}
+	}
+	return q, nil
 }
+
+var errNotText = errors.New("parameters must be UTF-8 text without NUL")
+
+func plainText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 func (h *Kickback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
@@ -57,6 +76,10 @@ func (h *Kickback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, err := params(r)
+	if errors.Is(err, errNotText) {
+		text(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if err != nil {
 		text(w, http.StatusBadRequest, "malformed parameters")
 		return
