@@ -39,12 +39,13 @@ const adminKey = "test-admin-key-0123456789"
 
 type testServer struct {
 	url    string
+	db     string       // the database's URL, for counting what was written
 	stop   func() error // cancels Serve and returns its error
 	client *http.Client
 }
 
 // start runs a full Baton (real database, real listener) with demo data.
-func start(t *testing.T, mutate ...func(*config.Config)) *testServer {
+func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
@@ -98,7 +99,7 @@ func start(t *testing.T, mutate ...func(*config.Config)) *testServer {
 		return stopErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return &testServer{url: "http://" + ln.Addr().String(), stop: stop, client: &http.Client{Timeout: 10 * time.Second}}
+	return &testServer{url: "http://" + ln.Addr().String(), db: cfg.DatabaseURL, stop: stop, client: &http.Client{Timeout: 10 * time.Second}}
 }
 
 // h2cClient speaks HTTP/2 without TLS, for gRPC.
@@ -182,7 +183,7 @@ func TestHealthAndReflectionNeedNoKey(t *testing.T) {
 
 // post sends raw bytes to an RPC path and returns the status, the Connect
 // error code (if any) and the body.
-func (s *testServer) post(t *testing.T, path, contentType, key string, body io.Reader) (int, string, string) {
+func (s *testServer) post(t testing.TB, path, contentType, key string, body io.Reader) (int, string, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.url+path, body)
 	if err != nil {
@@ -244,7 +245,7 @@ func TestBadInputGetsTheRightCodeAndTheServerKeepsServing(t *testing.T) {
 	}
 }
 
-func violationFields(t *testing.T, err error) []string {
+func violationFields(t testing.TB, err error) []string {
 	t.Helper()
 	var cerr *connect.Error
 	if !errors.As(err, &cerr) {

@@ -21,6 +21,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/proof"
 )
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
@@ -34,7 +35,7 @@ type clickEnv struct {
 	link   *batonv1.TrackingLink
 }
 
-func newClickEnv(t *testing.T, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *clickEnv {
+func newClickEnv(t testing.TB, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *clickEnv {
 	t.Helper()
 	s := start(t, mutate...)
 	e := &clickEnv{testServer: s, admin: s.config(adminKey),
@@ -63,7 +64,7 @@ func newClickEnv(t *testing.T, offer *batonv1.CreateOfferRequest, mutate ...func
 }
 
 // click follows the tracking link once, without following the redirect.
-func (e *clickEnv) click(t *testing.T, client *http.Client, query string, ua string) *http.Response {
+func (e *clickEnv) click(t testing.TB, client *http.Client, query string, ua string) *http.Response {
 	t.Helper()
 	u := e.link.GetUrl()
 	if query != "" {
@@ -87,7 +88,7 @@ func noFollow(jar http.CookieJar) *http.Client {
 	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-func clickIDFrom(t *testing.T, res *http.Response, param string) string {
+func clickIDFrom(t testing.TB, res *http.Response, param string) string {
 	t.Helper()
 	loc, err := url.Parse(res.Header.Get("Location"))
 	if err != nil {
@@ -233,18 +234,23 @@ func TestDeepLinksStayOnTheOffersHosts(t *testing.T) {
 		"https://evil.example#@shop.example", "/\t/evil.example", "/\n/evil.example", "javascript:alert(1)", "https:evil.example",
 		"https://shop.example.evil.example/", "%2F%2Fevil.example", "https://evil%2eexample/",
 	}
+	lost := 0
 	for _, trick := range tricks {
 		res := e.click(t, nil, "jump="+url.QueryEscape(trick), browserUA)
 		loc := res.Header.Get("Location")
 		if res.StatusCode != 302 || !strings.HasPrefix(loc, "https://shop.example/lp?sid=") {
+			lost++
 			t.Errorf("jump=%q: %d %s; want the landing URL", trick, res.StatusCode, loc)
 			continue
 		}
 		got, err := e.clicks.GetClick(context.Background(), &batonv1.GetClickRequest{Id: clickIDFrom(t, res, "sid")})
 		if err != nil || !slices.Contains(got.GetClick().GetFlags(), batonv1.ClickFlag_CLICK_FLAG_DEEP_LINK_REFUSED) {
+			lost++
 			t.Errorf("jump=%q: click not flagged as refused deep link (%v)", trick, err)
 		}
 	}
+	proof.Tally(t, "hostile: open-redirect tricks in deep links", len(tricks), lost,
+		"each went to the offer's landing URL instead, the click kept and flagged deep_link_refused")
 }
 
 func TestUnknownLinksPausedOffersBotsAndRepeats(t *testing.T) {
@@ -374,12 +380,14 @@ func TestConcurrentClicksAreAllRecorded(t *testing.T) {
 			break
 		}
 	}
+	lost := 0
 	for id := range ids {
 		if !stored[id] {
-			t.Fatalf("click %s got a 302 but is not stored", id)
+			lost++
+			t.Errorf("click %s got a 302 but is not stored", id)
 		}
 	}
-	t.Logf("400 concurrent clicks: 400 redirected, %d stored, 0 lost", len(stored))
+	proof.Tally(t, "fault: 400 concurrent clicks", len(ids), lost, fmt.Sprintf("%d answered with a 302, %d stored", len(ids), len(stored)))
 }
 
 func TestMetricsAreServedForPrometheus(t *testing.T) {

@@ -29,7 +29,7 @@ type convEnv struct {
 	pubConv batonv1connect.ConversionServiceClient
 }
 
-func newConvEnv(t *testing.T, offer *batonv1.CreateOfferRequest) *convEnv {
+func newConvEnv(t testing.TB, offer *batonv1.CreateOfferRequest) *convEnv {
 	t.Helper()
 	if offer.LandingUrl == "" {
 		offer.LandingUrl = "https://shop.example/lp"
@@ -47,7 +47,7 @@ func newConvEnv(t *testing.T, offer *batonv1.CreateOfferRequest) *convEnv {
 }
 
 // clickID makes a click through the redirect and returns its ID.
-func (e *convEnv) clickID(t *testing.T, query string) string {
+func (e *convEnv) clickID(t testing.TB, query string) string {
 	t.Helper()
 	return clickIDFrom(t, e.click(t, nil, query, browserUA), "sid")
 }

@@ -20,6 +20,7 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/pgembed"
+	"github.com/batonhq/baton/server/internal/proof"
 )
 
 // TestOneSaleSentAThousandTimesIsCountedOnce sends the same order 1,000
@@ -88,10 +89,9 @@ func TestOneSaleSentAThousandTimesIsCountedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("duplicates: %d reports of one order by API, image tag and POST: %d conversions, %d server errors\n", done.Load(), len(l.GetConversions()), serverErrors.Load())
-	if len(l.GetConversions()) != 1 || serverErrors.Load() != 0 {
-		t.Fatalf("%d conversions (want 1), %d server errors (want 0)", len(l.GetConversions()), serverErrors.Load())
-	}
+	count := len(l.GetConversions())
+	proof.Tally(t, "fault: one order sent 1,000 times", int(done.Load()), max(count-1, 1-count)+int(serverErrors.Load()),
+		fmt.Sprintf("by API, image tag and POST at once: %d conversion, %d server errors", count, serverErrors.Load()))
 }
 
 // TestDatabaseRestartMeans503ThenRecovery restarts PostgreSQL under click
@@ -187,9 +187,9 @@ func TestDatabaseRestartMeans503ThenRecovery(t *testing.T) {
 			lost++
 		}
 	}
-	fmt.Printf("database restart: %d clicks tried, statuses %v, recovered %v after the database came back, %d of %d answered clicks lost\n",
-		i, statuses, recovered.Round(10*time.Millisecond), lost, len(answered))
-	if lost != 0 || statuses[http.StatusInternalServerError] != 0 {
-		t.Fatalf("%d answered clicks lost, %d answered 500", lost, statuses[http.StatusInternalServerError])
+	if statuses[http.StatusInternalServerError] != 0 {
+		t.Errorf("%d clicks answered 500", statuses[http.StatusInternalServerError])
 	}
+	proof.Tally(t, "fault: PostgreSQL restarted under click load", i, lost,
+		fmt.Sprintf("answers %v; recovered %v after the database was back; %d answered with a 302, all stored", statuses, recovered.Round(10*time.Millisecond), len(answered)))
 }

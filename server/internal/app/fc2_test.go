@@ -46,7 +46,7 @@ type fc2Env struct {
 	client *http.Client
 }
 
-func newFC2Env(t *testing.T) *fc2Env {
+func newFC2Env(t testing.TB) *fc2Env {
 	t.Helper()
 	e := newConvEnv(t, &batonv1.CreateOfferRequest{Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid", Fc2Params: true}})
 	jar, _ := cookiejar.New(nil)
@@ -54,7 +54,7 @@ func newFC2Env(t *testing.T) *fc2Env {
 }
 
 // pixel loads the image tag with the browser's cookies.
-func (e *fc2Env) pixel(t *testing.T, q url.Values) (*http.Response, string) {
+func (e *fc2Env) pixel(t testing.TB, q url.Values) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, e.url+"/tracking/tracking_img.php?"+q.Encode(), nil)
 	req.Header.Set("User-Agent", browserUA)
@@ -67,7 +67,7 @@ func (e *fc2Env) pixel(t *testing.T, q url.Values) (*http.Response, string) {
 	return res, string(b)
 }
 
-func (e *fc2Env) post(t *testing.T, form url.Values) (int, string) {
+func (e *fc2Env) post(t testing.TB, form url.Values) (int, string) {
 	t.Helper()
 	res, err := http.PostForm(e.url+"/tracking/tracking_post.php", form)
 	if err != nil {
@@ -78,7 +78,7 @@ func (e *fc2Env) post(t *testing.T, form url.Values) (int, string) {
 	return res.StatusCode, strings.TrimSpace(string(b))
 }
 
-func (e *fc2Env) conversionByOrder(t *testing.T, order string) *batonv1.Conversion {
+func (e *fc2Env) conversionByOrder(t testing.TB, order string) *batonv1.Conversion {
 	t.Helper()
 	l, err := e.adv.ListConversions(context.Background(), &batonv1.ListConversionsRequest{OrderId: order, IncludeTest: true})
 	if err != nil {
@@ -90,7 +90,7 @@ func (e *fc2Env) conversionByOrder(t *testing.T, order string) *batonv1.Conversi
 	return l.GetConversions()[0]
 }
 
-func (e *fc2Env) refusalCodes(t *testing.T) []string {
+func (e *fc2Env) refusalCodes(t testing.TB) []string {
 	t.Helper()
 	l, err := e.adv.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{})
 	if err != nil {
