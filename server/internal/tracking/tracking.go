@@ -19,16 +19,18 @@ const MaxSubIDBytes = 255
 // Param is one query parameter to pass downstream.
 type Param struct{ Name, Value string }
 
-// AppendParams adds params to rawURL's query, keeping the existing query
-// bytes and the fragment untouched: "?" when there is no query yet, "&"
-// otherwise. A parameter already present in the URL is left as the
-// advertiser wrote it and added again, so that the last value (Baton's)
-// wins for most servers; callers avoid collisions by configuration.
+// AppendParams adds params to rawURL's query, keeping the other query bytes
+// and the fragment untouched: "?" when there is no query yet, "&" otherwise.
+// A parameter of the same name already in the URL is removed first: a deep
+// link is chosen by whoever wrote the click URL, and "jump=/x?sid=forged"
+// must not put a forged click ID before Baton's for the many servers that
+// read the first value.
 func AppendParams(rawURL string, params []Param) string {
 	if len(params) == 0 {
 		return rawURL
 	}
 	base, frag, hasFrag := strings.Cut(rawURL, "#")
+	base = dropParams(base, params)
 	var b strings.Builder
 	b.Grow(len(rawURL) + 32*len(params))
 	b.WriteString(base)
@@ -53,6 +55,31 @@ func AppendParams(rawURL string, params []Param) string {
 		b.WriteString(frag)
 	}
 	return b.String()
+}
+
+// dropParams removes from base's query every pair whose name (as decoded)
+// is one of params' names, keeping the other pairs byte for byte.
+func dropParams(base string, params []Param) string {
+	path, query, ok := strings.Cut(base, "?")
+	if !ok || query == "" {
+		return base
+	}
+	pairs := strings.Split(query, "&")
+	kept := pairs[:0]
+	for _, pair := range pairs {
+		name, _, _ := strings.Cut(pair, "=")
+		if decoded, err := url.QueryUnescape(name); err == nil {
+			name = decoded
+		}
+		drop := false
+		for _, p := range params {
+			drop = drop || name == p.Name
+		}
+		if !drop {
+			kept = append(kept, pair)
+		}
+	}
+	return path + "?" + strings.Join(kept, "&")
 }
 
 // ErrDeepLinkRefused means a deep link would leave the offer's hosts, or is

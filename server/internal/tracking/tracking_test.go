@@ -16,6 +16,10 @@ func TestAppendParams(t *testing.T) {
 		{"https://shop.example/lp#top", "https://shop.example/lp?sid=abc123#top"},
 		{"https://shop.example/lp?a=1#x?y", "https://shop.example/lp?a=1&sid=abc123#x?y"},
 		{"https://shop.example/lp?q=%E3%81%82+b", "https://shop.example/lp?q=%E3%81%82+b&sid=abc123"},
+		// The same name already there (a forged one in a deep link) is dropped.
+		{"https://shop.example/lp?sid=forged", "https://shop.example/lp?sid=abc123"},
+		{"https://shop.example/lp?sid=forged&a=1&sid&sidx=2", "https://shop.example/lp?a=1&sidx=2&sid=abc123"},
+		{"https://shop.example/lp?%73id=forged&b=2#f", "https://shop.example/lp?b=2&sid=abc123#f"},
 	} {
 		if got := AppendParams(tc.in, sid); got != tc.want {
 			t.Errorf("AppendParams(%q) = %q, want %q", tc.in, got, tc.want)
