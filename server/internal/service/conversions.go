@@ -158,18 +158,31 @@ func (r *Refused) Unwrap() error { return r.Kind }
 
 func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiserID, offerID string, r *Refused) error {
 	c.log.WarnContext(ctx, "conversion refused", "code", r.Code, "reason", r.Message, "advertiser_id", advertiserID,
-		"offer_id", offerID, "order_id", in.OrderID, "click_id", in.ClickID, "source", in.Source, "remote_ip", in.RemoteIP)
-	params := in.Params
-	if params == nil {
-		params = map[string]string{"order_id": in.OrderID, "click_id": in.ClickID, "offer_id": in.OfferID}
+		"offer_id", offerID, "order_id", refusalText(in.OrderID), "click_id", refusalText(in.ClickID), "source", in.Source, "remote_ip", in.RemoteIP)
+	raw := in.Params
+	if raw == nil {
+		raw = map[string]string{"order_id": in.OrderID, "click_id": in.ClickID, "offer_id": in.OfferID}
+	}
+	// What was refused is often what cannot be stored as it came (a NUL,
+	// invalid UTF-8, 70 KiB): the log keeps a readable, bounded copy.
+	params := make(map[string]string, len(raw))
+	for k, v := range raw {
+		params[refusalText(k)] = refusalText(v)
 	}
 	if err := c.store.AddRefusal(ctx, domain.Refusal{
-		AdvertiserID: advertiserID, OfferID: offerID, Source: in.Source, Code: r.Code, Message: r.Message,
-		OrderID: in.OrderID, ClickID: in.ClickID, Params: params, RemoteIP: in.RemoteIP,
+		AdvertiserID: advertiserID, OfferID: offerID, Source: in.Source, Code: r.Code, Message: refusalText(r.Message),
+		OrderID: refusalText(in.OrderID), ClickID: refusalText(in.ClickID), Params: params, RemoteIP: refusalText(in.RemoteIP),
 	}); err != nil {
 		c.log.ErrorContext(ctx, "cannot record a refusal", "error", err)
 	}
 	return r
+}
+
+// refusalText makes s storable in the refusal log: valid UTF-8 with U+FFFD
+// where a byte was invalid or NUL, at most 512 bytes.
+func refusalText(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	return cleanText(s, 512)
 }
 
 // Record records a conversion: it authenticates the report, finds the click
