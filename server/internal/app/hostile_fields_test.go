@@ -407,6 +407,20 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 		lost += len(w)
 		t.Errorf("refused input wrote rows: %v", w)
 	}
+	// The shop can see why: the refusals are logged, with what could not be
+	// stored as it came (NUL, invalid UTF-8) shown as U+FFFD (uname and
+	// email are never kept in the log).
+	marked, uname := 0, false
+	for _, r := range mustOK(e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000}))(t).GetRefusals() {
+		if strings.Contains(r.GetOrderId(), "\uFFFD") {
+			marked++
+		}
+		uname = uname || strings.HasPrefix(r.GetMessage(), "uname must be")
+	}
+	if marked != 2 || !uname {
+		lost++
+		t.Errorf("refusals logged: %d with U+FFFD in the order ID (want 2: tag and POST), uname refusal %v", marked, uname)
+	}
 	// A click with hostile sub-IDs is still a click (never refused), its
 	// sub-IDs cleaned and flagged, and the redirect stays on the landing host.
 	for _, q := range []string{"param1=%FF%FE", "param1=a%00b", "param1=" + strings.Repeat("p", 8<<10), "param1=%zz", "param1=<script>"} {
