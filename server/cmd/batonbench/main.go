@@ -373,7 +373,7 @@ func orchestrate(args []string) error {
 				break
 			}
 		}
-		pbTable, err := postbackBench(ctx, cfg, clickID, recv, "http://"+recvLn.Addr().String())
+		pbTable, err := postbackBench(ctx, cfg, clickID, recv, "http://"+recvLn.Addr().String(), concs, *runs)
 		if err != nil {
 			return err
 		}
@@ -559,34 +559,14 @@ func (p *postbackReceiver) at(order string) (time.Time, bool) {
 	return t, ok
 }
 
-// postbackBench records conversions and measures how fast their postbacks
-// (enqueued in the conversion's transaction, sent by the worker, every
-// attempt logged) reach a local receiver, against a bare HTTP client loop
-// sending the same number of requests to the same receiver.
-func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv *postbackReceiver, recvURL string) (string, error) {
-	const n, conc = 3000, 32
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 10 * time.Second}
-
-	// Baseline: a bare client loop, 50 at once (Baton's worker count).
-	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= n; i = next.Add(1) {
-				res, err := client.Get(recvURL + "/pb?o=bare-" + strconv.FormatInt(i, 10))
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	bareRate := float64(n) / time.Since(start).Seconds()
-
+// postbackBench measures postback delivery end to end: conversions
+// recorded by 8, 64 and 256 clients, each causing one postback enqueued in
+// its transaction and sent by the worker, until the receiver has them all,
+// against a bare HTTP client loop with as many clients to the same
+// receiver; and, unloaded, the time from a conversion to its postback.
+func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv *postbackReceiver, recvURL string, concs []int, runs int) (string, error) {
+	const n = 2000
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 10 * time.Second}
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	record := func(order string) error {
 		body := `{"clickId":"` + clickID + `","orderId":"` + order + `","amountJpy":"1980"}`
@@ -599,8 +579,76 @@ func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv 
 		}
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("RecordConversion: %s", res.Status)
+		}
 		return nil
 	}
+	// each runs f(i) for i in 1..n from conc goroutines.
+	each := func(conc int, f func(i int64)) {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1); i <= n; i = next.Add(1) {
+					f(i)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	bare := func(conc int) float64 {
+		start := time.Now()
+		each(conc, func(i int64) {
+			res, err := client.Get(recvURL + "/pb?o=bare-" + strconv.FormatInt(i, 10))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		})
+		return float64(n) / time.Since(start).Seconds()
+	}
+	// burst records n conversions from conc clients and waits for every
+	// postback: deliveries per second from the first conversion to the
+	// last postback, and each postback's delay after its conversion.
+	burst := func(tag string, conc int) (float64, []float64, error) {
+		recorded := make([]time.Time, n)
+		var failed atomic.Int64
+		start := time.Now()
+		each(conc, func(i int64) {
+			if record(fmt.Sprintf("pb-%s-%s-%d", nonce, tag, i)) != nil {
+				failed.Add(1)
+				return
+			}
+			recorded[i-1] = time.Now()
+		})
+		if failed.Load() > 0 {
+			return 0, nil, fmt.Errorf("%d conversions failed", failed.Load())
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		var lat []float64
+		var last time.Time
+		for i := 1; i <= n; i++ {
+			for {
+				if t, ok := recv.at(fmt.Sprintf("pb-%s-%s-%d", nonce, tag, i)); ok {
+					lat = append(lat, float64(t.Sub(recorded[i-1]).Microseconds())/1000)
+					if t.After(last) {
+						last = t
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					return 0, nil, fmt.Errorf("postback for conversion %d never arrived", i)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		sort.Float64s(lat)
+		return float64(n) / last.Sub(start).Seconds(), lat, nil
+	}
+
 	// Unloaded: one conversion at a time, each postback awaited.
 	var quiet []float64
 	for i := range 100 {
@@ -622,61 +670,29 @@ func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv 
 	}
 	sort.Float64s(quiet)
 
-	// Loaded: conversions recorded by 32 clients; each causes one postback.
-	recorded := make([]time.Time, n)
-	next.Store(0)
-	start = time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= n; i = next.Add(1) {
-				body := `{"clickId":"` + clickID + `","orderId":"pb-` + nonce + `-` + strconv.FormatInt(i, 10) + `","amountJpy":"1980"}`
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.Addr+"/baton.v1.ConversionService/RecordConversion", strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+cfg.AdminKey)
-				res, err := client.Do(req)
-				if err != nil {
-					continue
-				}
-				_, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-				recorded[i-1] = time.Now()
-			}
-		}()
-	}
-	wg.Wait()
-	intakeDone := time.Now()
-	deadline := time.Now().Add(2 * time.Minute)
-	var lat []float64
-	var last time.Time
-	for i := 1; i <= n; i++ {
-		for {
-			t, ok := recv.at("pb-" + nonce + "-" + strconv.Itoa(i))
-			if ok {
-				lat = append(lat, float64(t.Sub(recorded[i-1]).Microseconds())/1000)
-				if t.After(last) {
-					last = t
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				return "", fmt.Errorf("postback for conversion %d never arrived", i)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	rate := float64(n) / last.Sub(start).Seconds()
-	sort.Float64s(lat)
 	var b strings.Builder
-	fmt.Fprintf(&b, "Postback delivery: %d conversions recorded by %d clients, each postback enqueued in its transaction and sent by the worker (every attempt logged)\n", n, conc)
-	fmt.Fprintf(&b, "%-44s %12s %12s\n", "", "deliveries/s", "ratio")
-	fmt.Fprintf(&b, "%-44s %12.0f %12s\n", "bare HTTP client loop (50 at once)", bareRate, "1.00 (base)")
-	fmt.Fprintf(&b, "%-44s %12.0f %12.2f\n", "Baton: conversion to postback received", rate, rate/bareRate)
+	fmt.Fprintf(&b, "Postback delivery: %d conversions recorded by N clients, each postback enqueued in its transaction and sent by the worker\n", n)
+	fmt.Fprintf(&b, "(every attempt logged), first conversion to last postback received, vs a bare HTTP client loop with N clients to the same receiver\n")
+	fmt.Fprintf(&b, "%-6s %-34s %12s %8s %9s %9s %12s\n", "conc", "target", "per second", "spread", "p50 ms", "p99 ms", "ratio")
+	for _, conc := range concs {
+		var bareRates, rates, p50s, p99s []float64
+		for r := range runs {
+			bareRates = append(bareRates, bare(conc))
+			rate, lat, err := burst(fmt.Sprintf("%d-%d", conc, r), conc)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(os.Stderr, "  c=%d run %d postbacks %6.0f/s (bare loop %6.0f/s), delay p50 %.1f ms p99 %.1f ms\n",
+				conc, r+1, rate, bareRates[r], lat[len(lat)/2], lat[len(lat)*99/100])
+			rates, p50s, p99s = append(rates, rate), append(p50s, lat[len(lat)/2]), append(p99s, lat[len(lat)*99/100])
+		}
+		fmt.Fprintf(&b, "%-6d %-34s %12.0f %7.0f%% %9s %9s %12s\n", conc, "bare HTTP client loop", median(bareRates), spread(bareRates), "", "", "1.00 (base)")
+		fmt.Fprintf(&b, "%-6d %-34s %12.0f %7.0f%% %9.1f %9.1f %12.2f\n", conc, "Baton: conversion to postback", median(rates), spread(rates),
+			median(p50s), median(p99s), median(rates)/median(bareRates))
+	}
+	fmt.Fprintf(&b, "(p50/p99: from a conversion's success to its postback received, queueing included)\n")
 	fmt.Fprintf(&b, "one conversion at a time (100): conversion recorded to postback received p50 %.1f ms, p99 %.1f ms\n",
 		quiet[len(quiet)/2], quiet[len(quiet)*99/100])
-	fmt.Fprintf(&b, "under load: intake of the %d conversions took %.2f s; conversion to postback received p50 %.1f ms, p99 %.1f ms (queueing included)\n",
-		n, intakeDone.Sub(start).Seconds(), lat[len(lat)/2], lat[len(lat)*99/100])
 	return b.String(), nil
 }
 
