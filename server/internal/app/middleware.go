@@ -1,9 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -54,4 +58,64 @@ func recoverHTTP(log *slog.Logger, next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// maxJSONDepth bounds how deeply a JSON request body may nest. Connect's
+// JSON codec skips unknown fields (so that older servers accept newer
+// clients), which means a body nested thousands deep inside an unknown
+// field was parsed and accepted; no Baton message nests past a handful.
+const maxJSONDepth = 64
+
+// limitJSONDepth refuses, as invalid_argument, a Connect JSON request whose
+// body nests deeper than maxJSONDepth. It reads at most maxBytes+1 bytes,
+// leaving a larger body for Connect to refuse as resource_exhausted.
+// Compressed bodies are passed on unread.
+func limitJSONDepth(next http.Handler, maxBytes int64) http.Handler {
+	errs := connect.NewErrorWriter()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if r.Method != http.MethodPost || mediaType != "application/json" || r.Header.Get("Content-Encoding") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBytes+1))
+		_ = r.Body.Close()
+		if err != nil {
+			_ = errs.Write(w, r, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("reading the body: %w", err)))
+			return
+		}
+		if jsonDepth(body) > maxJSONDepth {
+			_ = errs.Write(w, r, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the JSON body nests deeper than %d levels", maxJSONDepth)))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// jsonDepth returns the deepest nesting of objects and arrays in b,
+// ignoring brackets inside strings. It does not validate b.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
 }
