@@ -267,7 +267,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, mux), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, uriQuery(mux)), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).

@@ -406,3 +406,54 @@ func TestMetricsAreServedForPrometheus(t *testing.T) {
 		}
 	}
 }
+
+// The router cleans a path on its own (/c/x/. to /c/x, a service name to
+// the service's subtree) and echoes the raw query into the Location. The
+// query must come out as a valid URI, meaning the same as before: found by
+// FuzzClickRedirect, which saw GET /c/demo/.?\ redirected to /c/demo?\.
+func TestRouterRedirectsCarryAValidURI(t *testing.T) {
+	t.Parallel()
+	e := newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp",
+		Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"}})
+	get := func(uri string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, e.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, raw, _ := strings.Cut(uri, "?")
+		req.URL.Path, req.URL.RawQuery = path, raw // sent as is
+		req.Header.Set("User-Agent", browserUA)
+		res, err := noFollow(nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	link := "/c/" + e.link.GetId()
+	for _, tc := range []struct{ uri, want string }{
+		{link + "/.?param1=a<b>\\\xe3\x81\x82|%41&param2=`{}`^\"", link + "?param1=a%3Cb%3E%5C%E3%81%82%7C%41&param2=%60%7B%7D%60%5E%22"},
+		{link + "/./?\\", link + "/?%5C"},
+		{"/baton.v1.ClickService?x=\\\xff", "/baton.v1.ClickService/?x=%5C%FF"},
+	} {
+		res := get(tc.uri)
+		if res.StatusCode/100 != 3 || res.Header.Get("Location") != tc.want {
+			t.Errorf("GET %q: %d Location %q, want %q", tc.uri, res.StatusCode, res.Header.Get("Location"), tc.want)
+		}
+	}
+	// Following the cleaned-up redirect records the same sub-IDs as the
+	// raw query would have.
+	res := get(link + "?param1=a%3Cb%3E%5C%E3%81%82%7C%41")
+	if res.StatusCode != http.StatusFound {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	got, err := e.clicks.GetClick(context.Background(), &batonv1.GetClickRequest{Id: clickIDFrom(t, res, "sid")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subs := got.GetClick().GetSubIds(); len(subs) < 1 || subs[0] != "a<b>\\あ|A" {
+		t.Errorf("sub-IDs %q, want a<b>\\あ|A first", subs)
+	}
+}

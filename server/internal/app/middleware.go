@@ -10,7 +10,9 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 )
@@ -118,4 +120,45 @@ func jsonDepth(b []byte) int {
 		}
 	}
 	return deepest
+}
+
+// uriQuery escapes, in the request's raw query, each byte that RFC 3986
+// does not allow in a query (controls, space, "<>\^`{|} and non-ASCII).
+// The router echoes the raw query into the Location of the redirects it
+// makes on its own (/c/x/. to /c/x, /baton.v1.ClickService to .../), and a
+// Location must be a valid URI. Escaping does not change what the query
+// means: each handler reads the decoded values, which stay the same.
+func uriQuery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q := r.URL.RawQuery; strings.IndexFunc(q, func(c rune) bool { return c >= utf8.RuneSelf || !queryByte[c] }) >= 0 {
+			r.URL.RawQuery = escapeQuery(q)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// queryByte marks the ASCII bytes RFC 3986 allows in a query, plus "%"
+// (left alone, so that escapes already there keep their meaning).
+var queryByte = func() (ok [utf8.RuneSelf]bool) {
+	for c := range ok {
+		ok[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-._~!$&'()*+,;=:@/?%", byte(c)) >= 0
+	}
+	return ok
+}()
+
+func escapeQuery(q string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c < utf8.RuneSelf && queryByte[c] {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
 }
