@@ -40,18 +40,49 @@ import (
 // fuzzWire makes s sendable on an HTTP/1.1 request line the way a browser
 // would: bytes that would end or break the line (controls, space, '#', and
 // '?' in a path) are percent-encoded; everything else, including invalid
-// percent-encoding and raw bytes >= 0x80, is sent as is.
+// percent-encoding in a query and raw bytes >= 0x80, is sent as is.
+//
+// In a path, a '%' that does not begin a valid escape is encoded too:
+// net/http refuses such a path with a 400 before it reads the headers, and
+// closes the connection with them unread, so a long request gets a TCP
+// reset instead of its answer. Baton never sees that request.
+// TestInvalidPathEscapeIsRefused covers it, with a request that fits.
 func fuzzWire(s string, path bool) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c <= ' ' || c == 0x7f || c == '#' || (path && c == '?') {
+		if c <= ' ' || c == 0x7f || c == '#' || (path && c == '?') ||
+			(path && c == '%' && (i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]))) {
 			fmt.Fprintf(&b, "%%%02X", c)
 			continue
 		}
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+// TestInvalidPathEscapeIsRefused: a path with a broken escape is refused by
+// net/http with a 400, and the server keeps serving.
+func TestInvalidPathEscapeIsRefused(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	for _, p := range []string{"/c/demo%zz", "/c/demo%", "/c/de%e", "/c/%\xe7x"} {
+		req := fuzzRequest(t, http.MethodGet, s.url, p, "param1=x", nil)
+		res, err := s.client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", p, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET %s: status %d, want 400", p, res.StatusCode)
+		}
+	}
+	if res, err := s.client.Get(s.url + "/healthz"); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("after: %v %v", res, err)
+	}
 }
 
 // fuzzHeader makes s a valid header value (no control characters but tab);
