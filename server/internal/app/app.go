@@ -219,8 +219,9 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 		)...),
 		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
 	}
+	opts = append(opts, jsonCodecs()...)
 	mux := http.NewServeMux()
-	rpcService := func(path string, h http.Handler) { mux.Handle(path, limitJSONDepth(h, cfg.MaxBodyBytes)) }
+	rpcService := mux.Handle
 	rpcService(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log), opts...))
 	rpcService(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
 	rpcService(batonv1connect.NewConversionServiceHandler(convServer, opts...))

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -322,22 +323,27 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 		name, contentType string
 		body              []byte
 		code              string // the Connect code (gRPC-Web: its status)
+		gzip              bool   // sent with Content-Encoding: gzip
 	}
 	valid := `"name":"x","kind":"PUBLISHER_KIND_MEDIA"`
+	deepJSON := []byte(`{` + valid + `,"unknown":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5001))
 	rpcs := []rpcCase{
-		{"JSON over the size limit", "application/json", []byte(`{"name":"` + big + `","kind":"PUBLISHER_KIND_MEDIA"}`), "resource_exhausted"},
-		{"binary over the size limit", "application/proto", protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), big), "resource_exhausted"},
-		{"JSON arrays nested 5,000 deep", "application/json", []byte(`{` + valid + `,"subIdParams":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), "invalid_argument"},
-		{"JSON objects nested 5,000 deep", "application/json", []byte(`{` + valid + `,"unknown":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5001)), "invalid_argument"},
-		{"binary nested 15,000 deep", "application/proto", nested, "invalid_argument"},
-		{"JSON with invalid UTF-8", "application/json", []byte("{\"name\":\"a\xff\xfeb\",\"kind\":\"PUBLISHER_KIND_MEDIA\"}"), "invalid_argument"},
-		{"JSON with an invalid escape", "application/json", []byte(`{"name":"\ud800","kind":"PUBLISHER_KIND_MEDIA"}`), "invalid_argument"},
-		{"binary with invalid UTF-8", "application/proto", badUTF8, "invalid_argument"},
-		{"gRPC-Web with invalid UTF-8", "application/grpc-web+proto", grpcWeb(badUTF8), "3"},
-		{"JSON with a NUL", "application/json", []byte(`{"name":"a\u0000b","kind":"PUBLISHER_KIND_MEDIA"}`), "invalid_argument"},
-		{"truncated binary", "application/proto", badUTF8[:3], "invalid_argument"},
-		{"JSON truncated", "application/json", []byte(`{"name":"x","ki`), "invalid_argument"},
-		{"JSON with duplicate keys", "application/json", []byte(`{"name":"x","name":"y","kind":"PUBLISHER_KIND_MEDIA"}`), "invalid_argument"},
+		{"JSON over the size limit", "application/json", []byte(`{"name":"` + big + `","kind":"PUBLISHER_KIND_MEDIA"}`), "resource_exhausted", false},
+		{"binary over the size limit", "application/proto", protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), big), "resource_exhausted", false},
+		{"JSON arrays nested 5,000 deep", "application/json", []byte(`{` + valid + `,"subIdParams":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`), "invalid_argument", false},
+		{"JSON objects nested 5,000 deep", "application/json", deepJSON, "invalid_argument", false},
+		{name: "gzipped JSON nested 5,000 deep", contentType: "application/json", body: deepJSON, code: "invalid_argument", gzip: true},
+		{name: "gRPC-Web JSON nested 5,000 deep", contentType: "application/grpc-web+json", body: grpcWeb(deepJSON), code: "3"},
+		{name: "gRPC JSON nested 5,000 deep", contentType: "application/grpc+json", body: grpcWeb(deepJSON), code: "3"},
+		{"binary nested 15,000 deep", "application/proto", nested, "invalid_argument", false},
+		{"JSON with invalid UTF-8", "application/json", []byte("{\"name\":\"a\xff\xfeb\",\"kind\":\"PUBLISHER_KIND_MEDIA\"}"), "invalid_argument", false},
+		{"JSON with an invalid escape", "application/json", []byte(`{"name":"\ud800","kind":"PUBLISHER_KIND_MEDIA"}`), "invalid_argument", false},
+		{"binary with invalid UTF-8", "application/proto", badUTF8, "invalid_argument", false},
+		{"gRPC-Web with invalid UTF-8", "application/grpc-web+proto", grpcWeb(badUTF8), "3", false},
+		{"JSON with a NUL", "application/json", []byte(`{"name":"a\u0000b","kind":"PUBLISHER_KIND_MEDIA"}`), "invalid_argument", false},
+		{"truncated binary", "application/proto", badUTF8[:3], "invalid_argument", false},
+		{"JSON truncated", "application/json", []byte(`{"name":"x","ki`), "invalid_argument", false},
+		{"JSON with duplicate keys", "application/json", []byte(`{"name":"x","name":"y","kind":"PUBLISHER_KIND_MEDIA"}`), "invalid_argument", false},
 	}
 	send := func(req *http.Request) (*http.Response, []byte, error) {
 		res, err := e.client.Do(req)
@@ -351,8 +357,22 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 	tried, lost := 0, 0
 	for _, c := range rpcs {
 		tried++
-		req, _ := http.NewRequest(http.MethodPost, e.url+createPub, bytes.NewReader(c.body))
+		body := c.body
+		if c.gzip {
+			var z bytes.Buffer
+			zw := gzip.NewWriter(&z)
+			_, _ = zw.Write(body)
+			_ = zw.Close()
+			body = z.Bytes()
+		}
+		req, _ := http.NewRequest(http.MethodPost, e.url+createPub, bytes.NewReader(body))
 		req.Header.Set("Content-Type", c.contentType)
+		if c.gzip {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		if strings.HasPrefix(c.contentType, "application/grpc") {
+			req.Header.Set("Te", "trailers")
+		}
 		req.Header.Set("Authorization", "Bearer "+adminKey)
 		res, b, err := send(req)
 		if err != nil {
@@ -360,19 +380,27 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		if c.contentType == "application/grpc-web+proto" {
-			// gRPC-Web answers 200 with the status in the headers (a
-			// trailers-only answer) or in the trailers frame.
-			if res.Header.Get("Grpc-Status") != c.code && !bytes.Contains(b, []byte("grpc-status:"+c.code)) {
+		// A deeply nested JSON message is refused for its depth, not for
+		// something else about it.
+		wantMsg := ""
+		if strings.Contains(c.name, "JSON") && strings.Contains(c.name, "nested") {
+			wantMsg = "nests deeper than 64 levels"
+		}
+		if strings.HasPrefix(c.contentType, "application/grpc") {
+			// gRPC and gRPC-Web answer 200 with the status in the headers
+			// (a trailers-only answer), the trailers, or the trailers frame.
+			msg, _ := url.PathUnescape(res.Header.Get("Grpc-Message") + res.Trailer.Get("Grpc-Message") + string(b))
+			if res.Header.Get("Grpc-Status") != c.code && res.Trailer.Get("Grpc-Status") != c.code && !bytes.Contains(b, []byte("grpc-status:"+c.code)) ||
+				!strings.Contains(msg, wantMsg) {
 				lost++
-				t.Errorf("%s: %d %v %q", c.name, res.StatusCode, res.Header, b)
+				t.Errorf("%s: %d %v %v %q, want status %s %q", c.name, res.StatusCode, res.Header, res.Trailer, b, c.code, wantMsg)
 			}
 			continue
 		}
-		var ce struct{ Code string }
-		if _ = json.Unmarshal(b, &ce); ce.Code != c.code {
+		var ce struct{ Code, Message string }
+		if _ = json.Unmarshal(b, &ce); ce.Code != c.code || !strings.Contains(ce.Message, wantMsg) {
 			lost++
-			t.Errorf("%s: %d %s, want %s", c.name, res.StatusCode, b, c.code)
+			t.Errorf("%s: %d %s, want %s %q", c.name, res.StatusCode, b, c.code, wantMsg)
 		}
 	}
 	// The legacy and plain-HTTP entrances.
@@ -449,6 +477,6 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 		}
 	}
 	proof.Tally(t, "hostile: oversized, nested, invalid UTF-8", tried, lost,
-		fmt.Sprintf("%d API bodies (JSON, binary, gRPC-Web) and %d tag/POST/kickback requests refused with a 4xx (tags: the image) and 0 rows written; 5 hostile clicks kept on the landing host",
+		fmt.Sprintf("%d API bodies (Connect JSON and binary, gzipped JSON, gRPC and gRPC-Web) and %d tag/POST/kickback requests refused with a 4xx (tags: the image) and 0 rows written; 5 hostile clicks kept on the landing host",
 			len(rpcs), len(plain)))
 }

@@ -1,13 +1,10 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -15,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 )
 
 // recoverInterceptor turns a panic in a handler into an internal error for
@@ -62,37 +61,59 @@ func recoverHTTP(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// maxJSONDepth bounds how deeply a JSON request body may nest. Connect's
+// maxJSONDepth bounds how deeply a JSON request message may nest. Connect's
 // JSON codec skips unknown fields (so that older servers accept newer
-// clients), which means a body nested thousands deep inside an unknown
+// clients), which means a message nested thousands deep inside an unknown
 // field was parsed and accepted; no Baton message nests past a handful.
 const maxJSONDepth = 64
 
-// limitJSONDepth refuses, as invalid_argument, a Connect JSON request whose
-// body nests deeper than maxJSONDepth. It reads at most maxBytes+1 bytes,
-// leaving a larger body for Connect to refuse as resource_exhausted.
-// Compressed bodies are passed on unread.
-func limitJSONDepth(next http.Handler, maxBytes int64) http.Handler {
-	errs := connect.NewErrorWriter()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if r.Method != http.MethodPost || mediaType != "application/json" || r.Header.Get("Content-Encoding") != "" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBytes+1))
-		_ = r.Body.Close()
-		if err != nil {
-			_ = errs.Write(w, r, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("reading the body: %w", err)))
-			return
-		}
-		if jsonDepth(body) > maxJSONDepth {
-			_ = errs.Write(w, r, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("the JSON body nests deeper than %d levels", maxJSONDepth)))
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
-	})
+// depthLimitedJSON is Connect's JSON codec (protojson, unknown fields
+// discarded) with one more check: a message nested deeper than maxJSONDepth
+// is refused, as invalid_argument. Being the codec, it sees every JSON
+// message after framing and decompression, whatever the protocol: Connect,
+// gRPC or gRPC-Web, gzipped or not. Registered under both names Connect
+// uses for JSON.
+type depthLimitedJSON struct{ name string }
+
+func jsonCodecs() []connect.HandlerOption {
+	return []connect.HandlerOption{connect.WithCodec(depthLimitedJSON{"json"}), connect.WithCodec(depthLimitedJSON{"json; charset=utf-8"})}
+}
+
+func (c depthLimitedJSON) Name() string { return c.name }
+
+func (depthLimitedJSON) IsBinary() bool { return false }
+
+func (depthLimitedJSON) Marshal(m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return protojson.MarshalOptions{}.Marshal(pm)
+}
+
+func (depthLimitedJSON) MarshalAppend(dst []byte, m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return protojson.MarshalOptions{}.MarshalAppend(dst, pm)
+}
+
+func (depthLimitedJSON) Unmarshal(b []byte, m any) error {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("%T is not a protobuf message", m)
+	}
+	if len(b) == 0 {
+		return errors.New("zero-length payload is not a valid JSON object")
+	}
+	if jsonDepth(b) > maxJSONDepth {
+		return fmt.Errorf("the JSON message nests deeper than %d levels", maxJSONDepth)
+	}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, pm); err != nil {
+		return fmt.Errorf("unmarshal into %T: %w", m, err)
+	}
+	return nil
 }
 
 // jsonDepth returns the deepest nesting of objects and arrays in b,
