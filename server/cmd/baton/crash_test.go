@@ -151,37 +151,9 @@ func TestClicksSurviveKill9(t *testing.T) {
 
 	// Restart once more (recovery must work) and count from the database.
 	startBaton(t, dbURL, dataDir, addr)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, _ := conn.Query(ctx, `SELECT id, count(*) FROM clicks GROUP BY id`)
-	stored := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var n int64
-		if err := rows.Scan(&id, &n); err != nil {
-			t.Fatal(err)
-		}
-		stored[id] = n
-	}
-	if rows.Err() != nil {
-		t.Fatal(rows.Err())
-	}
-	lost, twice := 0, 0
-	for id := range answered {
-		switch stored[id] {
-		case 0:
-			lost++
-		case 1:
-		default:
-			twice++
-		}
-	}
+	stored, lost, twice := missingOrTwice(t, dbURL, `SELECT id, count(*) FROM clicks GROUP BY id`, answered)
 	t.Logf("kill -9 x3 during click load: %d requests tried, %d answered 302, %d stored, %d lost, %d stored twice",
-		tried, len(answered), len(stored), lost, twice)
+		tried, len(answered), stored, lost, twice)
 	proof.Tally(t, "fault: kill -9 x3 under click load", tried, lost+twice,
 		fmt.Sprintf("%d answered with a 302: %d missing, %d stored twice", len(answered), lost, twice))
 }
@@ -340,24 +312,37 @@ func TestConversionsSurviveKill9(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	_, lost, twice := missingOrTwice(t, dbURL, `SELECT order_id, count(*) FROM conversions GROUP BY order_id`, succeeded)
+	proof.Tally(t, "fault: kill -9 x3 under conversion load", tried, lost+twice+missing,
+		fmt.Sprintf("%d answered with success: %d missing, %d stored twice, %d owed postbacks never delivered", len(succeeded), lost, twice, missing))
+}
+
+// missingOrTwice reads (key, row count) pairs with query and counts, of the
+// keys Baton acknowledged, those with no row (lost) and those with more than
+// one (stored twice). stored is how many distinct keys the database holds.
+func missingOrTwice(t *testing.T, dbURL, query string, acked map[string]bool) (stored, lost, twice int) {
+	t.Helper()
+	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, _ := conn.Query(ctx, `SELECT order_id, count(*) FROM conversions GROUP BY order_id`)
-	stored := map[string]int64{}
+	rows, _ := conn.Query(ctx, query)
+	counts := map[string]int64{}
 	for rows.Next() {
-		var o string
+		var key string
 		var n int64
-		if err := rows.Scan(&o, &n); err != nil {
+		if err := rows.Scan(&key, &n); err != nil {
 			t.Fatal(err)
 		}
-		stored[o] = n
+		counts[key] = n
 	}
-	lost, twice := 0, 0
-	for order := range succeeded {
-		switch stored[order] {
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for key := range acked {
+		switch counts[key] {
 		case 0:
 			lost++
 		case 1:
@@ -365,8 +350,7 @@ func TestConversionsSurviveKill9(t *testing.T) {
 			twice++
 		}
 	}
-	proof.Tally(t, "fault: kill -9 x3 under conversion load", tried, lost+twice+missing,
-		fmt.Sprintf("%d answered with success: %d missing, %d stored twice, %d owed postbacks never delivered", len(succeeded), lost, twice, missing))
+	return len(counts), lost, twice
 }
 
 // endpointAndClick registers a postback endpoint for the demo publisher

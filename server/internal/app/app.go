@@ -221,12 +221,11 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	}
 	opts = append(opts, jsonCodecs()...)
 	mux := http.NewServeMux()
-	rpcService := mux.Handle
-	rpcService(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log), opts...))
-	rpcService(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
-	rpcService(batonv1connect.NewConversionServiceHandler(convServer, opts...))
-	rpcService(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
-	rpcService(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
+	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log), opts...))
+	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
+	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
+	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
+	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
 
 	// Health and reflection stay open: load balancers and grpcurl need no key.
 	mux.Handle(grpchealth.NewHandler(&dbChecker{static: grpchealth.NewStaticChecker(ServiceNames...), db: st}))

@@ -83,13 +83,7 @@ func (c depthLimitedJSON) Name() string { return c.name }
 
 func (depthLimitedJSON) IsBinary() bool { return false }
 
-func (depthLimitedJSON) Marshal(m any) ([]byte, error) {
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
-	}
-	return protojson.MarshalOptions{}.Marshal(pm)
-}
+func (c depthLimitedJSON) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
 
 func (depthLimitedJSON) MarshalAppend(dst []byte, m any) ([]byte, error) {
 	pm, ok := m.(proto.Message)
@@ -151,9 +145,7 @@ func jsonDepth(b []byte) int {
 // means: each handler reads the decoded values, which stay the same.
 func uriQuery(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if q := r.URL.RawQuery; strings.IndexFunc(q, func(c rune) bool { return c >= utf8.RuneSelf || !queryByte[c] }) >= 0 {
-			r.URL.RawQuery = escapeQuery(q)
-		}
+		r.URL.RawQuery = escapeQuery(r.URL.RawQuery)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -168,11 +160,21 @@ var queryByte = func() (ok [utf8.RuneSelf]bool) {
 	return ok
 }()
 
+// escapeQuery percent-encodes the bytes of q that queryByte does not allow.
+// It returns q itself, without allocating, when there are none.
 func escapeQuery(q string) string {
+	i := 0
+	for i < len(q) && q[i] < utf8.RuneSelf && queryByte[q[i]] {
+		i++
+	}
+	if i == len(q) {
+		return q
+	}
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(q) + 16)
-	for i := 0; i < len(q); i++ {
+	b.WriteString(q[:i])
+	for ; i < len(q); i++ {
 		if c := q[i]; c < utf8.RuneSelf && queryByte[c] {
 			b.WriteByte(c)
 		} else {
