@@ -380,3 +380,104 @@ func (j *jaegerProc) checkChainTrace(t *testing.T, id1, id2, order string) {
 		time.Sleep(300 * time.Millisecond)
 	}
 }
+
+// batonToBatonTemplate is the kickback template a downstream Baton uses for
+// an upstream Baton (README, "Chaining two Batons"): every field a CATS
+// variable at the upstream hop needs, money as an exact whole number of the
+// minor unit with its currency.
+const batonToBatonTemplate = "/postback?token=%s&click_id={upstream_id}&order_id={order_id}&order_id_2={order_id_2}" +
+	"&amount_minor={amount_minor}&currency={currency}&status={status}&user_name={buyer_user_name}&transaction_id={click_id}"
+
+// TestChainCarriesExactMoneyAndEveryCATSVariable sends sales in JPY (0
+// decimals), USD (2) and KWD (3) through two chained Batons: the media
+// receives each amount exactly as the advertiser reported it, and every
+// CATS variable is filled at ASP-1 for a kicked-back sale.
+func TestChainCarriesExactMoneyAndEveryCATSVariable(t *testing.T) {
+	chainT = t
+	ctx := context.Background()
+	media := &mediaStub{}
+	media.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		media.mu.Lock()
+		media.got = append(media.got, r.URL.Query())
+		media.mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer media.Close()
+	advertiser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "landing page") }))
+	defer advertiser.Close()
+	asp1, asp2 := newHop(t, "ASP-1"), newHop(t, "ASP-2")
+
+	n2 := must(asp1.config.CreateNetwork(ctx, &batonv1.CreateNetworkRequest{Name: "ASP-2"}))
+	adv1 := must(asp1.config.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "programme via ASP-2"}))
+	mediaPub := must(asp1.config.CreatePublisher(ctx, &batonv1.CreatePublisherRequest{Name: "Media", Kind: batonv1.PublisherKind_PUBLISHER_KIND_MEDIA}))
+	adv2 := must(asp2.config.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "shop"}))
+	asp1Pub := must(asp2.config.CreatePublisher(ctx, &batonv1.CreatePublisherRequest{Name: "ASP-1", Kind: batonv1.PublisherKind_PUBLISHER_KIND_NETWORK}))
+	o2 := must(asp2.config.CreateOffer(ctx, &batonv1.CreateOfferRequest{AdvertiserId: adv2.GetAdvertiser().GetId(), Name: "shop offer",
+		LandingUrl: advertiser.URL + "/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"},
+		Payout: &batonv1.Payout{Kind: &batonv1.Payout_PercentBps{PercentBps: 1000}}}))
+	l2 := must(asp2.clicks.CreateTrackingLink(ctx, &batonv1.CreateTrackingLinkRequest{OfferId: o2.GetOffer().GetId(), PublisherId: asp1Pub.GetPublisher().GetId()}))
+	pending := []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_PENDING}
+	must(asp2.pb.CreatePostbackEndpoint(ctx, &batonv1.CreatePostbackEndpointRequest{PublisherId: asp1Pub.GetPublisher().GetId(), Events: pending,
+		Method: batonv1.PostbackMethod_POSTBACK_METHOD_GET, UrlTemplate: "http://" + asp1.addr + fmt.Sprintf(batonToBatonTemplate, n2.GetSecret())}))
+	o1 := must(asp1.config.CreateOffer(ctx, &batonv1.CreateOfferRequest{AdvertiserId: adv1.GetAdvertiser().GetId(), Name: "via ASP-2",
+		LandingUrl: l2.GetLink().GetUrl(), Downstream: &batonv1.DownstreamLink{ClickIdParam: "param1", NetworkId: n2.GetNetwork().GetId()},
+		Payout: &batonv1.Payout{Kind: &batonv1.Payout_PercentBps{PercentBps: 500}}}))
+	l1 := must(asp1.clicks.CreateTrackingLink(ctx, &batonv1.CreateTrackingLinkRequest{OfferId: o1.GetOffer().GetId(), PublisherId: mediaPub.GetPublisher().GetId()}))
+	// Every CATS variable, and the money variables in both units.
+	must(asp1.pb.CreatePostbackEndpoint(ctx, &batonv1.CreatePostbackEndpointRequest{PublisherId: mediaPub.GetPublisher().GetId(), Events: pending,
+		Method: batonv1.PostbackMethod_POSTBACK_METHOD_GET,
+		UrlTemplate: media.URL + "/cv?amount=##AMOUNT##&p1=##PARA1##&p2=##PARA2##&p3=##PARA3##&p4=##PARA4##&p5=##PARA5##&cid=##CID##&sid=##SID##" +
+			"&tuid=##TUID##&u1=##CONTENT_UID1##&u2=##CONTENT_UID2##&minor={amount_minor}&cur={currency}&com={commission}&com_minor={commission_minor}"}))
+	advKey := must(asp2.config.CreateApiKey(ctx, &batonv1.CreateApiKeyRequest{Name: "shop", Role: batonv1.Role_ROLE_ADVERTISER, PartnerId: adv2.GetAdvertiser().GetId()}))
+	shop := batonv1connect.NewConversionServiceClient(http.DefaultClient, "http://"+asp2.addr, bearerKey(advKey.GetKey()))
+	conv1 := batonv1connect.NewConversionServiceClient(http.DefaultClient, "http://"+asp1.addr, bearerKey(chainAdminKey))
+
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	click := func(session string) (id1, id2 string) {
+		next := l1.GetLink().GetUrl() + "?param1=" + session + "&param2=b-" + session + "&param3=c&param4=d&param5=e"
+		var hops []string
+		for range 2 {
+			req, _ := http.NewRequest(http.MethodGet, next, nil)
+			req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0")
+			res := must(browser.Do(req))
+			res.Body.Close()
+			next = res.Header.Get("Location")
+			hops = append(hops, next)
+		}
+		u1, _ := url.Parse(hops[0])
+		u2, _ := url.Parse(hops[1])
+		return u1.Query().Get("param1"), u2.Query().Get("sid")
+	}
+	sales := []struct {
+		currency        string
+		minor           int64
+		amount, com     string
+		comMinor, order string
+	}{
+		{"JPY", 1980, "1980", "99", "99", "ORDER-JPY"},    // ¥1,980; ASP-1 pays the media 5%
+		{"USD", 1250, "12.50", "0.62", "62", "ORDER-USD"}, // $12.50
+		{"KWD", 1234, "1.234", "0.061", "61", "ORDER-KWD"},
+	}
+	for i, s := range sales {
+		id1, id2 := click(fmt.Sprintf("MEDIA-%d", i))
+		must(shop.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id2, OrderId: s.order, OrderId_2: s.order + "-2",
+			Amount: &batonv1.Money{CurrencyCode: s.currency, AmountMinor: s.minor}, Buyer: &batonv1.Buyer{UserName: "tarou"}}))
+		q := media.waitFor(t, i+1, 20*time.Second)[i]
+		want := map[string]string{"amount": s.amount, "minor": fmt.Sprint(s.minor), "cur": s.currency, "com": s.com, "com_minor": s.comMinor,
+			"p1": fmt.Sprintf("MEDIA-%d", i), "p2": fmt.Sprintf("b-MEDIA-%d", i), "p3": "c", "p4": "d", "p5": "e",
+			"cid": o1.GetOffer().GetId(), "sid": id1, "tuid": "tarou", "u1": s.order, "u2": s.order + "-2"}
+		for k, v := range want {
+			if q.Get(k) != v {
+				t.Errorf("%s: the media got %s=%q, want %q (%v)", s.order, k, q.Get(k), v, q)
+			}
+		}
+		// ASP-1 stored the same money, in the same unit.
+		l := must(conv1.ListConversions(ctx, &batonv1.ListConversionsRequest{OrderId: s.order}))
+		if len(l.GetConversions()) != 1 {
+			t.Fatalf("ASP-1 has %d conversions for %s", len(l.GetConversions()), s.order)
+		}
+		if a := l.GetConversions()[0].GetAmount(); a.GetCurrencyCode() != s.currency || a.GetAmountMinor() != s.minor {
+			t.Errorf("%s: ASP-1 stored %v, want %d %s", s.order, a, s.minor, s.currency)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/signature"
 )
 
@@ -29,7 +30,7 @@ type convEnv struct {
 	pubConv batonv1connect.ConversionServiceClient
 }
 
-func newConvEnv(t testing.TB, offer *batonv1.CreateOfferRequest) *convEnv {
+func newConvEnv(t testing.TB, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *convEnv {
 	t.Helper()
 	if offer.LandingUrl == "" {
 		offer.LandingUrl = "https://shop.example/lp"
@@ -37,7 +38,7 @@ func newConvEnv(t testing.TB, offer *batonv1.CreateOfferRequest) *convEnv {
 	if offer.Downstream == nil {
 		offer.Downstream = &batonv1.DownstreamLink{ClickIdParam: "sid"}
 	}
-	e := newClickEnv(t, offer)
+	e := newClickEnv(t, offer, mutate...)
 	return &convEnv{clickEnv: e,
 		adv:     batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(app.DemoAdvertiserKey)),
 		admin:   batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(adminKey)),

@@ -19,6 +19,7 @@ import (
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/signature"
 )
 
@@ -46,9 +47,9 @@ type fc2Env struct {
 	client *http.Client
 }
 
-func newFC2Env(t testing.TB) *fc2Env {
+func newFC2Env(t testing.TB, mutate ...func(*config.Config)) *fc2Env {
 	t.Helper()
-	e := newConvEnv(t, &batonv1.CreateOfferRequest{Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid", Fc2Params: true}})
+	e := newConvEnv(t, &batonv1.CreateOfferRequest{Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid", Fc2Params: true}}, mutate...)
 	jar, _ := cookiejar.New(nil)
 	return &fc2Env{convEnv: e, jar: jar, client: noFollow(jar)}
 }
@@ -172,7 +173,7 @@ func TestFC2ShAndTimestampRules(t *testing.T) {
 		t.Fatalf("%d conversions; only SHORT may count", len(l.GetConversions()))
 	}
 	codes := strings.Join(e.refusalCodes(t), "\n")
-	for _, want := range []string{"sh does not match", "stale_timestamp: ts", "sh is required by this shop"} {
+	for _, want := range []string{"bad_signature: sh does not match", "stale_timestamp: ts", "bad_signature: sh is required by this shop"} {
 		if !strings.Contains(codes, want) {
 			t.Errorf("refusals lack %q:\n%s", want, codes)
 		}

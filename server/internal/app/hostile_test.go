@@ -173,6 +173,28 @@ func TestHostileForgedAndTruncatedSh(t *testing.T) {
 	if got := e.refusalCount(t) - refusedBefore; got != tried {
 		t.Errorf("%d refusals logged for %d forged reports", got, tried)
 	}
+	// Each is logged for what it is: a bad signature (the shop ID that is
+	// not a shop: an unknown shop).
+	refusals, err := e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]string{}
+	for _, r := range refusals.GetRefusals() {
+		codes[r.GetOrderId()] = r.GetCode()
+	}
+	for i, f := range forgeries {
+		want := "bad_signature"
+		if f.name == "shop ID changed after signing" {
+			want = "unknown_shop"
+		}
+		for _, order := range []string{fmt.Sprintf("SH-TAG-%d", i), fmt.Sprintf("SH-POST-%d", i)} {
+			if codes[order] != want {
+				lost++
+				t.Errorf("%s (%s) logged as %q, want %q", order, f.name, codes[order], want)
+			}
+		}
+	}
 	proof.Tally(t, "hostile: forged and truncated sh", tried, lost,
 		fmt.Sprintf("%d forgeries by image tag and by POST: every one refused and logged, 0 rows written", len(forgeries)))
 }
@@ -234,9 +256,41 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 			t.Errorf("stale POST %s: %d %q", age, status, text)
 		}
 	}
+	// A ts in the future would never expire: refused beyond the clock skew.
+	for _, ahead := range []time.Duration{61 * time.Minute, 4 * 365 * 24 * time.Hour} {
+		tried++
+		order := "RP-TAG-FUTURE-" + ahead.String()
+		if res, _ := e.pixel(t, tag(order, time.Now().Add(ahead))); res.StatusCode != 200 {
+			lost++
+			t.Errorf("future tag %s: %d", ahead, res.StatusCode)
+		}
+		tried++
+		if status, text := e.post(t, tag(order+"-post", time.Now().Add(ahead))); status != http.StatusBadRequest || !strings.Contains(text, "is in the future") {
+			lost++
+			t.Errorf("future POST %s: %d %q", ahead, status, text)
+		}
+	}
 	if w := written(before, e.rows(t)); len(w) > 0 {
 		lost += len(w)
 		t.Errorf("replays wrote rows: %v", w)
+	}
+	// Each refusal is logged under its own code.
+	refusals, err := e.convEnv.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refusals.GetRefusals() {
+		want := "stale_timestamp"
+		switch o := r.GetOrderId(); {
+		case o == "RP-GENUINE":
+			want = "replayed"
+		case strings.Contains(o, "FUTURE"):
+			want = "future_timestamp"
+		}
+		if r.GetCode() != want {
+			lost++
+			t.Errorf("%s logged as %q, want %q", r.GetOrderId(), r.GetCode(), want)
+		}
 	}
 	// A saved thank-you page reloaded within the hour (dedupe on): one sale.
 	if _, err := e.clickEnv.admin.UpdateOffer(ctx, &batonv1.UpdateOfferRequest{Offer: &batonv1.Offer{Id: e.offer.GetId(), DedupeOrderId: true},
@@ -250,7 +304,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 	}
 	e.conversionByOrder(t, "RP-RELOAD")
 	proof.Tally(t, "hostile: replayed timestamps and requests", tried, lost,
-		"stale/future request_time, the same signed request twice, stale FC2 ts by tag and POST refused with 0 rows written; a page reloaded 5 times counted once")
+		"stale/future request_time, the same signed request twice, stale and future FC2 ts by tag and POST refused with 0 rows written, each logged under its code; a page reloaded 5 times counted once")
 }
 
 // TestHostilePostbackTargetsOnPrivateAddresses points postback endpoints at

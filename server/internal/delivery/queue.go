@@ -164,8 +164,12 @@ var _ service.Outbox = (*Queue)(nil)
 // transaction, one delivery (and its job) for every enabled endpoint of the
 // conversion's publisher that wants the event.
 func (q *Queue) ConversionEvent(ctx context.Context, stx service.ConversionTx, c domain.Conversion, event domain.ConversionStatus) error {
-	if c.PublisherID == "" {
-		return nil // no click earned it: nobody to tell
+	if c.PublisherID == "" || c.ClickID == "" {
+		// No click earned it: nobody to tell. Or a publisher is credited
+		// without a click it could be matched to (an FC2 POST naming a
+		// network by ref_userid): kicking back no IDs beats another
+		// visitor's, and the explanation says so.
+		return nil
 	}
 	tx, ok := stx.(outboxTx)
 	if !ok {

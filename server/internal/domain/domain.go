@@ -187,6 +187,9 @@ type KickbackParams struct {
 	Status       string `json:"status,omitempty"`
 	DownstreamID string `json:"downstream_id,omitempty"`
 	Token        string `json:"token,omitempty"`
+	AmountMinor  string `json:"amount_minor,omitempty"`
+	UserName     string `json:"user_name,omitempty"`
+	OrderID2     string `json:"order_id_2,omitempty"`
 }
 
 // Network is a downstream partner network.
@@ -442,6 +445,51 @@ type ConversionFilter struct {
 	IncludeTest  bool
 }
 
+// RefusalCode says why a conversion report was refused. It is one closed
+// set for every entrance (API, FC2 image tag, FC2 server POST, kickback),
+// mirrored one to one by baton.v1.RefusalCode in the contract.
+type RefusalCode string
+
+// The refusal codes. RefusalCodes lists them all.
+const (
+	// A parameter or field is missing or malformed.
+	RefusalInvalidParameter RefusalCode = "invalid_parameter"
+	// FC2 shopid names no shop of this network.
+	RefusalUnknownShop RefusalCode = "unknown_shop"
+	// The FC2 sh or the HMAC signature does not match the sender's secret,
+	// or is missing where the shop requires it.
+	RefusalBadSignature RefusalCode = "bad_signature"
+	// The FC2 server POST's passwd is wrong.
+	RefusalBadPassword RefusalCode = "bad_password"
+	// The sender may not report for this offer: no key, signature, passwd
+	// or sh, and not from a registered host.
+	RefusalNotAuthorized RefusalCode = "not_authorized"
+	// The timestamp (FC2 ts, request_time) is older than allowed.
+	RefusalStaleTimestamp RefusalCode = "stale_timestamp"
+	// The timestamp is further in the future than the allowed clock skew.
+	RefusalFutureTimestamp RefusalCode = "future_timestamp"
+	// The same signed request was already used.
+	RefusalReplayed RefusalCode = "replayed"
+	// The click ID is not one this network issued.
+	RefusalUnknownClick RefusalCode = "unknown_click"
+	// The click belongs to another advertiser, or was not sent to the
+	// network kicking it back.
+	RefusalForeignClick RefusalCode = "foreign_click"
+	// The click belongs to another offer than the one named.
+	RefusalClickOfferMismatch RefusalCode = "click_offer_mismatch"
+	// The offer named does not exist.
+	RefusalUnknownOffer RefusalCode = "unknown_offer"
+	// The shop has no active offer to record the sale against.
+	RefusalNoOffer RefusalCode = "no_offer"
+)
+
+// RefusalCodes is every refusal code, in the contract's order.
+var RefusalCodes = []RefusalCode{
+	RefusalInvalidParameter, RefusalUnknownShop, RefusalBadSignature, RefusalBadPassword, RefusalNotAuthorized,
+	RefusalStaleTimestamp, RefusalFutureTimestamp, RefusalReplayed, RefusalUnknownClick, RefusalForeignClick,
+	RefusalClickOfferMismatch, RefusalUnknownOffer, RefusalNoOffer,
+}
+
 // Refusal is a conversion report that was refused, kept so the sender can
 // see why.
 type Refusal struct {
@@ -449,7 +497,7 @@ type Refusal struct {
 	AdvertiserID string
 	OfferID      string
 	Source       ConversionSource
-	Code         string
+	Code         RefusalCode
 	Message      string
 	OrderID      string
 	ClickID      string

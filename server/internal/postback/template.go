@@ -30,6 +30,13 @@
 //	##CONTENT_UID1##      order_id
 //	##CONTENT_UID2##      order_id_2
 //
+// Money has one unit per variable: amount, commission (and ##AMOUNT##) are
+// decimals in the currency's major unit ("1980" for ¥1,980, "12.50" for
+// $12.50, "1.234" for 1.234 KWD); amount_minor and commission_minor are
+// whole numbers of the minor unit ("1980", "1250", "1234"); currency and
+// commission_currency are ISO 4217 codes. None is ever negative: a reversal
+// is told by status.
+//
 // A reference that matches a dialect's syntax but names no known variable
 // ({foo}, ##FOO##) makes [Parse] fail with an [*UnknownVariableError], so a
 // typo is refused when the partner is configured rather than silently

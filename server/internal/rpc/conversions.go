@@ -87,6 +87,18 @@ var sourceNames = enumMap[domain.ConversionSource, batonv1.ConversionSource]{
 
 func sourceFromProto(s batonv1.ConversionSource) domain.ConversionSource { return sourceNames.from(s) }
 
+// refusalCodes maps each refusal code to the contract's enum value of the
+// same name (bad_signature ↔ REFUSAL_CODE_BAD_SIGNATURE), so Refusal.code
+// and Refusal.reason cannot disagree. TestRefusalCodesMatchTheContract
+// checks that the two sets are the same.
+var refusalCodes = func() enumMap[domain.RefusalCode, batonv1.RefusalCode] {
+	m := enumMap[domain.RefusalCode, batonv1.RefusalCode]{}
+	for _, c := range domain.RefusalCodes {
+		m[c] = batonv1.RefusalCode(batonv1.RefusalCode_value["REFUSAL_CODE_"+strings.ToUpper(string(c))])
+	}
+	return m
+}()
+
 var pathNames = map[string]batonv1.AttributionPath{
 	string(attribution.PathClickID):       batonv1.AttributionPath_ATTRIBUTION_PATH_CLICK_ID,
 	string(attribution.PathCookie):        batonv1.AttributionPath_ATTRIBUTION_PATH_COOKIE,
@@ -297,7 +309,7 @@ func (s *ConversionServer) ListRefusals(ctx context.Context, req *batonv1.ListRe
 	out := &batonv1.ListRefusalsResponse{NextPageToken: encodePageToken(next)}
 	for _, r := range list {
 		out.Refusals = append(out.Refusals, &batonv1.Refusal{
-			Id: r.ID, AdvertiserId: r.AdvertiserID, OfferId: r.OfferID, Source: sourceNames[r.Source], Code: r.Code,
+			Id: r.ID, AdvertiserId: r.AdvertiserID, OfferId: r.OfferID, Source: sourceNames[r.Source], Code: string(r.Code), Reason: refusalCodes[r.Code],
 			Message: r.Message, OrderId: r.OrderID, ClickId: r.ClickID, Params: r.Params, RemoteIp: r.RemoteIP, CreateTime: ts(r.CreatedAt),
 		})
 	}

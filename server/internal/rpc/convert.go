@@ -228,6 +228,7 @@ func kickbackParamsToProto(k domain.KickbackParams) *batonv1.KickbackParams {
 	return &batonv1.KickbackParams{
 		ClickId: k.ClickID, OrderId: k.OrderID, Amount: k.Amount, Currency: k.Currency,
 		Status: k.Status, DownstreamId: k.DownstreamID, Token: k.Token,
+		AmountMinor: k.AmountMinor, UserName: k.UserName, OrderId_2: k.OrderID2,
 	}
 }
 
@@ -235,6 +236,7 @@ func kickbackParamsFromProto(k *batonv1.KickbackParams) domain.KickbackParams {
 	return domain.KickbackParams{
 		ClickID: k.GetClickId(), OrderID: k.GetOrderId(), Amount: k.GetAmount(), Currency: k.GetCurrency(),
 		Status: k.GetStatus(), DownstreamID: k.GetDownstreamId(), Token: k.GetToken(),
+		AmountMinor: k.GetAmountMinor(), UserName: k.GetUserName(), OrderID2: k.GetOrderId_2(),
 	}
 }
 

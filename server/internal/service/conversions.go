@@ -145,7 +145,7 @@ type ConversionInput struct {
 // Refused is a conversion report Baton will not count. It is recorded (see
 // ListRefusals) and returned to the sender.
 type Refused struct {
-	Code    string // machine-readable: bad_signature, stale_timestamp, replayed, unknown_click, ...
+	Code    domain.RefusalCode
 	Field   string // the request field at fault, if one is
 	Message string
 	Kind    error // domain.ErrPermissionDenied, ErrUnauthenticated, ... or nil for invalid input
@@ -233,10 +233,10 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		cl, err := c.store.GetClick(ctx, in.ClickID)
 		if errors.Is(err, domain.ErrNotFound) {
 			if _, perr := clickid.Parse(in.ClickID); perr != nil {
-				return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: "unknown_click", Field: "click_id",
+				return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalUnknownClick, Field: "click_id",
 					Message: fmt.Sprintf("click ID %q is not a click ID this network issues", in.ClickID)})
 			}
-			return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: "unknown_click", Field: "click_id",
+			return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalUnknownClick, Field: "click_id",
 				Message: fmt.Sprintf("click ID %q was not issued by this network", in.ClickID)})
 		}
 		if err != nil {
@@ -244,28 +244,28 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		}
 		click = &cl
 		if in.OfferID != "" && in.OfferID != cl.OfferID {
-			return domain.Conversion{}, false, c.refuse(ctx, in, cl.AdvertiserID, in.OfferID, &Refused{Code: "click_offer_mismatch", Field: "click_id",
+			return domain.Conversion{}, false, c.refuse(ctx, in, cl.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalClickOfferMismatch, Field: "click_id",
 				Message: fmt.Sprintf("click %s belongs to offer %s, not %s", cl.ID, cl.OfferID, in.OfferID)})
 		}
 		in.OfferID = cl.OfferID
 	}
 	if in.OfferID == "" {
-		return domain.Conversion{}, false, &Refused{Code: "invalid_parameter", Field: "offer_id", Message: "offer_id is required when there is no click_id"}
+		return domain.Conversion{}, false, &Refused{Code: domain.RefusalInvalidParameter, Field: "offer_id", Message: "offer_id is required when there is no click_id"}
 	}
 	offer, err := c.offers.get(in.OfferID, c.now(), func() (domain.Offer, error) { return c.store.GetOffer(ctx, in.OfferID) })
 	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: "unknown_offer", Field: "offer_id",
+		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalUnknownOffer, Field: "offer_id",
 			Message: fmt.Sprintf("no offer %q", in.OfferID)})
 	}
 	if err != nil {
 		return domain.Conversion{}, false, err
 	}
 	if in.AdvertiserID != "" && in.AdvertiserID != offer.AdvertiserID {
-		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, offer.ID, &Refused{Code: "foreign_click", Field: "click_id",
+		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, offer.ID, &Refused{Code: domain.RefusalForeignClick, Field: "click_id",
 			Message: "the click or offer belongs to another advertiser", Kind: domain.ErrPermissionDenied})
 	}
 	if click != nil && click.AdvertiserID != offer.AdvertiserID {
-		return domain.Conversion{}, false, c.refuse(ctx, in, offer.AdvertiserID, offer.ID, &Refused{Code: "foreign_click", Field: "click_id",
+		return domain.Conversion{}, false, c.refuse(ctx, in, offer.AdvertiserID, offer.ID, &Refused{Code: domain.RefusalForeignClick, Field: "click_id",
 			Message: "the click belongs to another advertiser", Kind: domain.ErrPermissionDenied})
 	}
 	adv := offer.AdvertiserID
@@ -277,7 +277,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		(p.Role == domain.RoleNetwork && offer.Downstream.NetworkID != "" && p.PartnerID == offer.Downstream.NetworkID)
 	if in.Signature != "" {
 		if in.RequestTime == nil {
-			return domain.Conversion{}, false, &Refused{Code: "invalid_parameter", Field: "request_time", Message: "a signature needs request_time"}
+			return domain.Conversion{}, false, &Refused{Code: domain.RefusalInvalidParameter, Field: "request_time", Message: "a signature needs request_time"}
 		}
 		secrets, err := c.store.AdvertiserSecrets(ctx, adv)
 		if err != nil {
@@ -288,21 +288,21 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 			Recurring: asSent.Recurring, UserName: asSent.UserName, Email: asSent.Email, IP: asSent.IP, Test: asSent.Test,
 			IdempotencyKey: asSent.IdempotencyKey}.Canonical()
 		if !signature.VerifyHMAC(secrets, msg, in.Signature) {
-			return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: "bad_signature", Field: "signature",
+			return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: domain.RefusalBadSignature, Field: "signature",
 				Message: "the signature does not match the advertiser's secret", Kind: domain.ErrPermissionDenied})
 		}
 		trusted = true
 	}
 	if !trusted {
-		return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: "not_authorized",
+		return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: domain.RefusalNotAuthorized,
 			Message: fmt.Sprintf("a %s key may not report conversions for offer %s without the advertiser's signature", p.Role, offer.ID),
 			Kind:    domain.ErrPermissionDenied})
 	}
 	if in.RequestTime != nil {
 		if err := signature.Fresh(*in.RequestTime, now, offer.TimestampTolerance); err != nil {
-			code := "stale_timestamp"
+			code := domain.RefusalStaleTimestamp
 			if errors.Is(err, signature.ErrFuture) {
-				code = "future_timestamp"
+				code = domain.RefusalFutureTimestamp
 			}
 			return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: code, Field: "request_time", Message: err.Error()})
 		}
@@ -312,7 +312,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		in.SaleAt = now
 	}
 	if in.SaleAt.After(now.Add(signature.MaxClockSkew)) {
-		return domain.Conversion{}, false, &Refused{Code: "invalid_parameter", Field: "sale_time", Message: "sale_time is in the future"}
+		return domain.Conversion{}, false, &Refused{Code: domain.RefusalInvalidParameter, Field: "sale_time", Message: "sale_time is in the future"}
 	}
 	test := in.Test || strings.EqualFold(strings.TrimSpace(in.Email), FC2TestEmail)
 
@@ -351,9 +351,13 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		}
 	}
 	if winner != nil {
+		// A winner without an ID is a publisher credited without a click
+		// (see referrerDecision): no click, so no IDs to pass on.
 		conv.PublisherID, conv.SiteID, conv.ClickID = winner.PublisherID, winner.SiteID, winner.ID
-		t := winner.CreatedAt
-		conv.ClickCreatedAt = &t
+		if winner.ID != "" {
+			t := winner.CreatedAt
+			conv.ClickCreatedAt = &t
+		}
 		conv.UpstreamID, conv.SubIDs = winner.UpstreamID, winner.SubIDs
 		payout := offer.Payout
 		for _, ov := range offer.PayoutOverrides {
@@ -397,7 +401,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 				return err
 			}
 			if !fresh {
-				return &Refused{Code: "replayed", Field: "signature", Message: "this signed request was already used; sign each conversion anew", Kind: domain.ErrAlreadyExists}
+				return &Refused{Code: domain.RefusalReplayed, Field: "signature", Message: "this signed request was already used; sign each conversion anew", Kind: domain.ErrAlreadyExists}
 			}
 		}
 		if c.outbox != nil {
@@ -500,7 +504,7 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 				return attribution.Decision{}, nil, err
 			}
 			if len(clicks) > 0 {
-				d, w := judge(attribution.PathReferrerIDs, clicks, rules)
+				d, w := referrerDecision(in, rules, clicks, judge)
 				return d, w, nil
 			}
 		case !errors.Is(err, domain.ErrNotFound):
@@ -510,6 +514,14 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 	if in.Recurring && in.UserName != "" {
 		prev, err := c.store.PreviousSale(ctx, offer.AdvertiserID, in.UserName, in.SaleAt.Add(-RecurringLookback))
 		switch {
+		case err == nil && prev.ClickID == "":
+			// The previous sale credited its publisher without a click
+			// (see referrerDecision): so does this one.
+			d := attribution.Decide(attribution.PathRecurringUser, attribution.Rules{Window: RecurringLookback, Model: attribution.LastClick}, in.SaleAt, nil)
+			d.Path = attribution.PathRecurringUser
+			d.Summary = fmt.Sprintf("A continuing charge: the previous sale %s under user name %q credited publisher %s without a click, and so does this one; no click's IDs are kicked back.",
+				prev.ID, in.UserName, prev.PublisherID)
+			return d, &domain.Click{PublisherID: prev.PublisherID, SiteID: prev.SiteID}, nil
 		case err == nil:
 			cl, err := c.store.GetClick(ctx, prev.ClickID)
 			if err != nil && !errors.Is(err, domain.ErrNotFound) {
@@ -555,6 +567,69 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 	}
 	d := attribution.Decide(path, rules, in.SaleAt, nil)
 	return d, nil, nil
+}
+
+// carriesVisitorIDs reports whether a click holds IDs that postbacks pass
+// back up the chain for this one visitor: an upstream network's or media's
+// ID, or sub-IDs.
+func carriesVisitorIDs(cl domain.Click) bool {
+	if cl.UpstreamID != "" {
+		return true
+	}
+	for _, s := range cl.SubIDs {
+		if s != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// referrerDecision judges the clicks of the publisher (and site) an FC2
+// POST names by ref_userid/ref_siteid. Those name an affiliate, not a
+// visitor: crediting its latest click is harmless while its clicks carry
+// no visitor's IDs, but where they do (a network, a media passing session
+// IDs) the latest click is most likely another visitor's, and kicking its
+// IDs back would pay the wrong media upstream. Then Baton uses the buyer's
+// ip (sent with the POST) to find the visitor's own click among them, and
+// when that fails it credits the publisher without a click: nothing is
+// kicked back, and the explanation says why.
+func referrerDecision(in ConversionInput, rules attribution.Rules, clicks []domain.Click,
+	judge func(attribution.Path, []domain.Click, attribution.Rules) (attribution.Decision, *domain.Click)) (attribution.Decision, *domain.Click) {
+	d, w := judge(attribution.PathReferrerIDs, clicks, rules)
+	if w == nil || !carriesVisitorIDs(*w) {
+		return d, w
+	}
+	if in.IP != "" {
+		var same []domain.Click
+		for _, cl := range clicks {
+			if cl.IP == in.IP {
+				same = append(same, cl)
+			}
+		}
+		if len(same) > 0 {
+			if d2, w2 := judge(attribution.PathReferrerIDs, same, rules); w2 != nil {
+				d2.Summary += fmt.Sprintf(" It is the buyer's own click: of the publisher's clicks, the one from ip %s.", in.IP)
+				return d2, w2
+			}
+		}
+	}
+	credited := &domain.Click{PublisherID: w.PublisherID, SiteID: w.SiteID}
+	for i := range d.Candidates {
+		if d.Candidates[i].Winner {
+			d.Candidates[i].Winner = false
+			d.Candidates[i].Reason = "not identified as this buyer's click: " + d.Candidates[i].Reason
+		}
+	}
+	d.Winner = nil
+	why := "no ip was sent"
+	if in.IP != "" {
+		why = fmt.Sprintf("none of them came from the buyer's ip %s", in.IP)
+	}
+	d.Summary = fmt.Sprintf("ref_userid/ref_siteid name publisher %s, credited with this sale. Its %d click(s) in the window carry IDs that are "+
+		"passed back up the chain for one visitor (upstream ID or sub-IDs), and %s, so Baton cannot tell which click was this buyer's: "+
+		"it credits the publisher without a click and kicks back no click's IDs rather than another visitor's. "+
+		"Send click_id (the click ID Baton put on the landing URL) with the POST to name the click.", w.PublisherID, len(clicks), why)
+	return d, credited
 }
 
 func explanation(d attribution.Decision) domain.Explanation {

@@ -204,6 +204,7 @@ type FC2Result struct {
 // FC2Error is a refused FC2 report: every problem found, in words.
 type FC2Error struct {
 	Status   int // for the server POST
+	Code     domain.RefusalCode
 	Problems []string
 }
 
@@ -217,7 +218,41 @@ const (
 	// FC2TagLifetime: a ts older than this is ignored (a saved thank-you
 	// page reopened later must not count again).
 	FC2TagLifetime = time.Hour
+	// FC2ClockSkew is how far ahead of Baton's clock a ts may be: shops'
+	// clocks differ a little, but a tag stamped in the future would
+	// otherwise never expire and a saved page would count again forever.
+	FC2ClockSkew = signature.MaxClockSkew
 )
+
+// fc2Problem is one broken FC2 rule, with the refusal code it stands for.
+type fc2Problem struct {
+	code domain.RefusalCode
+	msg  string
+}
+
+// fc2CodeRank orders refusal codes by what a shop must fix first: the
+// refusal is logged under the first-ranked code among its problems.
+var fc2CodeRank = []domain.RefusalCode{domain.RefusalUnknownShop, domain.RefusalBadPassword, domain.RefusalBadSignature,
+	domain.RefusalNotAuthorized, domain.RefusalInvalidParameter}
+
+func fc2Code(ps []fc2Problem) domain.RefusalCode {
+	for _, c := range fc2CodeRank {
+		for _, p := range ps {
+			if p.code == c {
+				return c
+			}
+		}
+	}
+	return domain.RefusalInvalidParameter
+}
+
+func fc2Messages(ps []fc2Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.msg
+	}
+	return out
+}
 
 func isAlnum(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -258,14 +293,18 @@ type fc2Report struct {
 	test     bool
 	sh       string
 	passwd   string
-	problems []string
+	problems []fc2Problem
+}
+
+func (r *fc2Report) bad(code domain.RefusalCode, format string, args ...any) {
+	r.problems = append(r.problems, fc2Problem{code, fmt.Sprintf(format, args...)})
 }
 
 // parse checks every FC2 parameter rule and collects all problems at once,
 // so a shop testing its tag sees them together.
 func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post bool) (*fc2Report, error) {
 	r := &fc2Report{}
-	bad := func(format string, args ...any) { r.problems = append(r.problems, fmt.Sprintf(format, args...)) }
+	bad := func(format string, args ...any) { r.bad(domain.RefusalInvalidParameter, format, args...) }
 	r.fields = signature.FC2Fields{
 		ShopID: get("shopid"), UniqueID: get("unique_id"), UName: get("uname"), Email: get("email"),
 		AmountY: get("amount_y"), AmountD: get("amount_d"), TS: get("ts"), Recurring: get("recurring"),
@@ -281,7 +320,7 @@ func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post boo
 		adv, err := f.store.AdvertiserByShopID(ctx, shopID)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
-			bad("shopid %s is not a shop of this network", fl.ShopID)
+			r.bad(domain.RefusalUnknownShop, "shopid %s is not a shop of this network", fl.ShopID)
 		case err != nil:
 			return nil, err
 		default:
@@ -342,11 +381,19 @@ func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post boo
 		}
 	}
 	if r.sh != "" && len(r.sh) != 16 && len(r.sh) != 40 {
-		bad("sh must be the 40 hexadecimal characters of the SHA-1, or its first 16")
+		r.bad(domain.RefusalBadSignature, "sh must be the 40 hexadecimal characters of the SHA-1, or its first 16")
 	}
 	in := ConversionInput{
 		AdvertiserID: r.adv.ID, OrderID: fl.UniqueID, Amount: amount, Recurring: fl.Recurring == "1", UserName: fl.UName,
 		Email: fl.Email, Test: r.test, RequestTime: requestTime,
+		// Baton's click ID, when the shop kept it from the landing URL: not
+		// an FC2 parameter (sh does not cover it), the one way to name the
+		// click exactly.
+		ClickID: get("click_id"),
+	}
+	if len(in.ClickID) > 64 || !isHalfWidth(in.ClickID) {
+		bad("click_id must be the click ID Baton passed on the landing URL")
+		in.ClickID = ""
 	}
 	if fl.ItemCode != "" {
 		q := uint32(units)
@@ -379,7 +426,7 @@ func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post boo
 func (f *FC2Intake) verifySH(ctx context.Context, r *fc2Report, required bool) (bool, error) {
 	if r.sh == "" {
 		if required {
-			r.problems = append(r.problems, "sh is required by this shop: sha1(password + shopid + unique_id + uname + email + amount_y + amount_d + ts + recurring + item_code + unit_num)")
+			r.bad(domain.RefusalBadSignature, "sh is required by this shop: sha1(password + shopid + unique_id + uname + email + amount_y + amount_d + ts + recurring + item_code + unit_num)")
 		}
 		return false, nil
 	}
@@ -388,7 +435,7 @@ func (f *FC2Intake) verifySH(ctx context.Context, r *fc2Report, required bool) (
 		return false, err
 	}
 	if !signature.VerifyFC2SH(secrets, r.fields, r.sh) {
-		r.problems = append(r.problems, "sh does not match: check the password and that every parameter is hashed exactly as sent, an omitted one as empty")
+		r.bad(domain.RefusalBadSignature, "sh does not match: check the password and that every parameter is hashed exactly as sent, an omitted one as empty")
 		return false, nil
 	}
 	return true, nil
@@ -399,7 +446,12 @@ func (f *FC2Intake) record(ctx context.Context, r *fc2Report) (FC2Result, error)
 	res := FC2Result{Test: r.test}
 	if r.in.RequestTime != nil && f.now().Sub(*r.in.RequestTime) > FC2TagLifetime {
 		// Ignored, as FC2 documents: a saved thank-you page reopened later.
-		return res, f.refuse(ctx, r, "stale_timestamp", fmt.Sprintf("ts %s is more than one hour old: ignored (a saved page reopened later does not count again)", r.fields.TS))
+		return res, f.refuse(ctx, r, domain.RefusalStaleTimestamp, fmt.Sprintf("ts %s is more than one hour old: ignored (a saved page reopened later does not count again)", r.fields.TS))
+	}
+	if r.in.RequestTime != nil && r.in.RequestTime.Sub(f.now()) > FC2ClockSkew {
+		// A ts in the future would never reach the hour's limit.
+		return res, f.refuse(ctx, r, domain.RefusalFutureTimestamp, fmt.Sprintf("ts %s is in the future: more than %s ahead of Japan time now (%s); set ts to the time the tag is issued",
+			r.fields.TS, attribution.Human(FC2ClockSkew), signature.FormatFC2TS(f.now())))
 	}
 	r.in.RequestTime = nil // checked above against FC2's own rule
 	if r.in.ClickID == "" && r.in.CookieClickID != "" {
@@ -410,7 +462,7 @@ func (f *FC2Intake) record(ctx context.Context, r *fc2Report) (FC2Result, error)
 	if r.in.OfferID == "" {
 		o, err := f.store.DefaultOffer(ctx, r.adv.ID)
 		if errors.Is(err, domain.ErrNotFound) {
-			return res, f.refuse(ctx, r, "no_offer", "the shop has no active offer to record the sale against")
+			return res, f.refuse(ctx, r, domain.RefusalNoOffer, "the shop has no active offer to record the sale against")
 		}
 		if err != nil {
 			return res, err
@@ -422,7 +474,7 @@ func (f *FC2Intake) record(ctx context.Context, r *fc2Report) (FC2Result, error)
 	if err != nil {
 		var ref *Refused
 		if errors.As(err, &ref) {
-			return res, &FC2Error{Status: 400, Problems: []string{ref.Message}}
+			return res, &FC2Error{Status: 400, Code: ref.Code, Problems: []string{ref.Message}}
 		}
 		return res, err
 	}
@@ -430,7 +482,7 @@ func (f *FC2Intake) record(ctx context.Context, r *fc2Report) (FC2Result, error)
 	return res, nil
 }
 
-func (f *FC2Intake) refuse(ctx context.Context, r *fc2Report, code, msg string) error {
+func (f *FC2Intake) refuse(ctx context.Context, r *fc2Report, code domain.RefusalCode, msg string) error {
 	params := map[string]string{}
 	for k, v := range map[string]string{"shopid": r.fields.ShopID, "unique_id": r.fields.UniqueID, "amount_y": r.fields.AmountY,
 		"amount_d": r.fields.AmountD, "ts": r.fields.TS, "recurring": r.fields.Recurring, "item_code": r.fields.ItemCode, "unit_num": r.fields.UnitNum} {
@@ -441,9 +493,12 @@ func (f *FC2Intake) refuse(ctx context.Context, r *fc2Report, code, msg string) 
 	if r.sh != "" {
 		params["sh"] = "xxxxx"
 	}
+	if r.in.ClickID != "" {
+		params["click_id"] = r.in.ClickID
+	}
 	_ = f.conv.refuse(ctx, ConversionInput{Source: r.in.Source, OrderID: r.fields.UniqueID, RemoteIP: r.in.RemoteIP, Params: params},
 		r.adv.ID, r.in.OfferID, &Refused{Code: code, Message: msg})
-	return &FC2Error{Status: 400, Problems: []string{msg}}
+	return &FC2Error{Status: 400, Code: code, Problems: []string{msg}}
 }
 
 // Pixel records a sale reported by the FC2 image tag
@@ -462,9 +517,9 @@ func (f *FC2Intake) Pixel(ctx context.Context, get func(string) string, cookie f
 		r.in.CookieClickID = cookie(CookieName(r.adv.ShopID))
 	}
 	if len(r.problems) > 0 {
-		msg := strings.Join(r.problems, "; ")
-		_ = f.refuse(ctx, r, "invalid_parameter", msg)
-		return FC2Result{Test: r.test}, &FC2Error{Status: 400, Problems: r.problems}
+		code, msgs := fc2Code(r.problems), fc2Messages(r.problems)
+		_ = f.refuse(ctx, r, code, strings.Join(msgs, "; "))
+		return FC2Result{Test: r.test}, &FC2Error{Status: 400, Code: code, Problems: msgs}
 	}
 	return f.record(ctx, r)
 }
@@ -490,7 +545,7 @@ func (f *FC2Intake) ServerPost(ctx context.Context, get func(string) string, rem
 				ok |= subtle.ConstantTimeCompare([]byte(s), []byte(r.passwd))
 			}
 			if ok != 1 {
-				r.problems = append(r.problems, "passwd is wrong")
+				r.bad(domain.RefusalBadPassword, "passwd is wrong")
 			}
 			authed = ok == 1
 		}
@@ -505,19 +560,19 @@ func (f *FC2Intake) ServerPost(ctx context.Context, get func(string) string, rem
 				return FC2Result{}, err
 			}
 			if !registered {
-				r.problems = append(r.problems, fmt.Sprintf("passwd or sh is required from %s, which is not a registered host of this shop", remoteIP))
+				r.bad(domain.RefusalNotAuthorized, "passwd or sh is required from %s, which is not a registered host of this shop", remoteIP)
 			}
 		}
 	}
 	if len(r.problems) > 0 {
-		_ = f.refuse(ctx, r, "invalid_parameter", strings.Join(r.problems, "; "))
+		code, msgs := fc2Code(r.problems), fc2Messages(r.problems)
+		_ = f.refuse(ctx, r, code, strings.Join(msgs, "; "))
 		status := 400
-		for _, p := range r.problems {
-			if strings.Contains(p, "passwd") || strings.HasPrefix(p, "sh ") {
-				status = 403
-			}
+		switch code {
+		case domain.RefusalBadPassword, domain.RefusalBadSignature, domain.RefusalNotAuthorized:
+			status = 403
 		}
-		return FC2Result{Test: r.test}, &FC2Error{Status: status, Problems: r.problems}
+		return FC2Result{Test: r.test}, &FC2Error{Status: status, Code: code, Problems: msgs}
 	}
 	return f.record(ctx, r)
 }

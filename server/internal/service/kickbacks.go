@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/batonhq/baton/server/internal/attribution"
@@ -38,6 +39,7 @@ func NewKickbacks(st KickbackStore, conv *Conversions) *Kickbacks {
 var KickbackParamDefaults = domain.KickbackParams{
 	ClickID: "click_id", OrderID: "order_id", Amount: "amount", Currency: "currency",
 	Status: "status", DownstreamID: "transaction_id", Token: "token",
+	AmountMinor: "amount_minor", UserName: "user_name", OrderID2: "order_id_2",
 }
 
 // Params returns the network's parameter names with defaults filled in.
@@ -47,7 +49,8 @@ func Params(n domain.Network) domain.KickbackParams {
 		v   *string
 		def string
 	}{{&p.ClickID, d.ClickID}, {&p.OrderID, d.OrderID}, {&p.Amount, d.Amount},
-		{&p.Currency, d.Currency}, {&p.Status, d.Status}, {&p.DownstreamID, d.DownstreamID}, {&p.Token, d.Token}} {
+		{&p.Currency, d.Currency}, {&p.Status, d.Status}, {&p.DownstreamID, d.DownstreamID}, {&p.Token, d.Token},
+		{&p.AmountMinor, d.AmountMinor}, {&p.UserName, d.UserName}, {&p.OrderID2, d.OrderID2}} {
 		if *f.v == "" {
 			*f.v = f.def
 		}
@@ -115,17 +118,26 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, get func(stri
 	pn := Params(n)
 	clickID, orderID := get(pn.ClickID), get(pn.OrderID)
 	in := ConversionInput{Source: domain.SourceKickback, ClickID: clickID, OrderID: orderID, DownstreamID: get(pn.DownstreamID),
-		RemoteIP: remoteIP, Params: map[string]string{"network": n.ID, pn.ClickID: clickID, pn.OrderID: orderID, pn.Amount: get(pn.Amount)}}
-	refuse := func(status int, code, msg string) error {
+		OrderID2: get(pn.OrderID2), UserName: get(pn.UserName), RemoteIP: remoteIP,
+		Params: map[string]string{"network": n.ID, pn.ClickID: clickID, pn.OrderID: orderID}}
+	for _, name := range []string{pn.Amount, pn.AmountMinor, pn.Currency, pn.Status} {
+		if v := get(name); v != "" {
+			in.Params[name] = v
+		}
+	}
+	refuse := func(status int, code domain.RefusalCode, msg string) error {
 		_ = k.conv.refuse(ctx, in, "", "", &Refused{Code: code, Message: msg})
 		return &KickbackError{status, msg}
 	}
-	if clickID == "" || orderID == "" || len(orderID) > 80 {
-		return domain.Conversion{}, false, refuse(400, "invalid_parameter", fmt.Sprintf("%s and %s are required (order ID at most 80 characters)", pn.ClickID, pn.OrderID))
+	if clickID == "" || orderID == "" || len(orderID) > 80 || len(in.OrderID2) > 80 {
+		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s and %s are required (order IDs at most 80 characters)", pn.ClickID, pn.OrderID))
+	}
+	if len(in.UserName) > 64 {
+		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s is at most 64 characters", pn.UserName))
 	}
 	click, err := k.store.GetClick(ctx, clickID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Conversion{}, false, refuse(404, "unknown_click", fmt.Sprintf("click ID %q was not issued by this network", clickID))
+		return domain.Conversion{}, false, refuse(404, domain.RefusalUnknownClick, fmt.Sprintf("click ID %q was not issued by this network", clickID))
 	}
 	if err != nil {
 		return domain.Conversion{}, false, err
@@ -135,22 +147,18 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, get func(stri
 		return domain.Conversion{}, false, err
 	}
 	if offer.Downstream.NetworkID != n.ID {
-		return domain.Conversion{}, false, refuse(403, "foreign_click", fmt.Sprintf("click %s was not sent to network %s", clickID, n.ID))
+		return domain.Conversion{}, false, refuse(403, domain.RefusalForeignClick, fmt.Sprintf("click %s was not sent to network %s", clickID, n.ID))
 	}
 	currency := strings.ToUpper(get(pn.Currency))
 	if currency == "" {
 		currency = "JPY"
 	}
-	if len(currency) != 3 {
-		return domain.Conversion{}, false, refuse(400, "invalid_parameter", fmt.Sprintf("%s must be an ISO 4217 code", pn.Currency))
+	if len(currency) != 3 || strings.Trim(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s must be an ISO 4217 code", pn.Currency))
 	}
-	amount := get(pn.Amount)
-	if amount == "" {
-		amount = "0"
-	}
-	minor, err := attribution.ParseDecimal(currency, amount)
+	minor, err := kickbackAmount(currency, pn, get)
 	if err != nil {
-		return domain.Conversion{}, false, refuse(400, "invalid_parameter", fmt.Sprintf("%s: %v", pn.Amount, err))
+		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, err.Error())
 	}
 	in.Amount = domain.Money{Currency: currency, Minor: minor}
 	var status domain.ConversionStatus
@@ -164,7 +172,7 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, get func(stri
 	case "reversed", "refund", "refunded":
 		status = domain.StatusReversed
 	default:
-		return domain.Conversion{}, false, refuse(400, "invalid_parameter", fmt.Sprintf("%s %q is not pending, approved, rejected or reversed", pn.Status, s))
+		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s %q is not pending, approved, rejected or reversed", pn.Status, s))
 	}
 	p := domain.Principal{Role: domain.RoleNetwork, PartnerID: n.ID, KeyID: "network:" + n.ID}
 	conv, dup, err := k.conv.Record(ctx, p, in)
@@ -197,6 +205,37 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, get func(stri
 	}
 	out, err := k.conv.store.GetConversion(ctx, conv.ID)
 	return out, dup, err
+}
+
+// kickbackAmount reads the sale amount in minor units: the amount parameter
+// is a decimal in the currency's major unit ("12.50" USD), amount_minor a
+// whole number of its minor unit ("1250"). Either may be sent, or both when
+// they agree; neither is a free sale.
+func kickbackAmount(currency string, pn domain.KickbackParams, get func(string) string) (int64, error) {
+	dec, whole := get(pn.Amount), get(pn.AmountMinor)
+	var fromDec, fromMinor int64
+	if dec != "" {
+		n, err := attribution.ParseDecimal(currency, dec)
+		if err != nil {
+			return 0, fmt.Errorf("%s must be a decimal in %s's major unit with at most %d decimals (e.g. %s): %v", pn.Amount, currency,
+				attribution.MinorDigits(currency), attribution.Decimal(currency, 1250), err)
+		}
+		fromDec = n
+	}
+	if whole != "" {
+		n, err := strconv.ParseInt(whole, 10, 64)
+		if err != nil || n < 0 || strings.Trim(whole, "0123456789") != "" || len(whole) > 16 {
+			return 0, fmt.Errorf("%s must be a whole number of %s's minor unit (e.g. 1250 for %s)", pn.AmountMinor, currency, attribution.Decimal(currency, 1250))
+		}
+		fromMinor = n
+	}
+	if dec != "" && whole != "" && fromDec != fromMinor {
+		return 0, fmt.Errorf("%s=%s and %s=%s disagree: %s is %s in minor units", pn.Amount, dec, pn.AmountMinor, whole, dec, strconv.FormatInt(fromDec, 10))
+	}
+	if whole != "" {
+		return fromMinor, nil
+	}
+	return fromDec, nil
 }
 
 func publicText(err error) string {

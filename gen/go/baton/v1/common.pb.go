@@ -87,12 +87,18 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 }
 
 // Money is an amount in the minor unit of an ISO 4217 currency: yen for JPY
-// (no minor unit), cents for USD. Baton never uses floating point for money.
+// (0 decimals), cents for USD (2), fils for KWD or BHD (3). Baton never uses
+// floating point for money.
+//
+// Amounts are never negative. A reversal or a rejection is a status: its
+// postbacks, reports and API answers carry the amount of the sale it
+// reverses, positive, with status "reversed" (or "rejected").
 type Money struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ISO 4217 alphabetic code, upper case, e.g. "JPY" or "USD".
 	CurrencyCode string `protobuf:"bytes,1,opt,name=currency_code,json=currencyCode,proto3" json:"currency_code,omitempty"`
-	// Amount in minor units of currency_code. Negative only for reversals.
+	// Amount in minor units of currency_code: 1980 is ¥1,980, $19.80 or
+	// 1.980 KWD. Never negative.
 	AmountMinor   int64 `protobuf:"varint,2,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -253,11 +259,11 @@ var File_baton_v1_common_proto protoreflect.FileDescriptor
 
 const file_baton_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x15baton/v1/common.proto\x12\bbaton.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
+	"\x15baton/v1/common.proto\x12\bbaton.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n" +
 	"\x05Money\x126\n" +
 	"\rcurrency_code\x18\x01 \x01(\tB\x11\xbaH\x0er\f2\n" +
-	"^[A-Z]{3}$R\fcurrencyCode\x12<\n" +
-	"\famount_minor\x18\x02 \x01(\x03B\x19\xbaH\x16\"\x14\x18\x80\x80\x9a\xa6\xea\xaf\xe3\x01(\x80\x80\xe6ٕМ\xfe\xff\x01R\vamountMinor\"\xe6\x01\n" +
+	"^[A-Z]{3}$R\fcurrencyCode\x123\n" +
+	"\famount_minor\x18\x02 \x01(\x03B\x10\xbaH\r\"\v\x18\x80\x80\x9a\xa6\xea\xaf\xe3\x01(\x00R\vamountMinor\"\xe6\x01\n" +
 	"\tTimeRange\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end:y\xbaHv\x1at\n" +

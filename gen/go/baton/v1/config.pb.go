@@ -1012,9 +1012,13 @@ type KickbackParams struct {
 	ClickId string `protobuf:"bytes,1,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
 	// Order ID. Default "order_id".
 	OrderId string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	// Sale amount in minor units. Default "amount".
+	// Sale amount as a decimal in the currency's major unit, the way
+	// postbacks' {amount} and ##AMOUNT## render it: "1980" for ¥1,980,
+	// "12.50" for $12.50, "1.234" for 1.234 KWD (at most the currency's
+	// decimals). Default "amount". A kickback may send amount_minor instead
+	// (or both, when they agree).
 	Amount string `protobuf:"bytes,3,opt,name=amount,proto3" json:"amount,omitempty"`
-	// ISO 4217 currency. Default "currency"; absent means the offer's currency.
+	// ISO 4217 currency. Default "currency"; absent means JPY.
 	Currency string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
 	// Status: pending, approved, rejected or reversed. Default "status".
 	Status string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
@@ -1022,7 +1026,17 @@ type KickbackParams struct {
 	// "transaction_id".
 	DownstreamId string `protobuf:"bytes,6,opt,name=downstream_id,json=downstreamId,proto3" json:"downstream_id,omitempty"`
 	// Secret token. Default "token".
-	Token         string `protobuf:"bytes,7,opt,name=token,proto3" json:"token,omitempty"`
+	Token string `protobuf:"bytes,7,opt,name=token,proto3" json:"token,omitempty"`
+	// Sale amount as a whole number of the currency's minor unit, the way
+	// postbacks' {amount_minor} renders it: "1980" for ¥1,980, "1250" for
+	// $12.50, "1234" for 1.234 KWD. Default "amount_minor".
+	AmountMinor string `protobuf:"bytes,8,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	// The buyer's user name at the downstream network (CATS ##TUID##, FC2
+	// uname), as postbacks' {buyer_user_name} renders it. Default "user_name".
+	UserName string `protobuf:"bytes,9,opt,name=user_name,json=userName,proto3" json:"user_name,omitempty"`
+	// The second order ID (CATS ##CONTENT_UID2##), as postbacks'
+	// {order_id_2} renders it. Default "order_id_2".
+	OrderId_2     string `protobuf:"bytes,10,opt,name=order_id_2,json=orderId2,proto3" json:"order_id_2,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1102,6 +1116,27 @@ func (x *KickbackParams) GetDownstreamId() string {
 func (x *KickbackParams) GetToken() string {
 	if x != nil {
 		return x.Token
+	}
+	return ""
+}
+
+func (x *KickbackParams) GetAmountMinor() string {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return ""
+}
+
+func (x *KickbackParams) GetUserName() string {
+	if x != nil {
+		return x.UserName
+	}
+	return ""
+}
+
+func (x *KickbackParams) GetOrderId_2() string {
+	if x != nil {
+		return x.OrderId_2
 	}
 	return ""
 }
@@ -3877,7 +3912,7 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc9\x03\n" +
+	"updateTime\"\x93\x05\n" +
 	"\x0eKickbackParams\x12=\n" +
 	"\bclick_id\x18\x01 \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\aclickId\x12=\n" +
 	"\border_id\x18\x02 \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\aorderId\x12:\n" +
@@ -3885,7 +3920,12 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\bcurrency\x18\x04 \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\bcurrency\x12:\n" +
 	"\x06status\x18\x05 \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\x06status\x12G\n" +
 	"\rdownstream_id\x18\x06 \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\fdownstreamId\x128\n" +
-	"\x05token\x18\a \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\x05token\"\xc3\x02\n" +
+	"\x05token\x18\a \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\x05token\x12E\n" +
+	"\famount_minor\x18\b \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\vamountMinor\x12?\n" +
+	"\tuser_name\x18\t \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\buserName\x12@\n" +
+	"\n" +
+	"order_id_2\x18\n" +
+	" \x01(\tB\"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$R\borderId2\"\xc3\x02\n" +
 	"\x06ApiKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +

@@ -281,6 +281,110 @@ func (StatusReason) EnumDescriptor() ([]byte, []int) {
 	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{3}
 }
 
+// RefusalCode is why a conversion report was refused: one closed set for
+// every entrance (RecordConversion, the FC2 image tag, the FC2 server POST
+// and kickbacks to /postback). Refusal.code carries the same value as a
+// lower-case word.
+type RefusalCode int32
+
+const (
+	RefusalCode_REFUSAL_CODE_UNSPECIFIED RefusalCode = 0
+	// A parameter or field is missing or malformed (the message names it).
+	RefusalCode_REFUSAL_CODE_INVALID_PARAMETER RefusalCode = 1
+	// FC2 shopid names no shop of this network.
+	RefusalCode_REFUSAL_CODE_UNKNOWN_SHOP RefusalCode = 2
+	// The FC2 sh or the HMAC signature does not match the sender's secret, or
+	// is missing where the shop requires it.
+	RefusalCode_REFUSAL_CODE_BAD_SIGNATURE RefusalCode = 3
+	// The FC2 server POST's passwd is wrong.
+	RefusalCode_REFUSAL_CODE_BAD_PASSWORD RefusalCode = 4
+	// The sender may not report for this offer: no key, signature, passwd or
+	// sh, and not from one of the shop's registered hosts.
+	RefusalCode_REFUSAL_CODE_NOT_AUTHORIZED RefusalCode = 5
+	// The timestamp (FC2 ts, request_time) is older than allowed: an FC2 ts
+	// more than one hour old, a request_time older than the offer's tolerance.
+	RefusalCode_REFUSAL_CODE_STALE_TIMESTAMP RefusalCode = 6
+	// The timestamp is more than 5 minutes ahead of Baton's clock (the clock
+	// skew allowed for FC2 ts and request_time).
+	RefusalCode_REFUSAL_CODE_FUTURE_TIMESTAMP RefusalCode = 7
+	// The same signed request was already used.
+	RefusalCode_REFUSAL_CODE_REPLAYED RefusalCode = 8
+	// The click ID is not one this network issued.
+	RefusalCode_REFUSAL_CODE_UNKNOWN_CLICK RefusalCode = 9
+	// The click belongs to another advertiser, or was not sent to the network
+	// kicking it back.
+	RefusalCode_REFUSAL_CODE_FOREIGN_CLICK RefusalCode = 10
+	// The click belongs to another offer than the one named.
+	RefusalCode_REFUSAL_CODE_CLICK_OFFER_MISMATCH RefusalCode = 11
+	// The offer named does not exist.
+	RefusalCode_REFUSAL_CODE_UNKNOWN_OFFER RefusalCode = 12
+	// The shop has no active offer to record the sale against.
+	RefusalCode_REFUSAL_CODE_NO_OFFER RefusalCode = 13
+)
+
+// Enum value maps for RefusalCode.
+var (
+	RefusalCode_name = map[int32]string{
+		0:  "REFUSAL_CODE_UNSPECIFIED",
+		1:  "REFUSAL_CODE_INVALID_PARAMETER",
+		2:  "REFUSAL_CODE_UNKNOWN_SHOP",
+		3:  "REFUSAL_CODE_BAD_SIGNATURE",
+		4:  "REFUSAL_CODE_BAD_PASSWORD",
+		5:  "REFUSAL_CODE_NOT_AUTHORIZED",
+		6:  "REFUSAL_CODE_STALE_TIMESTAMP",
+		7:  "REFUSAL_CODE_FUTURE_TIMESTAMP",
+		8:  "REFUSAL_CODE_REPLAYED",
+		9:  "REFUSAL_CODE_UNKNOWN_CLICK",
+		10: "REFUSAL_CODE_FOREIGN_CLICK",
+		11: "REFUSAL_CODE_CLICK_OFFER_MISMATCH",
+		12: "REFUSAL_CODE_UNKNOWN_OFFER",
+		13: "REFUSAL_CODE_NO_OFFER",
+	}
+	RefusalCode_value = map[string]int32{
+		"REFUSAL_CODE_UNSPECIFIED":          0,
+		"REFUSAL_CODE_INVALID_PARAMETER":    1,
+		"REFUSAL_CODE_UNKNOWN_SHOP":         2,
+		"REFUSAL_CODE_BAD_SIGNATURE":        3,
+		"REFUSAL_CODE_BAD_PASSWORD":         4,
+		"REFUSAL_CODE_NOT_AUTHORIZED":       5,
+		"REFUSAL_CODE_STALE_TIMESTAMP":      6,
+		"REFUSAL_CODE_FUTURE_TIMESTAMP":     7,
+		"REFUSAL_CODE_REPLAYED":             8,
+		"REFUSAL_CODE_UNKNOWN_CLICK":        9,
+		"REFUSAL_CODE_FOREIGN_CLICK":        10,
+		"REFUSAL_CODE_CLICK_OFFER_MISMATCH": 11,
+		"REFUSAL_CODE_UNKNOWN_OFFER":        12,
+		"REFUSAL_CODE_NO_OFFER":             13,
+	}
+)
+
+func (x RefusalCode) Enum() *RefusalCode {
+	p := new(RefusalCode)
+	*p = x
+	return p
+}
+
+func (x RefusalCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefusalCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_baton_v1_conversion_proto_enumTypes[4].Descriptor()
+}
+
+func (RefusalCode) Type() protoreflect.EnumType {
+	return &file_baton_v1_conversion_proto_enumTypes[4]
+}
+
+func (x RefusalCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefusalCode.Descriptor instead.
+func (RefusalCode) EnumDescriptor() ([]byte, []int) {
+	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{4}
+}
+
 // Fc2TagFormat picks what BuildFc2Tag produces.
 type Fc2TagFormat int32
 
@@ -317,11 +421,11 @@ func (x Fc2TagFormat) String() string {
 }
 
 func (Fc2TagFormat) Descriptor() protoreflect.EnumDescriptor {
-	return file_baton_v1_conversion_proto_enumTypes[4].Descriptor()
+	return file_baton_v1_conversion_proto_enumTypes[5].Descriptor()
 }
 
 func (Fc2TagFormat) Type() protoreflect.EnumType {
-	return &file_baton_v1_conversion_proto_enumTypes[4]
+	return &file_baton_v1_conversion_proto_enumTypes[5]
 }
 
 func (x Fc2TagFormat) Number() protoreflect.EnumNumber {
@@ -330,7 +434,7 @@ func (x Fc2TagFormat) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Fc2TagFormat.Descriptor instead.
 func (Fc2TagFormat) EnumDescriptor() ([]byte, []int) {
-	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{4}
+	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{5}
 }
 
 // Item is one line of an order.
@@ -1631,17 +1735,20 @@ type Refusal struct {
 	AdvertiserId string                 `protobuf:"bytes,2,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
 	OfferId      string                 `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
 	Source       ConversionSource       `protobuf:"varint,4,opt,name=source,proto3,enum=baton.v1.ConversionSource" json:"source,omitempty"`
-	// Machine-readable reason, e.g. "bad_signature", "stale_timestamp",
-	// "unknown_click", "unknown_shop", "invalid_parameter".
+	// Why, as a lower-case word: the name of `reason` without its
+	// REFUSAL_CODE_ prefix ("bad_signature", "future_timestamp", ...). Always
+	// one of the RefusalCode values, never anything else.
 	Code string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
 	// What was wrong, in words.
 	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
 	OrderId string `protobuf:"bytes,7,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	ClickId string `protobuf:"bytes,8,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
 	// The request's parameters, with secrets (passwd, sh, token) masked.
-	Params        map[string]string      `protobuf:"bytes,9,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	RemoteIp      string                 `protobuf:"bytes,10,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	Params     map[string]string      `protobuf:"bytes,9,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RemoteIp   string                 `protobuf:"bytes,10,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Why the report was refused (the same as code).
+	Reason        RefusalCode `protobuf:"varint,12,opt,name=reason,proto3,enum=baton.v1.RefusalCode" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1751,6 +1858,13 @@ func (x *Refusal) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Refusal) GetReason() RefusalCode {
+	if x != nil {
+		return x.Reason
+	}
+	return RefusalCode_REFUSAL_CODE_UNSPECIFIED
 }
 
 type ListRefusalsRequest struct {
@@ -2268,7 +2382,7 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x05error\x18\x03 \x01(\tR\x05error\"y\n" +
 	"\"BulkUpdateConversionStatusResponse\x12.\n" +
 	"\aresults\x18\x01 \x03(\v2\x14.baton.v1.BulkResultR\aresults\x12#\n" +
-	"\rupdated_count\x18\x02 \x01(\x05R\fupdatedCount\"\xbd\x03\n" +
+	"\rupdated_count\x18\x02 \x01(\x05R\fupdatedCount\"\xec\x03\n" +
 	"\aRefusal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\radvertiser_id\x18\x02 \x01(\tR\fadvertiserId\x12\x19\n" +
@@ -2282,7 +2396,8 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\tremote_ip\x18\n" +
 	" \x01(\tR\bremoteIp\x12;\n" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x1a9\n" +
+	"createTime\x12-\n" +
+	"\x06reason\x18\f \x01(\x0e2\x15.baton.v1.RefusalCodeR\x06reason\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x87\x02\n" +
@@ -2358,7 +2473,23 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x17STATUS_REASON_DUPLICATE\x10\x06\x12\x16\n" +
 	"\x12STATUS_REASON_TEST\x10\a\x12\x17\n" +
 	"\x13STATUS_REASON_OTHER\x10\b\x12\x1a\n" +
-	"\x16STATUS_REASON_KICKBACK\x10\t*a\n" +
+	"\x16STATUS_REASON_KICKBACK\x10\t*\xd0\x03\n" +
+	"\vRefusalCode\x12\x1c\n" +
+	"\x18REFUSAL_CODE_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eREFUSAL_CODE_INVALID_PARAMETER\x10\x01\x12\x1d\n" +
+	"\x19REFUSAL_CODE_UNKNOWN_SHOP\x10\x02\x12\x1e\n" +
+	"\x1aREFUSAL_CODE_BAD_SIGNATURE\x10\x03\x12\x1d\n" +
+	"\x19REFUSAL_CODE_BAD_PASSWORD\x10\x04\x12\x1f\n" +
+	"\x1bREFUSAL_CODE_NOT_AUTHORIZED\x10\x05\x12 \n" +
+	"\x1cREFUSAL_CODE_STALE_TIMESTAMP\x10\x06\x12!\n" +
+	"\x1dREFUSAL_CODE_FUTURE_TIMESTAMP\x10\a\x12\x19\n" +
+	"\x15REFUSAL_CODE_REPLAYED\x10\b\x12\x1e\n" +
+	"\x1aREFUSAL_CODE_UNKNOWN_CLICK\x10\t\x12\x1e\n" +
+	"\x1aREFUSAL_CODE_FOREIGN_CLICK\x10\n" +
+	"\x12%\n" +
+	"!REFUSAL_CODE_CLICK_OFFER_MISMATCH\x10\v\x12\x1e\n" +
+	"\x1aREFUSAL_CODE_UNKNOWN_OFFER\x10\f\x12\x19\n" +
+	"\x15REFUSAL_CODE_NO_OFFER\x10\r*a\n" +
 	"\fFc2TagFormat\x12\x1e\n" +
 	"\x1aFC2_TAG_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FC2_TAG_FORMAT_IMAGE\x10\x01\x12\x17\n" +
@@ -2384,100 +2515,102 @@ func file_baton_v1_conversion_proto_rawDescGZIP() []byte {
 	return file_baton_v1_conversion_proto_rawDescData
 }
 
-var file_baton_v1_conversion_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_baton_v1_conversion_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_baton_v1_conversion_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_baton_v1_conversion_proto_goTypes = []any{
 	(ConversionStatus)(0),                      // 0: baton.v1.ConversionStatus
 	(ConversionSource)(0),                      // 1: baton.v1.ConversionSource
 	(AttributionPath)(0),                       // 2: baton.v1.AttributionPath
 	(StatusReason)(0),                          // 3: baton.v1.StatusReason
-	(Fc2TagFormat)(0),                          // 4: baton.v1.Fc2TagFormat
-	(*Item)(nil),                               // 5: baton.v1.Item
-	(*StatusChange)(nil),                       // 6: baton.v1.StatusChange
-	(*Conversion)(nil),                         // 7: baton.v1.Conversion
-	(*Buyer)(nil),                              // 8: baton.v1.Buyer
-	(*RecordConversionRequest)(nil),            // 9: baton.v1.RecordConversionRequest
-	(*RecordConversionResponse)(nil),           // 10: baton.v1.RecordConversionResponse
-	(*GetConversionRequest)(nil),               // 11: baton.v1.GetConversionRequest
-	(*GetConversionResponse)(nil),              // 12: baton.v1.GetConversionResponse
-	(*ListConversionsRequest)(nil),             // 13: baton.v1.ListConversionsRequest
-	(*ListConversionsResponse)(nil),            // 14: baton.v1.ListConversionsResponse
-	(*UpdateConversionStatusRequest)(nil),      // 15: baton.v1.UpdateConversionStatusRequest
-	(*UpdateConversionStatusResponse)(nil),     // 16: baton.v1.UpdateConversionStatusResponse
-	(*BulkUpdateConversionStatusRequest)(nil),  // 17: baton.v1.BulkUpdateConversionStatusRequest
-	(*BulkResult)(nil),                         // 18: baton.v1.BulkResult
-	(*BulkUpdateConversionStatusResponse)(nil), // 19: baton.v1.BulkUpdateConversionStatusResponse
-	(*Refusal)(nil),                            // 20: baton.v1.Refusal
-	(*ListRefusalsRequest)(nil),                // 21: baton.v1.ListRefusalsRequest
-	(*ListRefusalsResponse)(nil),               // 22: baton.v1.ListRefusalsResponse
-	(*BuildFc2TagRequest)(nil),                 // 23: baton.v1.BuildFc2TagRequest
-	(*BuildFc2TagResponse)(nil),                // 24: baton.v1.BuildFc2TagResponse
-	nil,                                        // 25: baton.v1.Refusal.ParamsEntry
-	(*Money)(nil),                              // 26: baton.v1.Money
-	(*timestamppb.Timestamp)(nil),              // 27: google.protobuf.Timestamp
-	(*TimeRange)(nil),                          // 28: baton.v1.TimeRange
+	(RefusalCode)(0),                           // 4: baton.v1.RefusalCode
+	(Fc2TagFormat)(0),                          // 5: baton.v1.Fc2TagFormat
+	(*Item)(nil),                               // 6: baton.v1.Item
+	(*StatusChange)(nil),                       // 7: baton.v1.StatusChange
+	(*Conversion)(nil),                         // 8: baton.v1.Conversion
+	(*Buyer)(nil),                              // 9: baton.v1.Buyer
+	(*RecordConversionRequest)(nil),            // 10: baton.v1.RecordConversionRequest
+	(*RecordConversionResponse)(nil),           // 11: baton.v1.RecordConversionResponse
+	(*GetConversionRequest)(nil),               // 12: baton.v1.GetConversionRequest
+	(*GetConversionResponse)(nil),              // 13: baton.v1.GetConversionResponse
+	(*ListConversionsRequest)(nil),             // 14: baton.v1.ListConversionsRequest
+	(*ListConversionsResponse)(nil),            // 15: baton.v1.ListConversionsResponse
+	(*UpdateConversionStatusRequest)(nil),      // 16: baton.v1.UpdateConversionStatusRequest
+	(*UpdateConversionStatusResponse)(nil),     // 17: baton.v1.UpdateConversionStatusResponse
+	(*BulkUpdateConversionStatusRequest)(nil),  // 18: baton.v1.BulkUpdateConversionStatusRequest
+	(*BulkResult)(nil),                         // 19: baton.v1.BulkResult
+	(*BulkUpdateConversionStatusResponse)(nil), // 20: baton.v1.BulkUpdateConversionStatusResponse
+	(*Refusal)(nil),                            // 21: baton.v1.Refusal
+	(*ListRefusalsRequest)(nil),                // 22: baton.v1.ListRefusalsRequest
+	(*ListRefusalsResponse)(nil),               // 23: baton.v1.ListRefusalsResponse
+	(*BuildFc2TagRequest)(nil),                 // 24: baton.v1.BuildFc2TagRequest
+	(*BuildFc2TagResponse)(nil),                // 25: baton.v1.BuildFc2TagResponse
+	nil,                                        // 26: baton.v1.Refusal.ParamsEntry
+	(*Money)(nil),                              // 27: baton.v1.Money
+	(*timestamppb.Timestamp)(nil),              // 28: google.protobuf.Timestamp
+	(*TimeRange)(nil),                          // 29: baton.v1.TimeRange
 }
 var file_baton_v1_conversion_proto_depIdxs = []int32{
-	26, // 0: baton.v1.Item.unit_price:type_name -> baton.v1.Money
+	27, // 0: baton.v1.Item.unit_price:type_name -> baton.v1.Money
 	0,  // 1: baton.v1.StatusChange.from:type_name -> baton.v1.ConversionStatus
 	0,  // 2: baton.v1.StatusChange.to:type_name -> baton.v1.ConversionStatus
 	3,  // 3: baton.v1.StatusChange.reason:type_name -> baton.v1.StatusReason
-	27, // 4: baton.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
-	26, // 5: baton.v1.Conversion.amount:type_name -> baton.v1.Money
-	26, // 6: baton.v1.Conversion.commission:type_name -> baton.v1.Money
-	5,  // 7: baton.v1.Conversion.items:type_name -> baton.v1.Item
+	28, // 4: baton.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	27, // 5: baton.v1.Conversion.amount:type_name -> baton.v1.Money
+	27, // 6: baton.v1.Conversion.commission:type_name -> baton.v1.Money
+	6,  // 7: baton.v1.Conversion.items:type_name -> baton.v1.Item
 	0,  // 8: baton.v1.Conversion.status:type_name -> baton.v1.ConversionStatus
-	6,  // 9: baton.v1.Conversion.history:type_name -> baton.v1.StatusChange
+	7,  // 9: baton.v1.Conversion.history:type_name -> baton.v1.StatusChange
 	1,  // 10: baton.v1.Conversion.source:type_name -> baton.v1.ConversionSource
 	2,  // 11: baton.v1.Conversion.attribution_path:type_name -> baton.v1.AttributionPath
-	27, // 12: baton.v1.Conversion.sale_time:type_name -> google.protobuf.Timestamp
-	27, // 13: baton.v1.Conversion.create_time:type_name -> google.protobuf.Timestamp
-	27, // 14: baton.v1.Conversion.update_time:type_name -> google.protobuf.Timestamp
-	26, // 15: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
-	5,  // 16: baton.v1.RecordConversionRequest.items:type_name -> baton.v1.Item
-	8,  // 17: baton.v1.RecordConversionRequest.buyer:type_name -> baton.v1.Buyer
-	27, // 18: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
-	27, // 19: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
-	7,  // 20: baton.v1.RecordConversionResponse.conversion:type_name -> baton.v1.Conversion
-	7,  // 21: baton.v1.GetConversionResponse.conversion:type_name -> baton.v1.Conversion
-	28, // 22: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
+	28, // 12: baton.v1.Conversion.sale_time:type_name -> google.protobuf.Timestamp
+	28, // 13: baton.v1.Conversion.create_time:type_name -> google.protobuf.Timestamp
+	28, // 14: baton.v1.Conversion.update_time:type_name -> google.protobuf.Timestamp
+	27, // 15: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
+	6,  // 16: baton.v1.RecordConversionRequest.items:type_name -> baton.v1.Item
+	9,  // 17: baton.v1.RecordConversionRequest.buyer:type_name -> baton.v1.Buyer
+	28, // 18: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
+	28, // 19: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
+	8,  // 20: baton.v1.RecordConversionResponse.conversion:type_name -> baton.v1.Conversion
+	8,  // 21: baton.v1.GetConversionResponse.conversion:type_name -> baton.v1.Conversion
+	29, // 22: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
 	0,  // 23: baton.v1.ListConversionsRequest.status:type_name -> baton.v1.ConversionStatus
-	7,  // 24: baton.v1.ListConversionsResponse.conversions:type_name -> baton.v1.Conversion
+	8,  // 24: baton.v1.ListConversionsResponse.conversions:type_name -> baton.v1.Conversion
 	0,  // 25: baton.v1.UpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
 	3,  // 26: baton.v1.UpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
 	0,  // 27: baton.v1.UpdateConversionStatusRequest.expected_status:type_name -> baton.v1.ConversionStatus
-	7,  // 28: baton.v1.UpdateConversionStatusResponse.conversion:type_name -> baton.v1.Conversion
+	8,  // 28: baton.v1.UpdateConversionStatusResponse.conversion:type_name -> baton.v1.Conversion
 	0,  // 29: baton.v1.BulkUpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
 	3,  // 30: baton.v1.BulkUpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
-	7,  // 31: baton.v1.BulkResult.conversion:type_name -> baton.v1.Conversion
-	18, // 32: baton.v1.BulkUpdateConversionStatusResponse.results:type_name -> baton.v1.BulkResult
+	8,  // 31: baton.v1.BulkResult.conversion:type_name -> baton.v1.Conversion
+	19, // 32: baton.v1.BulkUpdateConversionStatusResponse.results:type_name -> baton.v1.BulkResult
 	1,  // 33: baton.v1.Refusal.source:type_name -> baton.v1.ConversionSource
-	25, // 34: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
-	27, // 35: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
-	28, // 36: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
-	1,  // 37: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
-	20, // 38: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
-	4,  // 39: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
-	27, // 40: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
-	9,  // 41: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
-	11, // 42: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
-	13, // 43: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
-	15, // 44: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
-	17, // 45: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
-	21, // 46: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
-	23, // 47: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
-	10, // 48: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
-	12, // 49: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
-	14, // 50: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
-	16, // 51: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
-	19, // 52: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
-	22, // 53: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
-	24, // 54: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
-	48, // [48:55] is the sub-list for method output_type
-	41, // [41:48] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	26, // 34: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
+	28, // 35: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 36: baton.v1.Refusal.reason:type_name -> baton.v1.RefusalCode
+	29, // 37: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
+	1,  // 38: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
+	21, // 39: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
+	5,  // 40: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
+	28, // 41: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
+	10, // 42: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
+	12, // 43: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
+	14, // 44: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
+	16, // 45: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
+	18, // 46: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
+	22, // 47: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
+	24, // 48: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
+	11, // 49: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
+	13, // 50: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
+	15, // 51: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
+	17, // 52: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
+	20, // 53: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
+	23, // 54: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
+	25, // 55: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
+	49, // [49:56] is the sub-list for method output_type
+	42, // [42:49] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_conversion_proto_init() }
@@ -2493,7 +2626,7 @@ func file_baton_v1_conversion_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_conversion_proto_rawDesc), len(file_baton_v1_conversion_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -327,6 +327,12 @@ type PostbackEndpoint struct {
 	Events []PostbackEvent `protobuf:"varint,4,rep,packed,name=events,proto3,enum=baton.v1.PostbackEvent" json:"events,omitempty"`
 	Method PostbackMethod  `protobuf:"varint,5,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
 	// URL template: CATS ##VAR## or {var} variables, values URL-encoded.
+	// Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
+	// are decimals in the currency's major unit ("1980" for ¥1,980, "12.50"
+	// for $12.50, "1.234" for 1.234 KWD), {amount_minor} and
+	// {commission_minor} whole numbers of its minor unit ("1980", "1250",
+	// "1234"), {currency} and {commission_currency} its ISO 4217 code. Never
+	// negative: a reversal says so in {status}.
 	UrlTemplate string `protobuf:"bytes,6,opt,name=url_template,json=urlTemplate,proto3" json:"url_template,omitempty"`
 	// Body template for POST_FORM and POST_JSON. Empty for POST_JSON: Baton's
 	// standard event document.

@@ -26,7 +26,12 @@ _MoneyFields: TypeAlias = Literal["currency_code", "amount_minor"]
 class Money(Message[_MoneyFields]):
     """
     Money is an amount in the minor unit of an ISO 4217 currency: yen for JPY
-    (no minor unit), cents for USD. Baton never uses floating point for money.
+    (0 decimals), cents for USD (2), fils for KWD or BHD (3). Baton never uses
+    floating point for money.
+
+    Amounts are never negative. A reversal or a rejection is a status: its
+    postbacks, reports and API answers carry the amount of the sale it
+    reverses, positive, with status "reversed" (or "rejected").
 
     ```proto
     message baton.v1.Money
@@ -40,7 +45,8 @@ class Money(Message[_MoneyFields]):
             string currency_code = 1;
             ```
         amount_minor:
-            Amount in minor units of currency_code. Negative only for reversals.
+            Amount in minor units of currency_code: 1980 is ¥1,980, $19.80 or
+            1.980 KWD. Never negative.
 
             ```proto
             int64 amount_minor = 2;
@@ -185,7 +191,7 @@ class Role(Enum):
 
 
 _DESC = file_desc(
-    b'\n\x15baton/v1/common.proto\x12\x08baton.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto"}\n\x05Money\x126\n\rcurrency_code\x18\x01 \x01(\tR\x0ccurrencyCodeB\x11\xbaH\x0er\x0c2\n^[A-Z]{3}$\x12<\n\x0camount_minor\x18\x02 \x01(\x03R\x0bamountMinorB\x19\xbaH\x16"\x14\x18\x80\x80\x9a\xa6\xea\xaf\xe3\x01(\x80\x80\xe6\xd9\x95\xd0\x9c\xfe\xff\x01"\xe6\x01\n\tTimeRange\x120\n\x05start\x18\x01 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05start\x12,\n\x03end\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x03end:y\xbaHv\x1at\n\x1btime_range.start_before_end\x12\x18start must be before end\x1a;!has(this.start) || !has(this.end) || this.start < this.end"s\n\x06Header\x12=\n\x04name\x18\x01 \x01(\tR\x04nameB)\xbaH&r$\x10\x01\x18\x80\x012\x1d^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$\x12*\n\x05value\x18\x02 \x01(\tR\x05valueB\x14\xbaH\x11r\x0f\x18\x80 2\n^[^\\r\\n]*$*g\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_ADMIN\x10\x01\x12\x13\n\x0fROLE_ADVERTISER\x10\x02\x12\x12\n\x0eROLE_PUBLISHER\x10\x03\x12\x10\n\x0cROLE_NETWORK\x10\x04B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x15baton/v1/common.proto\x12\x08baton.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto"t\n\x05Money\x126\n\rcurrency_code\x18\x01 \x01(\tR\x0ccurrencyCodeB\x11\xbaH\x0er\x0c2\n^[A-Z]{3}$\x123\n\x0camount_minor\x18\x02 \x01(\x03R\x0bamountMinorB\x10\xbaH\r"\x0b\x18\x80\x80\x9a\xa6\xea\xaf\xe3\x01(\x00"\xe6\x01\n\tTimeRange\x120\n\x05start\x18\x01 \x01(\x0b2\x1a.google.protobuf.TimestampR\x05start\x12,\n\x03end\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x03end:y\xbaHv\x1at\n\x1btime_range.start_before_end\x12\x18start must be before end\x1a;!has(this.start) || !has(this.end) || this.start < this.end"s\n\x06Header\x12=\n\x04name\x18\x01 \x01(\tR\x04nameB)\xbaH&r$\x10\x01\x18\x80\x012\x1d^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$\x12*\n\x05value\x18\x02 \x01(\tR\x05valueB\x14\xbaH\x11r\x0f\x18\x80 2\n^[^\\r\\n]*$*g\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n\nROLE_ADMIN\x10\x01\x12\x13\n\x0fROLE_ADVERTISER\x10\x02\x12\x12\n\x0eROLE_PUBLISHER\x10\x03\x12\x10\n\x0cROLE_NETWORK\x10\x04B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         validate_pb.desc(),
         timestamp_pb.desc(),

@@ -968,7 +968,7 @@ class BulkUpdateConversionStatusResponse(Message[_BulkUpdateConversionStatusResp
         results: list[BulkResult]
         updated_count: int
 
-_RefusalFields: TypeAlias = Literal["id", "advertiser_id", "offer_id", "source", "code", "message", "order_id", "click_id", "params", "remote_ip", "create_time"]
+_RefusalFields: TypeAlias = Literal["id", "advertiser_id", "offer_id", "source", "code", "message", "order_id", "click_id", "params", "remote_ip", "create_time", "reason"]
 
 class Refusal(Message[_RefusalFields]):
     """
@@ -996,8 +996,9 @@ class Refusal(Message[_RefusalFields]):
             baton.v1.ConversionSource source = 4;
             ```
         code:
-            Machine-readable reason, e.g. "bad_signature", "stale_timestamp",
-            "unknown_click", "unknown_shop", "invalid_parameter".
+            Why, as a lower-case word: the name of `reason` without its
+            REFUSAL_CODE_ prefix ("bad_signature", "future_timestamp", ...). Always
+            one of the RefusalCode values, never anything else.
 
             ```proto
             string code = 5;
@@ -1030,9 +1031,15 @@ class Refusal(Message[_RefusalFields]):
             ```proto
             optional google.protobuf.Timestamp create_time = 11;
             ```
+        reason:
+            Why the report was refused (the same as code).
+
+            ```proto
+            baton.v1.RefusalCode reason = 12;
+            ```
     """
 
-    __slots__ = ("id", "advertiser_id", "offer_id", "source", "code", "message", "order_id", "click_id", "params", "remote_ip", "create_time")
+    __slots__ = ("id", "advertiser_id", "offer_id", "source", "code", "message", "order_id", "click_id", "params", "remote_ip", "create_time", "reason")
 
     if TYPE_CHECKING:
 
@@ -1050,6 +1057,7 @@ class Refusal(Message[_RefusalFields]):
             params: dict[str, str] | None = None,
             remote_ip: str = "",
             create_time: Timestamp | None = None,
+            reason: RefusalCode | None = None,
         ) -> None:
             pass
 
@@ -1064,6 +1072,7 @@ class Refusal(Message[_RefusalFields]):
         params: dict[str, str]
         remote_ip: str
         create_time: Timestamp | None
+        reason: RefusalCode
 
 _ListRefusalsRequestFields: TypeAlias = Literal["page_size", "page_token", "time_range", "advertiser_id", "source"]
 
@@ -1541,6 +1550,122 @@ class StatusReason(Enum):
     OTHER = 8
     KICKBACK = 9
 
+class RefusalCode(Enum):
+    """
+    RefusalCode is why a conversion report was refused: one closed set for
+    every entrance (RecordConversion, the FC2 image tag, the FC2 server POST
+    and kickbacks to /postback). Refusal.code carries the same value as a
+    lower-case word.
+
+    ```proto
+    enum baton.v1.RefusalCode
+    ```
+
+    Attributes:
+        UNSPECIFIED:
+            ```proto
+            REFUSAL_CODE_UNSPECIFIED = 0
+            ```
+        INVALID_PARAMETER:
+            A parameter or field is missing or malformed (the message names it).
+
+            ```proto
+            REFUSAL_CODE_INVALID_PARAMETER = 1
+            ```
+        UNKNOWN_SHOP:
+            FC2 shopid names no shop of this network.
+
+            ```proto
+            REFUSAL_CODE_UNKNOWN_SHOP = 2
+            ```
+        BAD_SIGNATURE:
+            The FC2 sh or the HMAC signature does not match the sender's secret, or
+            is missing where the shop requires it.
+
+            ```proto
+            REFUSAL_CODE_BAD_SIGNATURE = 3
+            ```
+        BAD_PASSWORD:
+            The FC2 server POST's passwd is wrong.
+
+            ```proto
+            REFUSAL_CODE_BAD_PASSWORD = 4
+            ```
+        NOT_AUTHORIZED:
+            The sender may not report for this offer: no key, signature, passwd or
+            sh, and not from one of the shop's registered hosts.
+
+            ```proto
+            REFUSAL_CODE_NOT_AUTHORIZED = 5
+            ```
+        STALE_TIMESTAMP:
+            The timestamp (FC2 ts, request_time) is older than allowed: an FC2 ts
+            more than one hour old, a request_time older than the offer's tolerance.
+
+            ```proto
+            REFUSAL_CODE_STALE_TIMESTAMP = 6
+            ```
+        FUTURE_TIMESTAMP:
+            The timestamp is more than 5 minutes ahead of Baton's clock (the clock
+            skew allowed for FC2 ts and request_time).
+
+            ```proto
+            REFUSAL_CODE_FUTURE_TIMESTAMP = 7
+            ```
+        REPLAYED:
+            The same signed request was already used.
+
+            ```proto
+            REFUSAL_CODE_REPLAYED = 8
+            ```
+        UNKNOWN_CLICK:
+            The click ID is not one this network issued.
+
+            ```proto
+            REFUSAL_CODE_UNKNOWN_CLICK = 9
+            ```
+        FOREIGN_CLICK:
+            The click belongs to another advertiser, or was not sent to the network
+            kicking it back.
+
+            ```proto
+            REFUSAL_CODE_FOREIGN_CLICK = 10
+            ```
+        CLICK_OFFER_MISMATCH:
+            The click belongs to another offer than the one named.
+
+            ```proto
+            REFUSAL_CODE_CLICK_OFFER_MISMATCH = 11
+            ```
+        UNKNOWN_OFFER:
+            The offer named does not exist.
+
+            ```proto
+            REFUSAL_CODE_UNKNOWN_OFFER = 12
+            ```
+        NO_OFFER:
+            The shop has no active offer to record the sale against.
+
+            ```proto
+            REFUSAL_CODE_NO_OFFER = 13
+            ```
+    """
+
+    UNSPECIFIED = 0
+    INVALID_PARAMETER = 1
+    UNKNOWN_SHOP = 2
+    BAD_SIGNATURE = 3
+    BAD_PASSWORD = 4
+    NOT_AUTHORIZED = 5
+    STALE_TIMESTAMP = 6
+    FUTURE_TIMESTAMP = 7
+    REPLAYED = 8
+    UNKNOWN_CLICK = 9
+    FOREIGN_CLICK = 10
+    CLICK_OFFER_MISMATCH = 11
+    UNKNOWN_OFFER = 12
+    NO_OFFER = 13
+
 class Fc2TagFormat(Enum):
     """
     Fc2TagFormat picks what BuildFc2Tag produces.
@@ -1574,7 +1699,7 @@ class Fc2TagFormat(Enum):
 
 
 _DESC = file_desc(
-    b'\n\x19baton/v1/conversion.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto"~\n\x04Item\x12\x1d\n\x04code\x18\x01 \x01(\tR\x04codeB\t\xbaH\x06r\x04\x10\x01\x18 \x12\'\n\x08quantity\x18\x02 \x01(\rR\x08quantityB\x0b\xbaH\x08*\x06\x18\xc0\x84=(\x01\x12.\n\nunit_price\x18\x03 \x01(\x0b2\x0f.baton.v1.MoneyR\tunitPrice"\xf4\x01\n\x0cStatusChange\x12.\n\x04from\x18\x01 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x04from\x12*\n\x02to\x18\x02 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x02to\x12.\n\x06reason\x18\x03 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reason\x12\x12\n\x04note\x18\x04 \x01(\tR\x04note\x12\x14\n\x05actor\x18\x05 \x01(\tR\x05actor\x12.\n\x04time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time"\xcf\x08\n\nConversion\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12#\n\radvertiser_id\x18\x03 \x01(\tR\x0cadvertiserId\x12!\n\x0cpublisher_id\x18\x04 \x01(\tR\x0bpublisherId\x12\x17\n\x07site_id\x18\x05 \x01(\tR\x06siteId\x12\x19\n\x08click_id\x18\x06 \x01(\tR\x07clickId\x12\x19\n\x08order_id\x18\x07 \x01(\tR\x07orderId\x12\x1c\n\norder_id_2\x18\x08 \x01(\tR\x08orderId2\x12\'\n\x06amount\x18\t \x01(\x0b2\x0f.baton.v1.MoneyR\x06amount\x12/\n\ncommission\x18\n \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12$\n\x05items\x18\x0b \x03(\x0b2\x0e.baton.v1.ItemR\x05items\x12\x1c\n\trecurring\x18\x0c \x01(\x08R\trecurring\x12&\n\x0fbuyer_user_name\x18\r \x01(\tR\rbuyerUserName\x12\x1f\n\x0bbuyer_email\x18\x0e \x01(\tR\nbuyerEmail\x12(\n\x10buyer_email_hash\x18\x0f \x01(\tR\x0ebuyerEmailHash\x12\x19\n\x08buyer_ip\x18\x10 \x01(\tR\x07buyerIp\x122\n\x06status\x18\x11 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06status\x120\n\x07history\x18\x12 \x03(\x0b2\x16.baton.v1.StatusChangeR\x07history\x12\x12\n\x04test\x18\x13 \x01(\x08R\x04test\x122\n\x06source\x18\x14 \x01(\x0e2\x1a.baton.v1.ConversionSourceR\x06source\x12D\n\x10attribution_path\x18\x15 \x01(\x0e2\x19.baton.v1.AttributionPathR\x0fattributionPath\x12/\n\x13attribution_summary\x18\x16 \x01(\tR\x12attributionSummary\x12\x1f\n\x0bupstream_id\x18\x17 \x01(\tR\nupstreamId\x12\x17\n\x07sub_ids\x18\x18 \x03(\tR\x06subIds\x12#\n\rdownstream_id\x18\x19 \x01(\tR\x0cdownstreamId\x127\n\tsale_time\x18\x1a \x01(\x0b2\x1a.google.protobuf.TimestampR\x08saleTime\x12;\n\x0bcreate_time\x18\x1b \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x1c \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xa7\x01\n\x05Buyer\x124\n\tuser_name\x18\x01 \x01(\tR\x08userNameB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$\x12#\n\x05email\x18\x02 \x01(\tR\x05emailB\r\xbaH\n\xd8\x01\x01r\x05\x18\xfe\x01`\x01\x12\x1a\n\x02ip\x18\x03 \x01(\tR\x02ipB\n\xbaH\x07\xd8\x01\x01r\x02p\x01\x12\'\n\nuser_agent\x18\x04 \x01(\tR\tuserAgentB\x08\xbaH\x05r\x03\x18\x80\x08"\xc2\t\n\x17RecordConversionRequest\x127\n\x08click_id\x18\x01 \x01(\tR\x07clickIdB\x1c\xbaH\x19r\x17\x18 2\x13^([A-Za-z0-9_-]+)?$\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12$\n\x08order_id\x18\x03 \x01(\tR\x07orderIdB\t\xbaH\x06r\x04\x10\x01\x18P\x12%\n\norder_id_2\x18\x04 \x01(\tR\x08orderId2B\x07\xbaH\x04r\x02\x18P\x122\n\namount_jpy\x18\x05 \x01(\x03H\x00R\tamountJpyB\x0e\xbaH\x0b"\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x00\x88\x01\x01\x12G\n\namount_usd\x18\x06 \x01(\tH\x01R\tamountUsdB#\xbaH r\x1e2\x1c^[0-9]{1,10}(\\.[0-9]{1,2})?$\x88\x01\x01\x12\'\n\x06amount\x18\x07 \x01(\x0b2\x0f.baton.v1.MoneyR\x06amount\x12.\n\x05items\x18\x08 \x03(\x0b2\x0e.baton.v1.ItemR\x05itemsB\x08\xbaH\x05\x92\x01\x02\x10d\x12\x1c\n\trecurring\x18\t \x01(\x08R\trecurring\x12%\n\x05buyer\x18\n \x01(\x0b2\x0f.baton.v1.BuyerR\x05buyer\x127\n\tsale_time\x18\x0b \x01(\x0b2\x1a.google.protobuf.TimestampR\x08saleTime\x12D\n\x0fidempotency_key\x18\x0c \x01(\tR\x0eidempotencyKeyB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^([\\x21-\\x7e]+)?$\x12\x12\n\x04test\x18\r \x01(\x08R\x04test\x12=\n\x0crequest_time\x18\x0e \x01(\x0b2\x1a.google.protobuf.TimestampR\x0brequestTime\x129\n\tsignature\x18\x0f \x01(\tR\tsignatureB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^([0-9a-f]{64})?$B\r\n\x0b_amount_jpyB\r\n\x0b_amount_usd:\xb6\x03\xbaH\xb2\x03\x1a\xbe\x01\n\x1crecord_conversion.one_amount\x12;exactly one of amount_jpy, amount_usd or amount must be set\x1aa(has(this.amount_jpy) ? 1 : 0) + (has(this.amount_usd) ? 1 : 0) + (has(this.amount) ? 1 : 0) == 1\x1ap\n record_conversion.click_or_offer\x12 click_id or offer_id is required\x1a*this.click_id != \'\' || this.offer_id != \'\'\x1a}\n+record_conversion.signature_needs_timestamp\x12\x1ea signature needs request_time\x1a.this.signature == \'\' || has(this.request_time)"n\n\x18RecordConversionResponse\x124\n\nconversion\x18\x01 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate"1\n\x14GetConversionRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"M\n\x15GetConversionResponse\x124\n\nconversion\x18\x01 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion"\xc5\x03\n\x16ListConversionsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12"\n\x08offer_id\x18\x04 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x05 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12,\n\radvertiser_id\x18\x06 \x01(\tR\x0cadvertiserIdB\x07\xbaH\x04r\x02\x18@\x12<\n\x06status\x18\x07 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12"\n\x08order_id\x18\x08 \x01(\tR\x07orderIdB\x07\xbaH\x04r\x02\x18P\x12"\n\x08click_id\x18\t \x01(\tR\x07clickIdB\x07\xbaH\x04r\x02\x18 \x12!\n\x0cinclude_test\x18\n \x01(\x08R\x0bincludeTest"y\n\x17ListConversionsResponse\x126\n\x0bconversions\x18\x01 \x03(\x0b2\x14.baton.v1.ConversionR\x0bconversions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\x92\x03\n\x1dUpdateConversionStatusRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12<\n\x06status\x18\x02 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12:\n\x06reason\x18\x03 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x1c\n\x04note\x18\x04 \x01(\tR\x04noteB\x08\xbaH\x05r\x03\x18\xe8\x07\x12M\n\x0fexpected_status\x18\x05 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x0eexpectedStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01:o\xbaHl\x1aj\n\x1fupdate_conversion_status.target\x12-status must be approved, rejected or reversed\x1a\x18this.status in [2, 3, 4]"V\n\x1eUpdateConversionStatusResponse\x124\n\nconversion\x18\x01 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion"\x8b\x03\n!BulkUpdateConversionStatusRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x122\n\torder_ids\x18\x02 \x03(\tR\x08orderIdsB\x15\xbaH\x12\x92\x01\x0f\x08\x01\x10\xe8\x07\x18\x01"\x06r\x04\x10\x01\x18P\x12<\n\x06status\x18\x03 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12:\n\x06reason\x18\x04 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x1c\n\x04note\x18\x05 \x01(\tR\x04noteB\x08\xbaH\x05r\x03\x18\xe8\x07:t\xbaHq\x1ao\n$bulk_update_conversion_status.target\x12-status must be approved, rejected or reversed\x1a\x18this.status in [2, 3, 4]"s\n\nBulkResult\x12\x19\n\x08order_id\x18\x01 \x01(\tR\x07orderId\x124\n\nconversion\x18\x02 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion\x12\x14\n\x05error\x18\x03 \x01(\tR\x05error"y\n"BulkUpdateConversionStatusResponse\x12.\n\x07results\x18\x01 \x03(\x0b2\x14.baton.v1.BulkResultR\x07results\x12#\n\rupdated_count\x18\x02 \x01(\x05R\x0cupdatedCount"\xbd\x03\n\x07Refusal\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12#\n\radvertiser_id\x18\x02 \x01(\tR\x0cadvertiserId\x12\x19\n\x08offer_id\x18\x03 \x01(\tR\x07offerId\x122\n\x06source\x18\x04 \x01(\x0e2\x1a.baton.v1.ConversionSourceR\x06source\x12\x12\n\x04code\x18\x05 \x01(\tR\x04code\x12\x18\n\x07message\x18\x06 \x01(\tR\x07message\x12\x19\n\x08order_id\x18\x07 \x01(\tR\x07orderId\x12\x19\n\x08click_id\x18\x08 \x01(\tR\x07clickId\x125\n\x06params\x18\t \x03(\x0b2\x1d.baton.v1.Refusal.ParamsEntryR\x06params\x12\x1b\n\tremote_ip\x18\n \x01(\tR\x08remoteIp\x12;\n\x0bcreate_time\x18\x0b \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x1a9\n\x0bParamsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\x87\x02\n\x13ListRefusalsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12,\n\radvertiser_id\x18\x04 \x01(\tR\x0cadvertiserIdB\x07\xbaH\x04r\x02\x18@\x12<\n\x06source\x18\x05 \x01(\x0e2\x1a.baton.v1.ConversionSourceR\x06sourceB\x08\xbaH\x05\x82\x01\x02\x10\x01"m\n\x14ListRefusalsResponse\x12-\n\x08refusals\x18\x01 \x03(\x0b2\x11.baton.v1.RefusalR\x08refusals\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xc3\x06\n\x12BuildFc2TagRequest\x12.\n\radvertiser_id\x18\x01 \x01(\tR\x0cadvertiserIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12:\n\x06format\x18\x02 \x01(\x0e2\x16.baton.v1.Fc2TagFormatR\x06formatB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12&\n\tunique_id\x18\x03 \x01(\tR\x08uniqueIdB\t\xbaH\x06r\x04\x10\x01\x18P\x12.\n\x08amount_y\x18\x04 \x01(\x03H\x00R\x07amountYB\x0e\xbaH\x0b"\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x00\x88\x01\x01\x12C\n\x08amount_d\x18\x05 \x01(\tH\x01R\x07amountDB#\xbaH r\x1e2\x1c^[0-9]{1,10}(\\.[0-9]{1,2})?$\x88\x01\x01\x12-\n\x05uname\x18\x06 \x01(\tR\x05unameB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$\x12\x1e\n\x05email\x18\x07 \x01(\tR\x05emailB\x08\xbaH\x05r\x03\x18\xfe\x01\x12\x1c\n\trecurring\x18\x08 \x01(\x08R\trecurring\x124\n\titem_code\x18\t \x01(\tR\x08itemCodeB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$\x12$\n\x08unit_num\x18\n \x01(\rR\x07unitNumB\t\xbaH\x06*\x04\x18\xc0\x84=\x12*\n\x02ts\x18\x0b \x01(\x0b2\x1a.google.protobuf.TimestampR\x02ts\x12&\n\nref_userid\x18\x0c \x01(\x03R\trefUseridB\x07\xbaH\x04"\x02(\x00\x12&\n\nref_siteid\x18\r \x01(\x03R\trefSiteidB\x07\xbaH\x04"\x02(\x00\x12\x1a\n\x02ip\x18\x0e \x01(\tR\x02ipB\n\xbaH\x07\xd8\x01\x01r\x02p\x01\x12\x12\n\x04test\x18\x0f \x01(\x08R\x04test\x12\x19\n\x08short_sh\x18\x10 \x01(\x08R\x07shortShB\x0b\n\t_amount_yB\x0b\n\t_amount_d:z\xbaHw\x1au\n\x18build_fc2_tag.one_amount\x12/exactly one of amount_y or amount_d must be set\x1a(has(this.amount_y) != has(this.amount_d)"_\n\x13BuildFc2TagResponse\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x12\n\x04html\x18\x02 \x01(\tR\x04html\x12\x12\n\x04body\x18\x03 \x01(\tR\x04body\x12\x0e\n\x02sh\x18\x04 \x01(\tR\x02sh*\xb4\x01\n\x10ConversionStatus\x12!\n\x1dCONVERSION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19CONVERSION_STATUS_PENDING\x10\x01\x12\x1e\n\x1aCONVERSION_STATUS_APPROVED\x10\x02\x12\x1e\n\x1aCONVERSION_STATUS_REJECTED\x10\x03\x12\x1e\n\x1aCONVERSION_STATUS_REVERSED\x10\x04*\xb0\x01\n\x10ConversionSource\x12!\n\x1dCONVERSION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15CONVERSION_SOURCE_API\x10\x01\x12\x1b\n\x17CONVERSION_SOURCE_PIXEL\x10\x02\x12!\n\x1dCONVERSION_SOURCE_SERVER_POST\x10\x03\x12\x1e\n\x1aCONVERSION_SOURCE_KICKBACK\x10\x04*\xf1\x01\n\x0fAttributionPath\x12 \n\x1cATTRIBUTION_PATH_UNSPECIFIED\x10\x00\x12\x1d\n\x19ATTRIBUTION_PATH_CLICK_ID\x10\x01\x12\x1b\n\x17ATTRIBUTION_PATH_COOKIE\x10\x02\x12\x1d\n\x19ATTRIBUTION_PATH_IP_MATCH\x10\x03\x12#\n\x1fATTRIBUTION_PATH_RECURRING_USER\x10\x04\x12!\n\x1dATTRIBUTION_PATH_REFERRER_IDS\x10\x05\x12\x19\n\x15ATTRIBUTION_PATH_NONE\x10\x06*\xa9\x02\n\x0cStatusReason\x12\x1d\n\x19STATUS_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18STATUS_REASON_VALID_SALE\x10\x01\x12\x1f\n\x1bSTATUS_REASON_AUTO_APPROVED\x10\x02\x12\x18\n\x14STATUS_REASON_REFUND\x10\x03\x12\x17\n\x13STATUS_REASON_FRAUD\x10\x04\x12\x1e\n\x1aSTATUS_REASON_CANCELLATION\x10\x05\x12\x1b\n\x17STATUS_REASON_DUPLICATE\x10\x06\x12\x16\n\x12STATUS_REASON_TEST\x10\x07\x12\x17\n\x13STATUS_REASON_OTHER\x10\x08\x12\x1a\n\x16STATUS_REASON_KICKBACK\x10\t*a\n\x0cFc2TagFormat\x12\x1e\n\x1aFC2_TAG_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14FC2_TAG_FORMAT_IMAGE\x10\x01\x12\x17\n\x13FC2_TAG_FORMAT_POST\x10\x022\xb2\x05\n\x11ConversionService\x12^\n\x10RecordConversion\x12!.baton.v1.RecordConversionRequest\x1a".baton.v1.RecordConversionResponse"\x03\x90\x02\x02\x12U\n\rGetConversion\x12\x1e.baton.v1.GetConversionRequest\x1a\x1f.baton.v1.GetConversionResponse"\x03\x90\x02\x01\x12[\n\x0fListConversions\x12 .baton.v1.ListConversionsRequest\x1a!.baton.v1.ListConversionsResponse"\x03\x90\x02\x01\x12k\n\x16UpdateConversionStatus\x12\'.baton.v1.UpdateConversionStatusRequest\x1a(.baton.v1.UpdateConversionStatusResponse\x12w\n\x1aBulkUpdateConversionStatus\x12+.baton.v1.BulkUpdateConversionStatusRequest\x1a,.baton.v1.BulkUpdateConversionStatusResponse\x12R\n\x0cListRefusals\x12\x1d.baton.v1.ListRefusalsRequest\x1a\x1e.baton.v1.ListRefusalsResponse"\x03\x90\x02\x01\x12O\n\x0bBuildFc2Tag\x12\x1c.baton.v1.BuildFc2TagRequest\x1a\x1d.baton.v1.BuildFc2TagResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x19baton/v1/conversion.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto"~\n\x04Item\x12\x1d\n\x04code\x18\x01 \x01(\tR\x04codeB\t\xbaH\x06r\x04\x10\x01\x18 \x12\'\n\x08quantity\x18\x02 \x01(\rR\x08quantityB\x0b\xbaH\x08*\x06\x18\xc0\x84=(\x01\x12.\n\nunit_price\x18\x03 \x01(\x0b2\x0f.baton.v1.MoneyR\tunitPrice"\xf4\x01\n\x0cStatusChange\x12.\n\x04from\x18\x01 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x04from\x12*\n\x02to\x18\x02 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x02to\x12.\n\x06reason\x18\x03 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reason\x12\x12\n\x04note\x18\x04 \x01(\tR\x04note\x12\x14\n\x05actor\x18\x05 \x01(\tR\x05actor\x12.\n\x04time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time"\xcf\x08\n\nConversion\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12#\n\radvertiser_id\x18\x03 \x01(\tR\x0cadvertiserId\x12!\n\x0cpublisher_id\x18\x04 \x01(\tR\x0bpublisherId\x12\x17\n\x07site_id\x18\x05 \x01(\tR\x06siteId\x12\x19\n\x08click_id\x18\x06 \x01(\tR\x07clickId\x12\x19\n\x08order_id\x18\x07 \x01(\tR\x07orderId\x12\x1c\n\norder_id_2\x18\x08 \x01(\tR\x08orderId2\x12\'\n\x06amount\x18\t \x01(\x0b2\x0f.baton.v1.MoneyR\x06amount\x12/\n\ncommission\x18\n \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12$\n\x05items\x18\x0b \x03(\x0b2\x0e.baton.v1.ItemR\x05items\x12\x1c\n\trecurring\x18\x0c \x01(\x08R\trecurring\x12&\n\x0fbuyer_user_name\x18\r \x01(\tR\rbuyerUserName\x12\x1f\n\x0bbuyer_email\x18\x0e \x01(\tR\nbuyerEmail\x12(\n\x10buyer_email_hash\x18\x0f \x01(\tR\x0ebuyerEmailHash\x12\x19\n\x08buyer_ip\x18\x10 \x01(\tR\x07buyerIp\x122\n\x06status\x18\x11 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06status\x120\n\x07history\x18\x12 \x03(\x0b2\x16.baton.v1.StatusChangeR\x07history\x12\x12\n\x04test\x18\x13 \x01(\x08R\x04test\x122\n\x06source\x18\x14 \x01(\x0e2\x1a.baton.v1.ConversionSourceR\x06source\x12D\n\x10attribution_path\x18\x15 \x01(\x0e2\x19.baton.v1.AttributionPathR\x0fattributionPath\x12/\n\x13attribution_summary\x18\x16 \x01(\tR\x12attributionSummary\x12\x1f\n\x0bupstream_id\x18\x17 \x01(\tR\nupstreamId\x12\x17\n\x07sub_ids\x18\x18 \x03(\tR\x06subIds\x12#\n\rdownstream_id\x18\x19 \x01(\tR\x0cdownstreamId\x127\n\tsale_time\x18\x1a \x01(\x0b2\x1a.google.protobuf.TimestampR\x08saleTime\x12;\n\x0bcreate_time\x18\x1b \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x1c \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xa7\x01\n\x05Buyer\x124\n\tuser_name\x18\x01 \x01(\tR\x08userNameB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$\x12#\n\x05email\x18\x02 \x01(\tR\x05emailB\r\xbaH\n\xd8\x01\x01r\x05\x18\xfe\x01`\x01\x12\x1a\n\x02ip\x18\x03 \x01(\tR\x02ipB\n\xbaH\x07\xd8\x01\x01r\x02p\x01\x12\'\n\nuser_agent\x18\x04 \x01(\tR\tuserAgentB\x08\xbaH\x05r\x03\x18\x80\x08"\xc2\t\n\x17RecordConversionRequest\x127\n\x08click_id\x18\x01 \x01(\tR\x07clickIdB\x1c\xbaH\x19r\x17\x18 2\x13^([A-Za-z0-9_-]+)?$\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12$\n\x08order_id\x18\x03 \x01(\tR\x07orderIdB\t\xbaH\x06r\x04\x10\x01\x18P\x12%\n\norder_id_2\x18\x04 \x01(\tR\x08orderId2B\x07\xbaH\x04r\x02\x18P\x122\n\namount_jpy\x18\x05 \x01(\x03H\x00R\tamountJpyB\x0e\xbaH\x0b"\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x00\x88\x01\x01\x12G\n\namount_usd\x18\x06 \x01(\tH\x01R\tamountUsdB#\xbaH r\x1e2\x1c^[0-9]{1,10}(\\.[0-9]{1,2})?$\x88\x01\x01\x12\'\n\x06amount\x18\x07 \x01(\x0b2\x0f.baton.v1.MoneyR\x06amount\x12.\n\x05items\x18\x08 \x03(\x0b2\x0e.baton.v1.ItemR\x05itemsB\x08\xbaH\x05\x92\x01\x02\x10d\x12\x1c\n\trecurring\x18\t \x01(\x08R\trecurring\x12%\n\x05buyer\x18\n \x01(\x0b2\x0f.baton.v1.BuyerR\x05buyer\x127\n\tsale_time\x18\x0b \x01(\x0b2\x1a.google.protobuf.TimestampR\x08saleTime\x12D\n\x0fidempotency_key\x18\x0c \x01(\tR\x0eidempotencyKeyB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^([\\x21-\\x7e]+)?$\x12\x12\n\x04test\x18\r \x01(\x08R\x04test\x12=\n\x0crequest_time\x18\x0e \x01(\x0b2\x1a.google.protobuf.TimestampR\x0brequestTime\x129\n\tsignature\x18\x0f \x01(\tR\tsignatureB\x1b\xbaH\x18r\x16\x18\x80\x012\x11^([0-9a-f]{64})?$B\r\n\x0b_amount_jpyB\r\n\x0b_amount_usd:\xb6\x03\xbaH\xb2\x03\x1a\xbe\x01\n\x1crecord_conversion.one_amount\x12;exactly one of amount_jpy, amount_usd or amount must be set\x1aa(has(this.amount_jpy) ? 1 : 0) + (has(this.amount_usd) ? 1 : 0) + (has(this.amount) ? 1 : 0) == 1\x1ap\n record_conversion.click_or_offer\x12 click_id or offer_id is required\x1a*this.click_id != \'\' || this.offer_id != \'\'\x1a}\n+record_conversion.signature_needs_timestamp\x12\x1ea signature needs request_time\x1a.this.signature == \'\' || has(this.request_time)"n\n\x18RecordConversionResponse\x124\n\nconversion\x18\x01 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate"1\n\x14GetConversionRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"M\n\x15GetConversionResponse\x124\n\nconversion\x18\x01 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion"\xc5\x03\n\x16ListConversionsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12"\n\x08offer_id\x18\x04 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x05 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12,\n\radvertiser_id\x18\x06 \x01(\tR\x0cadvertiserIdB\x07\xbaH\x04r\x02\x18@\x12<\n\x06status\x18\x07 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12"\n\x08order_id\x18\x08 \x01(\tR\x07orderIdB\x07\xbaH\x04r\x02\x18P\x12"\n\x08click_id\x18\t \x01(\tR\x07clickIdB\x07\xbaH\x04r\x02\x18 \x12!\n\x0cinclude_test\x18\n \x01(\x08R\x0bincludeTest"y\n\x17ListConversionsResponse\x126\n\x0bconversions\x18\x01 \x03(\x0b2\x14.baton.v1.ConversionR\x0bconversions\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\x92\x03\n\x1dUpdateConversionStatusRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12<\n\x06status\x18\x02 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12:\n\x06reason\x18\x03 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x1c\n\x04note\x18\x04 \x01(\tR\x04noteB\x08\xbaH\x05r\x03\x18\xe8\x07\x12M\n\x0fexpected_status\x18\x05 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x0eexpectedStatusB\x08\xbaH\x05\x82\x01\x02\x10\x01:o\xbaHl\x1aj\n\x1fupdate_conversion_status.target\x12-status must be approved, rejected or reversed\x1a\x18this.status in [2, 3, 4]"V\n\x1eUpdateConversionStatusResponse\x124\n\nconversion\x18\x01 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion"\x8b\x03\n!BulkUpdateConversionStatusRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x122\n\torder_ids\x18\x02 \x03(\tR\x08orderIdsB\x15\xbaH\x12\x92\x01\x0f\x08\x01\x10\xe8\x07\x18\x01"\x06r\x04\x10\x01\x18P\x12<\n\x06status\x18\x03 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12:\n\x06reason\x18\x04 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reasonB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x1c\n\x04note\x18\x05 \x01(\tR\x04noteB\x08\xbaH\x05r\x03\x18\xe8\x07:t\xbaHq\x1ao\n$bulk_update_conversion_status.target\x12-status must be approved, rejected or reversed\x1a\x18this.status in [2, 3, 4]"s\n\nBulkResult\x12\x19\n\x08order_id\x18\x01 \x01(\tR\x07orderId\x124\n\nconversion\x18\x02 \x01(\x0b2\x14.baton.v1.ConversionR\nconversion\x12\x14\n\x05error\x18\x03 \x01(\tR\x05error"y\n"BulkUpdateConversionStatusResponse\x12.\n\x07results\x18\x01 \x03(\x0b2\x14.baton.v1.BulkResultR\x07results\x12#\n\rupdated_count\x18\x02 \x01(\x05R\x0cupdatedCount"\xec\x03\n\x07Refusal\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12#\n\radvertiser_id\x18\x02 \x01(\tR\x0cadvertiserId\x12\x19\n\x08offer_id\x18\x03 \x01(\tR\x07offerId\x122\n\x06source\x18\x04 \x01(\x0e2\x1a.baton.v1.ConversionSourceR\x06source\x12\x12\n\x04code\x18\x05 \x01(\tR\x04code\x12\x18\n\x07message\x18\x06 \x01(\tR\x07message\x12\x19\n\x08order_id\x18\x07 \x01(\tR\x07orderId\x12\x19\n\x08click_id\x18\x08 \x01(\tR\x07clickId\x125\n\x06params\x18\t \x03(\x0b2\x1d.baton.v1.Refusal.ParamsEntryR\x06params\x12\x1b\n\tremote_ip\x18\n \x01(\tR\x08remoteIp\x12;\n\x0bcreate_time\x18\x0b \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12-\n\x06reason\x18\x0c \x01(\x0e2\x15.baton.v1.RefusalCodeR\x06reason\x1a9\n\x0bParamsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\x87\x02\n\x13ListRefusalsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12,\n\radvertiser_id\x18\x04 \x01(\tR\x0cadvertiserIdB\x07\xbaH\x04r\x02\x18@\x12<\n\x06source\x18\x05 \x01(\x0e2\x1a.baton.v1.ConversionSourceR\x06sourceB\x08\xbaH\x05\x82\x01\x02\x10\x01"m\n\x14ListRefusalsResponse\x12-\n\x08refusals\x18\x01 \x03(\x0b2\x11.baton.v1.RefusalR\x08refusals\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xc3\x06\n\x12BuildFc2TagRequest\x12.\n\radvertiser_id\x18\x01 \x01(\tR\x0cadvertiserIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12:\n\x06format\x18\x02 \x01(\x0e2\x16.baton.v1.Fc2TagFormatR\x06formatB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12&\n\tunique_id\x18\x03 \x01(\tR\x08uniqueIdB\t\xbaH\x06r\x04\x10\x01\x18P\x12.\n\x08amount_y\x18\x04 \x01(\x03H\x00R\x07amountYB\x0e\xbaH\x0b"\t\x18\x80\xa0\x94\xa5\x8d\x1d(\x00\x88\x01\x01\x12C\n\x08amount_d\x18\x05 \x01(\tH\x01R\x07amountDB#\xbaH r\x1e2\x1c^[0-9]{1,10}(\\.[0-9]{1,2})?$\x88\x01\x01\x12-\n\x05uname\x18\x06 \x01(\tR\x05unameB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$\x12\x1e\n\x05email\x18\x07 \x01(\tR\x05emailB\x08\xbaH\x05r\x03\x18\xfe\x01\x12\x1c\n\trecurring\x18\x08 \x01(\x08R\trecurring\x124\n\titem_code\x18\t \x01(\tR\x08itemCodeB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$\x12$\n\x08unit_num\x18\n \x01(\rR\x07unitNumB\t\xbaH\x06*\x04\x18\xc0\x84=\x12*\n\x02ts\x18\x0b \x01(\x0b2\x1a.google.protobuf.TimestampR\x02ts\x12&\n\nref_userid\x18\x0c \x01(\x03R\trefUseridB\x07\xbaH\x04"\x02(\x00\x12&\n\nref_siteid\x18\r \x01(\x03R\trefSiteidB\x07\xbaH\x04"\x02(\x00\x12\x1a\n\x02ip\x18\x0e \x01(\tR\x02ipB\n\xbaH\x07\xd8\x01\x01r\x02p\x01\x12\x12\n\x04test\x18\x0f \x01(\x08R\x04test\x12\x19\n\x08short_sh\x18\x10 \x01(\x08R\x07shortShB\x0b\n\t_amount_yB\x0b\n\t_amount_d:z\xbaHw\x1au\n\x18build_fc2_tag.one_amount\x12/exactly one of amount_y or amount_d must be set\x1a(has(this.amount_y) != has(this.amount_d)"_\n\x13BuildFc2TagResponse\x12\x10\n\x03url\x18\x01 \x01(\tR\x03url\x12\x12\n\x04html\x18\x02 \x01(\tR\x04html\x12\x12\n\x04body\x18\x03 \x01(\tR\x04body\x12\x0e\n\x02sh\x18\x04 \x01(\tR\x02sh*\xb4\x01\n\x10ConversionStatus\x12!\n\x1dCONVERSION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19CONVERSION_STATUS_PENDING\x10\x01\x12\x1e\n\x1aCONVERSION_STATUS_APPROVED\x10\x02\x12\x1e\n\x1aCONVERSION_STATUS_REJECTED\x10\x03\x12\x1e\n\x1aCONVERSION_STATUS_REVERSED\x10\x04*\xb0\x01\n\x10ConversionSource\x12!\n\x1dCONVERSION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15CONVERSION_SOURCE_API\x10\x01\x12\x1b\n\x17CONVERSION_SOURCE_PIXEL\x10\x02\x12!\n\x1dCONVERSION_SOURCE_SERVER_POST\x10\x03\x12\x1e\n\x1aCONVERSION_SOURCE_KICKBACK\x10\x04*\xf1\x01\n\x0fAttributionPath\x12 \n\x1cATTRIBUTION_PATH_UNSPECIFIED\x10\x00\x12\x1d\n\x19ATTRIBUTION_PATH_CLICK_ID\x10\x01\x12\x1b\n\x17ATTRIBUTION_PATH_COOKIE\x10\x02\x12\x1d\n\x19ATTRIBUTION_PATH_IP_MATCH\x10\x03\x12#\n\x1fATTRIBUTION_PATH_RECURRING_USER\x10\x04\x12!\n\x1dATTRIBUTION_PATH_REFERRER_IDS\x10\x05\x12\x19\n\x15ATTRIBUTION_PATH_NONE\x10\x06*\xa9\x02\n\x0cStatusReason\x12\x1d\n\x19STATUS_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18STATUS_REASON_VALID_SALE\x10\x01\x12\x1f\n\x1bSTATUS_REASON_AUTO_APPROVED\x10\x02\x12\x18\n\x14STATUS_REASON_REFUND\x10\x03\x12\x17\n\x13STATUS_REASON_FRAUD\x10\x04\x12\x1e\n\x1aSTATUS_REASON_CANCELLATION\x10\x05\x12\x1b\n\x17STATUS_REASON_DUPLICATE\x10\x06\x12\x16\n\x12STATUS_REASON_TEST\x10\x07\x12\x17\n\x13STATUS_REASON_OTHER\x10\x08\x12\x1a\n\x16STATUS_REASON_KICKBACK\x10\t*\xd0\x03\n\x0bRefusalCode\x12\x1c\n\x18REFUSAL_CODE_UNSPECIFIED\x10\x00\x12"\n\x1eREFUSAL_CODE_INVALID_PARAMETER\x10\x01\x12\x1d\n\x19REFUSAL_CODE_UNKNOWN_SHOP\x10\x02\x12\x1e\n\x1aREFUSAL_CODE_BAD_SIGNATURE\x10\x03\x12\x1d\n\x19REFUSAL_CODE_BAD_PASSWORD\x10\x04\x12\x1f\n\x1bREFUSAL_CODE_NOT_AUTHORIZED\x10\x05\x12 \n\x1cREFUSAL_CODE_STALE_TIMESTAMP\x10\x06\x12!\n\x1dREFUSAL_CODE_FUTURE_TIMESTAMP\x10\x07\x12\x19\n\x15REFUSAL_CODE_REPLAYED\x10\x08\x12\x1e\n\x1aREFUSAL_CODE_UNKNOWN_CLICK\x10\t\x12\x1e\n\x1aREFUSAL_CODE_FOREIGN_CLICK\x10\n\x12%\n!REFUSAL_CODE_CLICK_OFFER_MISMATCH\x10\x0b\x12\x1e\n\x1aREFUSAL_CODE_UNKNOWN_OFFER\x10\x0c\x12\x19\n\x15REFUSAL_CODE_NO_OFFER\x10\r*a\n\x0cFc2TagFormat\x12\x1e\n\x1aFC2_TAG_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n\x14FC2_TAG_FORMAT_IMAGE\x10\x01\x12\x17\n\x13FC2_TAG_FORMAT_POST\x10\x022\xb2\x05\n\x11ConversionService\x12^\n\x10RecordConversion\x12!.baton.v1.RecordConversionRequest\x1a".baton.v1.RecordConversionResponse"\x03\x90\x02\x02\x12U\n\rGetConversion\x12\x1e.baton.v1.GetConversionRequest\x1a\x1f.baton.v1.GetConversionResponse"\x03\x90\x02\x01\x12[\n\x0fListConversions\x12 .baton.v1.ListConversionsRequest\x1a!.baton.v1.ListConversionsResponse"\x03\x90\x02\x01\x12k\n\x16UpdateConversionStatus\x12\'.baton.v1.UpdateConversionStatusRequest\x1a(.baton.v1.UpdateConversionStatusResponse\x12w\n\x1aBulkUpdateConversionStatus\x12+.baton.v1.BulkUpdateConversionStatusRequest\x1a,.baton.v1.BulkUpdateConversionStatusResponse\x12R\n\x0cListRefusals\x12\x1d.baton.v1.ListRefusalsRequest\x1a\x1e.baton.v1.ListRefusalsResponse"\x03\x90\x02\x01\x12O\n\x0bBuildFc2Tag\x12\x1c.baton.v1.BuildFc2TagRequest\x1a\x1d.baton.v1.BuildFc2TagResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         common_pb.desc(),
         validate_pb.desc(),
@@ -1605,6 +1730,7 @@ _DESC = file_desc(
         "ConversionSource": ConversionSource,
         "AttributionPath": AttributionPath,
         "StatusReason": StatusReason,
+        "RefusalCode": RefusalCode,
         "Fc2TagFormat": Fc2TagFormat,
     },
 )

@@ -13,11 +13,16 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/common.proto.
  */
 export const file_baton_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("ChViYXRvbi92MS9jb21tb24ucHJvdG8SCGJhdG9uLnYxImIKBU1vbmV5EigKDWN1cnJlbmN5X2NvZGUYASABKAlCEbpIDnIMMgpeW0EtWl17M30kEi8KDGFtb3VudF9taW5vchgCIAEoA0IZukgWIhQYgICapuqv4wEogIDm2ZXQnP7/ASLaAQoJVGltZVJhbmdlEikKBXN0YXJ0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgNlbmQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOnm6SHYadAobdGltZV9yYW5nZS5zdGFydF9iZWZvcmVfZW5kEhhzdGFydCBtdXN0IGJlIGJlZm9yZSBlbmQaOyFoYXModGhpcy5zdGFydCkgfHwgIWhhcyh0aGlzLmVuZCkgfHwgdGhpcy5zdGFydCA8IHRoaXMuZW5kImYKBkhlYWRlchI3CgRuYW1lGAEgASgJQim6SCZyJBABGIABMh1eWyEjJCUmJyorLl5fYHx+MC05QS1aYS16LV0rJBIjCgV2YWx1ZRgCIAEoCUIUukgRcg8YgCAyCl5bXlxyXG5dKiQqZwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDgoKUk9MRV9BRE1JThABEhMKD1JPTEVfQURWRVJUSVNFUhACEhIKDlJPTEVfUFVCTElTSEVSEAMSEAoMUk9MRV9ORVRXT1JLEARCMlowZ2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL2dlbi9nby9iYXRvbi92MTtiYXRvbnYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChViYXRvbi92MS9jb21tb24ucHJvdG8SCGJhdG9uLnYxIlkKBU1vbmV5EigKDWN1cnJlbmN5X2NvZGUYASABKAlCEbpIDnIMMgpeW0EtWl17M30kEiYKDGFtb3VudF9taW5vchgCIAEoA0IQukgNIgsYgICapuqv4wEoACLaAQoJVGltZVJhbmdlEikKBXN0YXJ0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgNlbmQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOnm6SHYadAobdGltZV9yYW5nZS5zdGFydF9iZWZvcmVfZW5kEhhzdGFydCBtdXN0IGJlIGJlZm9yZSBlbmQaOyFoYXModGhpcy5zdGFydCkgfHwgIWhhcyh0aGlzLmVuZCkgfHwgdGhpcy5zdGFydCA8IHRoaXMuZW5kImYKBkhlYWRlchI3CgRuYW1lGAEgASgJQim6SCZyJBABGIABMh1eWyEjJCUmJyorLl5fYHx+MC05QS1aYS16LV0rJBIjCgV2YWx1ZRgCIAEoCUIUukgRcg8YgCAyCl5bXlxyXG5dKiQqZwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDgoKUk9MRV9BRE1JThABEhMKD1JPTEVfQURWRVJUSVNFUhACEhIKDlJPTEVfUFVCTElTSEVSEAMSEAoMUk9MRV9ORVRXT1JLEARCMlowZ2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL2dlbi9nby9iYXRvbi92MTtiYXRvbnYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * Money is an amount in the minor unit of an ISO 4217 currency: yen for JPY
- * (no minor unit), cents for USD. Baton never uses floating point for money.
+ * (0 decimals), cents for USD (2), fils for KWD or BHD (3). Baton never uses
+ * floating point for money.
+ *
+ * Amounts are never negative. A reversal or a rejection is a status: its
+ * postbacks, reports and API answers carry the amount of the sale it
+ * reverses, positive, with status "reversed" (or "rejected").
  *
  * @generated from message baton.v1.Money
  */
@@ -30,7 +35,8 @@ export type Money = Message<"baton.v1.Money"> & {
   currencyCode: string;
 
   /**
-   * Amount in minor units of currency_code. Negative only for reversals.
+   * Amount in minor units of currency_code: 1980 is ¥1,980, $19.80 or
+   * 1.980 KWD. Never negative.
    *
    * @generated from field: int64 amount_minor = 2;
    */

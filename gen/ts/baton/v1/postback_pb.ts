@@ -56,6 +56,12 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
 
   /**
    * URL template: CATS ##VAR## or {var} variables, values URL-encoded.
+   * Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
+   * are decimals in the currency's major unit ("1980" for ¥1,980, "12.50"
+   * for $12.50, "1.234" for 1.234 KWD), {amount_minor} and
+   * {commission_minor} whole numbers of its minor unit ("1980", "1250",
+   * "1234"), {currency} and {commission_currency} its ISO 4217 code. Never
+   * negative: a reversal says so in {status}.
    *
    * @generated from field: string url_template = 6;
    */
