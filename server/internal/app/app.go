@@ -239,6 +239,9 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	plain.Handle("GET /c/{link}", gateway.NewRedirect(clickSvc, log, strings.HasPrefix(cfg.PublicURL, "https://")))
 	plain.Handle("/postback", gateway.NewKickback(service.NewKickbacks(st, convSvc), log))
 	fc2 := gateway.NewFC2(service.NewFC2Intake(st, convSvc, net.DefaultResolver.LookupHost, nil), log)
+	tag := gateway.NewTag(clickSvc, log)
+	plain.HandleFunc("GET /t.js", tag.Script)
+	plain.HandleFunc("GET /t/c/{id}", tag.Click)
 	plain.HandleFunc("GET /tracking/tracking_img.php", fc2.Pixel)
 	plain.HandleFunc("POST /tracking/tracking_post.php", fc2.Post)
 	plain.Handle("GET /metrics", tel.Metrics)
@@ -297,12 +300,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	s.log.InfoContext(ctx, "baton listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL)
+	serve := func() error { return srv.Serve(ln) }
+	if s.cfg.TLSCert != "" {
+		// HTTPS on the one port: HTTP/1.1 and HTTP/2 by ALPN, gRPC included.
+		protocols.SetHTTP2(true)
+		serve = func() error { return srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey) }
+	}
+	s.log.InfoContext(ctx, "baton listening", "addr", ln.Addr().String(), "public_url", s.cfg.PublicURL, "tls", s.cfg.TLSCert != "")
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("postback queue: %w", err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	go s.maintain(ctx)
 	select {
 	case err := <-errc:

@@ -16,6 +16,7 @@ type Path string
 // Paths, in the order they are tried.
 const (
 	PathClickID       Path = "click_id"       // the conversion named the click
+	PathFirstParty    Path = "first_party"    // the click ID kept by the first-party tag (t.js) on the shop's site
 	PathCookie        Path = "cookie"         // the click cookie (image tag)
 	PathReferrerIDs   Path = "referrer_ids"   // FC2 ref_userid / ref_siteid
 	PathRecurringUser Path = "recurring_user" // previous sale under the same user name
@@ -190,6 +191,8 @@ func PathWords(p Path) string {
 	switch p {
 	case PathClickID:
 		return "by the click ID the conversion named"
+	case PathFirstParty:
+		return "by the click ID Baton's first-party tag kept on the shop's own site"
 	case PathCookie:
 		return "by the click cookie in the buyer's browser"
 	case PathReferrerIDs:

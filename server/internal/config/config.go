@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,8 +23,12 @@ type Config struct {
 	// Addr is the listen address for every protocol (BATON_ADDR, default 127.0.0.1:8080).
 	Addr string
 	// PublicURL is the base URL of tracking links, as browsers reach Baton
-	// (BATON_PUBLIC_URL, default http://<Addr>).
+	// (BATON_PUBLIC_URL, default http://<Addr>, https://<Addr> with TLS).
 	PublicURL string
+	// TLSCert and TLSKey are PEM files: when both are set, Baton serves
+	// HTTPS (HTTP/1.1 and HTTP/2) on Addr itself (BATON_TLS_CERT,
+	// BATON_TLS_KEY), for running without a TLS-terminating proxy.
+	TLSCert, TLSKey string
 	// DataDir holds the embedded PostgreSQL cluster and the master key file
 	// (BATON_DATA_DIR, default .baton).
 	DataDir string
@@ -93,7 +98,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return def
 	}
 	fs.StringVar(&c.Addr, "addr", env("BATON_ADDR", "127.0.0.1:8080"), "listen address for gRPC, gRPC-Web, Connect and plain HTTP (BATON_ADDR)")
-	fs.StringVar(&c.PublicURL, "public-url", env("BATON_PUBLIC_URL", ""), "base URL of tracking links (BATON_PUBLIC_URL; default http://ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", env("BATON_PUBLIC_URL", ""), "base URL of tracking links (BATON_PUBLIC_URL; default http://ADDR, or https://ADDR with TLS)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("BATON_TLS_CERT", ""), "PEM certificate chain: serve HTTPS on ADDR (BATON_TLS_CERT, with BATON_TLS_KEY)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("BATON_TLS_KEY", ""), "PEM private key for BATON_TLS_CERT (BATON_TLS_KEY)")
 	fs.StringVar(&c.DataDir, "data-dir", env("BATON_DATA_DIR", ".baton"), "local state: embedded PostgreSQL, master key (BATON_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("BATON_DATABASE_URL", ""), "PostgreSQL URL; empty: embedded cluster (BATON_DATABASE_URL)")
 	fs.StringVar(&c.AdminKey, "admin-key", env("BATON_ADMIN_KEY", ""), "an admin API key to accept (BATON_ADMIN_KEY)")
@@ -164,8 +171,18 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("BATON_ADDR: %q is not host:port", c.Addr))
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("BATON_TLS_CERT and BATON_TLS_KEY: give both, or neither"))
+	} else if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("BATON_TLS_CERT, BATON_TLS_KEY: %w", err))
+		}
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+		if c.TLSCert != "" {
+			c.PublicURL = "https://" + c.Addr
+		}
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("BATON_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))

@@ -515,6 +515,7 @@ type ReportRow struct {
 	UniqueClicks        int64
 	Conversions         int64
 	ByStatus            map[ConversionStatus]int64
+	ByPath              map[string]int64 // attribution path → conversions
 	Sales               map[string]int64 // currency → minor units (not rejected or reversed)
 	CommissionsPending  map[string]int64
 	CommissionsApproved map[string]int64

@@ -101,6 +101,7 @@ var refusalCodes = func() enumMap[domain.RefusalCode, batonv1.RefusalCode] {
 
 var pathNames = map[string]batonv1.AttributionPath{
 	string(attribution.PathClickID):       batonv1.AttributionPath_ATTRIBUTION_PATH_CLICK_ID,
+	string(attribution.PathFirstParty):    batonv1.AttributionPath_ATTRIBUTION_PATH_FIRST_PARTY_TAG,
 	string(attribution.PathCookie):        batonv1.AttributionPath_ATTRIBUTION_PATH_COOKIE,
 	string(attribution.PathIPMatch):       batonv1.AttributionPath_ATTRIBUTION_PATH_IP_MATCH,
 	string(attribution.PathRecurringUser): batonv1.AttributionPath_ATTRIBUTION_PATH_RECURRING_USER,
@@ -422,6 +423,7 @@ func (s *ConversionServer) GetReport(ctx context.Context, req *batonv1.GetReport
 		if r.UniqueClicks > 0 {
 			row.ConversionRateBps = r.Conversions * 10000 / r.UniqueClicks
 		}
+		row.ConversionsByPath = pathCounts(r.ByPath)
 		out.Rows = append(out.Rows, row)
 	}
 	if end < len(rows) {
@@ -429,6 +431,16 @@ func (s *ConversionServer) GetReport(ctx context.Context, req *batonv1.GetReport
 		out.NextPageToken = encodePageToken(last.Day + "|" + last.OfferID + "|" + last.PublisherID)
 	}
 	return out, nil
+}
+
+// pathCounts lists conversions by attribution path, in the enum's order.
+func pathCounts(m map[string]int64) []*batonv1.PathCount {
+	out := make([]*batonv1.PathCount, 0, len(m))
+	for path, n := range m {
+		out = append(out, &batonv1.PathCount{Path: pathNames[path], Conversions: n})
+	}
+	slices.SortFunc(out, func(a, b *batonv1.PathCount) int { return int(a.GetPath()) - int(b.GetPath()) })
+	return out
 }
 
 func moneyList(m map[string]int64) []*batonv1.Money {

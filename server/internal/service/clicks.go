@@ -469,3 +469,26 @@ func (v *visitorCache) seen(key string, now time.Time, interval time.Duration) b
 	}
 	return ok && now.Sub(last) < interval && !now.Before(last)
 }
+
+// WindowEnd says until when a click can earn a conversion (its offer's
+// attribution window from the click), for the first-party tag on the
+// shop's landing page. It tells nothing else about the click; an unknown,
+// malformed or expired ID is ErrNotFound.
+func (c *Clicks) WindowEnd(ctx context.Context, id string) (time.Time, error) {
+	if _, err := clickid.Parse(id); err != nil {
+		return time.Time{}, domain.NotFound("click", id)
+	}
+	cl, err := c.store.GetClick(ctx, id)
+	if err != nil {
+		return time.Time{}, err
+	}
+	o, err := c.store.GetOffer(ctx, cl.OfferID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	end := cl.CreatedAt.Add(o.AttributionWindow)
+	if !end.After(c.now()) {
+		return time.Time{}, domain.NotFound("click", id)
+	}
+	return end, nil
+}

@@ -41,6 +41,7 @@ type ConversionTx interface {
 	LockConversion(ctx context.Context, id string) (domain.Conversion, error)
 	SetStatus(ctx context.Context, id string, status domain.ConversionStatus, at time.Time) error
 	ConversionIDsByOrder(ctx context.Context, advertiserID, offerID, orderID string) ([]string, error)
+	CompleteAttribution(ctx context.Context, id string, c domain.Conversion) (domain.Conversion, bool, error)
 }
 
 // ConversionStore is what the conversion use cases read.
@@ -100,6 +101,14 @@ const FC2TestEmail = "test@fc2.com"
 // searched for a recurring charge (FC2: two months).
 const RecurringLookback = 62 * 24 * time.Hour
 
+// CompletionWindow is how long after a sale was recorded without a click a
+// second report of the same sale (the same order ID, amount and currency)
+// that carries its click may still attribute it: the image tag of a
+// thank-you page loads without the click when the browser blocks
+// third-party cookies, and the first-party tag's copy of it, with the
+// click, arrives a moment later.
+const CompletionWindow = 15 * time.Minute
+
 // ConversionInput is a conversion report from any intake: the API, the FC2
 // image tag or POST, or a kickback.
 type ConversionInput struct {
@@ -109,6 +118,9 @@ type ConversionInput struct {
 	ClickID string
 	// CookieClickID is the click found in the buyer's cookie (image tag).
 	CookieClickID string
+	// FirstParty says ClickID came from Baton's first-party tag (t.js) on
+	// the shop's own site: the explanation names that path.
+	FirstParty bool
 	// RefUserID and RefSiteID are FC2's ref_userid and ref_siteid: the
 	// aff_userid and aff_siteid the click redirect gave the shop.
 	RefUserID, RefSiteID int64
@@ -392,8 +404,11 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	err = c.inTx(ctx, func(tx ConversionTx) error {
 		var err error
 		out, inserted, err = tx.InsertConversion(ctx, conv, actor(p, in))
-		if err != nil || !inserted {
+		if err != nil {
 			return err
+		}
+		if !inserted {
+			return c.complete(ctx, tx, &out, conv, now)
 		}
 		if in.Signature != "" {
 			fresh, err := tx.UseSignature(ctx, adv, strings.ToLower(in.Signature), now, in.RequestTime.Add(offer.TimestampTolerance+signature.MaxClockSkew))
@@ -422,6 +437,31 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	}
 	full, err := c.store.GetConversion(ctx, out.ID)
 	return full, true, err
+}
+
+// complete attributes existing, a conversion recorded moments ago without a
+// click, from conv, a report of the same sale that found one; the
+// conversion's publisher is then owed its postback. Any other repeat is a
+// plain duplicate and changes nothing.
+func (c *Conversions) complete(ctx context.Context, tx ConversionTx, existing *domain.Conversion, conv domain.Conversion, now time.Time) error {
+	if conv.ClickID == "" || existing.PublisherID != "" || existing.ClickID != "" || existing.Test != conv.Test ||
+		existing.Status != domain.StatusPending || existing.Amount != conv.Amount || existing.OrderID != conv.OrderID ||
+		now.Sub(existing.CreatedAt) > CompletionWindow {
+		return nil
+	}
+	conv.Attribution.Summary += fmt.Sprintf(" This report completed conversion %s, recorded %s earlier without a click (%s)",
+		existing.ID, attribution.Age(now.Sub(existing.CreatedAt)), strings.TrimSuffix(existing.Attribution.Summary, "."))
+	conv.Attribution.Summary += "."
+	conv.UpdatedAt = now
+	out, done, err := tx.CompleteAttribution(ctx, existing.ID, conv)
+	if err != nil || !done {
+		return err
+	}
+	*existing = out
+	if c.outbox != nil {
+		return c.outbox.ConversionEvent(ctx, tx, out, domain.StatusPending)
+	}
+	return nil
 }
 
 func actor(p domain.Principal, in ConversionInput) string {
@@ -476,7 +516,11 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 		return d, nil
 	}
 	if named != nil {
-		d, w := judge(attribution.PathClickID, []domain.Click{*named}, rules)
+		path := attribution.PathClickID
+		if in.FirstParty {
+			path = attribution.PathFirstParty
+		}
+		d, w := judge(path, []domain.Click{*named}, rules)
 		return d, w, nil
 	}
 	if in.CookieClickID != "" {

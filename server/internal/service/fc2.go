@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html"
@@ -395,6 +397,13 @@ func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post boo
 		bad("click_id must be the click ID Baton passed on the landing URL")
 		in.ClickID = ""
 	}
+	// via=t.js: a copy of the shop's tag sent by Baton's first-party tag,
+	// with the click ID it kept on the shop's own site.
+	in.FirstParty = in.ClickID != "" && get("via") == "t.js"
+	// A report of the same FC2 fields is the same report again (a reload,
+	// or the first-party tag's copy of the image tag): it counts once even
+	// where the offer does not deduplicate order IDs.
+	in.IdempotencyKey = fc2ReportKey(fl, r.test)
 	if fl.ItemCode != "" {
 		q := uint32(units)
 		if q == 0 {
@@ -419,6 +428,18 @@ func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post boo
 	}
 	r.in = in
 	return r, nil
+}
+
+// fc2ReportKey identifies an FC2 report by every field sh covers (and test
+// mode): "fc2:" and 32 hex digits of their SHA-256.
+func fc2ReportKey(f signature.FC2Fields, test bool) string {
+	h := sha256.New()
+	for _, v := range []string{f.ShopID, f.UniqueID, f.UName, f.Email, f.AmountY, f.AmountD, f.TS, f.Recurring, f.ItemCode, f.UnitNum, strconv.FormatBool(test)} {
+		h.Write([]byte(strconv.Itoa(len(v))))
+		h.Write([]byte{':'})
+		h.Write([]byte(v))
+	}
+	return "fc2:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // verifySH checks sh against the shop's secrets; required says whether a

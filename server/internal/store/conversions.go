@@ -137,6 +137,30 @@ func (t Tx) UseSignature(ctx context.Context, advertiserID, sig string, now, exp
 	return tag.RowsAffected() == 1, nil
 }
 
+// CompleteAttribution attributes a conversion that was recorded without a
+// click, from a later report of the same sale that carried one (see
+// service.CompletionWindow). It changes nothing and returns false when the
+// conversion has a publisher by now.
+func (t Tx) CompleteAttribution(ctx context.Context, id string, c domain.Conversion) (domain.Conversion, bool, error) {
+	attribution, err := json.Marshal(c.Attribution)
+	if err != nil {
+		return c, false, err
+	}
+	rows, _ := t.tx.Query(ctx, `UPDATE conversions SET publisher_id = $2, site_id = $3, click_id = $4, click_created_at = $5,
+		commission_currency = $6, commission_minor = $7, attribution_path = $8, attribution = $9, upstream_id = $10, sub_ids = $11,
+		updated_at = $12 WHERE id = $1 AND publisher_id IS NULL AND click_id IS NULL RETURNING `+conversionColumns,
+		id, nullable(c.PublisherID), nullable(c.SiteID), nullable(c.ClickID), c.ClickCreatedAt, c.Commission.Currency, c.Commission.Minor,
+		c.Attribution.Path, attribution, c.UpstreamID, nonNil(c.SubIDs), c.UpdatedAt)
+	out, err := pgx.CollectExactlyOneRow(rows, scanConversion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, false, nil
+	}
+	if err != nil {
+		return c, false, translate(err)
+	}
+	return out, true, nil
+}
+
 // LockConversion reads a conversion FOR UPDATE inside the transaction.
 func (t Tx) LockConversion(ctx context.Context, id string) (domain.Conversion, error) {
 	rows, _ := t.tx.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE id = $1 FOR UPDATE`, id)

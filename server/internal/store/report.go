@@ -16,7 +16,7 @@ func (s *Store) Report(ctx context.Context, f domain.ReportFilter) ([]domain.Rep
 		k := [3]string{day, offer, pub}
 		r := rows[k]
 		if r == nil {
-			r = &domain.ReportRow{Day: day, OfferID: offer, PublisherID: pub, ByStatus: map[domain.ConversionStatus]int64{},
+			r = &domain.ReportRow{Day: day, OfferID: offer, PublisherID: pub, ByStatus: map[domain.ConversionStatus]int64{}, ByPath: map[string]int64{},
 				Sales: map[string]int64{}, CommissionsPending: map[string]int64{}, CommissionsApproved: map[string]int64{}}
 			rows[k] = r
 		}
@@ -45,25 +45,26 @@ func (s *Store) Report(ctx context.Context, f domain.ReportFilter) ([]domain.Rep
 		return nil, translate(err)
 	}
 	vr, err := s.pool.Query(ctx, `SELECT to_char(sale_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, publisher_id, status,
-		currency, commission_currency, count(*), sum(amount_minor), sum(commission_minor)
+		currency, commission_currency, attribution_path, count(*), sum(amount_minor), sum(commission_minor)
 		FROM conversions WHERE sale_at >= $2 AND sale_at < $3 AND NOT test AND publisher_id IS NOT NULL
 		AND ($4 = '' OR offer_id = $4) AND ($5 = '' OR publisher_id = $5) AND ($6 = '' OR advertiser_id = $6)
-		GROUP BY 1, 2, 3, 4, 5, 6`, f.TimeZone, f.From, f.To, f.OfferID, f.PublisherID, f.AdvertiserID)
+		GROUP BY 1, 2, 3, 4, 5, 6, 7`, f.TimeZone, f.From, f.To, f.OfferID, f.PublisherID, f.AdvertiserID)
 	if err != nil {
 		return nil, translate(err)
 	}
 	err = func() error {
 		defer vr.Close()
 		for vr.Next() {
-			var day, offer, pub, status, cur, ccur string
+			var day, offer, pub, status, cur, ccur, path string
 			var n, amount, commission int64
-			if err := vr.Scan(&day, &offer, &pub, &status, &cur, &ccur, &n, &amount, &commission); err != nil {
+			if err := vr.Scan(&day, &offer, &pub, &status, &cur, &ccur, &path, &n, &amount, &commission); err != nil {
 				return err
 			}
 			r := get(day, offer, pub)
 			st := domain.ConversionStatus(status)
 			r.Conversions += n
 			r.ByStatus[st] += n
+			r.ByPath[path] += n
 			switch st {
 			case domain.StatusPending:
 				r.Sales[cur] += amount

@@ -305,8 +305,12 @@ type ReportRow struct {
 	Sales               []*Money `protobuf:"bytes,12,rep,name=sales,proto3" json:"sales,omitempty"`
 	CommissionsPending  []*Money `protobuf:"bytes,13,rep,name=commissions_pending,json=commissionsPending,proto3" json:"commissions_pending,omitempty"`
 	CommissionsApproved []*Money `protobuf:"bytes,14,rep,name=commissions_approved,json=commissionsApproved,proto3" json:"commissions_approved,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// Attributed conversions by the path that found their click (first-party
+	// tag, click cookie, click ID by API or POST, referrer IDs, recurring
+	// user, IP and user agent), so a network sees what each path carries.
+	ConversionsByPath []*PathCount `protobuf:"bytes,15,rep,name=conversions_by_path,json=conversionsByPath,proto3" json:"conversions_by_path,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ReportRow) Reset() {
@@ -437,6 +441,66 @@ func (x *ReportRow) GetCommissionsApproved() []*Money {
 	return nil
 }
 
+func (x *ReportRow) GetConversionsByPath() []*PathCount {
+	if x != nil {
+		return x.ConversionsByPath
+	}
+	return nil
+}
+
+// PathCount is how many conversions one attribution path found.
+type PathCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          AttributionPath        `protobuf:"varint,1,opt,name=path,proto3,enum=baton.v1.AttributionPath" json:"path,omitempty"`
+	Conversions   int64                  `protobuf:"varint,2,opt,name=conversions,proto3" json:"conversions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PathCount) Reset() {
+	*x = PathCount{}
+	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PathCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PathCount) ProtoMessage() {}
+
+func (x *PathCount) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PathCount.ProtoReflect.Descriptor instead.
+func (*PathCount) Descriptor() ([]byte, []int) {
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PathCount) GetPath() AttributionPath {
+	if x != nil {
+		return x.Path
+	}
+	return AttributionPath_ATTRIBUTION_PATH_UNSPECIFIED
+}
+
+func (x *PathCount) GetConversions() int64 {
+	if x != nil {
+		return x.Conversions
+	}
+	return 0
+}
+
 type GetReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required; at most 366 days.
@@ -453,7 +517,7 @@ type GetReportRequest struct {
 
 func (x *GetReportRequest) Reset() {
 	*x = GetReportRequest{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	mi := &file_baton_v1_attribution_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -465,7 +529,7 @@ func (x *GetReportRequest) String() string {
 func (*GetReportRequest) ProtoMessage() {}
 
 func (x *GetReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	mi := &file_baton_v1_attribution_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -478,7 +542,7 @@ func (x *GetReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReportRequest.ProtoReflect.Descriptor instead.
 func (*GetReportRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{4}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetReportRequest) GetTimeRange() *TimeRange {
@@ -533,7 +597,7 @@ type GetReportResponse struct {
 
 func (x *GetReportResponse) Reset() {
 	*x = GetReportResponse{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[5]
+	mi := &file_baton_v1_attribution_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +609,7 @@ func (x *GetReportResponse) String() string {
 func (*GetReportResponse) ProtoMessage() {}
 
 func (x *GetReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[5]
+	mi := &file_baton_v1_attribution_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +622,7 @@ func (x *GetReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReportResponse.ProtoReflect.Descriptor instead.
 func (*GetReportResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{5}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetReportResponse) GetRows() []*ReportRow {
@@ -606,7 +670,7 @@ const file_baton_v1_attribution_proto_rawDesc = "" +
 	"commission\x12\x18\n" +
 	"\asummary\x18\t \x01(\tR\asummary\x12\x12\n" +
 	"\x04test\x18\n" +
-	" \x01(\bR\x04test\"\xe1\x04\n" +
+	" \x01(\bR\x04test\"\xa6\x05\n" +
 	"\tReportRow\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n" +
 	"\boffer_id\x18\x02 \x01(\tR\aofferId\x12!\n" +
@@ -622,7 +686,11 @@ const file_baton_v1_attribution_proto_rawDesc = "" +
 	"\x14reversed_conversions\x18\v \x01(\x03R\x13reversedConversions\x12%\n" +
 	"\x05sales\x18\f \x03(\v2\x0f.baton.v1.MoneyR\x05sales\x12@\n" +
 	"\x13commissions_pending\x18\r \x03(\v2\x0f.baton.v1.MoneyR\x12commissionsPending\x12B\n" +
-	"\x14commissions_approved\x18\x0e \x03(\v2\x0f.baton.v1.MoneyR\x13commissionsApproved\"\xbb\x02\n" +
+	"\x14commissions_approved\x18\x0e \x03(\v2\x0f.baton.v1.MoneyR\x13commissionsApproved\x12C\n" +
+	"\x13conversions_by_path\x18\x0f \x03(\v2\x13.baton.v1.PathCountR\x11conversionsByPath\"\\\n" +
+	"\tPathCount\x12-\n" +
+	"\x04path\x18\x01 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12 \n" +
+	"\vconversions\x18\x02 \x01(\x03R\vconversions\"\xbb\x02\n" +
 	"\x10GetReportRequest\x12:\n" +
 	"\n" +
 	"time_range\x18\x01 \x01(\v2\x13.baton.v1.TimeRangeB\x06\xbaH\x03\xc8\x01\x01R\ttimeRange\x12\"\n" +
@@ -652,43 +720,46 @@ func file_baton_v1_attribution_proto_rawDescGZIP() []byte {
 	return file_baton_v1_attribution_proto_rawDescData
 }
 
-var file_baton_v1_attribution_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_baton_v1_attribution_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_baton_v1_attribution_proto_goTypes = []any{
 	(*Candidate)(nil),                 // 0: baton.v1.Candidate
 	(*ExplainConversionRequest)(nil),  // 1: baton.v1.ExplainConversionRequest
 	(*ExplainConversionResponse)(nil), // 2: baton.v1.ExplainConversionResponse
 	(*ReportRow)(nil),                 // 3: baton.v1.ReportRow
-	(*GetReportRequest)(nil),          // 4: baton.v1.GetReportRequest
-	(*GetReportResponse)(nil),         // 5: baton.v1.GetReportResponse
-	(*timestamppb.Timestamp)(nil),     // 6: google.protobuf.Timestamp
-	(AttributionPath)(0),              // 7: baton.v1.AttributionPath
-	(AttributionModel)(0),             // 8: baton.v1.AttributionModel
-	(*durationpb.Duration)(nil),       // 9: google.protobuf.Duration
-	(*Money)(nil),                     // 10: baton.v1.Money
-	(*TimeRange)(nil),                 // 11: baton.v1.TimeRange
+	(*PathCount)(nil),                 // 4: baton.v1.PathCount
+	(*GetReportRequest)(nil),          // 5: baton.v1.GetReportRequest
+	(*GetReportResponse)(nil),         // 6: baton.v1.GetReportResponse
+	(*timestamppb.Timestamp)(nil),     // 7: google.protobuf.Timestamp
+	(AttributionPath)(0),              // 8: baton.v1.AttributionPath
+	(AttributionModel)(0),             // 9: baton.v1.AttributionModel
+	(*durationpb.Duration)(nil),       // 10: google.protobuf.Duration
+	(*Money)(nil),                     // 11: baton.v1.Money
+	(*TimeRange)(nil),                 // 12: baton.v1.TimeRange
 }
 var file_baton_v1_attribution_proto_depIdxs = []int32{
-	6,  // 0: baton.v1.Candidate.click_time:type_name -> google.protobuf.Timestamp
-	7,  // 1: baton.v1.Candidate.path:type_name -> baton.v1.AttributionPath
-	7,  // 2: baton.v1.ExplainConversionResponse.path:type_name -> baton.v1.AttributionPath
-	8,  // 3: baton.v1.ExplainConversionResponse.model:type_name -> baton.v1.AttributionModel
-	9,  // 4: baton.v1.ExplainConversionResponse.window:type_name -> google.protobuf.Duration
+	7,  // 0: baton.v1.Candidate.click_time:type_name -> google.protobuf.Timestamp
+	8,  // 1: baton.v1.Candidate.path:type_name -> baton.v1.AttributionPath
+	8,  // 2: baton.v1.ExplainConversionResponse.path:type_name -> baton.v1.AttributionPath
+	9,  // 3: baton.v1.ExplainConversionResponse.model:type_name -> baton.v1.AttributionModel
+	10, // 4: baton.v1.ExplainConversionResponse.window:type_name -> google.protobuf.Duration
 	0,  // 5: baton.v1.ExplainConversionResponse.candidates:type_name -> baton.v1.Candidate
-	10, // 6: baton.v1.ExplainConversionResponse.commission:type_name -> baton.v1.Money
-	10, // 7: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
-	10, // 8: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
-	10, // 9: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
-	11, // 10: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
-	3,  // 11: baton.v1.GetReportResponse.rows:type_name -> baton.v1.ReportRow
-	1,  // 12: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
-	4,  // 13: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
-	2,  // 14: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
-	5,  // 15: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
-	14, // [14:16] is the sub-list for method output_type
-	12, // [12:14] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	11, // 6: baton.v1.ExplainConversionResponse.commission:type_name -> baton.v1.Money
+	11, // 7: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
+	11, // 8: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
+	11, // 9: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
+	4,  // 10: baton.v1.ReportRow.conversions_by_path:type_name -> baton.v1.PathCount
+	8,  // 11: baton.v1.PathCount.path:type_name -> baton.v1.AttributionPath
+	12, // 12: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
+	3,  // 13: baton.v1.GetReportResponse.rows:type_name -> baton.v1.ReportRow
+	1,  // 14: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
+	5,  // 15: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
+	2,  // 16: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
+	6,  // 17: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
+	16, // [16:18] is the sub-list for method output_type
+	14, // [14:16] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_attribution_proto_init() }
@@ -705,7 +776,7 @@ func file_baton_v1_attribution_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_attribution_proto_rawDesc), len(file_baton_v1_attribution_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

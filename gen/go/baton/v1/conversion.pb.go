@@ -158,6 +158,10 @@ const (
 	AttributionPath_ATTRIBUTION_PATH_REFERRER_IDS AttributionPath = 5
 	// No click earns it.
 	AttributionPath_ATTRIBUTION_PATH_NONE AttributionPath = 6
+	// The click ID that Baton's first-party tag (t.js) kept on the shop's own
+	// site, sent with a copy of the shop's image tag: no third-party cookie
+	// needed.
+	AttributionPath_ATTRIBUTION_PATH_FIRST_PARTY_TAG AttributionPath = 7
 )
 
 // Enum value maps for AttributionPath.
@@ -170,15 +174,17 @@ var (
 		4: "ATTRIBUTION_PATH_RECURRING_USER",
 		5: "ATTRIBUTION_PATH_REFERRER_IDS",
 		6: "ATTRIBUTION_PATH_NONE",
+		7: "ATTRIBUTION_PATH_FIRST_PARTY_TAG",
 	}
 	AttributionPath_value = map[string]int32{
-		"ATTRIBUTION_PATH_UNSPECIFIED":    0,
-		"ATTRIBUTION_PATH_CLICK_ID":       1,
-		"ATTRIBUTION_PATH_COOKIE":         2,
-		"ATTRIBUTION_PATH_IP_MATCH":       3,
-		"ATTRIBUTION_PATH_RECURRING_USER": 4,
-		"ATTRIBUTION_PATH_REFERRER_IDS":   5,
-		"ATTRIBUTION_PATH_NONE":           6,
+		"ATTRIBUTION_PATH_UNSPECIFIED":     0,
+		"ATTRIBUTION_PATH_CLICK_ID":        1,
+		"ATTRIBUTION_PATH_COOKIE":          2,
+		"ATTRIBUTION_PATH_IP_MATCH":        3,
+		"ATTRIBUTION_PATH_RECURRING_USER":  4,
+		"ATTRIBUTION_PATH_REFERRER_IDS":    5,
+		"ATTRIBUTION_PATH_NONE":            6,
+		"ATTRIBUTION_PATH_FIRST_PARTY_TAG": 7,
 	}
 )
 
@@ -2454,7 +2460,7 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x15CONVERSION_SOURCE_API\x10\x01\x12\x1b\n" +
 	"\x17CONVERSION_SOURCE_PIXEL\x10\x02\x12!\n" +
 	"\x1dCONVERSION_SOURCE_SERVER_POST\x10\x03\x12\x1e\n" +
-	"\x1aCONVERSION_SOURCE_KICKBACK\x10\x04*\xf1\x01\n" +
+	"\x1aCONVERSION_SOURCE_KICKBACK\x10\x04*\x97\x02\n" +
 	"\x0fAttributionPath\x12 \n" +
 	"\x1cATTRIBUTION_PATH_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ATTRIBUTION_PATH_CLICK_ID\x10\x01\x12\x1b\n" +
@@ -2462,7 +2468,8 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x19ATTRIBUTION_PATH_IP_MATCH\x10\x03\x12#\n" +
 	"\x1fATTRIBUTION_PATH_RECURRING_USER\x10\x04\x12!\n" +
 	"\x1dATTRIBUTION_PATH_REFERRER_IDS\x10\x05\x12\x19\n" +
-	"\x15ATTRIBUTION_PATH_NONE\x10\x06*\xa9\x02\n" +
+	"\x15ATTRIBUTION_PATH_NONE\x10\x06\x12$\n" +
+	" ATTRIBUTION_PATH_FIRST_PARTY_TAG\x10\a*\xa9\x02\n" +
 	"\fStatusReason\x12\x1d\n" +
 	"\x19STATUS_REASON_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STATUS_REASON_VALID_SALE\x10\x01\x12\x1f\n" +

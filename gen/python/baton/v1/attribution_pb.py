@@ -217,7 +217,7 @@ class ExplainConversionResponse(Message[_ExplainConversionResponseFields]):
         summary: str
         test: bool
 
-_ReportRowFields: TypeAlias = Literal["day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved"]
+_ReportRowFields: TypeAlias = Literal["day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved", "conversions_by_path"]
 
 class ReportRow(Message[_ReportRowFields]):
     """
@@ -290,9 +290,17 @@ class ReportRow(Message[_ReportRowFields]):
             ```proto
             repeated baton.v1.Money commissions_approved = 14;
             ```
+        conversions_by_path:
+            Attributed conversions by the path that found their click (first-party
+            tag, click cookie, click ID by API or POST, referrer IDs, recurring
+            user, IP and user agent), so a network sees what each path carries.
+
+            ```proto
+            repeated baton.v1.PathCount conversions_by_path = 15;
+            ```
     """
 
-    __slots__ = ("day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved")
+    __slots__ = ("day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved", "conversions_by_path")
 
     if TYPE_CHECKING:
 
@@ -313,6 +321,7 @@ class ReportRow(Message[_ReportRowFields]):
             sales: list[Money] | None = None,
             commissions_pending: list[Money] | None = None,
             commissions_approved: list[Money] | None = None,
+            conversions_by_path: list[PathCount] | None = None,
         ) -> None:
             pass
 
@@ -330,6 +339,43 @@ class ReportRow(Message[_ReportRowFields]):
         sales: list[Money]
         commissions_pending: list[Money]
         commissions_approved: list[Money]
+        conversions_by_path: list[PathCount]
+
+_PathCountFields: TypeAlias = Literal["path", "conversions"]
+
+class PathCount(Message[_PathCountFields]):
+    """
+    PathCount is how many conversions one attribution path found.
+
+    ```proto
+    message baton.v1.PathCount
+    ```
+
+    Attributes:
+        path:
+            ```proto
+            baton.v1.AttributionPath path = 1;
+            ```
+        conversions:
+            ```proto
+            int64 conversions = 2;
+            ```
+    """
+
+    __slots__ = ("path", "conversions")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            path: AttributionPath | None = None,
+            conversions: int = 0,
+        ) -> None:
+            pass
+
+        path: AttributionPath
+        conversions: int
 
 _GetReportRequestFields: TypeAlias = Literal["time_range", "offer_id", "publisher_id", "time_zone", "page_size", "page_token"]
 
@@ -429,7 +475,7 @@ class GetReportResponse(Message[_GetReportResponseFields]):
 
 
 _DESC = file_desc(
-    b'\n\x1abaton/v1/attribution.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x15baton/v1/config.proto\x1a\x19baton/v1/conversion.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xff\x01\n\tCandidate\x12\x19\n\x08click_id\x18\x01 \x01(\tR\x07clickId\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x129\n\nclick_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\tclickTime\x12-\n\x04path\x18\x04 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12\x1a\n\x08eligible\x18\x05 \x01(\x08R\x08eligible\x12\x16\n\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n\x06winner\x18\x07 \x01(\x08R\x06winner"J\n\x18ExplainConversionRequest\x12.\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionIdB\t\xbaH\x06r\x04\x10\x01\x18@"\xac\x03\n\x19ExplainConversionResponse\x12#\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionId\x12-\n\x04path\x18\x02 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x120\n\x05model\x18\x03 \x01(\x0e2\x1a.baton.v1.AttributionModelR\x05model\x121\n\x06window\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\x06window\x123\n\ncandidates\x18\x05 \x03(\x0b2\x13.baton.v1.CandidateR\ncandidates\x12\x19\n\x08click_id\x18\x06 \x01(\tR\x07clickId\x12\'\n\x0fcommission_rule\x18\x07 \x01(\tR\x0ecommissionRule\x12/\n\ncommission\x18\x08 \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12\x18\n\x07summary\x18\t \x01(\tR\x07summary\x12\x12\n\x04test\x18\n \x01(\x08R\x04test"\xe1\x04\n\tReportRow\x12\x10\n\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12\x16\n\x06clicks\x18\x04 \x01(\x03R\x06clicks\x12#\n\runique_clicks\x18\x05 \x01(\x03R\x0cuniqueClicks\x12 \n\x0bconversions\x18\x06 \x01(\x03R\x0bconversions\x12.\n\x13conversion_rate_bps\x18\x07 \x01(\x03R\x11conversionRateBps\x12/\n\x13pending_conversions\x18\x08 \x01(\x03R\x12pendingConversions\x121\n\x14approved_conversions\x18\t \x01(\x03R\x13approvedConversions\x121\n\x14rejected_conversions\x18\n \x01(\x03R\x13rejectedConversions\x121\n\x14reversed_conversions\x18\x0b \x01(\x03R\x13reversedConversions\x12%\n\x05sales\x18\x0c \x03(\x0b2\x0f.baton.v1.MoneyR\x05sales\x12@\n\x13commissions_pending\x18\r \x03(\x0b2\x0f.baton.v1.MoneyR\x12commissionsPending\x12B\n\x14commissions_approved\x18\x0e \x03(\x0b2\x0f.baton.v1.MoneyR\x13commissionsApproved"\xbb\x02\n\x10GetReportRequest\x12:\n\ntime_range\x18\x01 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRangeB\x06\xbaH\x03\xc8\x01\x01\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12I\n\ttime_zone\x18\x04 \x01(\tR\x08timeZoneB,\xbaH)r\'\x18@2#^([A-Za-z_]+(/[A-Za-z0-9_+\\-]+)*)?$\x12\'\n\tpage_size\x18\x05 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x06 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"d\n\x11GetReportResponse\x12\'\n\x04rows\x18\x01 \x03(\x0b2\x13.baton.v1.ReportRowR\x04rows\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc2\x01\n\x12AttributionService\x12a\n\x11ExplainConversion\x12".baton.v1.ExplainConversionRequest\x1a#.baton.v1.ExplainConversionResponse"\x03\x90\x02\x01\x12I\n\tGetReport\x12\x1a.baton.v1.GetReportRequest\x1a\x1b.baton.v1.GetReportResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x1abaton/v1/attribution.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x15baton/v1/config.proto\x1a\x19baton/v1/conversion.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xff\x01\n\tCandidate\x12\x19\n\x08click_id\x18\x01 \x01(\tR\x07clickId\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x129\n\nclick_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\tclickTime\x12-\n\x04path\x18\x04 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12\x1a\n\x08eligible\x18\x05 \x01(\x08R\x08eligible\x12\x16\n\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n\x06winner\x18\x07 \x01(\x08R\x06winner"J\n\x18ExplainConversionRequest\x12.\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionIdB\t\xbaH\x06r\x04\x10\x01\x18@"\xac\x03\n\x19ExplainConversionResponse\x12#\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionId\x12-\n\x04path\x18\x02 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x120\n\x05model\x18\x03 \x01(\x0e2\x1a.baton.v1.AttributionModelR\x05model\x121\n\x06window\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\x06window\x123\n\ncandidates\x18\x05 \x03(\x0b2\x13.baton.v1.CandidateR\ncandidates\x12\x19\n\x08click_id\x18\x06 \x01(\tR\x07clickId\x12\'\n\x0fcommission_rule\x18\x07 \x01(\tR\x0ecommissionRule\x12/\n\ncommission\x18\x08 \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12\x18\n\x07summary\x18\t \x01(\tR\x07summary\x12\x12\n\x04test\x18\n \x01(\x08R\x04test"\xa6\x05\n\tReportRow\x12\x10\n\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12\x16\n\x06clicks\x18\x04 \x01(\x03R\x06clicks\x12#\n\runique_clicks\x18\x05 \x01(\x03R\x0cuniqueClicks\x12 \n\x0bconversions\x18\x06 \x01(\x03R\x0bconversions\x12.\n\x13conversion_rate_bps\x18\x07 \x01(\x03R\x11conversionRateBps\x12/\n\x13pending_conversions\x18\x08 \x01(\x03R\x12pendingConversions\x121\n\x14approved_conversions\x18\t \x01(\x03R\x13approvedConversions\x121\n\x14rejected_conversions\x18\n \x01(\x03R\x13rejectedConversions\x121\n\x14reversed_conversions\x18\x0b \x01(\x03R\x13reversedConversions\x12%\n\x05sales\x18\x0c \x03(\x0b2\x0f.baton.v1.MoneyR\x05sales\x12@\n\x13commissions_pending\x18\r \x03(\x0b2\x0f.baton.v1.MoneyR\x12commissionsPending\x12B\n\x14commissions_approved\x18\x0e \x03(\x0b2\x0f.baton.v1.MoneyR\x13commissionsApproved\x12C\n\x13conversions_by_path\x18\x0f \x03(\x0b2\x13.baton.v1.PathCountR\x11conversionsByPath"\\\n\tPathCount\x12-\n\x04path\x18\x01 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12 \n\x0bconversions\x18\x02 \x01(\x03R\x0bconversions"\xbb\x02\n\x10GetReportRequest\x12:\n\ntime_range\x18\x01 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRangeB\x06\xbaH\x03\xc8\x01\x01\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12I\n\ttime_zone\x18\x04 \x01(\tR\x08timeZoneB,\xbaH)r\'\x18@2#^([A-Za-z_]+(/[A-Za-z0-9_+\\-]+)*)?$\x12\'\n\tpage_size\x18\x05 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x06 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"d\n\x11GetReportResponse\x12\'\n\x04rows\x18\x01 \x03(\x0b2\x13.baton.v1.ReportRowR\x04rows\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc2\x01\n\x12AttributionService\x12a\n\x11ExplainConversion\x12".baton.v1.ExplainConversionRequest\x1a#.baton.v1.ExplainConversionResponse"\x03\x90\x02\x01\x12I\n\tGetReport\x12\x1a.baton.v1.GetReportRequest\x1a\x1b.baton.v1.GetReportResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         common_pb.desc(),
         config_pb.desc(),
@@ -443,6 +489,7 @@ _DESC = file_desc(
         "ExplainConversionRequest": ExplainConversionRequest,
         "ExplainConversionResponse": ExplainConversionResponse,
         "ReportRow": ReportRow,
+        "PathCount": PathCount,
         "GetReportRequest": GetReportRequest,
         "GetReportResponse": GetReportResponse,
     },

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/attribution.proto.
  */
 export const file_baton_v1_attribution: GenFile = /*@__PURE__*/
-  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAiyQIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCCKNAwoJUmVwb3J0Um93EgsKA2RheRgBIAEoCRIQCghvZmZlcl9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSDgoGY2xpY2tzGAQgASgDEhUKDXVuaXF1ZV9jbGlja3MYBSABKAMSEwoLY29udmVyc2lvbnMYBiABKAMSGwoTY29udmVyc2lvbl9yYXRlX2JwcxgHIAEoAxIbChNwZW5kaW5nX2NvbnZlcnNpb25zGAggASgDEhwKFGFwcHJvdmVkX2NvbnZlcnNpb25zGAkgASgDEhwKFHJlamVjdGVkX2NvbnZlcnNpb25zGAogASgDEhwKFHJldmVyc2VkX2NvbnZlcnNpb25zGAsgASgDEh4KBXNhbGVzGAwgAygLMg8uYmF0b24udjEuTW9uZXkSLAoTY29tbWlzc2lvbnNfcGVuZGluZxgNIAMoCzIPLmJhdG9uLnYxLk1vbmV5Ei0KFGNvbW1pc3Npb25zX2FwcHJvdmVkGA4gAygLMg8uYmF0b24udjEuTW9uZXki+wEKEEdldFJlcG9ydFJlcXVlc3QSLwoKdGltZV9yYW5nZRgBIAEoCzITLmJhdG9uLnYxLlRpbWVSYW5nZUIGukgDyAEBEhkKCG9mZmVyX2lkGAIgASgJQge6SARyAhhAEh0KDHB1Ymxpc2hlcl9pZBgDIAEoCUIHukgEcgIYQBI/Cgl0aW1lX3pvbmUYBCABKAlCLLpIKXInGEAyI14oW0EtWmEtel9dKygvW0EtWmEtejAtOV8rXC1dKykqKT8kEh0KCXBhZ2Vfc2l6ZRgFIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiACCJPChFHZXRSZXBvcnRSZXNwb25zZRIhCgRyb3dzGAEgAygLMhMuYmF0b24udjEuUmVwb3J0Um93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTLCAQoSQXR0cmlidXRpb25TZXJ2aWNlEmEKEUV4cGxhaW5Db252ZXJzaW9uEiIuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXF1ZXN0GiMuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXNwb25zZSIDkAIBEkkKCUdldFJlcG9ydBIaLmJhdG9uLnYxLkdldFJlcG9ydFJlcXVlc3QaGy5iYXRvbi52MS5HZXRSZXBvcnRSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9nZW4vZ28vYmF0b24vdjE7YmF0b252MWIGcHJvdG8z", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAiyQIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCCK/AwoJUmVwb3J0Um93EgsKA2RheRgBIAEoCRIQCghvZmZlcl9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSDgoGY2xpY2tzGAQgASgDEhUKDXVuaXF1ZV9jbGlja3MYBSABKAMSEwoLY29udmVyc2lvbnMYBiABKAMSGwoTY29udmVyc2lvbl9yYXRlX2JwcxgHIAEoAxIbChNwZW5kaW5nX2NvbnZlcnNpb25zGAggASgDEhwKFGFwcHJvdmVkX2NvbnZlcnNpb25zGAkgASgDEhwKFHJlamVjdGVkX2NvbnZlcnNpb25zGAogASgDEhwKFHJldmVyc2VkX2NvbnZlcnNpb25zGAsgASgDEh4KBXNhbGVzGAwgAygLMg8uYmF0b24udjEuTW9uZXkSLAoTY29tbWlzc2lvbnNfcGVuZGluZxgNIAMoCzIPLmJhdG9uLnYxLk1vbmV5Ei0KFGNvbW1pc3Npb25zX2FwcHJvdmVkGA4gAygLMg8uYmF0b24udjEuTW9uZXkSMAoTY29udmVyc2lvbnNfYnlfcGF0aBgPIAMoCzITLmJhdG9uLnYxLlBhdGhDb3VudCJJCglQYXRoQ291bnQSJwoEcGF0aBgBIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBITCgtjb252ZXJzaW9ucxgCIAEoAyL7AQoQR2V0UmVwb3J0UmVxdWVzdBIvCgp0aW1lX3JhbmdlGAEgASgLMhMuYmF0b24udjEuVGltZVJhbmdlQga6SAPIAQESGQoIb2ZmZXJfaWQYAiABKAlCB7pIBHICGEASHQoMcHVibGlzaGVyX2lkGAMgASgJQge6SARyAhhAEj8KCXRpbWVfem9uZRgEIAEoCUIsukgpcicYQDIjXihbQS1aYS16X10rKC9bQS1aYS16MC05XytcLV0rKSopPyQSHQoJcGFnZV9zaXplGAUgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAIIk8KEUdldFJlcG9ydFJlc3BvbnNlEiEKBHJvd3MYASADKAsyEy5iYXRvbi52MS5SZXBvcnRSb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMsIBChJBdHRyaWJ1dGlvblNlcnZpY2USYQoRRXhwbGFpbkNvbnZlcnNpb24SIi5iYXRvbi52MS5FeHBsYWluQ29udmVyc2lvblJlcXVlc3QaIy5iYXRvbi52MS5FeHBsYWluQ29udmVyc2lvblJlc3BvbnNlIgOQAgESSQoJR2V0UmVwb3J0EhouYmF0b24udjEuR2V0UmVwb3J0UmVxdWVzdBobLmJhdG9uLnYxLkdldFJlcG9ydFJlc3BvbnNlIgOQAgFCMlowZ2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL2dlbi9nby9iYXRvbi92MTtiYXRvbnYxYgZwcm90bzM", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Candidate is a click that was considered for a conversion.
@@ -245,6 +245,15 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
    * @generated from field: repeated baton.v1.Money commissions_approved = 14;
    */
   commissionsApproved: Money[];
+
+  /**
+   * Attributed conversions by the path that found their click (first-party
+   * tag, click cookie, click ID by API or POST, referrer IDs, recurring
+   * user, IP and user agent), so a network sees what each path carries.
+   *
+   * @generated from field: repeated baton.v1.PathCount conversions_by_path = 15;
+   */
+  conversionsByPath: PathCount[];
 };
 
 /**
@@ -253,6 +262,30 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
  */
 export const ReportRowSchema: GenMessage<ReportRow> = /*@__PURE__*/
   messageDesc(file_baton_v1_attribution, 3);
+
+/**
+ * PathCount is how many conversions one attribution path found.
+ *
+ * @generated from message baton.v1.PathCount
+ */
+export type PathCount = Message<"baton.v1.PathCount"> & {
+  /**
+   * @generated from field: baton.v1.AttributionPath path = 1;
+   */
+  path: AttributionPath;
+
+  /**
+   * @generated from field: int64 conversions = 2;
+   */
+  conversions: bigint;
+};
+
+/**
+ * Describes the message baton.v1.PathCount.
+ * Use `create(PathCountSchema)` to create a new message.
+ */
+export const PathCountSchema: GenMessage<PathCount> = /*@__PURE__*/
+  messageDesc(file_baton_v1_attribution, 4);
 
 /**
  * @generated from message baton.v1.GetReportRequest
@@ -298,7 +331,7 @@ export type GetReportRequest = Message<"baton.v1.GetReportRequest"> & {
  * Use `create(GetReportRequestSchema)` to create a new message.
  */
 export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 4);
+  messageDesc(file_baton_v1_attribution, 5);
 
 /**
  * @generated from message baton.v1.GetReportResponse
@@ -320,7 +353,7 @@ export type GetReportResponse = Message<"baton.v1.GetReportResponse"> & {
  * Use `create(GetReportResponseSchema)` to create a new message.
  */
 export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 5);
+  messageDesc(file_baton_v1_attribution, 6);
 
 /**
  * AttributionService explains which click earned a conversion and why, and
