@@ -49,6 +49,12 @@ $(VENV)/.stamp: tools/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	@touch $@
 
+# playwright-core for the cross-site browser tests; it drives Debian's
+# Chromium and downloads no browser.
+tools/browser/node_modules/.stamp: tools/browser/package.json tools/browser/package-lock.json
+	cd tools/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 clients/ts-smoke/node_modules/.stamp: clients/ts-smoke/package.json clients/ts-smoke/package-lock.json
 	cd clients/ts-smoke && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -123,7 +129,7 @@ test: checkgenerate lint breaking gotest fuzz smoke ## Everything CI runs
 	@sort $(PROOF_LOG)
 
 .PHONY: gotest
-gotest: .tmp/bin/jaeger ## Go tests with the race detector (real PostgreSQL: embedded, or BATON_TEST_DATABASE_URL; a real Jaeger)
+gotest: .tmp/bin/jaeger tools/browser/node_modules/.stamp ## Go tests with the race detector (real PostgreSQL: embedded, or BATON_TEST_DATABASE_URL; a real Jaeger)
 	@mkdir -p $(TMP) && rm -f $(PROOF_LOG)
 	BATON_PROOF_LOG=$(PROOF_LOG) BATON_JAEGER_BIN=$(abspath .tmp/bin/jaeger) BATON_JAEGER_CONFIG=$(abspath tools/jaeger.yaml) \
 		$(GO) test -race -count=1 ./...

@@ -64,8 +64,9 @@ func (t *Tag) Script(w http.ResponseWriter, r *http.Request) {
 }
 
 // Click serves /t/c/{id}: {"expires_at": <ms>} for a click that can still
-// earn a sale, 404 otherwise. Any site may ask (the shop's pages do), without
-// credentials.
+// earn a sale, {"expires_at": null} otherwise — a 200 either way, so a shop's
+// page never shows a failed request in its console. Any site may ask (the
+// shop's pages do), without credentials.
 func (t *Tag) Click(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
@@ -74,8 +75,7 @@ func (t *Tag) Click(w http.ResponseWriter, r *http.Request) {
 	end, err := t.clicks.WindowEnd(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"error":"not a click of this network that can still earn a sale"}`))
+		_, _ = w.Write([]byte(`{"expires_at":null}` + "\n"))
 		return
 	case err != nil:
 		t.log.WarnContext(r.Context(), "first-party tag: click lookup failed", "error", err)
