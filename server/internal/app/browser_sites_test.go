@@ -119,7 +119,7 @@ func visit(t *testing.T, start string, blockThirdParty bool, spki string) visitR
 	plan := map[string]any{
 		"chromium": chromium, "start": start, "until": "done", "timeoutMs": 30000, "blockThirdPartyCookies": blockThirdParty,
 		"storageOrigin": "http://" + shopHost,
-		"hostRules": fmt.Sprintf("MAP %s 127.0.0.1, MAP %s 127.0.0.1, MAP %s 127.0.0.1", batonHost, shopHost, mediaHost),
+		"hostRules":     fmt.Sprintf("MAP %s 127.0.0.1, MAP %s 127.0.0.1, MAP %s 127.0.0.1", batonHost, shopHost, mediaHost),
 	}
 	if spki != "" {
 		plan["spki"] = []string{spki}
