@@ -21,6 +21,9 @@ const (
 	PathRecurringUser Path = "recurring_user" // previous sale under the same user name
 	PathIPMatch       Path = "ip_match"       // same IP (and user agent) shortly before
 	PathNone          Path = "none"
+	// PathImported: moved from the previous system with the publisher it
+	// credited (baton import); never decided by Baton.
+	PathImported Path = "imported"
 )
 
 // Model picks among eligible clicks.

@@ -352,6 +352,9 @@ const (
 	SourcePixel      ConversionSource = 2
 	SourceServerPost ConversionSource = 3
 	SourceKickback   ConversionSource = 4
+	// SourceImport is a past conversion moved from the previous system by
+	// baton import: history, never posted back.
+	SourceImport ConversionSource = 5
 )
 
 // Item is one line of an order.
@@ -578,4 +581,27 @@ type DeliveryFilter struct {
 	ConversionID string
 	State        DeliveryState
 	Event        ConversionStatus
+}
+
+// ImportShop is a shop moving from FC2 with its shop ID and password.
+type ImportShop struct {
+	Advertiser Advertiser // ShopID set
+	Secret     string
+}
+
+// ImportRef is a record found by its natural key (an FC2 number, an offer
+// ID): its Baton ID, whether baton import created it, and its owner (a
+// site's publisher, an offer's advertiser).
+type ImportRef struct {
+	ID       string
+	Imported bool
+	Owner    string
+}
+
+// ImportRefs are the records that already exist under natural keys.
+type ImportRefs struct {
+	Shops      map[int64]ImportRef
+	Publishers map[int64]ImportRef
+	Sites      map[int64]ImportRef
+	Offers     map[string]ImportRef
 }

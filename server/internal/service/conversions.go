@@ -352,8 +352,10 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	}
 	if winner != nil {
 		conv.PublisherID, conv.SiteID, conv.ClickID = winner.PublisherID, winner.SiteID, winner.ID
-		t := winner.CreatedAt
-		conv.ClickCreatedAt = &t
+		if winner.ID != "" { // no Baton click behind an imported previous sale
+			t := winner.CreatedAt
+			conv.ClickCreatedAt = &t
+		}
 		conv.UpstreamID, conv.SubIDs = winner.UpstreamID, winner.SubIDs
 		payout := offer.Payout
 		for _, ov := range offer.PayoutOverrides {
@@ -511,7 +513,21 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 		prev, err := c.store.PreviousSale(ctx, offer.AdvertiserID, in.UserName, in.SaleAt.Add(-RecurringLookback))
 		switch {
 		case err == nil:
-			cl, err := c.store.GetClick(ctx, prev.ClickID)
+			var cl domain.Click
+			if prev.ClickID != "" {
+				cl, err = c.store.GetClick(ctx, prev.ClickID)
+			} else {
+				// The previous sale came without a Baton click: imported
+				// from the previous system, or a charge credited through
+				// such a sale. Its publisher and site are what the old
+				// system credited, so the charge goes to them, as FC2
+				// would. (Making clicks up for imported sales instead
+				// would put invented rows in click reports and in the
+				// monthly click partitions, which are dropped after the
+				// retention.)
+				cl = domain.Click{PublisherID: prev.PublisherID, SiteID: prev.SiteID, OfferID: prev.OfferID, AdvertiserID: prev.AdvertiserID,
+					UpstreamID: prev.UpstreamID, SubIDs: prev.SubIDs}
+			}
 			if err != nil && !errors.Is(err, domain.ErrNotFound) {
 				return attribution.Decision{}, nil, err
 			}
@@ -522,6 +538,9 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 				d, w := judge(attribution.PathRecurringUser, []domain.Click{cl},
 					attribution.Rules{Window: RecurringLookback, Model: attribution.LastClick})
 				d.Summary += fmt.Sprintf(" (previous sale %s under user name %q)", prev.ID, in.UserName)
+				if prev.Source == domain.SourceImport {
+					d.Summary += "; that sale was imported from the previous system, so the charge is credited to the publisher it credited, without a Baton click"
+				}
 				return d, w, nil
 			}
 		case !errors.Is(err, domain.ErrNotFound):
