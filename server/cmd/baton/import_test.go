@@ -583,7 +583,6 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 	})
 }
 
-
 // TestImportSurvivesKill9 kills `baton import` with SIGKILL in the middle
 // of writing the conversions of a generated program, runs it again, and
 // checks every row is there exactly once; a third run creates nothing.
