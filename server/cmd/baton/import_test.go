@@ -451,6 +451,18 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 		if o, err := e.config.GetOffer(ctx, &batonv1.GetOfferRequest{Id: "off_rpc"}); err != nil || o.GetOffer().GetAdvertiserId() != e.advertiserByShop(4300).GetId() {
 			t.Errorf("off_rpc: %v %v", o, err)
 		}
+		// A number that belongs to a record created in Baton is refused, not adopted.
+		demo, err := e.config.GetAdvertiser(ctx, &batonv1.GetAdvertiserRequest{Id: "adv_demo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken, err := e.config.ImportProgram(ctx, &batonv1.ImportProgramRequest{ShopsCsv: fmt.Sprintf("shop_id,name,password\n%d,Not the demo,password\n", demo.GetAdvertiser().GetShopId())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := taken.GetProblems(); len(p) != 1 || p[0].GetLine() != 2 || !strings.Contains(p[0].GetReason(), "is taken by adv_demo, which was created in Baton, not imported") {
+			t.Errorf("the demo shop's number: %v", p)
+		}
 		bad, err := e.config.ImportProgram(ctx, &batonv1.ImportProgramRequest{ShopsCsv: "shop_id,name,password,colour\n4301,x,password,red\n"})
 		if err != nil {
 			t.Fatal(err)
@@ -482,6 +494,16 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 		}
 		if h := c.GetHistory(); len(h) != 1 || h[0].GetActor() != "import" || h[0].GetNote() != "imported from conversions.csv line 2" {
 			t.Errorf("history: %v", h)
+		}
+		// The shop reporting an imported order again (a reopened thank-you
+		// page, a resent POST): the same conversion, not a second one.
+		again := seedTag("A-0002")
+		again.Set("sh", fc2SH(shop26Password, again))
+		if code, body := e.post(again); code != http.StatusOK || body != "OK" {
+			t.Fatalf("POST of imported order A-0002: %d %q", code, body)
+		}
+		if a2 := e.order(shop26.GetId(), "A-0002"); len(a2) != 1 || a2[0].GetSource() != batonv1.ConversionSource_CONVERSION_SOURCE_IMPORT {
+			t.Errorf("A-0002 after a live report of it: %v", a2)
 		}
 		// Commission computed from the offer's 10% when the file gives none.
 		if a2 := e.order(shop26.GetId(), "A-0002"); len(a2) != 1 || a2[0].GetCommission().GetAmountMinor() != 198 {
