@@ -25,6 +25,7 @@ import (
 type ImportStore interface {
 	ImportRefs(ctx context.Context, shopIDs, userIDs, siteIDs []int64, offerIDs []string) (domain.ImportRefs, error)
 	ExistingOrders(ctx context.Context, advertiserID string, orderIDs []string) (map[string]bool, error)
+	ReserveNumbers(ctx context.Context, shopID, userID, siteID int64) error
 	ImportShops(ctx context.Context, list []domain.ImportShop) (int, error)
 	ImportPublishers(ctx context.Context, list []domain.Publisher) (int, error)
 	ImportSites(ctx context.Context, list []domain.Site) (int, error)
@@ -182,6 +183,14 @@ func (im *Import) Run(ctx context.Context, p domain.Principal, files map[string]
 			return res, err
 		}
 	}
+	if !dryRun {
+		// Numbers drawn from here on are past the program's; one drawn
+		// before shows in the check as taken.
+		shop, user, site := pl.maxNumbers()
+		if err := im.store.ReserveNumbers(ctx, shop, user, site); err != nil {
+			return res, err
+		}
+	}
 	if err := im.check(ctx, pl); err != nil {
 		return res, err
 	}
@@ -292,6 +301,9 @@ func (im *Import) apply(ctx context.Context, pl *plan, existing map[int64]map[st
 	if err := im.refresh(ctx, pl); err != nil {
 		return err
 	}
+	if err := pl.adopted(); err != nil {
+		return err
+	}
 	var sites []domain.Site
 	for _, r := range pl.sites {
 		if _, ok := pl.refs.Sites[r.site.SiteID]; ok {
@@ -327,6 +339,9 @@ func (im *Import) apply(ctx context.Context, pl *plan, existing map[int64]map[st
 		tally(OffersFile, 1, 1)
 	}
 	if err := im.refresh(ctx, pl); err != nil {
+		return err
+	}
+	if err := pl.adopted(); err != nil {
 		return err
 	}
 	offers, err := im.offers(ctx, pl)
@@ -426,6 +441,46 @@ func (im *Import) conversion(pl *plan, r conversionRow, offer domain.Offer, now 
 	}
 	c.Attribution = exp
 	return c, note, nil
+}
+
+// adopted checks, after records were written, that every number of the
+// program belongs to a record the import created: a shop, publisher or
+// site created in Baton between the check and the write (drawing a number
+// the program gives) must not be mistaken for the imported one.
+func (pl *plan) adopted() error {
+	for _, r := range pl.shops {
+		if ref, ok := pl.refs.Shops[r.shop.Advertiser.ShopID]; ok && !ref.Imported {
+			return fmt.Errorf("%w: %s line %d: shop ID %d was taken meanwhile by %s, created in Baton; nothing more was written",
+				domain.ErrFailedPrecondition, ShopsFile, r.line, r.shop.Advertiser.ShopID, ref.ID)
+		}
+	}
+	for _, r := range pl.publishers {
+		if ref, ok := pl.refs.Publishers[r.pub.UserID]; ok && !ref.Imported {
+			return fmt.Errorf("%w: %s line %d: user ID %d was taken meanwhile by %s, created in Baton; nothing more was written",
+				domain.ErrFailedPrecondition, PublishersFile, r.line, r.pub.UserID, ref.ID)
+		}
+	}
+	for _, r := range pl.sites {
+		if ref, ok := pl.refs.Sites[r.site.SiteID]; ok && !ref.Imported {
+			return fmt.Errorf("%w: %s line %d: site ID %d was taken meanwhile by %s, created in Baton; nothing more was written",
+				domain.ErrFailedPrecondition, SitesFile, r.line, r.site.SiteID, ref.ID)
+		}
+	}
+	return nil
+}
+
+// maxNumbers returns the largest shop, user and site ID the program gives.
+func (pl *plan) maxNumbers() (shop, user, site int64) {
+	for _, r := range pl.shops {
+		shop = max(shop, r.shop.Advertiser.ShopID)
+	}
+	for _, r := range pl.publishers {
+		user = max(user, r.pub.UserID)
+	}
+	for _, r := range pl.sites {
+		site = max(site, r.site.SiteID)
+	}
+	return shop, user, site
 }
 
 // refresh reads again which records exist, after some were created.

@@ -78,6 +78,25 @@ func (s *Store) ExistingOrders(ctx context.Context, advertiserID string, orderID
 	return out, translate(err)
 }
 
+// ReserveNumbers moves the shop, user and site ID sequences past the
+// largest numbers a program gives (0: leave that one), before the program
+// is checked and written, so that Baton draws none of them meanwhile.
+func (s *Store) ReserveNumbers(ctx context.Context, shopID, userID, siteID int64) error {
+	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, r := range []struct {
+			seq numberSeq
+			n   int64
+		}{{seqShopID, shopID}, {seqUserID, userID}, {seqSiteID, siteID}} {
+			if r.n > 0 {
+				if err := movePast(ctx, tx, r.seq, r.n); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
+}
+
 // ImportKey is the idempotency key of an imported conversion.
 func ImportKey(orderID string) string { return "import:" + orderID }
 
@@ -101,6 +120,10 @@ func (s *Store) ImportShops(ctx context.Context, list []domain.ImportShop) (int,
 	}
 	var inserted int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// First, so that numbers drawn from now on are past the batch.
+		if err := movePast(ctx, tx, seqShopID, slices.Max(shopIDs)); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO advertisers (id, name, shop_id, require_signature, registered_hosts, store_email_plaintext,
 			secret_sealed, secret_hint, imported, created_at, updated_at) OVERRIDING SYSTEM VALUE
 			SELECT u.id, u.name, u.shop_id, u.req, ARRAY(SELECT jsonb_array_elements_text(u.hosts::jsonb)), u.plain, u.sealed, u.hint, true, $9, $9
@@ -111,7 +134,7 @@ func (s *Store) ImportShops(ctx context.Context, list []domain.ImportShop) (int,
 			return err
 		}
 		inserted = tag.RowsAffected()
-		return movePast(ctx, tx, seqShopID, slices.Max(shopIDs))
+		return nil
 	})
 	return int(inserted), translate(err)
 }
@@ -129,6 +152,9 @@ func (s *Store) ImportPublishers(ctx context.Context, list []domain.Publisher) (
 	}
 	var inserted int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := movePast(ctx, tx, seqUserID, slices.Max(userIDs)); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO publishers (id, name, kind, user_id, imported, created_at, updated_at) OVERRIDING SYSTEM VALUE
 			SELECT u.id, u.name, u.kind, u.user_id, true, $5, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(id, name, kind, user_id)
 			ON CONFLICT DO NOTHING`, ids, names, kinds, userIDs, s.now())
@@ -136,7 +162,7 @@ func (s *Store) ImportPublishers(ctx context.Context, list []domain.Publisher) (
 			return err
 		}
 		inserted = tag.RowsAffected()
-		return movePast(ctx, tx, seqUserID, slices.Max(userIDs))
+		return nil
 	})
 	return int(inserted), translate(err)
 }
@@ -154,6 +180,9 @@ func (s *Store) ImportSites(ctx context.Context, list []domain.Site) (int, error
 	}
 	var inserted int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := movePast(ctx, tx, seqSiteID, slices.Max(siteIDs)); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO sites (id, publisher_id, name, url, site_id, imported, created_at) OVERRIDING SYSTEM VALUE
 			SELECT u.id, u.pub, u.name, u.url, u.site_id, true, $6
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(id, pub, name, url, site_id)
@@ -162,7 +191,7 @@ func (s *Store) ImportSites(ctx context.Context, list []domain.Site) (int, error
 			return err
 		}
 		inserted = tag.RowsAffected()
-		return movePast(ctx, tx, seqSiteID, slices.Max(siteIDs))
+		return nil
 	})
 	return int(inserted), translate(err)
 }

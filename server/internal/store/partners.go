@@ -34,14 +34,16 @@ func (s *Store) CreateAdvertiser(ctx context.Context, a domain.Advertiser, secre
 		// A shop moving from FC2 keeps its shop ID (its tags carry it).
 		var out domain.Advertiser
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// First, so that numbers drawn from now on are past this one.
+			if err := movePast(ctx, tx, seqShopID, a.ShopID); err != nil {
+				return err
+			}
 			rows, _ := tx.Query(ctx, `INSERT INTO advertisers (id, name, shop_id, require_signature, registered_hosts, store_email_plaintext, secret_sealed, secret_hint, created_at, updated_at)
 				OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+advertiserColumns,
 				a.ID, a.Name, a.ShopID, a.RequireSignature, nonNil(a.RegisteredHosts), a.StoreEmailPlaintext, s.box.Seal(secret), secretbox.Hint(secret), now)
 			var err error
-			if out, err = pgx.CollectExactlyOneRow(rows, scanAdvertiser); err != nil {
-				return err
-			}
-			return movePast(ctx, tx, seqShopID, a.ShopID)
+			out, err = pgx.CollectExactlyOneRow(rows, scanAdvertiser)
+			return err
 		})
 		return out, takenNumber(err, "advertisers_shop_id_key", "shop ID", a.ShopID)
 	}
@@ -158,14 +160,16 @@ func (s *Store) CreatePublisher(ctx context.Context, p domain.Publisher) (domain
 		// An affiliate moving from FC2 keeps its user ID (aff_userid).
 		var out domain.Publisher
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// First, so that numbers drawn from now on are past this one.
+			if err := movePast(ctx, tx, seqUserID, p.UserID); err != nil {
+				return err
+			}
 			rows, _ := tx.Query(ctx, `INSERT INTO publishers (id, name, kind, user_id, sub_id_params, created_at, updated_at)
 				OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING `+publisherColumns,
 				p.ID, p.Name, string(p.Kind), p.UserID, nonNil(p.SubIDParams), s.now())
 			var err error
-			if out, err = pgx.CollectExactlyOneRow(rows, scanPublisher); err != nil {
-				return err
-			}
-			return movePast(ctx, tx, seqUserID, p.UserID)
+			out, err = pgx.CollectExactlyOneRow(rows, scanPublisher)
+			return err
 		})
 		return out, takenNumber(err, "publishers_user_id_key", "user ID", p.UserID)
 	}
@@ -230,13 +234,15 @@ func (s *Store) CreateSite(ctx context.Context, x domain.Site) (domain.Site, err
 		// A site moving from FC2 keeps its site ID (aff_siteid).
 		var out domain.Site
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// First, so that numbers drawn from now on are past this one.
+			if err := movePast(ctx, tx, seqSiteID, x.SiteID); err != nil {
+				return err
+			}
 			rows, _ := tx.Query(ctx, `INSERT INTO sites (id, publisher_id, name, url, site_id, created_at)
 				OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+siteColumns, x.ID, x.PublisherID, x.Name, x.URL, x.SiteID, s.now())
 			var err error
-			if out, err = pgx.CollectExactlyOneRow(rows, scanSite); err != nil {
-				return err
-			}
-			return movePast(ctx, tx, seqSiteID, x.SiteID)
+			out, err = pgx.CollectExactlyOneRow(rows, scanSite)
+			return err
 		})
 		return out, takenNumber(err, "sites_site_id_key", "site ID", x.SiteID)
 	}
