@@ -41,7 +41,9 @@ func TestImportRefusesEveryBadRowByName(t *testing.T) {
 		column string
 		reason string
 	}{
-		{"unknown column", func(r *batonv1.ImportProgramRequest) { r.ShopsCsv = "shop_id,name,password,colour\n27,x,password,red\n" },
+		{"unknown column", func(r *batonv1.ImportProgramRequest) {
+			r.ShopsCsv = "shop_id,name,password,colour\n27,x,password,red\n"
+		},
 			"shops.csv", 1, "colour", `unknown column "colour"`},
 		{"missing required column", func(r *batonv1.ImportProgramRequest) { r.PublishersCsv = "user_id\n2002\n" },
 			"publishers.csv", 1, "name", `required column "name" is missing`},
@@ -78,9 +80,13 @@ func TestImportRefusesEveryBadRowByName(t *testing.T) {
 			r.ConversionsCsv = importConvs + "A-1,26,off_26,12.505,2026-10-01 12:00:00\n"
 			r.ConversionsCsv = "order_id,shop_id,offer_id,amount,currency,sale_time\nA-1,26,off_26,12.505,USD,2026-10-01 12:00:00\n"
 		}, "conversions.csv", 2, "amount", "at most 2 decimals"},
-		{"negative amount", func(r *batonv1.ImportProgramRequest) { r.ConversionsCsv = importConvs + "A-1,26,off_26,-1980,2026-10-01 12:00:00\n" },
+		{"negative amount", func(r *batonv1.ImportProgramRequest) {
+			r.ConversionsCsv = importConvs + "A-1,26,off_26,-1980,2026-10-01 12:00:00\n"
+		},
 			"conversions.csv", 2, "amount", "not a decimal amount"},
-		{"sale in the future", func(r *batonv1.ImportProgramRequest) { r.ConversionsCsv = importConvs + "A-1,26,off_26,1980,2999-01-01 00:00:00\n" },
+		{"sale in the future", func(r *batonv1.ImportProgramRequest) {
+			r.ConversionsCsv = importConvs + "A-1,26,off_26,1980,2999-01-01 00:00:00\n"
+		},
 			"conversions.csv", 2, "sale_time", "in the future"},
 		{"commission to nobody", func(r *batonv1.ImportProgramRequest) {
 			r.ConversionsCsv = "order_id,shop_id,offer_id,amount,sale_time,commission\nA-1,26,off_26,1980,2026-10-01 12:00:00,198\n"
