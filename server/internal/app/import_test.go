@@ -77,7 +77,6 @@ func TestImportRefusesEveryBadRowByName(t *testing.T) {
 			r.OffersCsv = "offer_id,shop_id,name,landing_url,payout_percent_bps\noff/26,26,x,https://a.example/,10\n"
 		}, "offers.csv", 2, "offer_id", "letters, digits"},
 		{"USD with three decimals", func(r *batonv1.ImportProgramRequest) {
-			r.ConversionsCsv = importConvs + "A-1,26,off_26,12.505,2026-10-01 12:00:00\n"
 			r.ConversionsCsv = "order_id,shop_id,offer_id,amount,currency,sale_time\nA-1,26,off_26,12.505,USD,2026-10-01 12:00:00\n"
 		}, "conversions.csv", 2, "amount", "at most 2 decimals"},
 		{"negative amount", func(r *batonv1.ImportProgramRequest) {
