@@ -2,7 +2,9 @@
 //
 //	baton [flags]          serve (gRPC, gRPC-Web, Connect and plain HTTP on one port)
 //	baton migrate [flags]  apply database migrations and exit
-//	baton help             list flags and their BATON_* variables
+//	baton import [--dry-run] [flags] DIR
+//	                       move an FC2/CATS program onto Baton from the CSV files in DIR
+//	baton help             list commands, flags and their BATON_* variables
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/batonhq/baton/server/internal/app"
@@ -23,15 +26,48 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usage lists the commands; `baton help` prints it before the flags.
+const usage = `Usage:
+  baton [flags]                          serve gRPC, gRPC-Web, Connect and plain HTTP on one port
+  baton migrate [flags]                  apply the database migrations and exit
+  baton import [--dry-run] [flags] DIR   move an FC2/CATS program onto Baton from the CSV files
+                                         in DIR (shops.csv, publishers.csv, sites.csv, offers.csv,
+                                         conversions.csv); --dry-run checks every row, prints what
+                                         would be created and writes nothing
+  baton help                             this list, and the flags with their BATON_* variables
+
+Flags:
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "help") {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "import" || args[0] == "help") {
 		cmd, args = args[0], args[1:]
 	}
+	flagOut := stderr
 	if cmd == "help" {
-		args = []string{"-h"}
+		args, flagOut = []string{"-h"}, stdout
+		fmt.Fprint(stdout, usage)
 	}
-	cfg, err := config.Load(args, config.Getenv, stderr)
+	var importDir string
+	var dryRun bool
+	if cmd == "import" {
+		var rest []string
+		for _, a := range args {
+			switch a {
+			case "--dry-run", "-dry-run":
+				dryRun = true
+			default:
+				rest = append(rest, a)
+			}
+		}
+		if len(rest) == 0 || strings.HasPrefix(rest[len(rest)-1], "-") {
+			fmt.Fprint(stderr, "baton import: which directory? usage: baton import [--dry-run] [flags] DIR\n")
+			return 2
+		}
+		importDir, args = rest[len(rest)-1], rest[:len(rest)-1]
+	}
+	cfg, err := config.Load(args, config.Getenv, flagOut)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -52,6 +88,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer db.Close(context.Background())
 	if cmd == "migrate" {
 		log.Info("database is up to date")
+		return 0
+	}
+	if cmd == "import" {
+		ok, err := app.Import(ctx, db, importDir, dryRun, stdout)
+		if err != nil {
+			log.Error("import failed", "error", err)
+			return 1
+		}
+		if !ok {
+			return 1
+		}
 		return 0
 	}
 

@@ -221,7 +221,8 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	}
 	opts = append(opts, jsonCodecs()...)
 	mux := http.NewServeMux()
-	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log), opts...))
+	importSvc := service.NewImport(st, configSvc, nil)
+	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log).WithImport(importSvc), opts...))
 	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
 	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))

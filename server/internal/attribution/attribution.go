@@ -22,6 +22,9 @@ const (
 	PathRecurringUser Path = "recurring_user" // previous sale under the same user name
 	PathIPMatch       Path = "ip_match"       // same IP (and user agent) shortly before
 	PathNone          Path = "none"
+	// PathImported: moved from the previous system with the publisher it
+	// credited (baton import); never decided by Baton.
+	PathImported Path = "imported"
 )
 
 // Model picks among eligible clicks.
@@ -69,6 +72,9 @@ type Decision struct {
 	Candidates []Candidate
 	// Summary explains the decision in a sentence or two.
 	Summary string
+	// Unidentified: a publisher is credited, but which of its clicks was
+	// the buyer's is not known, so no click's IDs may be passed on.
+	Unidentified bool
 }
 
 // Human renders a duration the way partners write windows: "30 days",

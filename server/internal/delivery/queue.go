@@ -164,11 +164,11 @@ var _ service.Outbox = (*Queue)(nil)
 // transaction, one delivery (and its job) for every enabled endpoint of the
 // conversion's publisher that wants the event.
 func (q *Queue) ConversionEvent(ctx context.Context, stx service.ConversionTx, c domain.Conversion, event domain.ConversionStatus) error {
-	if c.PublisherID == "" || c.ClickID == "" {
+	if c.PublisherID == "" || c.Attribution.Unidentified {
 		// No click earned it: nobody to tell. Or a publisher is credited
-		// without a click it could be matched to (an FC2 POST naming a
-		// network by ref_userid): kicking back no IDs beats another
-		// visitor's, and the explanation says so.
+		// without knowing which click was the buyer's (an FC2 POST naming
+		// an affiliate by ref_userid): kicking back nothing beats another
+		// visitor's IDs, and the explanation says so.
 		return nil
 	}
 	tx, ok := stx.(outboxTx)

@@ -355,6 +355,9 @@ const (
 	SourcePixel      ConversionSource = 2
 	SourceServerPost ConversionSource = 3
 	SourceKickback   ConversionSource = 4
+	// SourceImport is a past conversion moved from the previous system by
+	// baton import: history, never posted back.
+	SourceImport ConversionSource = 5
 )
 
 // Item is one line of an order.
@@ -396,6 +399,9 @@ type Explanation struct {
 	CommissionRule string               `json:"commission_rule"`
 	// WouldEarn is what a test conversion would have paid.
 	WouldEarn *Money `json:"would_earn,omitempty"`
+	// Unidentified: the publisher is credited without knowing the buyer's
+	// click; nothing is kicked back for it.
+	Unidentified bool `json:"unidentified,omitempty"`
 }
 
 // Conversion is one recorded sale.
@@ -627,4 +633,27 @@ type DeliveryFilter struct {
 	ConversionID string
 	State        DeliveryState
 	Event        ConversionStatus
+}
+
+// ImportShop is a shop moving from FC2 with its shop ID and password.
+type ImportShop struct {
+	Advertiser Advertiser // ShopID set
+	Secret     string
+}
+
+// ImportRef is a record found by its natural key (an FC2 number, an offer
+// ID): its Baton ID, whether baton import created it, and its owner (a
+// site's publisher, an offer's advertiser).
+type ImportRef struct {
+	ID       string
+	Imported bool
+	Owner    string
+}
+
+// ImportRefs are the records that already exist under natural keys.
+type ImportRefs struct {
+	Shops      map[int64]ImportRef
+	Publishers map[int64]ImportRef
+	Sites      map[int64]ImportRef
+	Offers     map[string]ImportRef
 }

@@ -18,6 +18,7 @@ import (
 // ConfigServer implements baton.v1.ConfigService.
 type ConfigServer struct {
 	svc       *service.Config
+	importer  *service.Import
 	validator protovalidate.Validator
 	errs      errorMapper
 }
@@ -27,6 +28,41 @@ var _ batonv1connect.ConfigServiceHandler = (*ConfigServer)(nil)
 // NewConfigServer returns the ConfigService handler implementation.
 func NewConfigServer(svc *service.Config, v protovalidate.Validator, log *slog.Logger) *ConfigServer {
 	return &ConfigServer{svc: svc, validator: v, errs: errorMapper{log: log}}
+}
+
+// WithImport serves ImportProgram with im.
+func (s *ConfigServer) WithImport(im *service.Import) *ConfigServer {
+	s.importer = im
+	return s
+}
+
+// ImportProgram implements baton.v1.ConfigService.
+func (s *ConfigServer) ImportProgram(ctx context.Context, req *batonv1.ImportProgramRequest) (*batonv1.ImportProgramResponse, error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{}
+	for name, text := range map[string]string{
+		service.ShopsFile: req.GetShopsCsv(), service.PublishersFile: req.GetPublishersCsv(), service.SitesFile: req.GetSitesCsv(),
+		service.OffersFile: req.GetOffersCsv(), service.ConversionsFile: req.GetConversionsCsv(),
+	} {
+		if text != "" {
+			files[name] = text
+		}
+	}
+	res, err := s.importer.Run(ctx, p, files, req.GetDryRun())
+	if err != nil {
+		return nil, s.errs.toConnect(ctx, err)
+	}
+	out := &batonv1.ImportProgramResponse{DryRun: res.DryRun}
+	for _, f := range res.Files {
+		out.Files = append(out.Files, &batonv1.ImportFileResult{File: f.File, Rows: int32(f.Rows), Created: int32(f.Created), Existing: int32(f.Existing)})
+	}
+	for _, pr := range res.Problems {
+		out.Problems = append(out.Problems, &batonv1.ImportProblem{File: pr.File, Line: int32(pr.Line), Column: pr.Column, Reason: pr.Reason})
+	}
+	return out, nil
 }
 
 // applyMask copies the top-level fields named by mask from src to dst. The
@@ -69,10 +105,19 @@ func (s *ConfigServer) CreateAdvertiser(ctx context.Context, req *batonv1.Create
 	if err != nil {
 		return nil, err
 	}
-	a, secret, err := s.svc.CreateAdvertiser(ctx, p, domain.Advertiser{
+	in := domain.Advertiser{
 		Name: req.GetName(), RequireSignature: req.GetRequireSignature(),
 		RegisteredHosts: req.GetRegisteredHosts(), StoreEmailPlaintext: req.GetStoreEmailPlaintext(),
-	})
+		ShopID: req.GetShopId(),
+	}
+	var a domain.Advertiser
+	var secret string
+	if req.Secret != nil {
+		// The shop's own password: not echoed back.
+		a, err = s.svc.CreateAdvertiserWithSecret(ctx, p, in, req.GetSecret())
+	} else {
+		a, secret, err = s.svc.CreateAdvertiser(ctx, p, in)
+	}
 	if err != nil {
 		return nil, s.errs.toConnect(ctx, err)
 	}
@@ -171,7 +216,7 @@ func (s *ConfigServer) CreatePublisher(ctx context.Context, req *batonv1.CreateP
 		return nil, err
 	}
 	pub, err := s.svc.CreatePublisher(ctx, p, domain.Publisher{
-		Name: req.GetName(), Kind: kindFromProto(req.GetKind()), SubIDParams: req.GetSubIdParams(),
+		Name: req.GetName(), Kind: kindFromProto(req.GetKind()), SubIDParams: req.GetSubIdParams(), UserID: req.GetUserId(),
 	})
 	if err != nil {
 		return nil, s.errs.toConnect(ctx, err)
@@ -244,7 +289,7 @@ func (s *ConfigServer) CreateSite(ctx context.Context, req *batonv1.CreateSiteRe
 	if err != nil {
 		return nil, err
 	}
-	x, err := s.svc.CreateSite(ctx, p, domain.Site{PublisherID: req.GetPublisherId(), Name: req.GetName(), URL: req.GetUrl()})
+	x, err := s.svc.CreateSite(ctx, p, domain.Site{PublisherID: req.GetPublisherId(), Name: req.GetName(), URL: req.GetUrl(), SiteID: req.GetSiteId()})
 	if err != nil {
 		return nil, s.errs.toConnect(ctx, err)
 	}

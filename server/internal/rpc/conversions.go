@@ -83,6 +83,7 @@ var sourceNames = enumMap[domain.ConversionSource, batonv1.ConversionSource]{
 	domain.SourcePixel:      batonv1.ConversionSource_CONVERSION_SOURCE_PIXEL,
 	domain.SourceServerPost: batonv1.ConversionSource_CONVERSION_SOURCE_SERVER_POST,
 	domain.SourceKickback:   batonv1.ConversionSource_CONVERSION_SOURCE_KICKBACK,
+	domain.SourceImport:     batonv1.ConversionSource_CONVERSION_SOURCE_IMPORT,
 }
 
 func sourceFromProto(s batonv1.ConversionSource) domain.ConversionSource { return sourceNames.from(s) }
@@ -107,6 +108,7 @@ var pathNames = map[string]batonv1.AttributionPath{
 	string(attribution.PathRecurringUser): batonv1.AttributionPath_ATTRIBUTION_PATH_RECURRING_USER,
 	string(attribution.PathReferrerIDs):   batonv1.AttributionPath_ATTRIBUTION_PATH_REFERRER_IDS,
 	string(attribution.PathNone):          batonv1.AttributionPath_ATTRIBUTION_PATH_NONE,
+	string(attribution.PathImported):      batonv1.AttributionPath_ATTRIBUTION_PATH_IMPORTED,
 }
 
 // reasonName is how a StatusReason is stored: its name, lower case,

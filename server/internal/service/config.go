@@ -147,6 +147,19 @@ func (c *Config) CreateAdvertiser(ctx context.Context, p domain.Principal, a dom
 	return out, secret, err
 }
 
+// CreateAdvertiserWithSecret creates an advertiser that keeps the secret
+// it brings: the password of a shop moving from FC2, whose tags' sh are
+// computed with it (admin only). a.ShopID, when set, keeps its shop ID.
+func (c *Config) CreateAdvertiserWithSecret(ctx context.Context, p domain.Principal, a domain.Advertiser, secret string) (domain.Advertiser, error) {
+	if err := adminOnly(p, "create advertisers"); err != nil {
+		return a, err
+	}
+	if len(secret) < 4 || len(secret) > 200 {
+		return a, domain.Invalid("secret", "must be 4 to 200 characters")
+	}
+	return c.store.CreateAdvertiser(ctx, a, secret)
+}
+
 // GetAdvertiser returns an advertiser to an admin or to itself.
 func (c *Config) GetAdvertiser(ctx context.Context, p domain.Principal, id string) (domain.Advertiser, error) {
 	if !p.Owns(domain.RoleAdvertiser, id) {
@@ -263,6 +276,9 @@ func (c *Config) UpdatePublisher(ctx context.Context, p domain.Principal, id str
 func (c *Config) CreateSite(ctx context.Context, p domain.Principal, x domain.Site) (domain.Site, error) {
 	if !p.Owns(domain.RolePublisher, x.PublisherID) {
 		return x, domain.Denied("a publisher key may only add sites to its own publisher")
+	}
+	if x.SiteID > 0 && !p.IsAdmin() {
+		return x, domain.Denied("only an admin key may give a site its FC2 site ID")
 	}
 	if _, err := c.store.GetPublisher(ctx, x.PublisherID); err != nil {
 		return x, err

@@ -366,7 +366,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		// A winner without an ID is a publisher credited without a click
 		// (see referrerDecision): no click, so no IDs to pass on.
 		conv.PublisherID, conv.SiteID, conv.ClickID = winner.PublisherID, winner.SiteID, winner.ID
-		if winner.ID != "" {
+		if winner.ID != "" { // no Baton click behind an imported previous sale
 			t := winner.CreatedAt
 			conv.ClickCreatedAt = &t
 		}
@@ -558,16 +558,22 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 	if in.Recurring && in.UserName != "" {
 		prev, err := c.store.PreviousSale(ctx, offer.AdvertiserID, in.UserName, in.SaleAt.Add(-RecurringLookback))
 		switch {
-		case err == nil && prev.ClickID == "":
-			// The previous sale credited its publisher without a click
-			// (see referrerDecision): so does this one.
-			d := attribution.Decide(attribution.PathRecurringUser, attribution.Rules{Window: RecurringLookback, Model: attribution.LastClick}, in.SaleAt, nil)
-			d.Path = attribution.PathRecurringUser
-			d.Summary = fmt.Sprintf("A continuing charge: the previous sale %s under user name %q credited publisher %s without a click, and so does this one; no click's IDs are kicked back.",
-				prev.ID, in.UserName, prev.PublisherID)
-			return d, &domain.Click{PublisherID: prev.PublisherID, SiteID: prev.SiteID}, nil
 		case err == nil:
-			cl, err := c.store.GetClick(ctx, prev.ClickID)
+			var cl domain.Click
+			if prev.ClickID != "" {
+				cl, err = c.store.GetClick(ctx, prev.ClickID)
+			} else {
+				// The previous sale came without a Baton click: imported
+				// from the previous system, or a charge credited through
+				// such a sale. Its publisher and site are what the old
+				// system credited, so the charge goes to them, as FC2
+				// would. (Making clicks up for imported sales instead
+				// would put invented rows in click reports and in the
+				// monthly click partitions, which are dropped after the
+				// retention.)
+				cl = domain.Click{PublisherID: prev.PublisherID, SiteID: prev.SiteID, OfferID: prev.OfferID, AdvertiserID: prev.AdvertiserID,
+					UpstreamID: prev.UpstreamID, SubIDs: prev.SubIDs}
+			}
 			if err != nil && !errors.Is(err, domain.ErrNotFound) {
 				return attribution.Decision{}, nil, err
 			}
@@ -578,6 +584,14 @@ func (c *Conversions) decide(ctx context.Context, in ConversionInput, offer doma
 				d, w := judge(attribution.PathRecurringUser, []domain.Click{cl},
 					attribution.Rules{Window: RecurringLookback, Model: attribution.LastClick})
 				d.Summary += fmt.Sprintf(" (previous sale %s under user name %q)", prev.ID, in.UserName)
+				if prev.Source == domain.SourceImport {
+					d.Summary += "; that sale was imported from the previous system, so the charge is credited to the publisher it credited, without a Baton click"
+				}
+				if prev.Attribution.Unidentified {
+					// The previous sale's click was not identified either.
+					d.Unidentified = true
+					d.Summary += "; that sale credited the publisher without identifying the buyer's click, so nothing is kicked back for this one either"
+				}
 				return d, w, nil
 			}
 		case !errors.Is(err, domain.ErrNotFound):
@@ -664,7 +678,7 @@ func referrerDecision(in ConversionInput, rules attribution.Rules, clicks []doma
 			d.Candidates[i].Reason = "not identified as this buyer's click: " + d.Candidates[i].Reason
 		}
 	}
-	d.Winner = nil
+	d.Winner, d.Unidentified = nil, true
 	why := "no ip was sent"
 	if in.IP != "" {
 		why = fmt.Sprintf("none of them came from the buyer's ip %s", in.IP)
@@ -677,7 +691,8 @@ func referrerDecision(in ConversionInput, rules attribution.Rules, clicks []doma
 }
 
 func explanation(d attribution.Decision) domain.Explanation {
-	e := domain.Explanation{Path: string(d.Path), Model: string(d.Model), WindowSeconds: int64(d.Window / time.Second), Summary: d.Summary}
+	e := domain.Explanation{Path: string(d.Path), Model: string(d.Model), WindowSeconds: int64(d.Window / time.Second), Summary: d.Summary,
+		Unidentified: d.Unidentified}
 	for _, cand := range d.Candidates {
 		e.Candidates = append(e.Candidates, domain.ExplainedCandidate{
 			ClickID: cand.Click.ID, PublisherID: cand.Click.PublisherID, ClickTime: cand.Click.At,

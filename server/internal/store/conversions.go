@@ -264,8 +264,10 @@ func (s *Store) ClicksByIP(ctx context.Context, offerID, ip string, from, to tim
 }
 
 // PreviousSale returns the latest attributed, non-test conversion of an
-// advertiser under a buyer user name since a time (the FC2 recurring rule):
-// one that earned a publisher, with or without a click.
+// advertiser under a buyer user name since a time (the FC2 recurring rule).
+// Attributed means credited to a publisher: a sale imported from the
+// previous system (or a recurring charge credited through one) has a
+// publisher but no Baton click.
 func (s *Store) PreviousSale(ctx context.Context, advertiserID, userName string, since time.Time) (domain.Conversion, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE advertiser_id = $1
 		AND buyer_user_name = $2 AND sale_at >= $3 AND publisher_id IS NOT NULL AND NOT test

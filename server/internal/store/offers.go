@@ -61,18 +61,24 @@ func (s *Store) CreateOffer(ctx context.Context, o domain.Offer) (domain.Offer, 
 	if o.ID == "" {
 		o.ID = s.ids.New("off")
 	}
+	return s.insertOffer(ctx, o, false)
+}
+
+// insertOffer is CreateOffer; imported marks an offer created by baton
+// import.
+func (s *Store) insertOffer(ctx context.Context, o domain.Offer, imported bool) (domain.Offer, error) {
 	var out domain.Offer
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		minor, cur, bps := payoutColumns(o.Payout)
 		rows, _ := tx.Query(ctx, `INSERT INTO offers (id, advertiser_id, name, status, landing_url, fallback_url, deep_link_hosts,
 			sub_id_params, click_id_param, fc2_params, downstream_network_id, attribution_window, attribution_model, ip_match_window,
 			dedupe_order_id, timestamp_tolerance, auto_approve_after_days, payout_fixed_minor, payout_fixed_currency, payout_percent_bps,
-			duplicate_click_interval, created_at, updated_at)
-			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$22) RETURNING `+offerColumns,
+			duplicate_click_interval, created_at, updated_at, imported)
+			VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$22,$23) RETURNING `+offerColumns,
 			o.ID, o.AdvertiserID, o.Name, string(o.Status), o.LandingURL, o.FallbackURL, nonNil(o.DeepLinkHosts),
 			nonNil(o.SubIDParams), o.Downstream.ClickIDParam, o.Downstream.FC2Params, nullable(o.Downstream.NetworkID),
 			o.AttributionWindow, string(o.AttributionModel), o.IPMatchWindow, o.DedupeOrderID, o.TimestampTolerance,
-			o.AutoApproveAfterDays, minor, cur, bps, o.DuplicateClickInterval, s.now())
+			o.AutoApproveAfterDays, minor, cur, bps, o.DuplicateClickInterval, s.now(), imported)
 		var err error
 		out, err = pgx.CollectExactlyOneRow(rows, scanOffer)
 		if err != nil {

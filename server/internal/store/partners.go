@@ -30,11 +30,29 @@ func (s *Store) CreateAdvertiser(ctx context.Context, a domain.Advertiser, secre
 		a.ID = s.ids.New("adv")
 	}
 	now := s.now()
-	rows, _ := s.pool.Query(ctx, `INSERT INTO advertisers (id, name, require_signature, registered_hosts, store_email_plaintext, secret_sealed, secret_hint, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING `+advertiserColumns,
-		a.ID, a.Name, a.RequireSignature, nonNil(a.RegisteredHosts), a.StoreEmailPlaintext, s.box.Seal(secret), secretbox.Hint(secret), now)
-	out, err := pgx.CollectExactlyOneRow(rows, scanAdvertiser)
-	return out, translate(err)
+	if a.ShopID > 0 {
+		// A shop moving from FC2 keeps its shop ID (its tags carry it).
+		var out domain.Advertiser
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// First, so that numbers drawn from now on are past this one.
+			if err := movePast(ctx, tx, seqShopID, a.ShopID); err != nil {
+				return err
+			}
+			rows, _ := tx.Query(ctx, `INSERT INTO advertisers (id, name, shop_id, require_signature, registered_hosts, store_email_plaintext, secret_sealed, secret_hint, created_at, updated_at)
+				OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING `+advertiserColumns,
+				a.ID, a.Name, a.ShopID, a.RequireSignature, nonNil(a.RegisteredHosts), a.StoreEmailPlaintext, s.box.Seal(secret), secretbox.Hint(secret), now)
+			var err error
+			out, err = pgx.CollectExactlyOneRow(rows, scanAdvertiser)
+			return err
+		})
+		return out, takenNumber(err, "advertisers_shop_id_key", "shop ID", a.ShopID)
+	}
+	return retryNumbered(func() (domain.Advertiser, error) {
+		rows, _ := s.pool.Query(ctx, `INSERT INTO advertisers (id, name, require_signature, registered_hosts, store_email_plaintext, secret_sealed, secret_hint, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING `+advertiserColumns,
+			a.ID, a.Name, a.RequireSignature, nonNil(a.RegisteredHosts), a.StoreEmailPlaintext, s.box.Seal(secret), secretbox.Hint(secret), now)
+		return pgx.CollectExactlyOneRow(rows, scanAdvertiser)
+	}, "advertisers_shop_id_key")
 }
 
 // GetAdvertiser returns one advertiser.
@@ -138,11 +156,29 @@ func (s *Store) CreatePublisher(ctx context.Context, p domain.Publisher) (domain
 	if p.ID == "" {
 		p.ID = s.ids.New("pub")
 	}
-	rows, _ := s.pool.Query(ctx, `INSERT INTO publishers (id, name, kind, sub_id_params, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+publisherColumns,
-		p.ID, p.Name, string(p.Kind), nonNil(p.SubIDParams), s.now())
-	out, err := pgx.CollectExactlyOneRow(rows, scanPublisher)
-	return out, translate(err)
+	if p.UserID > 0 {
+		// An affiliate moving from FC2 keeps its user ID (aff_userid).
+		var out domain.Publisher
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// First, so that numbers drawn from now on are past this one.
+			if err := movePast(ctx, tx, seqUserID, p.UserID); err != nil {
+				return err
+			}
+			rows, _ := tx.Query(ctx, `INSERT INTO publishers (id, name, kind, user_id, sub_id_params, created_at, updated_at)
+				OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING `+publisherColumns,
+				p.ID, p.Name, string(p.Kind), p.UserID, nonNil(p.SubIDParams), s.now())
+			var err error
+			out, err = pgx.CollectExactlyOneRow(rows, scanPublisher)
+			return err
+		})
+		return out, takenNumber(err, "publishers_user_id_key", "user ID", p.UserID)
+	}
+	return retryNumbered(func() (domain.Publisher, error) {
+		rows, _ := s.pool.Query(ctx, `INSERT INTO publishers (id, name, kind, sub_id_params, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+publisherColumns,
+			p.ID, p.Name, string(p.Kind), nonNil(p.SubIDParams), s.now())
+		return pgx.CollectExactlyOneRow(rows, scanPublisher)
+	}, "publishers_user_id_key")
 }
 
 // GetPublisher returns one publisher.
@@ -194,10 +230,27 @@ func (s *Store) CreateSite(ctx context.Context, x domain.Site) (domain.Site, err
 	if x.ID == "" {
 		x.ID = s.ids.New("site")
 	}
-	rows, _ := s.pool.Query(ctx, `INSERT INTO sites (id, publisher_id, name, url, created_at)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+siteColumns, x.ID, x.PublisherID, x.Name, x.URL, s.now())
-	out, err := pgx.CollectExactlyOneRow(rows, scanSite)
-	return out, translate(err)
+	if x.SiteID > 0 {
+		// A site moving from FC2 keeps its site ID (aff_siteid).
+		var out domain.Site
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// First, so that numbers drawn from now on are past this one.
+			if err := movePast(ctx, tx, seqSiteID, x.SiteID); err != nil {
+				return err
+			}
+			rows, _ := tx.Query(ctx, `INSERT INTO sites (id, publisher_id, name, url, site_id, created_at)
+				OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+siteColumns, x.ID, x.PublisherID, x.Name, x.URL, x.SiteID, s.now())
+			var err error
+			out, err = pgx.CollectExactlyOneRow(rows, scanSite)
+			return err
+		})
+		return out, takenNumber(err, "sites_site_id_key", "site ID", x.SiteID)
+	}
+	return retryNumbered(func() (domain.Site, error) {
+		rows, _ := s.pool.Query(ctx, `INSERT INTO sites (id, publisher_id, name, url, created_at)
+			VALUES ($1, $2, $3, $4, $5) RETURNING `+siteColumns, x.ID, x.PublisherID, x.Name, x.URL, s.now())
+		return pgx.CollectExactlyOneRow(rows, scanSite)
+	}, "sites_site_id_key")
 }
 
 // GetSite returns one site.

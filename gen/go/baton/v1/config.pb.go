@@ -1330,8 +1330,17 @@ type CreateAdvertiserRequest struct {
 	RequireSignature    bool                   `protobuf:"varint,2,opt,name=require_signature,json=requireSignature,proto3" json:"require_signature,omitempty"`
 	RegisteredHosts     []string               `protobuf:"bytes,3,rep,name=registered_hosts,json=registeredHosts,proto3" json:"registered_hosts,omitempty"`
 	StoreEmailPlaintext bool                   `protobuf:"varint,4,opt,name=store_email_plaintext,json=storeEmailPlaintext,proto3" json:"store_email_plaintext,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The FC2 shop ID to keep (a shop moving from FC2 keeps its tags, which
+	// carry shopid). Admin only. Absent: Baton numbers the shop. A shop ID
+	// already taken is refused with already_exists naming it; Baton never
+	// numbers a later shop with an ID given here.
+	ShopId *int64 `protobuf:"varint,5,opt,name=shop_id,json=shopId,proto3,oneof" json:"shop_id,omitempty"`
+	// The secret to keep: the FC2 shop password its tags' sh are computed
+	// with. Admin only. Sealed at rest like a generated one, and not returned
+	// in the response. Absent: Baton generates one.
+	Secret        *string `protobuf:"bytes,6,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateAdvertiserRequest) Reset() {
@@ -1392,10 +1401,25 @@ func (x *CreateAdvertiserRequest) GetStoreEmailPlaintext() bool {
 	return false
 }
 
+func (x *CreateAdvertiserRequest) GetShopId() int64 {
+	if x != nil && x.ShopId != nil {
+		return *x.ShopId
+	}
+	return 0
+}
+
+func (x *CreateAdvertiserRequest) GetSecret() string {
+	if x != nil && x.Secret != nil {
+		return *x.Secret
+	}
+	return ""
+}
+
 type CreateAdvertiserResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Advertiser *Advertiser            `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
-	// The signing secret (FC2 shop password). Shown once.
+	// The signing secret (FC2 shop password). Shown once. Empty when the
+	// request gave the secret.
 	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1849,10 +1873,14 @@ func (x *RotateAdvertiserSecretResponse) GetPreviousSecretExpireTime() *timestam
 }
 
 type CreatePublisherRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Kind          PublisherKind          `protobuf:"varint,2,opt,name=kind,proto3,enum=baton.v1.PublisherKind" json:"kind,omitempty"`
-	SubIdParams   []string               `protobuf:"bytes,3,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Kind        PublisherKind          `protobuf:"varint,2,opt,name=kind,proto3,enum=baton.v1.PublisherKind" json:"kind,omitempty"`
+	SubIdParams []string               `protobuf:"bytes,3,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
+	// The FC2 user ID to keep (aff_userid, sent back by shops as
+	// ref_userid). Admin only. Absent: Baton numbers the publisher. A user ID
+	// already taken is refused with already_exists naming it.
+	UserId        *int64 `protobuf:"varint,4,opt,name=user_id,json=userId,proto3,oneof" json:"user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1906,6 +1934,13 @@ func (x *CreatePublisherRequest) GetSubIdParams() []string {
 		return x.SubIdParams
 	}
 	return nil
+}
+
+func (x *CreatePublisherRequest) GetUserId() int64 {
+	if x != nil && x.UserId != nil {
+		return *x.UserId
+	}
+	return 0
 }
 
 type CreatePublisherResponse struct {
@@ -2250,10 +2285,14 @@ func (x *UpdatePublisherResponse) GetPublisher() *Publisher {
 }
 
 type CreateSiteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PublisherId   string                 `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Url           string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PublisherId string                 `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Url         string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// The FC2 site ID to keep (aff_siteid, sent back by shops as
+	// ref_siteid). Admin only. Absent: Baton numbers the site. A site ID
+	// already taken is refused with already_exists naming it.
+	SiteId        *int64 `protobuf:"varint,4,opt,name=site_id,json=siteId,proto3,oneof" json:"site_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2307,6 +2346,13 @@ func (x *CreateSiteRequest) GetUrl() string {
 		return x.Url
 	}
 	return ""
+}
+
+func (x *CreateSiteRequest) GetSiteId() int64 {
+	if x != nil && x.SiteId != nil {
+		return *x.SiteId
+	}
+	return 0
 }
 
 type CreateSiteResponse struct {
@@ -3822,6 +3868,301 @@ func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
 	return nil
 }
 
+// ImportProgramRequest holds the CSV files of a program, as `baton import`
+// reads them from a directory (shops.csv, publishers.csv, sites.csv,
+// offers.csv, conversions.csv). Each file has a header row; an unknown
+// column is refused by name. A file left empty imports nothing of its kind.
+type ImportProgramRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ShopsCsv       string                 `protobuf:"bytes,1,opt,name=shops_csv,json=shopsCsv,proto3" json:"shops_csv,omitempty"`
+	PublishersCsv  string                 `protobuf:"bytes,2,opt,name=publishers_csv,json=publishersCsv,proto3" json:"publishers_csv,omitempty"`
+	SitesCsv       string                 `protobuf:"bytes,3,opt,name=sites_csv,json=sitesCsv,proto3" json:"sites_csv,omitempty"`
+	OffersCsv      string                 `protobuf:"bytes,4,opt,name=offers_csv,json=offersCsv,proto3" json:"offers_csv,omitempty"`
+	ConversionsCsv string                 `protobuf:"bytes,5,opt,name=conversions_csv,json=conversionsCsv,proto3" json:"conversions_csv,omitempty"`
+	// Check every row and say what would be created, writing nothing.
+	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportProgramRequest) Reset() {
+	*x = ImportProgramRequest{}
+	mi := &file_baton_v1_config_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportProgramRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportProgramRequest) ProtoMessage() {}
+
+func (x *ImportProgramRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_config_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportProgramRequest.ProtoReflect.Descriptor instead.
+func (*ImportProgramRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_config_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ImportProgramRequest) GetShopsCsv() string {
+	if x != nil {
+		return x.ShopsCsv
+	}
+	return ""
+}
+
+func (x *ImportProgramRequest) GetPublishersCsv() string {
+	if x != nil {
+		return x.PublishersCsv
+	}
+	return ""
+}
+
+func (x *ImportProgramRequest) GetSitesCsv() string {
+	if x != nil {
+		return x.SitesCsv
+	}
+	return ""
+}
+
+func (x *ImportProgramRequest) GetOffersCsv() string {
+	if x != nil {
+		return x.OffersCsv
+	}
+	return ""
+}
+
+func (x *ImportProgramRequest) GetConversionsCsv() string {
+	if x != nil {
+		return x.ConversionsCsv
+	}
+	return ""
+}
+
+func (x *ImportProgramRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+type ImportProgramResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	DryRun bool                   `protobuf:"varint,1,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// One entry per file given, in the order they are imported.
+	Files []*ImportFileResult `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	// Every refused row. When there is any, nothing was written.
+	Problems      []*ImportProblem `protobuf:"bytes,3,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportProgramResponse) Reset() {
+	*x = ImportProgramResponse{}
+	mi := &file_baton_v1_config_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportProgramResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportProgramResponse) ProtoMessage() {}
+
+func (x *ImportProgramResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_config_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportProgramResponse.ProtoReflect.Descriptor instead.
+func (*ImportProgramResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_config_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ImportProgramResponse) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+func (x *ImportProgramResponse) GetFiles() []*ImportFileResult {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ImportProgramResponse) GetProblems() []*ImportProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+// ImportFileResult counts the rows of one file.
+type ImportFileResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// File name, e.g. "shops.csv".
+	File string `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// Data rows read (the header not counted).
+	Rows int32 `protobuf:"varint,2,opt,name=rows,proto3" json:"rows,omitempty"`
+	// Rows created by this run (on a dry run: that would be created).
+	Created int32 `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
+	// Rows already in Baton from an earlier run, left unchanged.
+	Existing      int32 `protobuf:"varint,4,opt,name=existing,proto3" json:"existing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportFileResult) Reset() {
+	*x = ImportFileResult{}
+	mi := &file_baton_v1_config_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportFileResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportFileResult) ProtoMessage() {}
+
+func (x *ImportFileResult) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_config_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportFileResult.ProtoReflect.Descriptor instead.
+func (*ImportFileResult) Descriptor() ([]byte, []int) {
+	return file_baton_v1_config_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ImportFileResult) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *ImportFileResult) GetRows() int32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *ImportFileResult) GetCreated() int32 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *ImportFileResult) GetExisting() int32 {
+	if x != nil {
+		return x.Existing
+	}
+	return 0
+}
+
+// ImportProblem is one refused row.
+type ImportProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	File  string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// 1-based line number in the file (the header is line 1).
+	Line int32 `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	// The column at fault, when one is.
+	Column        string `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportProblem) Reset() {
+	*x = ImportProblem{}
+	mi := &file_baton_v1_config_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportProblem) ProtoMessage() {}
+
+func (x *ImportProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_config_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportProblem.ProtoReflect.Descriptor instead.
+func (*ImportProblem) Descriptor() ([]byte, []int) {
+	return file_baton_v1_config_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ImportProblem) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *ImportProblem) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *ImportProblem) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *ImportProblem) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_baton_v1_config_proto protoreflect.FileDescriptor
 
 const file_baton_v1_config_proto_rawDesc = "" +
@@ -3940,13 +4281,18 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\x0elast_used_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\flastUsedTime\"\x0f\n" +
 	"\rWhoAmIRequest\"4\n" +
 	"\x0eWhoAmIResponse\x12\"\n" +
-	"\x03key\x18\x01 \x01(\v2\x10.baton.v1.ApiKeyR\x03key\"\xed\x01\n" +
+	"\x03key\x18\x01 \x01(\v2\x10.baton.v1.ApiKeyR\x03key\"\xe7\x02\n" +
 	"\x17CreateAdvertiserRequest\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12+\n" +
 	"\x11require_signature\x18\x02 \x01(\bR\x10requireSignature\x12Q\n" +
 	"\x10registered_hosts\x18\x03 \x03(\tB&\xbaH#\x92\x01 \x102\"\x1cr\x1a\x10\x01\x18\xfd\x012\x13^[A-Za-z0-9.:/\\-]+$R\x0fregisteredHosts\x122\n" +
-	"\x15store_email_plaintext\x18\x04 \x01(\bR\x13storeEmailPlaintext\"h\n" +
+	"\x15store_email_plaintext\x18\x04 \x01(\bR\x13storeEmailPlaintext\x12.\n" +
+	"\ashop_id\x18\x05 \x01(\x03B\x10\xbaH\r\"\v\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00H\x00R\x06shopId\x88\x01\x01\x121\n" +
+	"\x06secret\x18\x06 \x01(\tB\x14\xbaH\x11r\x0f\x10\x04\x18\xc8\x012\b^[!-~]+$H\x01R\x06secret\x88\x01\x01B\n" +
+	"\n" +
+	"\b_shop_idB\t\n" +
+	"\a_secret\"h\n" +
 	"\x18CreateAdvertiserResponse\x124\n" +
 	"\n" +
 	"advertiser\x18\x01 \x01(\v2\x14.baton.v1.AdvertiserR\n" +
@@ -3985,13 +4331,16 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"advertiser\x18\x01 \x01(\v2\x14.baton.v1.AdvertiserR\n" +
 	"advertiser\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x12Y\n" +
-	"\x1bprevious_secret_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\xc1\x01\n" +
+	"\x1bprevious_secret_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\xfd\x01\n" +
 	"\x16CreatePublisherRequest\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x127\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x17.baton.v1.PublisherKindB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12N\n" +
-	"\rsub_id_params\x18\x03 \x03(\tB*\xbaH'\x92\x01$\x10\x05\x18\x01\"\x1er\x1c\x10\x01\x18@2\x16^[A-Za-z0-9_.\\-\\[\\]]+$R\vsubIdParams\"L\n" +
+	"\rsub_id_params\x18\x03 \x03(\tB*\xbaH'\x92\x01$\x10\x05\x18\x01\"\x1er\x1c\x10\x01\x18@2\x16^[A-Za-z0-9_.\\-\\[\\]]+$R\vsubIdParams\x12.\n" +
+	"\auser_id\x18\x04 \x01(\x03B\x10\xbaH\r\"\v\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00H\x00R\x06userId\x88\x01\x01B\n" +
+	"\n" +
+	"\b_user_id\"L\n" +
 	"\x17CreatePublisherResponse\x121\n" +
 	"\tpublisher\x18\x01 \x01(\v2\x13.baton.v1.PublisherR\tpublisher\"0\n" +
 	"\x13GetPublisherRequest\x12\x19\n" +
@@ -4015,12 +4364,15 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"updateMask:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n" +
 	"\x1bupdate_publisher.mask_paths\x12-update_mask may name only name, sub_id_params\x1a=this.update_mask.paths.all(p, p in ['name', 'sub_id_params'])\"L\n" +
 	"\x17UpdatePublisherResponse\x121\n" +
-	"\tpublisher\x18\x01 \x01(\v2\x13.baton.v1.PublisherR\tpublisher\"\x80\x01\n" +
+	"\tpublisher\x18\x01 \x01(\v2\x13.baton.v1.PublisherR\tpublisher\"\xbc\x01\n" +
 	"\x11CreateSiteRequest\x12,\n" +
 	"\fpublisher_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\vpublisherId\x12\x1e\n" +
 	"\x04name\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12\x1d\n" +
-	"\x03url\x18\x03 \x01(\tB\v\xbaH\br\x06\x18\x80\x10\x88\x01\x01R\x03url\"8\n" +
+	"\x03url\x18\x03 \x01(\tB\v\xbaH\br\x06\x18\x80\x10\x88\x01\x01R\x03url\x12.\n" +
+	"\asite_id\x18\x04 \x01(\x03B\x10\xbaH\r\"\v\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00H\x00R\x06siteId\x88\x01\x01B\n" +
+	"\n" +
+	"\b_site_id\"8\n" +
 	"\x12CreateSiteResponse\x12\"\n" +
 	"\x04site\x18\x01 \x01(\v2\x0e.baton.v1.SiteR\x04site\"\x92\x01\n" +
 	"\x10ListSitesRequest\x12,\n" +
@@ -4141,7 +4493,29 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\x13RevokeApiKeyRequest\x12\x19\n" +
 	"\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"A\n" +
 	"\x14RevokeApiKeyResponse\x12)\n" +
-	"\aapi_key\x18\x01 \x01(\v2\x10.baton.v1.ApiKeyR\x06apiKey*e\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x10.baton.v1.ApiKeyR\x06apiKey\"\x99\x02\n" +
+	"\x14ImportProgramRequest\x12(\n" +
+	"\tshops_csv\x18\x01 \x01(\tB\v\xbaH\br\x06(\x80\x80\x80\x80\x01R\bshopsCsv\x122\n" +
+	"\x0epublishers_csv\x18\x02 \x01(\tB\v\xbaH\br\x06(\x80\x80\x80\x80\x01R\rpublishersCsv\x12(\n" +
+	"\tsites_csv\x18\x03 \x01(\tB\v\xbaH\br\x06(\x80\x80\x80\x80\x01R\bsitesCsv\x12*\n" +
+	"\n" +
+	"offers_csv\x18\x04 \x01(\tB\v\xbaH\br\x06(\x80\x80\x80\x80\x01R\toffersCsv\x124\n" +
+	"\x0fconversions_csv\x18\x05 \x01(\tB\v\xbaH\br\x06(\x80\x80\x80\x80\x01R\x0econversionsCsv\x12\x17\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"\x97\x01\n" +
+	"\x15ImportProgramResponse\x12\x17\n" +
+	"\adry_run\x18\x01 \x01(\bR\x06dryRun\x120\n" +
+	"\x05files\x18\x02 \x03(\v2\x1a.baton.v1.ImportFileResultR\x05files\x123\n" +
+	"\bproblems\x18\x03 \x03(\v2\x17.baton.v1.ImportProblemR\bproblems\"p\n" +
+	"\x10ImportFileResult\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
+	"\x04rows\x18\x02 \x01(\x05R\x04rows\x12\x18\n" +
+	"\acreated\x18\x03 \x01(\x05R\acreated\x12\x1a\n" +
+	"\bexisting\x18\x04 \x01(\x05R\bexisting\"g\n" +
+	"\rImportProblem\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
+	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
+	"\x06column\x18\x03 \x01(\tR\x06column\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason*e\n" +
 	"\rPublisherKind\x12\x1e\n" +
 	"\x1aPUBLISHER_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PUBLISHER_KIND_MEDIA\x10\x01\x12\x1a\n" +
@@ -4153,7 +4527,7 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\x10AttributionModel\x12!\n" +
 	"\x1dATTRIBUTION_MODEL_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cATTRIBUTION_MODEL_LAST_CLICK\x10\x01\x12!\n" +
-	"\x1dATTRIBUTION_MODEL_FIRST_CLICK\x10\x022\xe1\x0f\n" +
+	"\x1dATTRIBUTION_MODEL_FIRST_CLICK\x10\x022\xb3\x10\n" +
 	"\rConfigService\x12@\n" +
 	"\x06WhoAmI\x12\x17.baton.v1.WhoAmIRequest\x1a\x18.baton.v1.WhoAmIResponse\"\x03\x90\x02\x01\x12Y\n" +
 	"\x10CreateAdvertiser\x12!.baton.v1.CreateAdvertiserRequest\x1a\".baton.v1.CreateAdvertiserResponse\x12U\n" +
@@ -4181,7 +4555,8 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\x13RotateNetworkSecret\x12$.baton.v1.RotateNetworkSecretRequest\x1a%.baton.v1.RotateNetworkSecretResponse\x12M\n" +
 	"\fCreateApiKey\x12\x1d.baton.v1.CreateApiKeyRequest\x1a\x1e.baton.v1.CreateApiKeyResponse\x12O\n" +
 	"\vListApiKeys\x12\x1c.baton.v1.ListApiKeysRequest\x1a\x1d.baton.v1.ListApiKeysResponse\"\x03\x90\x02\x01\x12M\n" +
-	"\fRevokeApiKey\x12\x1d.baton.v1.RevokeApiKeyRequest\x1a\x1e.baton.v1.RevokeApiKeyResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
+	"\fRevokeApiKey\x12\x1d.baton.v1.RevokeApiKeyRequest\x1a\x1e.baton.v1.RevokeApiKeyResponse\x12P\n" +
+	"\rImportProgram\x12\x1e.baton.v1.ImportProgramRequest\x1a\x1f.baton.v1.ImportProgramResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
 
 var (
 	file_baton_v1_config_proto_rawDescOnce sync.Once
@@ -4196,7 +4571,7 @@ func file_baton_v1_config_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_config_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_baton_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_baton_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_baton_v1_config_proto_goTypes = []any{
 	(PublisherKind)(0),                     // 0: baton.v1.PublisherKind
 	(OfferStatus)(0),                       // 1: baton.v1.OfferStatus
@@ -4259,141 +4634,149 @@ var file_baton_v1_config_proto_goTypes = []any{
 	(*ListApiKeysResponse)(nil),            // 58: baton.v1.ListApiKeysResponse
 	(*RevokeApiKeyRequest)(nil),            // 59: baton.v1.RevokeApiKeyRequest
 	(*RevokeApiKeyResponse)(nil),           // 60: baton.v1.RevokeApiKeyResponse
-	(*timestamppb.Timestamp)(nil),          // 61: google.protobuf.Timestamp
-	(*Money)(nil),                          // 62: baton.v1.Money
-	(*durationpb.Duration)(nil),            // 63: google.protobuf.Duration
-	(Role)(0),                              // 64: baton.v1.Role
-	(*fieldmaskpb.FieldMask)(nil),          // 65: google.protobuf.FieldMask
+	(*ImportProgramRequest)(nil),           // 61: baton.v1.ImportProgramRequest
+	(*ImportProgramResponse)(nil),          // 62: baton.v1.ImportProgramResponse
+	(*ImportFileResult)(nil),               // 63: baton.v1.ImportFileResult
+	(*ImportProblem)(nil),                  // 64: baton.v1.ImportProblem
+	(*timestamppb.Timestamp)(nil),          // 65: google.protobuf.Timestamp
+	(*Money)(nil),                          // 66: baton.v1.Money
+	(*durationpb.Duration)(nil),            // 67: google.protobuf.Duration
+	(Role)(0),                              // 68: baton.v1.Role
+	(*fieldmaskpb.FieldMask)(nil),          // 69: google.protobuf.FieldMask
 }
 var file_baton_v1_config_proto_depIdxs = []int32{
-	61, // 0: baton.v1.Advertiser.create_time:type_name -> google.protobuf.Timestamp
-	61, // 1: baton.v1.Advertiser.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: baton.v1.Publisher.kind:type_name -> baton.v1.PublisherKind
-	61, // 3: baton.v1.Publisher.create_time:type_name -> google.protobuf.Timestamp
-	61, // 4: baton.v1.Publisher.update_time:type_name -> google.protobuf.Timestamp
-	61, // 5: baton.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	62, // 6: baton.v1.Payout.fixed:type_name -> baton.v1.Money
-	6,  // 7: baton.v1.PayoutOverride.payout:type_name -> baton.v1.Payout
-	1,  // 8: baton.v1.Offer.status:type_name -> baton.v1.OfferStatus
-	8,  // 9: baton.v1.Offer.downstream:type_name -> baton.v1.DownstreamLink
-	63, // 10: baton.v1.Offer.attribution_window:type_name -> google.protobuf.Duration
-	2,  // 11: baton.v1.Offer.attribution_model:type_name -> baton.v1.AttributionModel
-	63, // 12: baton.v1.Offer.ip_match_window:type_name -> google.protobuf.Duration
-	63, // 13: baton.v1.Offer.timestamp_tolerance:type_name -> google.protobuf.Duration
-	6,  // 14: baton.v1.Offer.payout:type_name -> baton.v1.Payout
-	7,  // 15: baton.v1.Offer.payout_overrides:type_name -> baton.v1.PayoutOverride
-	63, // 16: baton.v1.Offer.duplicate_click_interval:type_name -> google.protobuf.Duration
-	61, // 17: baton.v1.Offer.create_time:type_name -> google.protobuf.Timestamp
-	61, // 18: baton.v1.Offer.update_time:type_name -> google.protobuf.Timestamp
-	11, // 19: baton.v1.Network.kickback_params:type_name -> baton.v1.KickbackParams
-	61, // 20: baton.v1.Network.create_time:type_name -> google.protobuf.Timestamp
-	61, // 21: baton.v1.Network.update_time:type_name -> google.protobuf.Timestamp
-	64, // 22: baton.v1.ApiKey.role:type_name -> baton.v1.Role
-	61, // 23: baton.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	61, // 24: baton.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	61, // 25: baton.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	12, // 26: baton.v1.WhoAmIResponse.key:type_name -> baton.v1.ApiKey
-	3,  // 27: baton.v1.CreateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
-	3,  // 28: baton.v1.GetAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
-	3,  // 29: baton.v1.ListAdvertisersResponse.advertisers:type_name -> baton.v1.Advertiser
-	3,  // 30: baton.v1.UpdateAdvertiserRequest.advertiser:type_name -> baton.v1.Advertiser
-	65, // 31: baton.v1.UpdateAdvertiserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 32: baton.v1.UpdateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
-	63, // 33: baton.v1.RotateAdvertiserSecretRequest.overlap:type_name -> google.protobuf.Duration
-	3,  // 34: baton.v1.RotateAdvertiserSecretResponse.advertiser:type_name -> baton.v1.Advertiser
-	61, // 35: baton.v1.RotateAdvertiserSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 36: baton.v1.CreatePublisherRequest.kind:type_name -> baton.v1.PublisherKind
-	4,  // 37: baton.v1.CreatePublisherResponse.publisher:type_name -> baton.v1.Publisher
-	4,  // 38: baton.v1.GetPublisherResponse.publisher:type_name -> baton.v1.Publisher
-	0,  // 39: baton.v1.ListPublishersRequest.kind:type_name -> baton.v1.PublisherKind
-	4,  // 40: baton.v1.ListPublishersResponse.publishers:type_name -> baton.v1.Publisher
-	4,  // 41: baton.v1.UpdatePublisherRequest.publisher:type_name -> baton.v1.Publisher
-	65, // 42: baton.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 43: baton.v1.UpdatePublisherResponse.publisher:type_name -> baton.v1.Publisher
-	5,  // 44: baton.v1.CreateSiteResponse.site:type_name -> baton.v1.Site
-	5,  // 45: baton.v1.ListSitesResponse.sites:type_name -> baton.v1.Site
-	8,  // 46: baton.v1.CreateOfferRequest.downstream:type_name -> baton.v1.DownstreamLink
-	63, // 47: baton.v1.CreateOfferRequest.attribution_window:type_name -> google.protobuf.Duration
-	2,  // 48: baton.v1.CreateOfferRequest.attribution_model:type_name -> baton.v1.AttributionModel
-	63, // 49: baton.v1.CreateOfferRequest.ip_match_window:type_name -> google.protobuf.Duration
-	63, // 50: baton.v1.CreateOfferRequest.timestamp_tolerance:type_name -> google.protobuf.Duration
-	6,  // 51: baton.v1.CreateOfferRequest.payout:type_name -> baton.v1.Payout
-	7,  // 52: baton.v1.CreateOfferRequest.payout_overrides:type_name -> baton.v1.PayoutOverride
-	63, // 53: baton.v1.CreateOfferRequest.duplicate_click_interval:type_name -> google.protobuf.Duration
-	9,  // 54: baton.v1.CreateOfferResponse.offer:type_name -> baton.v1.Offer
-	9,  // 55: baton.v1.GetOfferResponse.offer:type_name -> baton.v1.Offer
-	1,  // 56: baton.v1.ListOffersRequest.status:type_name -> baton.v1.OfferStatus
-	9,  // 57: baton.v1.ListOffersResponse.offers:type_name -> baton.v1.Offer
-	9,  // 58: baton.v1.UpdateOfferRequest.offer:type_name -> baton.v1.Offer
-	65, // 59: baton.v1.UpdateOfferRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,  // 60: baton.v1.UpdateOfferResponse.offer:type_name -> baton.v1.Offer
-	11, // 61: baton.v1.CreateNetworkRequest.kickback_params:type_name -> baton.v1.KickbackParams
-	10, // 62: baton.v1.CreateNetworkResponse.network:type_name -> baton.v1.Network
-	10, // 63: baton.v1.GetNetworkResponse.network:type_name -> baton.v1.Network
-	10, // 64: baton.v1.ListNetworksResponse.networks:type_name -> baton.v1.Network
-	10, // 65: baton.v1.UpdateNetworkRequest.network:type_name -> baton.v1.Network
-	65, // 66: baton.v1.UpdateNetworkRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10, // 67: baton.v1.UpdateNetworkResponse.network:type_name -> baton.v1.Network
-	63, // 68: baton.v1.RotateNetworkSecretRequest.overlap:type_name -> google.protobuf.Duration
-	10, // 69: baton.v1.RotateNetworkSecretResponse.network:type_name -> baton.v1.Network
-	61, // 70: baton.v1.RotateNetworkSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	64, // 71: baton.v1.CreateApiKeyRequest.role:type_name -> baton.v1.Role
-	12, // 72: baton.v1.CreateApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
-	12, // 73: baton.v1.ListApiKeysResponse.api_keys:type_name -> baton.v1.ApiKey
-	12, // 74: baton.v1.RevokeApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
-	13, // 75: baton.v1.ConfigService.WhoAmI:input_type -> baton.v1.WhoAmIRequest
-	15, // 76: baton.v1.ConfigService.CreateAdvertiser:input_type -> baton.v1.CreateAdvertiserRequest
-	17, // 77: baton.v1.ConfigService.GetAdvertiser:input_type -> baton.v1.GetAdvertiserRequest
-	19, // 78: baton.v1.ConfigService.ListAdvertisers:input_type -> baton.v1.ListAdvertisersRequest
-	21, // 79: baton.v1.ConfigService.UpdateAdvertiser:input_type -> baton.v1.UpdateAdvertiserRequest
-	23, // 80: baton.v1.ConfigService.RotateAdvertiserSecret:input_type -> baton.v1.RotateAdvertiserSecretRequest
-	25, // 81: baton.v1.ConfigService.CreatePublisher:input_type -> baton.v1.CreatePublisherRequest
-	27, // 82: baton.v1.ConfigService.GetPublisher:input_type -> baton.v1.GetPublisherRequest
-	29, // 83: baton.v1.ConfigService.ListPublishers:input_type -> baton.v1.ListPublishersRequest
-	31, // 84: baton.v1.ConfigService.UpdatePublisher:input_type -> baton.v1.UpdatePublisherRequest
-	33, // 85: baton.v1.ConfigService.CreateSite:input_type -> baton.v1.CreateSiteRequest
-	35, // 86: baton.v1.ConfigService.ListSites:input_type -> baton.v1.ListSitesRequest
-	37, // 87: baton.v1.ConfigService.CreateOffer:input_type -> baton.v1.CreateOfferRequest
-	39, // 88: baton.v1.ConfigService.GetOffer:input_type -> baton.v1.GetOfferRequest
-	41, // 89: baton.v1.ConfigService.ListOffers:input_type -> baton.v1.ListOffersRequest
-	43, // 90: baton.v1.ConfigService.UpdateOffer:input_type -> baton.v1.UpdateOfferRequest
-	45, // 91: baton.v1.ConfigService.CreateNetwork:input_type -> baton.v1.CreateNetworkRequest
-	47, // 92: baton.v1.ConfigService.GetNetwork:input_type -> baton.v1.GetNetworkRequest
-	49, // 93: baton.v1.ConfigService.ListNetworks:input_type -> baton.v1.ListNetworksRequest
-	51, // 94: baton.v1.ConfigService.UpdateNetwork:input_type -> baton.v1.UpdateNetworkRequest
-	53, // 95: baton.v1.ConfigService.RotateNetworkSecret:input_type -> baton.v1.RotateNetworkSecretRequest
-	55, // 96: baton.v1.ConfigService.CreateApiKey:input_type -> baton.v1.CreateApiKeyRequest
-	57, // 97: baton.v1.ConfigService.ListApiKeys:input_type -> baton.v1.ListApiKeysRequest
-	59, // 98: baton.v1.ConfigService.RevokeApiKey:input_type -> baton.v1.RevokeApiKeyRequest
-	14, // 99: baton.v1.ConfigService.WhoAmI:output_type -> baton.v1.WhoAmIResponse
-	16, // 100: baton.v1.ConfigService.CreateAdvertiser:output_type -> baton.v1.CreateAdvertiserResponse
-	18, // 101: baton.v1.ConfigService.GetAdvertiser:output_type -> baton.v1.GetAdvertiserResponse
-	20, // 102: baton.v1.ConfigService.ListAdvertisers:output_type -> baton.v1.ListAdvertisersResponse
-	22, // 103: baton.v1.ConfigService.UpdateAdvertiser:output_type -> baton.v1.UpdateAdvertiserResponse
-	24, // 104: baton.v1.ConfigService.RotateAdvertiserSecret:output_type -> baton.v1.RotateAdvertiserSecretResponse
-	26, // 105: baton.v1.ConfigService.CreatePublisher:output_type -> baton.v1.CreatePublisherResponse
-	28, // 106: baton.v1.ConfigService.GetPublisher:output_type -> baton.v1.GetPublisherResponse
-	30, // 107: baton.v1.ConfigService.ListPublishers:output_type -> baton.v1.ListPublishersResponse
-	32, // 108: baton.v1.ConfigService.UpdatePublisher:output_type -> baton.v1.UpdatePublisherResponse
-	34, // 109: baton.v1.ConfigService.CreateSite:output_type -> baton.v1.CreateSiteResponse
-	36, // 110: baton.v1.ConfigService.ListSites:output_type -> baton.v1.ListSitesResponse
-	38, // 111: baton.v1.ConfigService.CreateOffer:output_type -> baton.v1.CreateOfferResponse
-	40, // 112: baton.v1.ConfigService.GetOffer:output_type -> baton.v1.GetOfferResponse
-	42, // 113: baton.v1.ConfigService.ListOffers:output_type -> baton.v1.ListOffersResponse
-	44, // 114: baton.v1.ConfigService.UpdateOffer:output_type -> baton.v1.UpdateOfferResponse
-	46, // 115: baton.v1.ConfigService.CreateNetwork:output_type -> baton.v1.CreateNetworkResponse
-	48, // 116: baton.v1.ConfigService.GetNetwork:output_type -> baton.v1.GetNetworkResponse
-	50, // 117: baton.v1.ConfigService.ListNetworks:output_type -> baton.v1.ListNetworksResponse
-	52, // 118: baton.v1.ConfigService.UpdateNetwork:output_type -> baton.v1.UpdateNetworkResponse
-	54, // 119: baton.v1.ConfigService.RotateNetworkSecret:output_type -> baton.v1.RotateNetworkSecretResponse
-	56, // 120: baton.v1.ConfigService.CreateApiKey:output_type -> baton.v1.CreateApiKeyResponse
-	58, // 121: baton.v1.ConfigService.ListApiKeys:output_type -> baton.v1.ListApiKeysResponse
-	60, // 122: baton.v1.ConfigService.RevokeApiKey:output_type -> baton.v1.RevokeApiKeyResponse
-	99, // [99:123] is the sub-list for method output_type
-	75, // [75:99] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	65,  // 0: baton.v1.Advertiser.create_time:type_name -> google.protobuf.Timestamp
+	65,  // 1: baton.v1.Advertiser.update_time:type_name -> google.protobuf.Timestamp
+	0,   // 2: baton.v1.Publisher.kind:type_name -> baton.v1.PublisherKind
+	65,  // 3: baton.v1.Publisher.create_time:type_name -> google.protobuf.Timestamp
+	65,  // 4: baton.v1.Publisher.update_time:type_name -> google.protobuf.Timestamp
+	65,  // 5: baton.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	66,  // 6: baton.v1.Payout.fixed:type_name -> baton.v1.Money
+	6,   // 7: baton.v1.PayoutOverride.payout:type_name -> baton.v1.Payout
+	1,   // 8: baton.v1.Offer.status:type_name -> baton.v1.OfferStatus
+	8,   // 9: baton.v1.Offer.downstream:type_name -> baton.v1.DownstreamLink
+	67,  // 10: baton.v1.Offer.attribution_window:type_name -> google.protobuf.Duration
+	2,   // 11: baton.v1.Offer.attribution_model:type_name -> baton.v1.AttributionModel
+	67,  // 12: baton.v1.Offer.ip_match_window:type_name -> google.protobuf.Duration
+	67,  // 13: baton.v1.Offer.timestamp_tolerance:type_name -> google.protobuf.Duration
+	6,   // 14: baton.v1.Offer.payout:type_name -> baton.v1.Payout
+	7,   // 15: baton.v1.Offer.payout_overrides:type_name -> baton.v1.PayoutOverride
+	67,  // 16: baton.v1.Offer.duplicate_click_interval:type_name -> google.protobuf.Duration
+	65,  // 17: baton.v1.Offer.create_time:type_name -> google.protobuf.Timestamp
+	65,  // 18: baton.v1.Offer.update_time:type_name -> google.protobuf.Timestamp
+	11,  // 19: baton.v1.Network.kickback_params:type_name -> baton.v1.KickbackParams
+	65,  // 20: baton.v1.Network.create_time:type_name -> google.protobuf.Timestamp
+	65,  // 21: baton.v1.Network.update_time:type_name -> google.protobuf.Timestamp
+	68,  // 22: baton.v1.ApiKey.role:type_name -> baton.v1.Role
+	65,  // 23: baton.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	65,  // 24: baton.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	65,  // 25: baton.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	12,  // 26: baton.v1.WhoAmIResponse.key:type_name -> baton.v1.ApiKey
+	3,   // 27: baton.v1.CreateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
+	3,   // 28: baton.v1.GetAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
+	3,   // 29: baton.v1.ListAdvertisersResponse.advertisers:type_name -> baton.v1.Advertiser
+	3,   // 30: baton.v1.UpdateAdvertiserRequest.advertiser:type_name -> baton.v1.Advertiser
+	69,  // 31: baton.v1.UpdateAdvertiserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,   // 32: baton.v1.UpdateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
+	67,  // 33: baton.v1.RotateAdvertiserSecretRequest.overlap:type_name -> google.protobuf.Duration
+	3,   // 34: baton.v1.RotateAdvertiserSecretResponse.advertiser:type_name -> baton.v1.Advertiser
+	65,  // 35: baton.v1.RotateAdvertiserSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	0,   // 36: baton.v1.CreatePublisherRequest.kind:type_name -> baton.v1.PublisherKind
+	4,   // 37: baton.v1.CreatePublisherResponse.publisher:type_name -> baton.v1.Publisher
+	4,   // 38: baton.v1.GetPublisherResponse.publisher:type_name -> baton.v1.Publisher
+	0,   // 39: baton.v1.ListPublishersRequest.kind:type_name -> baton.v1.PublisherKind
+	4,   // 40: baton.v1.ListPublishersResponse.publishers:type_name -> baton.v1.Publisher
+	4,   // 41: baton.v1.UpdatePublisherRequest.publisher:type_name -> baton.v1.Publisher
+	69,  // 42: baton.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,   // 43: baton.v1.UpdatePublisherResponse.publisher:type_name -> baton.v1.Publisher
+	5,   // 44: baton.v1.CreateSiteResponse.site:type_name -> baton.v1.Site
+	5,   // 45: baton.v1.ListSitesResponse.sites:type_name -> baton.v1.Site
+	8,   // 46: baton.v1.CreateOfferRequest.downstream:type_name -> baton.v1.DownstreamLink
+	67,  // 47: baton.v1.CreateOfferRequest.attribution_window:type_name -> google.protobuf.Duration
+	2,   // 48: baton.v1.CreateOfferRequest.attribution_model:type_name -> baton.v1.AttributionModel
+	67,  // 49: baton.v1.CreateOfferRequest.ip_match_window:type_name -> google.protobuf.Duration
+	67,  // 50: baton.v1.CreateOfferRequest.timestamp_tolerance:type_name -> google.protobuf.Duration
+	6,   // 51: baton.v1.CreateOfferRequest.payout:type_name -> baton.v1.Payout
+	7,   // 52: baton.v1.CreateOfferRequest.payout_overrides:type_name -> baton.v1.PayoutOverride
+	67,  // 53: baton.v1.CreateOfferRequest.duplicate_click_interval:type_name -> google.protobuf.Duration
+	9,   // 54: baton.v1.CreateOfferResponse.offer:type_name -> baton.v1.Offer
+	9,   // 55: baton.v1.GetOfferResponse.offer:type_name -> baton.v1.Offer
+	1,   // 56: baton.v1.ListOffersRequest.status:type_name -> baton.v1.OfferStatus
+	9,   // 57: baton.v1.ListOffersResponse.offers:type_name -> baton.v1.Offer
+	9,   // 58: baton.v1.UpdateOfferRequest.offer:type_name -> baton.v1.Offer
+	69,  // 59: baton.v1.UpdateOfferRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,   // 60: baton.v1.UpdateOfferResponse.offer:type_name -> baton.v1.Offer
+	11,  // 61: baton.v1.CreateNetworkRequest.kickback_params:type_name -> baton.v1.KickbackParams
+	10,  // 62: baton.v1.CreateNetworkResponse.network:type_name -> baton.v1.Network
+	10,  // 63: baton.v1.GetNetworkResponse.network:type_name -> baton.v1.Network
+	10,  // 64: baton.v1.ListNetworksResponse.networks:type_name -> baton.v1.Network
+	10,  // 65: baton.v1.UpdateNetworkRequest.network:type_name -> baton.v1.Network
+	69,  // 66: baton.v1.UpdateNetworkRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10,  // 67: baton.v1.UpdateNetworkResponse.network:type_name -> baton.v1.Network
+	67,  // 68: baton.v1.RotateNetworkSecretRequest.overlap:type_name -> google.protobuf.Duration
+	10,  // 69: baton.v1.RotateNetworkSecretResponse.network:type_name -> baton.v1.Network
+	65,  // 70: baton.v1.RotateNetworkSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	68,  // 71: baton.v1.CreateApiKeyRequest.role:type_name -> baton.v1.Role
+	12,  // 72: baton.v1.CreateApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
+	12,  // 73: baton.v1.ListApiKeysResponse.api_keys:type_name -> baton.v1.ApiKey
+	12,  // 74: baton.v1.RevokeApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
+	63,  // 75: baton.v1.ImportProgramResponse.files:type_name -> baton.v1.ImportFileResult
+	64,  // 76: baton.v1.ImportProgramResponse.problems:type_name -> baton.v1.ImportProblem
+	13,  // 77: baton.v1.ConfigService.WhoAmI:input_type -> baton.v1.WhoAmIRequest
+	15,  // 78: baton.v1.ConfigService.CreateAdvertiser:input_type -> baton.v1.CreateAdvertiserRequest
+	17,  // 79: baton.v1.ConfigService.GetAdvertiser:input_type -> baton.v1.GetAdvertiserRequest
+	19,  // 80: baton.v1.ConfigService.ListAdvertisers:input_type -> baton.v1.ListAdvertisersRequest
+	21,  // 81: baton.v1.ConfigService.UpdateAdvertiser:input_type -> baton.v1.UpdateAdvertiserRequest
+	23,  // 82: baton.v1.ConfigService.RotateAdvertiserSecret:input_type -> baton.v1.RotateAdvertiserSecretRequest
+	25,  // 83: baton.v1.ConfigService.CreatePublisher:input_type -> baton.v1.CreatePublisherRequest
+	27,  // 84: baton.v1.ConfigService.GetPublisher:input_type -> baton.v1.GetPublisherRequest
+	29,  // 85: baton.v1.ConfigService.ListPublishers:input_type -> baton.v1.ListPublishersRequest
+	31,  // 86: baton.v1.ConfigService.UpdatePublisher:input_type -> baton.v1.UpdatePublisherRequest
+	33,  // 87: baton.v1.ConfigService.CreateSite:input_type -> baton.v1.CreateSiteRequest
+	35,  // 88: baton.v1.ConfigService.ListSites:input_type -> baton.v1.ListSitesRequest
+	37,  // 89: baton.v1.ConfigService.CreateOffer:input_type -> baton.v1.CreateOfferRequest
+	39,  // 90: baton.v1.ConfigService.GetOffer:input_type -> baton.v1.GetOfferRequest
+	41,  // 91: baton.v1.ConfigService.ListOffers:input_type -> baton.v1.ListOffersRequest
+	43,  // 92: baton.v1.ConfigService.UpdateOffer:input_type -> baton.v1.UpdateOfferRequest
+	45,  // 93: baton.v1.ConfigService.CreateNetwork:input_type -> baton.v1.CreateNetworkRequest
+	47,  // 94: baton.v1.ConfigService.GetNetwork:input_type -> baton.v1.GetNetworkRequest
+	49,  // 95: baton.v1.ConfigService.ListNetworks:input_type -> baton.v1.ListNetworksRequest
+	51,  // 96: baton.v1.ConfigService.UpdateNetwork:input_type -> baton.v1.UpdateNetworkRequest
+	53,  // 97: baton.v1.ConfigService.RotateNetworkSecret:input_type -> baton.v1.RotateNetworkSecretRequest
+	55,  // 98: baton.v1.ConfigService.CreateApiKey:input_type -> baton.v1.CreateApiKeyRequest
+	57,  // 99: baton.v1.ConfigService.ListApiKeys:input_type -> baton.v1.ListApiKeysRequest
+	59,  // 100: baton.v1.ConfigService.RevokeApiKey:input_type -> baton.v1.RevokeApiKeyRequest
+	61,  // 101: baton.v1.ConfigService.ImportProgram:input_type -> baton.v1.ImportProgramRequest
+	14,  // 102: baton.v1.ConfigService.WhoAmI:output_type -> baton.v1.WhoAmIResponse
+	16,  // 103: baton.v1.ConfigService.CreateAdvertiser:output_type -> baton.v1.CreateAdvertiserResponse
+	18,  // 104: baton.v1.ConfigService.GetAdvertiser:output_type -> baton.v1.GetAdvertiserResponse
+	20,  // 105: baton.v1.ConfigService.ListAdvertisers:output_type -> baton.v1.ListAdvertisersResponse
+	22,  // 106: baton.v1.ConfigService.UpdateAdvertiser:output_type -> baton.v1.UpdateAdvertiserResponse
+	24,  // 107: baton.v1.ConfigService.RotateAdvertiserSecret:output_type -> baton.v1.RotateAdvertiserSecretResponse
+	26,  // 108: baton.v1.ConfigService.CreatePublisher:output_type -> baton.v1.CreatePublisherResponse
+	28,  // 109: baton.v1.ConfigService.GetPublisher:output_type -> baton.v1.GetPublisherResponse
+	30,  // 110: baton.v1.ConfigService.ListPublishers:output_type -> baton.v1.ListPublishersResponse
+	32,  // 111: baton.v1.ConfigService.UpdatePublisher:output_type -> baton.v1.UpdatePublisherResponse
+	34,  // 112: baton.v1.ConfigService.CreateSite:output_type -> baton.v1.CreateSiteResponse
+	36,  // 113: baton.v1.ConfigService.ListSites:output_type -> baton.v1.ListSitesResponse
+	38,  // 114: baton.v1.ConfigService.CreateOffer:output_type -> baton.v1.CreateOfferResponse
+	40,  // 115: baton.v1.ConfigService.GetOffer:output_type -> baton.v1.GetOfferResponse
+	42,  // 116: baton.v1.ConfigService.ListOffers:output_type -> baton.v1.ListOffersResponse
+	44,  // 117: baton.v1.ConfigService.UpdateOffer:output_type -> baton.v1.UpdateOfferResponse
+	46,  // 118: baton.v1.ConfigService.CreateNetwork:output_type -> baton.v1.CreateNetworkResponse
+	48,  // 119: baton.v1.ConfigService.GetNetwork:output_type -> baton.v1.GetNetworkResponse
+	50,  // 120: baton.v1.ConfigService.ListNetworks:output_type -> baton.v1.ListNetworksResponse
+	52,  // 121: baton.v1.ConfigService.UpdateNetwork:output_type -> baton.v1.UpdateNetworkResponse
+	54,  // 122: baton.v1.ConfigService.RotateNetworkSecret:output_type -> baton.v1.RotateNetworkSecretResponse
+	56,  // 123: baton.v1.ConfigService.CreateApiKey:output_type -> baton.v1.CreateApiKeyResponse
+	58,  // 124: baton.v1.ConfigService.ListApiKeys:output_type -> baton.v1.ListApiKeysResponse
+	60,  // 125: baton.v1.ConfigService.RevokeApiKey:output_type -> baton.v1.RevokeApiKeyResponse
+	62,  // 126: baton.v1.ConfigService.ImportProgram:output_type -> baton.v1.ImportProgramResponse
+	102, // [102:127] is the sub-list for method output_type
+	77,  // [77:102] is the sub-list for method input_type
+	77,  // [77:77] is the sub-list for extension type_name
+	77,  // [77:77] is the sub-list for extension extendee
+	0,   // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_config_proto_init() }
@@ -4406,6 +4789,9 @@ func file_baton_v1_config_proto_init() {
 		(*Payout_Fixed)(nil),
 		(*Payout_PercentBps)(nil),
 	}
+	file_baton_v1_config_proto_msgTypes[12].OneofWrappers = []any{}
+	file_baton_v1_config_proto_msgTypes[22].OneofWrappers = []any{}
+	file_baton_v1_config_proto_msgTypes[30].OneofWrappers = []any{}
 	file_baton_v1_config_proto_msgTypes[34].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4413,7 +4799,7 @@ func file_baton_v1_config_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_config_proto_rawDesc), len(file_baton_v1_config_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   58,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

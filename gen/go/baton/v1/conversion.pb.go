@@ -93,6 +93,9 @@ const (
 	ConversionSource_CONVERSION_SOURCE_SERVER_POST ConversionSource = 3
 	// A kickback from a downstream network (/postback).
 	ConversionSource_CONVERSION_SOURCE_KICKBACK ConversionSource = 4
+	// A past conversion moved from the previous system (baton import,
+	// ConfigService.ImportProgram): history, never posted back.
+	ConversionSource_CONVERSION_SOURCE_IMPORT ConversionSource = 5
 )
 
 // Enum value maps for ConversionSource.
@@ -103,6 +106,7 @@ var (
 		2: "CONVERSION_SOURCE_PIXEL",
 		3: "CONVERSION_SOURCE_SERVER_POST",
 		4: "CONVERSION_SOURCE_KICKBACK",
+		5: "CONVERSION_SOURCE_IMPORT",
 	}
 	ConversionSource_value = map[string]int32{
 		"CONVERSION_SOURCE_UNSPECIFIED": 0,
@@ -110,6 +114,7 @@ var (
 		"CONVERSION_SOURCE_PIXEL":       2,
 		"CONVERSION_SOURCE_SERVER_POST": 3,
 		"CONVERSION_SOURCE_KICKBACK":    4,
+		"CONVERSION_SOURCE_IMPORT":      5,
 	}
 )
 
@@ -162,6 +167,9 @@ const (
 	// site, sent with a copy of the shop's image tag: no third-party cookie
 	// needed.
 	AttributionPath_ATTRIBUTION_PATH_FIRST_PARTY_TAG AttributionPath = 7
+	// Imported with the publisher and site the previous system credited
+	// (baton import); there is no Baton click.
+	AttributionPath_ATTRIBUTION_PATH_IMPORTED AttributionPath = 8
 )
 
 // Enum value maps for AttributionPath.
@@ -175,6 +183,7 @@ var (
 		5: "ATTRIBUTION_PATH_REFERRER_IDS",
 		6: "ATTRIBUTION_PATH_NONE",
 		7: "ATTRIBUTION_PATH_FIRST_PARTY_TAG",
+		8: "ATTRIBUTION_PATH_IMPORTED",
 	}
 	AttributionPath_value = map[string]int32{
 		"ATTRIBUTION_PATH_UNSPECIFIED":     0,
@@ -185,6 +194,7 @@ var (
 		"ATTRIBUTION_PATH_REFERRER_IDS":    5,
 		"ATTRIBUTION_PATH_NONE":            6,
 		"ATTRIBUTION_PATH_FIRST_PARTY_TAG": 7,
+		"ATTRIBUTION_PATH_IMPORTED":        8,
 	}
 )
 
@@ -2454,13 +2464,14 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x19CONVERSION_STATUS_PENDING\x10\x01\x12\x1e\n" +
 	"\x1aCONVERSION_STATUS_APPROVED\x10\x02\x12\x1e\n" +
 	"\x1aCONVERSION_STATUS_REJECTED\x10\x03\x12\x1e\n" +
-	"\x1aCONVERSION_STATUS_REVERSED\x10\x04*\xb0\x01\n" +
+	"\x1aCONVERSION_STATUS_REVERSED\x10\x04*\xce\x01\n" +
 	"\x10ConversionSource\x12!\n" +
 	"\x1dCONVERSION_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CONVERSION_SOURCE_API\x10\x01\x12\x1b\n" +
 	"\x17CONVERSION_SOURCE_PIXEL\x10\x02\x12!\n" +
 	"\x1dCONVERSION_SOURCE_SERVER_POST\x10\x03\x12\x1e\n" +
-	"\x1aCONVERSION_SOURCE_KICKBACK\x10\x04*\x97\x02\n" +
+	"\x1aCONVERSION_SOURCE_KICKBACK\x10\x04\x12\x1c\n" +
+	"\x18CONVERSION_SOURCE_IMPORT\x10\x05*\xb6\x02\n" +
 	"\x0fAttributionPath\x12 \n" +
 	"\x1cATTRIBUTION_PATH_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ATTRIBUTION_PATH_CLICK_ID\x10\x01\x12\x1b\n" +
@@ -2469,7 +2480,8 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x1fATTRIBUTION_PATH_RECURRING_USER\x10\x04\x12!\n" +
 	"\x1dATTRIBUTION_PATH_REFERRER_IDS\x10\x05\x12\x19\n" +
 	"\x15ATTRIBUTION_PATH_NONE\x10\x06\x12$\n" +
-	" ATTRIBUTION_PATH_FIRST_PARTY_TAG\x10\a*\xa9\x02\n" +
+	" ATTRIBUTION_PATH_FIRST_PARTY_TAG\x10\a\x12\x1d\n" +
+	"\x19ATTRIBUTION_PATH_IMPORTED\x10\b*\xa9\x02\n" +
 	"\fStatusReason\x12\x1d\n" +
 	"\x19STATUS_REASON_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STATUS_REASON_VALID_SALE\x10\x01\x12\x1f\n" +

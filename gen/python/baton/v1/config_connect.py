@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol, TYPE_CHECKING
 
 from baton.v1 import config_pb
-from baton.v1.config_pb import CreateAdvertiserRequest, CreateAdvertiserResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateNetworkRequest, CreateNetworkResponse, CreateOfferRequest, CreateOfferResponse, CreatePublisherRequest, CreatePublisherResponse, CreateSiteRequest, CreateSiteResponse, GetAdvertiserRequest, GetAdvertiserResponse, GetNetworkRequest, GetNetworkResponse, GetOfferRequest, GetOfferResponse, GetPublisherRequest, GetPublisherResponse, ListAdvertisersRequest, ListAdvertisersResponse, ListApiKeysRequest, ListApiKeysResponse, ListNetworksRequest, ListNetworksResponse, ListOffersRequest, ListOffersResponse, ListPublishersRequest, ListPublishersResponse, ListSitesRequest, ListSitesResponse, RevokeApiKeyRequest, RevokeApiKeyResponse, RotateAdvertiserSecretRequest, RotateAdvertiserSecretResponse, RotateNetworkSecretRequest, RotateNetworkSecretResponse, UpdateAdvertiserRequest, UpdateAdvertiserResponse, UpdateNetworkRequest, UpdateNetworkResponse, UpdateOfferRequest, UpdateOfferResponse, UpdatePublisherRequest, UpdatePublisherResponse, WhoAmIRequest, WhoAmIResponse
+from baton.v1.config_pb import CreateAdvertiserRequest, CreateAdvertiserResponse, CreateApiKeyRequest, CreateApiKeyResponse, CreateNetworkRequest, CreateNetworkResponse, CreateOfferRequest, CreateOfferResponse, CreatePublisherRequest, CreatePublisherResponse, CreateSiteRequest, CreateSiteResponse, GetAdvertiserRequest, GetAdvertiserResponse, GetNetworkRequest, GetNetworkResponse, GetOfferRequest, GetOfferResponse, GetPublisherRequest, GetPublisherResponse, ImportProgramRequest, ImportProgramResponse, ListAdvertisersRequest, ListAdvertisersResponse, ListApiKeysRequest, ListApiKeysResponse, ListNetworksRequest, ListNetworksResponse, ListOffersRequest, ListOffersResponse, ListPublishersRequest, ListPublishersResponse, ListSitesRequest, ListSitesResponse, RevokeApiKeyRequest, RevokeApiKeyResponse, RotateAdvertiserSecretRequest, RotateAdvertiserSecretResponse, RotateNetworkSecretRequest, RotateNetworkSecretResponse, UpdateAdvertiserRequest, UpdateAdvertiserResponse, UpdateNetworkRequest, UpdateNetworkResponse, UpdateOfferRequest, UpdateOfferResponse, UpdatePublisherRequest, UpdatePublisherResponse, WhoAmIRequest, WhoAmIResponse
 from connectrpc.client import ConnectClient, ConnectClientSync
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -125,6 +125,23 @@ class ConfigService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def revoke_api_key(self, request: RevokeApiKeyRequest, ctx: RequestContext[RevokeApiKeyRequest, RevokeApiKeyResponse], /) -> RevokeApiKeyResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def import_program(self, request: ImportProgramRequest, ctx: RequestContext[ImportProgramRequest, ImportProgramResponse], /) -> ImportProgramResponse:
+        """
+        ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
+        (the formats are in the README, "Moving an FC2/CATS program to
+        Baton"): shops with their shop IDs and passwords, publishers and sites
+        with their FC2 user and site IDs, offers, and past conversions. Admin
+        only. Every row is checked first; when any row is refused, nothing is
+        written and every refused row is listed with its file, line and reason.
+        Records are keyed by their natural keys (shop ID, user ID, site ID,
+        offer ID, order ID): running the same files again creates nothing, and
+        an import interrupted half way completes when run again. Imported
+        conversions are history: they are marked CONVERSION_SOURCE_IMPORT and
+        never posted back. `baton import DIR` does the same from a directory,
+        without the request size limit.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     @classmethod
@@ -408,6 +425,17 @@ class ConfigServiceASGIApplication(ConnectASGIApplication[ConfigService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.revoke_api_key,
+                ),
+                "/baton.v1.ConfigService/ImportProgram": Endpoint.unary(
+                    method=MethodInfo(
+                        name="ImportProgram",
+                        service_name="baton.v1.ConfigService",
+                        input=ImportProgramRequest,
+                        output=ImportProgramResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.import_program,
                 ),
             },
             interceptors=interceptors,
@@ -950,6 +978,40 @@ class ConfigServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def import_program(
+        self,
+        request: ImportProgramRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ImportProgramResponse:
+        """
+        ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
+        (the formats are in the README, "Moving an FC2/CATS program to
+        Baton"): shops with their shop IDs and passwords, publishers and sites
+        with their FC2 user and site IDs, offers, and past conversions. Admin
+        only. Every row is checked first; when any row is refused, nothing is
+        written and every refused row is listed with its file, line and reason.
+        Records are keyed by their natural keys (shop ID, user ID, site ID,
+        offer ID, order ID): running the same files again creates nothing, and
+        an import interrupted half way completes when run again. Imported
+        conversions are history: they are marked CONVERSION_SOURCE_IMPORT and
+        never posted back. `baton import DIR` does the same from a directory,
+        without the request size limit.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ImportProgram",
+                service_name="baton.v1.ConfigService",
+                input=ImportProgramRequest,
+                output=ImportProgramResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
 
 class ConfigServiceSync(Protocol):
     """
@@ -1047,6 +1109,23 @@ class ConfigServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def revoke_api_key(self, request: RevokeApiKeyRequest, ctx: RequestContext[RevokeApiKeyRequest, RevokeApiKeyResponse], /) -> RevokeApiKeyResponse:
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def import_program(self, request: ImportProgramRequest, ctx: RequestContext[ImportProgramRequest, ImportProgramResponse], /) -> ImportProgramResponse:
+        """
+        ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
+        (the formats are in the README, "Moving an FC2/CATS program to
+        Baton"): shops with their shop IDs and passwords, publishers and sites
+        with their FC2 user and site IDs, offers, and past conversions. Admin
+        only. Every row is checked first; when any row is refused, nothing is
+        written and every refused row is listed with its file, line and reason.
+        Records are keyed by their natural keys (shop ID, user ID, site ID,
+        offer ID, order ID): running the same files again creates nothing, and
+        an import interrupted half way completes when run again. Imported
+        conversions are history: they are marked CONVERSION_SOURCE_IMPORT and
+        never posted back. `baton import DIR` does the same from a directory,
+        without the request size limit.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     @classmethod
@@ -1328,6 +1407,17 @@ class ConfigServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.revoke_api_key,
+                ),
+                "/baton.v1.ConfigService/ImportProgram": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="ImportProgram",
+                        service_name="baton.v1.ConfigService",
+                        input=ImportProgramRequest,
+                        output=ImportProgramResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.import_program,
                 ),
             },
             interceptors=interceptors,
@@ -1864,6 +1954,40 @@ class ConfigServiceClientSync(ConnectClientSync):
                 service_name="baton.v1.ConfigService",
                 input=RevokeApiKeyRequest,
                 output=RevokeApiKeyResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def import_program(
+        self,
+        request: ImportProgramRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> ImportProgramResponse:
+        """
+        ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
+        (the formats are in the README, "Moving an FC2/CATS program to
+        Baton"): shops with their shop IDs and passwords, publishers and sites
+        with their FC2 user and site IDs, offers, and past conversions. Admin
+        only. Every row is checked first; when any row is refused, nothing is
+        written and every refused row is listed with its file, line and reason.
+        Records are keyed by their natural keys (shop ID, user ID, site ID,
+        offer ID, order ID): running the same files again creates nothing, and
+        an import interrupted half way completes when run again. Imported
+        conversions are history: they are marked CONVERSION_SOURCE_IMPORT and
+        never posted back. `baton import DIR` does the same from a directory,
+        without the request size limit.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="ImportProgram",
+                service_name="baton.v1.ConfigService",
+                input=ImportProgramRequest,
+                output=ImportProgramResponse,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.UNARY,
             ),

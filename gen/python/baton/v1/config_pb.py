@@ -857,7 +857,7 @@ class WhoAmIResponse(Message[_WhoAmIResponseFields]):
 
         key: ApiKey | None
 
-_CreateAdvertiserRequestFields: TypeAlias = Literal["name", "require_signature", "registered_hosts", "store_email_plaintext"]
+_CreateAdvertiserRequestFields: TypeAlias = Literal["name", "require_signature", "registered_hosts", "store_email_plaintext", "shop_id", "secret"]
 
 class CreateAdvertiserRequest(Message[_CreateAdvertiserRequestFields]):
     """
@@ -882,9 +882,26 @@ class CreateAdvertiserRequest(Message[_CreateAdvertiserRequestFields]):
             ```proto
             bool store_email_plaintext = 4;
             ```
+        shop_id:
+            The FC2 shop ID to keep (a shop moving from FC2 keeps its tags, which
+            carry shopid). Admin only. Absent: Baton numbers the shop. A shop ID
+            already taken is refused with already_exists naming it; Baton never
+            numbers a later shop with an ID given here.
+
+            ```proto
+            optional int64 shop_id = 5;
+            ```
+        secret:
+            The secret to keep: the FC2 shop password its tags' sh are computed
+            with. Admin only. Sealed at rest like a generated one, and not returned
+            in the response. Absent: Baton generates one.
+
+            ```proto
+            optional string secret = 6;
+            ```
     """
 
-    __slots__ = ("name", "require_signature", "registered_hosts", "store_email_plaintext")
+    __slots__ = ("name", "require_signature", "registered_hosts", "store_email_plaintext", "shop_id", "secret")
 
     if TYPE_CHECKING:
 
@@ -895,6 +912,8 @@ class CreateAdvertiserRequest(Message[_CreateAdvertiserRequestFields]):
             require_signature: bool = False,
             registered_hosts: list[str] | None = None,
             store_email_plaintext: bool = False,
+            shop_id: int | None = None,
+            secret: str | None = None,
         ) -> None:
             pass
 
@@ -902,6 +921,8 @@ class CreateAdvertiserRequest(Message[_CreateAdvertiserRequestFields]):
         require_signature: bool
         registered_hosts: list[str]
         store_email_plaintext: bool
+        shop_id: int
+        secret: str
 
 _CreateAdvertiserResponseFields: TypeAlias = Literal["advertiser", "secret"]
 
@@ -917,7 +938,8 @@ class CreateAdvertiserResponse(Message[_CreateAdvertiserResponseFields]):
             optional baton.v1.Advertiser advertiser = 1;
             ```
         secret:
-            The signing secret (FC2 shop password). Shown once.
+            The signing secret (FC2 shop password). Shown once. Empty when the
+            request gave the secret.
 
             ```proto
             string secret = 2;
@@ -1205,7 +1227,7 @@ class RotateAdvertiserSecretResponse(Message[_RotateAdvertiserSecretResponseFiel
         secret: str
         previous_secret_expire_time: Timestamp | None
 
-_CreatePublisherRequestFields: TypeAlias = Literal["name", "kind", "sub_id_params"]
+_CreatePublisherRequestFields: TypeAlias = Literal["name", "kind", "sub_id_params", "user_id"]
 
 class CreatePublisherRequest(Message[_CreatePublisherRequestFields]):
     """
@@ -1226,9 +1248,17 @@ class CreatePublisherRequest(Message[_CreatePublisherRequestFields]):
             ```proto
             repeated string sub_id_params = 3;
             ```
+        user_id:
+            The FC2 user ID to keep (aff_userid, sent back by shops as
+            ref_userid). Admin only. Absent: Baton numbers the publisher. A user ID
+            already taken is refused with already_exists naming it.
+
+            ```proto
+            optional int64 user_id = 4;
+            ```
     """
 
-    __slots__ = ("name", "kind", "sub_id_params")
+    __slots__ = ("name", "kind", "sub_id_params", "user_id")
 
     if TYPE_CHECKING:
 
@@ -1238,12 +1268,14 @@ class CreatePublisherRequest(Message[_CreatePublisherRequestFields]):
             name: str = "",
             kind: PublisherKind | None = None,
             sub_id_params: list[str] | None = None,
+            user_id: int | None = None,
         ) -> None:
             pass
 
         name: str
         kind: PublisherKind
         sub_id_params: list[str]
+        user_id: int
 
 _CreatePublisherResponseFields: TypeAlias = Literal["publisher"]
 
@@ -1467,7 +1499,7 @@ class UpdatePublisherResponse(Message[_UpdatePublisherResponseFields]):
 
         publisher: Publisher | None
 
-_CreateSiteRequestFields: TypeAlias = Literal["publisher_id", "name", "url"]
+_CreateSiteRequestFields: TypeAlias = Literal["publisher_id", "name", "url", "site_id"]
 
 class CreateSiteRequest(Message[_CreateSiteRequestFields]):
     """
@@ -1488,9 +1520,17 @@ class CreateSiteRequest(Message[_CreateSiteRequestFields]):
             ```proto
             string url = 3;
             ```
+        site_id:
+            The FC2 site ID to keep (aff_siteid, sent back by shops as
+            ref_siteid). Admin only. Absent: Baton numbers the site. A site ID
+            already taken is refused with already_exists naming it.
+
+            ```proto
+            optional int64 site_id = 4;
+            ```
     """
 
-    __slots__ = ("publisher_id", "name", "url")
+    __slots__ = ("publisher_id", "name", "url", "site_id")
 
     if TYPE_CHECKING:
 
@@ -1500,12 +1540,14 @@ class CreateSiteRequest(Message[_CreateSiteRequestFields]):
             publisher_id: str = "",
             name: str = "",
             url: str = "",
+            site_id: int | None = None,
         ) -> None:
             pass
 
         publisher_id: str
         name: str
         url: str
+        site_id: int
 
 _CreateSiteResponseFields: TypeAlias = Literal["site"]
 
@@ -2512,6 +2554,223 @@ class RevokeApiKeyResponse(Message[_RevokeApiKeyResponseFields]):
 
         api_key: ApiKey | None
 
+_ImportProgramRequestFields: TypeAlias = Literal["shops_csv", "publishers_csv", "sites_csv", "offers_csv", "conversions_csv", "dry_run"]
+
+class ImportProgramRequest(Message[_ImportProgramRequestFields]):
+    """
+    ImportProgramRequest holds the CSV files of a program, as `baton import`
+    reads them from a directory (shops.csv, publishers.csv, sites.csv,
+    offers.csv, conversions.csv). Each file has a header row; an unknown
+    column is refused by name. A file left empty imports nothing of its kind.
+
+    ```proto
+    message baton.v1.ImportProgramRequest
+    ```
+
+    Attributes:
+        shops_csv:
+            ```proto
+            string shops_csv = 1;
+            ```
+        publishers_csv:
+            ```proto
+            string publishers_csv = 2;
+            ```
+        sites_csv:
+            ```proto
+            string sites_csv = 3;
+            ```
+        offers_csv:
+            ```proto
+            string offers_csv = 4;
+            ```
+        conversions_csv:
+            ```proto
+            string conversions_csv = 5;
+            ```
+        dry_run:
+            Check every row and say what would be created, writing nothing.
+
+            ```proto
+            bool dry_run = 6;
+            ```
+    """
+
+    __slots__ = ("shops_csv", "publishers_csv", "sites_csv", "offers_csv", "conversions_csv", "dry_run")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            shops_csv: str = "",
+            publishers_csv: str = "",
+            sites_csv: str = "",
+            offers_csv: str = "",
+            conversions_csv: str = "",
+            dry_run: bool = False,
+        ) -> None:
+            pass
+
+        shops_csv: str
+        publishers_csv: str
+        sites_csv: str
+        offers_csv: str
+        conversions_csv: str
+        dry_run: bool
+
+_ImportProgramResponseFields: TypeAlias = Literal["dry_run", "files", "problems"]
+
+class ImportProgramResponse(Message[_ImportProgramResponseFields]):
+    """
+    ```proto
+    message baton.v1.ImportProgramResponse
+    ```
+
+    Attributes:
+        dry_run:
+            ```proto
+            bool dry_run = 1;
+            ```
+        files:
+            One entry per file given, in the order they are imported.
+
+            ```proto
+            repeated baton.v1.ImportFileResult files = 2;
+            ```
+        problems:
+            Every refused row. When there is any, nothing was written.
+
+            ```proto
+            repeated baton.v1.ImportProblem problems = 3;
+            ```
+    """
+
+    __slots__ = ("dry_run", "files", "problems")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            dry_run: bool = False,
+            files: list[ImportFileResult] | None = None,
+            problems: list[ImportProblem] | None = None,
+        ) -> None:
+            pass
+
+        dry_run: bool
+        files: list[ImportFileResult]
+        problems: list[ImportProblem]
+
+_ImportFileResultFields: TypeAlias = Literal["file", "rows", "created", "existing"]
+
+class ImportFileResult(Message[_ImportFileResultFields]):
+    """
+    ImportFileResult counts the rows of one file.
+
+    ```proto
+    message baton.v1.ImportFileResult
+    ```
+
+    Attributes:
+        file:
+            File name, e.g. "shops.csv".
+
+            ```proto
+            string file = 1;
+            ```
+        rows:
+            Data rows read (the header not counted).
+
+            ```proto
+            int32 rows = 2;
+            ```
+        created:
+            Rows created by this run (on a dry run: that would be created).
+
+            ```proto
+            int32 created = 3;
+            ```
+        existing:
+            Rows already in Baton from an earlier run, left unchanged.
+
+            ```proto
+            int32 existing = 4;
+            ```
+    """
+
+    __slots__ = ("file", "rows", "created", "existing")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            file: str = "",
+            rows: int = 0,
+            created: int = 0,
+            existing: int = 0,
+        ) -> None:
+            pass
+
+        file: str
+        rows: int
+        created: int
+        existing: int
+
+_ImportProblemFields: TypeAlias = Literal["file", "line", "column", "reason"]
+
+class ImportProblem(Message[_ImportProblemFields]):
+    """
+    ImportProblem is one refused row.
+
+    ```proto
+    message baton.v1.ImportProblem
+    ```
+
+    Attributes:
+        file:
+            ```proto
+            string file = 1;
+            ```
+        line:
+            1-based line number in the file (the header is line 1).
+
+            ```proto
+            int32 line = 2;
+            ```
+        column:
+            The column at fault, when one is.
+
+            ```proto
+            string column = 3;
+            ```
+        reason:
+            ```proto
+            string reason = 4;
+            ```
+    """
+
+    __slots__ = ("file", "line", "column", "reason")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            file: str = "",
+            line: int = 0,
+            column: str = "",
+            reason: str = "",
+        ) -> None:
+            pass
+
+        file: str
+        line: int
+        column: str
+        reason: str
+
 class PublisherKind(Enum):
     """
     PublisherKind tells a media from an upstream network that sends traffic.
@@ -2599,7 +2858,7 @@ class AttributionModel(Enum):
 
 
 _DESC = file_desc(
-    b'\n\x15baton/v1/config.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xf0\x02\n\nAdvertiser\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x17\n\x07shop_id\x18\x03 \x01(\x03R\x06shopId\x12+\n\x11require_signature\x18\x04 \x01(\x08R\x10requireSignature\x12)\n\x10registered_hosts\x18\x05 \x03(\tR\x0fregisteredHosts\x122\n\x15store_email_plaintext\x18\x06 \x01(\x08R\x13storeEmailPlaintext\x12\x1f\n\x0bsecret_hint\x18\x07 \x01(\tR\nsecretHint\x12;\n\x0bcreate_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\t \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\x93\x02\n\tPublisher\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12+\n\x04kind\x18\x03 \x01(\x0e2\x17.baton.v1.PublisherKindR\x04kind\x12\x17\n\x07user_id\x18\x04 \x01(\x03R\x06userId\x12"\n\rsub_id_params\x18\x05 \x03(\tR\x0bsubIdParams\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xb5\x01\n\x04Site\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n\x03url\x18\x04 \x01(\tR\x03url\x12\x17\n\x07site_id\x18\x05 \x01(\x03R\x06siteId\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime"m\n\x06Payout\x12\'\n\x05fixed\x18\x01 \x01(\x0b2\x0f.baton.v1.MoneyH\x00R\x05fixed\x12+\n\x0bpercent_bps\x18\x02 \x01(\rH\x00R\npercentBpsB\x08\xbaH\x05*\x03\x18\x90NB\r\n\x04kind\x12\x05\xbaH\x02\x08\x01"p\n\x0ePayoutOverride\x12,\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\t\xbaH\x06r\x04\x10\x01\x18@\x120\n\x06payout\x18\x02 \x01(\x0b2\x10.baton.v1.PayoutR\x06payoutB\x06\xbaH\x03\xc8\x01\x01"\xa1\x01\n\x0eDownstreamLink\x12H\n\x0eclick_id_param\x18\x01 \x01(\tR\x0cclickIdParamB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12\x1d\n\nfc2_params\x18\x02 \x01(\x08R\tfc2Params\x12&\n\nnetwork_id\x18\x03 \x01(\tR\tnetworkIdB\x07\xbaH\x04r\x02\x18@"\x88\x08\n\x05Offer\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12#\n\radvertiser_id\x18\x02 \x01(\tR\x0cadvertiserId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12-\n\x06status\x18\x04 \x01(\x0e2\x15.baton.v1.OfferStatusR\x06status\x12\x1f\n\x0blanding_url\x18\x05 \x01(\tR\nlandingUrl\x12!\n\x0cfallback_url\x18\x06 \x01(\tR\x0bfallbackUrl\x12&\n\x0fdeep_link_hosts\x18\x07 \x03(\tR\rdeepLinkHosts\x12"\n\rsub_id_params\x18\x08 \x03(\tR\x0bsubIdParams\x128\n\ndownstream\x18\t \x01(\x0b2\x18.baton.v1.DownstreamLinkR\ndownstream\x12H\n\x12attribution_window\x18\n \x01(\x0b2\x19.google.protobuf.DurationR\x11attributionWindow\x12G\n\x11attribution_model\x18\x0b \x01(\x0e2\x1a.baton.v1.AttributionModelR\x10attributionModel\x12A\n\x0fip_match_window\x18\x0c \x01(\x0b2\x19.google.protobuf.DurationR\ripMatchWindow\x12&\n\x0fdedupe_order_id\x18\r \x01(\x08R\rdedupeOrderId\x12J\n\x13timestamp_tolerance\x18\x0e \x01(\x0b2\x19.google.protobuf.DurationR\x12timestampTolerance\x125\n\x17auto_approve_after_days\x18\x0f \x01(\rR\x14autoApproveAfterDays\x12(\n\x06payout\x18\x10 \x01(\x0b2\x10.baton.v1.PayoutR\x06payout\x12C\n\x10payout_overrides\x18\x11 \x03(\x0b2\x18.baton.v1.PayoutOverrideR\x0fpayoutOverrides\x12S\n\x18duplicate_click_interval\x18\x12 \x01(\x0b2\x19.google.protobuf.DurationR\x16duplicateClickInterval\x12;\n\x0bcreate_time\x18\x13 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x14 \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xdc\x02\n\x07Network\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12A\n\x0fkickback_params\x18\x03 \x01(\x0b2\x18.baton.v1.KickbackParamsR\x0ekickbackParams\x12\x1f\n\x0ballowed_ips\x18\x04 \x03(\tR\nallowedIps\x12.\n\x13trust_trace_context\x18\x05 \x01(\x08R\x11trustTraceContext\x12\x1f\n\x0bsecret_hint\x18\x06 \x01(\tR\nsecretHint\x12;\n\x0bcreate_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\x93\x05\n\x0eKickbackParams\x12=\n\x08click_id\x18\x01 \x01(\tR\x07clickIdB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12=\n\x08order_id\x18\x02 \x01(\tR\x07orderIdB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12:\n\x06amount\x18\x03 \x01(\tR\x06amountB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12>\n\x08currency\x18\x04 \x01(\tR\x08currencyB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12:\n\x06status\x18\x05 \x01(\tR\x06statusB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12G\n\rdownstream_id\x18\x06 \x01(\tR\x0cdownstreamIdB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x128\n\x05token\x18\x07 \x01(\tR\x05tokenB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12E\n\x0camount_minor\x18\x08 \x01(\tR\x0bamountMinorB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12?\n\tuser_name\x18\t \x01(\tR\x08userNameB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12@\n\norder_id_2\x18\n \x01(\tR\x08orderId2B"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$"\xc3\x02\n\x06ApiKey\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12"\n\x04role\x18\x03 \x01(\x0e2\x0e.baton.v1.RoleR\x04role\x12\x1d\n\npartner_id\x18\x04 \x01(\tR\tpartnerId\x12\x16\n\x06prefix\x18\x05 \x01(\tR\x06prefix\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0brevoke_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\nrevokeTime\x12@\n\x0elast_used_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0clastUsedTime"\x0f\n\rWhoAmIRequest"4\n\x0eWhoAmIResponse\x12"\n\x03key\x18\x01 \x01(\x0b2\x10.baton.v1.ApiKeyR\x03key"\xed\x01\n\x17CreateAdvertiserRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12+\n\x11require_signature\x18\x02 \x01(\x08R\x10requireSignature\x12Q\n\x10registered_hosts\x18\x03 \x03(\tR\x0fregisteredHostsB&\xbaH#\x92\x01 \x102"\x1cr\x1a\x10\x01\x18\xfd\x012\x13^[A-Za-z0-9.:/\\-]+$\x122\n\x15store_email_plaintext\x18\x04 \x01(\x08R\x13storeEmailPlaintext"h\n\x18CreateAdvertiserResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret"1\n\x14GetAdvertiserRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"M\n\x15GetAdvertiserResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser"j\n\x16ListAdvertisersRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"y\n\x17ListAdvertisersResponse\x126\n\x0badvertisers\x18\x01 \x03(\x0b2\x14.baton.v1.AdvertiserR\x0badvertisers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\x90\x03\n\x17UpdateAdvertiserRequest\x12<\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiserB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xf1\x01\xbaH\xed\x01\x1a\xea\x01\n\x1cupdate_advertiser.mask_paths\x12Zupdate_mask may name only name, require_signature, registered_hosts, store_email_plaintext\x1anthis.update_mask.paths.all(p, p in [\'name\', \'require_signature\', \'registered_hosts\', \'store_email_plaintext\'])"P\n\x18UpdateAdvertiserResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser"\x80\x01\n\x1dRotateAdvertiserSecretRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12D\n\x07overlap\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\x07overlapB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\x9a\x9e\x012\x00"\xc9\x01\n\x1eRotateAdvertiserSecretResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\x12Y\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime"\xc1\x01\n\x16CreatePublisherRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x127\n\x04kind\x18\x02 \x01(\x0e2\x17.baton.v1.PublisherKindR\x04kindB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12N\n\rsub_id_params\x18\x03 \x03(\tR\x0bsubIdParamsB*\xbaH\'\x92\x01$\x10\x05\x18\x01"\x1er\x1c\x10\x01\x18@2\x16^[A-Za-z0-9_.\\-\\[\\]]+$"L\n\x17CreatePublisherResponse\x121\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisher"0\n\x13GetPublisherRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"I\n\x14GetPublisherResponse\x121\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisher"\xa0\x01\n\x15ListPublishersRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x125\n\x04kind\x18\x03 \x01(\x0e2\x17.baton.v1.PublisherKindR\x04kindB\x08\xbaH\x05\x82\x01\x02\x10\x01"u\n\x16ListPublishersResponse\x123\n\npublishers\x18\x01 \x03(\x0b2\x13.baton.v1.PublisherR\npublishers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xad\x02\n\x16UpdatePublisherRequest\x129\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisherB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n\x1bupdate_publisher.mask_paths\x12-update_mask may name only name, sub_id_params\x1a=this.update_mask.paths.all(p, p in [\'name\', \'sub_id_params\'])"L\n\x17UpdatePublisherResponse\x121\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisher"\x80\x01\n\x11CreateSiteRequest\x12,\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1e\n\x04name\x18\x02 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1d\n\x03url\x18\x03 \x01(\tR\x03urlB\x0b\xbaH\x08r\x06\x18\x80\x10\x88\x01\x01"8\n\x12CreateSiteResponse\x12"\n\x04site\x18\x01 \x01(\x0b2\x0e.baton.v1.SiteR\x04site"\x92\x01\n\x10ListSitesRequest\x12,\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12\'\n\tpage_size\x18\x02 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x03 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"a\n\x11ListSitesResponse\x12$\n\x05sites\x18\x01 \x03(\x0b2\x0e.baton.v1.SiteR\x05sites\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\x88\x0b\n\x12CreateOfferRequest\x12.\n\radvertiser_id\x18\x01 \x01(\tR\x0cadvertiserIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1e\n\x04name\x18\x02 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12:\n\x0blanding_url\x18\x03 \x01(\tR\nlandingUrlB\x19\xbaH\x16r\x14\x10\x01\x18\x80\x102\n^https?://\x88\x01\x01\x12=\n\x0cfallback_url\x18\x04 \x01(\tR\x0bfallbackUrlB\x1a\xbaH\x17r\x15\x18\x80\x102\x10^(https?://.+)?$\x12\xb2\x01\n\x0fdeep_link_hosts\x18\x05 \x03(\tR\rdeepLinkHostsB\x89\x01\xbaH\x85\x01\x92\x01\x81\x01\x102"}r{\x10\x01\x18\xfd\x012t^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?$\x12N\n\rsub_id_params\x18\x06 \x03(\tR\x0bsubIdParamsB*\xbaH\'\x92\x01$\x10\x05\x18\x01"\x1er\x1c\x10\x01\x18@2\x16^[A-Za-z0-9_.\\-\\[\\]]+$\x128\n\ndownstream\x18\x07 \x01(\x0b2\x18.baton.v1.DownstreamLinkR\ndownstream\x12Y\n\x12attribution_window\x18\x08 \x01(\x0b2\x19.google.protobuf.DurationR\x11attributionWindowB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\xe7\x84\x0f2\x00\x12Q\n\x11attribution_model\x18\t \x01(\x0e2\x1a.baton.v1.AttributionModelR\x10attributionModelB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12Q\n\x0fip_match_window\x18\n \x01(\x0b2\x19.google.protobuf.DurationR\ripMatchWindowB\x0e\xbaH\x0b\xaa\x01\x08"\x04\x08\x80\xf5$2\x00\x12+\n\x0fdedupe_order_id\x18\x0b \x01(\x08H\x00R\rdedupeOrderId\x88\x01\x01\x12Z\n\x13timestamp_tolerance\x18\x0c \x01(\x0b2\x19.google.protobuf.DurationR\x12timestampToleranceB\x0e\xbaH\x0b\xaa\x01\x08"\x04\x08\x80\xf5$2\x00\x12?\n\x17auto_approve_after_days\x18\r \x01(\rR\x14autoApproveAfterDaysB\x08\xbaH\x05*\x03\x18\xed\x02\x120\n\x06payout\x18\x0e \x01(\x0b2\x10.baton.v1.PayoutR\x06payoutB\x06\xbaH\x03\xc8\x01\x01\x12N\n\x10payout_overrides\x18\x0f \x03(\x0b2\x18.baton.v1.PayoutOverrideR\x0fpayoutOverridesB\t\xbaH\x06\x92\x01\x03\x10\xe8\x07\x12c\n\x18duplicate_click_interval\x18\x10 \x01(\x0b2\x19.google.protobuf.DurationR\x16duplicateClickIntervalB\x0e\xbaH\x0b\xaa\x01\x08"\x04\x08\x80\xa3\x052\x00B\x12\n\x10_dedupe_order_id:\xa1\x01\xbaH\x9d\x01\x1a\x9a\x01\n\x1ccreate_offer.payout_currency\x12,a fixed payout\'s currency must be JPY or USD\x1aL!has(this.payout.fixed) || this.payout.fixed.currency_code in [\'JPY\', \'USD\']"<\n\x13CreateOfferResponse\x12%\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offer",\n\x0fGetOfferRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"9\n\x10GetOfferResponse\x12%\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offer"\xcc\x01\n\x11ListOffersRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12,\n\radvertiser_id\x18\x03 \x01(\tR\x0cadvertiserIdB\x07\xbaH\x04r\x02\x18@\x127\n\x06status\x18\x04 \x01(\x0e2\x15.baton.v1.OfferStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01"e\n\x12ListOffersResponse\x12\'\n\x06offers\x18\x01 \x03(\x0b2\x0f.baton.v1.OfferR\x06offers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xe4\x04\n\x12UpdateOfferRequest\x12-\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offerB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xd9\x03\xbaH\xd5\x03\x1a\xd2\x03\n\x17update_offer.mask_paths\x12pupdate_mask names a field that cannot be changed (id, advertiser_id, create_time, update_time) or does not exist\x1a\xc4\x02this.update_mask.paths.all(p, p in [\'name\', \'status\', \'landing_url\', \'fallback_url\', \'deep_link_hosts\', \'sub_id_params\', \'downstream\', \'attribution_window\', \'attribution_model\', \'ip_match_window\', \'dedupe_order_id\', \'timestamp_tolerance\', \'auto_approve_after_days\', \'payout\', \'payout_overrides\', \'duplicate_click_interval\'])"<\n\x13UpdateOfferResponse\x12%\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offer"\xdb\x01\n\x14CreateNetworkRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12A\n\x0fkickback_params\x18\x02 \x01(\x0b2\x18.baton.v1.KickbackParamsR\x0ekickbackParams\x120\n\x0ballowed_ips\x18\x03 \x03(\tR\nallowedIpsB\x0f\xbaH\x0c\x92\x01\t\x102"\x05r\x03\xe8\x01\x01\x12.\n\x13trust_trace_context\x18\x04 \x01(\x08R\x11trustTraceContext"\\\n\x15CreateNetworkResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret".\n\x11GetNetworkRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"A\n\x12GetNetworkResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network"g\n\x13ListNetworksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"m\n\x14ListNetworksResponse\x12-\n\x08networks\x18\x01 \x03(\x0b2\x11.baton.v1.NetworkR\x08networks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xef\x02\n\x14UpdateNetworkRequest\x123\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07networkB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xdc\x01\xbaH\xd8\x01\x1a\xd5\x01\n\x19update_network.mask_paths\x12Qupdate_mask may name only name, kickback_params, allowed_ips, trust_trace_context\x1aethis.update_mask.paths.all(p, p in [\'name\', \'kickback_params\', \'allowed_ips\', \'trust_trace_context\'])"D\n\x15UpdateNetworkResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network"}\n\x1aRotateNetworkSecretRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12D\n\x07overlap\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\x07overlapB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\x9a\x9e\x012\x00"\xbd\x01\n\x1bRotateNetworkSecretResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\x12Y\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime"\xaa\x02\n\x13CreateApiKeyRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12.\n\x04role\x18\x02 \x01(\x0e2\x0e.baton.v1.RoleR\x04roleB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12&\n\npartner_id\x18\x03 \x01(\tR\tpartnerIdB\x07\xbaH\x04r\x02\x18@:\x9a\x01\xbaH\x96\x01\x1a\x93\x01\n\x16create_api_key.partner\x12Lpartner_id is required for every role but admin, and must be empty for admin\x1a+(this.role == 1) == (this.partner_id == \'\')"S\n\x14CreateApiKeyResponse\x12)\n\x07api_key\x18\x01 \x01(\x0b2\x10.baton.v1.ApiKeyR\x06apiKey\x12\x10\n\x03key\x18\x02 \x01(\tR\x03key"\xb7\x01\n\x12ListApiKeysRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12&\n\npartner_id\x18\x03 \x01(\tR\tpartnerIdB\x07\xbaH\x04r\x02\x18@\x12\'\n\x0finclude_revoked\x18\x04 \x01(\x08R\x0eincludeRevoked"j\n\x13ListApiKeysResponse\x12+\n\x08api_keys\x18\x01 \x03(\x0b2\x10.baton.v1.ApiKeyR\x07apiKeys\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"0\n\x13RevokeApiKeyRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"A\n\x14RevokeApiKeyResponse\x12)\n\x07api_key\x18\x01 \x01(\x0b2\x10.baton.v1.ApiKeyR\x06apiKey*e\n\rPublisherKind\x12\x1e\n\x1aPUBLISHER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14PUBLISHER_KIND_MEDIA\x10\x01\x12\x1a\n\x16PUBLISHER_KIND_NETWORK\x10\x02*]\n\x0bOfferStatus\x12\x1c\n\x18OFFER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13OFFER_STATUS_ACTIVE\x10\x01\x12\x17\n\x13OFFER_STATUS_PAUSED\x10\x02*z\n\x10AttributionModel\x12!\n\x1dATTRIBUTION_MODEL_UNSPECIFIED\x10\x00\x12 \n\x1cATTRIBUTION_MODEL_LAST_CLICK\x10\x01\x12!\n\x1dATTRIBUTION_MODEL_FIRST_CLICK\x10\x022\xe1\x0f\n\rConfigService\x12@\n\x06WhoAmI\x12\x17.baton.v1.WhoAmIRequest\x1a\x18.baton.v1.WhoAmIResponse"\x03\x90\x02\x01\x12Y\n\x10CreateAdvertiser\x12!.baton.v1.CreateAdvertiserRequest\x1a".baton.v1.CreateAdvertiserResponse\x12U\n\rGetAdvertiser\x12\x1e.baton.v1.GetAdvertiserRequest\x1a\x1f.baton.v1.GetAdvertiserResponse"\x03\x90\x02\x01\x12[\n\x0fListAdvertisers\x12 .baton.v1.ListAdvertisersRequest\x1a!.baton.v1.ListAdvertisersResponse"\x03\x90\x02\x01\x12Y\n\x10UpdateAdvertiser\x12!.baton.v1.UpdateAdvertiserRequest\x1a".baton.v1.UpdateAdvertiserResponse\x12k\n\x16RotateAdvertiserSecret\x12\'.baton.v1.RotateAdvertiserSecretRequest\x1a(.baton.v1.RotateAdvertiserSecretResponse\x12V\n\x0fCreatePublisher\x12 .baton.v1.CreatePublisherRequest\x1a!.baton.v1.CreatePublisherResponse\x12R\n\x0cGetPublisher\x12\x1d.baton.v1.GetPublisherRequest\x1a\x1e.baton.v1.GetPublisherResponse"\x03\x90\x02\x01\x12X\n\x0eListPublishers\x12\x1f.baton.v1.ListPublishersRequest\x1a .baton.v1.ListPublishersResponse"\x03\x90\x02\x01\x12V\n\x0fUpdatePublisher\x12 .baton.v1.UpdatePublisherRequest\x1a!.baton.v1.UpdatePublisherResponse\x12G\n\nCreateSite\x12\x1b.baton.v1.CreateSiteRequest\x1a\x1c.baton.v1.CreateSiteResponse\x12I\n\tListSites\x12\x1a.baton.v1.ListSitesRequest\x1a\x1b.baton.v1.ListSitesResponse"\x03\x90\x02\x01\x12J\n\x0bCreateOffer\x12\x1c.baton.v1.CreateOfferRequest\x1a\x1d.baton.v1.CreateOfferResponse\x12F\n\x08GetOffer\x12\x19.baton.v1.GetOfferRequest\x1a\x1a.baton.v1.GetOfferResponse"\x03\x90\x02\x01\x12L\n\nListOffers\x12\x1b.baton.v1.ListOffersRequest\x1a\x1c.baton.v1.ListOffersResponse"\x03\x90\x02\x01\x12J\n\x0bUpdateOffer\x12\x1c.baton.v1.UpdateOfferRequest\x1a\x1d.baton.v1.UpdateOfferResponse\x12P\n\rCreateNetwork\x12\x1e.baton.v1.CreateNetworkRequest\x1a\x1f.baton.v1.CreateNetworkResponse\x12L\n\nGetNetwork\x12\x1b.baton.v1.GetNetworkRequest\x1a\x1c.baton.v1.GetNetworkResponse"\x03\x90\x02\x01\x12R\n\x0cListNetworks\x12\x1d.baton.v1.ListNetworksRequest\x1a\x1e.baton.v1.ListNetworksResponse"\x03\x90\x02\x01\x12P\n\rUpdateNetwork\x12\x1e.baton.v1.UpdateNetworkRequest\x1a\x1f.baton.v1.UpdateNetworkResponse\x12b\n\x13RotateNetworkSecret\x12$.baton.v1.RotateNetworkSecretRequest\x1a%.baton.v1.RotateNetworkSecretResponse\x12M\n\x0cCreateApiKey\x12\x1d.baton.v1.CreateApiKeyRequest\x1a\x1e.baton.v1.CreateApiKeyResponse\x12O\n\x0bListApiKeys\x12\x1c.baton.v1.ListApiKeysRequest\x1a\x1d.baton.v1.ListApiKeysResponse"\x03\x90\x02\x01\x12M\n\x0cRevokeApiKey\x12\x1d.baton.v1.RevokeApiKeyRequest\x1a\x1e.baton.v1.RevokeApiKeyResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x15baton/v1/config.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xf0\x02\n\nAdvertiser\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x17\n\x07shop_id\x18\x03 \x01(\x03R\x06shopId\x12+\n\x11require_signature\x18\x04 \x01(\x08R\x10requireSignature\x12)\n\x10registered_hosts\x18\x05 \x03(\tR\x0fregisteredHosts\x122\n\x15store_email_plaintext\x18\x06 \x01(\x08R\x13storeEmailPlaintext\x12\x1f\n\x0bsecret_hint\x18\x07 \x01(\tR\nsecretHint\x12;\n\x0bcreate_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\t \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\x93\x02\n\tPublisher\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12+\n\x04kind\x18\x03 \x01(\x0e2\x17.baton.v1.PublisherKindR\x04kind\x12\x17\n\x07user_id\x18\x04 \x01(\x03R\x06userId\x12"\n\rsub_id_params\x18\x05 \x03(\tR\x0bsubIdParams\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xb5\x01\n\x04Site\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n\x03url\x18\x04 \x01(\tR\x03url\x12\x17\n\x07site_id\x18\x05 \x01(\x03R\x06siteId\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime"m\n\x06Payout\x12\'\n\x05fixed\x18\x01 \x01(\x0b2\x0f.baton.v1.MoneyH\x00R\x05fixed\x12+\n\x0bpercent_bps\x18\x02 \x01(\rH\x00R\npercentBpsB\x08\xbaH\x05*\x03\x18\x90NB\r\n\x04kind\x12\x05\xbaH\x02\x08\x01"p\n\x0ePayoutOverride\x12,\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\t\xbaH\x06r\x04\x10\x01\x18@\x120\n\x06payout\x18\x02 \x01(\x0b2\x10.baton.v1.PayoutR\x06payoutB\x06\xbaH\x03\xc8\x01\x01"\xa1\x01\n\x0eDownstreamLink\x12H\n\x0eclick_id_param\x18\x01 \x01(\tR\x0cclickIdParamB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12\x1d\n\nfc2_params\x18\x02 \x01(\x08R\tfc2Params\x12&\n\nnetwork_id\x18\x03 \x01(\tR\tnetworkIdB\x07\xbaH\x04r\x02\x18@"\x88\x08\n\x05Offer\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12#\n\radvertiser_id\x18\x02 \x01(\tR\x0cadvertiserId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12-\n\x06status\x18\x04 \x01(\x0e2\x15.baton.v1.OfferStatusR\x06status\x12\x1f\n\x0blanding_url\x18\x05 \x01(\tR\nlandingUrl\x12!\n\x0cfallback_url\x18\x06 \x01(\tR\x0bfallbackUrl\x12&\n\x0fdeep_link_hosts\x18\x07 \x03(\tR\rdeepLinkHosts\x12"\n\rsub_id_params\x18\x08 \x03(\tR\x0bsubIdParams\x128\n\ndownstream\x18\t \x01(\x0b2\x18.baton.v1.DownstreamLinkR\ndownstream\x12H\n\x12attribution_window\x18\n \x01(\x0b2\x19.google.protobuf.DurationR\x11attributionWindow\x12G\n\x11attribution_model\x18\x0b \x01(\x0e2\x1a.baton.v1.AttributionModelR\x10attributionModel\x12A\n\x0fip_match_window\x18\x0c \x01(\x0b2\x19.google.protobuf.DurationR\ripMatchWindow\x12&\n\x0fdedupe_order_id\x18\r \x01(\x08R\rdedupeOrderId\x12J\n\x13timestamp_tolerance\x18\x0e \x01(\x0b2\x19.google.protobuf.DurationR\x12timestampTolerance\x125\n\x17auto_approve_after_days\x18\x0f \x01(\rR\x14autoApproveAfterDays\x12(\n\x06payout\x18\x10 \x01(\x0b2\x10.baton.v1.PayoutR\x06payout\x12C\n\x10payout_overrides\x18\x11 \x03(\x0b2\x18.baton.v1.PayoutOverrideR\x0fpayoutOverrides\x12S\n\x18duplicate_click_interval\x18\x12 \x01(\x0b2\x19.google.protobuf.DurationR\x16duplicateClickInterval\x12;\n\x0bcreate_time\x18\x13 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x14 \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xdc\x02\n\x07Network\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12A\n\x0fkickback_params\x18\x03 \x01(\x0b2\x18.baton.v1.KickbackParamsR\x0ekickbackParams\x12\x1f\n\x0ballowed_ips\x18\x04 \x03(\tR\nallowedIps\x12.\n\x13trust_trace_context\x18\x05 \x01(\x08R\x11trustTraceContext\x12\x1f\n\x0bsecret_hint\x18\x06 \x01(\tR\nsecretHint\x12;\n\x0bcreate_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\x93\x05\n\x0eKickbackParams\x12=\n\x08click_id\x18\x01 \x01(\tR\x07clickIdB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12=\n\x08order_id\x18\x02 \x01(\tR\x07orderIdB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12:\n\x06amount\x18\x03 \x01(\tR\x06amountB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12>\n\x08currency\x18\x04 \x01(\tR\x08currencyB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12:\n\x06status\x18\x05 \x01(\tR\x06statusB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12G\n\rdownstream_id\x18\x06 \x01(\tR\x0cdownstreamIdB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x128\n\x05token\x18\x07 \x01(\tR\x05tokenB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12E\n\x0camount_minor\x18\x08 \x01(\tR\x0bamountMinorB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12?\n\tuser_name\x18\t \x01(\tR\x08userNameB"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$\x12@\n\norder_id_2\x18\n \x01(\tR\x08orderId2B"\xbaH\x1fr\x1d\x18@2\x19^([A-Za-z0-9_.\\-\\[\\]]+)?$"\xc3\x02\n\x06ApiKey\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12"\n\x04role\x18\x03 \x01(\x0e2\x0e.baton.v1.RoleR\x04role\x12\x1d\n\npartner_id\x18\x04 \x01(\tR\tpartnerId\x12\x16\n\x06prefix\x18\x05 \x01(\tR\x06prefix\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0brevoke_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\nrevokeTime\x12@\n\x0elast_used_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0clastUsedTime"\x0f\n\rWhoAmIRequest"4\n\x0eWhoAmIResponse\x12"\n\x03key\x18\x01 \x01(\x0b2\x10.baton.v1.ApiKeyR\x03key"\xe7\x02\n\x17CreateAdvertiserRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12+\n\x11require_signature\x18\x02 \x01(\x08R\x10requireSignature\x12Q\n\x10registered_hosts\x18\x03 \x03(\tR\x0fregisteredHostsB&\xbaH#\x92\x01 \x102"\x1cr\x1a\x10\x01\x18\xfd\x012\x13^[A-Za-z0-9.:/\\-]+$\x122\n\x15store_email_plaintext\x18\x04 \x01(\x08R\x13storeEmailPlaintext\x12.\n\x07shop_id\x18\x05 \x01(\x03H\x00R\x06shopIdB\x10\xbaH\r"\x0b\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00\x88\x01\x01\x121\n\x06secret\x18\x06 \x01(\tH\x01R\x06secretB\x14\xbaH\x11r\x0f\x10\x04\x18\xc8\x012\x08^[!-~]+$\x88\x01\x01B\n\n\x08_shop_idB\t\n\x07_secret"h\n\x18CreateAdvertiserResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret"1\n\x14GetAdvertiserRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"M\n\x15GetAdvertiserResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser"j\n\x16ListAdvertisersRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"y\n\x17ListAdvertisersResponse\x126\n\x0badvertisers\x18\x01 \x03(\x0b2\x14.baton.v1.AdvertiserR\x0badvertisers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\x90\x03\n\x17UpdateAdvertiserRequest\x12<\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiserB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xf1\x01\xbaH\xed\x01\x1a\xea\x01\n\x1cupdate_advertiser.mask_paths\x12Zupdate_mask may name only name, require_signature, registered_hosts, store_email_plaintext\x1anthis.update_mask.paths.all(p, p in [\'name\', \'require_signature\', \'registered_hosts\', \'store_email_plaintext\'])"P\n\x18UpdateAdvertiserResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser"\x80\x01\n\x1dRotateAdvertiserSecretRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12D\n\x07overlap\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\x07overlapB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\x9a\x9e\x012\x00"\xc9\x01\n\x1eRotateAdvertiserSecretResponse\x124\n\nadvertiser\x18\x01 \x01(\x0b2\x14.baton.v1.AdvertiserR\nadvertiser\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\x12Y\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime"\xfd\x01\n\x16CreatePublisherRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x127\n\x04kind\x18\x02 \x01(\x0e2\x17.baton.v1.PublisherKindR\x04kindB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12N\n\rsub_id_params\x18\x03 \x03(\tR\x0bsubIdParamsB*\xbaH\'\x92\x01$\x10\x05\x18\x01"\x1er\x1c\x10\x01\x18@2\x16^[A-Za-z0-9_.\\-\\[\\]]+$\x12.\n\x07user_id\x18\x04 \x01(\x03H\x00R\x06userIdB\x10\xbaH\r"\x0b\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00\x88\x01\x01B\n\n\x08_user_id"L\n\x17CreatePublisherResponse\x121\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisher"0\n\x13GetPublisherRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"I\n\x14GetPublisherResponse\x121\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisher"\xa0\x01\n\x15ListPublishersRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x125\n\x04kind\x18\x03 \x01(\x0e2\x17.baton.v1.PublisherKindR\x04kindB\x08\xbaH\x05\x82\x01\x02\x10\x01"u\n\x16ListPublishersResponse\x123\n\npublishers\x18\x01 \x03(\x0b2\x13.baton.v1.PublisherR\npublishers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xad\x02\n\x16UpdatePublisherRequest\x129\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisherB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\x92\x01\xbaH\x8e\x01\x1a\x8b\x01\n\x1bupdate_publisher.mask_paths\x12-update_mask may name only name, sub_id_params\x1a=this.update_mask.paths.all(p, p in [\'name\', \'sub_id_params\'])"L\n\x17UpdatePublisherResponse\x121\n\tpublisher\x18\x01 \x01(\x0b2\x13.baton.v1.PublisherR\tpublisher"\xbc\x01\n\x11CreateSiteRequest\x12,\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1e\n\x04name\x18\x02 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12\x1d\n\x03url\x18\x03 \x01(\tR\x03urlB\x0b\xbaH\x08r\x06\x18\x80\x10\x88\x01\x01\x12.\n\x07site_id\x18\x04 \x01(\x03H\x00R\x06siteIdB\x10\xbaH\r"\x0b\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00\x88\x01\x01B\n\n\x08_site_id"8\n\x12CreateSiteResponse\x12"\n\x04site\x18\x01 \x01(\x0b2\x0e.baton.v1.SiteR\x04site"\x92\x01\n\x10ListSitesRequest\x12,\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12\'\n\tpage_size\x18\x02 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x03 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"a\n\x11ListSitesResponse\x12$\n\x05sites\x18\x01 \x03(\x0b2\x0e.baton.v1.SiteR\x05sites\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\x88\x0b\n\x12CreateOfferRequest\x12.\n\radvertiser_id\x18\x01 \x01(\tR\x0cadvertiserIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1e\n\x04name\x18\x02 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12:\n\x0blanding_url\x18\x03 \x01(\tR\nlandingUrlB\x19\xbaH\x16r\x14\x10\x01\x18\x80\x102\n^https?://\x88\x01\x01\x12=\n\x0cfallback_url\x18\x04 \x01(\tR\x0bfallbackUrlB\x1a\xbaH\x17r\x15\x18\x80\x102\x10^(https?://.+)?$\x12\xb2\x01\n\x0fdeep_link_hosts\x18\x05 \x03(\tR\rdeepLinkHostsB\x89\x01\xbaH\x85\x01\x92\x01\x81\x01\x102"}r{\x10\x01\x18\xfd\x012t^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?)*(:[0-9]{1,5})?$\x12N\n\rsub_id_params\x18\x06 \x03(\tR\x0bsubIdParamsB*\xbaH\'\x92\x01$\x10\x05\x18\x01"\x1er\x1c\x10\x01\x18@2\x16^[A-Za-z0-9_.\\-\\[\\]]+$\x128\n\ndownstream\x18\x07 \x01(\x0b2\x18.baton.v1.DownstreamLinkR\ndownstream\x12Y\n\x12attribution_window\x18\x08 \x01(\x0b2\x19.google.protobuf.DurationR\x11attributionWindowB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\xe7\x84\x0f2\x00\x12Q\n\x11attribution_model\x18\t \x01(\x0e2\x1a.baton.v1.AttributionModelR\x10attributionModelB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12Q\n\x0fip_match_window\x18\n \x01(\x0b2\x19.google.protobuf.DurationR\ripMatchWindowB\x0e\xbaH\x0b\xaa\x01\x08"\x04\x08\x80\xf5$2\x00\x12+\n\x0fdedupe_order_id\x18\x0b \x01(\x08H\x00R\rdedupeOrderId\x88\x01\x01\x12Z\n\x13timestamp_tolerance\x18\x0c \x01(\x0b2\x19.google.protobuf.DurationR\x12timestampToleranceB\x0e\xbaH\x0b\xaa\x01\x08"\x04\x08\x80\xf5$2\x00\x12?\n\x17auto_approve_after_days\x18\r \x01(\rR\x14autoApproveAfterDaysB\x08\xbaH\x05*\x03\x18\xed\x02\x120\n\x06payout\x18\x0e \x01(\x0b2\x10.baton.v1.PayoutR\x06payoutB\x06\xbaH\x03\xc8\x01\x01\x12N\n\x10payout_overrides\x18\x0f \x03(\x0b2\x18.baton.v1.PayoutOverrideR\x0fpayoutOverridesB\t\xbaH\x06\x92\x01\x03\x10\xe8\x07\x12c\n\x18duplicate_click_interval\x18\x10 \x01(\x0b2\x19.google.protobuf.DurationR\x16duplicateClickIntervalB\x0e\xbaH\x0b\xaa\x01\x08"\x04\x08\x80\xa3\x052\x00B\x12\n\x10_dedupe_order_id:\xa1\x01\xbaH\x9d\x01\x1a\x9a\x01\n\x1ccreate_offer.payout_currency\x12,a fixed payout\'s currency must be JPY or USD\x1aL!has(this.payout.fixed) || this.payout.fixed.currency_code in [\'JPY\', \'USD\']"<\n\x13CreateOfferResponse\x12%\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offer",\n\x0fGetOfferRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"9\n\x10GetOfferResponse\x12%\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offer"\xcc\x01\n\x11ListOffersRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12,\n\radvertiser_id\x18\x03 \x01(\tR\x0cadvertiserIdB\x07\xbaH\x04r\x02\x18@\x127\n\x06status\x18\x04 \x01(\x0e2\x15.baton.v1.OfferStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01"e\n\x12ListOffersResponse\x12\'\n\x06offers\x18\x01 \x03(\x0b2\x0f.baton.v1.OfferR\x06offers\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xe4\x04\n\x12UpdateOfferRequest\x12-\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offerB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xd9\x03\xbaH\xd5\x03\x1a\xd2\x03\n\x17update_offer.mask_paths\x12pupdate_mask names a field that cannot be changed (id, advertiser_id, create_time, update_time) or does not exist\x1a\xc4\x02this.update_mask.paths.all(p, p in [\'name\', \'status\', \'landing_url\', \'fallback_url\', \'deep_link_hosts\', \'sub_id_params\', \'downstream\', \'attribution_window\', \'attribution_model\', \'ip_match_window\', \'dedupe_order_id\', \'timestamp_tolerance\', \'auto_approve_after_days\', \'payout\', \'payout_overrides\', \'duplicate_click_interval\'])"<\n\x13UpdateOfferResponse\x12%\n\x05offer\x18\x01 \x01(\x0b2\x0f.baton.v1.OfferR\x05offer"\xdb\x01\n\x14CreateNetworkRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12A\n\x0fkickback_params\x18\x02 \x01(\x0b2\x18.baton.v1.KickbackParamsR\x0ekickbackParams\x120\n\x0ballowed_ips\x18\x03 \x03(\tR\nallowedIpsB\x0f\xbaH\x0c\x92\x01\t\x102"\x05r\x03\xe8\x01\x01\x12.\n\x13trust_trace_context\x18\x04 \x01(\x08R\x11trustTraceContext"\\\n\x15CreateNetworkResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret".\n\x11GetNetworkRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"A\n\x12GetNetworkResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network"g\n\x13ListNetworksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"m\n\x14ListNetworksResponse\x12-\n\x08networks\x18\x01 \x03(\x0b2\x11.baton.v1.NetworkR\x08networks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xef\x02\n\x14UpdateNetworkRequest\x123\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07networkB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xdc\x01\xbaH\xd8\x01\x1a\xd5\x01\n\x19update_network.mask_paths\x12Qupdate_mask may name only name, kickback_params, allowed_ips, trust_trace_context\x1aethis.update_mask.paths.all(p, p in [\'name\', \'kickback_params\', \'allowed_ips\', \'trust_trace_context\'])"D\n\x15UpdateNetworkResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network"}\n\x1aRotateNetworkSecretRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12D\n\x07overlap\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\x07overlapB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\x9a\x9e\x012\x00"\xbd\x01\n\x1bRotateNetworkSecretResponse\x12+\n\x07network\x18\x01 \x01(\x0b2\x11.baton.v1.NetworkR\x07network\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\x12Y\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime"\xaa\x02\n\x13CreateApiKeyRequest\x12\x1e\n\x04name\x18\x01 \x01(\tR\x04nameB\n\xbaH\x07r\x05\x10\x01\x18\xc8\x01\x12.\n\x04role\x18\x02 \x01(\x0e2\x0e.baton.v1.RoleR\x04roleB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12&\n\npartner_id\x18\x03 \x01(\tR\tpartnerIdB\x07\xbaH\x04r\x02\x18@:\x9a\x01\xbaH\x96\x01\x1a\x93\x01\n\x16create_api_key.partner\x12Lpartner_id is required for every role but admin, and must be empty for admin\x1a+(this.role == 1) == (this.partner_id == \'\')"S\n\x14CreateApiKeyResponse\x12)\n\x07api_key\x18\x01 \x01(\x0b2\x10.baton.v1.ApiKeyR\x06apiKey\x12\x10\n\x03key\x18\x02 \x01(\tR\x03key"\xb7\x01\n\x12ListApiKeysRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12&\n\npartner_id\x18\x03 \x01(\tR\tpartnerIdB\x07\xbaH\x04r\x02\x18@\x12\'\n\x0finclude_revoked\x18\x04 \x01(\x08R\x0eincludeRevoked"j\n\x13ListApiKeysResponse\x12+\n\x08api_keys\x18\x01 \x03(\x0b2\x10.baton.v1.ApiKeyR\x07apiKeys\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"0\n\x13RevokeApiKeyRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"A\n\x14RevokeApiKeyResponse\x12)\n\x07api_key\x18\x01 \x01(\x0b2\x10.baton.v1.ApiKeyR\x06apiKey"\x99\x02\n\x14ImportProgramRequest\x12(\n\tshops_csv\x18\x01 \x01(\tR\x08shopsCsvB\x0b\xbaH\x08r\x06(\x80\x80\x80\x80\x01\x122\n\x0epublishers_csv\x18\x02 \x01(\tR\rpublishersCsvB\x0b\xbaH\x08r\x06(\x80\x80\x80\x80\x01\x12(\n\tsites_csv\x18\x03 \x01(\tR\x08sitesCsvB\x0b\xbaH\x08r\x06(\x80\x80\x80\x80\x01\x12*\n\noffers_csv\x18\x04 \x01(\tR\toffersCsvB\x0b\xbaH\x08r\x06(\x80\x80\x80\x80\x01\x124\n\x0fconversions_csv\x18\x05 \x01(\tR\x0econversionsCsvB\x0b\xbaH\x08r\x06(\x80\x80\x80\x80\x01\x12\x17\n\x07dry_run\x18\x06 \x01(\x08R\x06dryRun"\x97\x01\n\x15ImportProgramResponse\x12\x17\n\x07dry_run\x18\x01 \x01(\x08R\x06dryRun\x120\n\x05files\x18\x02 \x03(\x0b2\x1a.baton.v1.ImportFileResultR\x05files\x123\n\x08problems\x18\x03 \x03(\x0b2\x17.baton.v1.ImportProblemR\x08problems"p\n\x10ImportFileResult\x12\x12\n\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n\x04rows\x18\x02 \x01(\x05R\x04rows\x12\x18\n\x07created\x18\x03 \x01(\x05R\x07created\x12\x1a\n\x08existing\x18\x04 \x01(\x05R\x08existing"g\n\rImportProblem\x12\x12\n\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n\x06column\x18\x03 \x01(\tR\x06column\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason*e\n\rPublisherKind\x12\x1e\n\x1aPUBLISHER_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14PUBLISHER_KIND_MEDIA\x10\x01\x12\x1a\n\x16PUBLISHER_KIND_NETWORK\x10\x02*]\n\x0bOfferStatus\x12\x1c\n\x18OFFER_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13OFFER_STATUS_ACTIVE\x10\x01\x12\x17\n\x13OFFER_STATUS_PAUSED\x10\x02*z\n\x10AttributionModel\x12!\n\x1dATTRIBUTION_MODEL_UNSPECIFIED\x10\x00\x12 \n\x1cATTRIBUTION_MODEL_LAST_CLICK\x10\x01\x12!\n\x1dATTRIBUTION_MODEL_FIRST_CLICK\x10\x022\xb3\x10\n\rConfigService\x12@\n\x06WhoAmI\x12\x17.baton.v1.WhoAmIRequest\x1a\x18.baton.v1.WhoAmIResponse"\x03\x90\x02\x01\x12Y\n\x10CreateAdvertiser\x12!.baton.v1.CreateAdvertiserRequest\x1a".baton.v1.CreateAdvertiserResponse\x12U\n\rGetAdvertiser\x12\x1e.baton.v1.GetAdvertiserRequest\x1a\x1f.baton.v1.GetAdvertiserResponse"\x03\x90\x02\x01\x12[\n\x0fListAdvertisers\x12 .baton.v1.ListAdvertisersRequest\x1a!.baton.v1.ListAdvertisersResponse"\x03\x90\x02\x01\x12Y\n\x10UpdateAdvertiser\x12!.baton.v1.UpdateAdvertiserRequest\x1a".baton.v1.UpdateAdvertiserResponse\x12k\n\x16RotateAdvertiserSecret\x12\'.baton.v1.RotateAdvertiserSecretRequest\x1a(.baton.v1.RotateAdvertiserSecretResponse\x12V\n\x0fCreatePublisher\x12 .baton.v1.CreatePublisherRequest\x1a!.baton.v1.CreatePublisherResponse\x12R\n\x0cGetPublisher\x12\x1d.baton.v1.GetPublisherRequest\x1a\x1e.baton.v1.GetPublisherResponse"\x03\x90\x02\x01\x12X\n\x0eListPublishers\x12\x1f.baton.v1.ListPublishersRequest\x1a .baton.v1.ListPublishersResponse"\x03\x90\x02\x01\x12V\n\x0fUpdatePublisher\x12 .baton.v1.UpdatePublisherRequest\x1a!.baton.v1.UpdatePublisherResponse\x12G\n\nCreateSite\x12\x1b.baton.v1.CreateSiteRequest\x1a\x1c.baton.v1.CreateSiteResponse\x12I\n\tListSites\x12\x1a.baton.v1.ListSitesRequest\x1a\x1b.baton.v1.ListSitesResponse"\x03\x90\x02\x01\x12J\n\x0bCreateOffer\x12\x1c.baton.v1.CreateOfferRequest\x1a\x1d.baton.v1.CreateOfferResponse\x12F\n\x08GetOffer\x12\x19.baton.v1.GetOfferRequest\x1a\x1a.baton.v1.GetOfferResponse"\x03\x90\x02\x01\x12L\n\nListOffers\x12\x1b.baton.v1.ListOffersRequest\x1a\x1c.baton.v1.ListOffersResponse"\x03\x90\x02\x01\x12J\n\x0bUpdateOffer\x12\x1c.baton.v1.UpdateOfferRequest\x1a\x1d.baton.v1.UpdateOfferResponse\x12P\n\rCreateNetwork\x12\x1e.baton.v1.CreateNetworkRequest\x1a\x1f.baton.v1.CreateNetworkResponse\x12L\n\nGetNetwork\x12\x1b.baton.v1.GetNetworkRequest\x1a\x1c.baton.v1.GetNetworkResponse"\x03\x90\x02\x01\x12R\n\x0cListNetworks\x12\x1d.baton.v1.ListNetworksRequest\x1a\x1e.baton.v1.ListNetworksResponse"\x03\x90\x02\x01\x12P\n\rUpdateNetwork\x12\x1e.baton.v1.UpdateNetworkRequest\x1a\x1f.baton.v1.UpdateNetworkResponse\x12b\n\x13RotateNetworkSecret\x12$.baton.v1.RotateNetworkSecretRequest\x1a%.baton.v1.RotateNetworkSecretResponse\x12M\n\x0cCreateApiKey\x12\x1d.baton.v1.CreateApiKeyRequest\x1a\x1e.baton.v1.CreateApiKeyResponse\x12O\n\x0bListApiKeys\x12\x1c.baton.v1.ListApiKeysRequest\x1a\x1d.baton.v1.ListApiKeysResponse"\x03\x90\x02\x01\x12M\n\x0cRevokeApiKey\x12\x1d.baton.v1.RevokeApiKeyRequest\x1a\x1e.baton.v1.RevokeApiKeyResponse\x12P\n\rImportProgram\x12\x1e.baton.v1.ImportProgramRequest\x1a\x1f.baton.v1.ImportProgramResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         common_pb.desc(),
         validate_pb.desc(),
@@ -2666,6 +2925,10 @@ _DESC = file_desc(
         "ListApiKeysResponse": ListApiKeysResponse,
         "RevokeApiKeyRequest": RevokeApiKeyRequest,
         "RevokeApiKeyResponse": RevokeApiKeyResponse,
+        "ImportProgramRequest": ImportProgramRequest,
+        "ImportProgramResponse": ImportProgramResponse,
+        "ImportFileResult": ImportFileResult,
+        "ImportProblem": ImportProblem,
         "PublisherKind": PublisherKind,
         "OfferStatus": OfferStatus,
         "AttributionModel": AttributionModel,

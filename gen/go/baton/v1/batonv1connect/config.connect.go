@@ -102,6 +102,9 @@ const (
 	// ConfigServiceRevokeApiKeyProcedure is the fully-qualified name of the ConfigService's
 	// RevokeApiKey RPC.
 	ConfigServiceRevokeApiKeyProcedure = "/baton.v1.ConfigService/RevokeApiKey"
+	// ConfigServiceImportProgramProcedure is the fully-qualified name of the ConfigService's
+	// ImportProgram RPC.
+	ConfigServiceImportProgramProcedure = "/baton.v1.ConfigService/ImportProgram"
 )
 
 // ConfigServiceClient is a client for the baton.v1.ConfigService service.
@@ -138,6 +141,19 @@ type ConfigServiceClient interface {
 	CreateApiKey(context.Context, *v1.CreateApiKeyRequest) (*v1.CreateApiKeyResponse, error)
 	ListApiKeys(context.Context, *v1.ListApiKeysRequest) (*v1.ListApiKeysResponse, error)
 	RevokeApiKey(context.Context, *v1.RevokeApiKeyRequest) (*v1.RevokeApiKeyResponse, error)
+	// ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
+	// (the formats are in the README, "Moving an FC2/CATS program to
+	// Baton"): shops with their shop IDs and passwords, publishers and sites
+	// with their FC2 user and site IDs, offers, and past conversions. Admin
+	// only. Every row is checked first; when any row is refused, nothing is
+	// written and every refused row is listed with its file, line and reason.
+	// Records are keyed by their natural keys (shop ID, user ID, site ID,
+	// offer ID, order ID): running the same files again creates nothing, and
+	// an import interrupted half way completes when run again. Imported
+	// conversions are history: they are marked CONVERSION_SOURCE_IMPORT and
+	// never posted back. `baton import DIR` does the same from a directory,
+	// without the request size limit.
+	ImportProgram(context.Context, *v1.ImportProgramRequest) (*v1.ImportProgramResponse, error)
 }
 
 // NewConfigServiceClient constructs a client for the baton.v1.ConfigService service. By default, it
@@ -306,6 +322,12 @@ func NewConfigServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithSchema(configServiceMethods.ByName("RevokeApiKey")),
 			connect.WithClientOptions(opts...),
 		),
+		importProgram: connect.NewClient[v1.ImportProgramRequest, v1.ImportProgramResponse](
+			httpClient,
+			baseURL+ConfigServiceImportProgramProcedure,
+			connect.WithSchema(configServiceMethods.ByName("ImportProgram")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -335,6 +357,7 @@ type configServiceClient struct {
 	createApiKey           *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
 	listApiKeys            *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
 	revokeApiKey           *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
+	importProgram          *connect.Client[v1.ImportProgramRequest, v1.ImportProgramResponse]
 }
 
 // WhoAmI calls baton.v1.ConfigService.WhoAmI.
@@ -553,6 +576,15 @@ func (c *configServiceClient) RevokeApiKey(ctx context.Context, req *v1.RevokeAp
 	return nil, err
 }
 
+// ImportProgram calls baton.v1.ConfigService.ImportProgram.
+func (c *configServiceClient) ImportProgram(ctx context.Context, req *v1.ImportProgramRequest) (*v1.ImportProgramResponse, error) {
+	response, err := c.importProgram.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // ConfigServiceHandler is an implementation of the baton.v1.ConfigService service.
 type ConfigServiceHandler interface {
 	// WhoAmI describes the caller's key: role and partner.
@@ -587,6 +619,19 @@ type ConfigServiceHandler interface {
 	CreateApiKey(context.Context, *v1.CreateApiKeyRequest) (*v1.CreateApiKeyResponse, error)
 	ListApiKeys(context.Context, *v1.ListApiKeysRequest) (*v1.ListApiKeysResponse, error)
 	RevokeApiKey(context.Context, *v1.RevokeApiKeyRequest) (*v1.RevokeApiKeyResponse, error)
+	// ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
+	// (the formats are in the README, "Moving an FC2/CATS program to
+	// Baton"): shops with their shop IDs and passwords, publishers and sites
+	// with their FC2 user and site IDs, offers, and past conversions. Admin
+	// only. Every row is checked first; when any row is refused, nothing is
+	// written and every refused row is listed with its file, line and reason.
+	// Records are keyed by their natural keys (shop ID, user ID, site ID,
+	// offer ID, order ID): running the same files again creates nothing, and
+	// an import interrupted half way completes when run again. Imported
+	// conversions are history: they are marked CONVERSION_SOURCE_IMPORT and
+	// never posted back. `baton import DIR` does the same from a directory,
+	// without the request size limit.
+	ImportProgram(context.Context, *v1.ImportProgramRequest) (*v1.ImportProgramResponse, error)
 }
 
 // NewConfigServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -751,6 +796,12 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 		connect.WithSchema(configServiceMethods.ByName("RevokeApiKey")),
 		connect.WithHandlerOptions(opts...),
 	)
+	configServiceImportProgramHandler := connect.NewUnaryHandlerSimple(
+		ConfigServiceImportProgramProcedure,
+		svc.ImportProgram,
+		connect.WithSchema(configServiceMethods.ByName("ImportProgram")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.v1.ConfigService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ConfigServiceWhoAmIProcedure:
@@ -801,6 +852,8 @@ func NewConfigServiceHandler(svc ConfigServiceHandler, opts ...connect.HandlerOp
 			configServiceListApiKeysHandler.ServeHTTP(w, r)
 		case ConfigServiceRevokeApiKeyProcedure:
 			configServiceRevokeApiKeyHandler.ServeHTTP(w, r)
+		case ConfigServiceImportProgramProcedure:
+			configServiceImportProgramHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -904,4 +957,8 @@ func (UnimplementedConfigServiceHandler) ListApiKeys(context.Context, *v1.ListAp
 
 func (UnimplementedConfigServiceHandler) RevokeApiKey(context.Context, *v1.RevokeApiKeyRequest) (*v1.RevokeApiKeyResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.ConfigService.RevokeApiKey is not implemented"))
+}
+
+func (UnimplementedConfigServiceHandler) ImportProgram(context.Context, *v1.ImportProgramRequest) (*v1.ImportProgramResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.ConfigService.ImportProgram is not implemented"))
 }
