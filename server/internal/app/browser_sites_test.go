@@ -119,7 +119,7 @@ func visit(t *testing.T, start string, blockThirdParty bool, spki string) visitR
 	plan := map[string]any{
 		"chromium": chromium, "start": start, "until": "done", "timeoutMs": 30000, "blockThirdPartyCookies": blockThirdParty,
 		"storageOrigin": "http://" + shopHost,
-		"hostRules":     fmt.Sprintf("MAP %s 127.0.0.1, MAP %s 127.0.0.1, MAP %s 127.0.0.1", batonHost, shopHost, mediaHost),
+		"hostRules":     fmt.Sprintf("MAP %s 127.0.0.1, MAP %s 127.0.0.1, MAP *.%s 127.0.0.1, MAP %s 127.0.0.1", batonHost, shopHost, shopHost, mediaHost),
 	}
 	if spki != "" {
 		plan["spki"] = []string{spki}
@@ -193,6 +193,7 @@ type sitesEnv struct {
 	*testServer
 	t       *testing.T
 	public  string // Baton as browsers reach it
+	ownHost string // Baton on the shop's own tracking host, when set
 	spki    string
 	shopURL string
 	media   string
@@ -373,7 +374,7 @@ func (e *sitesEnv) flow(t *testing.T, name string, p shopPage, blockThirdParty b
 	}
 	session := "media-" + name
 	banner := link.GetLink().GetUrl() + "?param1=" + url.QueryEscape(session)
-	if !strings.HasPrefix(banner, e.public+"/c/") {
+	if !strings.HasPrefix(banner, e.public+"/c/") && (e.ownHost == "" || !strings.HasPrefix(banner, e.ownHost+"/c/")) {
 		t.Fatalf("link %s is not on %s", banner, e.public)
 	}
 	v := visit(t, e.media+"/?banner="+url.QueryEscape(banner), blockThirdParty, e.spki)
@@ -640,4 +641,35 @@ func mustClick(t *testing.T, e *sitesEnv) *http.Response {
 	}
 	res.Body.Close()
 	return res
+}
+
+// Case 5: the shop's own tracking host (track.shop.test, a CNAME to Baton in
+// production): links and tags point there, so Baton's click cookie is
+// first-party on the shop's site. The unchanged image tag is attributed by
+// it over plain http, with third-party cookies blocked.
+func TestBrowserSitesShopsOwnTrackingHost(t *testing.T) {
+	t.Parallel()
+	e := newSitesEnv(t, false)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(e.public, "http://"))
+	host := "track." + shopHost + ":" + port
+	if _, err := e.admin.UpdateAdvertiser(context.Background(), &batonv1.UpdateAdvertiserRequest{
+		Advertiser: &batonv1.Advertiser{Id: app.DemoAdvertiserID, TrackingDomain: host}, UpdateMask: fieldMask("tracking_domain")}); err != nil {
+		t.Fatal(err)
+	}
+	e.ownHost = "http://" + host
+	v, convs, session := e.flow(t, "own-host", shopPage{}, true)
+	own, _ := v.pixelRequests()
+	if len(own) != 1 || !hasBatonCookie(own[0]) {
+		t.Fatalf("image tag requests %q: want one, with Baton's cookie (first-party on the shop's site)", own)
+	}
+	for _, r := range v.Requests {
+		if !strings.HasPrefix(r.URL, e.ownHost+"/") {
+			t.Errorf("request %s is not on the shop's tracking host", r.URL)
+		}
+	}
+	c := one(t, "own-host", convs)
+	if c.GetPublisherId() != app.DemoPublisherID || c.GetUpstreamId() != session || c.GetAttributionPath() != batonv1.AttributionPath_ATTRIBUTION_PATH_COOKIE {
+		t.Fatalf("conversion %v", c)
+	}
+	e.waitPostback(t, c.GetOrderId(), session)
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -186,5 +188,49 @@ func (e *fc2Env) pbEndpoint(t testing.TB, tmpl string) {
 	if _, err := pb.CreatePostbackEndpoint(context.Background(), &batonv1.CreatePostbackEndpointRequest{UrlTemplate: tmpl,
 		Events: []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_PENDING}, Method: batonv1.PostbackMethod_POSTBACK_METHOD_GET}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An advertiser's own tracking host: set by an admin only, a host name
+// (and port) only, and then its links and tags point there.
+func TestShopsOwnTrackingHost(t *testing.T) {
+	t.Parallel()
+	e := newFC2Env(t)
+	ctx := context.Background()
+	set := func(c batonv1connect.ConfigServiceClient, host string) error {
+		_, err := c.UpdateAdvertiser(ctx, &batonv1.UpdateAdvertiserRequest{Advertiser: &batonv1.Advertiser{Id: app.DemoAdvertiserID, TrackingDomain: host},
+			UpdateMask: fieldMask("tracking_domain")})
+		return err
+	}
+	if err := set(e.config(app.DemoAdvertiserKey), "track.shop.example"); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("an advertiser set its own tracking host: %v", err)
+	}
+	for _, bad := range []string{"https://track.shop.example", "track.shop.example/c", "Track.Shop.Example", "localhost", "track shop.example"} {
+		if err := set(e.clickEnv.admin, bad); connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("tracking_domain %q: %v", bad, err)
+		}
+	}
+	if err := set(e.clickEnv.admin, "track.shop.example"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.clicks.CreateTrackingLink(ctx, &batonv1.CreateTrackingLinkRequest{OfferId: e.offer.GetId(), PublisherId: app.DemoPublisherID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "http://track.shop.example/c/" + l.GetLink().GetId(); l.GetLink().GetUrl() != want {
+		t.Errorf("link %s, want %s", l.GetLink().GetUrl(), want)
+	}
+	tag, err := e.adv.BuildFc2Tag(ctx, &batonv1.BuildFc2TagRequest{AdvertiserId: app.DemoAdvertiserID, Format: batonv1.Fc2TagFormat_FC2_TAG_FORMAT_IMAGE,
+		UniqueId: "1", AmountY: proto.Int64(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tag.GetUrl(), "http://track.shop.example/tracking/tracking_img.php?") {
+		t.Errorf("tag %s", tag.GetUrl())
+	}
+	// Created with one, by an admin.
+	a, err := e.clickEnv.admin.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "own host", TrackingDomain: "t.other.example"})
+	if err != nil || a.GetAdvertiser().GetTrackingDomain() != "t.other.example" {
+		t.Fatalf("create with a tracking host: %v %v", a, err)
 	}
 }

@@ -64,8 +64,10 @@ type Advertiser struct {
 	RegisteredHosts     []string
 	StoreEmailPlaintext bool
 	SecretHint          string
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// TrackingDomain is the shop's own tracking host (CNAME to Baton), or "".
+	TrackingDomain string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // PublisherKind tells a media from an upstream network.

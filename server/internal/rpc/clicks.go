@@ -26,10 +26,10 @@ func NewClickServer(svc *service.Clicks, log *slog.Logger) *ClickServer {
 	return &ClickServer{svc: svc, errs: errorMapper{log: log}}
 }
 
-func (s *ClickServer) linkToProto(l domain.TrackingLink) *batonv1.TrackingLink {
+func (s *ClickServer) linkToProto(ctx context.Context, l domain.TrackingLink) *batonv1.TrackingLink {
 	return &batonv1.TrackingLink{
 		Id: l.ID, OfferId: l.OfferID, PublisherId: l.PublisherID, SiteId: l.SiteID,
-		Url: s.svc.LinkURL(l.ID), CreateTime: ts(l.CreatedAt),
+		Url: s.svc.LinkURL(ctx, l), CreateTime: ts(l.CreatedAt),
 	}
 }
 
@@ -81,7 +81,7 @@ func (s *ClickServer) CreateTrackingLink(ctx context.Context, req *batonv1.Creat
 	if err != nil {
 		return nil, s.errs.toConnect(ctx, err)
 	}
-	return &batonv1.CreateTrackingLinkResponse{Link: s.linkToProto(l)}, nil
+	return &batonv1.CreateTrackingLinkResponse{Link: s.linkToProto(ctx, l)}, nil
 }
 
 // ListTrackingLinks implements baton.v1.ClickService.
@@ -100,7 +100,7 @@ func (s *ClickServer) ListTrackingLinks(ctx context.Context, req *batonv1.ListTr
 	}
 	out := &batonv1.ListTrackingLinksResponse{NextPageToken: encodePageToken(next)}
 	for _, l := range list {
-		out.Links = append(out.Links, s.linkToProto(l))
+		out.Links = append(out.Links, s.linkToProto(ctx, l))
 	}
 	return out, nil
 }

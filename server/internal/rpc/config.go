@@ -108,7 +108,7 @@ func (s *ConfigServer) CreateAdvertiser(ctx context.Context, req *batonv1.Create
 	in := domain.Advertiser{
 		Name: req.GetName(), RequireSignature: req.GetRequireSignature(),
 		RegisteredHosts: req.GetRegisteredHosts(), StoreEmailPlaintext: req.GetStoreEmailPlaintext(),
-		ShopID: req.GetShopId(),
+		ShopID: req.GetShopId(), TrackingDomain: req.GetTrackingDomain(),
 	}
 	var a domain.Advertiser
 	var secret string
@@ -172,11 +172,13 @@ func (s *ConfigServer) UpdateAdvertiser(ctx context.Context, req *batonv1.Update
 		if err := validateAs(s.validator, &batonv1.CreateAdvertiserRequest{
 			Name: cur.GetName(), RequireSignature: cur.GetRequireSignature(),
 			RegisteredHosts: cur.GetRegisteredHosts(), StoreEmailPlaintext: cur.GetStoreEmailPlaintext(),
+			TrackingDomain: cur.GetTrackingDomain(),
 		}, "advertiser"); err != nil {
 			return err
 		}
 		a.Name, a.RequireSignature = cur.GetName(), cur.GetRequireSignature()
 		a.RegisteredHosts, a.StoreEmailPlaintext = cur.GetRegisteredHosts(), cur.GetStoreEmailPlaintext()
+		a.TrackingDomain = cur.GetTrackingDomain()
 		return nil
 	})
 	if err != nil {

@@ -67,7 +67,7 @@ func advertiserToProto(a domain.Advertiser) *batonv1.Advertiser {
 	return &batonv1.Advertiser{
 		Id: a.ID, Name: a.Name, ShopId: a.ShopID, RequireSignature: a.RequireSignature,
 		RegisteredHosts: a.RegisteredHosts, StoreEmailPlaintext: a.StoreEmailPlaintext, SecretHint: a.SecretHint,
-		CreateTime: ts(a.CreatedAt), UpdateTime: ts(a.UpdatedAt),
+		CreateTime: ts(a.CreatedAt), UpdateTime: ts(a.UpdatedAt), TrackingDomain: a.TrackingDomain,
 	}
 }
 

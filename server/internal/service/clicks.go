@@ -44,6 +44,7 @@ type Clicks struct {
 
 	links *linkCache
 	dups  *visitorCache
+	bases *ttlCache[string] // offer ID → base URL of its links
 }
 
 // NewClicks returns the click use cases. publicURL is the base of tracking
@@ -54,17 +55,45 @@ func NewClicks(st ClickStore, rec ClickRecorder, ids clickid.Generator, publicUR
 	}
 	return &Clicks{
 		store: st, recorder: rec, ids: ids, now: ids.Now, publicURL: strings.TrimRight(publicURL, "/"),
-		links: newLinkCache(5 * time.Second), dups: newVisitorCache(200_000),
+		links: newLinkCache(5 * time.Second), dups: newVisitorCache(200_000), bases: newTTLCache[string](5 * time.Second),
 	}
 }
 
 // ConfigChanged drops cached link settings, so offer and publisher changes
 // made through this process apply to the next click. Other processes see
 // them within the cache TTL (5 s).
-func (c *Clicks) ConfigChanged() { c.links.clear() }
+func (c *Clicks) ConfigChanged() { c.links.clear(); c.bases.clear() }
 
-// LinkURL is the URL a publisher pastes for a link.
-func (c *Clicks) LinkURL(linkID string) string { return c.publicURL + "/c/" + linkID }
+// LinkURL is the URL a publisher pastes for a link: on the advertiser's own
+// tracking host when it has one (see domain.Advertiser.TrackingDomain),
+// else on Baton's public URL.
+func (c *Clicks) LinkURL(ctx context.Context, l domain.TrackingLink) string {
+	base, err := c.bases.get(l.OfferID, c.now(), func() (string, error) {
+		o, err := c.store.GetOffer(ctx, l.OfferID)
+		if err != nil {
+			return "", err
+		}
+		a, err := c.store.GetAdvertiser(ctx, o.AdvertiserID)
+		if err != nil {
+			return "", err
+		}
+		return TrackingBase(c.publicURL, a), nil
+	})
+	if err != nil {
+		base = c.publicURL
+	}
+	return base + "/c/" + l.ID
+}
+
+// TrackingBase is where an advertiser's links and tags point: its own
+// tracking host, with the scheme of Baton's public URL, or that URL.
+func TrackingBase(publicURL string, a domain.Advertiser) string {
+	if a.TrackingDomain == "" {
+		return publicURL
+	}
+	scheme, _, _ := strings.Cut(publicURL, "://")
+	return scheme + "://" + a.TrackingDomain
+}
 
 // CookieName is the first-party cookie that carries the last click for one
 // advertiser (shop). One cookie per advertiser, so a click on another shop's

@@ -144,7 +144,21 @@ func (c *Config) CreateAdvertiser(ctx context.Context, p domain.Principal, a dom
 	}
 	secret := secretbox.NewSecret("")
 	out, err := c.store.CreateAdvertiser(ctx, a, secret)
+	if err != nil {
+		return out, "", err
+	}
+	out, err = c.withTrackingDomain(ctx, out, a.TrackingDomain)
 	return out, secret, err
+}
+
+// withTrackingDomain sets a new advertiser's own tracking host.
+func (c *Config) withTrackingDomain(ctx context.Context, a domain.Advertiser, host string) (domain.Advertiser, error) {
+	if host == "" {
+		return a, nil
+	}
+	a.TrackingDomain = host
+	out, err := c.store.UpdateAdvertiser(ctx, a)
+	return out, c.changed(err)
 }
 
 // CreateAdvertiserWithSecret creates an advertiser that keeps the secret
@@ -157,7 +171,11 @@ func (c *Config) CreateAdvertiserWithSecret(ctx context.Context, p domain.Princi
 	if len(secret) < 4 || len(secret) > 200 {
 		return a, domain.Invalid("secret", "must be 4 to 200 characters")
 	}
-	return c.store.CreateAdvertiser(ctx, a, secret)
+	out, err := c.store.CreateAdvertiser(ctx, a, secret)
+	if err != nil {
+		return out, err
+	}
+	return c.withTrackingDomain(ctx, out, a.TrackingDomain)
 }
 
 // GetAdvertiser returns an advertiser to an admin or to itself.
@@ -196,8 +214,14 @@ func (c *Config) UpdateAdvertiser(ctx context.Context, p domain.Principal, id st
 	if err != nil {
 		return a, err
 	}
+	domainBefore := a.TrackingDomain
 	if err := change(&a); err != nil {
 		return a, err
+	}
+	if a.TrackingDomain != domainBefore && !p.IsAdmin() {
+		// Links and tags follow it: only the operator, who checked the
+		// CNAME, may point them at another host.
+		return a, domain.Denied("only an admin may change tracking_domain")
 	}
 	out, err := c.store.UpdateAdvertiser(ctx, a)
 	return out, c.changed(err)

@@ -162,10 +162,11 @@ func (f *FC2) BuildTag(ctx context.Context, p domain.Principal, in FC2TagInput) 
 		ps = append(ps, param{"test", "on"})
 	}
 	q := encodeParams(ps)
+	base := TrackingBase(f.publicURL, adv)
 	if in.Post {
-		return FC2Tag{URL: f.publicURL + "/tracking/tracking_post.php", Body: q, SH: sh}, nil
+		return FC2Tag{URL: base + "/tracking/tracking_post.php", Body: q, SH: sh}, nil
 	}
-	u := f.publicURL + "/tracking/tracking_img.php?" + q
+	u := base + "/tracking/tracking_img.php?" + q
 	return FC2Tag{URL: u, HTML: `<img src="` + html.EscapeString(u) + `" width="1" height="1" alt="">`, SH: sh}, nil
 }
 

@@ -15,11 +15,11 @@ import (
 
 // ---------------------------------------------------------------- advertisers
 
-const advertiserColumns = `id, name, shop_id, require_signature, registered_hosts, store_email_plaintext, secret_hint, created_at, updated_at`
+const advertiserColumns = `id, name, shop_id, require_signature, registered_hosts, store_email_plaintext, secret_hint, created_at, updated_at, tracking_domain`
 
 func scanAdvertiser(row pgx.CollectableRow) (domain.Advertiser, error) {
 	var a domain.Advertiser
-	err := row.Scan(&a.ID, &a.Name, &a.ShopID, &a.RequireSignature, &a.RegisteredHosts, &a.StoreEmailPlaintext, &a.SecretHint, &a.CreatedAt, &a.UpdatedAt)
+	err := row.Scan(&a.ID, &a.Name, &a.ShopID, &a.RequireSignature, &a.RegisteredHosts, &a.StoreEmailPlaintext, &a.SecretHint, &a.CreatedAt, &a.UpdatedAt, &a.TrackingDomain)
 	return a, err
 }
 
@@ -80,8 +80,8 @@ func (s *Store) ListAdvertisers(ctx context.Context, page domain.Page) ([]domain
 // UpdateAdvertiser writes the changeable fields of a.
 func (s *Store) UpdateAdvertiser(ctx context.Context, a domain.Advertiser) (domain.Advertiser, error) {
 	rows, _ := s.pool.Query(ctx, `UPDATE advertisers SET name = $2, require_signature = $3, registered_hosts = $4,
-		store_email_plaintext = $5, updated_at = $6 WHERE id = $1 RETURNING `+advertiserColumns,
-		a.ID, a.Name, a.RequireSignature, nonNil(a.RegisteredHosts), a.StoreEmailPlaintext, s.now())
+		store_email_plaintext = $5, updated_at = $6, tracking_domain = $7 WHERE id = $1 RETURNING `+advertiserColumns,
+		a.ID, a.Name, a.RequireSignature, nonNil(a.RegisteredHosts), a.StoreEmailPlaintext, s.now(), a.TrackingDomain)
 	out, err := pgx.CollectExactlyOneRow(rows, scanAdvertiser)
 	if err == pgx.ErrNoRows {
 		return out, domain.NotFound("advertiser", a.ID)

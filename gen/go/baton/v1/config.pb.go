@@ -194,11 +194,17 @@ type Advertiser struct {
 	// only a keyed hash, enough to match but not to read.
 	StoreEmailPlaintext bool `protobuf:"varint,6,opt,name=store_email_plaintext,json=storeEmailPlaintext,proto3" json:"store_email_plaintext,omitempty"`
 	// Masked form of the current secret, e.g. "••••3f9a"; never the secret.
-	SecretHint    string                 `protobuf:"bytes,7,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SecretHint string                 `protobuf:"bytes,7,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The shop's own tracking host, e.g. "track.shop.example": a subdomain of
+	// the shop's site whose DNS names Baton (a CNAME). Tracking links of its
+	// offers, its FC2 tags and its first-party tag use it, so Baton's click
+	// cookie is first-party on the shop's site. Empty: Baton's public URL. Set
+	// by an admin, who checks the CNAME (and its TLS certificate) first.
+	TrackingDomain string `protobuf:"bytes,10,opt,name=tracking_domain,json=trackingDomain,proto3" json:"tracking_domain,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Advertiser) Reset() {
@@ -292,6 +298,13 @@ func (x *Advertiser) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Advertiser) GetTrackingDomain() string {
+	if x != nil {
+		return x.TrackingDomain
+	}
+	return ""
 }
 
 // Publisher is a media (affiliate) or an upstream network.
@@ -1338,9 +1351,11 @@ type CreateAdvertiserRequest struct {
 	// The secret to keep: the FC2 shop password its tags' sh are computed
 	// with. Admin only. Sealed at rest like a generated one, and not returned
 	// in the response. Absent: Baton generates one.
-	Secret        *string `protobuf:"bytes,6,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The shop's own tracking host (see Advertiser.tracking_domain). Admin only.
+	TrackingDomain string  `protobuf:"bytes,7,opt,name=tracking_domain,json=trackingDomain,proto3" json:"tracking_domain,omitempty"`
+	Secret         *string `protobuf:"bytes,6,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CreateAdvertiserRequest) Reset() {
@@ -1406,6 +1421,13 @@ func (x *CreateAdvertiserRequest) GetShopId() int64 {
 		return *x.ShopId
 	}
 	return 0
+}
+
+func (x *CreateAdvertiserRequest) GetTrackingDomain() string {
+	if x != nil {
+		return x.TrackingDomain
+	}
+	return ""
 }
 
 func (x *CreateAdvertiserRequest) GetSecret() string {
@@ -4167,7 +4189,7 @@ var File_baton_v1_config_proto protoreflect.FileDescriptor
 
 const file_baton_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x15baton/v1/config.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\x02\n" +
+	"\x15baton/v1/config.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x03\n" +
 	"\n" +
 	"Advertiser\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -4181,7 +4203,9 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x93\x02\n" +
+	"updateTime\x12'\n" +
+	"\x0ftracking_domain\x18\n" +
+	" \x01(\tR\x0etrackingDomain\"\x93\x02\n" +
 	"\tPublisher\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12+\n" +
@@ -4281,14 +4305,15 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\x0elast_used_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\flastUsedTime\"\x0f\n" +
 	"\rWhoAmIRequest\"4\n" +
 	"\x0eWhoAmIResponse\x12\"\n" +
-	"\x03key\x18\x01 \x01(\v2\x10.baton.v1.ApiKeyR\x03key\"\xe7\x02\n" +
+	"\x03key\x18\x01 \x01(\v2\x10.baton.v1.ApiKeyR\x03key\"\xf3\x03\n" +
 	"\x17CreateAdvertiserRequest\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12+\n" +
 	"\x11require_signature\x18\x02 \x01(\bR\x10requireSignature\x12Q\n" +
 	"\x10registered_hosts\x18\x03 \x03(\tB&\xbaH#\x92\x01 \x102\"\x1cr\x1a\x10\x01\x18\xfd\x012\x13^[A-Za-z0-9.:/\\-]+$R\x0fregisteredHosts\x122\n" +
 	"\x15store_email_plaintext\x18\x04 \x01(\bR\x13storeEmailPlaintext\x12.\n" +
-	"\ashop_id\x18\x05 \x01(\x03B\x10\xbaH\r\"\v\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00H\x00R\x06shopId\x88\x01\x01\x121\n" +
+	"\ashop_id\x18\x05 \x01(\x03B\x10\xbaH\r\"\v\x18\xff\xff\xff\xff\xff\xff\xff\x0f \x00H\x00R\x06shopId\x88\x01\x01\x12\x89\x01\n" +
+	"\x0ftracking_domain\x18\a \x01(\tB`\xbaH]r[\x18\xfd\x012V^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z][a-z0-9-]{0,61}[a-z0-9](:[0-9]{1,5})?)?$R\x0etrackingDomain\x121\n" +
 	"\x06secret\x18\x06 \x01(\tB\x14\xbaH\x11r\x0f\x10\x04\x18\xc8\x012\b^[!-~]+$H\x01R\x06secret\x88\x01\x01B\n" +
 	"\n" +
 	"\b_shop_idB\t\n" +
@@ -4311,14 +4336,14 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"y\n" +
 	"\x17ListAdvertisersResponse\x126\n" +
 	"\vadvertisers\x18\x01 \x03(\v2\x14.baton.v1.AdvertiserR\vadvertisers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x90\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb5\x03\n" +
 	"\x17UpdateAdvertiserRequest\x12<\n" +
 	"\n" +
 	"advertiser\x18\x01 \x01(\v2\x14.baton.v1.AdvertiserB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"advertiser\x12C\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask:\xf1\x01\xbaH\xed\x01\x1a\xea\x01\n" +
-	"\x1cupdate_advertiser.mask_paths\x12Zupdate_mask may name only name, require_signature, registered_hosts, store_email_plaintext\x1anthis.update_mask.paths.all(p, p in ['name', 'require_signature', 'registered_hosts', 'store_email_plaintext'])\"P\n" +
+	"updateMask:\x96\x02\xbaH\x92\x02\x1a\x8f\x02\n" +
+	"\x1cupdate_advertiser.mask_paths\x12kupdate_mask may name only name, require_signature, registered_hosts, store_email_plaintext, tracking_domain\x1a\x81\x01this.update_mask.paths.all(p, p in ['name', 'require_signature', 'registered_hosts', 'store_email_plaintext', 'tracking_domain'])\"P\n" +
 	"\x18UpdateAdvertiserResponse\x124\n" +
 	"\n" +
 	"advertiser\x18\x01 \x01(\v2\x14.baton.v1.AdvertiserR\n" +
