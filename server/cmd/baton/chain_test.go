@@ -110,6 +110,22 @@ type mediaStub struct {
 	got []url.Values
 }
 
+// chainEnds starts the two ends of a chain: the media's postback receiver
+// and the advertiser's landing page.
+func chainEnds(t *testing.T) (*mediaStub, *httptest.Server) {
+	media := &mediaStub{}
+	media.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		media.mu.Lock()
+		media.got = append(media.got, r.URL.Query())
+		media.mu.Unlock()
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(media.Close)
+	advertiser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "landing page") }))
+	t.Cleanup(advertiser.Close)
+	return media, advertiser
+}
+
 func (m *mediaStub) received() []url.Values {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -139,16 +155,7 @@ func (m *mediaStub) waitFor(t *testing.T, n int, timeout time.Duration) []url.Va
 func TestThreeHopChain(t *testing.T) {
 	chainT = t
 	ctx := context.Background()
-	media := &mediaStub{}
-	media.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		media.mu.Lock()
-		media.got = append(media.got, r.URL.Query())
-		media.mu.Unlock()
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer media.Close()
-	advertiser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "landing page") }))
-	defer advertiser.Close()
+	media, advertiser := chainEnds(t)
 
 	jaeger := startJaeger(t)
 	otelEnv := func(service string) []string {
@@ -395,16 +402,7 @@ const batonToBatonTemplate = "/postback?token=%s&click_id={upstream_id}&order_id
 func TestChainCarriesExactMoneyAndEveryCATSVariable(t *testing.T) {
 	chainT = t
 	ctx := context.Background()
-	media := &mediaStub{}
-	media.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		media.mu.Lock()
-		media.got = append(media.got, r.URL.Query())
-		media.mu.Unlock()
-		_, _ = io.WriteString(w, "ok")
-	}))
-	defer media.Close()
-	advertiser := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "landing page") }))
-	defer advertiser.Close()
+	media, advertiser := chainEnds(t)
 	asp1, asp2 := newHop(t, "ASP-1"), newHop(t, "ASP-2")
 
 	n2 := must(asp1.config.CreateNetwork(ctx, &batonv1.CreateNetworkRequest{Name: "ASP-2"}))
