@@ -2029,6 +2029,105 @@ func (x *RedeliverResponse) GetQueuedCount() int32 {
 	return 0
 }
 
+type SendTestPostbackRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	EndpointId string                 `protobuf:"bytes,1,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// The event the postback reports (its {status} and {event}); default
+	// pending.
+	Event         PostbackEvent `protobuf:"varint,2,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestPostbackRequest) Reset() {
+	*x = SendTestPostbackRequest{}
+	mi := &file_baton_v1_postback_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestPostbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestPostbackRequest) ProtoMessage() {}
+
+func (x *SendTestPostbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestPostbackRequest.ProtoReflect.Descriptor instead.
+func (*SendTestPostbackRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SendTestPostbackRequest) GetEndpointId() string {
+	if x != nil {
+		return x.EndpointId
+	}
+	return ""
+}
+
+func (x *SendTestPostbackRequest) GetEvent() PostbackEvent {
+	if x != nil {
+		return x.Event
+	}
+	return PostbackEvent_POSTBACK_EVENT_UNSPECIFIED
+}
+
+type SendTestPostbackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery, pending until its first attempt (GetDelivery shows it).
+	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestPostbackResponse) Reset() {
+	*x = SendTestPostbackResponse{}
+	mi := &file_baton_v1_postback_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestPostbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestPostbackResponse) ProtoMessage() {}
+
+func (x *SendTestPostbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestPostbackResponse.ProtoReflect.Descriptor instead.
+func (*SendTestPostbackResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SendTestPostbackResponse) GetDelivery() *Delivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
 var File_baton_v1_postback_proto protoreflect.FileDescriptor
 
 const file_baton_v1_postback_proto_rawDesc = "" +
@@ -2194,7 +2293,13 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"time_range\x18\x04 \x01(\v2\x13.baton.v1.TimeRangeR\ttimeRange:\x90\x01\xbaH\x8c\x01\x1a\x89\x01\n" +
 	"\x12redeliver.selector\x128give delivery_ids, or an endpoint_id with a state filter\x1a9(size(this.delivery_ids) > 0) != (this.endpoint_id != '')\"6\n" +
 	"\x11RedeliverResponse\x12!\n" +
-	"\fqueued_count\x18\x01 \x01(\x05R\vqueuedCount*\xa2\x01\n" +
+	"\fqueued_count\x18\x01 \x01(\x05R\vqueuedCount\"~\n" +
+	"\x17SendTestPostbackRequest\x12*\n" +
+	"\vendpoint_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"endpointId\x127\n" +
+	"\x05event\x18\x02 \x01(\x0e2\x17.baton.v1.PostbackEventB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05event\"J\n" +
+	"\x18SendTestPostbackResponse\x12.\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x12.baton.v1.DeliveryR\bdelivery*\xa2\x01\n" +
 	"\rPostbackEvent\x12\x1e\n" +
 	"\x1aPOSTBACK_EVENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16POSTBACK_EVENT_PENDING\x10\x01\x12\x1b\n" +
@@ -2224,7 +2329,7 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\x17ATTEMPT_OUTCOME_REFUSED\x10\x03\x12!\n" +
 	"\x1dATTEMPT_OUTCOME_NETWORK_ERROR\x10\x04\x12\x1b\n" +
 	"\x17ATTEMPT_OUTCOME_TIMEOUT\x10\x05\x12#\n" +
-	"\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xfa\a\n" +
+	"\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xd5\b\n" +
 	"\x0fPostbackService\x12k\n" +
 	"\x16CreatePostbackEndpoint\x12'.baton.v1.CreatePostbackEndpointRequest\x1a(.baton.v1.CreatePostbackEndpointResponse\x12g\n" +
 	"\x13GetPostbackEndpoint\x12$.baton.v1.GetPostbackEndpointRequest\x1a%.baton.v1.GetPostbackEndpointResponse\"\x03\x90\x02\x01\x12m\n" +
@@ -2235,7 +2340,8 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\x0eRenderPostback\x12\x1f.baton.v1.RenderPostbackRequest\x1a .baton.v1.RenderPostbackResponse\"\x03\x90\x02\x01\x12X\n" +
 	"\x0eListDeliveries\x12\x1f.baton.v1.ListDeliveriesRequest\x1a .baton.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetDelivery\x12\x1c.baton.v1.GetDeliveryRequest\x1a\x1d.baton.v1.GetDeliveryResponse\"\x03\x90\x02\x01\x12D\n" +
-	"\tRedeliver\x12\x1a.baton.v1.RedeliverRequest\x1a\x1b.baton.v1.RedeliverResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
+	"\tRedeliver\x12\x1a.baton.v1.RedeliverRequest\x1a\x1b.baton.v1.RedeliverResponse\x12Y\n" +
+	"\x10SendTestPostback\x12!.baton.v1.SendTestPostbackRequest\x1a\".baton.v1.SendTestPostbackResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
 
 var (
 	file_baton_v1_postback_proto_rawDescOnce sync.Once
@@ -2250,7 +2356,7 @@ func file_baton_v1_postback_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_postback_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_baton_v1_postback_proto_goTypes = []any{
 	(PostbackEvent)(0),                           // 0: baton.v1.PostbackEvent
 	(PostbackMethod)(0),                          // 1: baton.v1.PostbackMethod
@@ -2281,85 +2387,91 @@ var file_baton_v1_postback_proto_goTypes = []any{
 	(*GetDeliveryResponse)(nil),                  // 26: baton.v1.GetDeliveryResponse
 	(*RedeliverRequest)(nil),                     // 27: baton.v1.RedeliverRequest
 	(*RedeliverResponse)(nil),                    // 28: baton.v1.RedeliverResponse
-	nil,                                          // 29: baton.v1.RenderPostbackResponse.VariablesEntry
-	(*Header)(nil),                               // 30: baton.v1.Header
-	(*timestamppb.Timestamp)(nil),                // 31: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),                  // 32: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),                // 33: google.protobuf.FieldMask
-	(*Money)(nil),                                // 34: baton.v1.Money
-	(ConversionStatus)(0),                        // 35: baton.v1.ConversionStatus
-	(*TimeRange)(nil),                            // 36: baton.v1.TimeRange
+	(*SendTestPostbackRequest)(nil),              // 29: baton.v1.SendTestPostbackRequest
+	(*SendTestPostbackResponse)(nil),             // 30: baton.v1.SendTestPostbackResponse
+	nil,                                          // 31: baton.v1.RenderPostbackResponse.VariablesEntry
+	(*Header)(nil),                               // 32: baton.v1.Header
+	(*timestamppb.Timestamp)(nil),                // 33: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),                  // 34: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),                // 35: google.protobuf.FieldMask
+	(*Money)(nil),                                // 36: baton.v1.Money
+	(ConversionStatus)(0),                        // 37: baton.v1.ConversionStatus
+	(*TimeRange)(nil),                            // 38: baton.v1.TimeRange
 }
 var file_baton_v1_postback_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.PostbackEndpoint.events:type_name -> baton.v1.PostbackEvent
 	1,  // 1: baton.v1.PostbackEndpoint.method:type_name -> baton.v1.PostbackMethod
-	30, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
+	32, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
 	2,  // 3: baton.v1.PostbackEndpoint.state:type_name -> baton.v1.EndpointState
-	31, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	31, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
-	31, // 6: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
+	33, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	33, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
+	33, // 6: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
 	4,  // 7: baton.v1.Attempt.outcome:type_name -> baton.v1.AttemptOutcome
-	32, // 8: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	34, // 8: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
 	0,  // 9: baton.v1.Delivery.event:type_name -> baton.v1.PostbackEvent
 	3,  // 10: baton.v1.Delivery.state:type_name -> baton.v1.DeliveryState
-	31, // 11: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	33, // 11: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
 	6,  // 12: baton.v1.Delivery.last_attempt:type_name -> baton.v1.Attempt
 	6,  // 13: baton.v1.Delivery.attempts:type_name -> baton.v1.Attempt
-	31, // 14: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	31, // 15: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	33, // 14: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	33, // 15: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 16: baton.v1.CreatePostbackEndpointRequest.events:type_name -> baton.v1.PostbackEvent
 	1,  // 17: baton.v1.CreatePostbackEndpointRequest.method:type_name -> baton.v1.PostbackMethod
-	30, // 18: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
+	32, // 18: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
 	5,  // 19: baton.v1.CreatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
 	5,  // 20: baton.v1.GetPostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
 	2,  // 21: baton.v1.ListPostbackEndpointsRequest.state:type_name -> baton.v1.EndpointState
 	5,  // 22: baton.v1.ListPostbackEndpointsResponse.endpoints:type_name -> baton.v1.PostbackEndpoint
 	5,  // 23: baton.v1.UpdatePostbackEndpointRequest.endpoint:type_name -> baton.v1.PostbackEndpoint
-	33, // 24: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
+	35, // 24: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 25: baton.v1.UpdatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	32, // 26: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
+	34, // 26: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
 	5,  // 27: baton.v1.RotatePostbackEndpointSecretResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	31, // 28: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	34, // 29: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
-	34, // 30: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
-	35, // 31: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
+	33, // 28: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	36, // 29: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
+	36, // 30: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
+	37, // 31: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
 	1,  // 32: baton.v1.RenderPostbackRequest.method:type_name -> baton.v1.PostbackMethod
 	20, // 33: baton.v1.RenderPostbackRequest.sample:type_name -> baton.v1.SampleConversion
 	0,  // 34: baton.v1.RenderPostbackRequest.event:type_name -> baton.v1.PostbackEvent
-	30, // 35: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
-	29, // 36: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
-	36, // 37: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
+	32, // 35: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
+	31, // 36: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
+	38, // 37: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
 	3,  // 38: baton.v1.ListDeliveriesRequest.state:type_name -> baton.v1.DeliveryState
 	0,  // 39: baton.v1.ListDeliveriesRequest.event:type_name -> baton.v1.PostbackEvent
 	7,  // 40: baton.v1.ListDeliveriesResponse.deliveries:type_name -> baton.v1.Delivery
 	7,  // 41: baton.v1.GetDeliveryResponse.delivery:type_name -> baton.v1.Delivery
 	3,  // 42: baton.v1.RedeliverRequest.state:type_name -> baton.v1.DeliveryState
-	36, // 43: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
-	8,  // 44: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
-	10, // 45: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
-	12, // 46: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
-	14, // 47: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
-	16, // 48: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
-	18, // 49: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
-	21, // 50: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
-	23, // 51: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
-	25, // 52: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
-	27, // 53: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
-	9,  // 54: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
-	11, // 55: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
-	13, // 56: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
-	15, // 57: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
-	17, // 58: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
-	19, // 59: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
-	22, // 60: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
-	24, // 61: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
-	26, // 62: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
-	28, // 63: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
-	54, // [54:64] is the sub-list for method output_type
-	44, // [44:54] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	38, // 43: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
+	0,  // 44: baton.v1.SendTestPostbackRequest.event:type_name -> baton.v1.PostbackEvent
+	7,  // 45: baton.v1.SendTestPostbackResponse.delivery:type_name -> baton.v1.Delivery
+	8,  // 46: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
+	10, // 47: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
+	12, // 48: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
+	14, // 49: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
+	16, // 50: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
+	18, // 51: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
+	21, // 52: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
+	23, // 53: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
+	25, // 54: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
+	27, // 55: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
+	29, // 56: baton.v1.PostbackService.SendTestPostback:input_type -> baton.v1.SendTestPostbackRequest
+	9,  // 57: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
+	11, // 58: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
+	13, // 59: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
+	15, // 60: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
+	17, // 61: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
+	19, // 62: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
+	22, // 63: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
+	24, // 64: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
+	26, // 65: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
+	28, // 66: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
+	30, // 67: baton.v1.PostbackService.SendTestPostback:output_type -> baton.v1.SendTestPostbackResponse
+	57, // [57:68] is the sub-list for method output_type
+	46, // [46:57] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_postback_proto_init() }
@@ -2375,7 +2487,7 @@ func file_baton_v1_postback_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_postback_proto_rawDesc), len(file_baton_v1_postback_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
