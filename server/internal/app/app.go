@@ -33,6 +33,7 @@ import (
 	"github.com/batonhq/baton/server/internal/auth"
 	"github.com/batonhq/baton/server/internal/clickid"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/console"
 	"github.com/batonhq/baton/server/internal/delivery"
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/gateway"
@@ -262,6 +263,11 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	// The web console: the page at "/" exactly, its files under /console/.
+	// Every other path is still a 404.
+	ui := console.New()
+	plain.Handle("GET /{$}", ui)
+	plain.Handle("GET /console/", ui)
 	plain.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found: no such route on Baton", http.StatusNotFound)
 	})
