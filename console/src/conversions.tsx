@@ -213,17 +213,17 @@ function ConversionRow(p: { c: Conversion; canChange: boolean; selected: boolean
             <input type="checkbox" checked={p.selected} onChange={p.onToggle} aria-label={t("select", { id: c.orderId })} />
           </td>
         )}
-        <td><Time ts={c.createTime} /></td>
-        <td>
+        <td data-label={t("time")}><Time ts={c.createTime} /></td>
+        <td data-label={t("orderId")}>
           {c.orderId}
           {c.test && <span class="badge">{t("test")}</span>}
         </td>
-        <td>{c.offerId}</td>
-        <td>{c.publisherId || "—"}</td>
-        <td><Money m={c.amount} /></td>
-        <td><Money m={c.commission} /></td>
-        <td><span class={`status ${status}`} data-status={status}>{t(status)}</span></td>
-        <td>
+        <td data-label={t("offer")}>{c.offerId}</td>
+        <td data-label={t("publisher")}>{c.publisherId || "—"}</td>
+        <td data-label={t("amount")}><Money m={c.amount} /></td>
+        <td data-label={t("commission")}><Money m={c.commission} /></td>
+        <td data-label={t("status")}><span class={`status ${status}`} data-status={status}>{t(status)}</span></td>
+        <td class="why">
           <button type="button" class="small" aria-expanded={p.open} onClick={p.onOpen}>
             {p.open ? t("hide") : t("why")}
           </button>
