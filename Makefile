@@ -77,7 +77,8 @@ checkgenerate: generate ## Fail when gen/ is stale
 		echo "gen/ is stale: run 'make generate' and commit the result"; git status --porcelain -- gen; exit 1; fi
 
 .PHONY: console
-console: console/node_modules/.stamp ## Build the web console (console/ -> server/internal/console/assets, embedded in the binary)
+console: console/node_modules/.stamp ## Type-check and build the web console (console/ -> server/internal/console/assets, embedded in the binary)
+	cd console && node ../clients/ts/scripts/copy-gen.mjs >/dev/null && node_modules/.bin/tsc -p tsconfig.json
 	cd console && node build.mjs
 
 .PHONY: checkconsole
