@@ -78,3 +78,21 @@ func (s *Postbacks) SendTest(ctx context.Context, p domain.Principal, id string,
 	}
 	return s.store.GetDelivery(ctx, d.ID)
 }
+
+// queueStatser reads the queue at a glance (store.Store).
+type queueStatser interface {
+	QueueStats(ctx context.Context) (domain.QueueStats, error)
+}
+
+// QueueStats is the postback queue at a glance, for admin keys only: it
+// spans every publisher.
+func (s *Postbacks) QueueStats(ctx context.Context, p domain.Principal) (domain.QueueStats, error) {
+	if !p.IsAdmin() {
+		return domain.QueueStats{}, domain.Denied("only an admin key may read the delivery queue")
+	}
+	qs, ok := s.store.(queueStatser)
+	if !ok {
+		return domain.QueueStats{}, errors.New("delivery queue: the store cannot count it")
+	}
+	return qs.QueueStats(ctx)
+}

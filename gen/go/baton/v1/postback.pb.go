@@ -2128,6 +2128,115 @@ func (x *SendTestPostbackResponse) GetDelivery() *Delivery {
 	return nil
 }
 
+type GetDeliveryQueueRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeliveryQueueRequest) Reset() {
+	*x = GetDeliveryQueueRequest{}
+	mi := &file_baton_v1_postback_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeliveryQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeliveryQueueRequest) ProtoMessage() {}
+
+func (x *GetDeliveryQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeliveryQueueRequest.ProtoReflect.Descriptor instead.
+func (*GetDeliveryQueueRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{26}
+}
+
+type GetDeliveryQueueResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deliveries waiting for their first or next attempt.
+	PendingCount int64 `protobuf:"varint,1,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"`
+	// When the oldest of them was created; absent when none waits.
+	OldestPendingTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=oldest_pending_time,json=oldestPendingTime,proto3" json:"oldest_pending_time,omitempty"`
+	// Enabled endpoints whose deliveries have all failed since some time
+	// (they are disabled after BATON_POSTBACK_DISABLE_AFTER).
+	FailingEndpointCount int64 `protobuf:"varint,3,opt,name=failing_endpoint_count,json=failingEndpointCount,proto3" json:"failing_endpoint_count,omitempty"`
+	// Endpoints Baton disabled for failing, waiting to be re-enabled.
+	DisabledFailingEndpointCount int64 `protobuf:"varint,4,opt,name=disabled_failing_endpoint_count,json=disabledFailingEndpointCount,proto3" json:"disabled_failing_endpoint_count,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *GetDeliveryQueueResponse) Reset() {
+	*x = GetDeliveryQueueResponse{}
+	mi := &file_baton_v1_postback_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeliveryQueueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeliveryQueueResponse) ProtoMessage() {}
+
+func (x *GetDeliveryQueueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeliveryQueueResponse.ProtoReflect.Descriptor instead.
+func (*GetDeliveryQueueResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetDeliveryQueueResponse) GetPendingCount() int64 {
+	if x != nil {
+		return x.PendingCount
+	}
+	return 0
+}
+
+func (x *GetDeliveryQueueResponse) GetOldestPendingTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldestPendingTime
+	}
+	return nil
+}
+
+func (x *GetDeliveryQueueResponse) GetFailingEndpointCount() int64 {
+	if x != nil {
+		return x.FailingEndpointCount
+	}
+	return 0
+}
+
+func (x *GetDeliveryQueueResponse) GetDisabledFailingEndpointCount() int64 {
+	if x != nil {
+		return x.DisabledFailingEndpointCount
+	}
+	return 0
+}
+
 var File_baton_v1_postback_proto protoreflect.FileDescriptor
 
 const file_baton_v1_postback_proto_rawDesc = "" +
@@ -2299,7 +2408,13 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"endpointId\x127\n" +
 	"\x05event\x18\x02 \x01(\x0e2\x17.baton.v1.PostbackEventB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05event\"J\n" +
 	"\x18SendTestPostbackResponse\x12.\n" +
-	"\bdelivery\x18\x01 \x01(\v2\x12.baton.v1.DeliveryR\bdelivery*\xa2\x01\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x12.baton.v1.DeliveryR\bdelivery\"\x19\n" +
+	"\x17GetDeliveryQueueRequest\"\x88\x02\n" +
+	"\x18GetDeliveryQueueResponse\x12#\n" +
+	"\rpending_count\x18\x01 \x01(\x03R\fpendingCount\x12J\n" +
+	"\x13oldest_pending_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x11oldestPendingTime\x124\n" +
+	"\x16failing_endpoint_count\x18\x03 \x01(\x03R\x14failingEndpointCount\x12E\n" +
+	"\x1fdisabled_failing_endpoint_count\x18\x04 \x01(\x03R\x1cdisabledFailingEndpointCount*\xa2\x01\n" +
 	"\rPostbackEvent\x12\x1e\n" +
 	"\x1aPOSTBACK_EVENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16POSTBACK_EVENT_PENDING\x10\x01\x12\x1b\n" +
@@ -2329,7 +2444,7 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\x17ATTEMPT_OUTCOME_REFUSED\x10\x03\x12!\n" +
 	"\x1dATTEMPT_OUTCOME_NETWORK_ERROR\x10\x04\x12\x1b\n" +
 	"\x17ATTEMPT_OUTCOME_TIMEOUT\x10\x05\x12#\n" +
-	"\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xd5\b\n" +
+	"\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xb5\t\n" +
 	"\x0fPostbackService\x12k\n" +
 	"\x16CreatePostbackEndpoint\x12'.baton.v1.CreatePostbackEndpointRequest\x1a(.baton.v1.CreatePostbackEndpointResponse\x12g\n" +
 	"\x13GetPostbackEndpoint\x12$.baton.v1.GetPostbackEndpointRequest\x1a%.baton.v1.GetPostbackEndpointResponse\"\x03\x90\x02\x01\x12m\n" +
@@ -2341,7 +2456,8 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\x0eListDeliveries\x12\x1f.baton.v1.ListDeliveriesRequest\x1a .baton.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetDelivery\x12\x1c.baton.v1.GetDeliveryRequest\x1a\x1d.baton.v1.GetDeliveryResponse\"\x03\x90\x02\x01\x12D\n" +
 	"\tRedeliver\x12\x1a.baton.v1.RedeliverRequest\x1a\x1b.baton.v1.RedeliverResponse\x12Y\n" +
-	"\x10SendTestPostback\x12!.baton.v1.SendTestPostbackRequest\x1a\".baton.v1.SendTestPostbackResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
+	"\x10SendTestPostback\x12!.baton.v1.SendTestPostbackRequest\x1a\".baton.v1.SendTestPostbackResponse\x12^\n" +
+	"\x10GetDeliveryQueue\x12!.baton.v1.GetDeliveryQueueRequest\x1a\".baton.v1.GetDeliveryQueueResponse\"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
 
 var (
 	file_baton_v1_postback_proto_rawDescOnce sync.Once
@@ -2356,7 +2472,7 @@ func file_baton_v1_postback_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_postback_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_baton_v1_postback_proto_goTypes = []any{
 	(PostbackEvent)(0),                           // 0: baton.v1.PostbackEvent
 	(PostbackMethod)(0),                          // 1: baton.v1.PostbackMethod
@@ -2389,89 +2505,94 @@ var file_baton_v1_postback_proto_goTypes = []any{
 	(*RedeliverResponse)(nil),                    // 28: baton.v1.RedeliverResponse
 	(*SendTestPostbackRequest)(nil),              // 29: baton.v1.SendTestPostbackRequest
 	(*SendTestPostbackResponse)(nil),             // 30: baton.v1.SendTestPostbackResponse
-	nil,                                          // 31: baton.v1.RenderPostbackResponse.VariablesEntry
-	(*Header)(nil),                               // 32: baton.v1.Header
-	(*timestamppb.Timestamp)(nil),                // 33: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),                  // 34: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),                // 35: google.protobuf.FieldMask
-	(*Money)(nil),                                // 36: baton.v1.Money
-	(ConversionStatus)(0),                        // 37: baton.v1.ConversionStatus
-	(*TimeRange)(nil),                            // 38: baton.v1.TimeRange
+	(*GetDeliveryQueueRequest)(nil),              // 31: baton.v1.GetDeliveryQueueRequest
+	(*GetDeliveryQueueResponse)(nil),             // 32: baton.v1.GetDeliveryQueueResponse
+	nil,                                          // 33: baton.v1.RenderPostbackResponse.VariablesEntry
+	(*Header)(nil),                               // 34: baton.v1.Header
+	(*timestamppb.Timestamp)(nil),                // 35: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),                  // 36: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),                // 37: google.protobuf.FieldMask
+	(*Money)(nil),                                // 38: baton.v1.Money
+	(ConversionStatus)(0),                        // 39: baton.v1.ConversionStatus
+	(*TimeRange)(nil),                            // 40: baton.v1.TimeRange
 }
 var file_baton_v1_postback_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.PostbackEndpoint.events:type_name -> baton.v1.PostbackEvent
 	1,  // 1: baton.v1.PostbackEndpoint.method:type_name -> baton.v1.PostbackMethod
-	32, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
+	34, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
 	2,  // 3: baton.v1.PostbackEndpoint.state:type_name -> baton.v1.EndpointState
-	33, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	33, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
-	33, // 6: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
+	35, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	35, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
+	35, // 6: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
 	4,  // 7: baton.v1.Attempt.outcome:type_name -> baton.v1.AttemptOutcome
-	34, // 8: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	36, // 8: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
 	0,  // 9: baton.v1.Delivery.event:type_name -> baton.v1.PostbackEvent
 	3,  // 10: baton.v1.Delivery.state:type_name -> baton.v1.DeliveryState
-	33, // 11: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	35, // 11: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
 	6,  // 12: baton.v1.Delivery.last_attempt:type_name -> baton.v1.Attempt
 	6,  // 13: baton.v1.Delivery.attempts:type_name -> baton.v1.Attempt
-	33, // 14: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	33, // 15: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	35, // 14: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	35, // 15: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 16: baton.v1.CreatePostbackEndpointRequest.events:type_name -> baton.v1.PostbackEvent
 	1,  // 17: baton.v1.CreatePostbackEndpointRequest.method:type_name -> baton.v1.PostbackMethod
-	32, // 18: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
+	34, // 18: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
 	5,  // 19: baton.v1.CreatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
 	5,  // 20: baton.v1.GetPostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
 	2,  // 21: baton.v1.ListPostbackEndpointsRequest.state:type_name -> baton.v1.EndpointState
 	5,  // 22: baton.v1.ListPostbackEndpointsResponse.endpoints:type_name -> baton.v1.PostbackEndpoint
 	5,  // 23: baton.v1.UpdatePostbackEndpointRequest.endpoint:type_name -> baton.v1.PostbackEndpoint
-	35, // 24: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
+	37, // 24: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 25: baton.v1.UpdatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	34, // 26: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
+	36, // 26: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
 	5,  // 27: baton.v1.RotatePostbackEndpointSecretResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	33, // 28: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	36, // 29: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
-	36, // 30: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
-	37, // 31: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
+	35, // 28: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	38, // 29: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
+	38, // 30: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
+	39, // 31: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
 	1,  // 32: baton.v1.RenderPostbackRequest.method:type_name -> baton.v1.PostbackMethod
 	20, // 33: baton.v1.RenderPostbackRequest.sample:type_name -> baton.v1.SampleConversion
 	0,  // 34: baton.v1.RenderPostbackRequest.event:type_name -> baton.v1.PostbackEvent
-	32, // 35: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
-	31, // 36: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
-	38, // 37: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
+	34, // 35: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
+	33, // 36: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
+	40, // 37: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
 	3,  // 38: baton.v1.ListDeliveriesRequest.state:type_name -> baton.v1.DeliveryState
 	0,  // 39: baton.v1.ListDeliveriesRequest.event:type_name -> baton.v1.PostbackEvent
 	7,  // 40: baton.v1.ListDeliveriesResponse.deliveries:type_name -> baton.v1.Delivery
 	7,  // 41: baton.v1.GetDeliveryResponse.delivery:type_name -> baton.v1.Delivery
 	3,  // 42: baton.v1.RedeliverRequest.state:type_name -> baton.v1.DeliveryState
-	38, // 43: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
+	40, // 43: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
 	0,  // 44: baton.v1.SendTestPostbackRequest.event:type_name -> baton.v1.PostbackEvent
 	7,  // 45: baton.v1.SendTestPostbackResponse.delivery:type_name -> baton.v1.Delivery
-	8,  // 46: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
-	10, // 47: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
-	12, // 48: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
-	14, // 49: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
-	16, // 50: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
-	18, // 51: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
-	21, // 52: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
-	23, // 53: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
-	25, // 54: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
-	27, // 55: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
-	29, // 56: baton.v1.PostbackService.SendTestPostback:input_type -> baton.v1.SendTestPostbackRequest
-	9,  // 57: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
-	11, // 58: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
-	13, // 59: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
-	15, // 60: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
-	17, // 61: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
-	19, // 62: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
-	22, // 63: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
-	24, // 64: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
-	26, // 65: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
-	28, // 66: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
-	30, // 67: baton.v1.PostbackService.SendTestPostback:output_type -> baton.v1.SendTestPostbackResponse
-	57, // [57:68] is the sub-list for method output_type
-	46, // [46:57] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	35, // 46: baton.v1.GetDeliveryQueueResponse.oldest_pending_time:type_name -> google.protobuf.Timestamp
+	8,  // 47: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
+	10, // 48: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
+	12, // 49: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
+	14, // 50: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
+	16, // 51: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
+	18, // 52: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
+	21, // 53: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
+	23, // 54: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
+	25, // 55: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
+	27, // 56: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
+	29, // 57: baton.v1.PostbackService.SendTestPostback:input_type -> baton.v1.SendTestPostbackRequest
+	31, // 58: baton.v1.PostbackService.GetDeliveryQueue:input_type -> baton.v1.GetDeliveryQueueRequest
+	9,  // 59: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
+	11, // 60: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
+	13, // 61: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
+	15, // 62: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
+	17, // 63: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
+	19, // 64: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
+	22, // 65: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
+	24, // 66: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
+	26, // 67: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
+	28, // 68: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
+	30, // 69: baton.v1.PostbackService.SendTestPostback:output_type -> baton.v1.SendTestPostbackResponse
+	32, // 70: baton.v1.PostbackService.GetDeliveryQueue:output_type -> baton.v1.GetDeliveryQueueResponse
+	59, // [59:71] is the sub-list for method output_type
+	47, // [47:59] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_postback_proto_init() }
@@ -2487,7 +2608,7 @@ func file_baton_v1_postback_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_postback_proto_rawDesc), len(file_baton_v1_postback_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol, TYPE_CHECKING
 
 from baton.v1 import postback_pb
-from baton.v1.postback_pb import CreatePostbackEndpointRequest, CreatePostbackEndpointResponse, DeletePostbackEndpointRequest, DeletePostbackEndpointResponse, GetDeliveryRequest, GetDeliveryResponse, GetPostbackEndpointRequest, GetPostbackEndpointResponse, ListDeliveriesRequest, ListDeliveriesResponse, ListPostbackEndpointsRequest, ListPostbackEndpointsResponse, RedeliverRequest, RedeliverResponse, RenderPostbackRequest, RenderPostbackResponse, RotatePostbackEndpointSecretRequest, RotatePostbackEndpointSecretResponse, SendTestPostbackRequest, SendTestPostbackResponse, UpdatePostbackEndpointRequest, UpdatePostbackEndpointResponse
+from baton.v1.postback_pb import CreatePostbackEndpointRequest, CreatePostbackEndpointResponse, DeletePostbackEndpointRequest, DeletePostbackEndpointResponse, GetDeliveryQueueRequest, GetDeliveryQueueResponse, GetDeliveryRequest, GetDeliveryResponse, GetPostbackEndpointRequest, GetPostbackEndpointResponse, ListDeliveriesRequest, ListDeliveriesResponse, ListPostbackEndpointsRequest, ListPostbackEndpointsResponse, RedeliverRequest, RedeliverResponse, RenderPostbackRequest, RenderPostbackResponse, RotatePostbackEndpointSecretRequest, RotatePostbackEndpointSecretResponse, SendTestPostbackRequest, SendTestPostbackResponse, UpdatePostbackEndpointRequest, UpdatePostbackEndpointResponse
 from connectrpc.client import ConnectClient, ConnectClientSync
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -101,6 +101,15 @@ class PostbackService(Protocol):
         publisher's first link): like every test conversion it is never paid,
         counted or posted back anywhere else. The delivery is retried and
         logged like any other.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_delivery_queue(self, request: GetDeliveryQueueRequest, ctx: RequestContext[GetDeliveryQueueRequest, GetDeliveryQueueResponse], /) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -242,6 +251,17 @@ class PostbackServiceASGIApplication(ConnectASGIApplication[PostbackService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.send_test_postback,
+                ),
+                "/baton.v1.PostbackService/GetDeliveryQueue": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetDeliveryQueue",
+                        service_name="baton.v1.PostbackService",
+                        input=GetDeliveryQueueRequest,
+                        output=GetDeliveryQueueResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_delivery_queue,
                 ),
             },
             interceptors=interceptors,
@@ -528,6 +548,34 @@ class PostbackServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def get_delivery_queue(
+        self,
+        request: GetDeliveryQueueRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetDeliveryQueue",
+                service_name="baton.v1.PostbackService",
+                input=GetDeliveryQueueRequest,
+                output=GetDeliveryQueueResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
 
 class PostbackServiceSync(Protocol):
     """
@@ -601,6 +649,15 @@ class PostbackServiceSync(Protocol):
         publisher's first link): like every test conversion it is never paid,
         counted or posted back anywhere else. The delivery is retried and
         logged like any other.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_delivery_queue(self, request: GetDeliveryQueueRequest, ctx: RequestContext[GetDeliveryQueueRequest, GetDeliveryQueueResponse], /) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -740,6 +797,17 @@ class PostbackServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.send_test_postback,
+                ),
+                "/baton.v1.PostbackService/GetDeliveryQueue": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetDeliveryQueue",
+                        service_name="baton.v1.PostbackService",
+                        input=GetDeliveryQueueRequest,
+                        output=GetDeliveryQueueResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_delivery_queue,
                 ),
             },
             interceptors=interceptors,
@@ -1025,4 +1093,32 @@ class PostbackServiceClientSync(ConnectClientSync):
             ),
             headers=headers,
             timeout_ms=timeout_ms,
+        )
+    def get_delivery_queue(
+        self,
+        request: GetDeliveryQueueRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetDeliveryQueue",
+                service_name="baton.v1.PostbackService",
+                input=GetDeliveryQueueRequest,
+                output=GetDeliveryQueueResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
         )

@@ -66,6 +66,9 @@ const (
 	// PostbackServiceSendTestPostbackProcedure is the fully-qualified name of the PostbackService's
 	// SendTestPostback RPC.
 	PostbackServiceSendTestPostbackProcedure = "/baton.v1.PostbackService/SendTestPostback"
+	// PostbackServiceGetDeliveryQueueProcedure is the fully-qualified name of the PostbackService's
+	// GetDeliveryQueue RPC.
+	PostbackServiceGetDeliveryQueueProcedure = "/baton.v1.PostbackService/GetDeliveryQueue"
 )
 
 // PostbackServiceClient is a client for the baton.v1.PostbackService service.
@@ -100,6 +103,11 @@ type PostbackServiceClient interface {
 	// counted or posted back anywhere else. The delivery is retried and
 	// logged like any other.
 	SendTestPostback(context.Context, *v1.SendTestPostbackRequest) (*v1.SendTestPostbackResponse, error)
+	// GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+	// how many deliveries wait and since when, and how many endpoints are
+	// failing or were disabled for failing (ListPostbackEndpoints with that
+	// state lists them; UpdatePostbackEndpoint re-enables one).
+	GetDeliveryQueue(context.Context, *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error)
 }
 
 // NewPostbackServiceClient constructs a client for the baton.v1.PostbackService service. By
@@ -184,6 +192,13 @@ func NewPostbackServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(postbackServiceMethods.ByName("SendTestPostback")),
 			connect.WithClientOptions(opts...),
 		),
+		getDeliveryQueue: connect.NewClient[v1.GetDeliveryQueueRequest, v1.GetDeliveryQueueResponse](
+			httpClient,
+			baseURL+PostbackServiceGetDeliveryQueueProcedure,
+			connect.WithSchema(postbackServiceMethods.ByName("GetDeliveryQueue")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -200,6 +215,7 @@ type postbackServiceClient struct {
 	getDelivery                  *connect.Client[v1.GetDeliveryRequest, v1.GetDeliveryResponse]
 	redeliver                    *connect.Client[v1.RedeliverRequest, v1.RedeliverResponse]
 	sendTestPostback             *connect.Client[v1.SendTestPostbackRequest, v1.SendTestPostbackResponse]
+	getDeliveryQueue             *connect.Client[v1.GetDeliveryQueueRequest, v1.GetDeliveryQueueResponse]
 }
 
 // CreatePostbackEndpoint calls baton.v1.PostbackService.CreatePostbackEndpoint.
@@ -301,6 +317,15 @@ func (c *postbackServiceClient) SendTestPostback(ctx context.Context, req *v1.Se
 	return nil, err
 }
 
+// GetDeliveryQueue calls baton.v1.PostbackService.GetDeliveryQueue.
+func (c *postbackServiceClient) GetDeliveryQueue(ctx context.Context, req *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error) {
+	response, err := c.getDeliveryQueue.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // PostbackServiceHandler is an implementation of the baton.v1.PostbackService service.
 type PostbackServiceHandler interface {
 	// CreatePostbackEndpoint saves an endpoint. A template with an unknown
@@ -333,6 +358,11 @@ type PostbackServiceHandler interface {
 	// counted or posted back anywhere else. The delivery is retried and
 	// logged like any other.
 	SendTestPostback(context.Context, *v1.SendTestPostbackRequest) (*v1.SendTestPostbackResponse, error)
+	// GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+	// how many deliveries wait and since when, and how many endpoints are
+	// failing or were disabled for failing (ListPostbackEndpoints with that
+	// state lists them; UpdatePostbackEndpoint re-enables one).
+	GetDeliveryQueue(context.Context, *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error)
 }
 
 // NewPostbackServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -413,6 +443,13 @@ func NewPostbackServiceHandler(svc PostbackServiceHandler, opts ...connect.Handl
 		connect.WithSchema(postbackServiceMethods.ByName("SendTestPostback")),
 		connect.WithHandlerOptions(opts...),
 	)
+	postbackServiceGetDeliveryQueueHandler := connect.NewUnaryHandlerSimple(
+		PostbackServiceGetDeliveryQueueProcedure,
+		svc.GetDeliveryQueue,
+		connect.WithSchema(postbackServiceMethods.ByName("GetDeliveryQueue")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.v1.PostbackService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PostbackServiceCreatePostbackEndpointProcedure:
@@ -437,6 +474,8 @@ func NewPostbackServiceHandler(svc PostbackServiceHandler, opts ...connect.Handl
 			postbackServiceRedeliverHandler.ServeHTTP(w, r)
 		case PostbackServiceSendTestPostbackProcedure:
 			postbackServiceSendTestPostbackHandler.ServeHTTP(w, r)
+		case PostbackServiceGetDeliveryQueueProcedure:
+			postbackServiceGetDeliveryQueueHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -488,4 +527,8 @@ func (UnimplementedPostbackServiceHandler) Redeliver(context.Context, *v1.Redeli
 
 func (UnimplementedPostbackServiceHandler) SendTestPostback(context.Context, *v1.SendTestPostbackRequest) (*v1.SendTestPostbackResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.PostbackService.SendTestPostback is not implemented"))
+}
+
+func (UnimplementedPostbackServiceHandler) GetDeliveryQueue(context.Context, *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.PostbackService.GetDeliveryQueue is not implemented"))
 }
