@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -16,6 +17,7 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/config"
 )
 
 // TestConsoleIsServedAtTheRoot: "/" is the console page, its script and
@@ -132,5 +134,53 @@ func TestSendTestPostback(t *testing.T) {
 	}
 	if n := rcv.count(); n != 1 {
 		t.Errorf("the receiver got %d requests, want 1", n)
+	}
+}
+
+// TestGetDeliveryQueue: the admin sees how many postbacks wait and since
+// when, and a receiver that refuses makes its endpoint count as failing; a
+// partner's key is refused.
+func TestGetDeliveryQueue(t *testing.T) {
+	t.Parallel()
+	e := newPBEnv(t, func(c *config.Config) {
+		c.PostbackAllow = "127.0.0.0/8, ::1/128"
+		c.PostbackSchedule = "1h" // the failed first attempt waits: pending
+	})
+	ctx := context.Background()
+	empty, err := e.admin.GetDeliveryQueue(ctx, &batonv1.GetDeliveryQueueRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty.GetPendingCount() != 0 || empty.GetOldestPendingTime() != nil || empty.GetFailingEndpointCount() != 0 {
+		t.Fatalf("an empty queue: %v", empty)
+	}
+	rcv := newReceiver(t, 503)     // retried in an hour: pending
+	refuses := newReceiver(t, 400) // refused for good: its endpoint is failing
+	e.endpoint(t, &batonv1.CreatePostbackEndpointRequest{UrlTemplate: rcv.URL + "/cv?o={order_id}"})
+	e.endpoint(t, &batonv1.CreatePostbackEndpointRequest{UrlTemplate: refuses.URL + "/cv?o={order_id}"})
+	before := time.Now().Add(-time.Second)
+	c := e.sale(t, "s", "QUEUE-1")
+	deadline := time.Now().Add(15 * time.Second)
+	var q *batonv1.GetDeliveryQueueResponse
+	for {
+		if q, err = e.admin.GetDeliveryQueue(ctx, &batonv1.GetDeliveryQueueRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if rcv.count() == 1 && refuses.count() == 1 && q.GetFailingEndpointCount() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a 503: %v (receiver got %d)", q, rcv.count())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if q.GetPendingCount() != 1 || q.GetOldestPendingTime().AsTime().Before(before) || q.GetDisabledFailingEndpointCount() != 0 {
+		t.Errorf("queue %v for conversion %s", q, c.GetId())
+	}
+	for name, key := range map[string]string{"publisher": app.DemoPublisherKey, "advertiser": app.DemoAdvertiserKey} {
+		_, err := batonv1connect.NewPostbackServiceClient(e.client, e.url, withKey(key)).GetDeliveryQueue(ctx, &batonv1.GetDeliveryQueueRequest{})
+		if ce := new(connect.Error); !errors.As(err, &ce) || ce.Code() != connect.CodePermissionDenied {
+			t.Errorf("%s key: %v, want permission_denied", name, err)
+		}
 	}
 }
