@@ -1,9 +1,9 @@
 // Operator screens: partners, offers, API keys (create, revoke), networks,
 // the delivery queue, and the chain view for any click or conversion.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 
 import { DeliveryState, EndpointState, OfferStatus, PublisherKind, Role } from "@batonhq/client/web";
-import type { Click, Conversion, Delivery } from "@batonhq/client/web";
+import type { Click, Conversion, Delivery, GetDeliveryQueueResponse } from "@batonhq/client/web";
 import { Attempts, ChainIds } from "./publisher";
 import { ErrorBox, Field, Money, Notice, Pager, Section, Time, enumName, useErrorText, usePaged, useSession, useT } from "./ui";
 
@@ -255,18 +255,42 @@ export function Queue() {
       setError(errText(err));
     }
   };
-  const count = (p: { items: unknown[] | null; hasNext: boolean }) => (p.items ? `${p.items.length}${p.hasNext ? "+" : ""}` : "…");
-  const oldest = (pending.items ?? []).reduce<Delivery | null>((o, d) => (!o || (d.createTime && o.createTime && d.createTime.seconds < o.createTime.seconds) ? d : o), null);
+  const [stats, setStats] = useState<GetDeliveryQueueResponse | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    const load = () =>
+      client.postbacks.getDeliveryQueue({}).then(
+        (q) => !stopped && setStats(q),
+        (e) => !stopped && setError(errText(e)),
+      );
+    load();
+    const timer = setInterval(load, 5000);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [client]);
   return (
     <>
       <Section title={t("queue")} id="queue-title">
-        <dl class="stats">
-          <div><dt>{t("depth")}</dt><dd class="num">{count(pending)}</dd></div>
-          <div><dt>{t("oldest")}</dt><dd>{oldest ? <Time ts={oldest.createTime} /> : "—"}</dd></div>
-          <div><dt>{t("failing")}</dt><dd class="num">{count(failed)}</dd></div>
-          <div><dt>{t("disabledEndpoints")}</dt><dd class="num">{count(disabled)}</dd></div>
+        <dl class="stats" data-testid="queue-stats">
+          <div><dt>{t("depth")}</dt><dd class="num" data-stat="pending">{stats ? String(stats.pendingCount) : "…"}</dd></div>
+          <div><dt>{t("oldest")}</dt><dd>{stats?.oldestPendingTime ? <Time ts={stats.oldestPendingTime} /> : "—"}</dd></div>
+          <div><dt>{t("failingEndpoints")}</dt><dd class="num">{stats ? String(stats.failingEndpointCount) : "…"}</dd></div>
+          <div><dt>{t("disabledEndpoints")}</dt><dd class="num">{stats ? String(stats.disabledFailingEndpointCount) : "…"}</dd></div>
         </dl>
-        <p class="muted">/metrics: baton_postback_queue_depth, baton_postback_oldest_pending_seconds</p>
+      </Section>
+      <Section title={t("pending")} id="pending-title">
+        <ErrorBox text={pending.error} />
+        {pending.items && pending.items.length === 0 && <p>{t("noData")}</p>}
+        <ul class="rows">
+          {(pending.items ?? []).map((d) => (
+            <li key={d.id}>
+              <Time ts={d.createTime} /> · <code>{d.id}</code> · {d.endpointId} · {d.publisherId} · {t("attempts")}: {d.attemptCount} · {t("nextAttempt")}: <Time ts={d.nextAttemptTime} />
+            </li>
+          ))}
+        </ul>
+        <Pager {...pending} />
       </Section>
       <Section title={t("disabledEndpoints")} id="disabled-title">
         <ErrorBox text={error || disabled.error} />

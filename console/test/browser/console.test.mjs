@@ -250,6 +250,7 @@ describe("console", { skip: exe ? false : "no Chromium (install Debian's chromiu
       await page.locator("nav.tabs a", { hasText: tab }).click();
       await page.waitForTimeout(600);
       assert.equal(await page.locator(".error").count(), 0, `${tab} shows no error`);
+      if (tab === "Delivery queue") assert.match(await page.locator('[data-stat="pending"]').textContent(), /^\d+$/);
       await shot(page, name);
     }
     const conv = (await rpc(baton.url, ADMIN_KEY, "ConversionService/ListConversions", { pageSize: 1 })).conversions[0];
