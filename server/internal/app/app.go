@@ -44,6 +44,7 @@ import (
 	"github.com/batonhq/baton/server/internal/service"
 	"github.com/batonhq/baton/server/internal/store"
 	"github.com/batonhq/baton/server/internal/telemetry"
+	"github.com/batonhq/baton/server/internal/traces"
 )
 
 // ServiceNames are the Connect services Baton serves, for health and
@@ -206,7 +207,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	configSvc.OnChange(convSvc.ConfigChanged)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, delivery.Vars)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, nil)
-	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log)
+	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
 
 	// Order matters: authenticate first (an anonymous caller learns nothing,
 	// not even validation rules), then bound the work, then validate.

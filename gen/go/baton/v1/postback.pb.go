@@ -604,8 +604,11 @@ type Delivery struct {
 	Test            bool                   `protobuf:"varint,11,opt,name=test,proto3" json:"test,omitempty"`
 	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The W3C trace ID the delivery continues (the conversion's trace, linked
+	// to the click's); empty when not traced.
+	TraceId       string `protobuf:"bytes,14,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Delivery) Reset() {
@@ -727,6 +730,13 @@ func (x *Delivery) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Delivery) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
 }
 
 type CreatePostbackEndpointRequest struct {
@@ -2271,7 +2281,7 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\aoutcome\x18\x05 \x01(\x0e2\x18.baton.v1.AttemptOutcomeR\aoutcome\x123\n" +
 	"\alatency\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12)\n" +
 	"\x10response_excerpt\x18\a \x01(\tR\x0fresponseExcerpt\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\"\xc1\x04\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xdc\x04\n" +
 	"\bDelivery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vendpoint_id\x18\x02 \x01(\tR\n" +
@@ -2289,7 +2299,8 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xca\x05\n" +
+	"updateTime\x12\x19\n" +
+	"\btrace_id\x18\x0e \x01(\tR\atraceId\"\xca\x05\n" +
 	"\x1dCreatePostbackEndpointRequest\x12*\n" +
 	"\fpublisher_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\vpublisherId\x12\"\n" +
 	"\boffer_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\aofferId\x12F\n" +
