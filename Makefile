@@ -113,7 +113,8 @@ build: ## Build bin/baton
 run: build ## Build and start Baton on the embedded PostgreSQL with demo data (traces go to Jaeger when `make jaeger` runs)
 	@if curl -fs -o /dev/null http://127.0.0.1:16686/ 2>/dev/null; then \
 		echo "Jaeger is running: sending traces to it (http://127.0.0.1:16686)"; \
-		export OTEL_EXPORTER_OTLP_ENDPOINT=$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318} OTEL_SERVICE_NAME=$${OTEL_SERVICE_NAME:-baton}; \
+		export OTEL_EXPORTER_OTLP_ENDPOINT=$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318} OTEL_SERVICE_NAME=$${OTEL_SERVICE_NAME:-baton} \
+			BATON_JAEGER_URL=$${BATON_JAEGER_URL:-http://127.0.0.1:16686}; \
 	fi; \
 	BATON_ADDR=$${BATON_ADDR:-$(RUN_ADDR)} BATON_DATA_DIR=$${BATON_DATA_DIR:-$(RUN_DATA_DIR)} \
 	BATON_ADMIN_KEY=$${BATON_ADMIN_KEY:-$(DEV_ADMIN_KEY)} BATON_DEMO=true \
@@ -177,11 +178,13 @@ smoke: $(BIN)/.stamp clients/ts-smoke/node_modules/.stamp clients/python-smoke/.
 CONSOLE_ARTIFACTS ?= $(abspath $(TMP)/console-artifacts)
 
 .PHONY: console-test
-console-test: console/node_modules/.stamp ## The console's unit tests and browser tests (headless Chromium, real Baton)
+console-test: console/node_modules/.stamp .tmp/bin/jaeger ## The console's unit tests and browser tests (headless Chromium, real Baton and Jaeger)
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/baton ./server/cmd/baton
 	cd console && node --test test/unit/
-	cd console && BATON_BIN=$(abspath $(BIN)/baton) CONSOLE_ARTIFACTS=$(CONSOLE_ARTIFACTS) node --test --test-concurrency=1 test/browser/
+	cd console && BATON_BIN=$(abspath $(BIN)/baton) CONSOLE_ARTIFACTS=$(CONSOLE_ARTIFACTS) \
+		BATON_JAEGER_BIN=$(abspath .tmp/bin/jaeger) BATON_JAEGER_CONFIG=$(abspath tools/jaeger.yaml) \
+		node --test --test-concurrency=1 test/browser/
 	@echo "console screenshots and first-load measurement: $(CONSOLE_ARTIFACTS)"
 
 .PHONY: console-screenshots

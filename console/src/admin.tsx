@@ -2,8 +2,8 @@
 // the delivery queue, and the chain view for any click or conversion.
 import { useEffect, useState } from "preact/hooks";
 
-import { DeliveryState, EndpointState, OfferStatus, PublisherKind, Role } from "@batonhq/client/web";
-import type { Click, Conversion, Delivery, GetDeliveryQueueResponse } from "@batonhq/client/web";
+import { ConversionStatus, DeliveryState, EndpointState, OfferStatus, PublisherKind, Role } from "@batonhq/client/web";
+import type { Click, Conversion, Delivery, GetDeliveryQueueResponse, GetTraceResponse } from "@batonhq/client/web";
 import { Attempts, ChainIds } from "./publisher";
 import { ErrorBox, Field, Money, Notice, Pager, Section, Time, enumName, useErrorText, usePaged, useSession, useT } from "./ui";
 
@@ -379,7 +379,7 @@ export function Chain() {
   for (const c of data?.clicks ?? []) events.push({ at: sec(c.createTime), ts: c.createTime, text: `click ${c.id} (${c.publisherId}, ${c.offerId})`, key: `k${c.id}` });
   for (const c of data?.conversions ?? []) {
     events.push({ at: sec(c.createTime), ts: c.createTime, text: `conversion ${c.id} order ${c.orderId}`, key: `c${c.id}` });
-    for (const h of c.history) events.push({ at: sec(h.time), ts: h.time, text: `status → ${h.to} (${h.actor})`, key: `h${c.id}${sec(h.time)}` });
+    for (const h of c.history) events.push({ at: sec(h.time), ts: h.time, text: `${t(enumName(ConversionStatus, h.to).toLowerCase())} (${h.actor})`, key: `h${c.id}${sec(h.time)}` });
   }
   for (const d of data?.deliveries ?? []) for (const a of d.attempts) events.push({ at: sec(a.time), ts: a.time, text: `delivery ${d.id} attempt ${a.number}: HTTP ${a.statusCode || "—"} ${a.error}`, key: `a${d.id}${a.number}` });
   events.sort((a, b) => a.at - b.at);
@@ -416,6 +416,9 @@ export function Chain() {
               <Attempts d={d} />
             </Section>
           ))}
+          {[...new Set([...data.clicks.map((c) => c.traceId), ...data.deliveries.map((d) => d.traceId)].filter((x) => x))].map((id) => (
+            <TraceView id={id} key={id} />
+          ))}
           <Section title={t("timeline")}>
             <ol class="timeline">
               {events.map((e) => (
@@ -427,5 +430,66 @@ export function Chain() {
       )}
       <Notice text="" />
     </>
+  );
+}
+
+/** A trace's spans from Jaeger (GetTrace) as a waterfall; admin keys only. */
+function TraceView({ id }: { id: string }) {
+  const { client, who } = useSession();
+  const t = useT();
+  const errText = useErrorText();
+  const [trace, setTrace] = useState<GetTraceResponse | null>(null);
+  const [error, setError] = useState("");
+  const load = async () => {
+    setError("");
+    try {
+      setTrace(await client.attribution.getTrace({ traceId: id }));
+    } catch (e) {
+      setError(errText(e));
+    }
+  };
+  const us = (ts?: { seconds: bigint; nanos: number }) => (ts ? Number(ts.seconds) * 1e6 + ts.nanos / 1e3 : 0);
+  const dur = (d?: { seconds: bigint; nanos: number }) => (d ? Number(d.seconds) * 1e6 + d.nanos / 1e3 : 0);
+  const [all, setAll] = useState(false);
+  const every = trace?.spans ?? [];
+  // Baton's own spans (and HTTP ones); database spans on demand.
+  const spans = all ? every : every.filter((s) => s.name.startsWith("baton.") || s.name.startsWith("HTTP") || s.name.includes("/"));
+  const t0 = spans.length ? Math.min(...spans.map((s) => us(s.startTime))) : 0;
+  const t1 = spans.length ? Math.max(...spans.map((s) => us(s.startTime) + dur(s.duration))) : 1;
+  const total = Math.max(t1 - t0, 1);
+  return (
+    <Section title={`${t("trace")}: ${id}`}>
+      {who.role === "ADMIN" ? (
+        <button type="button" class="small" onClick={load}>{t("showSpans")}</button>
+      ) : (
+        <p class="muted">{t("traceAdminOnly")}</p>
+      )}
+      {every.length > 0 && (
+        <label class="check">
+          <input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} /> {t("allSpans", { n: every.length })}
+        </label>
+      )}
+      <ErrorBox text={error} />
+      {spans.length > 0 && (
+        <ol class="spans" data-testid="spans">
+          {spans.map((s) => {
+            const left = ((us(s.startTime) - t0) / total) * 100;
+            const width = Math.max((dur(s.duration) / total) * 100, 0.5);
+            const ids = Object.entries(s.attributes).filter(([k]) => k.startsWith("baton.")).sort(([a], [b]) => (a < b ? -1 : 1));
+            return (
+              <li key={s.spanId} class={s.error ? "span error-span" : "span"} data-span={s.name}>
+                <div class="span-head">
+                  <strong>{s.name}</strong> <span class="muted">{s.service} · {(dur(s.duration) / 1000).toFixed(1)} ms</span>
+                </div>
+                <div class="span-track" aria-hidden="true">
+                  <span class="span-bar" style={{ marginLeft: `${left}%`, width: `${width}%` }} />
+                </div>
+                {ids.length > 0 && <div class="muted small wrap">{ids.map(([k, v]) => `${k}=${v}`).join(" · ")}</div>}
+              </li>
+            );
+          })}
+        </ol>
+      )}
+    </Section>
   );
 }

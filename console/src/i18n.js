@@ -56,6 +56,7 @@ const en = {
   networks: "Networks", direction: "Direction",
   queue: "Delivery queue", depth: "Pending deliveries", oldest: "Oldest pending", failing: "Failed deliveries", failingEndpoints: "Failing endpoints", disabledEndpoints: "Disabled endpoints",
   chain: "Chain view", chainHelp: "Enter a click ID or a conversion ID to see every hop's IDs, the conversion and each delivery.",
+  trace: "Trace", showSpans: "Show spans (Jaeger)", traceAdminOnly: "Its spans are shown to operators.", allSpans: "All {n} spans, database queries too",
   show: "Show", notFound: "Not found: {id}", timeline: "Timeline",
   error: "Error: {msg}", denied: "Not allowed: {msg}", skip: "Skip to content", menu: "Menu",
 };
@@ -114,6 +115,7 @@ const ja = {
   networks: "ネットワーク", direction: "方向",
   queue: "送信キュー", depth: "未送信", oldest: "最も古い未送信", failing: "失敗した送信", failingEndpoints: "失敗中の送信先", disabledEndpoints: "停止中の送信先",
   chain: "チェーン表示", chainHelp: "クリックIDまたは成果IDを入力すると、各ホップのID、成果、送信を表示します。",
+  trace: "トレース", showSpans: "スパンを表示（Jaeger）", traceAdminOnly: "スパンは運営者に表示されます。", allSpans: "全{n}スパン（データベース処理を含む）",
   show: "表示", notFound: "見つかりません: {id}", timeline: "タイムライン",
   error: "エラー: {msg}", denied: "権限がありません: {msg}", skip: "本文へ移動", menu: "メニュー",
 };

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import {
-  ADMIN_KEY, ADVERTISER_KEY, PUBLISHER2_KEY, PUBLISHER_KEY, artifactsDir, chromiumPath, click, launch, rpc, signIn, startBaton, startReceiver,
+  ADMIN_KEY, ADVERTISER_KEY, PUBLISHER2_KEY, PUBLISHER_KEY, artifactsDir, chromiumPath, click, launch, rpc, signIn, startBaton, startJaeger, startReceiver,
 } from "./harness.mjs";
 
 const required = process.env.BATON_REQUIRE_BROWSER === "1";
@@ -19,12 +19,16 @@ const exe = chromiumPath();
 if (!exe && required) throw new Error("BATON_REQUIRE_BROWSER=1 but no Chromium at /usr/bin/chromium (apt-get install chromium)");
 
 describe("console", { skip: exe ? false : "no Chromium (install Debian's chromium; BATON_REQUIRE_BROWSER=1 makes this a failure)" }, () => {
-  let baton, receiver, browser, context;
+  let baton, receiver, browser, context, jaeger;
   const shots = artifactsDir();
   const shot = async (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   before(async () => {
-    baton = await startBaton();
+    jaeger = await startJaeger();
+    baton = await startBaton(jaeger ? {
+      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttp, OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_SERVICE_NAME: "baton-console-test",
+      OTEL_BSP_SCHEDULE_DELAY: "100", BATON_JAEGER_URL: jaeger.queryUrl,
+    } : {});
     receiver = await startReceiver();
     browser = await launch();
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: "en-US", timezoneId: "Europe/Berlin" });
@@ -34,6 +38,7 @@ describe("console", { skip: exe ? false : "no Chromium (install Debian's chromiu
     await browser?.close();
     await receiver?.close();
     await baton?.stop();
+    await jaeger?.stop();
   });
 
   test("first load: bytes and time to interactive", async () => {
@@ -259,6 +264,18 @@ describe("console", { skip: exe ? false : "no Chromium (install Debian's chromiu
     await page.getByRole("button", { name: "Show" }).click();
     await page.locator("h2", { hasText: "Timeline" }).waitFor();
     assert.match(await page.locator(".chain-ids").first().textContent(), /Baton: /);
+    // The click's trace, drawn from Jaeger's query API through GetTrace
+    // (only with a Jaeger: untraced clicks carry no trace ID).
+    if (jaeger) {
+      const traceSection = page.locator("section", { hasText: /^Trace: [0-9a-f]{32}/ }).first();
+      await traceSection.waitFor();
+      // Spans reach Jaeger in batches: ask again until they are there.
+      for (let i = 0; i < 50 && (await page.locator('li[data-span="baton.click"]').count()) === 0; i++) {
+        await traceSection.getByRole("button", { name: /Show spans/ }).click();
+        await page.waitForTimeout(300);
+      }
+      assert.match(await page.locator('li[data-span="baton.click"]').first().textContent(), /baton\.click_id=/);
+    }
     await shot(page, "chain-admin");
     await page.close();
   });

@@ -33,7 +33,43 @@ async function freePort() {
   });
 }
 
-export async function startBaton() {
+/**
+ * A real Jaeger (v2, in memory) from BATON_JAEGER_BIN and
+ * BATON_JAEGER_CONFIG (built by make), or null when they are not set.
+ */
+export async function startJaeger() {
+  const bin = process.env.BATON_JAEGER_BIN;
+  const cfg = process.env.BATON_JAEGER_CONFIG;
+  if (!bin || !cfg) {
+    if (process.env.BATON_REQUIRE_JAEGER === "1") throw new Error("BATON_REQUIRE_JAEGER=1 but BATON_JAEGER_BIN / BATON_JAEGER_CONFIG are not set");
+    return null;
+  }
+  const [query, queryGrpc, otlpGrpc, otlpHttp] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const proc = spawn(bin, ["--config", cfg], {
+    env: { ...process.env, JAEGER_QUERY_PORT: String(query), JAEGER_QUERY_GRPC_PORT: String(queryGrpc), JAEGER_OTLP_GRPC_PORT: String(otlpGrpc), JAEGER_OTLP_HTTP_PORT: String(otlpHttp) },
+    stdio: "ignore",
+  });
+  const exited = new Promise((ok) => proc.on("exit", ok));
+  for (let i = 0; i < 300; i++) {
+    if (proc.exitCode !== null) throw new Error("jaeger exited during start");
+    try {
+      if ((await fetch(`http://127.0.0.1:${query}/api/services`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    queryUrl: `http://127.0.0.1:${query}`,
+    otlpHttp: `http://127.0.0.1:${otlpHttp}`,
+    async stop() {
+      proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+export async function startBaton(extraEnv = {}) {
   const bin = process.env.BATON_BIN ? resolve(process.env.BATON_BIN) : join(root, ".tmp/bin/baton");
   if (!existsSync(bin)) throw new Error(`no Baton binary at ${bin}: build it (make build) or set BATON_BIN`);
   const data = mkdtempSync(join(tmpdir(), "baton-console-"));
@@ -45,6 +81,7 @@ export async function startBaton() {
     env: {
       ...process.env, BATON_ADDR: `127.0.0.1:${port}`, BATON_DATA_DIR: data, BATON_ADMIN_KEY: ADMIN_KEY, BATON_DEMO: "true",
       BATON_POSTBACK_ALLOW: "127.0.0.0/8", BATON_POSTBACK_SCHEDULE: "200ms,500ms,1s", BATON_LOG_FORMAT: "json",
+      ...extraEnv,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
