@@ -34,6 +34,19 @@ const genRedirect = {
   },
 };
 
+// Every package comes from console/node_modules (the console's lock), also
+// for the files in clients/ts/src: a clients/ts/node_modules left by its own
+// tests must change neither the bundle nor its bytes.
+const ownPackages = {
+  name: "own-packages",
+  setup(b) {
+    b.onResolve({ filter: /^(@bufbuild\/protobuf|@connectrpc\/connect|@connectrpc\/connect-web|preact)(\/.*)?$/ }, async (args) => {
+      if (args.pluginData === "own") return undefined;
+      return b.resolve(args.path, { kind: args.kind, resolveDir: here, pluginData: "own" });
+    });
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { app: join(here, "src/main.tsx") },
@@ -47,7 +60,7 @@ const result = await build({
   jsxImportSource: "preact",
   alias: { "@batonhq/client/web": join(clientSrc, "web.ts") },
   nodePaths: [join(here, "node_modules")],
-  plugins: [genRedirect],
+  plugins: [genRedirect, ownPackages],
   define: { "process.env.NODE_ENV": '"production"' },
   write: false,
   outdir: out,

@@ -358,7 +358,15 @@ export function Tags() {
     }
   };
   const origin = location.origin;
-  const snippet = `<img src="${origin}/tracking/tracking_img.php?shopid=…&unique_id=ORDER_ID&amount_y=AMOUNT&ts=YYYYMMDDhhmmss&sh=…" width="1" height="1" alt="">`;
+  const [shopId, setShopId] = useState("SHOP_ID");
+  useEffect(() => {
+    if (!advertiserId) return;
+    client.config.getAdvertiser({ id: advertiserId }).then((a) => a.advertiser && setShopId(String(a.advertiser.shopId)), () => undefined);
+  }, [advertiserId]);
+  // The tag the thank-you page carries, served from Baton's own host (first
+  // party for the shop when Baton runs on its domain); the shop's server
+  // fills in the order and computes sh with its password.
+  const snippet = `<img src="${origin}/tracking/tracking_img.php?shopid=${shopId}&unique_id=ORDER_ID&uname=USER&amount_y=AMOUNT&ts=YYYYMMDDhhmmss&sh=SH" width="1" height="1" alt="">`;
   return (
     <>
       <Section title={t("fc2Builder")} id="fc2-title">
@@ -401,8 +409,9 @@ export function Tags() {
         )}
       </Section>
       <Section title={t("firstParty")} id="fp-title">
-        <pre class="code">{snippet}</pre>
+        <pre class="code" data-testid="first-party">{snippet}</pre>
         <CopyButton text={snippet} />
+        <p class="muted">{t("firstPartyHelp")}</p>
       </Section>
     </>
   );

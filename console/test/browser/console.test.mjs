@@ -145,6 +145,15 @@ describe("console", { skip: exe ? false : "no Chromium (install Debian's chromiu
     const text = Buffer.concat(csv).toString("utf8");
     assert.match(text, new RegExp(`${order}-0,off_demo,pub_demo,[^,]+,APPROVED,JPY,1980,`));
     assert.ok(!text.includes(`${order}-1`));
+    // The FC2 tag builder: Baton computes sh; ts is Japan time.
+    await page.locator("nav.tabs a", { hasText: "Tags" }).click();
+    await page.getByTestId("first-party").filter({ hasText: "shopid=100&" }).waitFor();
+    await page.getByRole("button", { name: "Build" }).click();
+    const tag = page.locator(".out pre.code").first();
+    await tag.waitFor();
+    assert.match(await tag.textContent(), /tracking_img\.php\?shopid=100&.*sh=[0-9a-f]{16,40}/);
+    assert.match(await page.locator(".out p").first().textContent(), /ts \(Japan time\): \d{14}/);
+    await shot(page, "tags-advertiser");
     await page.close();
   });
 
