@@ -56,16 +56,17 @@ export function useErrorText(): (e: unknown) => string {
  */
 export function usePaged<T>(load: (token: string) => Promise<[T[], string]>, deps: unknown[]) {
   const errText = useErrorText();
-  const [tokens, setTokens] = useState<string[]>([""]);
+  // The page tokens belong to one set of filters: new filters start again
+  // at page 1, with one request.
+  const key = JSON.stringify(deps);
+  const [paging, setPaging] = useState<{ key: string; tokens: string[] }>({ key, tokens: [""] });
+  const tokens = paging.key === key ? paging.tokens : [""];
   const [items, setItems] = useState<T[] | null>(null);
   const [next, setNext] = useState("");
   const [error, setError] = useState("");
   const [tick, setTick] = useState(0);
   const seq = useRef(0);
   const token = tokens[tokens.length - 1];
-  useEffect(() => {
-    setTokens([""]);
-  }, deps);
   useEffect(() => {
     const mine = ++seq.current;
     setError("");
@@ -81,15 +82,15 @@ export function usePaged<T>(load: (token: string) => Promise<[T[], string]>, dep
         setError(errText(e));
       },
     );
-  }, [token, tick, ...deps]);
+  }, [key, token, tick]);
   return {
     items,
     error,
     page: tokens.length,
     hasNext: next !== "",
     hasPrev: tokens.length > 1,
-    nextPage: () => next && setTokens([...tokens, next]),
-    prevPage: () => tokens.length > 1 && setTokens(tokens.slice(0, -1)),
+    nextPage: () => next && setPaging({ key, tokens: [...tokens, next] }),
+    prevPage: () => tokens.length > 1 && setPaging({ key, tokens: tokens.slice(0, -1) }),
     reload: () => setTick((x) => x + 1),
   };
 }
