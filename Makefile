@@ -59,6 +59,10 @@ clients/ts-smoke/node_modules/.stamp: clients/ts-smoke/package.json clients/ts-s
 	cd clients/ts-smoke && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+console/node_modules/.stamp: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 clients/python-smoke/.venv/.stamp: clients/python-smoke/requirements.txt
 	$(PYTHON) -m venv clients/python-smoke/.venv
 	clients/python-smoke/.venv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r clients/python-smoke/requirements.txt
@@ -77,6 +81,17 @@ generate: tools ## Regenerate gen/ (Go, TypeScript, Python) from proto/
 checkgenerate: generate ## Fail when gen/ is stale
 	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
 		echo "gen/ is stale: run 'make generate' and commit the result"; git status --porcelain -- gen; exit 1; fi
+
+.PHONY: console
+console: console/node_modules/.stamp ## Type-check and build the web console (console/ -> server/internal/console/assets, embedded in the binary)
+	cd console && node ../clients/ts/scripts/copy-gen.mjs >/dev/null && node_modules/.bin/tsc -p tsconfig.json
+	cd console && node build.mjs
+
+.PHONY: checkconsole
+checkconsole: console ## Fail when the committed console assets are not what console/ builds (reproducible build)
+	@if [ -n "$$(git status --porcelain -- server/internal/console/assets)" ]; then \
+		echo "server/internal/console/assets is stale: run 'make console' and commit the result"; \
+		git status --porcelain -- server/internal/console/assets; exit 1; fi
 
 .PHONY: lint
 lint: $(BIN)/.stamp ## buf lint and format, gofmt, go vet
@@ -104,7 +119,8 @@ build: ## Build bin/baton
 run: build ## Build and start Baton on the embedded PostgreSQL with demo data (traces go to Jaeger when `make jaeger` runs)
 	@if curl -fs -o /dev/null http://127.0.0.1:16686/ 2>/dev/null; then \
 		echo "Jaeger is running: sending traces to it (http://127.0.0.1:16686)"; \
-		export OTEL_EXPORTER_OTLP_ENDPOINT=$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318} OTEL_SERVICE_NAME=$${OTEL_SERVICE_NAME:-baton}; \
+		export OTEL_EXPORTER_OTLP_ENDPOINT=$${OTEL_EXPORTER_OTLP_ENDPOINT:-http://127.0.0.1:4318} OTEL_SERVICE_NAME=$${OTEL_SERVICE_NAME:-baton} \
+			BATON_JAEGER_URL=$${BATON_JAEGER_URL:-http://127.0.0.1:16686}; \
 	fi; \
 	BATON_ADDR=$${BATON_ADDR:-$(RUN_ADDR)} BATON_DATA_DIR=$${BATON_DATA_DIR:-$(RUN_DATA_DIR)} \
 	BATON_ADMIN_KEY=$${BATON_ADMIN_KEY:-$(DEV_ADMIN_KEY)} BATON_DEMO=true \
@@ -124,7 +140,7 @@ jaeger: ## Build (pinned, once) and run Jaeger with in-memory storage on 127.0.0
 PROOF_LOG := $(abspath $(TMP)/proof.log)
 
 .PHONY: test
-test: checkgenerate lint breaking gotest fuzz smoke ## Everything CI runs
+test: checkgenerate checkconsole lint breaking gotest fuzz smoke console-test ## Everything CI runs
 	@echo; echo "Fault and hostile-input tests (lost: acknowledged but missing or counted twice; or hostile input that got through):"
 	@sort $(PROOF_LOG)
 
@@ -161,6 +177,26 @@ smoke: $(BIN)/.stamp clients/ts-smoke/node_modules/.stamp clients/python-smoke/.
 	$(GO) build -o $(BIN)/baton ./server/cmd/baton
 	BATON_BIN=$(BIN)/baton GRPCURL=$(BIN)/grpcurl tools/smoke.sh
 
+# The console's unit tests (formatting, template preview) and its browser
+# tests: Debian's Chromium through playwright-core against a real Baton with
+# demo data (BATON_REQUIRE_BROWSER=1 turns a missing Chromium into a
+# failure). Screenshots go to CONSOLE_ARTIFACTS.
+CONSOLE_ARTIFACTS ?= $(abspath $(TMP)/console-artifacts)
+
+.PHONY: console-test
+console-test: console/node_modules/.stamp .tmp/bin/jaeger ## The console's unit tests and browser tests (headless Chromium, real Baton and Jaeger)
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/baton ./server/cmd/baton
+	cd console && node --test test/unit/
+	cd console && BATON_BIN=$(abspath $(BIN)/baton) CONSOLE_ARTIFACTS=$(CONSOLE_ARTIFACTS) \
+		BATON_JAEGER_BIN=$(abspath .tmp/bin/jaeger) BATON_JAEGER_CONFIG=$(abspath tools/jaeger.yaml) \
+		node --test --test-concurrency=1 test/browser/
+	@echo "console screenshots and first-load measurement: $(CONSOLE_ARTIFACTS)"
+
+.PHONY: console-screenshots
+console-screenshots: ## Rewrite the README's console screenshots (docs/console/) from a browser test run
+	$(MAKE) console-test CONSOLE_ARTIFACTS=$(abspath docs/console)
+
 # ---------------------------------------------------------------- bench
 
 .PHONY: bench
@@ -171,4 +207,4 @@ bench: ## Benchmarks with same-run baselines; prints a table and writes bench-re
 
 .PHONY: clean
 clean: ## Remove build output and local tools (keeps .baton data)
-	rm -rf $(TMP) bin tools/node_modules clients/*/node_modules clients/*/dist clients/*/.venv clients/ts/src/gen
+	rm -rf $(TMP) bin tools/node_modules console/node_modules clients/*/node_modules clients/*/dist clients/*/.venv clients/ts/src/gen

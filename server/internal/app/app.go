@@ -33,6 +33,7 @@ import (
 	"github.com/batonhq/baton/server/internal/auth"
 	"github.com/batonhq/baton/server/internal/clickid"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/console"
 	"github.com/batonhq/baton/server/internal/delivery"
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/gateway"
@@ -43,6 +44,7 @@ import (
 	"github.com/batonhq/baton/server/internal/service"
 	"github.com/batonhq/baton/server/internal/store"
 	"github.com/batonhq/baton/server/internal/telemetry"
+	"github.com/batonhq/baton/server/internal/traces"
 )
 
 // ServiceNames are the Connect services Baton serves, for health and
@@ -205,7 +207,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	configSvc.OnChange(convSvc.ConfigChanged)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, delivery.Vars)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, nil)
-	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log)
+	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
 
 	// Order matters: authenticate first (an anonymous caller learns nothing,
 	// not even validation rules), then bound the work, then validate.
@@ -266,6 +268,11 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	// The web console: the page at "/" exactly, its files under /console/.
+	// Every other path is still a 404.
+	ui := console.New()
+	plain.Handle("GET /{$}", ui)
+	plain.Handle("GET /console/", ui)
 	plain.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found: no such route on Baton", http.StatusNotFound)
 	})

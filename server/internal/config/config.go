@@ -64,6 +64,10 @@ type Config struct {
 	// though they are loopback or private (BATON_POSTBACK_ALLOW, default
 	// none: such targets are refused after DNS, at connect time).
 	PostbackAllow string
+	// JaegerURL is the base URL of a Jaeger query API
+	// (http://127.0.0.1:16686) that AttributionService.GetTrace reads
+	// spans from for the console's chain view. Empty: GetTrace refuses.
+	JaegerURL string
 	// PostbackSchedule is the wait before each retry, comma-separated
 	// (BATON_POSTBACK_SCHEDULE, default 5s,30s,2m,10m,30m,1h,3h,6h,12h,24h).
 	PostbackSchedule string
@@ -146,6 +150,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.ClickRetention, "click-retention", durEnv("BATON_CLICK_RETENTION", 400*24*time.Hour), "how long clicks are kept; 0 keeps all (BATON_CLICK_RETENTION)")
+	fs.StringVar(&c.JaegerURL, "jaeger-url", env("BATON_JAEGER_URL", ""), "Jaeger query API that GetTrace reads spans from, e.g. http://127.0.0.1:16686 (BATON_JAEGER_URL)")
 	fs.StringVar(&c.PostbackAllow, "postback-allow", env("BATON_POSTBACK_ALLOW", ""), "private/loopback networks postbacks may reach (BATON_POSTBACK_ALLOW)")
 	fs.StringVar(&c.PostbackSchedule, "postback-schedule", env("BATON_POSTBACK_SCHEDULE", "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"), "retry waits (BATON_POSTBACK_SCHEDULE)")
 	fs.IntVar(&c.PostbackWorkers, "postback-workers", int(intEnv("BATON_POSTBACK_WORKERS", 50)), "concurrent postbacks (BATON_POSTBACK_WORKERS)")
@@ -266,7 +271,7 @@ func (c Config) LogAttrs() []any {
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
-		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
+		"postback_allow", c.PostbackAllow, "jaeger_url", c.JaegerURL, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
 	}
 }
 

@@ -50,6 +50,7 @@ func clickToProto(c domain.Click) *batonv1.Click {
 		Id: c.ID, LinkId: c.LinkID, OfferId: c.OfferID, PublisherId: c.PublisherID, SiteId: c.SiteID,
 		SubIds: c.SubIDs, RedirectUrl: c.RedirectURL, DeepLink: c.DeepLink, Ip: c.IP, UserAgent: c.UserAgent,
 		Referer: c.Referer, Unique: c.Unique, CreateTime: ts(c.CreatedAt), ExpireTime: ts(c.ExpiresAt),
+		TraceId: traceIDOf(c.TraceParent),
 	}
 	switch c.Source {
 	case domain.ClickFromRedirect:

@@ -17,6 +17,7 @@ import (
 	"github.com/batonhq/baton/server/internal/attribution"
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/traces"
 )
 
 // ConversionServer implements baton.v1.ConversionService and
@@ -26,6 +27,7 @@ type ConversionServer struct {
 	reports service.ReportStore
 	fc2     *service.FC2
 	errs    errorMapper
+	traces  *traces.Jaeger // GetTrace; nil without BATON_JAEGER_URL
 }
 
 var (

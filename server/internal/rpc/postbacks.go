@@ -113,6 +113,7 @@ func deliveryToProto(d domain.Delivery, all bool) *batonv1.Delivery {
 	out := &batonv1.Delivery{
 		Id: d.ID, EndpointId: d.EndpointID, PublisherId: d.PublisherID, ConversionId: d.ConversionID, Event: eventNames[d.Event],
 		State: deliveryStates[d.State], AttemptCount: int32(d.AttemptCount), Test: d.Test, CreateTime: ts(d.CreatedAt), UpdateTime: ts(d.UpdatedAt),
+		TraceId: traceIDOf(d.TraceParent),
 	}
 	if d.NextAttemptAt != nil && d.State == domain.DeliveryPending {
 		out.NextAttemptTime = ts(*d.NextAttemptAt)

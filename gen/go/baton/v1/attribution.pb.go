@@ -639,6 +639,209 @@ func (x *GetReportResponse) GetNextPageToken() string {
 	return ""
 }
 
+type GetTraceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 32 lower-case hex digits, as in Click.trace_id or Delivery.trace_id.
+	TraceId       string `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTraceRequest) Reset() {
+	*x = GetTraceRequest{}
+	mi := &file_baton_v1_attribution_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTraceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTraceRequest) ProtoMessage() {}
+
+func (x *GetTraceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_attribution_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTraceRequest.ProtoReflect.Descriptor instead.
+func (*GetTraceRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetTraceRequest) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+// TraceSpan is one span of a trace, as Jaeger stored it.
+type TraceSpan struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SpanId string                 `protobuf:"bytes,1,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
+	// Empty for the root span (or a span whose parent is in another trace).
+	ParentSpanId string `protobuf:"bytes,2,opt,name=parent_span_id,json=parentSpanId,proto3" json:"parent_span_id,omitempty"`
+	// e.g. "baton.click", "baton.conversion.record", "baton.postback.deliver".
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// The service that recorded it (OTEL_SERVICE_NAME): one per network.
+	Service   string                 `protobuf:"bytes,4,opt,name=service,proto3" json:"service,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	Duration  *durationpb.Duration   `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Its attributes (baton.click_id, baton.order_id, http.status_code, ...).
+	Attributes    map[string]string `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Error         bool              `protobuf:"varint,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceSpan) Reset() {
+	*x = TraceSpan{}
+	mi := &file_baton_v1_attribution_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceSpan) ProtoMessage() {}
+
+func (x *TraceSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_attribution_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceSpan.ProtoReflect.Descriptor instead.
+func (*TraceSpan) Descriptor() ([]byte, []int) {
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TraceSpan) GetSpanId() string {
+	if x != nil {
+		return x.SpanId
+	}
+	return ""
+}
+
+func (x *TraceSpan) GetParentSpanId() string {
+	if x != nil {
+		return x.ParentSpanId
+	}
+	return ""
+}
+
+func (x *TraceSpan) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TraceSpan) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *TraceSpan) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *TraceSpan) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *TraceSpan) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *TraceSpan) GetError() bool {
+	if x != nil {
+		return x.Error
+	}
+	return false
+}
+
+type GetTraceResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TraceId string                 `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// Sorted by start time.
+	Spans         []*TraceSpan `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTraceResponse) Reset() {
+	*x = GetTraceResponse{}
+	mi := &file_baton_v1_attribution_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTraceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTraceResponse) ProtoMessage() {}
+
+func (x *GetTraceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_attribution_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTraceResponse.ProtoReflect.Descriptor instead.
+func (*GetTraceResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetTraceResponse) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *GetTraceResponse) GetSpans() []*TraceSpan {
+	if x != nil {
+		return x.Spans
+	}
+	return nil
+}
+
 var File_baton_v1_attribution_proto protoreflect.FileDescriptor
 
 const file_baton_v1_attribution_proto_rawDesc = "" +
@@ -703,10 +906,31 @@ const file_baton_v1_attribution_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"d\n" +
 	"\x11GetReportResponse\x12'\n" +
 	"\x04rows\x18\x01 \x03(\v2\x13.baton.v1.ReportRowR\x04rows\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc2\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"C\n" +
+	"\x0fGetTraceRequest\x120\n" +
+	"\btrace_id\x18\x01 \x01(\tB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{32}$R\atraceId\"\x84\x03\n" +
+	"\tTraceSpan\x12\x17\n" +
+	"\aspan_id\x18\x01 \x01(\tR\x06spanId\x12$\n" +
+	"\x0eparent_span_id\x18\x02 \x01(\tR\fparentSpanId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n" +
+	"\aservice\x18\x04 \x01(\tR\aservice\x129\n" +
+	"\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bduration\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12C\n" +
+	"\n" +
+	"attributes\x18\a \x03(\v2#.baton.v1.TraceSpan.AttributesEntryR\n" +
+	"attributes\x12\x14\n" +
+	"\x05error\x18\b \x01(\bR\x05error\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
+	"\x10GetTraceResponse\x12\x19\n" +
+	"\btrace_id\x18\x01 \x01(\tR\atraceId\x12)\n" +
+	"\x05spans\x18\x02 \x03(\v2\x13.baton.v1.TraceSpanR\x05spans2\x8a\x02\n" +
 	"\x12AttributionService\x12a\n" +
 	"\x11ExplainConversion\x12\".baton.v1.ExplainConversionRequest\x1a#.baton.v1.ExplainConversionResponse\"\x03\x90\x02\x01\x12I\n" +
-	"\tGetReport\x12\x1a.baton.v1.GetReportRequest\x1a\x1b.baton.v1.GetReportResponse\"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
+	"\tGetReport\x12\x1a.baton.v1.GetReportRequest\x1a\x1b.baton.v1.GetReportResponse\"\x03\x90\x02\x01\x12F\n" +
+	"\bGetTrace\x12\x19.baton.v1.GetTraceRequest\x1a\x1a.baton.v1.GetTraceResponse\"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
 
 var (
 	file_baton_v1_attribution_proto_rawDescOnce sync.Once
@@ -720,7 +944,7 @@ func file_baton_v1_attribution_proto_rawDescGZIP() []byte {
 	return file_baton_v1_attribution_proto_rawDescData
 }
 
-var file_baton_v1_attribution_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_baton_v1_attribution_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_baton_v1_attribution_proto_goTypes = []any{
 	(*Candidate)(nil),                 // 0: baton.v1.Candidate
 	(*ExplainConversionRequest)(nil),  // 1: baton.v1.ExplainConversionRequest
@@ -729,37 +953,47 @@ var file_baton_v1_attribution_proto_goTypes = []any{
 	(*PathCount)(nil),                 // 4: baton.v1.PathCount
 	(*GetReportRequest)(nil),          // 5: baton.v1.GetReportRequest
 	(*GetReportResponse)(nil),         // 6: baton.v1.GetReportResponse
-	(*timestamppb.Timestamp)(nil),     // 7: google.protobuf.Timestamp
-	(AttributionPath)(0),              // 8: baton.v1.AttributionPath
-	(AttributionModel)(0),             // 9: baton.v1.AttributionModel
-	(*durationpb.Duration)(nil),       // 10: google.protobuf.Duration
-	(*Money)(nil),                     // 11: baton.v1.Money
-	(*TimeRange)(nil),                 // 12: baton.v1.TimeRange
+	(*GetTraceRequest)(nil),           // 7: baton.v1.GetTraceRequest
+	(*TraceSpan)(nil),                 // 8: baton.v1.TraceSpan
+	(*GetTraceResponse)(nil),          // 9: baton.v1.GetTraceResponse
+	nil,                               // 10: baton.v1.TraceSpan.AttributesEntry
+	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
+	(AttributionPath)(0),              // 12: baton.v1.AttributionPath
+	(AttributionModel)(0),             // 13: baton.v1.AttributionModel
+	(*durationpb.Duration)(nil),       // 14: google.protobuf.Duration
+	(*Money)(nil),                     // 15: baton.v1.Money
+	(*TimeRange)(nil),                 // 16: baton.v1.TimeRange
 }
 var file_baton_v1_attribution_proto_depIdxs = []int32{
-	7,  // 0: baton.v1.Candidate.click_time:type_name -> google.protobuf.Timestamp
-	8,  // 1: baton.v1.Candidate.path:type_name -> baton.v1.AttributionPath
-	8,  // 2: baton.v1.ExplainConversionResponse.path:type_name -> baton.v1.AttributionPath
-	9,  // 3: baton.v1.ExplainConversionResponse.model:type_name -> baton.v1.AttributionModel
-	10, // 4: baton.v1.ExplainConversionResponse.window:type_name -> google.protobuf.Duration
+	11, // 0: baton.v1.Candidate.click_time:type_name -> google.protobuf.Timestamp
+	12, // 1: baton.v1.Candidate.path:type_name -> baton.v1.AttributionPath
+	12, // 2: baton.v1.ExplainConversionResponse.path:type_name -> baton.v1.AttributionPath
+	13, // 3: baton.v1.ExplainConversionResponse.model:type_name -> baton.v1.AttributionModel
+	14, // 4: baton.v1.ExplainConversionResponse.window:type_name -> google.protobuf.Duration
 	0,  // 5: baton.v1.ExplainConversionResponse.candidates:type_name -> baton.v1.Candidate
-	11, // 6: baton.v1.ExplainConversionResponse.commission:type_name -> baton.v1.Money
-	11, // 7: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
-	11, // 8: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
-	11, // 9: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
+	15, // 6: baton.v1.ExplainConversionResponse.commission:type_name -> baton.v1.Money
+	15, // 7: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
+	15, // 8: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
+	15, // 9: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
 	4,  // 10: baton.v1.ReportRow.conversions_by_path:type_name -> baton.v1.PathCount
-	8,  // 11: baton.v1.PathCount.path:type_name -> baton.v1.AttributionPath
-	12, // 12: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
+	12, // 11: baton.v1.PathCount.path:type_name -> baton.v1.AttributionPath
+	16, // 12: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
 	3,  // 13: baton.v1.GetReportResponse.rows:type_name -> baton.v1.ReportRow
-	1,  // 14: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
-	5,  // 15: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
-	2,  // 16: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
-	6,  // 17: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
-	16, // [16:18] is the sub-list for method output_type
-	14, // [14:16] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	11, // 14: baton.v1.TraceSpan.start_time:type_name -> google.protobuf.Timestamp
+	14, // 15: baton.v1.TraceSpan.duration:type_name -> google.protobuf.Duration
+	10, // 16: baton.v1.TraceSpan.attributes:type_name -> baton.v1.TraceSpan.AttributesEntry
+	8,  // 17: baton.v1.GetTraceResponse.spans:type_name -> baton.v1.TraceSpan
+	1,  // 18: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
+	5,  // 19: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
+	7,  // 20: baton.v1.AttributionService.GetTrace:input_type -> baton.v1.GetTraceRequest
+	2,  // 21: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
+	6,  // 22: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
+	9,  // 23: baton.v1.AttributionService.GetTrace:output_type -> baton.v1.GetTraceResponse
+	21, // [21:24] is the sub-list for method output_type
+	18, // [18:21] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_attribution_proto_init() }
@@ -776,7 +1010,7 @@ func file_baton_v1_attribution_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_attribution_proto_rawDesc), len(file_baton_v1_attribution_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -329,7 +329,10 @@ type Click struct {
 	Unique     bool                   `protobuf:"varint,16,opt,name=unique,proto3" json:"unique,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When this click's attribution window ends.
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// The W3C trace ID of the click's span (32 hex digits); empty when the
+	// click was not traced. AttributionService.GetTrace shows its spans.
+	TraceId       string `protobuf:"bytes,19,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -488,6 +491,13 @@ func (x *Click) GetExpireTime() *timestamppb.Timestamp {
 		return x.ExpireTime
 	}
 	return nil
+}
+
+func (x *Click) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
 }
 
 type CreateTrackingLinkRequest struct {
@@ -1130,7 +1140,7 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"\x05IdHop\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05param\x18\x02 \x01(\tR\x05param\x12\x16\n" +
-	"\x06issuer\x18\x03 \x01(\tR\x06issuer\"\xf3\x04\n" +
+	"\x06issuer\x18\x03 \x01(\tR\x06issuer\"\x8e\x05\n" +
 	"\x05Click\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\alink_id\x18\x02 \x01(\tR\x06linkId\x12\x19\n" +
@@ -1155,7 +1165,8 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"\vcreate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\x8f\x01\n" +
+	"expireTime\x12\x19\n" +
+	"\btrace_id\x18\x13 \x01(\tR\atraceId\"\x8f\x01\n" +
 	"\x19CreateTrackingLinkRequest\x12$\n" +
 	"\boffer_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\aofferId\x12*\n" +
 	"\fpublisher_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vpublisherId\x12 \n" +

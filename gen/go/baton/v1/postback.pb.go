@@ -610,8 +610,11 @@ type Delivery struct {
 	Test            bool                   `protobuf:"varint,11,opt,name=test,proto3" json:"test,omitempty"`
 	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The W3C trace ID the delivery continues (the conversion's trace, linked
+	// to the click's); empty when not traced.
+	TraceId       string `protobuf:"bytes,14,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Delivery) Reset() {
@@ -733,6 +736,13 @@ func (x *Delivery) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Delivery) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
 }
 
 type CreatePostbackEndpointRequest struct {
@@ -2035,6 +2045,214 @@ func (x *RedeliverResponse) GetQueuedCount() int32 {
 	return 0
 }
 
+type SendTestPostbackRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	EndpointId string                 `protobuf:"bytes,1,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// The event the postback reports (its {status} and {event}); default
+	// pending.
+	Event         PostbackEvent `protobuf:"varint,2,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestPostbackRequest) Reset() {
+	*x = SendTestPostbackRequest{}
+	mi := &file_baton_v1_postback_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestPostbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestPostbackRequest) ProtoMessage() {}
+
+func (x *SendTestPostbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestPostbackRequest.ProtoReflect.Descriptor instead.
+func (*SendTestPostbackRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SendTestPostbackRequest) GetEndpointId() string {
+	if x != nil {
+		return x.EndpointId
+	}
+	return ""
+}
+
+func (x *SendTestPostbackRequest) GetEvent() PostbackEvent {
+	if x != nil {
+		return x.Event
+	}
+	return PostbackEvent_POSTBACK_EVENT_UNSPECIFIED
+}
+
+type SendTestPostbackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery, pending until its first attempt (GetDelivery shows it).
+	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestPostbackResponse) Reset() {
+	*x = SendTestPostbackResponse{}
+	mi := &file_baton_v1_postback_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestPostbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestPostbackResponse) ProtoMessage() {}
+
+func (x *SendTestPostbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestPostbackResponse.ProtoReflect.Descriptor instead.
+func (*SendTestPostbackResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SendTestPostbackResponse) GetDelivery() *Delivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+type GetDeliveryQueueRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeliveryQueueRequest) Reset() {
+	*x = GetDeliveryQueueRequest{}
+	mi := &file_baton_v1_postback_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeliveryQueueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeliveryQueueRequest) ProtoMessage() {}
+
+func (x *GetDeliveryQueueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeliveryQueueRequest.ProtoReflect.Descriptor instead.
+func (*GetDeliveryQueueRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{26}
+}
+
+type GetDeliveryQueueResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Deliveries waiting for their first or next attempt.
+	PendingCount int64 `protobuf:"varint,1,opt,name=pending_count,json=pendingCount,proto3" json:"pending_count,omitempty"`
+	// When the oldest of them was created; absent when none waits.
+	OldestPendingTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=oldest_pending_time,json=oldestPendingTime,proto3" json:"oldest_pending_time,omitempty"`
+	// Enabled endpoints whose deliveries have all failed since some time
+	// (they are disabled after BATON_POSTBACK_DISABLE_AFTER).
+	FailingEndpointCount int64 `protobuf:"varint,3,opt,name=failing_endpoint_count,json=failingEndpointCount,proto3" json:"failing_endpoint_count,omitempty"`
+	// Endpoints Baton disabled for failing, waiting to be re-enabled.
+	DisabledFailingEndpointCount int64 `protobuf:"varint,4,opt,name=disabled_failing_endpoint_count,json=disabledFailingEndpointCount,proto3" json:"disabled_failing_endpoint_count,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
+}
+
+func (x *GetDeliveryQueueResponse) Reset() {
+	*x = GetDeliveryQueueResponse{}
+	mi := &file_baton_v1_postback_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeliveryQueueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeliveryQueueResponse) ProtoMessage() {}
+
+func (x *GetDeliveryQueueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeliveryQueueResponse.ProtoReflect.Descriptor instead.
+func (*GetDeliveryQueueResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetDeliveryQueueResponse) GetPendingCount() int64 {
+	if x != nil {
+		return x.PendingCount
+	}
+	return 0
+}
+
+func (x *GetDeliveryQueueResponse) GetOldestPendingTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldestPendingTime
+	}
+	return nil
+}
+
+func (x *GetDeliveryQueueResponse) GetFailingEndpointCount() int64 {
+	if x != nil {
+		return x.FailingEndpointCount
+	}
+	return 0
+}
+
+func (x *GetDeliveryQueueResponse) GetDisabledFailingEndpointCount() int64 {
+	if x != nil {
+		return x.DisabledFailingEndpointCount
+	}
+	return 0
+}
+
 var File_baton_v1_postback_proto protoreflect.FileDescriptor
 
 const file_baton_v1_postback_proto_rawDesc = "" +
@@ -2069,7 +2287,7 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\aoutcome\x18\x05 \x01(\x0e2\x18.baton.v1.AttemptOutcomeR\aoutcome\x123\n" +
 	"\alatency\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12)\n" +
 	"\x10response_excerpt\x18\a \x01(\tR\x0fresponseExcerpt\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\"\xc1\x04\n" +
+	"\x05error\x18\b \x01(\tR\x05error\"\xdc\x04\n" +
 	"\bDelivery\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vendpoint_id\x18\x02 \x01(\tR\n" +
@@ -2087,7 +2305,8 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xca\x05\n" +
+	"updateTime\x12\x19\n" +
+	"\btrace_id\x18\x0e \x01(\tR\atraceId\"\xca\x05\n" +
 	"\x1dCreatePostbackEndpointRequest\x12*\n" +
 	"\fpublisher_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\vpublisherId\x12\"\n" +
 	"\boffer_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\aofferId\x12F\n" +
@@ -2200,7 +2419,19 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"time_range\x18\x04 \x01(\v2\x13.baton.v1.TimeRangeR\ttimeRange:\x90\x01\xbaH\x8c\x01\x1a\x89\x01\n" +
 	"\x12redeliver.selector\x128give delivery_ids, or an endpoint_id with a state filter\x1a9(size(this.delivery_ids) > 0) != (this.endpoint_id != '')\"6\n" +
 	"\x11RedeliverResponse\x12!\n" +
-	"\fqueued_count\x18\x01 \x01(\x05R\vqueuedCount*\xa2\x01\n" +
+	"\fqueued_count\x18\x01 \x01(\x05R\vqueuedCount\"~\n" +
+	"\x17SendTestPostbackRequest\x12*\n" +
+	"\vendpoint_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"endpointId\x127\n" +
+	"\x05event\x18\x02 \x01(\x0e2\x17.baton.v1.PostbackEventB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05event\"J\n" +
+	"\x18SendTestPostbackResponse\x12.\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x12.baton.v1.DeliveryR\bdelivery\"\x19\n" +
+	"\x17GetDeliveryQueueRequest\"\x88\x02\n" +
+	"\x18GetDeliveryQueueResponse\x12#\n" +
+	"\rpending_count\x18\x01 \x01(\x03R\fpendingCount\x12J\n" +
+	"\x13oldest_pending_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x11oldestPendingTime\x124\n" +
+	"\x16failing_endpoint_count\x18\x03 \x01(\x03R\x14failingEndpointCount\x12E\n" +
+	"\x1fdisabled_failing_endpoint_count\x18\x04 \x01(\x03R\x1cdisabledFailingEndpointCount*\xa2\x01\n" +
 	"\rPostbackEvent\x12\x1e\n" +
 	"\x1aPOSTBACK_EVENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16POSTBACK_EVENT_PENDING\x10\x01\x12\x1b\n" +
@@ -2230,7 +2461,7 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\x17ATTEMPT_OUTCOME_REFUSED\x10\x03\x12!\n" +
 	"\x1dATTEMPT_OUTCOME_NETWORK_ERROR\x10\x04\x12\x1b\n" +
 	"\x17ATTEMPT_OUTCOME_TIMEOUT\x10\x05\x12#\n" +
-	"\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xfa\a\n" +
+	"\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xb5\t\n" +
 	"\x0fPostbackService\x12k\n" +
 	"\x16CreatePostbackEndpoint\x12'.baton.v1.CreatePostbackEndpointRequest\x1a(.baton.v1.CreatePostbackEndpointResponse\x12g\n" +
 	"\x13GetPostbackEndpoint\x12$.baton.v1.GetPostbackEndpointRequest\x1a%.baton.v1.GetPostbackEndpointResponse\"\x03\x90\x02\x01\x12m\n" +
@@ -2241,7 +2472,9 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\x0eRenderPostback\x12\x1f.baton.v1.RenderPostbackRequest\x1a .baton.v1.RenderPostbackResponse\"\x03\x90\x02\x01\x12X\n" +
 	"\x0eListDeliveries\x12\x1f.baton.v1.ListDeliveriesRequest\x1a .baton.v1.ListDeliveriesResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetDelivery\x12\x1c.baton.v1.GetDeliveryRequest\x1a\x1d.baton.v1.GetDeliveryResponse\"\x03\x90\x02\x01\x12D\n" +
-	"\tRedeliver\x12\x1a.baton.v1.RedeliverRequest\x1a\x1b.baton.v1.RedeliverResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
+	"\tRedeliver\x12\x1a.baton.v1.RedeliverRequest\x1a\x1b.baton.v1.RedeliverResponse\x12Y\n" +
+	"\x10SendTestPostback\x12!.baton.v1.SendTestPostbackRequest\x1a\".baton.v1.SendTestPostbackResponse\x12^\n" +
+	"\x10GetDeliveryQueue\x12!.baton.v1.GetDeliveryQueueRequest\x1a\".baton.v1.GetDeliveryQueueResponse\"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
 
 var (
 	file_baton_v1_postback_proto_rawDescOnce sync.Once
@@ -2256,7 +2489,7 @@ func file_baton_v1_postback_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_postback_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_baton_v1_postback_proto_goTypes = []any{
 	(PostbackEvent)(0),                           // 0: baton.v1.PostbackEvent
 	(PostbackMethod)(0),                          // 1: baton.v1.PostbackMethod
@@ -2287,85 +2520,96 @@ var file_baton_v1_postback_proto_goTypes = []any{
 	(*GetDeliveryResponse)(nil),                  // 26: baton.v1.GetDeliveryResponse
 	(*RedeliverRequest)(nil),                     // 27: baton.v1.RedeliverRequest
 	(*RedeliverResponse)(nil),                    // 28: baton.v1.RedeliverResponse
-	nil,                                          // 29: baton.v1.RenderPostbackResponse.VariablesEntry
-	(*Header)(nil),                               // 30: baton.v1.Header
-	(*timestamppb.Timestamp)(nil),                // 31: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),                  // 32: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),                // 33: google.protobuf.FieldMask
-	(*Money)(nil),                                // 34: baton.v1.Money
-	(ConversionStatus)(0),                        // 35: baton.v1.ConversionStatus
-	(*TimeRange)(nil),                            // 36: baton.v1.TimeRange
+	(*SendTestPostbackRequest)(nil),              // 29: baton.v1.SendTestPostbackRequest
+	(*SendTestPostbackResponse)(nil),             // 30: baton.v1.SendTestPostbackResponse
+	(*GetDeliveryQueueRequest)(nil),              // 31: baton.v1.GetDeliveryQueueRequest
+	(*GetDeliveryQueueResponse)(nil),             // 32: baton.v1.GetDeliveryQueueResponse
+	nil,                                          // 33: baton.v1.RenderPostbackResponse.VariablesEntry
+	(*Header)(nil),                               // 34: baton.v1.Header
+	(*timestamppb.Timestamp)(nil),                // 35: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),                  // 36: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),                // 37: google.protobuf.FieldMask
+	(*Money)(nil),                                // 38: baton.v1.Money
+	(ConversionStatus)(0),                        // 39: baton.v1.ConversionStatus
+	(*TimeRange)(nil),                            // 40: baton.v1.TimeRange
 }
 var file_baton_v1_postback_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.PostbackEndpoint.events:type_name -> baton.v1.PostbackEvent
 	1,  // 1: baton.v1.PostbackEndpoint.method:type_name -> baton.v1.PostbackMethod
-	30, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
+	34, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
 	2,  // 3: baton.v1.PostbackEndpoint.state:type_name -> baton.v1.EndpointState
-	31, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	31, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
-	31, // 6: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
+	35, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	35, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
+	35, // 6: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
 	4,  // 7: baton.v1.Attempt.outcome:type_name -> baton.v1.AttemptOutcome
-	32, // 8: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	36, // 8: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
 	0,  // 9: baton.v1.Delivery.event:type_name -> baton.v1.PostbackEvent
 	3,  // 10: baton.v1.Delivery.state:type_name -> baton.v1.DeliveryState
-	31, // 11: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	35, // 11: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
 	6,  // 12: baton.v1.Delivery.last_attempt:type_name -> baton.v1.Attempt
 	6,  // 13: baton.v1.Delivery.attempts:type_name -> baton.v1.Attempt
-	31, // 14: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	31, // 15: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	35, // 14: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	35, // 15: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 16: baton.v1.CreatePostbackEndpointRequest.events:type_name -> baton.v1.PostbackEvent
 	1,  // 17: baton.v1.CreatePostbackEndpointRequest.method:type_name -> baton.v1.PostbackMethod
-	30, // 18: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
+	34, // 18: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
 	5,  // 19: baton.v1.CreatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
 	5,  // 20: baton.v1.GetPostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
 	2,  // 21: baton.v1.ListPostbackEndpointsRequest.state:type_name -> baton.v1.EndpointState
 	5,  // 22: baton.v1.ListPostbackEndpointsResponse.endpoints:type_name -> baton.v1.PostbackEndpoint
 	5,  // 23: baton.v1.UpdatePostbackEndpointRequest.endpoint:type_name -> baton.v1.PostbackEndpoint
-	33, // 24: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
+	37, // 24: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 25: baton.v1.UpdatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	32, // 26: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
+	36, // 26: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
 	5,  // 27: baton.v1.RotatePostbackEndpointSecretResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	31, // 28: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	34, // 29: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
-	34, // 30: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
-	35, // 31: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
+	35, // 28: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	38, // 29: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
+	38, // 30: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
+	39, // 31: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
 	1,  // 32: baton.v1.RenderPostbackRequest.method:type_name -> baton.v1.PostbackMethod
 	20, // 33: baton.v1.RenderPostbackRequest.sample:type_name -> baton.v1.SampleConversion
 	0,  // 34: baton.v1.RenderPostbackRequest.event:type_name -> baton.v1.PostbackEvent
-	30, // 35: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
-	29, // 36: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
-	36, // 37: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
+	34, // 35: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
+	33, // 36: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
+	40, // 37: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
 	3,  // 38: baton.v1.ListDeliveriesRequest.state:type_name -> baton.v1.DeliveryState
 	0,  // 39: baton.v1.ListDeliveriesRequest.event:type_name -> baton.v1.PostbackEvent
 	7,  // 40: baton.v1.ListDeliveriesResponse.deliveries:type_name -> baton.v1.Delivery
 	7,  // 41: baton.v1.GetDeliveryResponse.delivery:type_name -> baton.v1.Delivery
 	3,  // 42: baton.v1.RedeliverRequest.state:type_name -> baton.v1.DeliveryState
-	36, // 43: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
-	8,  // 44: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
-	10, // 45: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
-	12, // 46: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
-	14, // 47: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
-	16, // 48: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
-	18, // 49: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
-	21, // 50: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
-	23, // 51: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
-	25, // 52: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
-	27, // 53: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
-	9,  // 54: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
-	11, // 55: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
-	13, // 56: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
-	15, // 57: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
-	17, // 58: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
-	19, // 59: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
-	22, // 60: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
-	24, // 61: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
-	26, // 62: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
-	28, // 63: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
-	54, // [54:64] is the sub-list for method output_type
-	44, // [44:54] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	40, // 43: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
+	0,  // 44: baton.v1.SendTestPostbackRequest.event:type_name -> baton.v1.PostbackEvent
+	7,  // 45: baton.v1.SendTestPostbackResponse.delivery:type_name -> baton.v1.Delivery
+	35, // 46: baton.v1.GetDeliveryQueueResponse.oldest_pending_time:type_name -> google.protobuf.Timestamp
+	8,  // 47: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
+	10, // 48: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
+	12, // 49: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
+	14, // 50: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
+	16, // 51: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
+	18, // 52: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
+	21, // 53: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
+	23, // 54: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
+	25, // 55: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
+	27, // 56: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
+	29, // 57: baton.v1.PostbackService.SendTestPostback:input_type -> baton.v1.SendTestPostbackRequest
+	31, // 58: baton.v1.PostbackService.GetDeliveryQueue:input_type -> baton.v1.GetDeliveryQueueRequest
+	9,  // 59: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
+	11, // 60: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
+	13, // 61: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
+	15, // 62: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
+	17, // 63: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
+	19, // 64: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
+	22, // 65: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
+	24, // 66: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
+	26, // 67: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
+	28, // 68: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
+	30, // 69: baton.v1.PostbackService.SendTestPostback:output_type -> baton.v1.SendTestPostbackResponse
+	32, // 70: baton.v1.PostbackService.GetDeliveryQueue:output_type -> baton.v1.GetDeliveryQueueResponse
+	59, // [59:71] is the sub-list for method output_type
+	47, // [47:59] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_postback_proto_init() }
@@ -2381,7 +2625,7 @@ func file_baton_v1_postback_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_postback_proto_rawDesc), len(file_baton_v1_postback_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   25,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

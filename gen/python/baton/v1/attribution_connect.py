@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol, TYPE_CHECKING
 
 from baton.v1 import attribution_pb
-from baton.v1.attribution_pb import ExplainConversionRequest, ExplainConversionResponse, GetReportRequest, GetReportResponse
+from baton.v1.attribution_pb import ExplainConversionRequest, ExplainConversionResponse, GetReportRequest, GetReportResponse, GetTraceRequest, GetTraceResponse
 from connectrpc.client import ConnectClient, ConnectClientSync
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -46,6 +46,16 @@ class AttributionService(Protocol):
         """
         GetReport returns one row per day, offer and publisher. A publisher key
         sees only its own rows; an advertiser key only its offers' rows.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_trace(self, request: GetTraceRequest, ctx: RequestContext[GetTraceRequest, GetTraceResponse], /) -> GetTraceResponse:
+        """
+        GetTrace returns the spans of one trace (a click's, a delivery's) from
+        the Jaeger query API at BATON_JAEGER_URL, for admin keys: a trace spans
+        partners. failed_precondition when BATON_JAEGER_URL is not set,
+        unavailable when Jaeger does not answer, not_found when it has no such
+        trace (yet: spans are exported in batches).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -88,6 +98,17 @@ class AttributionServiceASGIApplication(ConnectASGIApplication[AttributionServic
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.get_report,
+                ),
+                "/baton.v1.AttributionService/GetTrace": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetTrace",
+                        service_name="baton.v1.AttributionService",
+                        input=GetTraceRequest,
+                        output=GetTraceResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_trace,
                 ),
             },
             interceptors=interceptors,
@@ -160,6 +181,35 @@ class AttributionServiceClient(ConnectClient):
             timeout_ms=timeout_ms,
             use_get=use_get,
         )
+    async def get_trace(
+        self,
+        request: GetTraceRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetTraceResponse:
+        """
+        GetTrace returns the spans of one trace (a click's, a delivery's) from
+        the Jaeger query API at BATON_JAEGER_URL, for admin keys: a trace spans
+        partners. failed_precondition when BATON_JAEGER_URL is not set,
+        unavailable when Jaeger does not answer, not_found when it has no such
+        trace (yet: spans are exported in batches).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetTrace",
+                service_name="baton.v1.AttributionService",
+                input=GetTraceRequest,
+                output=GetTraceResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
 
 class AttributionServiceSync(Protocol):
     """
@@ -178,6 +228,16 @@ class AttributionServiceSync(Protocol):
         """
         GetReport returns one row per day, offer and publisher. A publisher key
         sees only its own rows; an advertiser key only its offers' rows.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_trace(self, request: GetTraceRequest, ctx: RequestContext[GetTraceRequest, GetTraceResponse], /) -> GetTraceResponse:
+        """
+        GetTrace returns the spans of one trace (a click's, a delivery's) from
+        the Jaeger query API at BATON_JAEGER_URL, for admin keys: a trace spans
+        partners. failed_precondition when BATON_JAEGER_URL is not set,
+        unavailable when Jaeger does not answer, not_found when it has no such
+        trace (yet: spans are exported in batches).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -218,6 +278,17 @@ class AttributionServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.get_report,
+                ),
+                "/baton.v1.AttributionService/GetTrace": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetTrace",
+                        service_name="baton.v1.AttributionService",
+                        input=GetTraceRequest,
+                        output=GetTraceResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_trace,
                 ),
             },
             interceptors=interceptors,
@@ -283,6 +354,35 @@ class AttributionServiceClientSync(ConnectClientSync):
                 service_name="baton.v1.AttributionService",
                 input=GetReportRequest,
                 output=GetReportResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
+    def get_trace(
+        self,
+        request: GetTraceRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetTraceResponse:
+        """
+        GetTrace returns the spans of one trace (a click's, a delivery's) from
+        the Jaeger query API at BATON_JAEGER_URL, for admin keys: a trace spans
+        partners. failed_precondition when BATON_JAEGER_URL is not set,
+        unavailable when Jaeger does not answer, not_found when it has no such
+        trace (yet: spans are exported in batches).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetTrace",
+                service_name="baton.v1.AttributionService",
+                input=GetTraceRequest,
+                output=GetTraceResponse,
                 idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
                 stream_type=StreamType.UNARY,
             ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol, TYPE_CHECKING
 
 from baton.v1 import postback_pb
-from baton.v1.postback_pb import CreatePostbackEndpointRequest, CreatePostbackEndpointResponse, DeletePostbackEndpointRequest, DeletePostbackEndpointResponse, GetDeliveryRequest, GetDeliveryResponse, GetPostbackEndpointRequest, GetPostbackEndpointResponse, ListDeliveriesRequest, ListDeliveriesResponse, ListPostbackEndpointsRequest, ListPostbackEndpointsResponse, RedeliverRequest, RedeliverResponse, RenderPostbackRequest, RenderPostbackResponse, RotatePostbackEndpointSecretRequest, RotatePostbackEndpointSecretResponse, UpdatePostbackEndpointRequest, UpdatePostbackEndpointResponse
+from baton.v1.postback_pb import CreatePostbackEndpointRequest, CreatePostbackEndpointResponse, DeletePostbackEndpointRequest, DeletePostbackEndpointResponse, GetDeliveryQueueRequest, GetDeliveryQueueResponse, GetDeliveryRequest, GetDeliveryResponse, GetPostbackEndpointRequest, GetPostbackEndpointResponse, ListDeliveriesRequest, ListDeliveriesResponse, ListPostbackEndpointsRequest, ListPostbackEndpointsResponse, RedeliverRequest, RedeliverResponse, RenderPostbackRequest, RenderPostbackResponse, RotatePostbackEndpointSecretRequest, RotatePostbackEndpointSecretResponse, SendTestPostbackRequest, SendTestPostbackResponse, UpdatePostbackEndpointRequest, UpdatePostbackEndpointResponse
 from connectrpc.client import ConnectClient, ConnectClientSync
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -88,6 +88,28 @@ class PostbackService(Protocol):
         """
         Redeliver sends deliveries again, by ID or by filter. Each keeps its
         delivery ID, so receivers can drop duplicates.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def send_test_postback(self, request: SendTestPostbackRequest, ctx: RequestContext[SendTestPostbackRequest, SendTestPostbackResponse], /) -> SendTestPostbackResponse:
+        """
+        SendTestPostback sends one postback to one endpoint now, whatever its
+        events and test flag, so that its owner sees the request Baton makes and
+        the receiver's answer in the delivery log. The postback is for a test
+        conversion Baton records for it (JPY 1,980, commission 0, order ID
+        "TEST-<conversion ID>", under the endpoint's offer or the offer of the
+        publisher's first link): like every test conversion it is never paid,
+        counted or posted back anywhere else. The delivery is retried and
+        logged like any other.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_delivery_queue(self, request: GetDeliveryQueueRequest, ctx: RequestContext[GetDeliveryQueueRequest, GetDeliveryQueueResponse], /) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -218,6 +240,28 @@ class PostbackServiceASGIApplication(ConnectASGIApplication[PostbackService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.redeliver,
+                ),
+                "/baton.v1.PostbackService/SendTestPostback": Endpoint.unary(
+                    method=MethodInfo(
+                        name="SendTestPostback",
+                        service_name="baton.v1.PostbackService",
+                        input=SendTestPostbackRequest,
+                        output=SendTestPostbackResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.send_test_postback,
+                ),
+                "/baton.v1.PostbackService/GetDeliveryQueue": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetDeliveryQueue",
+                        service_name="baton.v1.PostbackService",
+                        input=GetDeliveryQueueRequest,
+                        output=GetDeliveryQueueResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_delivery_queue,
                 ),
             },
             interceptors=interceptors,
@@ -474,6 +518,64 @@ class PostbackServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def send_test_postback(
+        self,
+        request: SendTestPostbackRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SendTestPostbackResponse:
+        """
+        SendTestPostback sends one postback to one endpoint now, whatever its
+        events and test flag, so that its owner sees the request Baton makes and
+        the receiver's answer in the delivery log. The postback is for a test
+        conversion Baton records for it (JPY 1,980, commission 0, order ID
+        "TEST-<conversion ID>", under the endpoint's offer or the offer of the
+        publisher's first link): like every test conversion it is never paid,
+        counted or posted back anywhere else. The delivery is retried and
+        logged like any other.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SendTestPostback",
+                service_name="baton.v1.PostbackService",
+                input=SendTestPostbackRequest,
+                output=SendTestPostbackResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    async def get_delivery_queue(
+        self,
+        request: GetDeliveryQueueRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetDeliveryQueue",
+                service_name="baton.v1.PostbackService",
+                input=GetDeliveryQueueRequest,
+                output=GetDeliveryQueueResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
 
 class PostbackServiceSync(Protocol):
     """
@@ -534,6 +636,28 @@ class PostbackServiceSync(Protocol):
         """
         Redeliver sends deliveries again, by ID or by filter. Each keeps its
         delivery ID, so receivers can drop duplicates.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def send_test_postback(self, request: SendTestPostbackRequest, ctx: RequestContext[SendTestPostbackRequest, SendTestPostbackResponse], /) -> SendTestPostbackResponse:
+        """
+        SendTestPostback sends one postback to one endpoint now, whatever its
+        events and test flag, so that its owner sees the request Baton makes and
+        the receiver's answer in the delivery log. The postback is for a test
+        conversion Baton records for it (JPY 1,980, commission 0, order ID
+        "TEST-<conversion ID>", under the endpoint's offer or the offer of the
+        publisher's first link): like every test conversion it is never paid,
+        counted or posted back anywhere else. The delivery is retried and
+        logged like any other.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_delivery_queue(self, request: GetDeliveryQueueRequest, ctx: RequestContext[GetDeliveryQueueRequest, GetDeliveryQueueResponse], /) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -662,6 +786,28 @@ class PostbackServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.redeliver,
+                ),
+                "/baton.v1.PostbackService/SendTestPostback": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="SendTestPostback",
+                        service_name="baton.v1.PostbackService",
+                        input=SendTestPostbackRequest,
+                        output=SendTestPostbackResponse,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.send_test_postback,
+                ),
+                "/baton.v1.PostbackService/GetDeliveryQueue": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetDeliveryQueue",
+                        service_name="baton.v1.PostbackService",
+                        input=GetDeliveryQueueRequest,
+                        output=GetDeliveryQueueResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_delivery_queue,
                 ),
             },
             interceptors=interceptors,
@@ -917,4 +1063,62 @@ class PostbackServiceClientSync(ConnectClientSync):
             ),
             headers=headers,
             timeout_ms=timeout_ms,
+        )
+    def send_test_postback(
+        self,
+        request: SendTestPostbackRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> SendTestPostbackResponse:
+        """
+        SendTestPostback sends one postback to one endpoint now, whatever its
+        events and test flag, so that its owner sees the request Baton makes and
+        the receiver's answer in the delivery log. The postback is for a test
+        conversion Baton records for it (JPY 1,980, commission 0, order ID
+        "TEST-<conversion ID>", under the endpoint's offer or the offer of the
+        publisher's first link): like every test conversion it is never paid,
+        counted or posted back anywhere else. The delivery is retried and
+        logged like any other.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="SendTestPostback",
+                service_name="baton.v1.PostbackService",
+                input=SendTestPostbackRequest,
+                output=SendTestPostbackResponse,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def get_delivery_queue(
+        self,
+        request: GetDeliveryQueueRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetDeliveryQueueResponse:
+        """
+        GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+        how many deliveries wait and since when, and how many endpoints are
+        failing or were disabled for failing (ListPostbackEndpoints with that
+        state lists them; UpdatePostbackEndpoint re-enables one).
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetDeliveryQueue",
+                service_name="baton.v1.PostbackService",
+                input=GetDeliveryQueueRequest,
+                output=GetDeliveryQueueResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
         )

@@ -240,7 +240,7 @@ class Attempt(Message[_AttemptFields]):
         response_excerpt: str
         error: str
 
-_DeliveryFields: TypeAlias = Literal["id", "endpoint_id", "publisher_id", "conversion_id", "event", "state", "attempt_count", "next_attempt_time", "last_attempt", "attempts", "test", "create_time", "update_time"]
+_DeliveryFields: TypeAlias = Literal["id", "endpoint_id", "publisher_id", "conversion_id", "event", "state", "attempt_count", "next_attempt_time", "last_attempt", "attempts", "test", "create_time", "update_time", "trace_id"]
 
 class Delivery(Message[_DeliveryFields]):
     """
@@ -306,9 +306,16 @@ class Delivery(Message[_DeliveryFields]):
             ```proto
             optional google.protobuf.Timestamp update_time = 13;
             ```
+        trace_id:
+            The W3C trace ID the delivery continues (the conversion's trace, linked
+            to the click's); empty when not traced.
+
+            ```proto
+            string trace_id = 14;
+            ```
     """
 
-    __slots__ = ("id", "endpoint_id", "publisher_id", "conversion_id", "event", "state", "attempt_count", "next_attempt_time", "last_attempt", "attempts", "test", "create_time", "update_time")
+    __slots__ = ("id", "endpoint_id", "publisher_id", "conversion_id", "event", "state", "attempt_count", "next_attempt_time", "last_attempt", "attempts", "test", "create_time", "update_time", "trace_id")
 
     if TYPE_CHECKING:
 
@@ -328,6 +335,7 @@ class Delivery(Message[_DeliveryFields]):
             test: bool = False,
             create_time: Timestamp | None = None,
             update_time: Timestamp | None = None,
+            trace_id: str = "",
         ) -> None:
             pass
 
@@ -344,6 +352,7 @@ class Delivery(Message[_DeliveryFields]):
         test: bool
         create_time: Timestamp | None
         update_time: Timestamp | None
+        trace_id: str
 
 _CreatePostbackEndpointRequestFields: TypeAlias = Literal["publisher_id", "offer_id", "events", "method", "url_template", "body_template", "headers", "signature_param", "test"]
 
@@ -1220,6 +1229,146 @@ class RedeliverResponse(Message[_RedeliverResponseFields]):
 
         queued_count: int
 
+_SendTestPostbackRequestFields: TypeAlias = Literal["endpoint_id", "event"]
+
+class SendTestPostbackRequest(Message[_SendTestPostbackRequestFields]):
+    """
+    ```proto
+    message baton.v1.SendTestPostbackRequest
+    ```
+
+    Attributes:
+        endpoint_id:
+            ```proto
+            string endpoint_id = 1;
+            ```
+        event:
+            The event the postback reports (its {status} and {event}); default
+            pending.
+
+            ```proto
+            baton.v1.PostbackEvent event = 2;
+            ```
+    """
+
+    __slots__ = ("endpoint_id", "event")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            endpoint_id: str = "",
+            event: PostbackEvent | None = None,
+        ) -> None:
+            pass
+
+        endpoint_id: str
+        event: PostbackEvent
+
+_SendTestPostbackResponseFields: TypeAlias = Literal["delivery"]
+
+class SendTestPostbackResponse(Message[_SendTestPostbackResponseFields]):
+    """
+    ```proto
+    message baton.v1.SendTestPostbackResponse
+    ```
+
+    Attributes:
+        delivery:
+            The delivery, pending until its first attempt (GetDelivery shows it).
+
+            ```proto
+            optional baton.v1.Delivery delivery = 1;
+            ```
+    """
+
+    __slots__ = ("delivery",)
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            delivery: Delivery | None = None,
+        ) -> None:
+            pass
+
+        delivery: Delivery | None
+
+_GetDeliveryQueueRequestFields: TypeAlias = NoReturn
+
+class GetDeliveryQueueRequest(Message[_GetDeliveryQueueRequestFields]):
+    """
+    ```proto
+    message baton.v1.GetDeliveryQueueRequest
+    ```
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+        ) -> None:
+            pass
+
+_GetDeliveryQueueResponseFields: TypeAlias = Literal["pending_count", "oldest_pending_time", "failing_endpoint_count", "disabled_failing_endpoint_count"]
+
+class GetDeliveryQueueResponse(Message[_GetDeliveryQueueResponseFields]):
+    """
+    ```proto
+    message baton.v1.GetDeliveryQueueResponse
+    ```
+
+    Attributes:
+        pending_count:
+            Deliveries waiting for their first or next attempt.
+
+            ```proto
+            int64 pending_count = 1;
+            ```
+        oldest_pending_time:
+            When the oldest of them was created; absent when none waits.
+
+            ```proto
+            optional google.protobuf.Timestamp oldest_pending_time = 2;
+            ```
+        failing_endpoint_count:
+            Enabled endpoints whose deliveries have all failed since some time
+            (they are disabled after BATON_POSTBACK_DISABLE_AFTER).
+
+            ```proto
+            int64 failing_endpoint_count = 3;
+            ```
+        disabled_failing_endpoint_count:
+            Endpoints Baton disabled for failing, waiting to be re-enabled.
+
+            ```proto
+            int64 disabled_failing_endpoint_count = 4;
+            ```
+    """
+
+    __slots__ = ("pending_count", "oldest_pending_time", "failing_endpoint_count", "disabled_failing_endpoint_count")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            pending_count: int = 0,
+            oldest_pending_time: Timestamp | None = None,
+            failing_endpoint_count: int = 0,
+            disabled_failing_endpoint_count: int = 0,
+        ) -> None:
+            pass
+
+        pending_count: int
+        oldest_pending_time: Timestamp | None
+        failing_endpoint_count: int
+        disabled_failing_endpoint_count: int
+
 class PostbackEvent(Enum):
     """
     PostbackEvent is what triggers a postback.
@@ -1428,7 +1577,7 @@ class AttemptOutcome(Enum):
 
 
 _DESC = file_desc(
-    b'\n\x17baton/v1/postback.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x19baton/v1/conversion.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xe1\x04\n\x10PostbackEndpoint\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x12\x19\n\x08offer_id\x18\x03 \x01(\tR\x07offerId\x12/\n\x06events\x18\x04 \x03(\x0e2\x17.baton.v1.PostbackEventR\x06events\x120\n\x06method\x18\x05 \x01(\x0e2\x18.baton.v1.PostbackMethodR\x06method\x12!\n\x0curl_template\x18\x06 \x01(\tR\x0burlTemplate\x12#\n\rbody_template\x18\x07 \x01(\tR\x0cbodyTemplate\x12*\n\x07headers\x18\x08 \x03(\x0b2\x10.baton.v1.HeaderR\x07headers\x12\'\n\x0fsignature_param\x18\t \x01(\tR\x0esignatureParam\x12\x12\n\x04test\x18\n \x01(\x08R\x04test\x12-\n\x05state\x18\x0b \x01(\x0e2\x17.baton.v1.EndpointStateR\x05state\x12!\n\x0cstate_reason\x18\x0c \x01(\tR\x0bstateReason\x12\x1f\n\x0bsecret_hint\x18\r \x01(\tR\nsecretHint\x12;\n\x0bcreate_time\x18\x0e \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xae\x02\n\x07Attempt\x12\x16\n\x06number\x18\x01 \x01(\x05R\x06number\x12.\n\x04time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n\x03url\x18\x03 \x01(\tR\x03url\x12\x1f\n\x0bstatus_code\x18\x04 \x01(\x05R\nstatusCode\x122\n\x07outcome\x18\x05 \x01(\x0e2\x18.baton.v1.AttemptOutcomeR\x07outcome\x123\n\x07latency\x18\x06 \x01(\x0b2\x19.google.protobuf.DurationR\x07latency\x12)\n\x10response_excerpt\x18\x07 \x01(\tR\x0fresponseExcerpt\x12\x14\n\x05error\x18\x08 \x01(\tR\x05error"\xc1\x04\n\x08Delivery\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0bendpoint_id\x18\x02 \x01(\tR\nendpointId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12#\n\rconversion_id\x18\x04 \x01(\tR\x0cconversionId\x12-\n\x05event\x18\x05 \x01(\x0e2\x17.baton.v1.PostbackEventR\x05event\x12-\n\x05state\x18\x06 \x01(\x0e2\x17.baton.v1.DeliveryStateR\x05state\x12#\n\rattempt_count\x18\x07 \x01(\x05R\x0cattemptCount\x12F\n\x11next_attempt_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x124\n\x0clast_attempt\x18\t \x01(\x0b2\x11.baton.v1.AttemptR\x0blastAttempt\x12-\n\x08attempts\x18\n \x03(\x0b2\x11.baton.v1.AttemptR\x08attempts\x12\x12\n\x04test\x18\x0b \x01(\x08R\x04test\x12;\n\x0bcreate_time\x18\x0c \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\r \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xca\x05\n\x1dCreatePostbackEndpointRequest\x12*\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12F\n\x06events\x18\x03 \x03(\x0e2\x17.baton.v1.PostbackEventR\x06eventsB\x15\xbaH\x12\x92\x01\x0f\x08\x01\x10\x04\x18\x01"\x07\x82\x01\x04\x10\x01 \x00\x12<\n\x06method\x18\x04 \x01(\x0e2\x18.baton.v1.PostbackMethodR\x06methodB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x129\n\x0curl_template\x18\x05 \x01(\tR\x0burlTemplateB\x16\xbaH\x13r\x11\x10\x01\x18\x80 2\n^https?://\x12.\n\rbody_template\x18\x06 \x01(\tR\x0cbodyTemplateB\t\xbaH\x06r\x04\x18\x80\x80\x01\x124\n\x07headers\x18\x07 \x03(\x0b2\x10.baton.v1.HeaderR\x07headersB\x08\xbaH\x05\x92\x01\x02\x10\x14\x12G\n\x0fsignature_param\x18\x08 \x01(\tR\x0esignatureParamB\x1e\xbaH\x1br\x19\x18@2\x15^([A-Za-z0-9_.\\-]+)?$\x12\x12\n\x04test\x18\t \x01(\x08R\x04test:\xd4\x01\xbaH\xd0\x01\x1a\xcd\x01\n&create_postback_endpoint.body_for_form\x12Abody_template is required for POST_FORM and must be empty for GET\x1a`(this.method != 2 || this.body_template != \'\') && (this.method != 1 || this.body_template == \'\')"p\n\x1eCreatePostbackEndpointResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret"7\n\x1aGetPostbackEndpointRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"U\n\x1bGetPostbackEndpointResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint"\xf9\x01\n\x1cListPostbackEndpointsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12*\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12"\n\x08offer_id\x18\x04 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x127\n\x05state\x18\x05 \x01(\x0e2\x17.baton.v1.EndpointStateR\x05stateB\x08\xbaH\x05\x82\x01\x02\x10\x01"\x81\x01\n\x1dListPostbackEndpointsResponse\x128\n\tendpoints\x18\x01 \x03(\x0b2\x1a.baton.v1.PostbackEndpointR\tendpoints\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xe2\x03\n\x1dUpdatePostbackEndpointRequest\x12>\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpointB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xbb\x02\xbaH\xb7\x02\x1a\xb4\x02\n#update_postback_endpoint.mask_paths\x12vupdate_mask may name only offer_id, events, method, url_template, body_template, headers, signature_param, test, state\x1a\x94\x01this.update_mask.paths.all(p, p in [\'offer_id\', \'events\', \'method\', \'url_template\', \'body_template\', \'headers\', \'signature_param\', \'test\', \'state\'])"X\n\x1eUpdatePostbackEndpointResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint":\n\x1dDeletePostbackEndpointRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@" \n\x1eDeletePostbackEndpointResponse"\x86\x01\n#RotatePostbackEndpointSecretRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12D\n\x07overlap\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\x07overlapB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\x9a\x9e\x012\x00"\xd1\x01\n$RotatePostbackEndpointSecretResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\x12Y\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime"\x93\x03\n\x10SampleConversion\x12"\n\x08click_id\x18\x01 \x01(\tR\x07clickIdB\x07\xbaH\x04r\x02\x18 \x12(\n\x07sub_ids\x18\x02 \x03(\tR\x06subIdsB\x0f\xbaH\x0c\x92\x01\t\x10\x05"\x05r\x03\x18\xff\x01\x12"\n\x08order_id\x18\x03 \x01(\tR\x07orderIdB\x07\xbaH\x04r\x02\x18P\x12%\n\norder_id_2\x18\x04 \x01(\tR\x08orderId2B\x07\xbaH\x04r\x02\x18P\x12\'\n\x06amount\x18\x05 \x01(\x0b2\x0f.baton.v1.MoneyR\x06amount\x12/\n\ncommission\x18\x06 \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12<\n\x06status\x18\x07 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12"\n\x08offer_id\x18\x08 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\t \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@"\xe3\x04\n\x15RenderPostbackRequest\x12(\n\x0bendpoint_id\x18\x01 \x01(\tR\nendpointIdB\x07\xbaH\x04r\x02\x18@\x12+\n\x0curl_template\x18\x02 \x01(\tR\x0burlTemplateB\x08\xbaH\x05r\x03\x18\x80 \x12.\n\rbody_template\x18\x03 \x01(\tR\x0cbodyTemplateB\t\xbaH\x06r\x04\x18\x80\x80\x01\x12:\n\x06method\x18\x04 \x01(\x0e2\x18.baton.v1.PostbackMethodR\x06methodB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12,\n\rconversion_id\x18\x05 \x01(\tR\x0cconversionIdB\x07\xbaH\x04r\x02\x18@\x122\n\x06sample\x18\x06 \x01(\x0b2\x1a.baton.v1.SampleConversionR\x06sample\x127\n\x05event\x18\x07 \x01(\x0e2\x17.baton.v1.PostbackEventR\x05eventB\x08\xbaH\x05\x82\x01\x02\x10\x01:\xeb\x01\xbaH\xe7\x01\x1ax\n\x16render_postback.source\x12\'give either endpoint_id or url_template\x1a5(this.endpoint_id != \'\') != (this.url_template != \'\')\x1ak\n\x14render_postback.data\x12#give either conversion_id or sample\x1a.(this.conversion_id != \'\') != has(this.sample)"\x8f\x02\n\x16RenderPostbackResponse\x12\x16\n\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n\x03url\x18\x02 \x01(\tR\x03url\x12*\n\x07headers\x18\x03 \x03(\x0b2\x10.baton.v1.HeaderR\x07headers\x12\x12\n\x04body\x18\x04 \x01(\tR\x04body\x12M\n\tvariables\x18\x05 \x03(\x0b2/.baton.v1.RenderPostbackResponse.VariablesEntryR\tvariables\x1a<\n\x0eVariablesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\x93\x03\n\x15ListDeliveriesRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12(\n\x0bendpoint_id\x18\x04 \x01(\tR\nendpointIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x05 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12,\n\rconversion_id\x18\x06 \x01(\tR\x0cconversionIdB\x07\xbaH\x04r\x02\x18@\x127\n\x05state\x18\x07 \x01(\x0e2\x17.baton.v1.DeliveryStateR\x05stateB\x08\xbaH\x05\x82\x01\x02\x10\x01\x127\n\x05event\x18\x08 \x01(\x0e2\x17.baton.v1.PostbackEventR\x05eventB\x08\xbaH\x05\x82\x01\x02\x10\x01"t\n\x16ListDeliveriesResponse\x122\n\ndeliveries\x18\x01 \x03(\x0b2\x12.baton.v1.DeliveryR\ndeliveries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"/\n\x12GetDeliveryRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"E\n\x13GetDeliveryResponse\x12.\n\x08delivery\x18\x01 \x01(\x0b2\x12.baton.v1.DeliveryR\x08delivery"\xf4\x02\n\x10RedeliverRequest\x126\n\x0cdelivery_ids\x18\x01 \x03(\tR\x0bdeliveryIdsB\x13\xbaH\x10\x92\x01\r\x10\xe8\x07\x18\x01"\x06r\x04\x10\x01\x18@\x12(\n\x0bendpoint_id\x18\x02 \x01(\tR\nendpointIdB\x07\xbaH\x04r\x02\x18@\x127\n\x05state\x18\x03 \x01(\x0e2\x17.baton.v1.DeliveryStateR\x05stateB\x08\xbaH\x05\x82\x01\x02\x10\x01\x122\n\ntime_range\x18\x04 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange:\x90\x01\xbaH\x8c\x01\x1a\x89\x01\n\x12redeliver.selector\x128give delivery_ids, or an endpoint_id with a state filter\x1a9(size(this.delivery_ids) > 0) != (this.endpoint_id != \'\')"6\n\x11RedeliverResponse\x12!\n\x0cqueued_count\x18\x01 \x01(\x05R\x0bqueuedCount*\xa2\x01\n\rPostbackEvent\x12\x1e\n\x1aPOSTBACK_EVENT_UNSPECIFIED\x10\x00\x12\x1a\n\x16POSTBACK_EVENT_PENDING\x10\x01\x12\x1b\n\x17POSTBACK_EVENT_APPROVED\x10\x02\x12\x1b\n\x17POSTBACK_EVENT_REJECTED\x10\x03\x12\x1b\n\x17POSTBACK_EVENT_REVERSED\x10\x04*\x88\x01\n\x0ePostbackMethod\x12\x1f\n\x1bPOSTBACK_METHOD_UNSPECIFIED\x10\x00\x12\x17\n\x13POSTBACK_METHOD_GET\x10\x01\x12\x1d\n\x19POSTBACK_METHOD_POST_FORM\x10\x02\x12\x1d\n\x19POSTBACK_METHOD_POST_JSON\x10\x03*\x8d\x01\n\rEndpointState\x12\x1e\n\x1aENDPOINT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16ENDPOINT_STATE_ENABLED\x10\x01\x12\x1b\n\x17ENDPOINT_STATE_DISABLED\x10\x02\x12#\n\x1fENDPOINT_STATE_DISABLED_FAILING\x10\x03*\xa2\x01\n\rDeliveryState\x12\x1e\n\x1aDELIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16DELIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18DELIVERY_STATE_SUCCEEDED\x10\x02\x12\x19\n\x15DELIVERY_STATE_FAILED\x10\x03\x12\x1c\n\x18DELIVERY_STATE_CANCELLED\x10\x04*\xf6\x01\n\x0eAttemptOutcome\x12\x1f\n\x1bATTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17ATTEMPT_OUTCOME_SUCCESS\x10\x01\x12$\n ATTEMPT_OUTCOME_RETRYABLE_STATUS\x10\x02\x12\x1b\n\x17ATTEMPT_OUTCOME_REFUSED\x10\x03\x12!\n\x1dATTEMPT_OUTCOME_NETWORK_ERROR\x10\x04\x12\x1b\n\x17ATTEMPT_OUTCOME_TIMEOUT\x10\x05\x12#\n\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xfa\x07\n\x0fPostbackService\x12k\n\x16CreatePostbackEndpoint\x12\'.baton.v1.CreatePostbackEndpointRequest\x1a(.baton.v1.CreatePostbackEndpointResponse\x12g\n\x13GetPostbackEndpoint\x12$.baton.v1.GetPostbackEndpointRequest\x1a%.baton.v1.GetPostbackEndpointResponse"\x03\x90\x02\x01\x12m\n\x15ListPostbackEndpoints\x12&.baton.v1.ListPostbackEndpointsRequest\x1a\'.baton.v1.ListPostbackEndpointsResponse"\x03\x90\x02\x01\x12k\n\x16UpdatePostbackEndpoint\x12\'.baton.v1.UpdatePostbackEndpointRequest\x1a(.baton.v1.UpdatePostbackEndpointResponse\x12k\n\x16DeletePostbackEndpoint\x12\'.baton.v1.DeletePostbackEndpointRequest\x1a(.baton.v1.DeletePostbackEndpointResponse\x12}\n\x1cRotatePostbackEndpointSecret\x12-.baton.v1.RotatePostbackEndpointSecretRequest\x1a..baton.v1.RotatePostbackEndpointSecretResponse\x12X\n\x0eRenderPostback\x12\x1f.baton.v1.RenderPostbackRequest\x1a .baton.v1.RenderPostbackResponse"\x03\x90\x02\x01\x12X\n\x0eListDeliveries\x12\x1f.baton.v1.ListDeliveriesRequest\x1a .baton.v1.ListDeliveriesResponse"\x03\x90\x02\x01\x12O\n\x0bGetDelivery\x12\x1c.baton.v1.GetDeliveryRequest\x1a\x1d.baton.v1.GetDeliveryResponse"\x03\x90\x02\x01\x12D\n\tRedeliver\x12\x1a.baton.v1.RedeliverRequest\x1a\x1b.baton.v1.RedeliverResponseB2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x17baton/v1/postback.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x19baton/v1/conversion.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xe1\x04\n\x10PostbackEndpoint\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x12\x19\n\x08offer_id\x18\x03 \x01(\tR\x07offerId\x12/\n\x06events\x18\x04 \x03(\x0e2\x17.baton.v1.PostbackEventR\x06events\x120\n\x06method\x18\x05 \x01(\x0e2\x18.baton.v1.PostbackMethodR\x06method\x12!\n\x0curl_template\x18\x06 \x01(\tR\x0burlTemplate\x12#\n\rbody_template\x18\x07 \x01(\tR\x0cbodyTemplate\x12*\n\x07headers\x18\x08 \x03(\x0b2\x10.baton.v1.HeaderR\x07headers\x12\'\n\x0fsignature_param\x18\t \x01(\tR\x0esignatureParam\x12\x12\n\x04test\x18\n \x01(\x08R\x04test\x12-\n\x05state\x18\x0b \x01(\x0e2\x17.baton.v1.EndpointStateR\x05state\x12!\n\x0cstate_reason\x18\x0c \x01(\tR\x0bstateReason\x12\x1f\n\x0bsecret_hint\x18\r \x01(\tR\nsecretHint\x12;\n\x0bcreate_time\x18\x0e \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x0f \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime"\xae\x02\n\x07Attempt\x12\x16\n\x06number\x18\x01 \x01(\x05R\x06number\x12.\n\x04time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n\x03url\x18\x03 \x01(\tR\x03url\x12\x1f\n\x0bstatus_code\x18\x04 \x01(\x05R\nstatusCode\x122\n\x07outcome\x18\x05 \x01(\x0e2\x18.baton.v1.AttemptOutcomeR\x07outcome\x123\n\x07latency\x18\x06 \x01(\x0b2\x19.google.protobuf.DurationR\x07latency\x12)\n\x10response_excerpt\x18\x07 \x01(\tR\x0fresponseExcerpt\x12\x14\n\x05error\x18\x08 \x01(\tR\x05error"\xdc\x04\n\x08Delivery\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n\x0bendpoint_id\x18\x02 \x01(\tR\nendpointId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12#\n\rconversion_id\x18\x04 \x01(\tR\x0cconversionId\x12-\n\x05event\x18\x05 \x01(\x0e2\x17.baton.v1.PostbackEventR\x05event\x12-\n\x05state\x18\x06 \x01(\x0e2\x17.baton.v1.DeliveryStateR\x05state\x12#\n\rattempt_count\x18\x07 \x01(\x05R\x0cattemptCount\x12F\n\x11next_attempt_time\x18\x08 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x124\n\x0clast_attempt\x18\t \x01(\x0b2\x11.baton.v1.AttemptR\x0blastAttempt\x12-\n\x08attempts\x18\n \x03(\x0b2\x11.baton.v1.AttemptR\x08attempts\x12\x12\n\x04test\x18\x0b \x01(\x08R\x04test\x12;\n\x0bcreate_time\x18\x0c \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\r \x01(\x0b2\x1a.google.protobuf.TimestampR\nupdateTime\x12\x19\n\x08trace_id\x18\x0e \x01(\tR\x07traceId"\xca\x05\n\x1dCreatePostbackEndpointRequest\x12*\n\x0cpublisher_id\x18\x01 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12F\n\x06events\x18\x03 \x03(\x0e2\x17.baton.v1.PostbackEventR\x06eventsB\x15\xbaH\x12\x92\x01\x0f\x08\x01\x10\x04\x18\x01"\x07\x82\x01\x04\x10\x01 \x00\x12<\n\x06method\x18\x04 \x01(\x0e2\x18.baton.v1.PostbackMethodR\x06methodB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x129\n\x0curl_template\x18\x05 \x01(\tR\x0burlTemplateB\x16\xbaH\x13r\x11\x10\x01\x18\x80 2\n^https?://\x12.\n\rbody_template\x18\x06 \x01(\tR\x0cbodyTemplateB\t\xbaH\x06r\x04\x18\x80\x80\x01\x124\n\x07headers\x18\x07 \x03(\x0b2\x10.baton.v1.HeaderR\x07headersB\x08\xbaH\x05\x92\x01\x02\x10\x14\x12G\n\x0fsignature_param\x18\x08 \x01(\tR\x0esignatureParamB\x1e\xbaH\x1br\x19\x18@2\x15^([A-Za-z0-9_.\\-]+)?$\x12\x12\n\x04test\x18\t \x01(\x08R\x04test:\xd4\x01\xbaH\xd0\x01\x1a\xcd\x01\n&create_postback_endpoint.body_for_form\x12Abody_template is required for POST_FORM and must be empty for GET\x1a`(this.method != 2 || this.body_template != \'\') && (this.method != 1 || this.body_template == \'\')"p\n\x1eCreatePostbackEndpointResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret"7\n\x1aGetPostbackEndpointRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"U\n\x1bGetPostbackEndpointResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint"\xf9\x01\n\x1cListPostbackEndpointsRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12*\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12"\n\x08offer_id\x18\x04 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x127\n\x05state\x18\x05 \x01(\x0e2\x17.baton.v1.EndpointStateR\x05stateB\x08\xbaH\x05\x82\x01\x02\x10\x01"\x81\x01\n\x1dListPostbackEndpointsResponse\x128\n\tendpoints\x18\x01 \x03(\x0b2\x1a.baton.v1.PostbackEndpointR\tendpoints\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xe2\x03\n\x1dUpdatePostbackEndpointRequest\x12>\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpointB\x06\xbaH\x03\xc8\x01\x01\x12C\n\x0bupdate_mask\x18\x02 \x01(\x0b2\x1a.google.protobuf.FieldMaskR\nupdateMaskB\x06\xbaH\x03\xc8\x01\x01:\xbb\x02\xbaH\xb7\x02\x1a\xb4\x02\n#update_postback_endpoint.mask_paths\x12vupdate_mask may name only offer_id, events, method, url_template, body_template, headers, signature_param, test, state\x1a\x94\x01this.update_mask.paths.all(p, p in [\'offer_id\', \'events\', \'method\', \'url_template\', \'body_template\', \'headers\', \'signature_param\', \'test\', \'state\'])"X\n\x1eUpdatePostbackEndpointResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint":\n\x1dDeletePostbackEndpointRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@" \n\x1eDeletePostbackEndpointResponse"\x86\x01\n#RotatePostbackEndpointSecretRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@\x12D\n\x07overlap\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\x07overlapB\x0f\xbaH\x0c\xaa\x01\t"\x05\x08\x80\x9a\x9e\x012\x00"\xd1\x01\n$RotatePostbackEndpointSecretResponse\x126\n\x08endpoint\x18\x01 \x01(\x0b2\x1a.baton.v1.PostbackEndpointR\x08endpoint\x12\x16\n\x06secret\x18\x02 \x01(\tR\x06secret\x12Y\n\x1bprevious_secret_expire_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime"\x93\x03\n\x10SampleConversion\x12"\n\x08click_id\x18\x01 \x01(\tR\x07clickIdB\x07\xbaH\x04r\x02\x18 \x12(\n\x07sub_ids\x18\x02 \x03(\tR\x06subIdsB\x0f\xbaH\x0c\x92\x01\t\x10\x05"\x05r\x03\x18\xff\x01\x12"\n\x08order_id\x18\x03 \x01(\tR\x07orderIdB\x07\xbaH\x04r\x02\x18P\x12%\n\norder_id_2\x18\x04 \x01(\tR\x08orderId2B\x07\xbaH\x04r\x02\x18P\x12\'\n\x06amount\x18\x05 \x01(\x0b2\x0f.baton.v1.MoneyR\x06amount\x12/\n\ncommission\x18\x06 \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12<\n\x06status\x18\x07 \x01(\x0e2\x1a.baton.v1.ConversionStatusR\x06statusB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12"\n\x08offer_id\x18\x08 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\t \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@"\xe3\x04\n\x15RenderPostbackRequest\x12(\n\x0bendpoint_id\x18\x01 \x01(\tR\nendpointIdB\x07\xbaH\x04r\x02\x18@\x12+\n\x0curl_template\x18\x02 \x01(\tR\x0burlTemplateB\x08\xbaH\x05r\x03\x18\x80 \x12.\n\rbody_template\x18\x03 \x01(\tR\x0cbodyTemplateB\t\xbaH\x06r\x04\x18\x80\x80\x01\x12:\n\x06method\x18\x04 \x01(\x0e2\x18.baton.v1.PostbackMethodR\x06methodB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12,\n\rconversion_id\x18\x05 \x01(\tR\x0cconversionIdB\x07\xbaH\x04r\x02\x18@\x122\n\x06sample\x18\x06 \x01(\x0b2\x1a.baton.v1.SampleConversionR\x06sample\x127\n\x05event\x18\x07 \x01(\x0e2\x17.baton.v1.PostbackEventR\x05eventB\x08\xbaH\x05\x82\x01\x02\x10\x01:\xeb\x01\xbaH\xe7\x01\x1ax\n\x16render_postback.source\x12\'give either endpoint_id or url_template\x1a5(this.endpoint_id != \'\') != (this.url_template != \'\')\x1ak\n\x14render_postback.data\x12#give either conversion_id or sample\x1a.(this.conversion_id != \'\') != has(this.sample)"\x8f\x02\n\x16RenderPostbackResponse\x12\x16\n\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n\x03url\x18\x02 \x01(\tR\x03url\x12*\n\x07headers\x18\x03 \x03(\x0b2\x10.baton.v1.HeaderR\x07headers\x12\x12\n\x04body\x18\x04 \x01(\tR\x04body\x12M\n\tvariables\x18\x05 \x03(\x0b2/.baton.v1.RenderPostbackResponse.VariablesEntryR\tvariables\x1a<\n\x0eVariablesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"\x93\x03\n\x15ListDeliveriesRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12(\n\x0bendpoint_id\x18\x04 \x01(\tR\nendpointIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x05 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12,\n\rconversion_id\x18\x06 \x01(\tR\x0cconversionIdB\x07\xbaH\x04r\x02\x18@\x127\n\x05state\x18\x07 \x01(\x0e2\x17.baton.v1.DeliveryStateR\x05stateB\x08\xbaH\x05\x82\x01\x02\x10\x01\x127\n\x05event\x18\x08 \x01(\x0e2\x17.baton.v1.PostbackEventR\x05eventB\x08\xbaH\x05\x82\x01\x02\x10\x01"t\n\x16ListDeliveriesResponse\x122\n\ndeliveries\x18\x01 \x03(\x0b2\x12.baton.v1.DeliveryR\ndeliveries\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"/\n\x12GetDeliveryRequest\x12\x19\n\x02id\x18\x01 \x01(\tR\x02idB\t\xbaH\x06r\x04\x10\x01\x18@"E\n\x13GetDeliveryResponse\x12.\n\x08delivery\x18\x01 \x01(\x0b2\x12.baton.v1.DeliveryR\x08delivery"\xf4\x02\n\x10RedeliverRequest\x126\n\x0cdelivery_ids\x18\x01 \x03(\tR\x0bdeliveryIdsB\x13\xbaH\x10\x92\x01\r\x10\xe8\x07\x18\x01"\x06r\x04\x10\x01\x18@\x12(\n\x0bendpoint_id\x18\x02 \x01(\tR\nendpointIdB\x07\xbaH\x04r\x02\x18@\x127\n\x05state\x18\x03 \x01(\x0e2\x17.baton.v1.DeliveryStateR\x05stateB\x08\xbaH\x05\x82\x01\x02\x10\x01\x122\n\ntime_range\x18\x04 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange:\x90\x01\xbaH\x8c\x01\x1a\x89\x01\n\x12redeliver.selector\x128give delivery_ids, or an endpoint_id with a state filter\x1a9(size(this.delivery_ids) > 0) != (this.endpoint_id != \'\')"6\n\x11RedeliverResponse\x12!\n\x0cqueued_count\x18\x01 \x01(\x05R\x0bqueuedCount"~\n\x17SendTestPostbackRequest\x12*\n\x0bendpoint_id\x18\x01 \x01(\tR\nendpointIdB\t\xbaH\x06r\x04\x10\x01\x18@\x127\n\x05event\x18\x02 \x01(\x0e2\x17.baton.v1.PostbackEventR\x05eventB\x08\xbaH\x05\x82\x01\x02\x10\x01"J\n\x18SendTestPostbackResponse\x12.\n\x08delivery\x18\x01 \x01(\x0b2\x12.baton.v1.DeliveryR\x08delivery"\x19\n\x17GetDeliveryQueueRequest"\x88\x02\n\x18GetDeliveryQueueResponse\x12#\n\rpending_count\x18\x01 \x01(\x03R\x0cpendingCount\x12J\n\x13oldest_pending_time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x11oldestPendingTime\x124\n\x16failing_endpoint_count\x18\x03 \x01(\x03R\x14failingEndpointCount\x12E\n\x1fdisabled_failing_endpoint_count\x18\x04 \x01(\x03R\x1cdisabledFailingEndpointCount*\xa2\x01\n\rPostbackEvent\x12\x1e\n\x1aPOSTBACK_EVENT_UNSPECIFIED\x10\x00\x12\x1a\n\x16POSTBACK_EVENT_PENDING\x10\x01\x12\x1b\n\x17POSTBACK_EVENT_APPROVED\x10\x02\x12\x1b\n\x17POSTBACK_EVENT_REJECTED\x10\x03\x12\x1b\n\x17POSTBACK_EVENT_REVERSED\x10\x04*\x88\x01\n\x0ePostbackMethod\x12\x1f\n\x1bPOSTBACK_METHOD_UNSPECIFIED\x10\x00\x12\x17\n\x13POSTBACK_METHOD_GET\x10\x01\x12\x1d\n\x19POSTBACK_METHOD_POST_FORM\x10\x02\x12\x1d\n\x19POSTBACK_METHOD_POST_JSON\x10\x03*\x8d\x01\n\rEndpointState\x12\x1e\n\x1aENDPOINT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16ENDPOINT_STATE_ENABLED\x10\x01\x12\x1b\n\x17ENDPOINT_STATE_DISABLED\x10\x02\x12#\n\x1fENDPOINT_STATE_DISABLED_FAILING\x10\x03*\xa2\x01\n\rDeliveryState\x12\x1e\n\x1aDELIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16DELIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18DELIVERY_STATE_SUCCEEDED\x10\x02\x12\x19\n\x15DELIVERY_STATE_FAILED\x10\x03\x12\x1c\n\x18DELIVERY_STATE_CANCELLED\x10\x04*\xf6\x01\n\x0eAttemptOutcome\x12\x1f\n\x1bATTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17ATTEMPT_OUTCOME_SUCCESS\x10\x01\x12$\n ATTEMPT_OUTCOME_RETRYABLE_STATUS\x10\x02\x12\x1b\n\x17ATTEMPT_OUTCOME_REFUSED\x10\x03\x12!\n\x1dATTEMPT_OUTCOME_NETWORK_ERROR\x10\x04\x12\x1b\n\x17ATTEMPT_OUTCOME_TIMEOUT\x10\x05\x12#\n\x1fATTEMPT_OUTCOME_BLOCKED_ADDRESS\x10\x062\xb5\t\n\x0fPostbackService\x12k\n\x16CreatePostbackEndpoint\x12\'.baton.v1.CreatePostbackEndpointRequest\x1a(.baton.v1.CreatePostbackEndpointResponse\x12g\n\x13GetPostbackEndpoint\x12$.baton.v1.GetPostbackEndpointRequest\x1a%.baton.v1.GetPostbackEndpointResponse"\x03\x90\x02\x01\x12m\n\x15ListPostbackEndpoints\x12&.baton.v1.ListPostbackEndpointsRequest\x1a\'.baton.v1.ListPostbackEndpointsResponse"\x03\x90\x02\x01\x12k\n\x16UpdatePostbackEndpoint\x12\'.baton.v1.UpdatePostbackEndpointRequest\x1a(.baton.v1.UpdatePostbackEndpointResponse\x12k\n\x16DeletePostbackEndpoint\x12\'.baton.v1.DeletePostbackEndpointRequest\x1a(.baton.v1.DeletePostbackEndpointResponse\x12}\n\x1cRotatePostbackEndpointSecret\x12-.baton.v1.RotatePostbackEndpointSecretRequest\x1a..baton.v1.RotatePostbackEndpointSecretResponse\x12X\n\x0eRenderPostback\x12\x1f.baton.v1.RenderPostbackRequest\x1a .baton.v1.RenderPostbackResponse"\x03\x90\x02\x01\x12X\n\x0eListDeliveries\x12\x1f.baton.v1.ListDeliveriesRequest\x1a .baton.v1.ListDeliveriesResponse"\x03\x90\x02\x01\x12O\n\x0bGetDelivery\x12\x1c.baton.v1.GetDeliveryRequest\x1a\x1d.baton.v1.GetDeliveryResponse"\x03\x90\x02\x01\x12D\n\tRedeliver\x12\x1a.baton.v1.RedeliverRequest\x1a\x1b.baton.v1.RedeliverResponse\x12Y\n\x10SendTestPostback\x12!.baton.v1.SendTestPostbackRequest\x1a".baton.v1.SendTestPostbackResponse\x12^\n\x10GetDeliveryQueue\x12!.baton.v1.GetDeliveryQueueRequest\x1a".baton.v1.GetDeliveryQueueResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         common_pb.desc(),
         conversion_pb.desc(),
@@ -1462,6 +1611,10 @@ _DESC = file_desc(
         "GetDeliveryResponse": GetDeliveryResponse,
         "RedeliverRequest": RedeliverRequest,
         "RedeliverResponse": RedeliverResponse,
+        "SendTestPostbackRequest": SendTestPostbackRequest,
+        "SendTestPostbackResponse": SendTestPostbackResponse,
+        "GetDeliveryQueueRequest": GetDeliveryQueueRequest,
+        "GetDeliveryQueueResponse": GetDeliveryQueueResponse,
         "PostbackEvent": PostbackEvent,
         "PostbackMethod": PostbackMethod,
         "EndpointState": EndpointState,

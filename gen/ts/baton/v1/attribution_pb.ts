@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/attribution.proto.
  */
 export const file_baton_v1_attribution: GenFile = /*@__PURE__*/
-  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAiyQIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCCK/AwoJUmVwb3J0Um93EgsKA2RheRgBIAEoCRIQCghvZmZlcl9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSDgoGY2xpY2tzGAQgASgDEhUKDXVuaXF1ZV9jbGlja3MYBSABKAMSEwoLY29udmVyc2lvbnMYBiABKAMSGwoTY29udmVyc2lvbl9yYXRlX2JwcxgHIAEoAxIbChNwZW5kaW5nX2NvbnZlcnNpb25zGAggASgDEhwKFGFwcHJvdmVkX2NvbnZlcnNpb25zGAkgASgDEhwKFHJlamVjdGVkX2NvbnZlcnNpb25zGAogASgDEhwKFHJldmVyc2VkX2NvbnZlcnNpb25zGAsgASgDEh4KBXNhbGVzGAwgAygLMg8uYmF0b24udjEuTW9uZXkSLAoTY29tbWlzc2lvbnNfcGVuZGluZxgNIAMoCzIPLmJhdG9uLnYxLk1vbmV5Ei0KFGNvbW1pc3Npb25zX2FwcHJvdmVkGA4gAygLMg8uYmF0b24udjEuTW9uZXkSMAoTY29udmVyc2lvbnNfYnlfcGF0aBgPIAMoCzITLmJhdG9uLnYxLlBhdGhDb3VudCJJCglQYXRoQ291bnQSJwoEcGF0aBgBIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBITCgtjb252ZXJzaW9ucxgCIAEoAyL7AQoQR2V0UmVwb3J0UmVxdWVzdBIvCgp0aW1lX3JhbmdlGAEgASgLMhMuYmF0b24udjEuVGltZVJhbmdlQga6SAPIAQESGQoIb2ZmZXJfaWQYAiABKAlCB7pIBHICGEASHQoMcHVibGlzaGVyX2lkGAMgASgJQge6SARyAhhAEj8KCXRpbWVfem9uZRgEIAEoCUIsukgpcicYQDIjXihbQS1aYS16X10rKC9bQS1aYS16MC05XytcLV0rKSopPyQSHQoJcGFnZV9zaXplGAUgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAIIk8KEUdldFJlcG9ydFJlc3BvbnNlEiEKBHJvd3MYASADKAsyEy5iYXRvbi52MS5SZXBvcnRSb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMsIBChJBdHRyaWJ1dGlvblNlcnZpY2USYQoRRXhwbGFpbkNvbnZlcnNpb24SIi5iYXRvbi52MS5FeHBsYWluQ29udmVyc2lvblJlcXVlc3QaIy5iYXRvbi52MS5FeHBsYWluQ29udmVyc2lvblJlc3BvbnNlIgOQAgESSQoJR2V0UmVwb3J0EhouYmF0b24udjEuR2V0UmVwb3J0UmVxdWVzdBobLmJhdG9uLnYxLkdldFJlcG9ydFJlc3BvbnNlIgOQAgFCMlowZ2l0aHViLmNvbS9iYXRvbmhxL2JhdG9uL2dlbi9nby9iYXRvbi92MTtiYXRvbnYxYgZwcm90bzM", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAiyQIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCCK/AwoJUmVwb3J0Um93EgsKA2RheRgBIAEoCRIQCghvZmZlcl9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSDgoGY2xpY2tzGAQgASgDEhUKDXVuaXF1ZV9jbGlja3MYBSABKAMSEwoLY29udmVyc2lvbnMYBiABKAMSGwoTY29udmVyc2lvbl9yYXRlX2JwcxgHIAEoAxIbChNwZW5kaW5nX2NvbnZlcnNpb25zGAggASgDEhwKFGFwcHJvdmVkX2NvbnZlcnNpb25zGAkgASgDEhwKFHJlamVjdGVkX2NvbnZlcnNpb25zGAogASgDEhwKFHJldmVyc2VkX2NvbnZlcnNpb25zGAsgASgDEh4KBXNhbGVzGAwgAygLMg8uYmF0b24udjEuTW9uZXkSLAoTY29tbWlzc2lvbnNfcGVuZGluZxgNIAMoCzIPLmJhdG9uLnYxLk1vbmV5Ei0KFGNvbW1pc3Npb25zX2FwcHJvdmVkGA4gAygLMg8uYmF0b24udjEuTW9uZXkSMAoTY29udmVyc2lvbnNfYnlfcGF0aBgPIAMoCzITLmJhdG9uLnYxLlBhdGhDb3VudCJJCglQYXRoQ291bnQSJwoEcGF0aBgBIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBITCgtjb252ZXJzaW9ucxgCIAEoAyL7AQoQR2V0UmVwb3J0UmVxdWVzdBIvCgp0aW1lX3JhbmdlGAEgASgLMhMuYmF0b24udjEuVGltZVJhbmdlQga6SAPIAQESGQoIb2ZmZXJfaWQYAiABKAlCB7pIBHICGEASHQoMcHVibGlzaGVyX2lkGAMgASgJQge6SARyAhhAEj8KCXRpbWVfem9uZRgEIAEoCUIsukgpcicYQDIjXihbQS1aYS16X10rKC9bQS1aYS16MC05XytcLV0rKSopPyQSHQoJcGFnZV9zaXplGAUgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAIIk8KEUdldFJlcG9ydFJlc3BvbnNlEiEKBHJvd3MYASADKAsyEy5iYXRvbi52MS5SZXBvcnRSb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjoKD0dldFRyYWNlUmVxdWVzdBInCgh0cmFjZV9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXszMn0kIqsCCglUcmFjZVNwYW4SDwoHc3Bhbl9pZBgBIAEoCRIWCg5wYXJlbnRfc3Bhbl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB3NlcnZpY2UYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNwoKYXR0cmlidXRlcxgHIAMoCzIjLmJhdG9uLnYxLlRyYWNlU3Bhbi5BdHRyaWJ1dGVzRW50cnkSDQoFZXJyb3IYCCABKAgaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoQR2V0VHJhY2VSZXNwb25zZRIQCgh0cmFjZV9pZBgBIAEoCRIiCgVzcGFucxgCIAMoCzITLmJhdG9uLnYxLlRyYWNlU3BhbjKKAgoSQXR0cmlidXRpb25TZXJ2aWNlEmEKEUV4cGxhaW5Db252ZXJzaW9uEiIuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXF1ZXN0GiMuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXNwb25zZSIDkAIBEkkKCUdldFJlcG9ydBIaLmJhdG9uLnYxLkdldFJlcG9ydFJlcXVlc3QaGy5iYXRvbi52MS5HZXRSZXBvcnRSZXNwb25zZSIDkAIBEkYKCEdldFRyYWNlEhkuYmF0b24udjEuR2V0VHJhY2VSZXF1ZXN0GhouYmF0b24udjEuR2V0VHJhY2VSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9nZW4vZ28vYmF0b24vdjE7YmF0b252MWIGcHJvdG8z", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Candidate is a click that was considered for a conversion.
@@ -356,6 +356,111 @@ export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE_
   messageDesc(file_baton_v1_attribution, 6);
 
 /**
+ * @generated from message baton.v1.GetTraceRequest
+ */
+export type GetTraceRequest = Message<"baton.v1.GetTraceRequest"> & {
+  /**
+   * 32 lower-case hex digits, as in Click.trace_id or Delivery.trace_id.
+   *
+   * @generated from field: string trace_id = 1;
+   */
+  traceId: string;
+};
+
+/**
+ * Describes the message baton.v1.GetTraceRequest.
+ * Use `create(GetTraceRequestSchema)` to create a new message.
+ */
+export const GetTraceRequestSchema: GenMessage<GetTraceRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_attribution, 7);
+
+/**
+ * TraceSpan is one span of a trace, as Jaeger stored it.
+ *
+ * @generated from message baton.v1.TraceSpan
+ */
+export type TraceSpan = Message<"baton.v1.TraceSpan"> & {
+  /**
+   * @generated from field: string span_id = 1;
+   */
+  spanId: string;
+
+  /**
+   * Empty for the root span (or a span whose parent is in another trace).
+   *
+   * @generated from field: string parent_span_id = 2;
+   */
+  parentSpanId: string;
+
+  /**
+   * e.g. "baton.click", "baton.conversion.record", "baton.postback.deliver".
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * The service that recorded it (OTEL_SERVICE_NAME): one per network.
+   *
+   * @generated from field: string service = 4;
+   */
+  service: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration duration = 6;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * Its attributes (baton.click_id, baton.order_id, http.status_code, ...).
+   *
+   * @generated from field: map<string, string> attributes = 7;
+   */
+  attributes: { [key: string]: string };
+
+  /**
+   * @generated from field: bool error = 8;
+   */
+  error: boolean;
+};
+
+/**
+ * Describes the message baton.v1.TraceSpan.
+ * Use `create(TraceSpanSchema)` to create a new message.
+ */
+export const TraceSpanSchema: GenMessage<TraceSpan> = /*@__PURE__*/
+  messageDesc(file_baton_v1_attribution, 8);
+
+/**
+ * @generated from message baton.v1.GetTraceResponse
+ */
+export type GetTraceResponse = Message<"baton.v1.GetTraceResponse"> & {
+  /**
+   * @generated from field: string trace_id = 1;
+   */
+  traceId: string;
+
+  /**
+   * Sorted by start time.
+   *
+   * @generated from field: repeated baton.v1.TraceSpan spans = 2;
+   */
+  spans: TraceSpan[];
+};
+
+/**
+ * Describes the message baton.v1.GetTraceResponse.
+ * Use `create(GetTraceResponseSchema)` to create a new message.
+ */
+export const GetTraceResponseSchema: GenMessage<GetTraceResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_attribution, 9);
+
+/**
  * AttributionService explains which click earned a conversion and why, and
  * reports clicks, conversions and commissions per day, offer and publisher.
  *
@@ -384,6 +489,20 @@ export const AttributionService: GenService<{
     methodKind: "unary";
     input: typeof GetReportRequestSchema;
     output: typeof GetReportResponseSchema;
+  },
+  /**
+   * GetTrace returns the spans of one trace (a click's, a delivery's) from
+   * the Jaeger query API at BATON_JAEGER_URL, for admin keys: a trace spans
+   * partners. failed_precondition when BATON_JAEGER_URL is not set,
+   * unavailable when Jaeger does not answer, not_found when it has no such
+   * trace (yet: spans are exported in batches).
+   *
+   * @generated from rpc baton.v1.AttributionService.GetTrace
+   */
+  getTrace: {
+    methodKind: "unary";
+    input: typeof GetTraceRequestSchema;
+    output: typeof GetTraceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_baton_v1_attribution, 0);

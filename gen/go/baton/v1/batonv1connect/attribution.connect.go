@@ -39,6 +39,9 @@ const (
 	// AttributionServiceGetReportProcedure is the fully-qualified name of the AttributionService's
 	// GetReport RPC.
 	AttributionServiceGetReportProcedure = "/baton.v1.AttributionService/GetReport"
+	// AttributionServiceGetTraceProcedure is the fully-qualified name of the AttributionService's
+	// GetTrace RPC.
+	AttributionServiceGetTraceProcedure = "/baton.v1.AttributionService/GetTrace"
 )
 
 // AttributionServiceClient is a client for the baton.v1.AttributionService service.
@@ -50,6 +53,12 @@ type AttributionServiceClient interface {
 	// GetReport returns one row per day, offer and publisher. A publisher key
 	// sees only its own rows; an advertiser key only its offers' rows.
 	GetReport(context.Context, *v1.GetReportRequest) (*v1.GetReportResponse, error)
+	// GetTrace returns the spans of one trace (a click's, a delivery's) from
+	// the Jaeger query API at BATON_JAEGER_URL, for admin keys: a trace spans
+	// partners. failed_precondition when BATON_JAEGER_URL is not set,
+	// unavailable when Jaeger does not answer, not_found when it has no such
+	// trace (yet: spans are exported in batches).
+	GetTrace(context.Context, *v1.GetTraceRequest) (*v1.GetTraceResponse, error)
 }
 
 // NewAttributionServiceClient constructs a client for the baton.v1.AttributionService service. By
@@ -77,6 +86,13 @@ func NewAttributionServiceClient(httpClient connect.HTTPClient, baseURL string, 
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getTrace: connect.NewClient[v1.GetTraceRequest, v1.GetTraceResponse](
+			httpClient,
+			baseURL+AttributionServiceGetTraceProcedure,
+			connect.WithSchema(attributionServiceMethods.ByName("GetTrace")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -84,6 +100,7 @@ func NewAttributionServiceClient(httpClient connect.HTTPClient, baseURL string, 
 type attributionServiceClient struct {
 	explainConversion *connect.Client[v1.ExplainConversionRequest, v1.ExplainConversionResponse]
 	getReport         *connect.Client[v1.GetReportRequest, v1.GetReportResponse]
+	getTrace          *connect.Client[v1.GetTraceRequest, v1.GetTraceResponse]
 }
 
 // ExplainConversion calls baton.v1.AttributionService.ExplainConversion.
@@ -104,6 +121,15 @@ func (c *attributionServiceClient) GetReport(ctx context.Context, req *v1.GetRep
 	return nil, err
 }
 
+// GetTrace calls baton.v1.AttributionService.GetTrace.
+func (c *attributionServiceClient) GetTrace(ctx context.Context, req *v1.GetTraceRequest) (*v1.GetTraceResponse, error) {
+	response, err := c.getTrace.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // AttributionServiceHandler is an implementation of the baton.v1.AttributionService service.
 type AttributionServiceHandler interface {
 	// ExplainConversion answers "why did (or didn't) this sale count for me?":
@@ -113,6 +139,12 @@ type AttributionServiceHandler interface {
 	// GetReport returns one row per day, offer and publisher. A publisher key
 	// sees only its own rows; an advertiser key only its offers' rows.
 	GetReport(context.Context, *v1.GetReportRequest) (*v1.GetReportResponse, error)
+	// GetTrace returns the spans of one trace (a click's, a delivery's) from
+	// the Jaeger query API at BATON_JAEGER_URL, for admin keys: a trace spans
+	// partners. failed_precondition when BATON_JAEGER_URL is not set,
+	// unavailable when Jaeger does not answer, not_found when it has no such
+	// trace (yet: spans are exported in batches).
+	GetTrace(context.Context, *v1.GetTraceRequest) (*v1.GetTraceResponse, error)
 }
 
 // NewAttributionServiceHandler builds an HTTP handler from the service implementation. It returns
@@ -136,12 +168,21 @@ func NewAttributionServiceHandler(svc AttributionServiceHandler, opts ...connect
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	attributionServiceGetTraceHandler := connect.NewUnaryHandlerSimple(
+		AttributionServiceGetTraceProcedure,
+		svc.GetTrace,
+		connect.WithSchema(attributionServiceMethods.ByName("GetTrace")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.v1.AttributionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AttributionServiceExplainConversionProcedure:
 			attributionServiceExplainConversionHandler.ServeHTTP(w, r)
 		case AttributionServiceGetReportProcedure:
 			attributionServiceGetReportHandler.ServeHTTP(w, r)
+		case AttributionServiceGetTraceProcedure:
+			attributionServiceGetTraceHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -157,4 +198,8 @@ func (UnimplementedAttributionServiceHandler) ExplainConversion(context.Context,
 
 func (UnimplementedAttributionServiceHandler) GetReport(context.Context, *v1.GetReportRequest) (*v1.GetReportResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.AttributionService.GetReport is not implemented"))
+}
+
+func (UnimplementedAttributionServiceHandler) GetTrace(context.Context, *v1.GetTraceRequest) (*v1.GetTraceResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.AttributionService.GetTrace is not implemented"))
 }

@@ -63,6 +63,12 @@ const (
 	// PostbackServiceRedeliverProcedure is the fully-qualified name of the PostbackService's Redeliver
 	// RPC.
 	PostbackServiceRedeliverProcedure = "/baton.v1.PostbackService/Redeliver"
+	// PostbackServiceSendTestPostbackProcedure is the fully-qualified name of the PostbackService's
+	// SendTestPostback RPC.
+	PostbackServiceSendTestPostbackProcedure = "/baton.v1.PostbackService/SendTestPostback"
+	// PostbackServiceGetDeliveryQueueProcedure is the fully-qualified name of the PostbackService's
+	// GetDeliveryQueue RPC.
+	PostbackServiceGetDeliveryQueueProcedure = "/baton.v1.PostbackService/GetDeliveryQueue"
 )
 
 // PostbackServiceClient is a client for the baton.v1.PostbackService service.
@@ -88,6 +94,20 @@ type PostbackServiceClient interface {
 	// Redeliver sends deliveries again, by ID or by filter. Each keeps its
 	// delivery ID, so receivers can drop duplicates.
 	Redeliver(context.Context, *v1.RedeliverRequest) (*v1.RedeliverResponse, error)
+	// SendTestPostback sends one postback to one endpoint now, whatever its
+	// events and test flag, so that its owner sees the request Baton makes and
+	// the receiver's answer in the delivery log. The postback is for a test
+	// conversion Baton records for it (JPY 1,980, commission 0, order ID
+	// "TEST-<conversion ID>", under the endpoint's offer or the offer of the
+	// publisher's first link): like every test conversion it is never paid,
+	// counted or posted back anywhere else. The delivery is retried and
+	// logged like any other.
+	SendTestPostback(context.Context, *v1.SendTestPostbackRequest) (*v1.SendTestPostbackResponse, error)
+	// GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+	// how many deliveries wait and since when, and how many endpoints are
+	// failing or were disabled for failing (ListPostbackEndpoints with that
+	// state lists them; UpdatePostbackEndpoint re-enables one).
+	GetDeliveryQueue(context.Context, *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error)
 }
 
 // NewPostbackServiceClient constructs a client for the baton.v1.PostbackService service. By
@@ -166,6 +186,19 @@ func NewPostbackServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(postbackServiceMethods.ByName("Redeliver")),
 			connect.WithClientOptions(opts...),
 		),
+		sendTestPostback: connect.NewClient[v1.SendTestPostbackRequest, v1.SendTestPostbackResponse](
+			httpClient,
+			baseURL+PostbackServiceSendTestPostbackProcedure,
+			connect.WithSchema(postbackServiceMethods.ByName("SendTestPostback")),
+			connect.WithClientOptions(opts...),
+		),
+		getDeliveryQueue: connect.NewClient[v1.GetDeliveryQueueRequest, v1.GetDeliveryQueueResponse](
+			httpClient,
+			baseURL+PostbackServiceGetDeliveryQueueProcedure,
+			connect.WithSchema(postbackServiceMethods.ByName("GetDeliveryQueue")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -181,6 +214,8 @@ type postbackServiceClient struct {
 	listDeliveries               *connect.Client[v1.ListDeliveriesRequest, v1.ListDeliveriesResponse]
 	getDelivery                  *connect.Client[v1.GetDeliveryRequest, v1.GetDeliveryResponse]
 	redeliver                    *connect.Client[v1.RedeliverRequest, v1.RedeliverResponse]
+	sendTestPostback             *connect.Client[v1.SendTestPostbackRequest, v1.SendTestPostbackResponse]
+	getDeliveryQueue             *connect.Client[v1.GetDeliveryQueueRequest, v1.GetDeliveryQueueResponse]
 }
 
 // CreatePostbackEndpoint calls baton.v1.PostbackService.CreatePostbackEndpoint.
@@ -273,6 +308,24 @@ func (c *postbackServiceClient) Redeliver(ctx context.Context, req *v1.Redeliver
 	return nil, err
 }
 
+// SendTestPostback calls baton.v1.PostbackService.SendTestPostback.
+func (c *postbackServiceClient) SendTestPostback(ctx context.Context, req *v1.SendTestPostbackRequest) (*v1.SendTestPostbackResponse, error) {
+	response, err := c.sendTestPostback.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
+// GetDeliveryQueue calls baton.v1.PostbackService.GetDeliveryQueue.
+func (c *postbackServiceClient) GetDeliveryQueue(ctx context.Context, req *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error) {
+	response, err := c.getDeliveryQueue.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // PostbackServiceHandler is an implementation of the baton.v1.PostbackService service.
 type PostbackServiceHandler interface {
 	// CreatePostbackEndpoint saves an endpoint. A template with an unknown
@@ -296,6 +349,20 @@ type PostbackServiceHandler interface {
 	// Redeliver sends deliveries again, by ID or by filter. Each keeps its
 	// delivery ID, so receivers can drop duplicates.
 	Redeliver(context.Context, *v1.RedeliverRequest) (*v1.RedeliverResponse, error)
+	// SendTestPostback sends one postback to one endpoint now, whatever its
+	// events and test flag, so that its owner sees the request Baton makes and
+	// the receiver's answer in the delivery log. The postback is for a test
+	// conversion Baton records for it (JPY 1,980, commission 0, order ID
+	// "TEST-<conversion ID>", under the endpoint's offer or the offer of the
+	// publisher's first link): like every test conversion it is never paid,
+	// counted or posted back anywhere else. The delivery is retried and
+	// logged like any other.
+	SendTestPostback(context.Context, *v1.SendTestPostbackRequest) (*v1.SendTestPostbackResponse, error)
+	// GetDeliveryQueue shows the postback queue at a glance, for admin keys:
+	// how many deliveries wait and since when, and how many endpoints are
+	// failing or were disabled for failing (ListPostbackEndpoints with that
+	// state lists them; UpdatePostbackEndpoint re-enables one).
+	GetDeliveryQueue(context.Context, *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error)
 }
 
 // NewPostbackServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -370,6 +437,19 @@ func NewPostbackServiceHandler(svc PostbackServiceHandler, opts ...connect.Handl
 		connect.WithSchema(postbackServiceMethods.ByName("Redeliver")),
 		connect.WithHandlerOptions(opts...),
 	)
+	postbackServiceSendTestPostbackHandler := connect.NewUnaryHandlerSimple(
+		PostbackServiceSendTestPostbackProcedure,
+		svc.SendTestPostback,
+		connect.WithSchema(postbackServiceMethods.ByName("SendTestPostback")),
+		connect.WithHandlerOptions(opts...),
+	)
+	postbackServiceGetDeliveryQueueHandler := connect.NewUnaryHandlerSimple(
+		PostbackServiceGetDeliveryQueueProcedure,
+		svc.GetDeliveryQueue,
+		connect.WithSchema(postbackServiceMethods.ByName("GetDeliveryQueue")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.v1.PostbackService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PostbackServiceCreatePostbackEndpointProcedure:
@@ -392,6 +472,10 @@ func NewPostbackServiceHandler(svc PostbackServiceHandler, opts ...connect.Handl
 			postbackServiceGetDeliveryHandler.ServeHTTP(w, r)
 		case PostbackServiceRedeliverProcedure:
 			postbackServiceRedeliverHandler.ServeHTTP(w, r)
+		case PostbackServiceSendTestPostbackProcedure:
+			postbackServiceSendTestPostbackHandler.ServeHTTP(w, r)
+		case PostbackServiceGetDeliveryQueueProcedure:
+			postbackServiceGetDeliveryQueueHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -439,4 +523,12 @@ func (UnimplementedPostbackServiceHandler) GetDelivery(context.Context, *v1.GetD
 
 func (UnimplementedPostbackServiceHandler) Redeliver(context.Context, *v1.RedeliverRequest) (*v1.RedeliverResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.PostbackService.Redeliver is not implemented"))
+}
+
+func (UnimplementedPostbackServiceHandler) SendTestPostback(context.Context, *v1.SendTestPostbackRequest) (*v1.SendTestPostbackResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.PostbackService.SendTestPostback is not implemented"))
+}
+
+func (UnimplementedPostbackServiceHandler) GetDeliveryQueue(context.Context, *v1.GetDeliveryQueueRequest) (*v1.GetDeliveryQueueResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.PostbackService.GetDeliveryQueue is not implemented"))
 }

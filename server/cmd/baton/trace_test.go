@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
+)
+
+// TestGetTraceReadsJaeger: a click's trace ID is on the click, and GetTrace
+// answers its spans as the real Jaeger stored them (the console's chain
+// view draws them); without BATON_JAEGER_URL it says so.
+func TestGetTraceReadsJaeger(t *testing.T) {
+	jaeger := startJaeger(t)
+	if jaeger == nil {
+		t.Skip("no Jaeger (BATON_JAEGER_BIN unset; make test builds it, BATON_REQUIRE_JAEGER=1 makes this a failure)")
+	}
+	chainT = t
+	ctx := context.Background()
+	h := newHop(t, "traced", "OTEL_EXPORTER_OTLP_ENDPOINT=http://"+jaeger.otlpHTTP, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+		"OTEL_SERVICE_NAME=baton-trace-test", "OTEL_BSP_SCHEDULE_DELAY=100", "BATON_JAEGER_URL=http://"+jaeger.query)
+	base := "http://" + h.addr
+	adv := must(h.config.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "shop"}))
+	pub := must(h.config.CreatePublisher(ctx, &batonv1.CreatePublisherRequest{Name: "media", Kind: batonv1.PublisherKind_PUBLISHER_KIND_MEDIA}))
+	offer := must(h.config.CreateOffer(ctx, &batonv1.CreateOfferRequest{AdvertiserId: adv.GetAdvertiser().GetId(), Name: "o",
+		LandingUrl: "https://shop.example/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"},
+		Payout: &batonv1.Payout{Kind: &batonv1.Payout_PercentBps{PercentBps: 100}}}))
+	link := must(h.clicks.CreateTrackingLink(ctx, &batonv1.CreateTrackingLinkRequest{OfferId: offer.GetOffer().GetId(), PublisherId: pub.GetPublisher().GetId()}))
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, base+"/c/"+link.GetLink().GetId()+"?param1=media-77", nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (trace test)")
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	clickID := res.Header.Get("Location")[strings.Index(res.Header.Get("Location"), "sid=")+4:]
+	var click *batonv1.Click
+	deadline := time.Now().Add(10 * time.Second)
+	for click == nil {
+		if c, err := h.clicks.GetClick(ctx, &batonv1.GetClickRequest{Id: clickID}); err == nil {
+			click = c.GetClick()
+		} else if time.Now().After(deadline) {
+			t.Fatalf("GetClick %s: %v", clickID, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(click.GetTraceId()) != 32 {
+		t.Fatalf("click trace ID %q", click.GetTraceId())
+	}
+	attr := batonv1connect.NewAttributionServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
+	var spans []*batonv1.TraceSpan
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		tr, err := attr.GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: click.GetTraceId()})
+		if err == nil {
+			spans = tr.GetSpans()
+			break
+		}
+		if ce := new(connect.Error); !errors.As(err, &ce) || ce.Code() != connect.CodeNotFound || time.Now().After(deadline) {
+			t.Fatalf("GetTrace: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var found bool
+	for _, sp := range spans {
+		if sp.GetName() == "baton.click" && sp.GetService() == "baton-trace-test" && sp.GetAttributes()["baton.click_id"] == clickID &&
+			sp.GetAttributes()["baton.upstream_id"] == "media-77" && sp.GetStartTime().IsValid() {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no baton.click span with the click's IDs in %v", spans)
+	}
+	// A partner's key may not read traces; a Baton without BATON_JAEGER_URL says why not.
+	key := must(h.config.CreateApiKey(ctx, &batonv1.CreateApiKeyRequest{Name: "p", Role: batonv1.Role_ROLE_PUBLISHER, PartnerId: pub.GetPublisher().GetId()}))
+	_, err = batonv1connect.NewAttributionServiceClient(http.DefaultClient, base, bearerKey(key.GetKey())).
+		GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: click.GetTraceId()})
+	if ce := new(connect.Error); !errors.As(err, &ce) || ce.Code() != connect.CodePermissionDenied {
+		t.Errorf("publisher key: %v, want permission_denied", err)
+	}
+	plain := newHop(t, "untraced")
+	_, err = batonv1connect.NewAttributionServiceClient(http.DefaultClient, "http://"+plain.addr, bearerKey(chainAdminKey)).
+		GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: click.GetTraceId()})
+	if ce := new(connect.Error); !errors.As(err, &ce) || ce.Code() != connect.CodeFailedPrecondition || !strings.Contains(ce.Message(), "BATON_JAEGER_URL") {
+		t.Errorf("without BATON_JAEGER_URL: %v", err)
+	}
+}
