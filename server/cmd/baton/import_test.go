@@ -325,7 +325,7 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 		}
 		found := false
 		for _, r := range refusals.GetRefusals() {
-			found = found || (r.GetOrderId() == "101" && strings.Contains(r.GetMessage(), "sh does not match"))
+			found = found || (r.GetOrderId() == "101" && r.GetCode() == "bad_signature" && strings.Contains(r.GetMessage(), "sh does not match"))
 		}
 		if !found {
 			t.Errorf("no refusal says why order 101 was refused: %v", refusals.GetRefusals())
@@ -350,18 +350,29 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 		}
 		bad := seedTag("104")
 		bad.Set("passwd", "not-the-password")
-		if code, body := e.post(bad); code == http.StatusOK || body == "OK" {
+		if code, body := e.post(bad); code != http.StatusForbidden || body != "ERROR: passwd is wrong" {
 			t.Errorf("POST with a wrong passwd: %d %q", code, body)
 		}
 		bad = seedTag("105")
 		bad.Set("sh", fc2SH("not-the-password", bad))
-		if code, body := e.post(bad); code == http.StatusOK || body == "OK" {
+		if code, body := e.post(bad); code != http.StatusForbidden || !strings.Contains(body, "sh does not match") {
 			t.Errorf("POST with sh of a wrong password: %d %q", code, body)
 		}
 		for _, order := range []string{"104", "105"} {
 			if got := e.order(shop26.GetId(), order); len(got) != 0 {
 				t.Errorf("order %s with a wrong password was recorded", order)
 			}
+		}
+		refusals, err := e.conv.ListRefusals(ctx, &batonv1.ListRefusalsRequest{AdvertiserId: shop26.GetId()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes := map[string]string{}
+		for _, r := range refusals.GetRefusals() {
+			codes[r.GetOrderId()] = r.GetCode()
+		}
+		if codes["104"] != "bad_password" || codes["105"] != "bad_signature" {
+			t.Errorf("refusal codes %v: want 104 bad_password, 105 bad_signature", codes)
 		}
 	})
 
