@@ -207,7 +207,7 @@ def test_wsgi_landing_keeps_the_click_id_and_checkout_reads_it(shop: int) -> Non
     body, _ = get(shop, "/checkout", {"Cookie": f"session=abc; {cookies[1].split(';')[0]}"})
     assert body == f"checkout, click {ID}"
 
-    _, cookies = get(shop, f"/lp?sid={ID}", {"X-Forwarded-Proto": "https"})
+    _, cookies = get(shop, f"/lp?sid={ID}", {"X-Forwarded-Proto": "HTTPS"})
     assert cookies[1].endswith("; Secure; SameSite=Lax")
 
     body, cookies = get(shop, "/lp?sid=hello")
