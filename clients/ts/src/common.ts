@@ -16,6 +16,15 @@ export type {
   WebhookHeaders,
   WebhookVerificationFailure,
 } from "./webhooks.js";
+export {
+  CLICK_ID_COOKIE,
+  clickIdSetCookie,
+  DEFAULT_CLICK_ID_WINDOW_SECONDS,
+  isClickId,
+  MAX_CLICK_ID_WINDOW_SECONDS,
+  parseKeptClickId,
+} from "./firstparty.js";
+export type { ClickIdCookieOptions, ParseKeptClickIdOptions } from "./firstparty.js";
 export { paginate } from "./paginate.js";
 export type { PaginateOptions } from "./paginate.js";
 

@@ -27,6 +27,9 @@ import type { BatonClient, BatonClientOptions, Protocol, ResolvedOptions } from 
 import { fetchTransport } from "./transports.js";
 
 export * from "./common.js";
+// Node only: they take Node's IncomingMessage and ServerResponse.
+export { keepClickId, keptClickId } from "./firstparty-node.js";
+export type { KeepClickIdOptions } from "./firstparty-node.js";
 
 const protocols: readonly Protocol[] = ["connect", "connect-binary", "grpc", "grpc-web"];
 
