@@ -80,6 +80,16 @@ func (d *Database) Close(ctx context.Context) {
 	}
 }
 
+// Failed is closed when the embedded cluster died for good (it is
+// restarted on its own otherwise); nil, never closed, for an external
+// database.
+func (d *Database) Failed() <-chan struct{} {
+	if d.cluster == nil {
+		return nil
+	}
+	return d.cluster.Failed()
+}
+
 // OpenDatabase connects to BATON_DATABASE_URL, or starts the embedded
 // cluster, and applies pending migrations.
 func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Database, error) {
@@ -247,10 +257,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 			return nil, err
 		}
 	}
-	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	plain.HandleFunc("GET /healthz", health(st))
 	plain.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -304,10 +311,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go s.maintain(ctx)
+	var dbErr error
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	case <-s.db.Failed():
+		// Nothing works without the database: exit non-zero so that a
+		// supervisor starts Baton again.
+		dbErr = s.db.cluster.Err()
+		s.log.Error("the embedded database is gone; stopping", "error", dbErr)
 	}
 	s.log.Info("shutting down: finishing in-flight requests", "grace", s.cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -329,7 +342,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return dbErr
 }
 
 // dbChecker reports NOT_SERVING for every service while the database is
