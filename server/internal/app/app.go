@@ -228,6 +228,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 			validate.NewInterceptor(validate.WithValidator(validator)),
 		)...),
 		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
+		boundedCompression(cfg.MaxBodyBytes),
 	}
 	opts = append(opts, jsonCodecs()...)
 	mux := http.NewServeMux()
@@ -274,7 +275,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, uriQuery(mux)), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
