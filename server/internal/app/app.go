@@ -206,7 +206,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	queue, err := delivery.NewQueue(st.Pool(), st, delivery.Options{
 		Schedule: schedule, Workers: cfg.PostbackWorkers, DisableAfter: cfg.PostbackDisableAfter,
 		AttemptTimeout: cfg.PostbackTimeout, RescueAfter: cfg.PostbackRescueAfter,
-		Client: traced(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 3)), Logger: log.With("component", "postbacks"),
+		Client: traced(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), Logger: log.With("component", "postbacks"),
 	})
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -290,6 +291,9 @@ func (w *worker) send(ctx context.Context, r Request, d domain.Delivery, number 
 	a.StatusCode = res.StatusCode
 	a.ResponseExcerpt = excerpt(buf)
 	outcome := postback.Classify(res.StatusCode, nil)
+	if 300 <= res.StatusCode && res.StatusCode <= 399 {
+		a.Error = redirectError(res)
+	}
 	switch outcome {
 	case postback.Success:
 		a.Outcome = "success"
@@ -300,6 +304,16 @@ func (w *worker) send(ctx context.Context, r Request, d domain.Delivery, number 
 	}
 	retryAfter, _ := postback.ParseRetryAfter(res.Header.Get("Retry-After"), w.now())
 	return outcome, retryAfter
+}
+
+// redirectError says why a redirect ends the delivery, naming where it
+// pointed (scheme and host only: its query may hold secrets).
+func redirectError(res *http.Response) string {
+	where := "elsewhere"
+	if loc, err := res.Location(); err == nil {
+		where = loc.Scheme + "://" + loc.Host
+	}
+	return fmt.Sprintf("redirected (%d) to %s: redirects are not followed, so that the postback's body, signature and headers go nowhere else; point the endpoint at the final URL", res.StatusCode, where)
 }
 
 func isTimeout(err error) bool {
