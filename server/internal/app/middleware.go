@@ -285,6 +285,9 @@ func announcedLimit(limit int64, next http.Handler) http.Handler {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			_, _ = io.WriteString(w, `{"code":"resource_exhausted","message":"`+msg+`"}`)
+		case r.URL.Path == "/tracking/tracking_post.php":
+			// FC2's server POST answers one line: OK, or ERROR: why.
+			http.Error(w, "ERROR: "+msg, http.StatusRequestEntityTooLarge)
 		default:
 			http.Error(w, "413 "+msg, http.StatusRequestEntityTooLarge)
 		}
