@@ -178,6 +178,10 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 		}
 		interceptors = append(interceptors, otelInterceptor)
 	}
+	proxies, err := config.ParseNetworks(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("BATON_TRUSTED_PROXIES: %w", err)
+	}
 	validator, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("protovalidate: %w", err)
@@ -275,7 +279,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).

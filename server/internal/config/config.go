@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -76,6 +77,12 @@ type Config struct {
 	// Telemetry is "on" (traces per OTEL_*, metrics on /metrics) or "off"
 	// (no instrumentation at all, to measure its cost) (BATON_TELEMETRY, default on).
 	Telemetry string
+	// TrustedProxies lists the load balancers (CIDRs or IPs) whose
+	// Forwarded / X-Forwarded-For and X-Forwarded-Proto headers are
+	// believed: from them the client is the right-most address that is not
+	// itself a trusted proxy (BATON_TRUSTED_PROXIES, default none: the TCP
+	// peer is the client and those headers are ignored).
+	TrustedProxies string
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -146,6 +153,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.DurationVar(&c.PostbackDisableAfter, "postback-disable-after", durEnv("BATON_POSTBACK_DISABLE_AFTER", 72*time.Hour), "disable endpoints failing this long (BATON_POSTBACK_DISABLE_AFTER)")
 	fs.DurationVar(&c.PostbackRescueAfter, "postback-rescue-after", durEnv("BATON_POSTBACK_RESCUE_AFTER", 3*time.Minute), "resend postbacks interrupted by a crash after (BATON_POSTBACK_RESCUE_AFTER)")
 	fs.StringVar(&c.Telemetry, "telemetry", env("BATON_TELEMETRY", "on"), "on or off (BATON_TELEMETRY)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("BATON_TRUSTED_PROXIES", ""), "load balancers whose forwarding headers are believed, CIDRs (BATON_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -205,6 +213,9 @@ func (c *Config) validate() error {
 	if c.Telemetry != "on" && c.Telemetry != "off" {
 		errs = append(errs, fmt.Errorf("BATON_TELEMETRY: %q is not on or off", c.Telemetry))
 	}
+	if _, err := ParseNetworks(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("BATON_TRUSTED_PROXIES: %w", err))
+	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
 	}
@@ -250,7 +261,29 @@ func (c Config) LogAttrs() []any {
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
 		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
+		"trusted_proxies", c.TrustedProxies,
 	}
+}
+
+// ParseNetworks parses a comma-separated list of CIDRs or single IPs.
+func ParseNetworks(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR or an IP address", item)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // Getenv is os.Getenv, for callers that pass the real environment.
