@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -161,6 +162,8 @@ type Server struct {
 	conversions *service.Conversions
 	queue       *delivery.Queue
 	tel         *telemetry.Telemetry
+	// draining is set when shutdown begins: readiness answers 503.
+	draining *atomic.Bool
 }
 
 // New builds the HTTP handler for every route over db.
@@ -243,7 +246,8 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
 
 	// Health and reflection stay open: load balancers and grpcurl need no key.
-	mux.Handle(grpchealth.NewHandler(&dbChecker{static: grpchealth.NewStaticChecker(ServiceNames...), db: st}))
+	draining := new(atomic.Bool)
+	mux.Handle(grpchealth.NewHandler(&dbChecker{static: grpchealth.NewStaticChecker(ServiceNames...), db: st, draining: draining}))
 	reflector := grpcreflect.NewStaticReflector(append([]string{
 		grpchealth.HealthV1ServiceName, grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName,
 	}, ServiceNames...)...)
@@ -265,6 +269,11 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	plain.HandleFunc("GET /healthz", health(st))
 	plain.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "shutting down\n")
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {
@@ -279,7 +288,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -327,6 +336,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		dbErr = s.db.cluster.Err()
 		s.log.Error("the embedded database is gone; stopping", "error", dbErr)
 	}
+	// Not ready from now on, while still serving for DrainDelay, so that a
+	// load balancer stops sending before the listener closes.
+	s.draining.Store(true)
+	if s.cfg.DrainDelay > 0 && dbErr == nil {
+		s.log.Info("shutting down: not ready, draining", "delay", s.cfg.DrainDelay.String())
+		time.Sleep(s.cfg.DrainDelay)
+	}
 	s.log.Info("shutting down: finishing in-flight requests", "grace", s.cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
@@ -353,14 +369,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // dbChecker reports NOT_SERVING for every service while the database is
 // unreachable.
 type dbChecker struct {
-	static *grpchealth.StaticChecker
-	db     *store.Store
+	static   *grpchealth.StaticChecker
+	db       *store.Store
+	draining *atomic.Bool
 }
 
 func (c *dbChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
 	resp, err := c.static.Check(ctx, req)
 	if err != nil || resp.Status != grpchealth.StatusServing {
 		return resp, err
+	}
+	if c.draining.Load() {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

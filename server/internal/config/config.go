@@ -83,6 +83,11 @@ type Config struct {
 	// itself a trusted proxy (BATON_TRUSTED_PROXIES, default none: the TCP
 	// peer is the client and those headers are ignored).
 	TrustedProxies string
+	// DrainDelay is how long, after SIGTERM, Baton keeps serving while
+	// /readyz and gRPC health already answer not ready, so that a load
+	// balancer stops sending before the listener closes (BATON_DRAIN_DELAY,
+	// default 0s; set it to the balancer's health-check interval).
+	DrainDelay time.Duration
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -154,6 +159,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.DurationVar(&c.PostbackRescueAfter, "postback-rescue-after", durEnv("BATON_POSTBACK_RESCUE_AFTER", 3*time.Minute), "resend postbacks interrupted by a crash after (BATON_POSTBACK_RESCUE_AFTER)")
 	fs.StringVar(&c.Telemetry, "telemetry", env("BATON_TELEMETRY", "on"), "on or off (BATON_TELEMETRY)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("BATON_TRUSTED_PROXIES", ""), "load balancers whose forwarding headers are believed, CIDRs (BATON_TRUSTED_PROXIES)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", durEnv("BATON_DRAIN_DELAY", 0), "on SIGTERM, serve this long as not ready before closing (BATON_DRAIN_DELAY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -216,6 +222,9 @@ func (c *Config) validate() error {
 	if _, err := ParseNetworks(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("BATON_TRUSTED_PROXIES: %w", err))
 	}
+	if c.DrainDelay < 0 {
+		errs = append(errs, errors.New("BATON_DRAIN_DELAY: must not be negative"))
+	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
 	}
@@ -261,7 +270,7 @@ func (c Config) LogAttrs() []any {
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
 		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
-		"trusted_proxies", c.TrustedProxies,
+		"trusted_proxies", c.TrustedProxies, "drain_delay", c.DrainDelay.String(),
 	}
 }
 
