@@ -162,6 +162,7 @@ type Server struct {
 	conversions *service.Conversions
 	queue       *delivery.Queue
 	tel         *telemetry.Telemetry
+	admin   http.Handler // served on cfg.AdminAddr
 	// draining is set when shutdown begins: readiness answers 503.
 	draining *atomic.Bool
 }
@@ -260,7 +261,6 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	fc2 := gateway.NewFC2(service.NewFC2Intake(st, convSvc, net.DefaultResolver.LookupHost, nil), log)
 	plain.HandleFunc("GET /tracking/tracking_img.php", fc2.Pixel)
 	plain.HandleFunc("POST /tracking/tracking_post.php", fc2.Post)
-	plain.Handle("GET /metrics", tel.Metrics)
 	if cfg.Telemetry != "off" {
 		if err := registerGauges(st); err != nil {
 			return nil, err
@@ -283,12 +283,18 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
+	// Operators' port (BATON_ADMIN_ADDR): metrics and health, never on
+	// the public one.
+	admin := http.NewServeMux()
+	admin.Handle("GET /metrics", tel.Metrics)
+	admin.Handle("GET /healthz", plain)
+	admin.Handle("GET /readyz", plain)
 	plain.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found: no such route on Baton", http.StatusNotFound)
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining, admin: recoverHTTP(log, admin)}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -323,6 +329,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("postback queue: %w", err)
 	}
 	errc := make(chan error, 1)
+	if s.cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
+		if err != nil {
+			return fmt.Errorf("listen on BATON_ADMIN_ADDR %s: %w", s.cfg.AdminAddr, err)
+		}
+		adminSrv := &http.Server{Handler: s.admin, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		s.log.InfoContext(ctx, "admin listening (/metrics, /healthz, /readyz)", "addr", aln.Addr().String())
+		go func() { _ = adminSrv.Serve(aln) }()
+		defer adminSrv.Close()
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	go s.maintain(ctx)
 	var dbErr error

@@ -22,6 +22,10 @@ import (
 type Config struct {
 	// Addr is the listen address for every protocol (BATON_ADDR, default 127.0.0.1:8080).
 	Addr string
+	// AdminAddr is where /metrics (and /healthz, /readyz) are served for
+	// operators, apart from the public port (BATON_ADMIN_ADDR, default
+	// empty: no admin listener, and /metrics is not served at all).
+	AdminAddr string
 	// PublicURL is the base URL of tracking links, as browsers reach Baton
 	// (BATON_PUBLIC_URL, default http://<Addr>).
 	PublicURL string
@@ -105,6 +109,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return def
 	}
 	fs.StringVar(&c.Addr, "addr", env("BATON_ADDR", "127.0.0.1:8080"), "listen address for gRPC, gRPC-Web, Connect and plain HTTP (BATON_ADDR)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", env("BATON_ADMIN_ADDR", ""), "listen address for /metrics, /healthz and /readyz; empty: no metrics (BATON_ADMIN_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", env("BATON_PUBLIC_URL", ""), "base URL of tracking links (BATON_PUBLIC_URL; default http://ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("BATON_DATA_DIR", ".baton"), "local state: embedded PostgreSQL, master key (BATON_DATA_DIR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("BATON_DATABASE_URL", ""), "PostgreSQL URL; empty: embedded cluster (BATON_DATABASE_URL)")
@@ -177,6 +182,13 @@ func (c *Config) validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("BATON_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("BATON_ADMIN_ADDR: %q is not host:port", c.AdminAddr))
+		} else if c.AdminAddr == c.Addr {
+			errs = append(errs, errors.New("BATON_ADMIN_ADDR must differ from BATON_ADDR"))
+		}
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
@@ -263,7 +275,7 @@ func redactURL(s string) string {
 // secrets redacted.
 func (c Config) LogAttrs() []any {
 	return []any{
-		"addr", c.Addr, "public_url", c.PublicURL, "data_dir", c.DataDir,
+		"addr", c.Addr, "admin_addr", c.AdminAddr, "public_url", c.PublicURL, "data_dir", c.DataDir,
 		"database_url", redactURL(c.DatabaseURL), "db_max_conns", c.DBMaxConns,
 		"admin_key", redact(c.AdminKey), "master_key", redact(c.MasterKey),
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
