@@ -162,7 +162,7 @@ type Server struct {
 	conversions *service.Conversions
 	queue       *delivery.Queue
 	tel         *telemetry.Telemetry
-	admin   http.Handler // served on cfg.AdminAddr
+	admin       http.Handler // served on cfg.AdminAddr
 	// draining is set when shutdown begins: readiness answers 503.
 	draining *atomic.Bool
 }
