@@ -234,6 +234,10 @@ func TestDeepLinksStayOnTheOffersHosts(t *testing.T) {
 		"https://evil.example/", "//evil.example/", "/\\evil.example", "\\\\evil.example", "https://shop.example@evil.example/",
 		"https://evil.example#@shop.example", "/\t/evil.example", "/\n/evil.example", "javascript:alert(1)", "https:evil.example",
 		"https://shop.example.evil.example/", "%2F%2Fevil.example", "https://evil%2eexample/",
+		// Over 2,048 bytes: refused, not cut and followed.
+		"/sale/" + strings.Repeat("x", 2100),
+		// The offer is https: a deep link may not downgrade it to http.
+		"http://shop.example/sale", "http://cdn.shop.example/x",
 	}
 	lost := 0
 	for _, trick := range tricks {
