@@ -38,7 +38,11 @@
 // user. If that user cannot reach Config.Dir (for example it is under /root,
 // mode 0700), the cluster is placed in /var/lib/baton/pg-<hash of Dir>
 // instead, a note saying so is written to Dir/RELOCATED.txt, and the move is
-// logged. The choice is stable across restarts.
+// logged. The choice is stable across restarts. The relocated cluster is tied
+// to Dir by a random ID written to both: once Dir is deleted, the next Start
+// (of any cluster) deletes the relocated one, so a new Dir at the same path
+// starts empty instead of getting the old data back, and no orphaned
+// clusters pile up in /var/lib/baton.
 //
 // # Lifetime
 //
