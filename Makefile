@@ -124,6 +124,7 @@ run: build ## Build and start Baton on the embedded PostgreSQL with demo data (t
 	fi; \
 	BATON_ADDR=$${BATON_ADDR:-$(RUN_ADDR)} BATON_DATA_DIR=$${BATON_DATA_DIR:-$(RUN_DATA_DIR)} \
 	BATON_ADMIN_KEY=$${BATON_ADMIN_KEY:-$(DEV_ADMIN_KEY)} BATON_DEMO=true \
+	BATON_ADMIN_ADDR=$${BATON_ADMIN_ADDR-127.0.0.1:9464} \
 	./bin/baton
 
 .PHONY: jaeger

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -80,6 +81,16 @@ func (d *Database) Close(ctx context.Context) {
 	if d.cluster != nil {
 		_ = d.cluster.Stop(ctx)
 	}
+}
+
+// Failed is closed when the embedded cluster died for good (it is
+// restarted on its own otherwise); nil, never closed, for an external
+// database.
+func (d *Database) Failed() <-chan struct{} {
+	if d.cluster == nil {
+		return nil
+	}
+	return d.cluster.Failed()
 }
 
 // OpenDatabase connects to BATON_DATABASE_URL, or starts the embedded
@@ -153,6 +164,9 @@ type Server struct {
 	conversions *service.Conversions
 	queue       *delivery.Queue
 	tel         *telemetry.Telemetry
+	admin       http.Handler // served on cfg.AdminAddr
+	// draining is set when shutdown begins: readiness answers 503.
+	draining *atomic.Bool
 }
 
 // New builds the HTTP handler for every route over db.
@@ -169,6 +183,10 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 			return nil, err
 		}
 		interceptors = append(interceptors, otelInterceptor)
+	}
+	proxies, err := config.ParseNetworks(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("BATON_TRUSTED_PROXIES: %w", err)
 	}
 	validator, err := protovalidate.New()
 	if err != nil {
@@ -198,7 +216,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	queue, err := delivery.NewQueue(st.Pool(), st, delivery.Options{
 		Schedule: schedule, Workers: cfg.PostbackWorkers, DisableAfter: cfg.PostbackDisableAfter,
 		AttemptTimeout: cfg.PostbackTimeout, RescueAfter: cfg.PostbackRescueAfter,
-		Client: traced(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 3)), Logger: log.With("component", "postbacks"),
+		Client: traced(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), Logger: log.With("component", "postbacks"),
 	})
 	if err != nil {
 		return nil, err
@@ -220,6 +238,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 			validate.NewInterceptor(validate.WithValidator(validator)),
 		)...),
 		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
+		boundedCompression(cfg.MaxBodyBytes),
 	}
 	opts = append(opts, jsonCodecs()...)
 	mux := http.NewServeMux()
@@ -231,7 +250,8 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
 
 	// Health and reflection stay open: load balancers and grpcurl need no key.
-	mux.Handle(grpchealth.NewHandler(&dbChecker{static: grpchealth.NewStaticChecker(ServiceNames...), db: st}))
+	draining := new(atomic.Bool)
+	mux.Handle(grpchealth.NewHandler(&dbChecker{static: grpchealth.NewStaticChecker(ServiceNames...), db: st, draining: draining}))
 	reflector := grpcreflect.NewStaticReflector(append([]string{
 		grpchealth.HealthV1ServiceName, grpcreflect.ReflectV1ServiceName, grpcreflect.ReflectV1AlphaServiceName,
 	}, ServiceNames...)...)
@@ -247,18 +267,19 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	plain.HandleFunc("GET /t/c/{id}", tag.Click)
 	plain.HandleFunc("GET /tracking/tracking_img.php", fc2.Pixel)
 	plain.HandleFunc("POST /tracking/tracking_post.php", fc2.Post)
-	plain.Handle("GET /metrics", tel.Metrics)
 	if cfg.Telemetry != "off" {
 		if err := registerGauges(st); err != nil {
 			return nil, err
 		}
 	}
-	plain.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	plain.HandleFunc("GET /healthz", health(st))
 	plain.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "shutting down\n")
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := st.Ping(ctx); err != nil {
@@ -273,12 +294,18 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	ui := console.New()
 	plain.Handle("GET /{$}", ui)
 	plain.Handle("GET /console/", ui)
+	// Operators' port (BATON_ADMIN_ADDR): metrics and health, never on
+	// the public one.
+	admin := http.NewServeMux()
+	admin.Handle("GET /metrics", tel.Metrics)
+	admin.Handle("GET /healthz", plain)
+	admin.Handle("GET /readyz", plain)
 	plain.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found: no such route on Baton", http.StatusNotFound)
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, uriQuery(mux)), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining, admin: recoverHTTP(log, admin)}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -319,12 +346,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("postback queue: %w", err)
 	}
 	errc := make(chan error, 1)
+	if s.cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
+		if err != nil {
+			return fmt.Errorf("listen on BATON_ADMIN_ADDR %s: %w", s.cfg.AdminAddr, err)
+		}
+		adminSrv := &http.Server{Handler: s.admin, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute,
+			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+		s.log.InfoContext(ctx, "admin listening (/metrics, /healthz, /readyz)", "addr", aln.Addr().String())
+		go func() { _ = adminSrv.Serve(aln) }()
+		defer adminSrv.Close()
+	}
 	go func() { errc <- serve() }()
 	go s.maintain(ctx)
+	var dbErr error
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	case <-s.db.Failed():
+		// Nothing works without the database: exit non-zero so that a
+		// supervisor starts Baton again.
+		dbErr = s.db.cluster.Err()
+		s.log.Error("the embedded database is gone; stopping", "error", dbErr)
+	}
+	// Not ready from now on, while still serving for DrainDelay, so that a
+	// load balancer stops sending before the listener closes.
+	s.draining.Store(true)
+	if s.cfg.DrainDelay > 0 && dbErr == nil {
+		s.log.Info("shutting down: not ready, draining", "delay", s.cfg.DrainDelay.String())
+		time.Sleep(s.cfg.DrainDelay)
 	}
 	s.log.Info("shutting down: finishing in-flight requests", "grace", s.cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
@@ -346,20 +397,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return dbErr
 }
 
 // dbChecker reports NOT_SERVING for every service while the database is
 // unreachable.
 type dbChecker struct {
-	static *grpchealth.StaticChecker
-	db     *store.Store
+	static   *grpchealth.StaticChecker
+	db       *store.Store
+	draining *atomic.Bool
 }
 
 func (c *dbChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
 	resp, err := c.static.Check(ctx, req)
 	if err != nil || resp.Status != grpchealth.StatusServing {
 		return resp, err
+	}
+	if c.draining.Load() {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

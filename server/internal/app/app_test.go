@@ -228,7 +228,7 @@ func TestBadInputGetsTheRightCodeAndTheServerKeepsServing(t *testing.T) {
 		{"malformed JSON", createPub, "application/json", adminKey, `{"name": "x",`, 400, "invalid_argument", "unmarshal"},
 		{"JSON of the wrong shape", createPub, "application/json", adminKey, `{"name": 12}`, 400, "invalid_argument", "name"},
 		{"wrong content type", whoami, "text/plain", adminKey, `{}`, 415, "", ""},
-		{"oversized body", createPub, "application/json", adminKey, `{"name":"` + strings.Repeat("x", 100<<10) + `"}`, 429, "resource_exhausted", "larger than configured max"},
+		{"oversized body", createPub, "application/json", adminKey, `{"name":"` + strings.Repeat("x", 100<<10) + `"}`, 413, "resource_exhausted", "request body too large"},
 		{"unknown method", "/baton.v1.ConfigService/NoSuchMethod", "application/json", adminKey, `{}`, 404, "", ""},
 		{"unknown service", "/baton.v1.NoSuchService/Get", "application/json", adminKey, `{}`, 404, "", ""},
 		{"missing key", whoami, "application/json", "", `{}`, 401, "unauthenticated", "missing API key"},

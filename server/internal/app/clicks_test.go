@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -233,6 +234,10 @@ func TestDeepLinksStayOnTheOffersHosts(t *testing.T) {
 		"https://evil.example/", "//evil.example/", "/\\evil.example", "\\\\evil.example", "https://shop.example@evil.example/",
 		"https://evil.example#@shop.example", "/\t/evil.example", "/\n/evil.example", "javascript:alert(1)", "https:evil.example",
 		"https://shop.example.evil.example/", "%2F%2Fevil.example", "https://evil%2eexample/",
+		// Over 2,048 bytes: refused, not cut and followed.
+		"/sale/" + strings.Repeat("x", 2100),
+		// The offer is https: a deep link may not downgrade it to http.
+		"http://shop.example/sale", "http://cdn.shop.example/x",
 	}
 	lost := 0
 	for _, trick := range tricks {
@@ -390,17 +395,37 @@ func TestConcurrentClicksAreAllRecorded(t *testing.T) {
 	proof.Tally(t, "fault: 400 concurrent clicks", len(ids), lost, fmt.Sprintf("%d answered with a 302, %d stored", len(ids), len(stored)))
 }
 
+// TestMetricsAreServedForPrometheus: /metrics is served on the admin port
+// (BATON_ADMIN_ADDR) with Baton's, the Go runtime's and the process's
+// metrics, and not on the public tracking port.
 func TestMetricsAreServedForPrometheus(t *testing.T) {
 	t.Parallel()
-	e := newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := ln.Addr().String()
+	ln.Close()
+	e := newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp"}, func(c *config.Config) { c.AdminAddr = adminAddr })
 	e.click(t, nil, "", browserUA)
-	res, err := http.Get(e.url + "/metrics")
+	if res, err := http.Get(e.url + "/metrics"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Errorf("public /metrics: %v %v, want 404", res.StatusCode, err)
+	} else {
+		res.Body.Close()
+	}
+	var res *http.Response
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res, err = http.Get("http://" + adminAddr + "/metrics"); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{`baton_clicks_total{`, `unique="true"`, "baton_postback_queue_depth", "baton_db_pool_total", "rpc_server_"} {
+	for _, want := range []string{`baton_clicks_total{`, `unique="true"`, "baton_postback_queue_depth", "baton_db_pool_total", "rpc_server_",
+		"go_goroutines", "go_memstats_heap_alloc_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

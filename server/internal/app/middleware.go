@@ -1,9 +1,11 @@
 package app
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -184,4 +186,110 @@ func escapeQuery(q string) string {
 		}
 	}
 	return b.String()
+}
+
+// health answers /healthz: ok only while the database answers, 503 with
+// the reason otherwise (a process that is up but cannot store a click is
+// not healthy).
+func health(st interface{ Ping(context.Context) error }) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "database unavailable\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	}
+}
+
+// errMessageTooLarge is the answer to a compressed message that inflates
+// past the limit. It names no sizes: the caller is not authenticated yet
+// (messages are read before any interceptor runs) and learns no internals.
+var errMessageTooLarge = connect.NewError(connect.CodeResourceExhausted, errors.New("the request message is larger than this server accepts"))
+
+// boundedGzip is a gzip decompressor that stops inflating at limit bytes.
+// Connect's own stops reading at the limit but then inflates the rest to
+// report the full size, so a 1 MB body that inflates to 1 GiB cost a
+// quarter of a second of CPU; this one fails at the first byte past the
+// limit, for Connect, gRPC and gRPC-Web alike.
+type boundedGzip struct {
+	zr    gzip.Reader
+	limit int64
+	n     int64
+}
+
+func (b *boundedGzip) Read(p []byte) (int, error) {
+	if b.n >= b.limit {
+		// At the limit: the message is fine only if the stream ends here.
+		var one [1]byte
+		for {
+			k, err := b.zr.Read(one[:])
+			if k > 0 {
+				return 0, errMessageTooLarge
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if rest := b.limit - b.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	k, err := b.zr.Read(p)
+	b.n += int64(k)
+	return k, err
+}
+
+func (b *boundedGzip) Reset(r io.Reader) error {
+	b.n = 0
+	return b.zr.Reset(r)
+}
+
+func (b *boundedGzip) Close() error { return b.zr.Close() }
+
+// boundedCompression registers boundedGzip as the handlers' gzip.
+func boundedCompression(limit int64) connect.HandlerOption {
+	return connect.WithCompression("gzip",
+		func() connect.Decompressor { return &boundedGzip{limit: limit} },
+		func() connect.Compressor { return gzip.NewWriter(io.Discard) })
+}
+
+// announcedLimit answers at once when a request announces a body
+// (Content-Length) over limit, on every route, instead of reading what
+// comes until a timeout: 413, with a Connect error body for Connect
+// requests; gRPC and gRPC-Web, whose status travels in headers, get
+// resource_exhausted in a trailers-only answer. 5 bytes more are allowed
+// for the gRPC envelope around a message of limit bytes.
+func announcedLimit(limit int64, next http.Handler) http.Handler {
+	const msg = "request body too large"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength <= limit+5 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
+		ct := r.Header.Get("Content-Type")
+		switch {
+		case strings.HasPrefix(ct, "application/grpc"):
+			w.Header().Set("Content-Type", ct)
+			w.Header().Set("Grpc-Status", "8") // RESOURCE_EXHAUSTED
+			w.Header().Set("Grpc-Message", msg)
+			w.WriteHeader(http.StatusOK)
+		case strings.HasPrefix(r.URL.Path, "/baton.v1.") || strings.HasPrefix(r.URL.Path, "/grpc."): // Connect
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, `{"code":"resource_exhausted","message":"`+msg+`"}`)
+		case r.URL.Path == "/tracking/tracking_post.php":
+			// FC2's server POST answers one line: OK, or ERROR: why.
+			http.Error(w, "ERROR: "+msg, http.StatusRequestEntityTooLarge)
+		default:
+			http.Error(w, "413 "+msg, http.StatusRequestEntityTooLarge)
+		}
+	})
 }

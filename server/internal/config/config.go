@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -22,6 +23,10 @@ import (
 type Config struct {
 	// Addr is the listen address for every protocol (BATON_ADDR, default 127.0.0.1:8080).
 	Addr string
+	// AdminAddr is where /metrics (and /healthz, /readyz) are served for
+	// operators, apart from the public port (BATON_ADMIN_ADDR, default
+	// empty: no admin listener, and /metrics is not served at all).
+	AdminAddr string
 	// PublicURL is the base URL of tracking links, as browsers reach Baton
 	// (BATON_PUBLIC_URL, default http://<Addr>, https://<Addr> with TLS).
 	PublicURL string
@@ -85,6 +90,17 @@ type Config struct {
 	// Telemetry is "on" (traces per OTEL_*, metrics on /metrics) or "off"
 	// (no instrumentation at all, to measure its cost) (BATON_TELEMETRY, default on).
 	Telemetry string
+	// TrustedProxies lists the load balancers (CIDRs or IPs) whose
+	// Forwarded / X-Forwarded-For and X-Forwarded-Proto headers are
+	// believed: from them the client is the right-most address that is not
+	// itself a trusted proxy (BATON_TRUSTED_PROXIES, default none: the TCP
+	// peer is the client and those headers are ignored).
+	TrustedProxies string
+	// DrainDelay is how long, after SIGTERM, Baton keeps serving while
+	// /readyz and gRPC health already answer not ready, so that a load
+	// balancer stops sending before the listener closes (BATON_DRAIN_DELAY,
+	// default 0s; set it to the balancer's health-check interval).
+	DrainDelay time.Duration
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -102,6 +118,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		return def
 	}
 	fs.StringVar(&c.Addr, "addr", env("BATON_ADDR", "127.0.0.1:8080"), "listen address for gRPC, gRPC-Web, Connect and plain HTTP (BATON_ADDR)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", env("BATON_ADMIN_ADDR", ""), "listen address for /metrics, /healthz and /readyz; empty: no metrics (BATON_ADMIN_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", env("BATON_PUBLIC_URL", ""), "base URL of tracking links (BATON_PUBLIC_URL; default http://ADDR, or https://ADDR with TLS)")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("BATON_TLS_CERT", ""), "PEM certificate chain: serve HTTPS on ADDR (BATON_TLS_CERT, with BATON_TLS_KEY)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("BATON_TLS_KEY", ""), "PEM private key for BATON_TLS_CERT (BATON_TLS_KEY)")
@@ -158,6 +175,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.DurationVar(&c.PostbackDisableAfter, "postback-disable-after", durEnv("BATON_POSTBACK_DISABLE_AFTER", 72*time.Hour), "disable endpoints failing this long (BATON_POSTBACK_DISABLE_AFTER)")
 	fs.DurationVar(&c.PostbackRescueAfter, "postback-rescue-after", durEnv("BATON_POSTBACK_RESCUE_AFTER", 3*time.Minute), "resend postbacks interrupted by a crash after (BATON_POSTBACK_RESCUE_AFTER)")
 	fs.StringVar(&c.Telemetry, "telemetry", env("BATON_TELEMETRY", "on"), "on or off (BATON_TELEMETRY)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("BATON_TRUSTED_PROXIES", ""), "load balancers whose forwarding headers are believed, CIDRs (BATON_TRUSTED_PROXIES)")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", durEnv("BATON_DRAIN_DELAY", 0), "on SIGTERM, serve this long as not ready before closing (BATON_DRAIN_DELAY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -175,6 +194,13 @@ func (c *Config) validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("BATON_ADDR: %q is not host:port", c.Addr))
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("BATON_ADMIN_ADDR: %q is not host:port", c.AdminAddr))
+		} else if c.AdminAddr == c.Addr {
+			errs = append(errs, errors.New("BATON_ADMIN_ADDR must differ from BATON_ADDR"))
+		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("BATON_TLS_CERT and BATON_TLS_KEY: give both, or neither"))
@@ -227,6 +253,12 @@ func (c *Config) validate() error {
 	if c.Telemetry != "on" && c.Telemetry != "off" {
 		errs = append(errs, fmt.Errorf("BATON_TELEMETRY: %q is not on or off", c.Telemetry))
 	}
+	if _, err := ParseNetworks(c.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("BATON_TRUSTED_PROXIES: %w", err))
+	}
+	if c.DrainDelay < 0 {
+		errs = append(errs, errors.New("BATON_DRAIN_DELAY: must not be negative"))
+	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
 	}
@@ -265,14 +297,36 @@ func redactURL(s string) string {
 // secrets redacted.
 func (c Config) LogAttrs() []any {
 	return []any{
-		"addr", c.Addr, "public_url", c.PublicURL, "data_dir", c.DataDir,
+		"addr", c.Addr, "admin_addr", c.AdminAddr, "public_url", c.PublicURL, "data_dir", c.DataDir,
 		"database_url", redactURL(c.DatabaseURL), "db_max_conns", c.DBMaxConns,
 		"admin_key", redact(c.AdminKey), "master_key", redact(c.MasterKey),
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
-		"postback_allow", c.PostbackAllow, "jaeger_url", c.JaegerURL, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
+		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
+		"trusted_proxies", c.TrustedProxies, "drain_delay", c.DrainDelay.String(),
 	}
+}
+
+// ParseNetworks parses a comma-separated list of CIDRs or single IPs.
+func ParseNetworks(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR or an IP address", item)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // Getenv is os.Getenv, for callers that pass the real environment.

@@ -228,6 +228,15 @@ func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn
 	return d.DialContext(ctx, network, addr)
 }
 
+// NoRedirects makes c answer a redirect with the redirect itself, never
+// following it: a 307 or 308 would send the postback's body, signature and
+// custom headers (API keys) on to wherever the receiver points, and any
+// redirect adds a Referer holding the URL's tokens. Svix does the same.
+func NoRedirects(c *http.Client) *http.Client {
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
 // Client returns an *http.Client whose every connection, including those
 // for redirect targets, is dialled through the guard. It has the given total
 // timeout (0: none) and follows at most maxRedirects redirects (negative

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/postback"
@@ -268,6 +270,11 @@ func (w *worker) send(ctx context.Context, r Request, d domain.Delivery, number 
 	}
 	req.Header = r.Header.Clone()
 	req.Header.Set("X-Baton-Attempt", strconv.Itoa(number))
+	if err := checkHeaders(req.Header); err != nil {
+		// Retrying cannot fix it: the same request would be built again.
+		a.Outcome, a.Error = "refused", "cannot build the request: "+err.Error()
+		return postback.Refuse, 0
+	}
 	start := time.Now()
 	res, err := w.client.Do(req)
 	a.Latency = time.Since(start)
@@ -290,6 +297,9 @@ func (w *worker) send(ctx context.Context, r Request, d domain.Delivery, number 
 	a.StatusCode = res.StatusCode
 	a.ResponseExcerpt = excerpt(buf)
 	outcome := postback.Classify(res.StatusCode, nil)
+	if 300 <= res.StatusCode && res.StatusCode <= 399 {
+		a.Error = redirectError(res)
+	}
 	switch outcome {
 	case postback.Success:
 		a.Outcome = "success"
@@ -300,6 +310,33 @@ func (w *worker) send(ctx context.Context, r Request, d domain.Delivery, number 
 	}
 	retryAfter, _ := postback.ParseRetryAfter(res.Header.Get("Retry-After"), w.now())
 	return outcome, retryAfter
+}
+
+// checkHeaders reports a header the HTTP client would refuse to send (a
+// name that is not a token, a value holding CR, LF or another control
+// character), naming the header but not its value (it may be a secret).
+func checkHeaders(h http.Header) error {
+	for name, vals := range h {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return fmt.Errorf("header name %q is not valid", name)
+		}
+		for _, v := range vals {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("header %s holds a control character", name)
+			}
+		}
+	}
+	return nil
+}
+
+// redirectError says why a redirect ends the delivery, naming where it
+// pointed (scheme and host only: its query may hold secrets).
+func redirectError(res *http.Response) string {
+	where := "elsewhere"
+	if loc, err := res.Location(); err == nil {
+		where = loc.Scheme + "://" + loc.Host
+	}
+	return fmt.Sprintf("redirected (%d) to %s: redirects are not followed, so that the postback's body, signature and headers go nowhere else; point the endpoint at the final URL", res.StatusCode, where)
 }
 
 func isTimeout(err error) bool {

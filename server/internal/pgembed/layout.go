@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -49,6 +50,10 @@ func resolveLayout(dir string, logger *slog.Logger) (layout, error) {
 	}
 
 	fallback := filepath.Join(fallbackBase, "pg-"+shortHash(dir))
+	sweepOrphans(logger)
+	if err := claimFallback(dir, fallback, logger); err != nil {
+		return layout{}, err
+	}
 	for _, cand := range []string{dir, fallback} {
 		fi, err := os.Stat(filepath.Join(cand, dataSubdir, "PG_VERSION"))
 		if err != nil {
@@ -96,6 +101,9 @@ func resolveLayout(dir string, logger *slog.Logger) (layout, error) {
 		return layout{}, fmt.Errorf("neither %s nor the fallback %s is reachable by user %q", dir, fallback, acct.name)
 	}
 	if err := prepareDir(fallback, acct); err != nil {
+		return layout{}, err
+	}
+	if err := link(dir, fallback); err != nil {
 		return layout{}, err
 	}
 	// Leave a note where an operator will look for the data.
@@ -232,4 +240,88 @@ func chownTree(root string, acct *account) error {
 func shortHash(dir string) string {
 	sum := sha256.Sum256([]byte(dir))
 	return hex.EncodeToString(sum[:6])
+}
+
+// A relocated cluster is tied to the directory it stands in for by a
+// random ID written to both (linkFile), and the fallback records that
+// directory (ownerFile). When the directory is deleted the cluster is
+// deleted with it at the next start (of any cluster): a new directory at
+// the same path gets a new cluster, never the old data.
+const (
+	linkFile  = "pgembed-cluster-id"
+	ownerFile = "pgembed-owner"
+)
+
+// link writes a fresh ID to dir and fallback, and fallback's owner.
+func link(dir, fallback string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	id := randomHex(16)
+	for _, f := range []struct{ path, text string }{
+		{filepath.Join(fallback, linkFile), id}, {filepath.Join(fallback, ownerFile), dir}, {filepath.Join(dir, linkFile), id},
+	} {
+		if err := os.WriteFile(f.path, []byte(f.text+"\n"), 0o644); err != nil {
+			return fmt.Errorf("tying the relocated cluster to %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// linked reports whether fallback's ID is the one in dir. A fallback from
+// before IDs, whose dir still holds its RELOCATED.txt, is adopted.
+func linked(dir, fallback string) bool {
+	want, err := os.ReadFile(filepath.Join(fallback, linkFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, "RELOCATED.txt")); err == nil {
+			return link(dir, fallback) == nil
+		}
+		return false
+	}
+	got, err2 := os.ReadFile(filepath.Join(dir, linkFile))
+	return err == nil && err2 == nil && string(got) == string(want)
+}
+
+// claimFallback removes the fallback cluster of dir when it belongs to an
+// earlier directory at that path (deleted since): its data is not dir's.
+func claimFallback(dir, fallback string, logger *slog.Logger) error {
+	if _, err := os.Stat(filepath.Join(fallback, dataSubdir, "PG_VERSION")); err != nil {
+		return nil
+	}
+	if linked(dir, fallback) {
+		return nil
+	}
+	return removeOrphan(fallback, dir, logger)
+}
+
+// sweepOrphans removes relocated clusters whose directory is gone (or was
+// replaced), unless one is running.
+func sweepOrphans(logger *slog.Logger) {
+	matches, _ := filepath.Glob(filepath.Join(fallbackBase, "pg-*"))
+	for _, fb := range matches {
+		owner, err := os.ReadFile(filepath.Join(fb, ownerFile))
+		if err != nil {
+			continue // from before owners were recorded: unknown, left alone
+		}
+		dir := strings.TrimSpace(string(owner))
+		if linked(dir, fb) {
+			continue
+		}
+		_ = removeOrphan(fb, dir, logger)
+	}
+}
+
+// removeOrphan deletes a relocated cluster that no directory refers to any
+// more, unless it is in use.
+func removeOrphan(fallback, dir string, logger *slog.Logger) error {
+	lock, err := lockDir(fallback)
+	if err != nil {
+		return nil // running: not an orphan of ours to judge now
+	}
+	defer lock.Close()
+	if err := os.RemoveAll(fallback); err != nil {
+		return fmt.Errorf("removing orphaned cluster %s: %w", fallback, err)
+	}
+	logger.Warn("removed a relocated embedded postgres cluster whose data directory was deleted", "dir", fallback, "was_for", dir)
+	return nil
 }

@@ -38,7 +38,11 @@
 // user. If that user cannot reach Config.Dir (for example it is under /root,
 // mode 0700), the cluster is placed in /var/lib/baton/pg-<hash of Dir>
 // instead, a note saying so is written to Dir/RELOCATED.txt, and the move is
-// logged. The choice is stable across restarts.
+// logged. The choice is stable across restarts. The relocated cluster is tied
+// to Dir by a random ID written to both: once Dir is deleted, the next Start
+// (of any cluster) deletes the relocated one, so a new Dir at the same path
+// starts empty instead of getting the old data back, and no orphaned
+// clusters pile up in /var/lib/baton.
 //
 // # Lifetime
 //
@@ -46,6 +50,12 @@
 // (Linux), so it performs a fast shutdown even when the owning process is
 // killed with SIGKILL. A later Start waits for such a previous server to
 // finish exiting and removes a stale postmaster.pid.
+//
+// While the Cluster runs, postgres is supervised: if it exits without Stop
+// (killed, crashed), it is started again on the same port and data
+// directory, with backoff from 250 ms to 15 s, so URL stays valid and pools
+// reconnect. After five minutes without a successful restart Failed is
+// closed, and the owner should exit non-zero.
 package pgembed
 
 import (
@@ -117,6 +127,16 @@ type Cluster struct {
 	logFile *os.File
 	lock    *os.File
 
+	// What a restart needs (see supervise).
+	bin      binaries
+	runAs    *account
+	password string
+
+	quit     chan struct{} // closed by Stop: no more restarts
+	quitOnce sync.Once
+	failed   chan struct{} // closed when supervise gave up; failErr says why
+	failErr  error
+
 	mu      sync.Mutex
 	stopped bool
 	stopErr error
@@ -154,7 +174,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgembed: %w", err)
 	}
-	c := &Cluster{logger: logger, dir: lay.dir, dataDir: filepath.Join(lay.dir, dataSubdir), lock: lock}
+	c := &Cluster{logger: logger, dir: lay.dir, dataDir: filepath.Join(lay.dir, dataSubdir), lock: lock,
+		quit: make(chan struct{}), failed: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -206,7 +227,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("pgembed: %w", err)
 	}
 	c.url = connURL(c.port, password, db, "sslmode=disable")
+	c.bin, c.runAs, c.password = bin, lay.runAs, password
 	ok = true
+	go c.supervise()
 	logger.Info("embedded postgres ready", "dir", lay.dir, "version", bin.version, "pid", c.cmd.Process.Pid,
 		"addr", c.host())
 	return c, nil
@@ -231,6 +254,9 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
+	// First stop restarts (a restart in progress gives up at once), then
+	// wait for the lock a restart may hold.
+	c.quitOnce.Do(func() { close(c.quit) })
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
@@ -243,6 +269,105 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		c.logger.Info("embedded postgres stopped", "dir", c.dir)
 	}
 	return c.stopErr
+}
+
+// Failed is closed when postgres died and could not be restarted within
+// restartBudget; Err then says why. The process should exit non-zero so
+// that its own supervisor starts it again.
+func (c *Cluster) Failed() <-chan struct{} { return c.failed }
+
+// Err is why Failed was closed; nil before.
+func (c *Cluster) Err() error {
+	select {
+	case <-c.failed:
+		return c.failErr
+	default:
+		return nil
+	}
+}
+
+const (
+	restartBudget     = 5 * time.Minute
+	restartMinBackoff = 250 * time.Millisecond
+	restartMaxBackoff = 15 * time.Second
+)
+
+// supervise restarts postgres, on the same port and data directory, each
+// time it exits without Stop having been called (killed, crashed, OOM):
+// clients of URL reconnect to it unchanged. It retries with exponential
+// backoff; after restartBudget without success it closes Failed.
+func (c *Cluster) supervise() {
+	for {
+		c.mu.Lock()
+		exited, stopped := c.exited, c.stopped
+		c.mu.Unlock()
+		if stopped {
+			return
+		}
+		select {
+		case <-c.quit:
+			return
+		case <-exited:
+		}
+		c.mu.Lock()
+		stopped, waitErr := c.stopped, c.waitErr
+		c.mu.Unlock()
+		if stopped {
+			return
+		}
+		c.logger.Error("embedded postgres exited unexpectedly; restarting it", "dir", c.dir, "error", waitErr)
+		down := time.Now()
+		backoff := restartMinBackoff
+		for {
+			err := c.restart()
+			if err == nil {
+				c.logger.Warn("embedded postgres restarted", "dir", c.dir, "pid", c.cmd.Process.Pid,
+					"down", time.Since(down).Round(time.Millisecond))
+				break
+			}
+			select {
+			case <-c.quit:
+				return
+			default:
+			}
+			if time.Since(down) > restartBudget {
+				c.failErr = fmt.Errorf("pgembed: postgres died and could not be restarted for %v: %w", restartBudget, err)
+				c.logger.Error("giving up on the embedded postgres", "error", c.failErr)
+				close(c.failed)
+				return
+			}
+			c.logger.Warn("embedded postgres restart failed; retrying", "error", err, "in", backoff)
+			select {
+			case <-c.quit:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, restartMaxBackoff)
+		}
+	}
+}
+
+// restart waits for what is left of the dead server (its backends) to exit,
+// then launches postgres again on the same port. Stop cancels it.
+func (c *Cluster) restart() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*startTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-c.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := waitForPreviousServer(ctx, c.dataDir, c.logger); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return errors.New("pgembed: stopped")
+	}
+	return c.launch(ctx, c.bin, c.runAs, c.port, c.password)
 }
 
 func (c *Cluster) shutdown(ctx context.Context) error {

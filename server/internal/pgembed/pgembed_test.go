@@ -364,3 +364,57 @@ func TestVersionedDirs(t *testing.T) {
 		t.Errorf("order %v", vs)
 	}
 }
+
+// TestRelocatedClusterDiesWithItsDir runs only as root: deleting the data
+// directory of a relocated cluster deletes the cluster at the next start,
+// so a new directory at the same path starts empty (never gets the old
+// data back), and clusters of directories deleted meanwhile are swept.
+func TestRelocatedClusterDiesWithItsDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	base := clusterDir(t)
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := fallbackBase
+	fallbackBase = filepath.Join(base, "fallback")
+	t.Cleanup(func() { fallbackBase = old })
+	private := filepath.Join(base, "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dir, other := filepath.Join(private, "a", "postgres"), filepath.Join(private, "b", "postgres")
+	c := start(t, Config{Dir: dir})
+	first := c.Dir()
+	exec1(t, connect(t, c.URL()), "CREATE TABLE notes AS SELECT 'old data'::text AS note")
+	stop(t, c)
+	c = start(t, Config{Dir: other})
+	otherFallback := c.Dir()
+	stop(t, c)
+
+	// The data directory is deleted and made again at the same path.
+	if err := os.RemoveAll(filepath.Dir(dir)); err != nil {
+		t.Fatal(err)
+	}
+	c = start(t, Config{Dir: dir})
+	var n int
+	if err := connect(t, c.URL()).QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE tablename = 'notes'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("a new directory at the same path got the old data back (%d, %v)", n, err)
+	}
+	if c.Dir() != first {
+		t.Errorf("Dir() = %q, want %q", c.Dir(), first)
+	}
+	stop(t, c)
+
+	// other's directory is deleted: the next start of any cluster sweeps
+	// its relocated cluster.
+	if err := os.RemoveAll(filepath.Dir(other)); err != nil {
+		t.Fatal(err)
+	}
+	c = start(t, Config{Dir: dir})
+	stop(t, c)
+	if _, err := os.Stat(otherFallback); !os.IsNotExist(err) {
+		t.Errorf("the cluster of a deleted directory is still there: %v", err)
+	}
+}

@@ -250,9 +250,15 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 			deep = in.Query.Get("url")
 		}
 	}
+	// Judge the deep link as it came (ResolveDeepLink refuses one over
+	// 2,048 bytes) and keep a bounded copy: cutting it first would follow
+	// a link no one sent.
+	tooLong := len(deep) > 2048
 	deep = cleanText(deep, 2048)
 	target := landing
-	if deep != "" && flags&domain.FlagOfferPaused == 0 {
+	if tooLong {
+		flags |= domain.FlagDeepLinkRefused
+	} else if deep != "" && flags&domain.FlagOfferPaused == 0 {
 		if resolved, err := tracking.ResolveDeepLink(deep, o.LandingURL, o.DeepLinkHosts); err == nil {
 			target = resolved
 		} else {

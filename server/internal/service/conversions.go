@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/batonhq/baton/server/internal/attribution"
 	"github.com/batonhq/baton/server/internal/clickid"
@@ -190,6 +191,23 @@ func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiser
 	return r
 }
 
+// controlRefusal refuses identifiers holding control characters (C0, DEL,
+// C1: CR, LF, TAB, ...), whichever intake they came by: they are echoed
+// into postback URLs, headers and logs, where a CR or LF splits a line and
+// a header that holds one cannot even be sent.
+func controlRefusal(in ConversionInput) *Refused {
+	for _, f := range [...]struct{ name, v string }{
+		{"order_id", in.OrderID}, {"order_id_2", in.OrderID2}, {"user_name", in.UserName},
+		{"idempotency_key", in.IdempotencyKey}, {"downstream_id", in.DownstreamID},
+	} {
+		if strings.IndexFunc(f.v, unicode.IsControl) >= 0 {
+			return &Refused{Code: "invalid_parameter", Field: f.name,
+				Message: f.name + " must not contain control characters (CR, LF, TAB and the like)"}
+		}
+	}
+	return nil
+}
+
 // refusalText makes s storable in the refusal log: valid UTF-8 with U+FFFD
 // where a byte was invalid or NUL, at most 512 bytes.
 func refusalText(s string) string {
@@ -239,6 +257,9 @@ func sourceName(s domain.ConversionSource) string {
 
 func (c *Conversions) record(ctx context.Context, p domain.Principal, in ConversionInput) (domain.Conversion, bool, error) {
 	now := c.now()
+	if r := controlRefusal(in); r != nil {
+		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, r)
+	}
 	asSent := in // the signature covers the fields as the sender sent them
 	var click *domain.Click
 	if in.ClickID != "" {

@@ -6,7 +6,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,6 +116,12 @@ type migration struct {
 	sql     string
 }
 
+// checksum is the hex SHA-256 of the migration's SQL.
+func (m migration) checksum() string {
+	sum := sha256.Sum256([]byte(m.sql))
+	return hex.EncodeToString(sum[:])
+}
+
 func migrations() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFS, "migrations")
 	if err != nil {
@@ -169,14 +177,41 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", translate(err))
 	}
-	rows, _ := conn.Query(ctx, `SELECT version FROM schema_migrations`)
-	done, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	// Each applied migration's SHA-256, so that one edited after it was
+	// applied is noticed; rows from before checksums get theirs now.
+	if _, err := conn.Exec(ctx, `ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text NOT NULL DEFAULT ''`); err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", translate(err))
+	}
+	type row struct {
+		Version  int32
+		Checksum string
+	}
+	rows, _ := conn.Query(ctx, `SELECT version, checksum FROM schema_migrations ORDER BY version`)
+	done, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
 	if err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", translate(err))
 	}
+	known := map[int]migration{}
+	for _, m := range all {
+		known[m.version] = m
+	}
 	applied := map[int]bool{}
-	for _, v := range done {
-		applied[int(v)] = true
+	for _, r := range done {
+		v := int(r.Version)
+		applied[v] = true
+		m, ok := known[v]
+		if !ok {
+			return nil, fmt.Errorf("store: the database's schema (migration %d) is newer than this binary knows (up to %d): run the Baton that migrated it, or a newer one", v, all[len(all)-1].version)
+		}
+		switch sum := m.checksum(); r.Checksum {
+		case sum:
+		case "":
+			if _, err := conn.Exec(ctx, `UPDATE schema_migrations SET checksum = $2 WHERE version = $1`, v, sum); err != nil {
+				return nil, fmt.Errorf("store: migrate: %w", translate(err))
+			}
+		default:
+			return nil, fmt.Errorf("store: migration %s was applied with checksum %s but this binary's has %s: it was changed after it was applied", m.name, r.Checksum, sum)
+		}
 	}
 	var ran []int
 	for _, m := range all {
@@ -187,7 +222,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)`, m.version, m.name, m.checksum())
 			return err
 		})
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
@@ -116,6 +117,9 @@ func setup(ctx context.Context, serviceName string) (*Telemetry, error) {
 	}
 
 	reg := prometheus.NewRegistry()
+	// The Go runtime (goroutines, GC, memory) and the process (CPU, RSS,
+	// open files), as every Prometheus target has them.
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	pe, err := promexporter.New(promexporter.WithRegisterer(reg))
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter: %w", err)

@@ -93,7 +93,8 @@ var ErrDeepLinkRefused = errors.New("deep link refused: it must be a path or a U
 // "*.shop.example", optionally with ":port"). Everything that browsers might
 // read as another host is refused: protocol-relative "//host", backslashes,
 // userinfo ("good@evil"), control characters and spaces, percent-encoded or
-// non-ASCII host names, and any other scheme.
+// non-ASCII host names, any other scheme, http when the landing URL is
+// https, and targets over 2,048 bytes.
 func ResolveDeepLink(target, landingURL string, allowedHosts []string) (string, error) {
 	if target == "" || len(target) > 2048 {
 		return "", ErrDeepLinkRefused
@@ -128,6 +129,11 @@ func ResolveDeepLink(target, landingURL string, allowedHosts []string) (string, 
 		return "", ErrDeepLinkRefused
 	}
 	if !hostAllowed(u, landing, allowedHosts) {
+		return "", ErrDeepLinkRefused
+	}
+	// An https offer stays https: an http deep link would send the person
+	// (and the click ID) in clear.
+	if landing.Scheme == "https" && u.Scheme != "https" {
 		return "", ErrDeepLinkRefused
 	}
 	return u.String(), nil

@@ -42,7 +42,6 @@ func TestResolveDeepLinkAllows(t *testing.T) {
 		{"/%2F%2Fevil.example", "https://shop.example/%2F%2Fevil.example"},
 		{"https://shop.example/sale", "https://shop.example/sale"},
 		{"https://SHOP.example./sale", "https://SHOP.example./sale"},
-		{"http://cdn.shop.example/x", "http://cdn.shop.example/x"},
 		{"https://a.b.campaign.example/x", "https://a.b.campaign.example/x"},
 		{"https://staging.shop.example:8443/x", "https://staging.shop.example:8443/x"},
 	} {
@@ -50,6 +49,16 @@ func TestResolveDeepLinkAllows(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ResolveDeepLink(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
+	}
+	// An http offer may deep-link to http and to https; an https one only
+	// to https (no downgrade).
+	for _, in := range []string{"http://cdn.shop.example/x", "https://cdn.shop.example/x"} {
+		if got, err := ResolveDeepLink(in, "http://shop.example/lp", hosts); err != nil || got != in {
+			t.Errorf("from an http offer, ResolveDeepLink(%q) = %q, %v", in, got, err)
+		}
+	}
+	if got, err := ResolveDeepLink("http://cdn.shop.example/x", landing, hosts); err == nil {
+		t.Errorf("from an https offer, the http deep link was allowed: %q", got)
 	}
 }
 

@@ -258,7 +258,8 @@ const (
 	AttemptOutcome_ATTEMPT_OUTCOME_SUCCESS AttemptOutcome = 1
 	// 5xx, 408, 429: retried.
 	AttemptOutcome_ATTEMPT_OUTCOME_RETRYABLE_STATUS AttemptOutcome = 2
-	// Other 4xx: not retried.
+	// Other 4xx, or a redirect (3xx: redirects are not followed, so that the
+	// body, signature and headers go nowhere else): not retried.
 	AttemptOutcome_ATTEMPT_OUTCOME_REFUSED AttemptOutcome = 3
 	// Connection refused, reset, DNS failure: retried.
 	AttemptOutcome_ATTEMPT_OUTCOME_NETWORK_ERROR AttemptOutcome = 4

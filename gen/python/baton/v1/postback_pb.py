@@ -1544,7 +1544,8 @@ class AttemptOutcome(Enum):
             ATTEMPT_OUTCOME_RETRYABLE_STATUS = 2
             ```
         REFUSED:
-            Other 4xx: not retried.
+            Other 4xx, or a redirect (3xx: redirects are not followed, so that the
+            body, signature and headers go nowhere else): not retried.
 
             ```proto
             ATTEMPT_OUTCOME_REFUSED = 3

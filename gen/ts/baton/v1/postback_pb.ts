@@ -1160,7 +1160,8 @@ export enum AttemptOutcome {
   RETRYABLE_STATUS = 2,
 
   /**
-   * Other 4xx: not retried.
+   * Other 4xx, or a redirect (3xx: redirects are not followed, so that the
+   * body, signature and headers go nowhere else): not retried.
    *
    * @generated from enum value: ATTEMPT_OUTCOME_REFUSED = 3;
    */
