@@ -20,6 +20,7 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/config"
 )
 
 // The first-party tag's files: /t.js (cacheable, gzipped, revalidated) and
@@ -232,5 +233,33 @@ func TestShopsOwnTrackingHost(t *testing.T) {
 	a, err := e.clickEnv.admin.CreateAdvertiser(ctx, &batonv1.CreateAdvertiserRequest{Name: "own host", TrackingDomain: "t.other.example"})
 	if err != nil || a.GetAdvertiser().GetTrackingDomain() != "t.other.example" {
 		t.Fatalf("create with a tracking host: %v %v", a, err)
+	}
+}
+
+// Behind a TLS-terminating proxy that Baton trusts, the click cookie is
+// SameSite=None; Secure, as over Baton's own TLS; the same header from any
+// other peer changes nothing.
+func TestClickCookieBehindATLSProxy(t *testing.T) {
+	t.Parallel()
+	e := newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"}},
+		func(c *config.Config) { c.TrustedProxies = "127.0.0.1/32" })
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+		secure bool
+	}{{"trusted proxy", fromAddr("127.0.0.1"), true}, {"untrusted peer", fromAddr("127.0.0.2"), false}} {
+		req, _ := http.NewRequest(http.MethodGet, e.link.GetUrl(), nil)
+		req.Header.Set("User-Agent", browserUA)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		res, err := c.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		set := res.Header.Get("Set-Cookie")
+		got := strings.Contains(set, "; Secure") && strings.Contains(set, "SameSite=None")
+		if got != c.secure || (!c.secure && !strings.Contains(set, "SameSite=Lax")) {
+			t.Errorf("%s: Set-Cookie %q", c.name, set)
+		}
 	}
 }

@@ -40,9 +40,11 @@ func forwarded(trusted []netip.Prefix, next http.Handler) http.Handler {
 					}
 				}
 				r.RemoteAddr = net.JoinHostPort(client.Unmap().String(), "0")
-				if proto == "http" || proto == "https" {
-					r.URL.Scheme = proto
-				}
+			}
+			// The scheme stands on its own: a TLS-terminating proxy may
+			// say https without naming the client.
+			if valid && (proto == "http" || proto == "https") {
+				r.URL.Scheme = proto
 			}
 		}
 		for _, h := range [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip"} {

@@ -132,7 +132,10 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
-	if rd.secure || r.TLS != nil {
+	// https as the browser sees it: Baton's own TLS, an https public URL,
+	// or a TLS-terminating proxy in BATON_TRUSTED_PROXIES saying so
+	// (X-Forwarded-Proto or Forwarded proto, which set r.URL.Scheme).
+	if rd.secure || r.TLS != nil || r.URL.Scheme == "https" {
 		// An image pixel on the shop's page is a third-party request: it
 		// carries the cookie only when it is SameSite=None, which requires
 		// Secure.
