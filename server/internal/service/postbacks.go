@@ -28,9 +28,10 @@ type PostbackStore interface {
 	DeliveryIDs(ctx context.Context, endpointID string, state domain.DeliveryState, from, to time.Time, limit int) ([]string, error)
 }
 
-// Requeuer sends deliveries again.
+// Requeuer sends deliveries again (sets them pending and enqueues them, in
+// one transaction).
 type Requeuer interface {
-	Requeue(ctx context.Context, inTx TxRunner, ids []string) error
+	Requeue(ctx context.Context, ids []string) error
 }
 
 // Renderer renders a delivery's request without sending it.
@@ -324,5 +325,5 @@ func (s *Postbacks) Redeliver(ctx context.Context, p domain.Principal, ids []str
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	return len(ids), s.requeue.Requeue(ctx, s.inTx, ids)
+	return len(ids), s.requeue.Requeue(ctx, ids)
 }
