@@ -338,14 +338,21 @@ func orchestrate(args []string) error {
 	if err := benchEndpoint(ctx, cfg.Addr, cfg.AdminKey, "http://"+recvLn.Addr().String()+"/pb?o={order_id}"); err != nil {
 		return err
 	}
-	if _, err := db.Store.Pool().Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_bare (id text PRIMARY KEY, click_id text, order_id text, amount bigint, created_at timestamptz)`); err != nil {
+	// The baseline's own pool on the same database: the store hands out no
+	// driver types.
+	pool, err := pgxpool.New(ctx, db.Store.ConnString())
+	if err != nil {
 		return err
 	}
-	bareDB := &http.Server{Handler: bareInsert(db.Store.Pool())}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_bare (id text PRIMARY KEY, click_id text, order_id text, amount bigint, created_at timestamptz)`); err != nil {
+		return err
+	}
+	bareDB := &http.Server{Handler: bareInsert(pool)}
 	go func() { _ = bareDB.Serve(bareDBLn) }()
 	defer bareDB.Close()
 	if run("tracing") {
-		table, err := tracingOverhead(ctx, db.Store.Pool().Config().ConnString(), dataDir, cfg.AdminKey, concs, *runs, *dur)
+		table, err := tracingOverhead(ctx, db.Store.ConnString(), dataDir, cfg.AdminKey, concs, *runs, *dur)
 		if err != nil {
 			return err
 		}
@@ -381,7 +388,7 @@ func orchestrate(args []string) error {
 		fmt.Fprintf(&b, "targets (issue 5): 2,000 deliveries/s or more; p50 from conversion to postback received under 50 ms\n\n")
 	}
 	if run("growth") {
-		table, err := growthBench(ctx, db.Store.Pool(), cfg, *growth, *dur, *runs)
+		table, err := growthBench(ctx, pool, cfg, *growth, *dur, *runs)
 		if err != nil {
 			return err
 		}

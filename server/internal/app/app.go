@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -26,7 +25,7 @@ import (
 	"connectrpc.com/otelconnect"
 	"connectrpc.com/validate"
 	"github.com/exaring/otelpgx"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
@@ -139,7 +138,7 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 	if len(applied) > 0 {
 		log.InfoContext(ctx, "applied migrations", "versions", applied)
 	}
-	if err := delivery.Migrate(ctx, db.Store.Pool()); err != nil {
+	if err := db.Store.MigrateQueue(ctx); err != nil {
 		db.Close(context.Background())
 		return nil, err
 	}
@@ -213,17 +212,17 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("BATON_POSTBACK_ALLOW: %w", err)
 	}
-	queue, err := delivery.NewQueue(st.Pool(), st, delivery.Options{
+	queue, err := delivery.NewQueue(st, func(c *river.Config) (delivery.Runner, error) { return st.QueueClient(c) }, delivery.Options{
 		Schedule: schedule, Workers: cfg.PostbackWorkers, DisableAfter: cfg.PostbackDisableAfter,
 		AttemptTimeout: cfg.PostbackTimeout, RescueAfter: cfg.PostbackRescueAfter,
-		Client: traced(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), Logger: log.With("component", "postbacks"),
+		Client: delivery.Propagating(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), Logger: log.With("component", "postbacks"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	convSvc := service.NewConversions(st, inTx, queue, nil, nil, log)
 	configSvc.OnChange(convSvc.ConfigChanged)
-	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, delivery.Vars)
+	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, nil)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
 
@@ -477,28 +476,14 @@ func (s *Server) maintain(ctx context.Context) {
 	}
 }
 
-// renderForDryRun adapts delivery.Render to the service's Renderer.
+// renderForDryRun is the service's Renderer: the worker's rendering
+// (postback.Render), with the endpoint's sealed secrets masked.
 func renderForDryRun(ep domain.PostbackEndpoint, d domain.Delivery, secrets []string, now time.Time) (string, string, []domain.Header, string, error) {
-	r, err := delivery.Render(ep, d, secrets, now)
+	r, err := postback.RenderMasked(ep, d, secrets, now)
 	if err != nil {
 		return "", "", nil, "", err
 	}
-	var headers []domain.Header
-	for name, vals := range r.Header {
-		for _, v := range vals {
-			headers = append(headers, domain.Header{Name: name, Value: v})
-		}
-	}
-	sort.Slice(headers, func(i, j int) bool { return headers[i].Name < headers[j].Name })
-	return r.Method, r.URL, headers, string(r.Body), nil
-}
-
-// traced sends outbound postbacks through an OpenTelemetry transport: a
-// client span per request, and the traceparent header the receiver can
-// continue.
-func traced(c *http.Client) *http.Client {
-	c.Transport = otelhttp.NewTransport(c.Transport)
-	return c
+	return r.Method, r.URL, r.Headers(), string(r.Body), nil
 }
 
 // registerGauges exposes what an operator watches besides the counters:
@@ -522,9 +507,9 @@ func registerGauges(st *store.Store) error {
 		return err
 	}
 	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
-		stat := st.Pool().Stat()
-		o.ObserveInt64(inUse, int64(stat.AcquiredConns()))
-		o.ObserveInt64(total, int64(stat.TotalConns()))
+		stat := st.PoolStats()
+		o.ObserveInt64(inUse, stat.Acquired)
+		o.ObserveInt64(total, stat.Total)
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		n, age, err := st.PendingDeliveries(qctx)

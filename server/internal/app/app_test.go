@@ -47,6 +47,13 @@ type testServer struct {
 // start runs a full Baton (real database, real listener) with demo data.
 func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
+	return startLogged(t, nil, mutate...)
+}
+
+// startLogged is start with the server's log (debug level) also written to
+// logs, when not nil.
+func startLogged(t testing.TB, logs io.Writer, mutate ...func(*config.Config)) *testServer {
+	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +75,9 @@ func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if logs != nil {
+		log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx := context.Background()
 	db, err := app.OpenDatabase(ctx, cfg, log)

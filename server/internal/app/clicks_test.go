@@ -38,7 +38,12 @@ type clickEnv struct {
 
 func newClickEnv(t testing.TB, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *clickEnv {
 	t.Helper()
-	s := start(t, mutate...)
+	return clickEnvOn(t, start(t, mutate...), offer)
+}
+
+// clickEnvOn is newClickEnv on a server already started.
+func clickEnvOn(t testing.TB, s *testServer, offer *batonv1.CreateOfferRequest) *clickEnv {
+	t.Helper()
 	e := &clickEnv{testServer: s, admin: s.config(adminKey),
 		clicks: batonv1connect.NewClickServiceClient(s.client, s.url, withKey(adminKey))}
 	ctx := context.Background()

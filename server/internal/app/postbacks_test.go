@@ -90,7 +90,16 @@ func newPBEnv(t testing.TB, mutate ...func(*config.Config)) *pbEnv {
 	if len(mutate) == 0 {
 		mutate = []func(*config.Config){fastRetries}
 	}
-	e := newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"}}, mutate...)
+	return pbEnvOn(newClickEnv(t, pbOffer(), mutate...))
+}
+
+// pbOffer is the offer of a pbEnv: its links pass the click ID as sid.
+func pbOffer() *batonv1.CreateOfferRequest {
+	return &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"}}
+}
+
+// pbEnvOn is newPBEnv on a clickEnv already made.
+func pbEnvOn(e *clickEnv) *pbEnv {
 	ce := &convEnv{clickEnv: e,
 		adv:     batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(app.DemoAdvertiserKey)),
 		admin:   batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(adminKey)),

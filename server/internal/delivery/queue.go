@@ -7,56 +7,37 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-	"github.com/riverqueue/river/rivermigrate"
 
-	"github.com/batonhq/baton/server/internal/attribution"
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/postback"
-	"github.com/batonhq/baton/server/internal/service"
 	"github.com/batonhq/baton/server/internal/telemetry"
 )
 
-// Migrate applies River's own migrations (its job tables).
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
-	if err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	return nil
-}
-
-// DeliverArgs is the River job that delivers one postback.
+// DeliverArgs is the River job that delivers one postback. The store
+// enqueues it (domain.OutboxTx.EnqueueDelivery) with the same kind and JSON.
 type DeliverArgs struct {
 	DeliveryID string `json:"delivery_id"`
 }
 
 // Kind implements river.JobArgs.
-func (DeliverArgs) Kind() string { return "baton_postback" }
+func (DeliverArgs) Kind() string { return domain.DeliveryJobKind }
 
 // InsertOpts implements river.JobArgsWithInsertOpts. Attempts are counted by
 // Baton (postback_deliveries), which reschedules with JobSnooze; River's own
 // retries only cover failures to record an attempt (the database down).
 func (DeliverArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueName, MaxAttempts: 100}
+	return river.InsertOpts{Queue: QueueName, MaxAttempts: domain.DeliveryJobTries}
 }
 
 // QueueName is the River queue of postbacks.
-const QueueName = "postbacks"
+const QueueName = domain.DeliveryQueue
 
 // Store is what the queue and its worker read and write.
 type Store interface {
@@ -66,16 +47,20 @@ type Store interface {
 	SetDeliveryState(ctx context.Context, id string, state domain.DeliveryState) error
 	EndpointFailed(ctx context.Context, id string, now, disableBefore time.Time) (bool, error)
 	EndpointSucceeded(ctx context.Context, id string) error
+	// RequeueDeliveries sets deliveries pending again and enqueues them,
+	// in one transaction.
+	RequeueDeliveries(ctx context.Context, ids []string, now time.Time) error
 }
 
-// outboxTx is the transaction the outbox needs: store.Tx satisfies it.
-type outboxTx interface {
-	EndpointsFor(ctx context.Context, publisherID, offerID string, event domain.ConversionStatus, test bool) ([]domain.PostbackEndpoint, error)
-	InsertDelivery(ctx context.Context, d domain.Delivery) error
-	RequeueDelivery(ctx context.Context, id string, now time.Time) error
-	NewID(prefix string) string
-	Raw() pgx.Tx
+// Runner is the River client that works the queue: the store builds it on
+// its pool (store.Store.QueueClient) from the configuration NewQueue gives.
+type Runner interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
 }
+
+// NewRunner builds a Runner from a River configuration.
+type NewRunner func(cfg *river.Config) (Runner, error)
 
 // Options configure the queue.
 type Options struct {
@@ -94,19 +79,24 @@ type Options struct {
 	// RescueAfter is when a job whose worker died (a crash mid-send) runs
 	// again; it must exceed 2×AttemptTimeout.
 	RescueAfter time.Duration
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// MetricEndpoints caps the distinct endpoint labels of the attempt
+	// counter (0: DefaultMetricEndpoints); later endpoints count as "other".
+	MetricEndpoints int
+	Now             func() time.Time
+	Logger          *slog.Logger
 }
 
 // Queue is the outbox and its workers.
 type Queue struct {
-	client *river.Client[pgx.Tx]
+	client Runner
+	store  Store
 	now    func() time.Time
 	log    *slog.Logger
 }
 
-// NewQueue builds the queue; Start runs its workers.
-func NewQueue(pool *pgxpool.Pool, st Store, o Options) (*Queue, error) {
+// NewQueue builds the queue, its workers run by the client newRunner builds;
+// Start runs them.
+func NewQueue(st Store, newRunner NewRunner, o Options) (*Queue, error) {
 	if o.Schedule == nil {
 		o.Schedule = postback.DefaultSchedule
 	}
@@ -133,11 +123,11 @@ func NewQueue(pool *pgxpool.Pool, st Store, o Options) (*Queue, error) {
 	}
 	workers := river.NewWorkers()
 	w := &worker{store: st, client: o.Client, schedule: o.Schedule, disableAfter: o.DisableAfter, now: o.Now, log: o.Logger,
-		rnd: rand.Float64}
+		rnd: rand.Float64, labels: newEndpointLabels(o.MetricEndpoints)}
 	if err := river.AddWorkerSafely(workers, w); err != nil {
 		return nil, err
 	}
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+	client, err := newRunner(&river.Config{
 		Queues:               map[string]river.QueueConfig{QueueName: {MaxWorkers: o.Workers}},
 		Workers:              workers,
 		FetchCooldown:        o.FetchCooldown,
@@ -149,7 +139,7 @@ func NewQueue(pool *pgxpool.Pool, st Store, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postback queue: %w", err)
 	}
-	return &Queue{client: client, now: o.Now, log: o.Logger}, nil
+	return &Queue{client: client, store: st, now: o.Now, log: o.Logger}, nil
 }
 
 // Start starts the workers.
@@ -158,22 +148,16 @@ func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
 // Stop lets running deliveries finish (up to ctx) and stops.
 func (q *Queue) Stop(ctx context.Context) error { return q.client.Stop(ctx) }
 
-var _ service.Outbox = (*Queue)(nil)
-
 // ConversionEvent implements service.Outbox: inside the caller's
 // transaction, one delivery (and its job) for every enabled endpoint of the
 // conversion's publisher that wants the event.
-func (q *Queue) ConversionEvent(ctx context.Context, stx service.ConversionTx, c domain.Conversion, event domain.ConversionStatus) error {
+func (q *Queue) ConversionEvent(ctx context.Context, tx domain.OutboxTx, c domain.Conversion, event domain.ConversionStatus) error {
 	if c.PublisherID == "" || c.Attribution.Unidentified {
 		// No click earned it: nobody to tell. Or a publisher is credited
 		// without knowing which click was the buyer's (an FC2 POST naming
 		// an affiliate by ref_userid): kicking back nothing beats another
 		// visitor's IDs, and the explanation says so.
 		return nil
-	}
-	tx, ok := stx.(outboxTx)
-	if !ok {
-		return errors.New("postback outbox: the transaction cannot enqueue")
 	}
 	endpoints, err := tx.EndpointsFor(ctx, c.PublisherID, c.OfferID, event, c.Test)
 	if err != nil {
@@ -187,58 +171,19 @@ func (q *Queue) ConversionEvent(ctx context.Context, stx service.ConversionTx, c
 			// The delivery continues the trace of what caused it.
 			TraceParent: telemetry.TraceParent(ctx),
 		}
-		d.Vars = Vars(c, event, d.ID, now)
+		d.Vars = postback.EventVars(c, event, d.ID, now)
 		if err := tx.InsertDelivery(ctx, d); err != nil {
 			return err
 		}
-		if _, err := q.client.InsertTx(ctx, tx.Raw(), DeliverArgs{DeliveryID: d.ID}, nil); err != nil {
-			return fmt.Errorf("enqueue postback: %w", err)
+		if err := tx.EnqueueDelivery(ctx, d.ID); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // Requeue sets deliveries pending again and enqueues them, in one
-// transaction run by inTx.
-func (q *Queue) Requeue(ctx context.Context, inTx service.TxRunner, ids []string) error {
-	return inTx(ctx, func(stx service.ConversionTx) error {
-		tx, ok := stx.(outboxTx)
-		if !ok {
-			return errors.New("postback outbox: the transaction cannot enqueue")
-		}
-		for _, id := range ids {
-			if err := tx.RequeueDelivery(ctx, id, q.now()); err != nil {
-				return err
-			}
-			if _, err := q.client.InsertTx(ctx, tx.Raw(), DeliverArgs{DeliveryID: id}, nil); err != nil {
-				return fmt.Errorf("enqueue postback: %w", err)
-			}
-		}
-		return nil
-	})
-}
-
-// Vars are the values a postback template can use for a conversion event,
-// frozen when the event happens.
-func Vars(c domain.Conversion, event domain.ConversionStatus, deliveryID string, at time.Time) map[string]string {
-	v := map[string]string{
-		"click_id": c.ClickID, "amount": attribution.Decimal(c.Amount.Currency, c.Amount.Minor),
-		"amount_minor": strconv.FormatInt(c.Amount.Minor, 10), "currency": c.Amount.Currency,
-		"order_id": c.OrderID, "order_id_2": c.OrderID2, "status": string(event), "event": string(event),
-		"commission":          attribution.Decimal(c.Commission.Currency, c.Commission.Minor),
-		"commission_minor":    strconv.FormatInt(c.Commission.Minor, 10),
-		"commission_currency": c.Commission.Currency, "offer_id": c.OfferID, "advertiser_id": c.AdvertiserID,
-		"publisher_id": c.PublisherID, "site_id": c.SiteID, "conversion_id": c.ID, "delivery_id": deliveryID,
-		"upstream_id": c.UpstreamID, "downstream_id": c.DownstreamID, "buyer_user_name": c.BuyerUserName,
-		"event_time": at.UTC().Format(time.RFC3339), "sale_time": c.SaleAt.UTC().Format(time.RFC3339),
-		"timestamp": strconv.FormatInt(at.Unix(), 10),
-	}
-	for i := range 5 {
-		s := ""
-		if i < len(c.SubIDs) {
-			s = c.SubIDs[i]
-		}
-		v["sub"+strconv.Itoa(i+1)] = s
-	}
-	return v
+// transaction.
+func (q *Queue) Requeue(ctx context.Context, ids []string) error {
+	return q.store.RequeueDeliveries(ctx, ids, q.now())
 }

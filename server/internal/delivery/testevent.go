@@ -3,23 +3,16 @@ package delivery
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/batonhq/baton/server/internal/domain"
-	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/postback"
 	"github.com/batonhq/baton/server/internal/telemetry"
 )
-
-var _ service.TestOutbox = (*Queue)(nil)
 
 // TestEvent implements service.TestOutbox: inside the caller's transaction,
 // it records the test conversion c and one delivery of it to ep alone (not
 // to the publisher's other endpoints), with its job.
-func (q *Queue) TestEvent(ctx context.Context, stx service.ConversionTx, c domain.Conversion, ep domain.PostbackEndpoint, event domain.ConversionStatus, actor string) (domain.Delivery, error) {
-	tx, ok := stx.(outboxTx)
-	if !ok {
-		return domain.Delivery{}, errors.New("postback outbox: the transaction cannot enqueue")
-	}
+func (q *Queue) TestEvent(ctx context.Context, tx domain.OutboxTx, c domain.Conversion, ep domain.PostbackEndpoint, event domain.ConversionStatus, actor string) (domain.Delivery, error) {
 	if !c.Test {
 		return domain.Delivery{}, errors.New("postback outbox: a test postback needs a test conversion")
 	}
@@ -27,7 +20,7 @@ func (q *Queue) TestEvent(ctx context.Context, stx service.ConversionTx, c domai
 	if c.OrderID == "" {
 		c.OrderID = "TEST-" + c.ID
 	}
-	c, inserted, err := stx.InsertConversion(ctx, c, actor)
+	c, inserted, err := tx.InsertConversion(ctx, c, actor)
 	if err != nil {
 		return domain.Delivery{}, err
 	}
@@ -39,12 +32,12 @@ func (q *Queue) TestEvent(ctx context.Context, stx service.ConversionTx, c domai
 		ID: tx.NewID("dlv"), EndpointID: ep.ID, PublisherID: ep.PublisherID, AdvertiserID: c.AdvertiserID,
 		ConversionID: c.ID, Event: event, Test: true, CreatedAt: now, TraceParent: telemetry.TraceParent(ctx),
 	}
-	d.Vars = Vars(c, event, d.ID, now)
+	d.Vars = postback.EventVars(c, event, d.ID, now)
 	if err := tx.InsertDelivery(ctx, d); err != nil {
 		return domain.Delivery{}, err
 	}
-	if _, err := q.client.InsertTx(ctx, tx.Raw(), DeliverArgs{DeliveryID: d.ID}, nil); err != nil {
-		return domain.Delivery{}, fmt.Errorf("enqueue postback: %w", err)
+	if err := tx.EnqueueDelivery(ctx, d.ID); err != nil {
+		return domain.Delivery{}, err
 	}
 	return d, nil
 }

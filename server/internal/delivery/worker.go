@@ -3,14 +3,12 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +50,7 @@ type worker struct {
 	now          func() time.Time
 	log          *slog.Logger
 	rnd          func() float64
+	labels       *endpointLabels
 }
 
 // Request is a rendered postback, ready to send.
@@ -61,109 +60,17 @@ type Request struct {
 	MaskedURL string
 	Header    http.Header
 	Body      []byte
+	// Scrubber masks the endpoint's secret values in what is logged.
+	Scrubber postback.Scrubber
 }
 
-// secretParams are query parameters whose values are masked in logs.
-var secretParams = []string{"token", "secret", "key", "password", "passwd", "sig", "signature", "sh", "api_key", "apikey"}
-
-// Mask hides the values of secret-looking query parameters (and of extra
-// names) in a URL, for the attempt log.
-func Mask(raw string, extra ...string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.User != nil {
-		u.User = url.User("xxxxx")
-	}
-	if u.RawQuery == "" {
-		return u.String()
-	}
-	parts := strings.Split(u.RawQuery, "&")
-	for i, p := range parts {
-		name, _, ok := strings.Cut(p, "=")
-		if !ok {
-			continue
-		}
-		n, _ := url.QueryUnescape(name)
-		n = strings.ToLower(n)
-		for _, s := range append(secretParams, extra...) {
-			if n == strings.ToLower(s) {
-				parts[i] = name + "=xxxxx"
-				break
-			}
-		}
-	}
-	u.RawQuery = strings.Join(parts, "&")
-	return u.String()
-}
-
-// Render builds the HTTP request of a delivery: the URL template rendered
-// with URL-encoded values (plus a signature parameter when the endpoint asks
-// for one), headers, and the body (form-encoded, or JSON signed with
-// Standard Webhooks headers).
+// Render builds the HTTP request of a delivery (postback.Render).
 func Render(ep domain.PostbackEndpoint, d domain.Delivery, secrets []string, now time.Time) (Request, error) {
-	ut, err := postback.Parse(ep.URLTemplate)
+	r, err := postback.Render(ep, d, secrets, now)
 	if err != nil {
 		return Request{}, err
 	}
-	r := Request{Method: http.MethodGet, URL: ut.Render(d.Vars, postback.URLComponent), Header: http.Header{}}
-	switch ep.Method {
-	case domain.MethodPostForm:
-		bt, err := postback.Parse(ep.BodyTemplate)
-		if err != nil {
-			return Request{}, err
-		}
-		r.Method, r.Body = http.MethodPost, []byte(bt.Render(d.Vars, postback.Form))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	case domain.MethodPostJSON:
-		r.Method = http.MethodPost
-		if ep.BodyTemplate != "" {
-			bt, err := postback.Parse(ep.BodyTemplate)
-			if err != nil {
-				return Request{}, err
-			}
-			r.Body = []byte(bt.Render(d.Vars, postback.JSON))
-		} else {
-			doc := map[string]any{"type": "conversion." + string(d.Event), "timestamp": now.UTC().Format(time.RFC3339), "data": d.Vars}
-			r.Body, _ = json.Marshal(doc)
-		}
-		r.Header.Set("Content-Type", "application/json")
-		sig, err := postback.Sign(secrets, d.ID, now, r.Body)
-		if err != nil {
-			return Request{}, err
-		}
-		r.Header.Set("webhook-id", d.ID)
-		r.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
-		r.Header.Set("webhook-signature", sig)
-	}
-	if ep.SignatureParam != "" && len(secrets) > 0 {
-		_, query, _ := strings.Cut(r.URL, "?")
-		query, frag, hasFrag := strings.Cut(query, "#")
-		sep := "?"
-		if strings.Contains(r.URL, "?") {
-			sep = "&"
-		}
-		base := strings.SplitN(r.URL, "#", 2)[0]
-		if strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&") {
-			sep = ""
-		}
-		r.URL = base + sep + url.QueryEscape(ep.SignatureParam) + "=" + postback.SignQuery(secrets[0], query)
-		if hasFrag {
-			r.URL += "#" + frag
-		}
-	}
-	for _, h := range ep.Headers {
-		ht, err := postback.Parse(h.Value)
-		if err != nil {
-			return Request{}, err
-		}
-		r.Header.Set(h.Name, ht.Render(d.Vars, postback.Raw))
-	}
-	r.Header.Set("User-Agent", "Baton-Postback/1")
-	r.Header.Set("X-Baton-Delivery", d.ID)
-	r.MaskedURL = Mask(r.URL, ep.SignatureParam)
-	return r, nil
+	return Request{Method: r.Method, URL: r.URL, MaskedURL: r.MaskedURL, Header: http.Header(r.Header), Body: r.Body, Scrubber: r.Scrubber}, nil
 }
 
 // Work implements river.Worker: one attempt of one delivery.
@@ -198,6 +105,9 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	req, err := Render(ep, d, secrets, now)
 	if err != nil {
 		rspan.SetStatus(codes.Error, err.Error())
+	} else {
+		// Only the masked URL: the sent one may carry sealed secrets.
+		span.SetAttributes(attribute.String("url.full", req.MaskedURL), attribute.String("http.request.method", req.Method))
 	}
 	rspan.End()
 	var outcome postback.Outcome
@@ -231,7 +141,8 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	if state != domain.DeliverySucceeded {
 		span.SetStatus(codes.Error, attempt.Outcome+" "+attempt.Error)
 	}
-	attempts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", attempt.Outcome), attribute.String("endpoint", ep.ID)))
+	attempt.Error, attempt.ResponseExcerpt = req.Scrubber.Scrub(attempt.Error), req.Scrubber.Scrub(attempt.ResponseExcerpt)
+	attempts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", attempt.Outcome), attribute.String("endpoint", w.labels.label(ep.ID))))
 	latency.Record(ctx, attempt.Latency.Seconds(), metric.WithAttributes(attribute.String("outcome", attempt.Outcome)))
 	if err := w.store.RecordAttempt(ctx, d.ID, attempt, state, nextAt); err != nil {
 		return err
@@ -351,7 +262,7 @@ func sanitizeError(err error, r Request) string {
 		msg = strings.ReplaceAll(msg, r.URL, r.MaskedURL)
 		msg = strings.ReplaceAll(msg, strconv.Quote(r.URL), strconv.Quote(r.MaskedURL))
 	}
-	return msg
+	return r.Scrubber.Scrub(msg)
 }
 
 func excerpt(b []byte) string {

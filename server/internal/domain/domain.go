@@ -580,8 +580,10 @@ type PostbackEndpoint struct {
 	StateReason    string
 	FailingSince   *time.Time
 	SecretHint     string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Secrets are the endpoint's sealed secrets (see EndpointSecret).
+	Secrets   []EndpointSecret
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // DeliveryState is where a delivery stands.

@@ -92,20 +92,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := goldenText(c.tmpl, c.enc, tp)
-			path := filepath.Join(dir, c.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s differs (run go test -update and review the diff)\n got:\n%s\nwant:\n%s", path, got, want)
-			}
+			checkGolden(t, filepath.Join(dir, c.name+".golden"), got)
 		})
 	}
 	// Every golden file belongs to a case.

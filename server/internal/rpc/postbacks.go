@@ -87,6 +87,14 @@ func endpointToProto(e domain.PostbackEndpoint) *batonv1.PostbackEndpoint {
 	for _, h := range e.Headers {
 		out.Headers = append(out.Headers, &batonv1.Header{Name: h.Name, Value: h.Value})
 	}
+	// Sealed secrets: names only, never a value.
+	for _, sec := range e.Secrets {
+		if sec.Header {
+			out.SecretHeaders = append(out.SecretHeaders, &batonv1.Header{Name: sec.Name})
+		} else {
+			out.Secrets = append(out.Secrets, &batonv1.EndpointSecret{Name: sec.Name})
+		}
+	}
 	return out
 }
 
@@ -99,6 +107,13 @@ func endpointFromProto(in *batonv1.PostbackEndpoint, e *domain.PostbackEndpoint)
 	}
 	for _, h := range in.GetHeaders() {
 		e.Headers = append(e.Headers, domain.Header{Name: h.GetName(), Value: h.GetValue()})
+	}
+	e.Secrets = nil
+	for _, sec := range in.GetSecrets() {
+		e.Secrets = append(e.Secrets, domain.EndpointSecret{Name: sec.GetName(), Value: sec.GetValue()})
+	}
+	for _, h := range in.GetSecretHeaders() {
+		e.Secrets = append(e.Secrets, domain.EndpointSecret{Name: h.GetName(), Header: true, Value: h.GetValue()})
 	}
 }
 
@@ -139,6 +154,7 @@ func (s *PostbackServer) CreatePostbackEndpoint(ctx context.Context, req *batonv
 	endpointFromProto(&batonv1.PostbackEndpoint{
 		OfferId: req.GetOfferId(), Events: req.GetEvents(), Method: req.GetMethod(), UrlTemplate: req.GetUrlTemplate(),
 		BodyTemplate: req.GetBodyTemplate(), Headers: req.GetHeaders(), SignatureParam: req.GetSignatureParam(), Test: req.GetTest(),
+		Secrets: req.GetSecrets(), SecretHeaders: req.GetSecretHeaders(),
 	}, &e)
 	out, secret, err := s.svc.CreateEndpoint(ctx, p, e)
 	if err != nil {
@@ -195,6 +211,7 @@ func (s *PostbackServer) UpdatePostbackEndpoint(ctx context.Context, req *batonv
 		if err := validateAs(s.validator, &batonv1.CreatePostbackEndpointRequest{
 			OfferId: cur.GetOfferId(), Events: cur.GetEvents(), Method: cur.GetMethod(), UrlTemplate: cur.GetUrlTemplate(),
 			BodyTemplate: cur.GetBodyTemplate(), Headers: cur.GetHeaders(), SignatureParam: cur.GetSignatureParam(), Test: cur.GetTest(),
+			Secrets: cur.GetSecrets(), SecretHeaders: cur.GetSecretHeaders(),
 		}, "endpoint"); err != nil {
 			return err
 		}

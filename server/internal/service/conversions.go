@@ -34,8 +34,10 @@ var (
 
 // ConversionTx is the part of a database transaction the conversion use
 // cases write through: a conversion, its history and what it causes commit
-// together or not at all.
+// together or not at all. It includes what the postback outbox writes
+// through (domain.OutboxTx), so the outbox needs no type check.
 type ConversionTx interface {
+	domain.OutboxTx
 	InsertConversion(ctx context.Context, c domain.Conversion, actor string) (domain.Conversion, bool, error)
 	AddStatusChange(ctx context.Context, id string, ch domain.StatusChange) error
 	UseSignature(ctx context.Context, advertiserID, sig string, now, expires time.Time) (bool, error)
@@ -70,7 +72,7 @@ type TxRunner func(ctx context.Context, f func(ConversionTx) error) error
 // Outbox is told, inside the transaction, about every conversion event that
 // partners may be owed a postback for (a new conversion, a status change).
 type Outbox interface {
-	ConversionEvent(ctx context.Context, tx ConversionTx, c domain.Conversion, event domain.ConversionStatus) error
+	ConversionEvent(ctx context.Context, tx domain.OutboxTx, c domain.Conversion, event domain.ConversionStatus) error
 }
 
 // Conversions is the conversion and attribution use cases.

@@ -28,9 +28,10 @@ type PostbackStore interface {
 	DeliveryIDs(ctx context.Context, endpointID string, state domain.DeliveryState, from, to time.Time, limit int) ([]string, error)
 }
 
-// Requeuer sends deliveries again.
+// Requeuer sends deliveries again (sets them pending and enqueues them, in
+// one transaction).
 type Requeuer interface {
-	Requeue(ctx context.Context, inTx TxRunner, ids []string) error
+	Requeue(ctx context.Context, ids []string) error
 }
 
 // Renderer renders a delivery's request without sending it.
@@ -55,9 +56,11 @@ func NewPostbacks(st PostbackStore, rq Requeuer, inTx TxRunner, render Renderer,
 	return &Postbacks{store: st, requeue: rq, inTx: inTx, render: render, vars: vars, newSecret: postback.NewSecret, now: time.Now}
 }
 
-// checkTemplates refuses a template with an unknown variable, naming it.
+// checkTemplates refuses a template with an unknown variable or secret,
+// naming it.
 func checkTemplates(e domain.PostbackEndpoint) error {
-	if _, err := postback.Parse(e.URLTemplate); err != nil {
+	names := domain.SecretNames(e.Secrets)
+	if _, err := postback.ParseSecret(e.URLTemplate, names); err != nil {
 		return domain.Invalid("url_template", "%s", err.Error())
 	}
 	u, err := url.Parse(strings.NewReplacer("##", "", "{", "", "}", "").Replace(e.URLTemplate))
@@ -65,12 +68,12 @@ func checkTemplates(e domain.PostbackEndpoint) error {
 		return domain.Invalid("url_template", "must be an absolute http or https URL")
 	}
 	if e.BodyTemplate != "" {
-		if _, err := postback.Parse(e.BodyTemplate); err != nil {
+		if _, err := postback.ParseSecret(e.BodyTemplate, names); err != nil {
 			return domain.Invalid("body_template", "%s", err.Error())
 		}
 	}
 	for i, h := range e.Headers {
-		if _, err := postback.Parse(h.Value); err != nil {
+		if _, err := postback.ParseSecret(h.Value, names); err != nil {
 			return domain.Invalid(fmt.Sprintf("headers[%d].value", i), "%s", err.Error())
 		}
 	}
@@ -79,6 +82,40 @@ func checkTemplates(e domain.PostbackEndpoint) error {
 	}
 	if e.Method == domain.MethodGet && e.BodyTemplate != "" {
 		return domain.Invalid("body_template", "must be empty for GET")
+	}
+	return nil
+}
+
+// checkSecrets refuses duplicate secret names, a secret header that is
+// also a templated header, and a value too short to be masked reliably; on
+// create, every value is required (on update an empty one keeps the stored
+// value).
+func checkSecrets(e domain.PostbackEndpoint, create bool) error {
+	seen := map[string]bool{}
+	vars, headers := 0, 0
+	for _, sec := range e.Secrets {
+		field, key := fmt.Sprintf("secrets[%d]", vars), "s:"+sec.Name
+		if sec.Header {
+			field, key = fmt.Sprintf("secret_headers[%d]", headers), "h:"+strings.ToLower(sec.Name)
+			headers++
+			for _, h := range e.Headers {
+				if strings.EqualFold(h.Name, sec.Name) {
+					return domain.Invalid(field+".name", "header %s is also in headers: send it once", sec.Name)
+				}
+			}
+		} else {
+			vars++
+		}
+		if seen[key] {
+			return domain.Invalid(field+".name", "%s is named twice", sec.Name)
+		}
+		seen[key] = true
+		switch {
+		case sec.Value == "" && create:
+			return domain.Invalid(field+".value", "is required")
+		case sec.Value != "" && len(sec.Value) < 4:
+			return domain.Invalid(field+".value", "must be at least 4 characters: a shorter secret could not be masked reliably")
+		}
 	}
 	return nil
 }
@@ -111,6 +148,9 @@ func (s *Postbacks) CreateEndpoint(ctx context.Context, p domain.Principal, e do
 		return e, "", domain.Denied("a %s key may not create postback endpoints", p.Role)
 	}
 	if err := checkTemplates(e); err != nil {
+		return e, "", err
+	}
+	if err := checkSecrets(e, true); err != nil {
 		return e, "", err
 	}
 	if _, err := s.store.GetPublisher(ctx, e.PublisherID); errors.Is(err, domain.ErrNotFound) {
@@ -163,6 +203,9 @@ func (s *Postbacks) UpdateEndpoint(ctx context.Context, p domain.Principal, id s
 		return e, err
 	}
 	if err := checkTemplates(e); err != nil {
+		return e, err
+	}
+	if err := checkSecrets(e, false); err != nil {
 		return e, err
 	}
 	if e.State == domain.EndpointDisabledFailing && before != domain.EndpointDisabledFailing {
@@ -266,7 +309,7 @@ func (s *Postbacks) Render(ctx context.Context, p domain.Principal, in RenderInp
 	}
 	used := map[string]string{}
 	for _, t := range []string{ep.URLTemplate, ep.BodyTemplate} {
-		if tpl, err := postback.Parse(t); err == nil {
+		if tpl, err := postback.ParseSecret(t, domain.SecretNames(ep.Secrets)); err == nil {
 			for _, name := range tpl.Variables() {
 				used[name] = d.Vars[name]
 			}
@@ -285,7 +328,27 @@ func (s *Postbacks) GetDelivery(ctx context.Context, p domain.Principal, id stri
 	if !p.Owns(domain.RolePublisher, d.PublisherID) && !p.Owns(domain.RoleAdvertiser, d.AdvertiserID) {
 		return domain.Delivery{}, domain.Denied("this key may not read delivery %q", id)
 	}
-	return d, nil
+	return forReader(p, d), nil
+}
+
+// forReader is a delivery as the caller may see it. The endpoint's owner
+// (and an admin) sees every attempt in full (URLs masked when attempted);
+// the conversion's advertiser, reading the delivery of a publisher's
+// endpoint, sees what it needs: state, times, outcomes and status codes,
+// and each URL as scheme, host and path only, without the query (where
+// the publisher's parameters and secrets are), the receiver's answer or
+// the error text.
+func forReader(p domain.Principal, d domain.Delivery) domain.Delivery {
+	if p.IsAdmin() || p.Owns(domain.RolePublisher, d.PublisherID) {
+		return d
+	}
+	attempts := make([]domain.Attempt, len(d.Attempts))
+	for i, a := range d.Attempts {
+		a.URL, a.ResponseExcerpt, a.Error = postback.HostPath(a.URL), "", ""
+		attempts[i] = a
+	}
+	d.Attempts, d.Vars = attempts, nil
+	return d
 }
 
 // ListDeliveries lists deliveries the caller may see.
@@ -293,7 +356,11 @@ func (s *Postbacks) ListDeliveries(ctx context.Context, p domain.Principal, f do
 	if err := scopeToCaller(p, "deliveries", &f.PublisherID, &f.AdvertiserID); err != nil {
 		return nil, "", err
 	}
-	return s.store.ListDeliveries(ctx, f, page)
+	list, next, err := s.store.ListDeliveries(ctx, f, page)
+	for i := range list {
+		list[i] = forReader(p, list[i])
+	}
+	return list, next, err
 }
 
 // Redeliver queues deliveries again, by ID or every delivery of an endpoint
@@ -324,5 +391,5 @@ func (s *Postbacks) Redeliver(ctx context.Context, p domain.Principal, ids []str
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	return len(ids), s.requeue.Requeue(ctx, s.inTx, ids)
+	return len(ids), s.requeue.Requeue(ctx, ids)
 }

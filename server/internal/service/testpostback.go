@@ -11,7 +11,7 @@ import (
 // TestOutbox records a test conversion and one delivery of it to one
 // endpoint, inside the caller's transaction (delivery.Queue).
 type TestOutbox interface {
-	TestEvent(ctx context.Context, tx ConversionTx, c domain.Conversion, ep domain.PostbackEndpoint, event domain.ConversionStatus, actor string) (domain.Delivery, error)
+	TestEvent(ctx context.Context, tx domain.OutboxTx, c domain.Conversion, ep domain.PostbackEndpoint, event domain.ConversionStatus, actor string) (domain.Delivery, error)
 }
 
 // linkLister finds an offer for an endpoint that names none.

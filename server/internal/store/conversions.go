@@ -52,10 +52,6 @@ type Tx struct {
 	store *Store
 }
 
-// Raw exposes the transaction to packages that enqueue work in it (the
-// postback outbox). Handlers never use it.
-func (t Tx) Raw() pgx.Tx { return t.tx }
-
 // InTx runs f in a transaction, committing when it returns nil.
 func (s *Store) InTx(ctx context.Context, f func(Tx) error) error {
 	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return f(Tx{tx: tx, store: s}) }))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/batonhq/baton/server/internal/store"
 )
 
 // TestMigrateRefusesANewerSchemaAndChangedMigrations: a database migrated
@@ -16,7 +18,7 @@ func TestMigrateRefusesANewerSchemaAndChangedMigrations(t *testing.T) {
 	ctx := context.Background()
 	exec := func(sql string) {
 		t.Helper()
-		if _, err := st.Pool().Exec(ctx, sql); err != nil {
+		if _, err := store.PoolOf(st).Exec(ctx, sql); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -29,7 +31,7 @@ func TestMigrateRefusesANewerSchemaAndChangedMigrations(t *testing.T) {
 		t.Fatalf("back to the known versions: %v", err)
 	}
 	var checksum string
-	if err := st.Pool().QueryRow(ctx, `SELECT checksum FROM schema_migrations WHERE version = 1`).Scan(&checksum); err != nil || len(checksum) != 64 {
+	if err := store.PoolOf(st).QueryRow(ctx, `SELECT checksum FROM schema_migrations WHERE version = 1`).Scan(&checksum); err != nil || len(checksum) != 64 {
 		t.Fatalf("applied migrations carry no checksum: %q %v", checksum, err)
 	}
 	exec(`UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE version = 1`)

@@ -14,23 +14,33 @@ import (
 )
 
 const endpointColumns = `id, publisher_id, coalesce(offer_id, ''), events, method, url_template, body_template, headers,
-	signature_param, test, state, state_reason, failing_since, secret_hint, created_at, updated_at`
+	signature_param, test, state, state_reason, failing_since, secret_hint, created_at, updated_at, secret_names`
 
 func scanEndpoint(row pgx.CollectableRow) (domain.PostbackEndpoint, error) {
 	var e domain.PostbackEndpoint
 	var events []string
 	var method, state string
-	var headers []byte
+	var headers, secretNames []byte
 	err := row.Scan(&e.ID, &e.PublisherID, &e.OfferID, &events, &method, &e.URLTemplate, &e.BodyTemplate, &headers,
-		&e.SignatureParam, &e.Test, &state, &e.StateReason, &e.FailingSince, &e.SecretHint, &e.CreatedAt, &e.UpdatedAt)
+		&e.SignatureParam, &e.Test, &state, &e.StateReason, &e.FailingSince, &e.SecretHint, &e.CreatedAt, &e.UpdatedAt, &secretNames)
 	if err != nil {
 		return e, err
 	}
+	return e, finishEndpoint(&e, events, method, state, headers, secretNames)
+}
+
+func finishEndpoint(e *domain.PostbackEndpoint, events []string, method, state string, headers, secretNames []byte) error {
 	e.Method, e.State = domain.PostbackMethod(method), domain.EndpointState(state)
 	for _, ev := range events {
 		e.Events = append(e.Events, domain.ConversionStatus(ev))
 	}
-	return e, json.Unmarshal(headers, &e.Headers)
+	if err := json.Unmarshal(secretNames, &e.Secrets); err != nil {
+		return err
+	}
+	if len(e.Secrets) == 0 {
+		e.Secrets = nil
+	}
+	return json.Unmarshal(headers, &e.Headers)
 }
 
 func eventStrings(list []domain.ConversionStatus) []string {
@@ -49,17 +59,24 @@ func headersJSON(h []domain.Header) []byte {
 	return b
 }
 
-// CreateEndpoint stores an endpoint with its signing secret sealed.
+// CreateEndpoint stores an endpoint with its signing secret and its sealed
+// secrets (e.Secrets, with values) sealed.
 func (s *Store) CreateEndpoint(ctx context.Context, e domain.PostbackEndpoint, secret string) (domain.PostbackEndpoint, error) {
 	if e.ID == "" {
 		e.ID = s.ids.New("pbe")
 	}
+	sealed, err := s.sealSecrets(e.Secrets)
+	if err != nil {
+		return e, err
+	}
 	now := s.now()
 	rows, _ := s.pool.Query(ctx, `INSERT INTO postback_endpoints (id, publisher_id, offer_id, events, method, url_template,
-		body_template, headers, signature_param, test, state, secret_sealed, secret_hint, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'enabled', $11, $12, $13, $13) RETURNING `+endpointColumns,
+		body_template, headers, signature_param, test, state, secret_sealed, secret_hint, created_at, updated_at,
+		secret_names, secrets_sealed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'enabled', $11, $12, $13, $13, $14, $15) RETURNING `+endpointColumns,
 		e.ID, e.PublisherID, nullable(e.OfferID), eventStrings(e.Events), string(e.Method), e.URLTemplate, e.BodyTemplate,
-		headersJSON(e.Headers), e.SignatureParam, e.Test, s.box.Seal(secret), secretbox.Hint(secret), now)
+		headersJSON(e.Headers), e.SignatureParam, e.Test, s.box.Seal(secret), secretbox.Hint(secret), now,
+		secretNamesJSON(e.Secrets), sealed)
 	out, err := pgx.CollectExactlyOneRow(rows, scanEndpoint)
 	return out, translate(err)
 }
@@ -89,18 +106,36 @@ func (s *Store) ListEndpoints(ctx context.Context, publisherID, offerID string, 
 }
 
 // UpdateEndpoint writes the changeable fields of e. Enabling an endpoint
-// clears its failure record.
+// clears its failure record. e.Secrets is the new list of sealed secrets:
+// an entry without a value keeps the stored one (see mergeSecrets).
 func (s *Store) UpdateEndpoint(ctx context.Context, e domain.PostbackEndpoint) (domain.PostbackEndpoint, error) {
-	rows, _ := s.pool.Query(ctx, `UPDATE postback_endpoints SET offer_id = $2, events = $3, method = $4, url_template = $5,
+	var out domain.PostbackEndpoint
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		stored, err := s.storedSecrets(ctx, tx, e.ID)
+		if err != nil {
+			return err
+		}
+		list, err := mergeSecrets(e.ID, e.Secrets, stored)
+		if err != nil {
+			return err
+		}
+		sealed, err := s.sealSecrets(list)
+		if err != nil {
+			return err
+		}
+		rows, _ := tx.Query(ctx, `UPDATE postback_endpoints SET offer_id = $2, events = $3, method = $4, url_template = $5,
 		body_template = $6, headers = $7, signature_param = $8, test = $9, state = $10, state_reason = $11,
-		failing_since = CASE WHEN $10 = 'enabled' THEN NULL ELSE failing_since END, updated_at = $12
+		failing_since = CASE WHEN $10 = 'enabled' THEN NULL ELSE failing_since END, updated_at = $12,
+		secret_names = $13, secrets_sealed = $14
 		WHERE id = $1 AND deleted_at IS NULL RETURNING `+endpointColumns,
-		e.ID, nullable(e.OfferID), eventStrings(e.Events), string(e.Method), e.URLTemplate, e.BodyTemplate, headersJSON(e.Headers),
-		e.SignatureParam, e.Test, string(e.State), e.StateReason, s.now())
-	out, err := pgx.CollectExactlyOneRow(rows, scanEndpoint)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return out, domain.NotFound("postback endpoint", e.ID)
-	}
+			e.ID, nullable(e.OfferID), eventStrings(e.Events), string(e.Method), e.URLTemplate, e.BodyTemplate, headersJSON(e.Headers),
+			e.SignatureParam, e.Test, string(e.State), e.StateReason, s.now(), secretNamesJSON(list), sealed)
+		out, err = pgx.CollectExactlyOneRow(rows, scanEndpoint)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return domain.NotFound("postback endpoint", e.ID)
+		}
+		return err
+	})
 	return out, translate(err)
 }
 
@@ -300,35 +335,34 @@ func (s *Store) LoadDelivery(ctx context.Context, id string) (domain.Delivery, e
 }
 
 // EndpointForDelivery returns an endpoint that was not deleted with its
-// signing secrets (the current one, and the previous during an overlap), in
-// one read.
+// signing secrets (the current one, and the previous during an overlap) and
+// its sealed secrets opened (e.Secrets with values), in one read.
 func (s *Store) EndpointForDelivery(ctx context.Context, id string) (domain.PostbackEndpoint, []string, error) {
-	var cur, prev []byte
+	var cur, prev, sealed []byte
 	var prevExp *time.Time
-	rows, _ := s.pool.Query(ctx, `SELECT `+endpointColumns+`, secret_sealed, previous_secret_sealed, previous_secret_expires_at
-		FROM postback_endpoints WHERE id = $1 AND deleted_at IS NULL`, id)
+	rows, _ := s.pool.Query(ctx, `SELECT `+endpointColumns+`, secret_sealed, previous_secret_sealed, previous_secret_expires_at,
+		secrets_sealed FROM postback_endpoints WHERE id = $1 AND deleted_at IS NULL`, id)
 	e, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (domain.PostbackEndpoint, error) {
 		var e domain.PostbackEndpoint
 		var events []string
 		var method, state string
-		var headers []byte
+		var headers, secretNames []byte
 		err := row.Scan(&e.ID, &e.PublisherID, &e.OfferID, &events, &method, &e.URLTemplate, &e.BodyTemplate, &headers,
 			&e.SignatureParam, &e.Test, &state, &e.StateReason, &e.FailingSince, &e.SecretHint, &e.CreatedAt, &e.UpdatedAt,
-			&cur, &prev, &prevExp)
+			&secretNames, &cur, &prev, &prevExp, &sealed)
 		if err != nil {
 			return e, err
 		}
-		e.Method, e.State = domain.PostbackMethod(method), domain.EndpointState(state)
-		for _, ev := range events {
-			e.Events = append(e.Events, domain.ConversionStatus(ev))
-		}
-		return e, json.Unmarshal(headers, &e.Headers)
+		return e, finishEndpoint(&e, events, method, state, headers, secretNames)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, nil, domain.NotFound("postback endpoint", id)
 	}
 	if err != nil {
 		return e, nil, translate(err)
+	}
+	if e.Secrets, err = s.openSecrets(id, sealed); err != nil {
+		return e, nil, err
 	}
 	c, err := s.box.Open(cur)
 	if err != nil {

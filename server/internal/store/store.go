@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/ids"
@@ -36,6 +37,7 @@ var migrationFS embed.FS
 // Store is Baton's database.
 type Store struct {
 	pool *pgxpool.Pool
+	jobs *river.Client[pgx.Tx] // inserts postback jobs (outbox.go)
 	box  *secretbox.Box
 	ids  *ids.Source
 	now  func() time.Time
@@ -90,6 +92,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.jobs, err = newJobInserter(s); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -99,9 +105,9 @@ func (s *Store) Close() { s.pool.Close() }
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error { return translate(s.pool.Ping(ctx)) }
 
-// Pool exposes the pool for components that share the database (the
-// postback queue, tests). Handlers never use it.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// ConnString is the connection string the store was opened with (the
+// benchmark opens its own pool for its baseline). It holds the password.
+func (s *Store) ConnString() string { return s.pool.Config().ConnString() }
 
 // Migrate applies the embedded migrations that are not applied yet, each in
 // its own transaction, under an advisory lock so that two processes starting

@@ -348,9 +348,21 @@ type PostbackEndpoint struct {
 	// Why it was disabled, when it was.
 	StateReason string `protobuf:"bytes,12,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
 	// Masked form of the signing secret.
-	SecretHint    string                 `protobuf:"bytes,13,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	SecretHint string                 `protobuf:"bytes,13,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Named secrets the templates use as {secret:NAME} or ##SECRET:NAME##
+	// (a reference to a name not here is refused when the endpoint is saved).
+	// Values are sealed at rest and write-only: every answer carries the
+	// names with empty values, and attempt logs, dry runs and errors show
+	// them as "xxxxx". In an update (mask path "secrets"), the list replaces
+	// the endpoint's: an entry with an empty value keeps the stored one.
+	Secrets []*EndpointSecret `protobuf:"bytes,16,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// Headers sent with every postback whose values are sealed like secrets:
+	// answers carry the header names with empty values. In an update (mask
+	// path "secret_headers"), the list replaces the endpoint's: an entry with
+	// an empty value keeps the stored one.
+	SecretHeaders []*Header `protobuf:"bytes,17,rep,name=secret_headers,json=secretHeaders,proto3" json:"secret_headers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -490,6 +502,75 @@ func (x *PostbackEndpoint) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PostbackEndpoint) GetSecrets() []*EndpointSecret {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *PostbackEndpoint) GetSecretHeaders() []*Header {
+	if x != nil {
+		return x.SecretHeaders
+	}
+	return nil
+}
+
+// EndpointSecret is one sealed secret of a postback endpoint.
+type EndpointSecret struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A letter, then letters, digits or underscores; case counts.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Write-only: at least 4 characters when given, empty in every answer.
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointSecret) Reset() {
+	*x = EndpointSecret{}
+	mi := &file_baton_v1_postback_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointSecret) ProtoMessage() {}
+
+func (x *EndpointSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_postback_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointSecret.ProtoReflect.Descriptor instead.
+func (*EndpointSecret) Descriptor() ([]byte, []int) {
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EndpointSecret) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EndpointSecret) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 // Attempt is one try at delivering a postback.
 type Attempt struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -509,7 +590,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_baton_v1_postback_proto_msgTypes[1]
+	mi := &file_baton_v1_postback_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +602,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[1]
+	mi := &file_baton_v1_postback_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +615,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{1}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Attempt) GetNumber() int32 {
@@ -620,7 +701,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_baton_v1_postback_proto_msgTypes[2]
+	mi := &file_baton_v1_postback_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +713,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[2]
+	mi := &file_baton_v1_postback_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +726,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{2}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Delivery) GetId() string {
@@ -758,13 +839,19 @@ type CreatePostbackEndpointRequest struct {
 	Headers        []*Header       `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
 	SignatureParam string          `protobuf:"bytes,8,opt,name=signature_param,json=signatureParam,proto3" json:"signature_param,omitempty"`
 	Test           bool            `protobuf:"varint,9,opt,name=test,proto3" json:"test,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Sealed secrets for the templates (see PostbackEndpoint.secrets); each
+	// value is required here.
+	Secrets []*EndpointSecret `protobuf:"bytes,10,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// Sealed headers (see PostbackEndpoint.secret_headers); each value is
+	// required here.
+	SecretHeaders []*Header `protobuf:"bytes,11,rep,name=secret_headers,json=secretHeaders,proto3" json:"secret_headers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreatePostbackEndpointRequest) Reset() {
 	*x = CreatePostbackEndpointRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[3]
+	mi := &file_baton_v1_postback_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +863,7 @@ func (x *CreatePostbackEndpointRequest) String() string {
 func (*CreatePostbackEndpointRequest) ProtoMessage() {}
 
 func (x *CreatePostbackEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[3]
+	mi := &file_baton_v1_postback_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +876,7 @@ func (x *CreatePostbackEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostbackEndpointRequest.ProtoReflect.Descriptor instead.
 func (*CreatePostbackEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{3}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreatePostbackEndpointRequest) GetPublisherId() string {
@@ -855,6 +942,20 @@ func (x *CreatePostbackEndpointRequest) GetTest() bool {
 	return false
 }
 
+func (x *CreatePostbackEndpointRequest) GetSecrets() []*EndpointSecret {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *CreatePostbackEndpointRequest) GetSecretHeaders() []*Header {
+	if x != nil {
+		return x.SecretHeaders
+	}
+	return nil
+}
+
 type CreatePostbackEndpointResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Endpoint *PostbackEndpoint      `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
@@ -866,7 +967,7 @@ type CreatePostbackEndpointResponse struct {
 
 func (x *CreatePostbackEndpointResponse) Reset() {
 	*x = CreatePostbackEndpointResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[4]
+	mi := &file_baton_v1_postback_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +979,7 @@ func (x *CreatePostbackEndpointResponse) String() string {
 func (*CreatePostbackEndpointResponse) ProtoMessage() {}
 
 func (x *CreatePostbackEndpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[4]
+	mi := &file_baton_v1_postback_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +992,7 @@ func (x *CreatePostbackEndpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePostbackEndpointResponse.ProtoReflect.Descriptor instead.
 func (*CreatePostbackEndpointResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{4}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreatePostbackEndpointResponse) GetEndpoint() *PostbackEndpoint {
@@ -917,7 +1018,7 @@ type GetPostbackEndpointRequest struct {
 
 func (x *GetPostbackEndpointRequest) Reset() {
 	*x = GetPostbackEndpointRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[5]
+	mi := &file_baton_v1_postback_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1030,7 @@ func (x *GetPostbackEndpointRequest) String() string {
 func (*GetPostbackEndpointRequest) ProtoMessage() {}
 
 func (x *GetPostbackEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[5]
+	mi := &file_baton_v1_postback_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1043,7 @@ func (x *GetPostbackEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPostbackEndpointRequest.ProtoReflect.Descriptor instead.
 func (*GetPostbackEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{5}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetPostbackEndpointRequest) GetId() string {
@@ -961,7 +1062,7 @@ type GetPostbackEndpointResponse struct {
 
 func (x *GetPostbackEndpointResponse) Reset() {
 	*x = GetPostbackEndpointResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[6]
+	mi := &file_baton_v1_postback_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1074,7 @@ func (x *GetPostbackEndpointResponse) String() string {
 func (*GetPostbackEndpointResponse) ProtoMessage() {}
 
 func (x *GetPostbackEndpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[6]
+	mi := &file_baton_v1_postback_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1087,7 @@ func (x *GetPostbackEndpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPostbackEndpointResponse.ProtoReflect.Descriptor instead.
 func (*GetPostbackEndpointResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{6}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetPostbackEndpointResponse) GetEndpoint() *PostbackEndpoint {
@@ -1009,7 +1110,7 @@ type ListPostbackEndpointsRequest struct {
 
 func (x *ListPostbackEndpointsRequest) Reset() {
 	*x = ListPostbackEndpointsRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[7]
+	mi := &file_baton_v1_postback_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1122,7 @@ func (x *ListPostbackEndpointsRequest) String() string {
 func (*ListPostbackEndpointsRequest) ProtoMessage() {}
 
 func (x *ListPostbackEndpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[7]
+	mi := &file_baton_v1_postback_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1135,7 @@ func (x *ListPostbackEndpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostbackEndpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListPostbackEndpointsRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{7}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListPostbackEndpointsRequest) GetPageSize() int32 {
@@ -1082,7 +1183,7 @@ type ListPostbackEndpointsResponse struct {
 
 func (x *ListPostbackEndpointsResponse) Reset() {
 	*x = ListPostbackEndpointsResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[8]
+	mi := &file_baton_v1_postback_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1195,7 @@ func (x *ListPostbackEndpointsResponse) String() string {
 func (*ListPostbackEndpointsResponse) ProtoMessage() {}
 
 func (x *ListPostbackEndpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[8]
+	mi := &file_baton_v1_postback_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1208,7 @@ func (x *ListPostbackEndpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPostbackEndpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListPostbackEndpointsResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{8}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListPostbackEndpointsResponse) GetEndpoints() []*PostbackEndpoint {
@@ -1134,7 +1235,7 @@ type UpdatePostbackEndpointRequest struct {
 
 func (x *UpdatePostbackEndpointRequest) Reset() {
 	*x = UpdatePostbackEndpointRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[9]
+	mi := &file_baton_v1_postback_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1247,7 @@ func (x *UpdatePostbackEndpointRequest) String() string {
 func (*UpdatePostbackEndpointRequest) ProtoMessage() {}
 
 func (x *UpdatePostbackEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[9]
+	mi := &file_baton_v1_postback_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1260,7 @@ func (x *UpdatePostbackEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePostbackEndpointRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePostbackEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{9}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdatePostbackEndpointRequest) GetEndpoint() *PostbackEndpoint {
@@ -1185,7 +1286,7 @@ type UpdatePostbackEndpointResponse struct {
 
 func (x *UpdatePostbackEndpointResponse) Reset() {
 	*x = UpdatePostbackEndpointResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[10]
+	mi := &file_baton_v1_postback_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1298,7 @@ func (x *UpdatePostbackEndpointResponse) String() string {
 func (*UpdatePostbackEndpointResponse) ProtoMessage() {}
 
 func (x *UpdatePostbackEndpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[10]
+	mi := &file_baton_v1_postback_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1311,7 @@ func (x *UpdatePostbackEndpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePostbackEndpointResponse.ProtoReflect.Descriptor instead.
 func (*UpdatePostbackEndpointResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{10}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UpdatePostbackEndpointResponse) GetEndpoint() *PostbackEndpoint {
@@ -1229,7 +1330,7 @@ type DeletePostbackEndpointRequest struct {
 
 func (x *DeletePostbackEndpointRequest) Reset() {
 	*x = DeletePostbackEndpointRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[11]
+	mi := &file_baton_v1_postback_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1342,7 @@ func (x *DeletePostbackEndpointRequest) String() string {
 func (*DeletePostbackEndpointRequest) ProtoMessage() {}
 
 func (x *DeletePostbackEndpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[11]
+	mi := &file_baton_v1_postback_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1355,7 @@ func (x *DeletePostbackEndpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostbackEndpointRequest.ProtoReflect.Descriptor instead.
 func (*DeletePostbackEndpointRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{11}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeletePostbackEndpointRequest) GetId() string {
@@ -1272,7 +1373,7 @@ type DeletePostbackEndpointResponse struct {
 
 func (x *DeletePostbackEndpointResponse) Reset() {
 	*x = DeletePostbackEndpointResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[12]
+	mi := &file_baton_v1_postback_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1385,7 @@ func (x *DeletePostbackEndpointResponse) String() string {
 func (*DeletePostbackEndpointResponse) ProtoMessage() {}
 
 func (x *DeletePostbackEndpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[12]
+	mi := &file_baton_v1_postback_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1398,7 @@ func (x *DeletePostbackEndpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePostbackEndpointResponse.ProtoReflect.Descriptor instead.
 func (*DeletePostbackEndpointResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{12}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{13}
 }
 
 type RotatePostbackEndpointSecretRequest struct {
@@ -1312,7 +1413,7 @@ type RotatePostbackEndpointSecretRequest struct {
 
 func (x *RotatePostbackEndpointSecretRequest) Reset() {
 	*x = RotatePostbackEndpointSecretRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[13]
+	mi := &file_baton_v1_postback_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1425,7 @@ func (x *RotatePostbackEndpointSecretRequest) String() string {
 func (*RotatePostbackEndpointSecretRequest) ProtoMessage() {}
 
 func (x *RotatePostbackEndpointSecretRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[13]
+	mi := &file_baton_v1_postback_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1438,7 @@ func (x *RotatePostbackEndpointSecretRequest) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use RotatePostbackEndpointSecretRequest.ProtoReflect.Descriptor instead.
 func (*RotatePostbackEndpointSecretRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{13}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RotatePostbackEndpointSecretRequest) GetId() string {
@@ -1365,7 +1466,7 @@ type RotatePostbackEndpointSecretResponse struct {
 
 func (x *RotatePostbackEndpointSecretResponse) Reset() {
 	*x = RotatePostbackEndpointSecretResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[14]
+	mi := &file_baton_v1_postback_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1377,7 +1478,7 @@ func (x *RotatePostbackEndpointSecretResponse) String() string {
 func (*RotatePostbackEndpointSecretResponse) ProtoMessage() {}
 
 func (x *RotatePostbackEndpointSecretResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[14]
+	mi := &file_baton_v1_postback_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1390,7 +1491,7 @@ func (x *RotatePostbackEndpointSecretResponse) ProtoReflect() protoreflect.Messa
 
 // Deprecated: Use RotatePostbackEndpointSecretResponse.ProtoReflect.Descriptor instead.
 func (*RotatePostbackEndpointSecretResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{14}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RotatePostbackEndpointSecretResponse) GetEndpoint() *PostbackEndpoint {
@@ -1432,7 +1533,7 @@ type SampleConversion struct {
 
 func (x *SampleConversion) Reset() {
 	*x = SampleConversion{}
-	mi := &file_baton_v1_postback_proto_msgTypes[15]
+	mi := &file_baton_v1_postback_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1545,7 @@ func (x *SampleConversion) String() string {
 func (*SampleConversion) ProtoMessage() {}
 
 func (x *SampleConversion) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[15]
+	mi := &file_baton_v1_postback_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1558,7 @@ func (x *SampleConversion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampleConversion.ProtoReflect.Descriptor instead.
 func (*SampleConversion) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{15}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SampleConversion) GetClickId() string {
@@ -1538,7 +1639,7 @@ type RenderPostbackRequest struct {
 
 func (x *RenderPostbackRequest) Reset() {
 	*x = RenderPostbackRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[16]
+	mi := &file_baton_v1_postback_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1550,7 +1651,7 @@ func (x *RenderPostbackRequest) String() string {
 func (*RenderPostbackRequest) ProtoMessage() {}
 
 func (x *RenderPostbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[16]
+	mi := &file_baton_v1_postback_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1563,7 +1664,7 @@ func (x *RenderPostbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPostbackRequest.ProtoReflect.Descriptor instead.
 func (*RenderPostbackRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{16}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RenderPostbackRequest) GetEndpointId() string {
@@ -1629,7 +1730,7 @@ type RenderPostbackResponse struct {
 
 func (x *RenderPostbackResponse) Reset() {
 	*x = RenderPostbackResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[17]
+	mi := &file_baton_v1_postback_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1742,7 @@ func (x *RenderPostbackResponse) String() string {
 func (*RenderPostbackResponse) ProtoMessage() {}
 
 func (x *RenderPostbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[17]
+	mi := &file_baton_v1_postback_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1755,7 @@ func (x *RenderPostbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPostbackResponse.ProtoReflect.Descriptor instead.
 func (*RenderPostbackResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{17}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RenderPostbackResponse) GetMethod() string {
@@ -1708,7 +1809,7 @@ type ListDeliveriesRequest struct {
 
 func (x *ListDeliveriesRequest) Reset() {
 	*x = ListDeliveriesRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[18]
+	mi := &file_baton_v1_postback_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1821,7 @@ func (x *ListDeliveriesRequest) String() string {
 func (*ListDeliveriesRequest) ProtoMessage() {}
 
 func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[18]
+	mi := &file_baton_v1_postback_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +1834,7 @@ func (x *ListDeliveriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesRequest.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{18}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListDeliveriesRequest) GetPageSize() int32 {
@@ -1802,7 +1903,7 @@ type ListDeliveriesResponse struct {
 
 func (x *ListDeliveriesResponse) Reset() {
 	*x = ListDeliveriesResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[19]
+	mi := &file_baton_v1_postback_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +1915,7 @@ func (x *ListDeliveriesResponse) String() string {
 func (*ListDeliveriesResponse) ProtoMessage() {}
 
 func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[19]
+	mi := &file_baton_v1_postback_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +1928,7 @@ func (x *ListDeliveriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeliveriesResponse.ProtoReflect.Descriptor instead.
 func (*ListDeliveriesResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{19}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
@@ -1853,7 +1954,7 @@ type GetDeliveryRequest struct {
 
 func (x *GetDeliveryRequest) Reset() {
 	*x = GetDeliveryRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[20]
+	mi := &file_baton_v1_postback_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +1966,7 @@ func (x *GetDeliveryRequest) String() string {
 func (*GetDeliveryRequest) ProtoMessage() {}
 
 func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[20]
+	mi := &file_baton_v1_postback_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +1979,7 @@ func (x *GetDeliveryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{20}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetDeliveryRequest) GetId() string {
@@ -1897,7 +1998,7 @@ type GetDeliveryResponse struct {
 
 func (x *GetDeliveryResponse) Reset() {
 	*x = GetDeliveryResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[21]
+	mi := &file_baton_v1_postback_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1909,7 +2010,7 @@ func (x *GetDeliveryResponse) String() string {
 func (*GetDeliveryResponse) ProtoMessage() {}
 
 func (x *GetDeliveryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[21]
+	mi := &file_baton_v1_postback_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1922,7 +2023,7 @@ func (x *GetDeliveryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryResponse.ProtoReflect.Descriptor instead.
 func (*GetDeliveryResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{21}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetDeliveryResponse) GetDelivery() *Delivery {
@@ -1945,7 +2046,7 @@ type RedeliverRequest struct {
 
 func (x *RedeliverRequest) Reset() {
 	*x = RedeliverRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[22]
+	mi := &file_baton_v1_postback_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2058,7 @@ func (x *RedeliverRequest) String() string {
 func (*RedeliverRequest) ProtoMessage() {}
 
 func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[22]
+	mi := &file_baton_v1_postback_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2071,7 @@ func (x *RedeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverRequest.ProtoReflect.Descriptor instead.
 func (*RedeliverRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{22}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RedeliverRequest) GetDeliveryIds() []string {
@@ -2011,7 +2112,7 @@ type RedeliverResponse struct {
 
 func (x *RedeliverResponse) Reset() {
 	*x = RedeliverResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[23]
+	mi := &file_baton_v1_postback_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2023,7 +2124,7 @@ func (x *RedeliverResponse) String() string {
 func (*RedeliverResponse) ProtoMessage() {}
 
 func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[23]
+	mi := &file_baton_v1_postback_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2036,7 +2137,7 @@ func (x *RedeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeliverResponse.ProtoReflect.Descriptor instead.
 func (*RedeliverResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{23}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RedeliverResponse) GetQueuedCount() int32 {
@@ -2058,7 +2159,7 @@ type SendTestPostbackRequest struct {
 
 func (x *SendTestPostbackRequest) Reset() {
 	*x = SendTestPostbackRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[24]
+	mi := &file_baton_v1_postback_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2171,7 @@ func (x *SendTestPostbackRequest) String() string {
 func (*SendTestPostbackRequest) ProtoMessage() {}
 
 func (x *SendTestPostbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[24]
+	mi := &file_baton_v1_postback_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2184,7 @@ func (x *SendTestPostbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendTestPostbackRequest.ProtoReflect.Descriptor instead.
 func (*SendTestPostbackRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{24}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SendTestPostbackRequest) GetEndpointId() string {
@@ -2110,7 +2211,7 @@ type SendTestPostbackResponse struct {
 
 func (x *SendTestPostbackResponse) Reset() {
 	*x = SendTestPostbackResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[25]
+	mi := &file_baton_v1_postback_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2223,7 @@ func (x *SendTestPostbackResponse) String() string {
 func (*SendTestPostbackResponse) ProtoMessage() {}
 
 func (x *SendTestPostbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[25]
+	mi := &file_baton_v1_postback_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2236,7 @@ func (x *SendTestPostbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendTestPostbackResponse.ProtoReflect.Descriptor instead.
 func (*SendTestPostbackResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{25}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SendTestPostbackResponse) GetDelivery() *Delivery {
@@ -2153,7 +2254,7 @@ type GetDeliveryQueueRequest struct {
 
 func (x *GetDeliveryQueueRequest) Reset() {
 	*x = GetDeliveryQueueRequest{}
-	mi := &file_baton_v1_postback_proto_msgTypes[26]
+	mi := &file_baton_v1_postback_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2266,7 @@ func (x *GetDeliveryQueueRequest) String() string {
 func (*GetDeliveryQueueRequest) ProtoMessage() {}
 
 func (x *GetDeliveryQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[26]
+	mi := &file_baton_v1_postback_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2279,7 @@ func (x *GetDeliveryQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryQueueRequest.ProtoReflect.Descriptor instead.
 func (*GetDeliveryQueueRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{26}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{27}
 }
 
 type GetDeliveryQueueResponse struct {
@@ -2198,7 +2299,7 @@ type GetDeliveryQueueResponse struct {
 
 func (x *GetDeliveryQueueResponse) Reset() {
 	*x = GetDeliveryQueueResponse{}
-	mi := &file_baton_v1_postback_proto_msgTypes[27]
+	mi := &file_baton_v1_postback_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2311,7 @@ func (x *GetDeliveryQueueResponse) String() string {
 func (*GetDeliveryQueueResponse) ProtoMessage() {}
 
 func (x *GetDeliveryQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_postback_proto_msgTypes[27]
+	mi := &file_baton_v1_postback_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2324,7 @@ func (x *GetDeliveryQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeliveryQueueResponse.ProtoReflect.Descriptor instead.
 func (*GetDeliveryQueueResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_postback_proto_rawDescGZIP(), []int{27}
+	return file_baton_v1_postback_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetDeliveryQueueResponse) GetPendingCount() int64 {
@@ -2258,7 +2359,7 @@ var File_baton_v1_postback_proto protoreflect.FileDescriptor
 
 const file_baton_v1_postback_proto_rawDesc = "" +
 	"\n" +
-	"\x17baton/v1/postback.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x19baton/v1/conversion.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x04\n" +
+	"\x17baton/v1/postback.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x19baton/v1/conversion.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe2\x05\n" +
 	"\x10PostbackEndpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fpublisher_id\x18\x02 \x01(\tR\vpublisherId\x12\x19\n" +
@@ -2278,7 +2379,12 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xae\x02\n" +
+	"updateTime\x12<\n" +
+	"\asecrets\x18\x10 \x03(\v2\x18.baton.v1.EndpointSecretB\b\xbaH\x05\x92\x01\x02\x10\x14R\asecrets\x12A\n" +
+	"\x0esecret_headers\x18\x11 \x03(\v2\x10.baton.v1.HeaderB\b\xbaH\x05\x92\x01\x02\x10\x14R\rsecretHeaders\"}\n" +
+	"\x0eEndpointSecret\x126\n" +
+	"\x04name\x18\x01 \x01(\tB\"\xbaH\x1fr\x1d\x10\x01\x18@2\x17^[A-Za-z][A-Za-z0-9_]*$R\x04name\x123\n" +
+	"\x05value\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18\x18\x80 2\x13^[^\\x00-\\x1f\\x7f]*$R\x05value\"\xae\x02\n" +
 	"\aAttempt\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x05R\x06number\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
@@ -2307,7 +2413,7 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x19\n" +
-	"\btrace_id\x18\x0e \x01(\tR\atraceId\"\xca\x05\n" +
+	"\btrace_id\x18\x0e \x01(\tR\atraceId\"\xcb\x06\n" +
 	"\x1dCreatePostbackEndpointRequest\x12*\n" +
 	"\fpublisher_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\vpublisherId\x12\"\n" +
 	"\boffer_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\aofferId\x12F\n" +
@@ -2319,7 +2425,10 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\rbody_template\x18\x06 \x01(\tB\t\xbaH\x06r\x04\x18\x80\x80\x01R\fbodyTemplate\x124\n" +
 	"\aheaders\x18\a \x03(\v2\x10.baton.v1.HeaderB\b\xbaH\x05\x92\x01\x02\x10\x14R\aheaders\x12G\n" +
 	"\x0fsignature_param\x18\b \x01(\tB\x1e\xbaH\x1br\x19\x18@2\x15^([A-Za-z0-9_.\\-]+)?$R\x0esignatureParam\x12\x12\n" +
-	"\x04test\x18\t \x01(\bR\x04test:\xd4\x01\xbaH\xd0\x01\x1a\xcd\x01\n" +
+	"\x04test\x18\t \x01(\bR\x04test\x12<\n" +
+	"\asecrets\x18\n" +
+	" \x03(\v2\x18.baton.v1.EndpointSecretB\b\xbaH\x05\x92\x01\x02\x10\x14R\asecrets\x12A\n" +
+	"\x0esecret_headers\x18\v \x03(\v2\x10.baton.v1.HeaderB\b\xbaH\x05\x92\x01\x02\x10\x14R\rsecretHeaders:\xd4\x01\xbaH\xd0\x01\x1a\xcd\x01\n" +
 	"&create_postback_endpoint.body_for_form\x12Abody_template is required for POST_FORM and must be empty for GET\x1a`(this.method != 2 || this.body_template != '') && (this.method != 1 || this.body_template == '')\"p\n" +
 	"\x1eCreatePostbackEndpointResponse\x126\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x1a.baton.v1.PostbackEndpointR\bendpoint\x12\x16\n" +
@@ -2338,12 +2447,12 @@ const file_baton_v1_postback_proto_rawDesc = "" +
 	"\x05state\x18\x05 \x01(\x0e2\x17.baton.v1.EndpointStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"\x81\x01\n" +
 	"\x1dListPostbackEndpointsResponse\x128\n" +
 	"\tendpoints\x18\x01 \x03(\v2\x1a.baton.v1.PostbackEndpointR\tendpoints\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe2\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x99\x04\n" +
 	"\x1dUpdatePostbackEndpointRequest\x12>\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x1a.baton.v1.PostbackEndpointB\x06\xbaH\x03\xc8\x01\x01R\bendpoint\x12C\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask:\xbb\x02\xbaH\xb7\x02\x1a\xb4\x02\n" +
-	"#update_postback_endpoint.mask_paths\x12vupdate_mask may name only offer_id, events, method, url_template, body_template, headers, signature_param, test, state\x1a\x94\x01this.update_mask.paths.all(p, p in ['offer_id', 'events', 'method', 'url_template', 'body_template', 'headers', 'signature_param', 'test', 'state'])\"X\n" +
+	"updateMask:\xf2\x02\xbaH\xee\x02\x1a\xeb\x02\n" +
+	"#update_postback_endpoint.mask_paths\x12\x8f\x01update_mask may name only offer_id, events, method, url_template, body_template, headers, signature_param, test, state, secrets, secret_headers\x1a\xb1\x01this.update_mask.paths.all(p, p in ['offer_id', 'events', 'method', 'url_template', 'body_template', 'headers', 'signature_param', 'test', 'state', 'secrets', 'secret_headers'])\"X\n" +
 	"\x1eUpdatePostbackEndpointResponse\x126\n" +
 	"\bendpoint\x18\x01 \x01(\v2\x1a.baton.v1.PostbackEndpointR\bendpoint\":\n" +
 	"\x1dDeletePostbackEndpointRequest\x12\x19\n" +
@@ -2490,7 +2599,7 @@ func file_baton_v1_postback_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_postback_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_baton_v1_postback_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_baton_v1_postback_proto_goTypes = []any{
 	(PostbackEvent)(0),                           // 0: baton.v1.PostbackEvent
 	(PostbackMethod)(0),                          // 1: baton.v1.PostbackMethod
@@ -2498,119 +2607,124 @@ var file_baton_v1_postback_proto_goTypes = []any{
 	(DeliveryState)(0),                           // 3: baton.v1.DeliveryState
 	(AttemptOutcome)(0),                          // 4: baton.v1.AttemptOutcome
 	(*PostbackEndpoint)(nil),                     // 5: baton.v1.PostbackEndpoint
-	(*Attempt)(nil),                              // 6: baton.v1.Attempt
-	(*Delivery)(nil),                             // 7: baton.v1.Delivery
-	(*CreatePostbackEndpointRequest)(nil),        // 8: baton.v1.CreatePostbackEndpointRequest
-	(*CreatePostbackEndpointResponse)(nil),       // 9: baton.v1.CreatePostbackEndpointResponse
-	(*GetPostbackEndpointRequest)(nil),           // 10: baton.v1.GetPostbackEndpointRequest
-	(*GetPostbackEndpointResponse)(nil),          // 11: baton.v1.GetPostbackEndpointResponse
-	(*ListPostbackEndpointsRequest)(nil),         // 12: baton.v1.ListPostbackEndpointsRequest
-	(*ListPostbackEndpointsResponse)(nil),        // 13: baton.v1.ListPostbackEndpointsResponse
-	(*UpdatePostbackEndpointRequest)(nil),        // 14: baton.v1.UpdatePostbackEndpointRequest
-	(*UpdatePostbackEndpointResponse)(nil),       // 15: baton.v1.UpdatePostbackEndpointResponse
-	(*DeletePostbackEndpointRequest)(nil),        // 16: baton.v1.DeletePostbackEndpointRequest
-	(*DeletePostbackEndpointResponse)(nil),       // 17: baton.v1.DeletePostbackEndpointResponse
-	(*RotatePostbackEndpointSecretRequest)(nil),  // 18: baton.v1.RotatePostbackEndpointSecretRequest
-	(*RotatePostbackEndpointSecretResponse)(nil), // 19: baton.v1.RotatePostbackEndpointSecretResponse
-	(*SampleConversion)(nil),                     // 20: baton.v1.SampleConversion
-	(*RenderPostbackRequest)(nil),                // 21: baton.v1.RenderPostbackRequest
-	(*RenderPostbackResponse)(nil),               // 22: baton.v1.RenderPostbackResponse
-	(*ListDeliveriesRequest)(nil),                // 23: baton.v1.ListDeliveriesRequest
-	(*ListDeliveriesResponse)(nil),               // 24: baton.v1.ListDeliveriesResponse
-	(*GetDeliveryRequest)(nil),                   // 25: baton.v1.GetDeliveryRequest
-	(*GetDeliveryResponse)(nil),                  // 26: baton.v1.GetDeliveryResponse
-	(*RedeliverRequest)(nil),                     // 27: baton.v1.RedeliverRequest
-	(*RedeliverResponse)(nil),                    // 28: baton.v1.RedeliverResponse
-	(*SendTestPostbackRequest)(nil),              // 29: baton.v1.SendTestPostbackRequest
-	(*SendTestPostbackResponse)(nil),             // 30: baton.v1.SendTestPostbackResponse
-	(*GetDeliveryQueueRequest)(nil),              // 31: baton.v1.GetDeliveryQueueRequest
-	(*GetDeliveryQueueResponse)(nil),             // 32: baton.v1.GetDeliveryQueueResponse
-	nil,                                          // 33: baton.v1.RenderPostbackResponse.VariablesEntry
-	(*Header)(nil),                               // 34: baton.v1.Header
-	(*timestamppb.Timestamp)(nil),                // 35: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),                  // 36: google.protobuf.Duration
-	(*fieldmaskpb.FieldMask)(nil),                // 37: google.protobuf.FieldMask
-	(*Money)(nil),                                // 38: baton.v1.Money
-	(ConversionStatus)(0),                        // 39: baton.v1.ConversionStatus
-	(*TimeRange)(nil),                            // 40: baton.v1.TimeRange
+	(*EndpointSecret)(nil),                       // 6: baton.v1.EndpointSecret
+	(*Attempt)(nil),                              // 7: baton.v1.Attempt
+	(*Delivery)(nil),                             // 8: baton.v1.Delivery
+	(*CreatePostbackEndpointRequest)(nil),        // 9: baton.v1.CreatePostbackEndpointRequest
+	(*CreatePostbackEndpointResponse)(nil),       // 10: baton.v1.CreatePostbackEndpointResponse
+	(*GetPostbackEndpointRequest)(nil),           // 11: baton.v1.GetPostbackEndpointRequest
+	(*GetPostbackEndpointResponse)(nil),          // 12: baton.v1.GetPostbackEndpointResponse
+	(*ListPostbackEndpointsRequest)(nil),         // 13: baton.v1.ListPostbackEndpointsRequest
+	(*ListPostbackEndpointsResponse)(nil),        // 14: baton.v1.ListPostbackEndpointsResponse
+	(*UpdatePostbackEndpointRequest)(nil),        // 15: baton.v1.UpdatePostbackEndpointRequest
+	(*UpdatePostbackEndpointResponse)(nil),       // 16: baton.v1.UpdatePostbackEndpointResponse
+	(*DeletePostbackEndpointRequest)(nil),        // 17: baton.v1.DeletePostbackEndpointRequest
+	(*DeletePostbackEndpointResponse)(nil),       // 18: baton.v1.DeletePostbackEndpointResponse
+	(*RotatePostbackEndpointSecretRequest)(nil),  // 19: baton.v1.RotatePostbackEndpointSecretRequest
+	(*RotatePostbackEndpointSecretResponse)(nil), // 20: baton.v1.RotatePostbackEndpointSecretResponse
+	(*SampleConversion)(nil),                     // 21: baton.v1.SampleConversion
+	(*RenderPostbackRequest)(nil),                // 22: baton.v1.RenderPostbackRequest
+	(*RenderPostbackResponse)(nil),               // 23: baton.v1.RenderPostbackResponse
+	(*ListDeliveriesRequest)(nil),                // 24: baton.v1.ListDeliveriesRequest
+	(*ListDeliveriesResponse)(nil),               // 25: baton.v1.ListDeliveriesResponse
+	(*GetDeliveryRequest)(nil),                   // 26: baton.v1.GetDeliveryRequest
+	(*GetDeliveryResponse)(nil),                  // 27: baton.v1.GetDeliveryResponse
+	(*RedeliverRequest)(nil),                     // 28: baton.v1.RedeliverRequest
+	(*RedeliverResponse)(nil),                    // 29: baton.v1.RedeliverResponse
+	(*SendTestPostbackRequest)(nil),              // 30: baton.v1.SendTestPostbackRequest
+	(*SendTestPostbackResponse)(nil),             // 31: baton.v1.SendTestPostbackResponse
+	(*GetDeliveryQueueRequest)(nil),              // 32: baton.v1.GetDeliveryQueueRequest
+	(*GetDeliveryQueueResponse)(nil),             // 33: baton.v1.GetDeliveryQueueResponse
+	nil,                                          // 34: baton.v1.RenderPostbackResponse.VariablesEntry
+	(*Header)(nil),                               // 35: baton.v1.Header
+	(*timestamppb.Timestamp)(nil),                // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),                  // 37: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),                // 38: google.protobuf.FieldMask
+	(*Money)(nil),                                // 39: baton.v1.Money
+	(ConversionStatus)(0),                        // 40: baton.v1.ConversionStatus
+	(*TimeRange)(nil),                            // 41: baton.v1.TimeRange
 }
 var file_baton_v1_postback_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.PostbackEndpoint.events:type_name -> baton.v1.PostbackEvent
 	1,  // 1: baton.v1.PostbackEndpoint.method:type_name -> baton.v1.PostbackMethod
-	34, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
+	35, // 2: baton.v1.PostbackEndpoint.headers:type_name -> baton.v1.Header
 	2,  // 3: baton.v1.PostbackEndpoint.state:type_name -> baton.v1.EndpointState
-	35, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
-	35, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
-	35, // 6: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
-	4,  // 7: baton.v1.Attempt.outcome:type_name -> baton.v1.AttemptOutcome
-	36, // 8: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
-	0,  // 9: baton.v1.Delivery.event:type_name -> baton.v1.PostbackEvent
-	3,  // 10: baton.v1.Delivery.state:type_name -> baton.v1.DeliveryState
-	35, // 11: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
-	6,  // 12: baton.v1.Delivery.last_attempt:type_name -> baton.v1.Attempt
-	6,  // 13: baton.v1.Delivery.attempts:type_name -> baton.v1.Attempt
-	35, // 14: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
-	35, // 15: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 16: baton.v1.CreatePostbackEndpointRequest.events:type_name -> baton.v1.PostbackEvent
-	1,  // 17: baton.v1.CreatePostbackEndpointRequest.method:type_name -> baton.v1.PostbackMethod
-	34, // 18: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
-	5,  // 19: baton.v1.CreatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	5,  // 20: baton.v1.GetPostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	2,  // 21: baton.v1.ListPostbackEndpointsRequest.state:type_name -> baton.v1.EndpointState
-	5,  // 22: baton.v1.ListPostbackEndpointsResponse.endpoints:type_name -> baton.v1.PostbackEndpoint
-	5,  // 23: baton.v1.UpdatePostbackEndpointRequest.endpoint:type_name -> baton.v1.PostbackEndpoint
-	37, // 24: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 25: baton.v1.UpdatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	36, // 26: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
-	5,  // 27: baton.v1.RotatePostbackEndpointSecretResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
-	35, // 28: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	38, // 29: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
-	38, // 30: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
-	39, // 31: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
-	1,  // 32: baton.v1.RenderPostbackRequest.method:type_name -> baton.v1.PostbackMethod
-	20, // 33: baton.v1.RenderPostbackRequest.sample:type_name -> baton.v1.SampleConversion
-	0,  // 34: baton.v1.RenderPostbackRequest.event:type_name -> baton.v1.PostbackEvent
-	34, // 35: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
-	33, // 36: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
-	40, // 37: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
-	3,  // 38: baton.v1.ListDeliveriesRequest.state:type_name -> baton.v1.DeliveryState
-	0,  // 39: baton.v1.ListDeliveriesRequest.event:type_name -> baton.v1.PostbackEvent
-	7,  // 40: baton.v1.ListDeliveriesResponse.deliveries:type_name -> baton.v1.Delivery
-	7,  // 41: baton.v1.GetDeliveryResponse.delivery:type_name -> baton.v1.Delivery
-	3,  // 42: baton.v1.RedeliverRequest.state:type_name -> baton.v1.DeliveryState
-	40, // 43: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
-	0,  // 44: baton.v1.SendTestPostbackRequest.event:type_name -> baton.v1.PostbackEvent
-	7,  // 45: baton.v1.SendTestPostbackResponse.delivery:type_name -> baton.v1.Delivery
-	35, // 46: baton.v1.GetDeliveryQueueResponse.oldest_pending_time:type_name -> google.protobuf.Timestamp
-	8,  // 47: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
-	10, // 48: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
-	12, // 49: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
-	14, // 50: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
-	16, // 51: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
-	18, // 52: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
-	21, // 53: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
-	23, // 54: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
-	25, // 55: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
-	27, // 56: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
-	29, // 57: baton.v1.PostbackService.SendTestPostback:input_type -> baton.v1.SendTestPostbackRequest
-	31, // 58: baton.v1.PostbackService.GetDeliveryQueue:input_type -> baton.v1.GetDeliveryQueueRequest
-	9,  // 59: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
-	11, // 60: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
-	13, // 61: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
-	15, // 62: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
-	17, // 63: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
-	19, // 64: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
-	22, // 65: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
-	24, // 66: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
-	26, // 67: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
-	28, // 68: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
-	30, // 69: baton.v1.PostbackService.SendTestPostback:output_type -> baton.v1.SendTestPostbackResponse
-	32, // 70: baton.v1.PostbackService.GetDeliveryQueue:output_type -> baton.v1.GetDeliveryQueueResponse
-	59, // [59:71] is the sub-list for method output_type
-	47, // [47:59] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	36, // 4: baton.v1.PostbackEndpoint.create_time:type_name -> google.protobuf.Timestamp
+	36, // 5: baton.v1.PostbackEndpoint.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 6: baton.v1.PostbackEndpoint.secrets:type_name -> baton.v1.EndpointSecret
+	35, // 7: baton.v1.PostbackEndpoint.secret_headers:type_name -> baton.v1.Header
+	36, // 8: baton.v1.Attempt.time:type_name -> google.protobuf.Timestamp
+	4,  // 9: baton.v1.Attempt.outcome:type_name -> baton.v1.AttemptOutcome
+	37, // 10: baton.v1.Attempt.latency:type_name -> google.protobuf.Duration
+	0,  // 11: baton.v1.Delivery.event:type_name -> baton.v1.PostbackEvent
+	3,  // 12: baton.v1.Delivery.state:type_name -> baton.v1.DeliveryState
+	36, // 13: baton.v1.Delivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	7,  // 14: baton.v1.Delivery.last_attempt:type_name -> baton.v1.Attempt
+	7,  // 15: baton.v1.Delivery.attempts:type_name -> baton.v1.Attempt
+	36, // 16: baton.v1.Delivery.create_time:type_name -> google.protobuf.Timestamp
+	36, // 17: baton.v1.Delivery.update_time:type_name -> google.protobuf.Timestamp
+	0,  // 18: baton.v1.CreatePostbackEndpointRequest.events:type_name -> baton.v1.PostbackEvent
+	1,  // 19: baton.v1.CreatePostbackEndpointRequest.method:type_name -> baton.v1.PostbackMethod
+	35, // 20: baton.v1.CreatePostbackEndpointRequest.headers:type_name -> baton.v1.Header
+	6,  // 21: baton.v1.CreatePostbackEndpointRequest.secrets:type_name -> baton.v1.EndpointSecret
+	35, // 22: baton.v1.CreatePostbackEndpointRequest.secret_headers:type_name -> baton.v1.Header
+	5,  // 23: baton.v1.CreatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
+	5,  // 24: baton.v1.GetPostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
+	2,  // 25: baton.v1.ListPostbackEndpointsRequest.state:type_name -> baton.v1.EndpointState
+	5,  // 26: baton.v1.ListPostbackEndpointsResponse.endpoints:type_name -> baton.v1.PostbackEndpoint
+	5,  // 27: baton.v1.UpdatePostbackEndpointRequest.endpoint:type_name -> baton.v1.PostbackEndpoint
+	38, // 28: baton.v1.UpdatePostbackEndpointRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 29: baton.v1.UpdatePostbackEndpointResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
+	37, // 30: baton.v1.RotatePostbackEndpointSecretRequest.overlap:type_name -> google.protobuf.Duration
+	5,  // 31: baton.v1.RotatePostbackEndpointSecretResponse.endpoint:type_name -> baton.v1.PostbackEndpoint
+	36, // 32: baton.v1.RotatePostbackEndpointSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	39, // 33: baton.v1.SampleConversion.amount:type_name -> baton.v1.Money
+	39, // 34: baton.v1.SampleConversion.commission:type_name -> baton.v1.Money
+	40, // 35: baton.v1.SampleConversion.status:type_name -> baton.v1.ConversionStatus
+	1,  // 36: baton.v1.RenderPostbackRequest.method:type_name -> baton.v1.PostbackMethod
+	21, // 37: baton.v1.RenderPostbackRequest.sample:type_name -> baton.v1.SampleConversion
+	0,  // 38: baton.v1.RenderPostbackRequest.event:type_name -> baton.v1.PostbackEvent
+	35, // 39: baton.v1.RenderPostbackResponse.headers:type_name -> baton.v1.Header
+	34, // 40: baton.v1.RenderPostbackResponse.variables:type_name -> baton.v1.RenderPostbackResponse.VariablesEntry
+	41, // 41: baton.v1.ListDeliveriesRequest.time_range:type_name -> baton.v1.TimeRange
+	3,  // 42: baton.v1.ListDeliveriesRequest.state:type_name -> baton.v1.DeliveryState
+	0,  // 43: baton.v1.ListDeliveriesRequest.event:type_name -> baton.v1.PostbackEvent
+	8,  // 44: baton.v1.ListDeliveriesResponse.deliveries:type_name -> baton.v1.Delivery
+	8,  // 45: baton.v1.GetDeliveryResponse.delivery:type_name -> baton.v1.Delivery
+	3,  // 46: baton.v1.RedeliverRequest.state:type_name -> baton.v1.DeliveryState
+	41, // 47: baton.v1.RedeliverRequest.time_range:type_name -> baton.v1.TimeRange
+	0,  // 48: baton.v1.SendTestPostbackRequest.event:type_name -> baton.v1.PostbackEvent
+	8,  // 49: baton.v1.SendTestPostbackResponse.delivery:type_name -> baton.v1.Delivery
+	36, // 50: baton.v1.GetDeliveryQueueResponse.oldest_pending_time:type_name -> google.protobuf.Timestamp
+	9,  // 51: baton.v1.PostbackService.CreatePostbackEndpoint:input_type -> baton.v1.CreatePostbackEndpointRequest
+	11, // 52: baton.v1.PostbackService.GetPostbackEndpoint:input_type -> baton.v1.GetPostbackEndpointRequest
+	13, // 53: baton.v1.PostbackService.ListPostbackEndpoints:input_type -> baton.v1.ListPostbackEndpointsRequest
+	15, // 54: baton.v1.PostbackService.UpdatePostbackEndpoint:input_type -> baton.v1.UpdatePostbackEndpointRequest
+	17, // 55: baton.v1.PostbackService.DeletePostbackEndpoint:input_type -> baton.v1.DeletePostbackEndpointRequest
+	19, // 56: baton.v1.PostbackService.RotatePostbackEndpointSecret:input_type -> baton.v1.RotatePostbackEndpointSecretRequest
+	22, // 57: baton.v1.PostbackService.RenderPostback:input_type -> baton.v1.RenderPostbackRequest
+	24, // 58: baton.v1.PostbackService.ListDeliveries:input_type -> baton.v1.ListDeliveriesRequest
+	26, // 59: baton.v1.PostbackService.GetDelivery:input_type -> baton.v1.GetDeliveryRequest
+	28, // 60: baton.v1.PostbackService.Redeliver:input_type -> baton.v1.RedeliverRequest
+	30, // 61: baton.v1.PostbackService.SendTestPostback:input_type -> baton.v1.SendTestPostbackRequest
+	32, // 62: baton.v1.PostbackService.GetDeliveryQueue:input_type -> baton.v1.GetDeliveryQueueRequest
+	10, // 63: baton.v1.PostbackService.CreatePostbackEndpoint:output_type -> baton.v1.CreatePostbackEndpointResponse
+	12, // 64: baton.v1.PostbackService.GetPostbackEndpoint:output_type -> baton.v1.GetPostbackEndpointResponse
+	14, // 65: baton.v1.PostbackService.ListPostbackEndpoints:output_type -> baton.v1.ListPostbackEndpointsResponse
+	16, // 66: baton.v1.PostbackService.UpdatePostbackEndpoint:output_type -> baton.v1.UpdatePostbackEndpointResponse
+	18, // 67: baton.v1.PostbackService.DeletePostbackEndpoint:output_type -> baton.v1.DeletePostbackEndpointResponse
+	20, // 68: baton.v1.PostbackService.RotatePostbackEndpointSecret:output_type -> baton.v1.RotatePostbackEndpointSecretResponse
+	23, // 69: baton.v1.PostbackService.RenderPostback:output_type -> baton.v1.RenderPostbackResponse
+	25, // 70: baton.v1.PostbackService.ListDeliveries:output_type -> baton.v1.ListDeliveriesResponse
+	27, // 71: baton.v1.PostbackService.GetDelivery:output_type -> baton.v1.GetDeliveryResponse
+	29, // 72: baton.v1.PostbackService.Redeliver:output_type -> baton.v1.RedeliverResponse
+	31, // 73: baton.v1.PostbackService.SendTestPostback:output_type -> baton.v1.SendTestPostbackResponse
+	33, // 74: baton.v1.PostbackService.GetDeliveryQueue:output_type -> baton.v1.GetDeliveryQueueResponse
+	63, // [63:75] is the sub-list for method output_type
+	51, // [51:63] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_postback_proto_init() }
@@ -2626,7 +2740,7 @@ func file_baton_v1_postback_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_postback_proto_rawDesc), len(file_baton_v1_postback_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/postback.proto.
  */
 export const file_baton_v1_postback: GenFile = /*@__PURE__*/
-  fileDesc("ChdiYXRvbi92MS9wb3N0YmFjay5wcm90bxIIYmF0b24udjEixQMKEFBvc3RiYWNrRW5kcG9pbnQSCgoCaWQYASABKAkSFAoMcHVibGlzaGVyX2lkGAIgASgJEhAKCG9mZmVyX2lkGAMgASgJEicKBmV2ZW50cxgEIAMoDjIXLmJhdG9uLnYxLlBvc3RiYWNrRXZlbnQSKAoGbWV0aG9kGAUgASgOMhguYmF0b24udjEuUG9zdGJhY2tNZXRob2QSFAoMdXJsX3RlbXBsYXRlGAYgASgJEhUKDWJvZHlfdGVtcGxhdGUYByABKAkSIQoHaGVhZGVycxgIIAMoCzIQLmJhdG9uLnYxLkhlYWRlchIXCg9zaWduYXR1cmVfcGFyYW0YCSABKAkSDAoEdGVzdBgKIAEoCBImCgVzdGF0ZRgLIAEoDjIXLmJhdG9uLnYxLkVuZHBvaW50U3RhdGUSFAoMc3RhdGVfcmVhc29uGAwgASgJEhMKC3NlY3JldF9oaW50GA0gASgJEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi5QEKB0F0dGVtcHQSDgoGbnVtYmVyGAEgASgFEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA3VybBgDIAEoCRITCgtzdGF0dXNfY29kZRgEIAEoBRIpCgdvdXRjb21lGAUgASgOMhguYmF0b24udjEuQXR0ZW1wdE91dGNvbWUSKgoHbGF0ZW5jeRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIYChByZXNwb25zZV9leGNlcnB0GAcgASgJEg0KBWVycm9yGAggASgJIsYDCghEZWxpdmVyeRIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSFQoNY29udmVyc2lvbl9pZBgEIAEoCRImCgVldmVudBgFIAEoDjIXLmJhdG9uLnYxLlBvc3RiYWNrRXZlbnQSJgoFc3RhdGUYBiABKA4yFy5iYXRvbi52MS5EZWxpdmVyeVN0YXRlEhUKDWF0dGVtcHRfY291bnQYByABKAUSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKDGxhc3RfYXR0ZW1wdBgJIAEoCzIRLmJhdG9uLnYxLkF0dGVtcHQSIwoIYXR0ZW1wdHMYCiADKAsyES5iYXRvbi52MS5BdHRlbXB0EgwKBHRlc3QYCyABKAgSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0cmFjZV9pZBgOIAEoCSLqBAodQ3JlYXRlUG9zdGJhY2tFbmRwb2ludFJlcXVlc3QSHQoMcHVibGlzaGVyX2lkGAEgASgJQge6SARyAhhAEhkKCG9mZmVyX2lkGAIgASgJQge6SARyAhhAEj4KBmV2ZW50cxgDIAMoDjIXLmJhdG9uLnYxLlBvc3RiYWNrRXZlbnRCFbpIEpIBDwgBEAQYASIHggEEEAEgABI0CgZtZXRob2QYBCABKA4yGC5iYXRvbi52MS5Qb3N0YmFja01ldGhvZEIKukgHggEEEAEgABIsCgx1cmxfdGVtcGxhdGUYBSABKAlCFrpIE3IREAEYgCAyCl5odHRwcz86Ly8SIAoNYm9keV90ZW1wbGF0ZRgGIAEoCUIJukgGcgQYgIABEisKB2hlYWRlcnMYByADKAsyEC5iYXRvbi52MS5IZWFkZXJCCLpIBZIBAhAUEjcKD3NpZ25hdHVyZV9wYXJhbRgIIAEoCUIeukgbchkYQDIVXihbQS1aYS16MC05Xy5cLV0rKT8kEgwKBHRlc3QYCSABKAg61AG6SNABGs0BCiZjcmVhdGVfcG9zdGJhY2tfZW5kcG9pbnQuYm9keV9mb3JfZm9ybRJBYm9keV90ZW1wbGF0ZSBpcyByZXF1aXJlZCBmb3IgUE9TVF9GT1JNIGFuZCBtdXN0IGJlIGVtcHR5IGZvciBHRVQaYCh0aGlzLm1ldGhvZCAhPSAyIHx8IHRoaXMuYm9keV90ZW1wbGF0ZSAhPSAnJykgJiYgKHRoaXMubWV0aG9kICE9IDEgfHwgdGhpcy5ib2R5X3RlbXBsYXRlID09ICcnKSJeCh5DcmVhdGVQb3N0YmFja0VuZHBvaW50UmVzcG9uc2USLAoIZW5kcG9pbnQYASABKAsyGi5iYXRvbi52MS5Qb3N0YmFja0VuZHBvaW50Eg4KBnNlY3JldBgCIAEoCSIzChpHZXRQb3N0YmFja0VuZHBvaW50UmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIksKG0dldFBvc3RiYWNrRW5kcG9pbnRSZXNwb25zZRIsCghlbmRwb2ludBgBIAEoCzIaLmJhdG9uLnYxLlBvc3RiYWNrRW5kcG9pbnQixwEKHExpc3RQb3N0YmFja0VuZHBvaW50c1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIAIEh0KDHB1Ymxpc2hlcl9pZBgDIAEoCUIHukgEcgIYQBIZCghvZmZlcl9pZBgEIAEoCUIHukgEcgIYQBIwCgVzdGF0ZRgFIAEoDjIXLmJhdG9uLnYxLkVuZHBvaW50U3RhdGVCCLpIBYIBAhABImcKHUxpc3RQb3N0YmFja0VuZHBvaW50c1Jlc3BvbnNlEi0KCWVuZHBvaW50cxgBIAMoCzIaLmJhdG9uLnYxLlBvc3RiYWNrRW5kcG9pbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIswDCh1VcGRhdGVQb3N0YmFja0VuZHBvaW50UmVxdWVzdBI0CghlbmRwb2ludBgBIAEoCzIaLmJhdG9uLnYxLlBvc3RiYWNrRW5kcG9pbnRCBrpIA8gBARI3Cgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCBrpIA8gBATq7ArpItwIatAIKI3VwZGF0ZV9wb3N0YmFja19lbmRwb2ludC5tYXNrX3BhdGhzEnZ1cGRhdGVfbWFzayBtYXkgbmFtZSBvbmx5IG9mZmVyX2lkLCBldmVudHMsIG1ldGhvZCwgdXJsX3RlbXBsYXRlLCBib2R5X3RlbXBsYXRlLCBoZWFkZXJzLCBzaWduYXR1cmVfcGFyYW0sIHRlc3QsIHN0YXRlGpQBdGhpcy51cGRhdGVfbWFzay5wYXRocy5hbGwocCwgcCBpbiBbJ29mZmVyX2lkJywgJ2V2ZW50cycsICdtZXRob2QnLCAndXJsX3RlbXBsYXRlJywgJ2JvZHlfdGVtcGxhdGUnLCAnaGVhZGVycycsICdzaWduYXR1cmVfcGFyYW0nLCAndGVzdCcsICdzdGF0ZSddKSJOCh5VcGRhdGVQb3N0YmFja0VuZHBvaW50UmVzcG9uc2USLAoIZW5kcG9pbnQYASABKAsyGi5iYXRvbi52MS5Qb3N0YmFja0VuZHBvaW50IjYKHURlbGV0ZVBvc3RiYWNrRW5kcG9pbnRSZXF1ZXN0EhUKAmlkGAEgASgJQgm6SAZyBBABGEAiIAoeRGVsZXRlUG9zdGJhY2tFbmRwb2ludFJlc3BvbnNlInkKI1JvdGF0ZVBvc3RiYWNrRW5kcG9pbnRTZWNyZXRSZXF1ZXN0EhUKAmlkGAEgASgJQgm6SAZyBBABGEASOwoHb3ZlcmxhcBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIPukgMqgEJIgUIgJqeATIAIqUBCiRSb3RhdGVQb3N0YmFja0VuZHBvaW50U2VjcmV0UmVzcG9uc2USLAoIZW5kcG9pbnQYASABKAsyGi5iYXRvbi52MS5Qb3N0YmFja0VuZHBvaW50Eg4KBnNlY3JldBgCIAEoCRI/ChtwcmV2aW91c19zZWNyZXRfZXhwaXJlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIr0CChBTYW1wbGVDb252ZXJzaW9uEhkKCGNsaWNrX2lkGAEgASgJQge6SARyAhggEiAKB3N1Yl9pZHMYAiADKAlCD7pIDJIBCRAFIgVyAxj/ARIZCghvcmRlcl9pZBgDIAEoCUIHukgEcgIYUBIbCgpvcmRlcl9pZF8yGAQgASgJQge6SARyAhhQEh8KBmFtb3VudBgFIAEoCzIPLmJhdG9uLnYxLk1vbmV5EiMKCmNvbW1pc3Npb24YBiABKAsyDy5iYXRvbi52MS5Nb25leRI0CgZzdGF0dXMYByABKA4yGi5iYXRvbi52MS5Db252ZXJzaW9uU3RhdHVzQgi6SAWCAQIQARIZCghvZmZlcl9pZBgIIAEoCUIHukgEcgIYQBIdCgxwdWJsaXNoZXJfaWQYCSABKAlCB7pIBHICGEAilwQKFVJlbmRlclBvc3RiYWNrUmVxdWVzdBIcCgtlbmRwb2ludF9pZBgBIAEoCUIHukgEcgIYQBIeCgx1cmxfdGVtcGxhdGUYAiABKAlCCLpIBXIDGIAgEiAKDWJvZHlfdGVtcGxhdGUYAyABKAlCCbpIBnIEGICAARIyCgZtZXRob2QYBCABKA4yGC5iYXRvbi52MS5Qb3N0YmFja01ldGhvZEIIukgFggECEAESHgoNY29udmVyc2lvbl9pZBgFIAEoCUIHukgEcgIYQBIqCgZzYW1wbGUYBiABKAsyGi5iYXRvbi52MS5TYW1wbGVDb252ZXJzaW9uEjAKBWV2ZW50GAcgASgOMhcuYmF0b24udjEuUG9zdGJhY2tFdmVudEIIukgFggECEAE66wG6SOcBGngKFnJlbmRlcl9wb3N0YmFjay5zb3VyY2USJ2dpdmUgZWl0aGVyIGVuZHBvaW50X2lkIG9yIHVybF90ZW1wbGF0ZRo1KHRoaXMuZW5kcG9pbnRfaWQgIT0gJycpICE9ICh0aGlzLnVybF90ZW1wbGF0ZSAhPSAnJykaawoUcmVuZGVyX3Bvc3RiYWNrLmRhdGESI2dpdmUgZWl0aGVyIGNvbnZlcnNpb25faWQgb3Igc2FtcGxlGi4odGhpcy5jb252ZXJzaW9uX2lkICE9ICcnKSAhPSBoYXModGhpcy5zYW1wbGUpItwBChZSZW5kZXJQb3N0YmFja1Jlc3BvbnNlEg4KBm1ldGhvZBgBIAEoCRILCgN1cmwYAiABKAkSIQoHaGVhZGVycxgDIAMoCzIQLmJhdG9uLnYxLkhlYWRlchIMCgRib2R5GAQgASgJEkIKCXZhcmlhYmxlcxgFIAMoCzIvLmJhdG9uLnYxLlJlbmRlclBvc3RiYWNrUmVzcG9uc2UuVmFyaWFibGVzRW50cnkaMAoOVmFyaWFibGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK+AgoVTGlzdERlbGl2ZXJpZXNSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxiACBInCgp0aW1lX3JhbmdlGAMgASgLMhMuYmF0b24udjEuVGltZVJhbmdlEhwKC2VuZHBvaW50X2lkGAQgASgJQge6SARyAhhAEh0KDHB1Ymxpc2hlcl9pZBgFIAEoCUIHukgEcgIYQBIeCg1jb252ZXJzaW9uX2lkGAYgASgJQge6SARyAhhAEjAKBXN0YXRlGAcgASgOMhcuYmF0b24udjEuRGVsaXZlcnlTdGF0ZUIIukgFggECEAESMAoFZXZlbnQYCCABKA4yFy5iYXRvbi52MS5Qb3N0YmFja0V2ZW50Qgi6SAWCAQIQASJZChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEiYKCmRlbGl2ZXJpZXMYASADKAsyEi5iYXRvbi52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoSR2V0RGVsaXZlcnlSZXF1ZXN0EhUKAmlkGAEgASgJQgm6SAZyBBABGEAiOwoTR2V0RGVsaXZlcnlSZXNwb25zZRIkCghkZWxpdmVyeRgBIAEoCzISLmJhdG9uLnYxLkRlbGl2ZXJ5IskCChBSZWRlbGl2ZXJSZXF1ZXN0EikKDGRlbGl2ZXJ5X2lkcxgBIAMoCUITukgQkgENEOgHGAEiBnIEEAEYQBIcCgtlbmRwb2ludF9pZBgCIAEoCUIHukgEcgIYQBIwCgVzdGF0ZRgDIAEoDjIXLmJhdG9uLnYxLkRlbGl2ZXJ5U3RhdGVCCLpIBYIBAhABEicKCnRpbWVfcmFuZ2UYBCABKAsyEy5iYXRvbi52MS5UaW1lUmFuZ2U6kAG6SIwBGokBChJyZWRlbGl2ZXIuc2VsZWN0b3ISOGdpdmUgZGVsaXZlcnlfaWRzLCBvciBhbiBlbmRwb2ludF9pZCB3aXRoIGEgc3RhdGUgZmlsdGVyGjkoc2l6ZSh0aGlzLmRlbGl2ZXJ5X2lkcykgPiAwKSAhPSAodGhpcy5lbmRwb2ludF9pZCAhPSAnJykiKQoRUmVkZWxpdmVyUmVzcG9uc2USFAoMcXVldWVkX2NvdW50GAEgASgFImsKF1NlbmRUZXN0UG9zdGJhY2tSZXF1ZXN0Eh4KC2VuZHBvaW50X2lkGAEgASgJQgm6SAZyBBABGEASMAoFZXZlbnQYAiABKA4yFy5iYXRvbi52MS5Qb3N0YmFja0V2ZW50Qgi6SAWCAQIQASJAChhTZW5kVGVzdFBvc3RiYWNrUmVzcG9uc2USJAoIZGVsaXZlcnkYASABKAsyEi5iYXRvbi52MS5EZWxpdmVyeSIZChdHZXREZWxpdmVyeVF1ZXVlUmVxdWVzdCKzAQoYR2V0RGVsaXZlcnlRdWV1ZVJlc3BvbnNlEhUKDXBlbmRpbmdfY291bnQYASABKAMSNwoTb2xkZXN0X3BlbmRpbmdfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHgoWZmFpbGluZ19lbmRwb2ludF9jb3VudBgDIAEoAxInCh9kaXNhYmxlZF9mYWlsaW5nX2VuZHBvaW50X2NvdW50GAQgASgDKqIBCg1Qb3N0YmFja0V2ZW50Eh4KGlBPU1RCQUNLX0VWRU5UX1VOU1BFQ0lGSUVEEAASGgoWUE9TVEJBQ0tfRVZFTlRfUEVORElORxABEhsKF1BPU1RCQUNLX0VWRU5UX0FQUFJPVkVEEAISGwoXUE9TVEJBQ0tfRVZFTlRfUkVKRUNURUQQAxIbChdQT1NUQkFDS19FVkVOVF9SRVZFUlNFRBAEKogBCg5Qb3N0YmFja01ldGhvZBIfChtQT1NUQkFDS19NRVRIT0RfVU5TUEVDSUZJRUQQABIXChNQT1NUQkFDS19NRVRIT0RfR0VUEAESHQoZUE9TVEJBQ0tfTUVUSE9EX1BPU1RfRk9STRACEh0KGVBPU1RCQUNLX01FVEhPRF9QT1NUX0pTT04QAyqNAQoNRW5kcG9pbnRTdGF0ZRIeChpFTkRQT0lOVF9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkVORFBPSU5UX1NUQVRFX0VOQUJMRUQQARIbChdFTkRQT0lOVF9TVEFURV9ESVNBQkxFRBACEiMKH0VORFBPSU5UX1NUQVRFX0RJU0FCTEVEX0ZBSUxJTkcQAyqiAQoNRGVsaXZlcnlTdGF0ZRIeChpERUxJVkVSWV9TVEFURV9VTlNQRUNJRklFRBAAEhoKFkRFTElWRVJZX1NUQVRFX1BFTkRJTkcQARIcChhERUxJVkVSWV9TVEFURV9TVUNDRUVERUQQAhIZChVERUxJVkVSWV9TVEFURV9GQUlMRUQQAxIcChhERUxJVkVSWV9TVEFURV9DQU5DRUxMRUQQBCr2AQoOQXR0ZW1wdE91dGNvbWUSHwobQVRURU1QVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGwoXQVRURU1QVF9PVVRDT01FX1NVQ0NFU1MQARIkCiBBVFRFTVBUX09VVENPTUVfUkVUUllBQkxFX1NUQVRVUxACEhsKF0FUVEVNUFRfT1VUQ09NRV9SRUZVU0VEEAMSIQodQVRURU1QVF9PVVRDT01FX05FVFdPUktfRVJST1IQBBIbChdBVFRFTVBUX09VVENPTUVfVElNRU9VVBAFEiMKH0FUVEVNUFRfT1VUQ09NRV9CTE9DS0VEX0FERFJFU1MQBjK1CQoPUG9zdGJhY2tTZXJ2aWNlEmsKFkNyZWF0ZVBvc3RiYWNrRW5kcG9pbnQSJy5iYXRvbi52MS5DcmVhdGVQb3N0YmFja0VuZHBvaW50UmVxdWVzdBooLmJhdG9uLnYxLkNyZWF0ZVBvc3RiYWNrRW5kcG9pbnRSZXNwb25zZRJnChNHZXRQb3N0YmFja0VuZHBvaW50EiQuYmF0b24udjEuR2V0UG9zdGJhY2tFbmRwb2ludFJlcXVlc3QaJS5iYXRvbi52MS5HZXRQb3N0YmFja0VuZHBvaW50UmVzcG9uc2UiA5ACARJtChVMaXN0UG9zdGJhY2tFbmRwb2ludHMSJi5iYXRvbi52MS5MaXN0UG9zdGJhY2tFbmRwb2ludHNSZXF1ZXN0GicuYmF0b24udjEuTGlzdFBvc3RiYWNrRW5kcG9pbnRzUmVzcG9uc2UiA5ACARJrChZVcGRhdGVQb3N0YmFja0VuZHBvaW50EicuYmF0b24udjEuVXBkYXRlUG9zdGJhY2tFbmRwb2ludFJlcXVlc3QaKC5iYXRvbi52MS5VcGRhdGVQb3N0YmFja0VuZHBvaW50UmVzcG9uc2USawoWRGVsZXRlUG9zdGJhY2tFbmRwb2ludBInLmJhdG9uLnYxLkRlbGV0ZVBvc3RiYWNrRW5kcG9pbnRSZXF1ZXN0GiguYmF0b24udjEuRGVsZXRlUG9zdGJhY2tFbmRwb2ludFJlc3BvbnNlEn0KHFJvdGF0ZVBvc3RiYWNrRW5kcG9pbnRTZWNyZXQSLS5iYXRvbi52MS5Sb3RhdGVQb3N0YmFja0VuZHBvaW50U2VjcmV0UmVxdWVzdBouLmJhdG9uLnYxLlJvdGF0ZVBvc3RiYWNrRW5kcG9pbnRTZWNyZXRSZXNwb25zZRJYCg5SZW5kZXJQb3N0YmFjaxIfLmJhdG9uLnYxLlJlbmRlclBvc3RiYWNrUmVxdWVzdBogLmJhdG9uLnYxLlJlbmRlclBvc3RiYWNrUmVzcG9uc2UiA5ACARJYCg5MaXN0RGVsaXZlcmllcxIfLmJhdG9uLnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBogLmJhdG9uLnYxLkxpc3REZWxpdmVyaWVzUmVzcG9uc2UiA5ACARJPCgtHZXREZWxpdmVyeRIcLmJhdG9uLnYxLkdldERlbGl2ZXJ5UmVxdWVzdBodLmJhdG9uLnYxLkdldERlbGl2ZXJ5UmVzcG9uc2UiA5ACARJECglSZWRlbGl2ZXISGi5iYXRvbi52MS5SZWRlbGl2ZXJSZXF1ZXN0GhsuYmF0b24udjEuUmVkZWxpdmVyUmVzcG9uc2USWQoQU2VuZFRlc3RQb3N0YmFjaxIhLmJhdG9uLnYxLlNlbmRUZXN0UG9zdGJhY2tSZXF1ZXN0GiIuYmF0b24udjEuU2VuZFRlc3RQb3N0YmFja1Jlc3BvbnNlEl4KEEdldERlbGl2ZXJ5UXVldWUSIS5iYXRvbi52MS5HZXREZWxpdmVyeVF1ZXVlUmVxdWVzdBoiLmJhdG9uLnYxLkdldERlbGl2ZXJ5UXVldWVSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9nZW4vZ28vYmF0b24vdjE7YmF0b252MWIGcHJvdG8z", [file_baton_v1_common, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChdiYXRvbi92MS9wb3N0YmFjay5wcm90bxIIYmF0b24udjEirgQKEFBvc3RiYWNrRW5kcG9pbnQSCgoCaWQYASABKAkSFAoMcHVibGlzaGVyX2lkGAIgASgJEhAKCG9mZmVyX2lkGAMgASgJEicKBmV2ZW50cxgEIAMoDjIXLmJhdG9uLnYxLlBvc3RiYWNrRXZlbnQSKAoGbWV0aG9kGAUgASgOMhguYmF0b24udjEuUG9zdGJhY2tNZXRob2QSFAoMdXJsX3RlbXBsYXRlGAYgASgJEhUKDWJvZHlfdGVtcGxhdGUYByABKAkSIQoHaGVhZGVycxgIIAMoCzIQLmJhdG9uLnYxLkhlYWRlchIXCg9zaWduYXR1cmVfcGFyYW0YCSABKAkSDAoEdGVzdBgKIAEoCBImCgVzdGF0ZRgLIAEoDjIXLmJhdG9uLnYxLkVuZHBvaW50U3RhdGUSFAoMc3RhdGVfcmVhc29uGAwgASgJEhMKC3NlY3JldF9oaW50GA0gASgJEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoHc2VjcmV0cxgQIAMoCzIYLmJhdG9uLnYxLkVuZHBvaW50U2VjcmV0Qgi6SAWSAQIQFBIyCg5zZWNyZXRfaGVhZGVycxgRIAMoCzIQLmJhdG9uLnYxLkhlYWRlckIIukgFkgECEBQicAoORW5kcG9pbnRTZWNyZXQSMAoEbmFtZRgBIAEoCUIiukgfch0QARhAMhdeW0EtWmEtel1bQS1aYS16MC05X10qJBIsCgV2YWx1ZRgCIAEoCUIdukgachgYgCAyE15bXlx4MDAtXHgxZlx4N2ZdKiQi5QEKB0F0dGVtcHQSDgoGbnVtYmVyGAEgASgFEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA3VybBgDIAEoCRITCgtzdGF0dXNfY29kZRgEIAEoBRIpCgdvdXRjb21lGAUgASgOMhguYmF0b24udjEuQXR0ZW1wdE91dGNvbWUSKgoHbGF0ZW5jeRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIYChByZXNwb25zZV9leGNlcnB0GAcgASgJEg0KBWVycm9yGAggASgJIsYDCghEZWxpdmVyeRIKCgJpZBgBIAEoCRITCgtlbmRwb2ludF9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSFQoNY29udmVyc2lvbl9pZBgEIAEoCRImCgVldmVudBgFIAEoDjIXLmJhdG9uLnYxLlBvc3RiYWNrRXZlbnQSJgoFc3RhdGUYBiABKA4yFy5iYXRvbi52MS5EZWxpdmVyeVN0YXRlEhUKDWF0dGVtcHRfY291bnQYByABKAUSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKDGxhc3RfYXR0ZW1wdBgJIAEoCzIRLmJhdG9uLnYxLkF0dGVtcHQSIwoIYXR0ZW1wdHMYCiADKAsyES5iYXRvbi52MS5BdHRlbXB0EgwKBHRlc3QYCyABKAgSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh0cmFjZV9pZBgOIAEoCSLTBQodQ3JlYXRlUG9zdGJhY2tFbmRwb2ludFJlcXVlc3QSHQoMcHVibGlzaGVyX2lkGAEgASgJQge6SARyAhhAEhkKCG9mZmVyX2lkGAIgASgJQge6SARyAhhAEj4KBmV2ZW50cxgDIAMoDjIXLmJhdG9uLnYxLlBvc3RiYWNrRXZlbnRCFbpIEpIBDwgBEAQYASIHggEEEAEgABI0CgZtZXRob2QYBCABKA4yGC5iYXRvbi52MS5Qb3N0YmFja01ldGhvZEIKukgHggEEEAEgABIsCgx1cmxfdGVtcGxhdGUYBSABKAlCFrpIE3IREAEYgCAyCl5odHRwcz86Ly8SIAoNYm9keV90ZW1wbGF0ZRgGIAEoCUIJukgGcgQYgIABEisKB2hlYWRlcnMYByADKAsyEC5iYXRvbi52MS5IZWFkZXJCCLpIBZIBAhAUEjcKD3NpZ25hdHVyZV9wYXJhbRgIIAEoCUIeukgbchkYQDIVXihbQS1aYS16MC05Xy5cLV0rKT8kEgwKBHRlc3QYCSABKAgSMwoHc2VjcmV0cxgKIAMoCzIYLmJhdG9uLnYxLkVuZHBvaW50U2VjcmV0Qgi6SAWSAQIQFBIyCg5zZWNyZXRfaGVhZGVycxgLIAMoCzIQLmJhdG9uLnYxLkhlYWRlckIIukgFkgECEBQ61AG6SNABGs0BCiZjcmVhdGVfcG9zdGJhY2tfZW5kcG9pbnQuYm9keV9mb3JfZm9ybRJBYm9keV90ZW1wbGF0ZSBpcyByZXF1aXJlZCBmb3IgUE9TVF9GT1JNIGFuZCBtdXN0IGJlIGVtcHR5IGZvciBHRVQaYCh0aGlzLm1ldGhvZCAhPSAyIHx8IHRoaXMuYm9keV90ZW1wbGF0ZSAhPSAnJykgJiYgKHRoaXMubWV0aG9kICE9IDEgfHwgdGhpcy5ib2R5X3RlbXBsYXRlID09ICcnKSJeCh5DcmVhdGVQb3N0YmFja0VuZHBvaW50UmVzcG9uc2USLAoIZW5kcG9pbnQYASABKAsyGi5iYXRvbi52MS5Qb3N0YmFja0VuZHBvaW50Eg4KBnNlY3JldBgCIAEoCSIzChpHZXRQb3N0YmFja0VuZHBvaW50UmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIksKG0dldFBvc3RiYWNrRW5kcG9pbnRSZXNwb25zZRIsCghlbmRwb2ludBgBIAEoCzIaLmJhdG9uLnYxLlBvc3RiYWNrRW5kcG9pbnQixwEKHExpc3RQb3N0YmFja0VuZHBvaW50c1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIAIEh0KDHB1Ymxpc2hlcl9pZBgDIAEoCUIHukgEcgIYQBIZCghvZmZlcl9pZBgEIAEoCUIHukgEcgIYQBIwCgVzdGF0ZRgFIAEoDjIXLmJhdG9uLnYxLkVuZHBvaW50U3RhdGVCCLpIBYIBAhABImcKHUxpc3RQb3N0YmFja0VuZHBvaW50c1Jlc3BvbnNlEi0KCWVuZHBvaW50cxgBIAMoCzIaLmJhdG9uLnYxLlBvc3RiYWNrRW5kcG9pbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoMECh1VcGRhdGVQb3N0YmFja0VuZHBvaW50UmVxdWVzdBI0CghlbmRwb2ludBgBIAEoCzIaLmJhdG9uLnYxLlBvc3RiYWNrRW5kcG9pbnRCBrpIA8gBARI3Cgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCBrpIA8gBATryArpI7gIa6wIKI3VwZGF0ZV9wb3N0YmFja19lbmRwb2ludC5tYXNrX3BhdGhzEo8BdXBkYXRlX21hc2sgbWF5IG5hbWUgb25seSBvZmZlcl9pZCwgZXZlbnRzLCBtZXRob2QsIHVybF90ZW1wbGF0ZSwgYm9keV90ZW1wbGF0ZSwgaGVhZGVycywgc2lnbmF0dXJlX3BhcmFtLCB0ZXN0LCBzdGF0ZSwgc2VjcmV0cywgc2VjcmV0X2hlYWRlcnMasQF0aGlzLnVwZGF0ZV9tYXNrLnBhdGhzLmFsbChwLCBwIGluIFsnb2ZmZXJfaWQnLCAnZXZlbnRzJywgJ21ldGhvZCcsICd1cmxfdGVtcGxhdGUnLCAnYm9keV90ZW1wbGF0ZScsICdoZWFkZXJzJywgJ3NpZ25hdHVyZV9wYXJhbScsICd0ZXN0JywgJ3N0YXRlJywgJ3NlY3JldHMnLCAnc2VjcmV0X2hlYWRlcnMnXSkiTgoeVXBkYXRlUG9zdGJhY2tFbmRwb2ludFJlc3BvbnNlEiwKCGVuZHBvaW50GAEgASgLMhouYmF0b24udjEuUG9zdGJhY2tFbmRwb2ludCI2Ch1EZWxldGVQb3N0YmFja0VuZHBvaW50UmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIiAKHkRlbGV0ZVBvc3RiYWNrRW5kcG9pbnRSZXNwb25zZSJ5CiNSb3RhdGVQb3N0YmFja0VuZHBvaW50U2VjcmV0UmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAEjsKB292ZXJsYXAYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CD7pIDKoBCSIFCICangEyACKlAQokUm90YXRlUG9zdGJhY2tFbmRwb2ludFNlY3JldFJlc3BvbnNlEiwKCGVuZHBvaW50GAEgASgLMhouYmF0b24udjEuUG9zdGJhY2tFbmRwb2ludBIOCgZzZWNyZXQYAiABKAkSPwobcHJldmlvdXNfc2VjcmV0X2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK9AgoQU2FtcGxlQ29udmVyc2lvbhIZCghjbGlja19pZBgBIAEoCUIHukgEcgIYIBIgCgdzdWJfaWRzGAIgAygJQg+6SAySAQkQBSIFcgMY/wESGQoIb3JkZXJfaWQYAyABKAlCB7pIBHICGFASGwoKb3JkZXJfaWRfMhgEIAEoCUIHukgEcgIYUBIfCgZhbW91bnQYBSABKAsyDy5iYXRvbi52MS5Nb25leRIjCgpjb21taXNzaW9uGAYgASgLMg8uYmF0b24udjEuTW9uZXkSNAoGc3RhdHVzGAcgASgOMhouYmF0b24udjEuQ29udmVyc2lvblN0YXR1c0IIukgFggECEAESGQoIb2ZmZXJfaWQYCCABKAlCB7pIBHICGEASHQoMcHVibGlzaGVyX2lkGAkgASgJQge6SARyAhhAIpcEChVSZW5kZXJQb3N0YmFja1JlcXVlc3QSHAoLZW5kcG9pbnRfaWQYASABKAlCB7pIBHICGEASHgoMdXJsX3RlbXBsYXRlGAIgASgJQgi6SAVyAxiAIBIgCg1ib2R5X3RlbXBsYXRlGAMgASgJQgm6SAZyBBiAgAESMgoGbWV0aG9kGAQgASgOMhguYmF0b24udjEuUG9zdGJhY2tNZXRob2RCCLpIBYIBAhABEh4KDWNvbnZlcnNpb25faWQYBSABKAlCB7pIBHICGEASKgoGc2FtcGxlGAYgASgLMhouYmF0b24udjEuU2FtcGxlQ29udmVyc2lvbhIwCgVldmVudBgHIAEoDjIXLmJhdG9uLnYxLlBvc3RiYWNrRXZlbnRCCLpIBYIBAhABOusBukjnARp4ChZyZW5kZXJfcG9zdGJhY2suc291cmNlEidnaXZlIGVpdGhlciBlbmRwb2ludF9pZCBvciB1cmxfdGVtcGxhdGUaNSh0aGlzLmVuZHBvaW50X2lkICE9ICcnKSAhPSAodGhpcy51cmxfdGVtcGxhdGUgIT0gJycpGmsKFHJlbmRlcl9wb3N0YmFjay5kYXRhEiNnaXZlIGVpdGhlciBjb252ZXJzaW9uX2lkIG9yIHNhbXBsZRouKHRoaXMuY29udmVyc2lvbl9pZCAhPSAnJykgIT0gaGFzKHRoaXMuc2FtcGxlKSLcAQoWUmVuZGVyUG9zdGJhY2tSZXNwb25zZRIOCgZtZXRob2QYASABKAkSCwoDdXJsGAIgASgJEiEKB2hlYWRlcnMYAyADKAsyEC5iYXRvbi52MS5IZWFkZXISDAoEYm9keRgEIAEoCRJCCgl2YXJpYWJsZXMYBSADKAsyLy5iYXRvbi52MS5SZW5kZXJQb3N0YmFja1Jlc3BvbnNlLlZhcmlhYmxlc0VudHJ5GjAKDlZhcmlhYmxlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEivgIKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIdCglwYWdlX3NpemUYASABKAVCCrpIBxoFGOgHKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAgSJwoKdGltZV9yYW5nZRgDIAEoCzITLmJhdG9uLnYxLlRpbWVSYW5nZRIcCgtlbmRwb2ludF9pZBgEIAEoCUIHukgEcgIYQBIdCgxwdWJsaXNoZXJfaWQYBSABKAlCB7pIBHICGEASHgoNY29udmVyc2lvbl9pZBgGIAEoCUIHukgEcgIYQBIwCgVzdGF0ZRgHIAEoDjIXLmJhdG9uLnYxLkRlbGl2ZXJ5U3RhdGVCCLpIBYIBAhABEjAKBWV2ZW50GAggASgOMhcuYmF0b24udjEuUG9zdGJhY2tFdmVudEIIukgFggECEAEiWQoWTGlzdERlbGl2ZXJpZXNSZXNwb25zZRImCgpkZWxpdmVyaWVzGAEgAygLMhIuYmF0b24udjEuRGVsaXZlcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKEkdldERlbGl2ZXJ5UmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIjsKE0dldERlbGl2ZXJ5UmVzcG9uc2USJAoIZGVsaXZlcnkYASABKAsyEi5iYXRvbi52MS5EZWxpdmVyeSLJAgoQUmVkZWxpdmVyUmVxdWVzdBIpCgxkZWxpdmVyeV9pZHMYASADKAlCE7pIEJIBDRDoBxgBIgZyBBABGEASHAoLZW5kcG9pbnRfaWQYAiABKAlCB7pIBHICGEASMAoFc3RhdGUYAyABKA4yFy5iYXRvbi52MS5EZWxpdmVyeVN0YXRlQgi6SAWCAQIQARInCgp0aW1lX3JhbmdlGAQgASgLMhMuYmF0b24udjEuVGltZVJhbmdlOpABukiMARqJAQoScmVkZWxpdmVyLnNlbGVjdG9yEjhnaXZlIGRlbGl2ZXJ5X2lkcywgb3IgYW4gZW5kcG9pbnRfaWQgd2l0aCBhIHN0YXRlIGZpbHRlcho5KHNpemUodGhpcy5kZWxpdmVyeV9pZHMpID4gMCkgIT0gKHRoaXMuZW5kcG9pbnRfaWQgIT0gJycpIikKEVJlZGVsaXZlclJlc3BvbnNlEhQKDHF1ZXVlZF9jb3VudBgBIAEoBSJrChdTZW5kVGVzdFBvc3RiYWNrUmVxdWVzdBIeCgtlbmRwb2ludF9pZBgBIAEoCUIJukgGcgQQARhAEjAKBWV2ZW50GAIgASgOMhcuYmF0b24udjEuUG9zdGJhY2tFdmVudEIIukgFggECEAEiQAoYU2VuZFRlc3RQb3N0YmFja1Jlc3BvbnNlEiQKCGRlbGl2ZXJ5GAEgASgLMhIuYmF0b24udjEuRGVsaXZlcnkiGQoXR2V0RGVsaXZlcnlRdWV1ZVJlcXVlc3QiswEKGEdldERlbGl2ZXJ5UXVldWVSZXNwb25zZRIVCg1wZW5kaW5nX2NvdW50GAEgASgDEjcKE29sZGVzdF9wZW5kaW5nX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh4KFmZhaWxpbmdfZW5kcG9pbnRfY291bnQYAyABKAMSJwofZGlzYWJsZWRfZmFpbGluZ19lbmRwb2ludF9jb3VudBgEIAEoAyqiAQoNUG9zdGJhY2tFdmVudBIeChpQT1NUQkFDS19FVkVOVF9VTlNQRUNJRklFRBAAEhoKFlBPU1RCQUNLX0VWRU5UX1BFTkRJTkcQARIbChdQT1NUQkFDS19FVkVOVF9BUFBST1ZFRBACEhsKF1BPU1RCQUNLX0VWRU5UX1JFSkVDVEVEEAMSGwoXUE9TVEJBQ0tfRVZFTlRfUkVWRVJTRUQQBCqIAQoOUG9zdGJhY2tNZXRob2QSHwobUE9TVEJBQ0tfTUVUSE9EX1VOU1BFQ0lGSUVEEAASFwoTUE9TVEJBQ0tfTUVUSE9EX0dFVBABEh0KGVBPU1RCQUNLX01FVEhPRF9QT1NUX0ZPUk0QAhIdChlQT1NUQkFDS19NRVRIT0RfUE9TVF9KU09OEAMqjQEKDUVuZHBvaW50U3RhdGUSHgoaRU5EUE9JTlRfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZFTkRQT0lOVF9TVEFURV9FTkFCTEVEEAESGwoXRU5EUE9JTlRfU1RBVEVfRElTQUJMRUQQAhIjCh9FTkRQT0lOVF9TVEFURV9ESVNBQkxFRF9GQUlMSU5HEAMqogEKDURlbGl2ZXJ5U3RhdGUSHgoaREVMSVZFUllfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZERUxJVkVSWV9TVEFURV9QRU5ESU5HEAESHAoYREVMSVZFUllfU1RBVEVfU1VDQ0VFREVEEAISGQoVREVMSVZFUllfU1RBVEVfRkFJTEVEEAMSHAoYREVMSVZFUllfU1RBVEVfQ0FOQ0VMTEVEEAQq9gEKDkF0dGVtcHRPdXRjb21lEh8KG0FUVEVNUFRfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhsKF0FUVEVNUFRfT1VUQ09NRV9TVUNDRVNTEAESJAogQVRURU1QVF9PVVRDT01FX1JFVFJZQUJMRV9TVEFUVVMQAhIbChdBVFRFTVBUX09VVENPTUVfUkVGVVNFRBADEiEKHUFUVEVNUFRfT1VUQ09NRV9ORVRXT1JLX0VSUk9SEAQSGwoXQVRURU1QVF9PVVRDT01FX1RJTUVPVVQQBRIjCh9BVFRFTVBUX09VVENPTUVfQkxPQ0tFRF9BRERSRVNTEAYytQkKD1Bvc3RiYWNrU2VydmljZRJrChZDcmVhdGVQb3N0YmFja0VuZHBvaW50EicuYmF0b24udjEuQ3JlYXRlUG9zdGJhY2tFbmRwb2ludFJlcXVlc3QaKC5iYXRvbi52MS5DcmVhdGVQb3N0YmFja0VuZHBvaW50UmVzcG9uc2USZwoTR2V0UG9zdGJhY2tFbmRwb2ludBIkLmJhdG9uLnYxLkdldFBvc3RiYWNrRW5kcG9pbnRSZXF1ZXN0GiUuYmF0b24udjEuR2V0UG9zdGJhY2tFbmRwb2ludFJlc3BvbnNlIgOQAgESbQoVTGlzdFBvc3RiYWNrRW5kcG9pbnRzEiYuYmF0b24udjEuTGlzdFBvc3RiYWNrRW5kcG9pbnRzUmVxdWVzdBonLmJhdG9uLnYxLkxpc3RQb3N0YmFja0VuZHBvaW50c1Jlc3BvbnNlIgOQAgESawoWVXBkYXRlUG9zdGJhY2tFbmRwb2ludBInLmJhdG9uLnYxLlVwZGF0ZVBvc3RiYWNrRW5kcG9pbnRSZXF1ZXN0GiguYmF0b24udjEuVXBkYXRlUG9zdGJhY2tFbmRwb2ludFJlc3BvbnNlEmsKFkRlbGV0ZVBvc3RiYWNrRW5kcG9pbnQSJy5iYXRvbi52MS5EZWxldGVQb3N0YmFja0VuZHBvaW50UmVxdWVzdBooLmJhdG9uLnYxLkRlbGV0ZVBvc3RiYWNrRW5kcG9pbnRSZXNwb25zZRJ9ChxSb3RhdGVQb3N0YmFja0VuZHBvaW50U2VjcmV0Ei0uYmF0b24udjEuUm90YXRlUG9zdGJhY2tFbmRwb2ludFNlY3JldFJlcXVlc3QaLi5iYXRvbi52MS5Sb3RhdGVQb3N0YmFja0VuZHBvaW50U2VjcmV0UmVzcG9uc2USWAoOUmVuZGVyUG9zdGJhY2sSHy5iYXRvbi52MS5SZW5kZXJQb3N0YmFja1JlcXVlc3QaIC5iYXRvbi52MS5SZW5kZXJQb3N0YmFja1Jlc3BvbnNlIgOQAgESWAoOTGlzdERlbGl2ZXJpZXMSHy5iYXRvbi52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaIC5iYXRvbi52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgOQAgESTwoLR2V0RGVsaXZlcnkSHC5iYXRvbi52MS5HZXREZWxpdmVyeVJlcXVlc3QaHS5iYXRvbi52MS5HZXREZWxpdmVyeVJlc3BvbnNlIgOQAgESRAoJUmVkZWxpdmVyEhouYmF0b24udjEuUmVkZWxpdmVyUmVxdWVzdBobLmJhdG9uLnYxLlJlZGVsaXZlclJlc3BvbnNlElkKEFNlbmRUZXN0UG9zdGJhY2sSIS5iYXRvbi52MS5TZW5kVGVzdFBvc3RiYWNrUmVxdWVzdBoiLmJhdG9uLnYxLlNlbmRUZXN0UG9zdGJhY2tSZXNwb25zZRJeChBHZXREZWxpdmVyeVF1ZXVlEiEuYmF0b24udjEuR2V0RGVsaXZlcnlRdWV1ZVJlcXVlc3QaIi5iYXRvbi52MS5HZXREZWxpdmVyeVF1ZXVlUmVzcG9uc2UiA5ACAUIyWjBnaXRodWIuY29tL2JhdG9uaHEvYmF0b24vZ2VuL2dvL2JhdG9uL3YxO2JhdG9udjFiBnByb3RvMw", [file_baton_v1_common, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * PostbackEndpoint is where postbacks for one publisher go.
@@ -123,6 +123,28 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 15;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Named secrets the templates use as {secret:NAME} or ##SECRET:NAME##
+   * (a reference to a name not here is refused when the endpoint is saved).
+   * Values are sealed at rest and write-only: every answer carries the
+   * names with empty values, and attempt logs, dry runs and errors show
+   * them as "xxxxx". In an update (mask path "secrets"), the list replaces
+   * the endpoint's: an entry with an empty value keeps the stored one.
+   *
+   * @generated from field: repeated baton.v1.EndpointSecret secrets = 16;
+   */
+  secrets: EndpointSecret[];
+
+  /**
+   * Headers sent with every postback whose values are sealed like secrets:
+   * answers carry the header names with empty values. In an update (mask
+   * path "secret_headers"), the list replaces the endpoint's: an entry with
+   * an empty value keeps the stored one.
+   *
+   * @generated from field: repeated baton.v1.Header secret_headers = 17;
+   */
+  secretHeaders: Header[];
 };
 
 /**
@@ -131,6 +153,34 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
  */
 export const PostbackEndpointSchema: GenMessage<PostbackEndpoint> = /*@__PURE__*/
   messageDesc(file_baton_v1_postback, 0);
+
+/**
+ * EndpointSecret is one sealed secret of a postback endpoint.
+ *
+ * @generated from message baton.v1.EndpointSecret
+ */
+export type EndpointSecret = Message<"baton.v1.EndpointSecret"> & {
+  /**
+   * A letter, then letters, digits or underscores; case counts.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Write-only: at least 4 characters when given, empty in every answer.
+   *
+   * @generated from field: string value = 2;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message baton.v1.EndpointSecret.
+ * Use `create(EndpointSecretSchema)` to create a new message.
+ */
+export const EndpointSecretSchema: GenMessage<EndpointSecret> = /*@__PURE__*/
+  messageDesc(file_baton_v1_postback, 1);
 
 /**
  * Attempt is one try at delivering a postback.
@@ -188,7 +238,7 @@ export type Attempt = Message<"baton.v1.Attempt"> & {
  * Use `create(AttemptSchema)` to create a new message.
  */
 export const AttemptSchema: GenMessage<Attempt> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 1);
+  messageDesc(file_baton_v1_postback, 2);
 
 /**
  * Delivery is one postback owed to one endpoint for one event.
@@ -278,7 +328,7 @@ export type Delivery = Message<"baton.v1.Delivery"> & {
  * Use `create(DeliverySchema)` to create a new message.
  */
 export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 2);
+  messageDesc(file_baton_v1_postback, 3);
 
 /**
  * @generated from message baton.v1.CreatePostbackEndpointRequest
@@ -330,6 +380,22 @@ export type CreatePostbackEndpointRequest = Message<"baton.v1.CreatePostbackEndp
    * @generated from field: bool test = 9;
    */
   test: boolean;
+
+  /**
+   * Sealed secrets for the templates (see PostbackEndpoint.secrets); each
+   * value is required here.
+   *
+   * @generated from field: repeated baton.v1.EndpointSecret secrets = 10;
+   */
+  secrets: EndpointSecret[];
+
+  /**
+   * Sealed headers (see PostbackEndpoint.secret_headers); each value is
+   * required here.
+   *
+   * @generated from field: repeated baton.v1.Header secret_headers = 11;
+   */
+  secretHeaders: Header[];
 };
 
 /**
@@ -337,7 +403,7 @@ export type CreatePostbackEndpointRequest = Message<"baton.v1.CreatePostbackEndp
  * Use `create(CreatePostbackEndpointRequestSchema)` to create a new message.
  */
 export const CreatePostbackEndpointRequestSchema: GenMessage<CreatePostbackEndpointRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 3);
+  messageDesc(file_baton_v1_postback, 4);
 
 /**
  * @generated from message baton.v1.CreatePostbackEndpointResponse
@@ -361,7 +427,7 @@ export type CreatePostbackEndpointResponse = Message<"baton.v1.CreatePostbackEnd
  * Use `create(CreatePostbackEndpointResponseSchema)` to create a new message.
  */
 export const CreatePostbackEndpointResponseSchema: GenMessage<CreatePostbackEndpointResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 4);
+  messageDesc(file_baton_v1_postback, 5);
 
 /**
  * @generated from message baton.v1.GetPostbackEndpointRequest
@@ -378,7 +444,7 @@ export type GetPostbackEndpointRequest = Message<"baton.v1.GetPostbackEndpointRe
  * Use `create(GetPostbackEndpointRequestSchema)` to create a new message.
  */
 export const GetPostbackEndpointRequestSchema: GenMessage<GetPostbackEndpointRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 5);
+  messageDesc(file_baton_v1_postback, 6);
 
 /**
  * @generated from message baton.v1.GetPostbackEndpointResponse
@@ -395,7 +461,7 @@ export type GetPostbackEndpointResponse = Message<"baton.v1.GetPostbackEndpointR
  * Use `create(GetPostbackEndpointResponseSchema)` to create a new message.
  */
 export const GetPostbackEndpointResponseSchema: GenMessage<GetPostbackEndpointResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 6);
+  messageDesc(file_baton_v1_postback, 7);
 
 /**
  * @generated from message baton.v1.ListPostbackEndpointsRequest
@@ -432,7 +498,7 @@ export type ListPostbackEndpointsRequest = Message<"baton.v1.ListPostbackEndpoin
  * Use `create(ListPostbackEndpointsRequestSchema)` to create a new message.
  */
 export const ListPostbackEndpointsRequestSchema: GenMessage<ListPostbackEndpointsRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 7);
+  messageDesc(file_baton_v1_postback, 8);
 
 /**
  * @generated from message baton.v1.ListPostbackEndpointsResponse
@@ -454,7 +520,7 @@ export type ListPostbackEndpointsResponse = Message<"baton.v1.ListPostbackEndpoi
  * Use `create(ListPostbackEndpointsResponseSchema)` to create a new message.
  */
 export const ListPostbackEndpointsResponseSchema: GenMessage<ListPostbackEndpointsResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 8);
+  messageDesc(file_baton_v1_postback, 9);
 
 /**
  * @generated from message baton.v1.UpdatePostbackEndpointRequest
@@ -476,7 +542,7 @@ export type UpdatePostbackEndpointRequest = Message<"baton.v1.UpdatePostbackEndp
  * Use `create(UpdatePostbackEndpointRequestSchema)` to create a new message.
  */
 export const UpdatePostbackEndpointRequestSchema: GenMessage<UpdatePostbackEndpointRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 9);
+  messageDesc(file_baton_v1_postback, 10);
 
 /**
  * @generated from message baton.v1.UpdatePostbackEndpointResponse
@@ -493,7 +559,7 @@ export type UpdatePostbackEndpointResponse = Message<"baton.v1.UpdatePostbackEnd
  * Use `create(UpdatePostbackEndpointResponseSchema)` to create a new message.
  */
 export const UpdatePostbackEndpointResponseSchema: GenMessage<UpdatePostbackEndpointResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 10);
+  messageDesc(file_baton_v1_postback, 11);
 
 /**
  * @generated from message baton.v1.DeletePostbackEndpointRequest
@@ -510,7 +576,7 @@ export type DeletePostbackEndpointRequest = Message<"baton.v1.DeletePostbackEndp
  * Use `create(DeletePostbackEndpointRequestSchema)` to create a new message.
  */
 export const DeletePostbackEndpointRequestSchema: GenMessage<DeletePostbackEndpointRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 11);
+  messageDesc(file_baton_v1_postback, 12);
 
 /**
  * @generated from message baton.v1.DeletePostbackEndpointResponse
@@ -523,7 +589,7 @@ export type DeletePostbackEndpointResponse = Message<"baton.v1.DeletePostbackEnd
  * Use `create(DeletePostbackEndpointResponseSchema)` to create a new message.
  */
 export const DeletePostbackEndpointResponseSchema: GenMessage<DeletePostbackEndpointResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 12);
+  messageDesc(file_baton_v1_postback, 13);
 
 /**
  * @generated from message baton.v1.RotatePostbackEndpointSecretRequest
@@ -548,7 +614,7 @@ export type RotatePostbackEndpointSecretRequest = Message<"baton.v1.RotatePostba
  * Use `create(RotatePostbackEndpointSecretRequestSchema)` to create a new message.
  */
 export const RotatePostbackEndpointSecretRequestSchema: GenMessage<RotatePostbackEndpointSecretRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 13);
+  messageDesc(file_baton_v1_postback, 14);
 
 /**
  * @generated from message baton.v1.RotatePostbackEndpointSecretResponse
@@ -575,7 +641,7 @@ export type RotatePostbackEndpointSecretResponse = Message<"baton.v1.RotatePostb
  * Use `create(RotatePostbackEndpointSecretResponseSchema)` to create a new message.
  */
 export const RotatePostbackEndpointSecretResponseSchema: GenMessage<RotatePostbackEndpointSecretResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 14);
+  messageDesc(file_baton_v1_postback, 15);
 
 /**
  * SampleConversion is made-up data to render a template against.
@@ -634,7 +700,7 @@ export type SampleConversion = Message<"baton.v1.SampleConversion"> & {
  * Use `create(SampleConversionSchema)` to create a new message.
  */
 export const SampleConversionSchema: GenMessage<SampleConversion> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 15);
+  messageDesc(file_baton_v1_postback, 16);
 
 /**
  * @generated from message baton.v1.RenderPostbackRequest
@@ -681,7 +747,7 @@ export type RenderPostbackRequest = Message<"baton.v1.RenderPostbackRequest"> & 
  * Use `create(RenderPostbackRequestSchema)` to create a new message.
  */
 export const RenderPostbackRequestSchema: GenMessage<RenderPostbackRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 16);
+  messageDesc(file_baton_v1_postback, 17);
 
 /**
  * @generated from message baton.v1.RenderPostbackResponse
@@ -720,7 +786,7 @@ export type RenderPostbackResponse = Message<"baton.v1.RenderPostbackResponse"> 
  * Use `create(RenderPostbackResponseSchema)` to create a new message.
  */
 export const RenderPostbackResponseSchema: GenMessage<RenderPostbackResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 17);
+  messageDesc(file_baton_v1_postback, 18);
 
 /**
  * @generated from message baton.v1.ListDeliveriesRequest
@@ -772,7 +838,7 @@ export type ListDeliveriesRequest = Message<"baton.v1.ListDeliveriesRequest"> & 
  * Use `create(ListDeliveriesRequestSchema)` to create a new message.
  */
 export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 18);
+  messageDesc(file_baton_v1_postback, 19);
 
 /**
  * @generated from message baton.v1.ListDeliveriesResponse
@@ -794,7 +860,7 @@ export type ListDeliveriesResponse = Message<"baton.v1.ListDeliveriesResponse"> 
  * Use `create(ListDeliveriesResponseSchema)` to create a new message.
  */
 export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 19);
+  messageDesc(file_baton_v1_postback, 20);
 
 /**
  * @generated from message baton.v1.GetDeliveryRequest
@@ -811,7 +877,7 @@ export type GetDeliveryRequest = Message<"baton.v1.GetDeliveryRequest"> & {
  * Use `create(GetDeliveryRequestSchema)` to create a new message.
  */
 export const GetDeliveryRequestSchema: GenMessage<GetDeliveryRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 20);
+  messageDesc(file_baton_v1_postback, 21);
 
 /**
  * @generated from message baton.v1.GetDeliveryResponse
@@ -828,7 +894,7 @@ export type GetDeliveryResponse = Message<"baton.v1.GetDeliveryResponse"> & {
  * Use `create(GetDeliveryResponseSchema)` to create a new message.
  */
 export const GetDeliveryResponseSchema: GenMessage<GetDeliveryResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 21);
+  messageDesc(file_baton_v1_postback, 22);
 
 /**
  * @generated from message baton.v1.RedeliverRequest
@@ -862,7 +928,7 @@ export type RedeliverRequest = Message<"baton.v1.RedeliverRequest"> & {
  * Use `create(RedeliverRequestSchema)` to create a new message.
  */
 export const RedeliverRequestSchema: GenMessage<RedeliverRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 22);
+  messageDesc(file_baton_v1_postback, 23);
 
 /**
  * @generated from message baton.v1.RedeliverResponse
@@ -881,7 +947,7 @@ export type RedeliverResponse = Message<"baton.v1.RedeliverResponse"> & {
  * Use `create(RedeliverResponseSchema)` to create a new message.
  */
 export const RedeliverResponseSchema: GenMessage<RedeliverResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 23);
+  messageDesc(file_baton_v1_postback, 24);
 
 /**
  * @generated from message baton.v1.SendTestPostbackRequest
@@ -906,7 +972,7 @@ export type SendTestPostbackRequest = Message<"baton.v1.SendTestPostbackRequest"
  * Use `create(SendTestPostbackRequestSchema)` to create a new message.
  */
 export const SendTestPostbackRequestSchema: GenMessage<SendTestPostbackRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 24);
+  messageDesc(file_baton_v1_postback, 25);
 
 /**
  * @generated from message baton.v1.SendTestPostbackResponse
@@ -925,7 +991,7 @@ export type SendTestPostbackResponse = Message<"baton.v1.SendTestPostbackRespons
  * Use `create(SendTestPostbackResponseSchema)` to create a new message.
  */
 export const SendTestPostbackResponseSchema: GenMessage<SendTestPostbackResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 25);
+  messageDesc(file_baton_v1_postback, 26);
 
 /**
  * @generated from message baton.v1.GetDeliveryQueueRequest
@@ -938,7 +1004,7 @@ export type GetDeliveryQueueRequest = Message<"baton.v1.GetDeliveryQueueRequest"
  * Use `create(GetDeliveryQueueRequestSchema)` to create a new message.
  */
 export const GetDeliveryQueueRequestSchema: GenMessage<GetDeliveryQueueRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 26);
+  messageDesc(file_baton_v1_postback, 27);
 
 /**
  * @generated from message baton.v1.GetDeliveryQueueResponse
@@ -979,7 +1045,7 @@ export type GetDeliveryQueueResponse = Message<"baton.v1.GetDeliveryQueueRespons
  * Use `create(GetDeliveryQueueResponseSchema)` to create a new message.
  */
 export const GetDeliveryQueueResponseSchema: GenMessage<GetDeliveryQueueResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_postback, 27);
+  messageDesc(file_baton_v1_postback, 28);
 
 /**
  * PostbackEvent is what triggers a postback.
