@@ -47,6 +47,13 @@ type testServer struct {
 // start runs a full Baton (real database, real listener) with demo data.
 func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
+	return startLogged(t, nil, mutate...)
+}
+
+// startLogged is start with the server's log written to w as JSON lines
+// (nil: discarded, or to stderr with -v).
+func startLogged(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *testServer {
+	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -69,12 +76,18 @@ func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if w != nil {
+		log = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	ctx := context.Background()
 	db, err := app.OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
+	if cfg.DatabaseURL == "" { // the embedded cluster's
+		cfg.DatabaseURL = db.Store.Pool().Config().ConnString()
+	}
 	if _, err := app.Bootstrap(ctx, cfg, db.Store); err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,9 @@ type Config struct {
 	// are dropped whole (BATON_CLICK_RETENTION, default 9600h = 400 days; 0
 	// keeps everything). It must exceed the longest attribution window.
 	ClickRetention time.Duration
+	// RefusalRetention is how long refusal aggregates are kept
+	// (BATON_REFUSAL_RETENTION, default 720h = 30 days; 0 keeps them all).
+	RefusalRetention time.Duration
 	// PostbackAllow lists networks (CIDRs or IPs) postbacks may reach even
 	// though they are loopback or private (BATON_POSTBACK_ALLOW, default
 	// none: such targets are refused after DNS, at connect time).
@@ -167,6 +170,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.ClickRetention, "click-retention", durEnv("BATON_CLICK_RETENTION", 400*24*time.Hour), "how long clicks are kept; 0 keeps all (BATON_CLICK_RETENTION)")
+	fs.DurationVar(&c.RefusalRetention, "refusal-retention", durEnv("BATON_REFUSAL_RETENTION", 30*24*time.Hour), "how long refused reports are kept; 0 keeps all (BATON_REFUSAL_RETENTION)")
 	fs.StringVar(&c.JaegerURL, "jaeger-url", env("BATON_JAEGER_URL", ""), "Jaeger query API that GetTrace reads spans from, e.g. http://127.0.0.1:16686 (BATON_JAEGER_URL)")
 	fs.StringVar(&c.PostbackAllow, "postback-allow", env("BATON_POSTBACK_ALLOW", ""), "private/loopback networks postbacks may reach (BATON_POSTBACK_ALLOW)")
 	fs.StringVar(&c.PostbackSchedule, "postback-schedule", env("BATON_POSTBACK_SCHEDULE", "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"), "retry waits (BATON_POSTBACK_SCHEDULE)")
@@ -241,6 +245,9 @@ func (c *Config) validate() error {
 	if c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("BATON_REQUEST_TIMEOUT and BATON_SHUTDOWN_TIMEOUT must be positive"))
 	}
+	if c.RefusalRetention < 0 {
+		errs = append(errs, errors.New("BATON_REFUSAL_RETENTION: must be 0 (keep all) or positive"))
+	}
 	if c.ClickRetention != 0 && c.ClickRetention < 366*24*time.Hour {
 		errs = append(errs, errors.New("BATON_CLICK_RETENTION: must be 0 (keep all) or at least 366 days, beyond the longest attribution window"))
 	}
@@ -302,7 +309,7 @@ func (c Config) LogAttrs() []any {
 		"admin_key", redact(c.AdminKey), "master_key", redact(c.MasterKey),
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
-		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
+		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(), "refusal_retention", c.RefusalRetention.String(),
 		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
 		"trusted_proxies", c.TrustedProxies, "drain_delay", c.DrainDelay.String(),
 	}
