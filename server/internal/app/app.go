@@ -311,7 +311,13 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining, admin: recoverHTTP(log, admin), logLimit: logLimit}, nil
+	var handler http.Handler = forwarded(proxies, headerLimit(announcedLimit(cfg.MaxBodyBytes, uriQuery(mux))))
+	if on, clickRate, err := config.ParseAccessLog(cfg.AccessLog); err != nil {
+		return nil, fmt.Errorf("BATON_ACCESS_LOG: %w", err)
+	} else if on {
+		handler = accessLog(log.With("component", "access"), clickRate, handler)
+	}
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, handler), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining, admin: recoverHTTP(log, admin), logLimit: logLimit}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -338,7 +344,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.cfg.RequestTimeout + 10*time.Second,
 		WriteTimeout:      s.cfg.RequestTimeout + 10*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxClickHeaderBytes, // other routes: maxHeaderBytes (headerLimit)
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	serve := func() error { return srv.Serve(ln) }

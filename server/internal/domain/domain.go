@@ -272,6 +272,8 @@ const (
 	FlagSubIDMalformed
 	FlagDeepLinkRefused
 	FlagOfferPaused
+	FlagQueryCut
+	FlagCancelled
 )
 
 // ClickSource tells how a click reached Baton.
