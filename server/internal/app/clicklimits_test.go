@@ -13,7 +13,20 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/server/internal/proof"
 )
+
+// failures counts a hostile test's failed checks for its proof.Tally line.
+type failures struct {
+	t    *testing.T
+	lost int
+}
+
+func (f *failures) Errorf(format string, args ...any) {
+	f.t.Helper()
+	f.lost++
+	f.t.Errorf(format, args...)
+}
 
 func newLimitsEnv(t *testing.T) *clickEnv {
 	return newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"}})
@@ -37,6 +50,7 @@ func (e *clickEnv) clickOf(t *testing.T, res *http.Response) *batonv1.Click {
 func TestClickWithA100KBQueryLands(t *testing.T) {
 	t.Parallel()
 	e := newLimitsEnv(t)
+	f := &failures{t: t}
 	pad := strings.Repeat("x", 100<<10)
 	res := e.click(t, nil, "param1=big-"+pad[:1000]+"&pad="+pad, browserUA)
 	if res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), "https://shop.example/lp?sid=") {
@@ -44,13 +58,13 @@ func TestClickWithA100KBQueryLands(t *testing.T) {
 	}
 	c := e.clickOf(t, res)
 	if !strings.HasPrefix(c.GetUpstream().GetId(), "big-") || len(c.GetUpstream().GetId()) > 255 || !slices.Contains(c.GetFlags(), batonv1.ClickFlag_CLICK_FLAG_SUB_ID_TRUNCATED) {
-		t.Errorf("stored upstream ID of %d bytes, flags %v", len(c.GetUpstream().GetId()), c.GetFlags())
+		f.Errorf("stored upstream ID of %d bytes, flags %v", len(c.GetUpstream().GetId()), c.GetFlags())
 	}
 	// Over HTTP/2 too.
 	h2 := h2cClient()
 	h2.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if res := e.click(t, h2, "param1=h2&pad="+pad, browserUA); res.StatusCode != http.StatusFound {
-		t.Errorf("100 KB query over h2c: %d", res.StatusCode)
+		f.Errorf("100 KB query over h2c: %d", res.StatusCode)
 	}
 	// Elsewhere the limit stays.
 	for _, path := range []string{"/healthz", "/postback", "/baton.v1.ConfigService/ListOffers"} {
@@ -61,13 +75,15 @@ func TestClickWithA100KBQueryLands(t *testing.T) {
 		_, _ = io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-			t.Errorf("%s with a 100 KB query: %d, want 431", path, res.StatusCode)
+			f.Errorf("%s with a 100 KB query: %d, want 431", path, res.StatusCode)
 		}
 	}
 	// And past the click path's own limit (256 KiB), a clear 431.
 	if res := e.click(t, nil, "pad="+strings.Repeat("x", 300<<10), browserUA); res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Errorf("300 KB query: %d, want 431", res.StatusCode)
+		f.Errorf("300 KB query: %d, want 431", res.StatusCode)
 	}
+	proof.Tally(t, "hostile: 100 KB click query", 6, f.lost,
+		"a 100 KB click query lands (HTTP/1.1 and h2c), sub-ID cut and flagged; 431 on 3 other routes and past 256 KiB")
 }
 
 // TestClickPastTenThousandParametersLands: Go's query parser gives up past
@@ -77,6 +93,7 @@ func TestClickWithA100KBQueryLands(t *testing.T) {
 func TestClickPastTenThousandParametersLands(t *testing.T) {
 	t.Parallel()
 	e := newLimitsEnv(t)
+	f := &failures{t: t}
 	q := "param1=kept-upstream&jump=" + url.QueryEscape("/item/42") + strings.Repeat("&a", 12000)
 	res := e.click(t, nil, q, browserUA)
 	if res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), "https://shop.example/item/42?sid=") {
@@ -84,12 +101,14 @@ func TestClickPastTenThousandParametersLands(t *testing.T) {
 	}
 	c := e.clickOf(t, res)
 	if c.GetUpstream().GetId() != "kept-upstream" || !slices.Contains(c.GetFlags(), batonv1.ClickFlag_CLICK_FLAG_QUERY_CUT) {
-		t.Errorf("stored upstream ID %q, flags %v", c.GetUpstream().GetId(), c.GetFlags())
+		f.Errorf("stored upstream ID %q, flags %v", c.GetUpstream().GetId(), c.GetFlags())
 	}
 	// A normal click is not flagged.
 	if c := e.clickOf(t, e.click(t, nil, "param1=plain&a=1&b=2", browserUA)); slices.Contains(c.GetFlags(), batonv1.ClickFlag_CLICK_FLAG_QUERY_CUT) {
-		t.Errorf("a plain click is flagged: %v", c.GetFlags())
+		f.Errorf("a plain click is flagged: %v", c.GetFlags())
 	}
+	proof.Tally(t, "hostile: click with 12,000 query parameters", 2, f.lost,
+		"lands on its deep link with its sub-ID, flagged QUERY_CUT; a plain click is not flagged")
 }
 
 // TestClickCancelledByTheClientIsFlagged: an HTTP/2 client sends a click
@@ -98,6 +117,7 @@ func TestClickPastTenThousandParametersLands(t *testing.T) {
 func TestClickCancelledByTheClientIsFlagged(t *testing.T) {
 	t.Parallel()
 	e := newLimitsEnv(t)
+	f := &failures{t: t}
 	ctx := context.Background()
 	db, err := pgx.Connect(ctx, e.db)
 	if err != nil {
@@ -177,10 +197,12 @@ func TestClickCancelledByTheClientIsFlagged(t *testing.T) {
 		t.Fatalf("ListClicks: %v %v", l, err)
 	}
 	if c := l.GetClicks()[0]; !slices.Contains(c.GetFlags(), batonv1.ClickFlag_CLICK_FLAG_CANCELLED) || c.GetUnique() {
-		t.Errorf("cancelled click listed with flags %v, unique %v", c.GetFlags(), c.GetUnique())
+		f.Errorf("cancelled click listed with flags %v, unique %v", c.GetFlags(), c.GetUnique())
 	}
 	// A click answered normally is not flagged.
 	if c := e.clickOf(t, e.click(t, nil, "param1=answered", browserUA)); slices.Contains(c.GetFlags(), batonv1.ClickFlag_CLICK_FLAG_CANCELLED) {
-		t.Errorf("an answered click is flagged: %v", c.GetFlags())
+		f.Errorf("an answered click is flagged: %v", c.GetFlags())
 	}
+	proof.Tally(t, "hostile: click cancelled by RST_STREAM", 2, f.lost,
+		"stored flagged CANCELLED and not unique; an answered click is not flagged")
 }
