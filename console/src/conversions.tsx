@@ -306,6 +306,7 @@ export function Refusals() {
                 <th scope="col">{t("time")}</th>
                 <th scope="col">{t("source")}</th>
                 <th scope="col">{t("code")}</th>
+                <th scope="col">{t("refusedCount")}</th>
                 <th scope="col">{t("message")}</th>
                 <th scope="col">{t("orderId")}</th>
                 <th scope="col">{t("params")}</th>
@@ -317,6 +318,7 @@ export function Refusals() {
                   <td><Time ts={r.createTime} /></td>
                   <td>{enumName(ConversionSource, r.source)}</td>
                   <td><code>{r.code}</code></td>
+                  <td>{String(r.count)}</td>
                   <td>{r.message}</td>
                   <td>{r.orderId}</td>
                   <td class="wrap"><code>{Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join("&")}</code></td>

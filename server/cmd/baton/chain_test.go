@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,6 +36,7 @@ type hop struct {
 	dbURL  string
 	data   string
 	cmd    *exec.Cmd
+	logs   *hopLog // what the hop wrote to stderr (its log)
 	config batonv1connect.ConfigServiceClient
 	clicks batonv1connect.ClickServiceClient
 	pb     batonv1connect.PostbackServiceClient
@@ -66,8 +68,10 @@ func (h *hop) start() {
 		"BATON_ADDR="+h.addr, "BATON_ADMIN_KEY="+chainAdminKey, "BATON_LOG_LEVEL=warn",
 		"BATON_POSTBACK_ALLOW=127.0.0.0/8", "BATON_POSTBACK_SCHEDULE=200ms,300ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms,500ms")
 	cmd.Env = append(cmd.Env, h.env...)
+	h.logs = &hopLog{}
+	cmd.Stderr = h.logs
 	if testing.Verbose() {
-		cmd.Stderr = os.Stderr
+		cmd.Stderr = io.MultiWriter(h.logs, os.Stderr)
 	}
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
@@ -86,6 +90,16 @@ func (h *hop) start() {
 	}
 	h.t.Fatalf("%s did not become ready", h.name)
 }
+
+// hopLog keeps a hop's log.
+type hopLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *hopLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+
+func (l *hopLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func (h *hop) stop() {
 	_ = h.cmd.Process.Signal(syscall.SIGTERM)

@@ -325,7 +325,9 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 		}
 		found := false
 		for _, r := range refusals.GetRefusals() {
-			found = found || (r.GetOrderId() == "101" && r.GetCode() == "bad_signature" && strings.Contains(r.GetMessage(), "sh does not match"))
+			for _, s := range r.GetSamples() {
+				found = found || (s.GetOrderId() == "101" && r.GetCode() == "bad_signature" && strings.Contains(s.GetMessage(), "sh does not match"))
+			}
 		}
 		if !found {
 			t.Errorf("no refusal says why order 101 was refused: %v", refusals.GetRefusals())
@@ -369,7 +371,9 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 		}
 		codes := map[string]string{}
 		for _, r := range refusals.GetRefusals() {
-			codes[r.GetOrderId()] = r.GetCode()
+			for _, s := range r.GetSamples() {
+				codes[s.GetOrderId()] = r.GetCode()
+			}
 		}
 		if codes["104"] != "bad_password" || codes["105"] != "bad_signature" {
 			t.Errorf("refusal codes %v: want 104 bad_password, 105 bad_signature", codes)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
@@ -78,6 +81,32 @@ func TestGetTraceReadsJaeger(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no baton.click span with the click's IDs in %v", spans)
+	}
+	// A log line names the trace and span it was written in, as Jaeger
+	// has them: a refused conversion's WARN line.
+	conv := batonv1connect.NewConversionServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
+	if _, err := conv.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: "06h0000000000000000000000000g", OrderId: "LOG-TRACE",
+		AmountJpy: proto.Int64(1)}); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("unknown click: %v", err)
+	}
+	line := regexp.MustCompile(`msg="conversion refused".*order_id=LOG-TRACE.*trace_id=([0-9a-f]{32}) span_id=([0-9a-f]{16})`)
+	var m []string
+	for deadline = time.Now().Add(10 * time.Second); m == nil; {
+		if m = line.FindStringSubmatch(h.logs.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no refusal log line with trace and span IDs in:\n%s", h.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		tr, err := attr.GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: m[1]})
+		if err == nil && slices.ContainsFunc(tr.GetSpans(), func(sp *batonv1.TraceSpan) bool { return sp.GetSpanId() == m[2] }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Jaeger has no span %s in trace %s: %v %v", m[2], m[1], tr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	// A partner's key may not read traces; a Baton without BATON_JAEGER_URL says why not.
 	key := must(h.config.CreateApiKey(ctx, &batonv1.CreateApiKeyRequest{Name: "p", Role: batonv1.Role_ROLE_PUBLISHER, PartnerId: pub.GetPublisher().GetId()}))

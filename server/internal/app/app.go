@@ -166,10 +166,16 @@ type Server struct {
 	admin       http.Handler // served on cfg.AdminAddr
 	// draining is set when shutdown begins: readiness answers 503.
 	draining *atomic.Bool
+	logLimit *telemetry.RateLimited // its summaries are written at shutdown
 }
 
 // New builds the HTTP handler for every route over db.
 func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
+	// Every line logged with a request's context names its trace and span;
+	// a flood of one kind of warning writes a few lines a minute, not one
+	// per request.
+	logLimit := telemetry.NewRateLimited(log.Handler(), telemetry.DefaultLogLimit)
+	log = slog.New(telemetry.WithTraceIDs(logLimit))
 	tel := &telemetry.Telemetry{Metrics: http.NotFoundHandler()}
 	var interceptors []connect.Interceptor
 	if cfg.Telemetry != "off" {
@@ -304,7 +310,13 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, forwarded(proxies, announcedLimit(cfg.MaxBodyBytes, uriQuery(mux)))), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining, admin: recoverHTTP(log, admin)}, nil
+	var handler http.Handler = forwarded(proxies, headerLimit(announcedLimit(cfg.MaxBodyBytes, uriQuery(mux))))
+	if on, clickRate, err := config.ParseAccessLog(cfg.AccessLog); err != nil {
+		return nil, fmt.Errorf("BATON_ACCESS_LOG: %w", err)
+	} else if on {
+		handler = accessLog(log.With("component", "access"), clickRate, handler)
+	}
+	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, handler), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining, admin: recoverHTTP(log, admin), logLimit: logLimit}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -331,7 +343,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.cfg.RequestTimeout + 10*time.Second,
 		WriteTimeout:      s.cfg.RequestTimeout + 10*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxClickHeaderBytes, // other routes: maxHeaderBytes (headerLimit)
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	serve := func() error { return srv.Serve(ln) }
@@ -389,6 +401,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if terr := s.tel.Shutdown(shutCtx); terr != nil {
 		s.log.Warn("telemetry did not flush", "error", terr)
 	}
+	s.logLimit.Flush()
 	if err != nil {
 		_ = srv.Close()
 		return fmt.Errorf("graceful shutdown: %w", err)
@@ -444,7 +457,7 @@ func Bootstrap(ctx context.Context, cfg config.Config, st *store.Store) (newAdmi
 }
 
 // maintain keeps click partitions ahead of time and drops those past the
-// retention period, and approves conversions due for auto-approval: at
+// retention period, deletes refusals past theirs, and approves conversions due for auto-approval: at
 // start and then every hour.
 func (s *Server) maintain(ctx context.Context) {
 	tick := time.NewTicker(time.Hour)
@@ -466,6 +479,13 @@ func (s *Server) maintain(ctx context.Context) {
 				s.log.WarnContext(ctx, "cannot drop old click partitions", "error", err)
 			} else if len(dropped) > 0 {
 				s.log.InfoContext(ctx, "dropped click partitions past retention", "partitions", dropped)
+			}
+		}
+		if s.cfg.RefusalRetention > 0 {
+			if n, err := s.db.Store.DeleteRefusalsBefore(ctx, time.Now().Add(-s.cfg.RefusalRetention)); err != nil {
+				s.log.WarnContext(ctx, "cannot delete old refusals", "error", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "deleted refusals past retention", "count", n)
 			}
 		}
 		select {

@@ -50,9 +50,9 @@ func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	return startLogged(t, nil, mutate...)
 }
 
-// startLogged is start with the server's log (debug level) also written to
-// logs, when not nil.
-func startLogged(t testing.TB, logs io.Writer, mutate ...func(*config.Config)) *testServer {
+// startLogged is start with the server's log written to w as JSON lines
+// (nil: discarded, or to stderr with -v).
+func startLogged(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
@@ -76,8 +76,8 @@ func startLogged(t testing.TB, logs io.Writer, mutate ...func(*config.Config)) *
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	if logs != nil {
-		log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if w != nil {
+		log = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx := context.Background()
 	db, err := app.OpenDatabase(ctx, cfg, log)
@@ -85,6 +85,9 @@ func startLogged(t testing.TB, logs io.Writer, mutate ...func(*config.Config)) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
+	if cfg.DatabaseURL == "" { // the embedded cluster's
+		cfg.DatabaseURL = db.Store.ConnString()
+	}
 	if _, err := app.Bootstrap(ctx, cfg, db.Store); err != nil {
 		t.Fatal(err)
 	}

@@ -221,7 +221,7 @@ func TestSignaturesTimestampsAndReplays(t *testing.T) {
 		t.Fatal(err)
 	}
 	var codes []string
-	for _, r := range refusals.GetRefusals() {
+	for _, r := range refusalsOf(refusals) {
 		codes = append(codes, r.GetCode())
 	}
 	if got := strings.Join(codes, ","); got != "not_authorized,replayed,bad_signature,stale_timestamp" {

@@ -98,7 +98,7 @@ func (e *fc2Env) refusalCodes(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	var codes []string
-	for _, r := range l.GetRefusals() {
+	for _, r := range refusalsOf(l) {
 		codes = append(codes, r.GetCode()+": "+r.GetMessage())
 	}
 	return codes

@@ -78,7 +78,11 @@ func (e *fc2Env) refusalCount(t testing.TB) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(l.GetRefusals())
+	n := 0
+	for _, r := range l.GetRefusals() {
+		n += int(r.GetCount())
+	}
+	return n
 }
 
 // TestHostileForgedAndTruncatedSh sends image tags and server POSTs whose sh
@@ -174,22 +178,42 @@ func TestHostileForgedAndTruncatedSh(t *testing.T) {
 		t.Errorf("%d refusals logged for %d forged reports", got, tried)
 	}
 	// Each is logged for what it is: a bad signature (the shop ID that is
-	// not a shop: an unknown shop).
+	// not a shop: an unknown shop, only counted, what it sent not kept).
 	refusals, err := e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	codes := map[string]string{}
-	for _, r := range refusals.GetRefusals() {
+	unknownShops := int64(0)
+	for _, r := range refusalsOf(refusals) {
 		codes[r.GetOrderId()] = r.GetCode()
+		if r.GetAdvertiserId() == "" && r.GetCode() == "unknown_shop" {
+			unknownShops += r.GetCount()
+		}
+	}
+	if unknownShops != 2 {
+		lost++
+		t.Errorf("%d unknown-shop refusals counted, want 2 (tag and POST)", unknownShops)
+	}
+	// The others are counted per code and minute, the first few kept as
+	// samples: those kept are each under their code.
+	badSignatures := int64(0)
+	for _, r := range refusals.GetRefusals() {
+		if r.GetCode() == "bad_signature" {
+			badSignatures += r.GetCount()
+		}
+	}
+	if want := int64(2 * (len(forgeries) - 1)); badSignatures != want {
+		lost++
+		t.Errorf("%d bad_signature refusals counted, want %d", badSignatures, want)
 	}
 	for i, f := range forgeries {
 		want := "bad_signature"
 		if f.name == "shop ID changed after signing" {
-			want = "unknown_shop"
+			want = "" // counted above, not kept
 		}
 		for _, order := range []string{fmt.Sprintf("SH-TAG-%d", i), fmt.Sprintf("SH-POST-%d", i)} {
-			if codes[order] != want {
+			if code, sampled := codes[order]; (sampled || want == "") && code != want {
 				lost++
 				t.Errorf("%s (%s) logged as %q, want %q", order, f.name, codes[order], want)
 			}
@@ -279,7 +303,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range refusals.GetRefusals() {
+	for _, r := range refusalsOf(refusals) {
 		want := "stale_timestamp"
 		switch o := r.GetOrderId(); {
 		case o == "RP-GENUINE":

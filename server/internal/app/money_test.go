@@ -125,10 +125,10 @@ func TestKickbackAmountsHaveOneUnitPerParameter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(l.GetRefusals()); n != 6 {
+	if n := len(refusalsOf(l)); n != 6 {
 		t.Fatalf("%d refusals logged, want 6", n)
 	}
-	for _, r := range l.GetRefusals() {
+	for _, r := range refusalsOf(l) {
 		if r.GetCode() != "invalid_parameter" || r.GetReason() != batonv1.RefusalCode_REFUSAL_CODE_INVALID_PARAMETER ||
 			r.GetSource() != batonv1.ConversionSource_CONVERSION_SOURCE_KICKBACK {
 			t.Errorf("refusal %v", r)
@@ -195,10 +195,10 @@ func TestFC2FutureTimestampIsRefused(t *testing.T) {
 		t.Fatalf("only SKEW-OK may count: %v %v", l.GetConversions(), err)
 	}
 	refs, err := e.adv.ListRefusals(ctx, &batonv1.ListRefusalsRequest{})
-	if err != nil || len(refs.GetRefusals()) != 3 {
+	if err != nil || len(refusalsOf(refs)) != 3 {
 		t.Fatalf("refusals %v %v", refs, err)
 	}
-	for _, r := range refs.GetRefusals() {
+	for _, r := range refusalsOf(refs) {
 		if r.GetCode() != "future_timestamp" || r.GetReason() != batonv1.RefusalCode_REFUSAL_CODE_FUTURE_TIMESTAMP {
 			t.Errorf("refusal %s %v: %s", r.GetOrderId(), r.GetReason(), r.GetCode())
 		}
@@ -277,7 +277,7 @@ func TestRefusalCodesAreOneSetAtEveryEntrance(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
-	for _, r := range l.GetRefusals() {
+	for _, r := range refusalsOf(l) {
 		got[r.GetOrderId()] = r.GetCode()
 		if "REFUSAL_CODE_"+strings.ToUpper(r.GetCode()) != r.GetReason().String() {
 			t.Errorf("%s: code %q but reason %v", r.GetOrderId(), r.GetCode(), r.GetReason())

@@ -65,6 +65,9 @@ type Config struct {
 	// are dropped whole (BATON_CLICK_RETENTION, default 9600h = 400 days; 0
 	// keeps everything). It must exceed the longest attribution window.
 	ClickRetention time.Duration
+	// RefusalRetention is how long refusal aggregates are kept
+	// (BATON_REFUSAL_RETENTION, default 720h = 30 days; 0 keeps them all).
+	RefusalRetention time.Duration
 	// PostbackAllow lists networks (CIDRs or IPs) postbacks may reach even
 	// though they are loopback or private (BATON_POSTBACK_ALLOW, default
 	// none: such targets are refused after DNS, at connect time).
@@ -101,6 +104,10 @@ type Config struct {
 	// balancer stops sending before the listener closes (BATON_DRAIN_DELAY,
 	// default 0s; set it to the balancer's health-check interval).
 	DrainDelay time.Duration
+	// AccessLog is the access log: "off" (default), "on" (every request) or
+	// "sampled:R" (every request, but the click redirect and the tags only
+	// with probability R) (BATON_ACCESS_LOG).
+	AccessLog string
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
@@ -167,6 +174,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.ClickRetention, "click-retention", durEnv("BATON_CLICK_RETENTION", 400*24*time.Hour), "how long clicks are kept; 0 keeps all (BATON_CLICK_RETENTION)")
+	fs.DurationVar(&c.RefusalRetention, "refusal-retention", durEnv("BATON_REFUSAL_RETENTION", 30*24*time.Hour), "how long refused reports are kept; 0 keeps all (BATON_REFUSAL_RETENTION)")
 	fs.StringVar(&c.JaegerURL, "jaeger-url", env("BATON_JAEGER_URL", ""), "Jaeger query API that GetTrace reads spans from, e.g. http://127.0.0.1:16686 (BATON_JAEGER_URL)")
 	fs.StringVar(&c.PostbackAllow, "postback-allow", env("BATON_POSTBACK_ALLOW", ""), "private/loopback networks postbacks may reach (BATON_POSTBACK_ALLOW)")
 	fs.StringVar(&c.PostbackSchedule, "postback-schedule", env("BATON_POSTBACK_SCHEDULE", "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"), "retry waits (BATON_POSTBACK_SCHEDULE)")
@@ -176,6 +184,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.DurationVar(&c.PostbackRescueAfter, "postback-rescue-after", durEnv("BATON_POSTBACK_RESCUE_AFTER", 3*time.Minute), "resend postbacks interrupted by a crash after (BATON_POSTBACK_RESCUE_AFTER)")
 	fs.StringVar(&c.Telemetry, "telemetry", env("BATON_TELEMETRY", "on"), "on or off (BATON_TELEMETRY)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("BATON_TRUSTED_PROXIES", ""), "load balancers whose forwarding headers are believed, CIDRs (BATON_TRUSTED_PROXIES)")
+	fs.StringVar(&c.AccessLog, "access-log", env("BATON_ACCESS_LOG", "off"), "off, on, or sampled:R (clicks and tags logged with probability R) (BATON_ACCESS_LOG)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", durEnv("BATON_DRAIN_DELAY", 0), "on SIGTERM, serve this long as not ready before closing (BATON_DRAIN_DELAY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
@@ -241,6 +250,9 @@ func (c *Config) validate() error {
 	if c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("BATON_REQUEST_TIMEOUT and BATON_SHUTDOWN_TIMEOUT must be positive"))
 	}
+	if c.RefusalRetention < 0 {
+		errs = append(errs, errors.New("BATON_REFUSAL_RETENTION: must be 0 (keep all) or positive"))
+	}
 	if c.ClickRetention != 0 && c.ClickRetention < 366*24*time.Hour {
 		errs = append(errs, errors.New("BATON_CLICK_RETENTION: must be 0 (keep all) or at least 366 days, beyond the longest attribution window"))
 	}
@@ -258,6 +270,9 @@ func (c *Config) validate() error {
 	}
 	if c.DrainDelay < 0 {
 		errs = append(errs, errors.New("BATON_DRAIN_DELAY: must not be negative"))
+	}
+	if _, _, err := ParseAccessLog(c.AccessLog); err != nil {
+		errs = append(errs, fmt.Errorf("BATON_ACCESS_LOG: %w", err))
 	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
@@ -302,9 +317,9 @@ func (c Config) LogAttrs() []any {
 		"admin_key", redact(c.AdminKey), "master_key", redact(c.MasterKey),
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
-		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(),
+		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(), "refusal_retention", c.RefusalRetention.String(),
 		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
-		"trusted_proxies", c.TrustedProxies, "drain_delay", c.DrainDelay.String(),
+		"trusted_proxies", c.TrustedProxies, "drain_delay", c.DrainDelay.String(), "access_log", c.AccessLog,
 	}
 }
 
@@ -331,3 +346,23 @@ func ParseNetworks(s string) ([]netip.Prefix, error) {
 
 // Getenv is os.Getenv, for callers that pass the real environment.
 var Getenv = os.Getenv
+
+// ParseAccessLog reads BATON_ACCESS_LOG: whether requests are logged, and
+// the probability a click redirect or tag request is (1 for "on").
+func ParseAccessLog(s string) (on bool, clickRate float64, err error) {
+	switch s {
+	case "", "off":
+		return false, 0, nil
+	case "on":
+		return true, 1, nil
+	}
+	v, ok := strings.CutPrefix(s, "sampled:")
+	if !ok {
+		return false, 0, fmt.Errorf("%q is not off, on or sampled:R", s)
+	}
+	r, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(r >= 0 && r <= 1) {
+		return false, 0, fmt.Errorf("sampled:%s: R must be a number from 0 to 1", v)
+	}
+	return true, r, nil
+}

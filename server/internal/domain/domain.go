@@ -272,6 +272,8 @@ const (
 	FlagSubIDMalformed
 	FlagDeepLinkRefused
 	FlagOfferPaused
+	FlagQueryCut
+	FlagCancelled
 )
 
 // ClickSource tells how a click reached Baton.
@@ -512,6 +514,24 @@ type Refusal struct {
 	Params       map[string]string
 	RemoteIP     string
 	CreatedAt    time.Time
+	// Refusals are aggregated per advertiser, source, code and minute: the
+	// fields above are the first one's; Count is how many there were,
+	// LastSeen when the last came, Samples the first few (the first
+	// included). A report naming no known advertiser keeps only the count.
+	Count    int64
+	LastSeen time.Time
+	Samples  []RefusalSample
+}
+
+// RefusalSample is one refused report of an aggregate, as it came (bounded,
+// secrets masked).
+type RefusalSample struct {
+	Message  string            `json:"message"`
+	OrderID  string            `json:"order_id"`
+	ClickID  string            `json:"click_id"`
+	Params   map[string]string `json:"params"`
+	RemoteIP string            `json:"remote_ip"`
+	Time     time.Time         `json:"time"`
 }
 
 // ReportRow is one day, offer and publisher.

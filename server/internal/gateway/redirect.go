@@ -89,9 +89,11 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		trace.WithAttributes(attribute.String(telemetry.LinkID, linkID)))
 	defer span.End()
 	r = r.WithContext(ctx)
+	query, cut := clickQuery(r.URL.RawQuery)
 	res, err := rd.clicks.Record(r.Context(), service.ClickInput{
 		LinkID:      linkID,
-		Query:       r.URL.Query(),
+		Query:       query,
+		QueryCut:    cut,
 		IP:          ClientIP(r),
 		UserAgent:   r.UserAgent(),
 		Referer:     r.Referer(),
@@ -121,6 +123,13 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case res.Gone:
 		page(w, http.StatusGone, "Offer ended", "This offer is not available any more.")
+		return
+	case r.Context().Err() != nil:
+		// The client went away (RST_STREAM, closed connection) before
+		// the answer: the click is stored, and marked so.
+		if err := rd.clicks.MarkCancelled(context.WithoutCancel(ctx), res.Click); err != nil {
+			rd.log.WarnContext(ctx, "cancelled click not marked", "click_id", res.Click.ID, "error", err)
+		}
 		return
 	}
 	cookie := &http.Cookie{

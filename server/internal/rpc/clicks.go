@@ -43,6 +43,8 @@ var clickFlagNames = []struct {
 	{domain.FlagSubIDMalformed, batonv1.ClickFlag_CLICK_FLAG_SUB_ID_MALFORMED},
 	{domain.FlagDeepLinkRefused, batonv1.ClickFlag_CLICK_FLAG_DEEP_LINK_REFUSED},
 	{domain.FlagOfferPaused, batonv1.ClickFlag_CLICK_FLAG_OFFER_PAUSED},
+	{domain.FlagQueryCut, batonv1.ClickFlag_CLICK_FLAG_QUERY_CUT},
+	{domain.FlagCancelled, batonv1.ClickFlag_CLICK_FLAG_CANCELLED},
 }
 
 func clickToProto(c domain.Click) *batonv1.Click {

@@ -316,9 +316,19 @@ func (s *ConversionServer) ListRefusals(ctx context.Context, req *batonv1.ListRe
 		out.Refusals = append(out.Refusals, &batonv1.Refusal{
 			Id: r.ID, AdvertiserId: r.AdvertiserID, OfferId: r.OfferID, Source: sourceNames[r.Source], Code: string(r.Code), Reason: refusalCodes[r.Code],
 			Message: r.Message, OrderId: r.OrderID, ClickId: r.ClickID, Params: r.Params, RemoteIp: r.RemoteIP, CreateTime: ts(r.CreatedAt),
+			Count: r.Count, LastTime: ts(r.LastSeen), Samples: refusalSamples(r.Samples),
 		})
 	}
 	return out, nil
+}
+
+func refusalSamples(list []domain.RefusalSample) []*batonv1.RefusalSample {
+	out := make([]*batonv1.RefusalSample, 0, len(list))
+	for _, s := range list {
+		out = append(out, &batonv1.RefusalSample{Message: s.Message, OrderId: s.OrderID, ClickId: s.ClickID, Params: s.Params,
+			RemoteIp: s.RemoteIP, Time: ts(s.Time)})
+	}
+	return out
 }
 
 // BuildFc2Tag implements baton.v1.ConversionService.

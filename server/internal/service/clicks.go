@@ -26,6 +26,7 @@ type ClickStore interface {
 	GetSite(ctx context.Context, id string) (domain.Site, error)
 	GetClick(ctx context.Context, id string) (domain.Click, error)
 	ListClicks(ctx context.Context, f domain.ClickFilter, page domain.Page) ([]domain.Click, string, error)
+	MarkClick(ctx context.Context, id string, at time.Time, flags domain.ClickFlag) error
 }
 
 // ClickRecorder stores a click durably: when Write returns nil, the click is
@@ -148,6 +149,8 @@ type ClickInput struct {
 	// the publisher's or offer's parameter names, the deep link from "jump"
 	// (FC2) or "url".
 	Query url.Values
+	// QueryCut: the query had more parameters than were read.
+	QueryCut bool
 	// SubIDs are given directly by RecordClick (sub1..sub5).
 	SubIDs    []string
 	DeepLink  string
@@ -202,6 +205,9 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 	}
 	o := lc.offer
 	var flags domain.ClickFlag
+	if in.QueryCut {
+		flags |= domain.FlagQueryCut
+	}
 	landing := o.LandingURL
 	if o.Status == domain.OfferPaused {
 		if o.FallbackURL == "" {

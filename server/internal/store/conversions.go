@@ -286,50 +286,6 @@ func (s *Store) DueForAutoApproval(ctx context.Context, now time.Time, limit int
 	return ids, translate(err)
 }
 
-// ---------------------------------------------------------------- refusals
-
-// AddRefusal records a refused conversion report.
-func (s *Store) AddRefusal(ctx context.Context, r domain.Refusal) error {
-	if r.ID == "" {
-		r.ID = s.ids.New("ref")
-	}
-	params, err := json.Marshal(r.Params)
-	if err != nil {
-		return err
-	}
-	if r.Params == nil {
-		params = []byte("{}")
-	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO conversion_refusals (id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		r.ID, r.AdvertiserID, r.OfferID, int16(r.Source), r.Code, r.Message, r.OrderID, r.ClickID, params, r.RemoteIP, s.now())
-	return translate(err)
-}
-
-// ListRefusals pages through refusals, optionally of one advertiser and source.
-func (s *Store) ListRefusals(ctx context.Context, advertiserID string, source domain.ConversionSource, from, to time.Time, page domain.Page) ([]domain.Refusal, string, error) {
-	size := pageSize(page)
-	fromP, toP := optTime(from), optTime(to)
-	rows, _ := s.pool.Query(ctx, `SELECT id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip, created_at
-		FROM conversion_refusals WHERE ($1 = '' OR advertiser_id = $1) AND ($2 = 0 OR source = $2)
-		AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
-		AND id > $5 ORDER BY id LIMIT $6`, advertiserID, int16(source), fromP, toP, page.After, size+1)
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Refusal, error) {
-		var r domain.Refusal
-		var params []byte
-		err := row.Scan(&r.ID, &r.AdvertiserID, &r.OfferID, &r.Source, &r.Code, &r.Message, &r.OrderID, &r.ClickID, &params, &r.RemoteIP, &r.CreatedAt)
-		if err == nil {
-			err = json.Unmarshal(params, &r.Params)
-		}
-		return r, err
-	})
-	if err != nil {
-		return nil, "", translate(err)
-	}
-	list, next := nextAfter(list, size, func(r domain.Refusal) string { return r.ID })
-	return list, next, nil
-}
-
 // ClicksByPublisher returns a publisher's (and, when siteID is set, a
 // site's) clicks on an advertiser's offers in [from, to], oldest first: the
 // candidates when a shop names the affiliate (FC2 ref_userid/ref_siteid).

@@ -109,6 +109,7 @@ func setup(ctx context.Context, serviceName string) (*Telemetry, error) {
 			// still recorded, so that errorsKept can export the failed ones.
 			sdktrace.WithSampler(recordAll{sdktrace.ParentBased(envSampler())}),
 			sdktrace.WithSpanProcessor(&errorsKept{next: sdktrace.NewBatchSpanProcessor(exp)}),
+			sdktrace.WithSpanProcessor(firstSpan{}),
 		)
 		otel.SetTracerProvider(tp)
 		t.Exporting = true

@@ -41,6 +41,14 @@ const (
 	ClickFlag_CLICK_FLAG_DEEP_LINK_REFUSED ClickFlag = 5
 	// The offer was paused; the person was sent to its fallback URL.
 	ClickFlag_CLICK_FLAG_OFFER_PAUSED ClickFlag = 6
+	// The query string held more parameters than Baton reads (1,000): only
+	// the first ones were read (sub-IDs and deep link among them, when they
+	// came first); the person still landed.
+	ClickFlag_CLICK_FLAG_QUERY_CUT ClickFlag = 7
+	// The client went away (closed the connection, or cancelled the HTTP/2
+	// stream) before the redirect was answered: recorded, but not unique
+	// (the person did not land).
+	ClickFlag_CLICK_FLAG_CANCELLED ClickFlag = 8
 )
 
 // Enum value maps for ClickFlag.
@@ -53,6 +61,8 @@ var (
 		4: "CLICK_FLAG_SUB_ID_MALFORMED",
 		5: "CLICK_FLAG_DEEP_LINK_REFUSED",
 		6: "CLICK_FLAG_OFFER_PAUSED",
+		7: "CLICK_FLAG_QUERY_CUT",
+		8: "CLICK_FLAG_CANCELLED",
 	}
 	ClickFlag_value = map[string]int32{
 		"CLICK_FLAG_UNSPECIFIED":       0,
@@ -62,6 +72,8 @@ var (
 		"CLICK_FLAG_SUB_ID_MALFORMED":  4,
 		"CLICK_FLAG_DEEP_LINK_REFUSED": 5,
 		"CLICK_FLAG_OFFER_PAUSED":      6,
+		"CLICK_FLAG_QUERY_CUT":         7,
+		"CLICK_FLAG_CANCELLED":         8,
 	}
 )
 
@@ -1217,7 +1229,7 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"uniqueOnly\"e\n" +
 	"\x12ListClicksResponse\x12'\n" +
 	"\x06clicks\x18\x01 \x03(\v2\x0f.baton.v1.ClickR\x06clicks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xd6\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x8a\x02\n" +
 	"\tClickFlag\x12\x1a\n" +
 	"\x16CLICK_FLAG_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLICK_FLAG_DUPLICATE\x10\x01\x12\x12\n" +
@@ -1225,7 +1237,9 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"\x1bCLICK_FLAG_SUB_ID_TRUNCATED\x10\x03\x12\x1f\n" +
 	"\x1bCLICK_FLAG_SUB_ID_MALFORMED\x10\x04\x12 \n" +
 	"\x1cCLICK_FLAG_DEEP_LINK_REFUSED\x10\x05\x12\x1b\n" +
-	"\x17CLICK_FLAG_OFFER_PAUSED\x10\x06*\\\n" +
+	"\x17CLICK_FLAG_OFFER_PAUSED\x10\x06\x12\x18\n" +
+	"\x14CLICK_FLAG_QUERY_CUT\x10\a\x12\x18\n" +
+	"\x14CLICK_FLAG_CANCELLED\x10\b*\\\n" +
 	"\vClickSource\x12\x1c\n" +
 	"\x18CLICK_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CLICK_SOURCE_REDIRECT\x10\x01\x12\x14\n" +

@@ -1744,7 +1744,13 @@ func (x *BulkUpdateConversionStatusResponse) GetUpdatedCount() int32 {
 	return 0
 }
 
-// Refusal is a conversion report Baton refused.
+// Refusal is conversion reports Baton refused, aggregated: one per
+// advertiser, source, code and minute, with how many were refused
+// (count), the first and last time (create_time, last_time) and the first
+// few as they came (samples, at most 10). order_id, click_id, params,
+// message and remote_ip are the first sample's. Reports naming no
+// advertiser of this network (an unknown FC2 shopid) are only counted:
+// their contents are not kept, and only an admin sees them.
 type Refusal struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1764,7 +1770,14 @@ type Refusal struct {
 	RemoteIp   string                 `protobuf:"bytes,10,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Why the report was refused (the same as code).
-	Reason        RefusalCode `protobuf:"varint,12,opt,name=reason,proto3,enum=baton.v1.RefusalCode" json:"reason,omitempty"`
+	Reason RefusalCode `protobuf:"varint,12,opt,name=reason,proto3,enum=baton.v1.RefusalCode" json:"reason,omitempty"`
+	// How many reports this aggregate counts (at least 1).
+	Count int64 `protobuf:"varint,13,opt,name=count,proto3" json:"count,omitempty"`
+	// When the last of them came (create_time is the first).
+	LastTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_time,json=lastTime,proto3" json:"last_time,omitempty"`
+	// The first reports of the aggregate as they came, oldest first (at most
+	// 10; the rest are only counted). Empty for reports naming no advertiser.
+	Samples       []*RefusalSample `protobuf:"bytes,15,rep,name=samples,proto3" json:"samples,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1883,6 +1896,114 @@ func (x *Refusal) GetReason() RefusalCode {
 	return RefusalCode_REFUSAL_CODE_UNSPECIFIED
 }
 
+func (x *Refusal) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Refusal) GetLastTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastTime
+	}
+	return nil
+}
+
+func (x *Refusal) GetSamples() []*RefusalSample {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
+// RefusalSample is one refused report of a Refusal aggregate.
+type RefusalSample struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What was wrong, in words.
+	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	OrderId string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	ClickId string `protobuf:"bytes,3,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
+	// The request's parameters, with secrets (passwd, sh, token) masked.
+	Params        map[string]string      `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RemoteIp      string                 `protobuf:"bytes,5,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefusalSample) Reset() {
+	*x = RefusalSample{}
+	mi := &file_baton_v1_conversion_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefusalSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefusalSample) ProtoMessage() {}
+
+func (x *RefusalSample) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_conversion_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefusalSample.ProtoReflect.Descriptor instead.
+func (*RefusalSample) Descriptor() ([]byte, []int) {
+	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RefusalSample) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RefusalSample) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *RefusalSample) GetClickId() string {
+	if x != nil {
+		return x.ClickId
+	}
+	return ""
+}
+
+func (x *RefusalSample) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *RefusalSample) GetRemoteIp() string {
+	if x != nil {
+		return x.RemoteIp
+	}
+	return ""
+}
+
+func (x *RefusalSample) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 type ListRefusalsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -1896,7 +2017,7 @@ type ListRefusalsRequest struct {
 
 func (x *ListRefusalsRequest) Reset() {
 	*x = ListRefusalsRequest{}
-	mi := &file_baton_v1_conversion_proto_msgTypes[16]
+	mi := &file_baton_v1_conversion_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1908,7 +2029,7 @@ func (x *ListRefusalsRequest) String() string {
 func (*ListRefusalsRequest) ProtoMessage() {}
 
 func (x *ListRefusalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_conversion_proto_msgTypes[16]
+	mi := &file_baton_v1_conversion_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1921,7 +2042,7 @@ func (x *ListRefusalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRefusalsRequest.ProtoReflect.Descriptor instead.
 func (*ListRefusalsRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{16}
+	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListRefusalsRequest) GetPageSize() int32 {
@@ -1969,7 +2090,7 @@ type ListRefusalsResponse struct {
 
 func (x *ListRefusalsResponse) Reset() {
 	*x = ListRefusalsResponse{}
-	mi := &file_baton_v1_conversion_proto_msgTypes[17]
+	mi := &file_baton_v1_conversion_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1981,7 +2102,7 @@ func (x *ListRefusalsResponse) String() string {
 func (*ListRefusalsResponse) ProtoMessage() {}
 
 func (x *ListRefusalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_conversion_proto_msgTypes[17]
+	mi := &file_baton_v1_conversion_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1994,7 +2115,7 @@ func (x *ListRefusalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRefusalsResponse.ProtoReflect.Descriptor instead.
 func (*ListRefusalsResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{17}
+	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRefusalsResponse) GetRefusals() []*Refusal {
@@ -2040,7 +2161,7 @@ type BuildFc2TagRequest struct {
 
 func (x *BuildFc2TagRequest) Reset() {
 	*x = BuildFc2TagRequest{}
-	mi := &file_baton_v1_conversion_proto_msgTypes[18]
+	mi := &file_baton_v1_conversion_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2052,7 +2173,7 @@ func (x *BuildFc2TagRequest) String() string {
 func (*BuildFc2TagRequest) ProtoMessage() {}
 
 func (x *BuildFc2TagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_conversion_proto_msgTypes[18]
+	mi := &file_baton_v1_conversion_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2065,7 +2186,7 @@ func (x *BuildFc2TagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildFc2TagRequest.ProtoReflect.Descriptor instead.
 func (*BuildFc2TagRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{18}
+	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BuildFc2TagRequest) GetAdvertiserId() string {
@@ -2196,7 +2317,7 @@ type BuildFc2TagResponse struct {
 
 func (x *BuildFc2TagResponse) Reset() {
 	*x = BuildFc2TagResponse{}
-	mi := &file_baton_v1_conversion_proto_msgTypes[19]
+	mi := &file_baton_v1_conversion_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2329,7 @@ func (x *BuildFc2TagResponse) String() string {
 func (*BuildFc2TagResponse) ProtoMessage() {}
 
 func (x *BuildFc2TagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_conversion_proto_msgTypes[19]
+	mi := &file_baton_v1_conversion_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2342,7 @@ func (x *BuildFc2TagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BuildFc2TagResponse.ProtoReflect.Descriptor instead.
 func (*BuildFc2TagResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{19}
+	return file_baton_v1_conversion_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BuildFc2TagResponse) GetUrl() string {
@@ -2398,7 +2519,7 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x05error\x18\x03 \x01(\tR\x05error\"y\n" +
 	"\"BulkUpdateConversionStatusResponse\x12.\n" +
 	"\aresults\x18\x01 \x03(\v2\x14.baton.v1.BulkResultR\aresults\x12#\n" +
-	"\rupdated_count\x18\x02 \x01(\x05R\fupdatedCount\"\xec\x03\n" +
+	"\rupdated_count\x18\x02 \x01(\x05R\fupdatedCount\"\xee\x04\n" +
 	"\aRefusal\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\radvertiser_id\x18\x02 \x01(\tR\fadvertiserId\x12\x19\n" +
@@ -2413,7 +2534,20 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	" \x01(\tR\bremoteIp\x12;\n" +
 	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12-\n" +
-	"\x06reason\x18\f \x01(\x0e2\x15.baton.v1.RefusalCodeR\x06reason\x1a9\n" +
+	"\x06reason\x18\f \x01(\x0e2\x15.baton.v1.RefusalCodeR\x06reason\x12\x14\n" +
+	"\x05count\x18\r \x01(\x03R\x05count\x127\n" +
+	"\tlast_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\blastTime\x121\n" +
+	"\asamples\x18\x0f \x03(\v2\x17.baton.v1.RefusalSampleR\asamples\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa4\x02\n" +
+	"\rRefusalSample\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x19\n" +
+	"\border_id\x18\x02 \x01(\tR\aorderId\x12\x19\n" +
+	"\bclick_id\x18\x03 \x01(\tR\aclickId\x12;\n" +
+	"\x06params\x18\x04 \x03(\v2#.baton.v1.RefusalSample.ParamsEntryR\x06params\x12\x1b\n" +
+	"\tremote_ip\x18\x05 \x01(\tR\bremoteIp\x12.\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x87\x02\n" +
@@ -2535,7 +2669,7 @@ func file_baton_v1_conversion_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_conversion_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_baton_v1_conversion_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_baton_v1_conversion_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_baton_v1_conversion_proto_goTypes = []any{
 	(ConversionStatus)(0),                      // 0: baton.v1.ConversionStatus
 	(ConversionSource)(0),                      // 1: baton.v1.ConversionSource
@@ -2559,39 +2693,41 @@ var file_baton_v1_conversion_proto_goTypes = []any{
 	(*BulkResult)(nil),                         // 19: baton.v1.BulkResult
 	(*BulkUpdateConversionStatusResponse)(nil), // 20: baton.v1.BulkUpdateConversionStatusResponse
 	(*Refusal)(nil),                            // 21: baton.v1.Refusal
-	(*ListRefusalsRequest)(nil),                // 22: baton.v1.ListRefusalsRequest
-	(*ListRefusalsResponse)(nil),               // 23: baton.v1.ListRefusalsResponse
-	(*BuildFc2TagRequest)(nil),                 // 24: baton.v1.BuildFc2TagRequest
-	(*BuildFc2TagResponse)(nil),                // 25: baton.v1.BuildFc2TagResponse
-	nil,                                        // 26: baton.v1.Refusal.ParamsEntry
-	(*Money)(nil),                              // 27: baton.v1.Money
-	(*timestamppb.Timestamp)(nil),              // 28: google.protobuf.Timestamp
-	(*TimeRange)(nil),                          // 29: baton.v1.TimeRange
+	(*RefusalSample)(nil),                      // 22: baton.v1.RefusalSample
+	(*ListRefusalsRequest)(nil),                // 23: baton.v1.ListRefusalsRequest
+	(*ListRefusalsResponse)(nil),               // 24: baton.v1.ListRefusalsResponse
+	(*BuildFc2TagRequest)(nil),                 // 25: baton.v1.BuildFc2TagRequest
+	(*BuildFc2TagResponse)(nil),                // 26: baton.v1.BuildFc2TagResponse
+	nil,                                        // 27: baton.v1.Refusal.ParamsEntry
+	nil,                                        // 28: baton.v1.RefusalSample.ParamsEntry
+	(*Money)(nil),                              // 29: baton.v1.Money
+	(*timestamppb.Timestamp)(nil),              // 30: google.protobuf.Timestamp
+	(*TimeRange)(nil),                          // 31: baton.v1.TimeRange
 }
 var file_baton_v1_conversion_proto_depIdxs = []int32{
-	27, // 0: baton.v1.Item.unit_price:type_name -> baton.v1.Money
+	29, // 0: baton.v1.Item.unit_price:type_name -> baton.v1.Money
 	0,  // 1: baton.v1.StatusChange.from:type_name -> baton.v1.ConversionStatus
 	0,  // 2: baton.v1.StatusChange.to:type_name -> baton.v1.ConversionStatus
 	3,  // 3: baton.v1.StatusChange.reason:type_name -> baton.v1.StatusReason
-	28, // 4: baton.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
-	27, // 5: baton.v1.Conversion.amount:type_name -> baton.v1.Money
-	27, // 6: baton.v1.Conversion.commission:type_name -> baton.v1.Money
+	30, // 4: baton.v1.StatusChange.time:type_name -> google.protobuf.Timestamp
+	29, // 5: baton.v1.Conversion.amount:type_name -> baton.v1.Money
+	29, // 6: baton.v1.Conversion.commission:type_name -> baton.v1.Money
 	6,  // 7: baton.v1.Conversion.items:type_name -> baton.v1.Item
 	0,  // 8: baton.v1.Conversion.status:type_name -> baton.v1.ConversionStatus
 	7,  // 9: baton.v1.Conversion.history:type_name -> baton.v1.StatusChange
 	1,  // 10: baton.v1.Conversion.source:type_name -> baton.v1.ConversionSource
 	2,  // 11: baton.v1.Conversion.attribution_path:type_name -> baton.v1.AttributionPath
-	28, // 12: baton.v1.Conversion.sale_time:type_name -> google.protobuf.Timestamp
-	28, // 13: baton.v1.Conversion.create_time:type_name -> google.protobuf.Timestamp
-	28, // 14: baton.v1.Conversion.update_time:type_name -> google.protobuf.Timestamp
-	27, // 15: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
+	30, // 12: baton.v1.Conversion.sale_time:type_name -> google.protobuf.Timestamp
+	30, // 13: baton.v1.Conversion.create_time:type_name -> google.protobuf.Timestamp
+	30, // 14: baton.v1.Conversion.update_time:type_name -> google.protobuf.Timestamp
+	29, // 15: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
 	6,  // 16: baton.v1.RecordConversionRequest.items:type_name -> baton.v1.Item
 	9,  // 17: baton.v1.RecordConversionRequest.buyer:type_name -> baton.v1.Buyer
-	28, // 18: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
-	28, // 19: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
+	30, // 18: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
+	30, // 19: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
 	8,  // 20: baton.v1.RecordConversionResponse.conversion:type_name -> baton.v1.Conversion
 	8,  // 21: baton.v1.GetConversionResponse.conversion:type_name -> baton.v1.Conversion
-	29, // 22: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
+	31, // 22: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
 	0,  // 23: baton.v1.ListConversionsRequest.status:type_name -> baton.v1.ConversionStatus
 	8,  // 24: baton.v1.ListConversionsResponse.conversions:type_name -> baton.v1.Conversion
 	0,  // 25: baton.v1.UpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
@@ -2603,33 +2739,37 @@ var file_baton_v1_conversion_proto_depIdxs = []int32{
 	8,  // 31: baton.v1.BulkResult.conversion:type_name -> baton.v1.Conversion
 	19, // 32: baton.v1.BulkUpdateConversionStatusResponse.results:type_name -> baton.v1.BulkResult
 	1,  // 33: baton.v1.Refusal.source:type_name -> baton.v1.ConversionSource
-	26, // 34: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
-	28, // 35: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
+	27, // 34: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
+	30, // 35: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
 	4,  // 36: baton.v1.Refusal.reason:type_name -> baton.v1.RefusalCode
-	29, // 37: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
-	1,  // 38: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
-	21, // 39: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
-	5,  // 40: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
-	28, // 41: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
-	10, // 42: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
-	12, // 43: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
-	14, // 44: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
-	16, // 45: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
-	18, // 46: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
-	22, // 47: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
-	24, // 48: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
-	11, // 49: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
-	13, // 50: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
-	15, // 51: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
-	17, // 52: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
-	20, // 53: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
-	23, // 54: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
-	25, // 55: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
-	49, // [49:56] is the sub-list for method output_type
-	42, // [42:49] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	30, // 37: baton.v1.Refusal.last_time:type_name -> google.protobuf.Timestamp
+	22, // 38: baton.v1.Refusal.samples:type_name -> baton.v1.RefusalSample
+	28, // 39: baton.v1.RefusalSample.params:type_name -> baton.v1.RefusalSample.ParamsEntry
+	30, // 40: baton.v1.RefusalSample.time:type_name -> google.protobuf.Timestamp
+	31, // 41: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
+	1,  // 42: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
+	21, // 43: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
+	5,  // 44: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
+	30, // 45: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
+	10, // 46: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
+	12, // 47: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
+	14, // 48: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
+	16, // 49: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
+	18, // 50: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
+	23, // 51: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
+	25, // 52: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
+	11, // 53: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
+	13, // 54: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
+	15, // 55: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
+	17, // 56: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
+	20, // 57: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
+	24, // 58: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
+	26, // 59: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
+	53, // [53:60] is the sub-list for method output_type
+	46, // [46:53] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_conversion_proto_init() }
@@ -2639,14 +2779,14 @@ func file_baton_v1_conversion_proto_init() {
 	}
 	file_baton_v1_common_proto_init()
 	file_baton_v1_conversion_proto_msgTypes[4].OneofWrappers = []any{}
-	file_baton_v1_conversion_proto_msgTypes[18].OneofWrappers = []any{}
+	file_baton_v1_conversion_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_conversion_proto_rawDesc), len(file_baton_v1_conversion_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
