@@ -89,9 +89,15 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		trace.WithAttributes(attribute.String(telemetry.LinkID, linkID)))
 	defer span.End()
 	r = r.WithContext(ctx)
+	q := r.URL.Query()
+	deep := q.Get("jump") // FC2's name
+	if deep == "" {
+		deep = q.Get("url")
+	}
 	res, err := rd.clicks.Record(r.Context(), service.ClickInput{
 		LinkID:      linkID,
-		Query:       r.URL.Query(),
+		Query:       q,
+		DeepLink:    deep,
 		IP:          ClientIP(r),
 		UserAgent:   r.UserAgent(),
 		Referer:     r.Referer(),
