@@ -138,16 +138,16 @@ func amountFromRequest(req *batonv1.RecordConversionRequest) (domain.Money, erro
 	case req.AmountUsd != nil:
 		minor, err := attribution.ParseDecimal("USD", req.GetAmountUsd())
 		if err != nil {
-			return domain.Money{}, invalidField("amount_usd", err.Error())
+			return domain.Money{}, domain.Invalid("amount_usd", "%s", err.Error())
 		}
 		return domain.Money{Currency: "USD", Minor: minor}, nil
 	case req.GetAmount() != nil:
 		if req.GetAmount().GetAmountMinor() < 0 {
-			return domain.Money{}, invalidField("amount.amount_minor", "must not be negative")
+			return domain.Money{}, domain.Invalid("amount.amount_minor", "must not be negative")
 		}
 		return domain.Money{Currency: req.GetAmount().GetCurrencyCode(), Minor: req.GetAmount().GetAmountMinor()}, nil
 	}
-	return domain.Money{}, invalidField("amount", "exactly one of amount_jpy, amount_usd or amount must be set")
+	return domain.Money{}, domain.Invalid("amount", "exactly one of amount_jpy, amount_usd or amount must be set")
 }
 
 // RecordConversion implements baton.v1.ConversionService.
