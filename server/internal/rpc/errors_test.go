@@ -12,6 +12,7 @@ import (
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/server/internal/auth"
 	"github.com/batonhq/baton/server/internal/domain"
 )
 
@@ -80,5 +81,17 @@ func TestAmountErrorsAreInvalidArgument(t *testing.T) {
 		if c := connect.CodeOf(m.toConnect(context.Background(), err)); c != connect.CodeInvalidArgument {
 			t.Errorf("%v: %v, want invalid_argument", req, c)
 		}
+	}
+}
+
+// TestGetTraceRefusesNonAdmins: a partner's key is told it may not read
+// traces (permission_denied), not an internal error.
+func TestGetTraceRefusesNonAdmins(t *testing.T) {
+	t.Parallel()
+	s := NewConversionServer(nil, nil, nil, slog.New(slog.DiscardHandler))
+	ctx := auth.WithPrincipal(context.Background(), domain.Principal{Role: domain.RolePublisher, PartnerID: "pub_1"})
+	_, err := s.GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: "4bf92f3577b34da6a3ce929d0e0e4736"})
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("GetTrace as a publisher: %v, want permission_denied", err)
 	}
 }

@@ -37,7 +37,7 @@ func traceIDOf(traceparent string) string {
 func (s *ConversionServer) GetTrace(ctx context.Context, req *batonv1.GetTraceRequest) (*batonv1.GetTraceResponse, error) {
 	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.GetTraceResponse, error) {
 		if !p.IsAdmin() {
-			return nil, s.errs.toConnect(ctx, domain.Denied("only an admin key may read traces: a trace spans partners"))
+			return nil, domain.Denied("only an admin key may read traces: a trace spans partners")
 		}
 		spans, err := s.traces.Trace(ctx, req.GetTraceId())
 		if err != nil {
