@@ -94,9 +94,15 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if deep == "" {
 		deep = q.Get("url")
 	}
+	// A link that cannot be looked up has no names: Record then says why.
+	names, _ := rd.clicks.SubIDNames(r.Context(), linkID)
+	subs := make([]string, len(names))
+	for i, n := range names {
+		subs[i] = q.Get(n)
+	}
 	res, err := rd.clicks.Record(r.Context(), service.ClickInput{
 		LinkID:      linkID,
-		Query:       q,
+		SubIDs:      subs,
 		DeepLink:    deep,
 		IP:          ClientIP(r),
 		UserAgent:   r.UserAgent(),

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,10 +143,8 @@ func (c *Clicks) resolve(ctx context.Context, linkID string) (*linkContext, erro
 // ClickInput is a click as it arrives.
 type ClickInput struct {
 	LinkID string
-	// Query is the click URL's query (redirect): sub-IDs are read from it by
-	// the publisher's or offer's parameter names.
-	Query url.Values
-	// SubIDs are given directly by RecordClick (sub1..sub5).
+	// SubIDs are RecordClick's sub1..sub5, or the values a redirect carried
+	// under the link's sub-ID parameter names (see SubIDNames).
 	SubIDs []string
 	// DeepLink is where the click asks to go: RecordClick's deep_link, a
 	// redirect's "jump" (FC2) or "url".
@@ -254,6 +251,17 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 	return ClickResult{Click: click, RedirectURL: redirect, CookieName: CookieName(lc.shopID), CookieMaxAge: window}, nil
 }
 
+// SubIDNames are the parameters a click on the link carries its sub IDs
+// in, in order: the redirect reads them from its query. The link is looked
+// up as Record looks it up (cached), so asking costs nothing more.
+func (c *Clicks) SubIDNames(ctx context.Context, linkID string) ([]string, error) {
+	lc, err := c.resolve(ctx, linkID)
+	if err != nil {
+		return nil, err
+	}
+	return subIDNames(lc.publisher, lc.offer), nil
+}
+
 // subIDNames are the parameters a click's sub IDs come in: the
 // publisher's own, else the offer's, else Baton's defaults.
 func subIDNames(pub domain.Publisher, o domain.Offer) []string {
@@ -271,12 +279,6 @@ func subIDNames(pub domain.Publisher, o domain.Offer) []string {
 func subIDs(names []string, in ClickInput) ([]string, domain.ClickFlag) {
 	var flags domain.ClickFlag
 	raw := in.SubIDs
-	if in.Query != nil {
-		raw = make([]string, len(names))
-		for i, n := range names {
-			raw[i] = in.Query.Get(n)
-		}
-	}
 	if len(raw) > 5 {
 		raw = raw[:5]
 	}
@@ -355,7 +357,6 @@ func (c *Clicks) RecordForPartner(ctx context.Context, p domain.Principal, in Cl
 		}
 	}
 	in.Source = domain.ClickFromAPI
-	in.Query = nil
 	res, err := c.Record(ctx, in)
 	if err == nil && res.Gone {
 		return res, domain.Invalid("link_id", "the offer is paused and has no fallback URL")

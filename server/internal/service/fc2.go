@@ -340,7 +340,7 @@ func (f *FC2Intake) parse(ctx context.Context, rep FC2Report, post bool) (*fc2Re
 func (f *FC2Intake) shop(ctx context.Context, r *fc2Report) error {
 	shopID, err := strconv.ParseInt(r.fields.ShopID, 10, 64)
 	if !isDigits(r.fields.ShopID) || err != nil {
-		r.bad(domain.RefusalInvalidParameter, "shopid is required and must be the numeric shop ID")
+		r.invalid("shopid is required and must be the numeric shop ID")
 		return nil
 	}
 	adv, err := f.store.AdvertiserByShopID(ctx, shopID)
@@ -355,50 +355,77 @@ func (f *FC2Intake) shop(ctx context.Context, r *fc2Report) error {
 	return nil
 }
 
-// check applies FC2's rules for every parameter but the shop, and builds
-// the conversion input.
+// check applies FC2's rules for every parameter but the shop, in the
+// order a shop reads them, and builds the conversion input.
 func (r *fc2Report) check(rep FC2Report, post bool) {
-	bad := func(format string, args ...any) { r.bad(domain.RefusalInvalidParameter, format, args...) }
 	fl := r.fields
 	switch {
 	case fl.UniqueID == "":
-		bad("unique_id is required")
+		r.invalid("unique_id is required")
 	case len(fl.UniqueID) > FC2MaxUniqueID || !isHalfWidth(fl.UniqueID):
-		bad("unique_id must be at most %d half-width characters (letters, digits, symbols)", FC2MaxUniqueID)
+		r.invalid("unique_id must be at most %d half-width characters (letters, digits, symbols)", FC2MaxUniqueID)
 	}
 	amount := r.amount()
-	if len(fl.UName) > FC2MaxUName || !isAlnum(fl.UName) {
-		bad("uname must be at most %d half-width letters and digits", FC2MaxUName)
-	}
-	if fl.Email != "" && (len(fl.Email) > 254 || !strings.Contains(fl.Email, "@") || !isHalfWidth(fl.Email)) {
-		bad("email is not an email address")
-	}
-	if fl.Recurring != "" && fl.Recurring != "0" && fl.Recurring != "1" {
-		bad("recurring must be 0 (new) or 1 (continuing)")
-	}
-	if len(fl.ItemCode) > FC2MaxItemCode || !isAlnum(fl.ItemCode) {
-		bad("item_code must be at most %d half-width letters and digits", FC2MaxItemCode)
-	}
-	var units uint64
-	if fl.UnitNum != "" {
-		n, err := strconv.ParseUint(fl.UnitNum, 10, 32)
-		if err != nil || !isDigits(fl.UnitNum) {
-			bad("unit_num must be a whole number")
-		}
-		units = n
-	}
-	var requestTime *time.Time
-	if fl.TS != "" {
-		t, err := signature.ParseFC2TS(fl.TS)
-		if err != nil {
-			bad("ts must be the tag's issue time in Japan time, yyyymmddhhmmss")
-		} else {
-			requestTime = &t
-		}
-	}
+	r.checkBuyer()
+	units := r.units()
+	requestTime := r.requestTime()
 	if r.sh != "" && len(r.sh) != 16 && len(r.sh) != 40 {
 		r.bad(domain.RefusalBadSignature, "sh must be the 40 hexadecimal characters of the SHA-1, or its first 16")
 	}
+	r.in = r.input(rep, post, amount, units, requestTime)
+}
+
+func (r *fc2Report) invalid(format string, args ...any) {
+	r.bad(domain.RefusalInvalidParameter, format, args...)
+}
+
+// checkBuyer checks the buyer and item fields: uname, email, recurring,
+// item_code.
+func (r *fc2Report) checkBuyer() {
+	fl := r.fields
+	if len(fl.UName) > FC2MaxUName || !isAlnum(fl.UName) {
+		r.invalid("uname must be at most %d half-width letters and digits", FC2MaxUName)
+	}
+	if fl.Email != "" && (len(fl.Email) > 254 || !strings.Contains(fl.Email, "@") || !isHalfWidth(fl.Email)) {
+		r.invalid("email is not an email address")
+	}
+	if fl.Recurring != "" && fl.Recurring != "0" && fl.Recurring != "1" {
+		r.invalid("recurring must be 0 (new) or 1 (continuing)")
+	}
+	if len(fl.ItemCode) > FC2MaxItemCode || !isAlnum(fl.ItemCode) {
+		r.invalid("item_code must be at most %d half-width letters and digits", FC2MaxItemCode)
+	}
+}
+
+// units reads unit_num (0 when absent).
+func (r *fc2Report) units() uint64 {
+	if r.fields.UnitNum == "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(r.fields.UnitNum, 10, 32)
+	if err != nil || !isDigits(r.fields.UnitNum) {
+		r.invalid("unit_num must be a whole number")
+	}
+	return n
+}
+
+// requestTime reads ts, the tag's issue time (nil when absent).
+func (r *fc2Report) requestTime() *time.Time {
+	if r.fields.TS == "" {
+		return nil
+	}
+	t, err := signature.ParseFC2TS(r.fields.TS)
+	if err != nil {
+		r.invalid("ts must be the tag's issue time in Japan time, yyyymmddhhmmss")
+		return nil
+	}
+	return &t
+}
+
+// input builds the conversion input from the checked fields, checking the
+// click ID and the server POST's referrer IDs on the way.
+func (r *fc2Report) input(rep FC2Report, post bool, amount domain.Money, units uint64, requestTime *time.Time) ConversionInput {
+	fl := r.fields
 	in := ConversionInput{
 		AdvertiserID: r.adv.ID, OrderID: fl.UniqueID, Amount: amount, Recurring: fl.Recurring == "1", UserName: fl.UName,
 		Email: fl.Email, Test: r.test, RequestTime: requestTime,
@@ -408,7 +435,7 @@ func (r *fc2Report) check(rep FC2Report, post bool) {
 		ClickID: rep.ClickID, CookieClickID: rep.CookieClickID,
 	}
 	if len(in.ClickID) > 64 || !isHalfWidth(in.ClickID) {
-		bad("click_id must be the click ID Baton passed on the landing URL")
+		r.invalid("click_id must be the click ID Baton passed on the landing URL")
 		in.ClickID = ""
 	}
 	// via=t.js: a copy of the shop's tag sent by Baton's first-party tag,
@@ -433,14 +460,14 @@ func (r *fc2Report) check(rep FC2Report, post bool) {
 			if p.v != "" {
 				n, err := strconv.ParseInt(p.v, 10, 64)
 				if err != nil || !isDigits(p.v) {
-					bad("%s must be the number the click redirect gave the shop", p.name)
+					r.invalid("%s must be the number the click redirect gave the shop", p.name)
 				}
 				*p.dst = n
 			}
 		}
 		in.IP = rep.IP
 	}
-	r.in = in
+	return in
 }
 
 // amount reads amount_y (yen) or amount_d (dollars): exactly one is given.
