@@ -262,14 +262,24 @@ type Override struct {
 // payout when the offer's overrides give it one (the last, if several name
 // it), else of the offer's payout; the rule says which.
 func Earned(offer Payout, overrides []Override, publisherID, saleCurrency string, saleMinor int64) (currency string, minor int64, rule string) {
-	p, prefix := offer, ""
+	p, overridden := PayoutFor(offer, overrides, publisherID)
+	currency, minor, rule = Commission(p, saleCurrency, saleMinor)
+	if overridden {
+		rule = "publisher override: " + rule
+	}
+	return currency, minor, rule
+}
+
+// PayoutFor is the payout publisherID earns: the last of overrides naming
+// it, else the offer's; overridden says which.
+func PayoutFor(offer Payout, overrides []Override, publisherID string) (p Payout, overridden bool) {
+	p = offer
 	for _, ov := range overrides {
 		if ov.PublisherID == publisherID {
-			p, prefix = ov.Payout, "publisher override: "
+			p, overridden = ov.Payout, true
 		}
 	}
-	currency, minor, rule = Commission(p, saleCurrency, saleMinor)
-	return currency, minor, prefix + rule
+	return p, overridden
 }
 
 // FormatBPS renders basis points as a percentage: 500 → "5%", 1250 → "12.5%".

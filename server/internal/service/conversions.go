@@ -414,11 +414,7 @@ func (c *Conversions) price(ctx context.Context, in *ConversionInput, offer doma
 			conv.ClickCreatedAt = &t
 		}
 		conv.UpstreamID, conv.SubIDs = winner.UpstreamID, winner.SubIDs
-		overrides := make([]attribution.Override, len(offer.PayoutOverrides))
-		for i, ov := range offer.PayoutOverrides {
-			overrides[i] = attribution.Override{PublisherID: ov.PublisherID, Payout: payoutRule(ov.Payout)}
-		}
-		cur, minor, rule := attribution.Earned(payoutRule(offer.Payout), overrides, winner.PublisherID, in.Amount.Currency, in.Amount.Minor)
+		cur, minor, rule := attribution.Earned(payoutRule(offer.Payout), payoutOverrides(offer), winner.PublisherID, in.Amount.Currency, in.Amount.Minor)
 		exp.CommissionRule = rule
 		if test {
 			exp.WouldEarn = &domain.Money{Currency: cur, Minor: minor}
@@ -444,6 +440,16 @@ func payoutRule(p domain.Payout) attribution.Payout {
 		return attribution.Payout{Fixed: true, FixedCurrency: p.Fixed.Currency, FixedMinor: p.Fixed.Minor}
 	}
 	return attribution.Payout{PercentBPS: p.PercentBPS}
+}
+
+// payoutOverrides are the offer's per-publisher payouts as package
+// attribution computes them.
+func payoutOverrides(o domain.Offer) []attribution.Override {
+	out := make([]attribution.Override, len(o.PayoutOverrides))
+	for i, ov := range o.PayoutOverrides {
+		out[i] = attribution.Override{PublisherID: ov.PublisherID, Payout: payoutRule(ov.Payout)}
+	}
+	return out
 }
 
 // persist stores conv with everything it causes in one transaction: the

@@ -424,17 +424,8 @@ func (im *Import) conversion(pl *plan, r conversionRow, offer domain.Offer, now 
 			c.Commission.Minor = minor
 			exp.CommissionRule = "as imported"
 		} else {
-			payout := offer.Payout
-			for _, ov := range offer.PayoutOverrides {
-				if ov.PublisherID == c.PublisherID {
-					payout = ov.Payout
-				}
-			}
-			ap := attribution.Payout{PercentBPS: payout.PercentBPS}
-			if payout.Fixed != nil {
-				ap = attribution.Payout{Fixed: true, FixedCurrency: payout.Fixed.Currency, FixedMinor: payout.Fixed.Minor}
-			}
-			cur, minor, rule := attribution.Commission(ap, c.Amount.Currency, c.Amount.Minor)
+			payout, _ := attribution.PayoutFor(payoutRule(offer.Payout), payoutOverrides(offer), c.PublisherID)
+			cur, minor, rule := attribution.Commission(payout, c.Amount.Currency, c.Amount.Minor)
 			c.Commission = domain.Money{Currency: cur, Minor: minor}
 			exp.CommissionRule = "computed at import from the offer's payout: " + rule
 		}

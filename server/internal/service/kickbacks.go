@@ -187,7 +187,14 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, kb KickbackIn
 	if status == domain.StatusPending || conv.Status == status {
 		return conv, dup, nil
 	}
-	// Apply the status the network reports, as the network.
+	out, err := k.applyStatus(ctx, n, conv, status)
+	return out, dup, err
+}
+
+// applyStatus moves conv to the status network n reports, as the network
+// (a reversal of a pending conversion passes through approved).
+// ErrFailedPrecondition is a move the conversion cannot make.
+func (k *Kickbacks) applyStatus(ctx context.Context, n domain.Network, conv domain.Conversion, status domain.ConversionStatus) (domain.Conversion, error) {
 	system := domain.Principal{Role: domain.RoleAdmin, KeyID: "network:" + n.ID}
 	path := []domain.ConversionStatus{status}
 	if status == domain.StatusReversed && conv.Status == domain.StatusPending {
@@ -198,11 +205,10 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, kb KickbackIn
 			return k.conv.changeStatus(ctx, tx, system, conv.ID, to, "", "kickback", "reported by network "+n.ID, "network:"+n.ID)
 		})
 		if err != nil {
-			return conv, dup, err // ErrFailedPrecondition: a move the conversion cannot make
+			return conv, err
 		}
 	}
-	out, err := k.conv.store.GetConversion(ctx, conv.ID)
-	return out, dup, err
+	return k.conv.store.GetConversion(ctx, conv.ID)
 }
 
 // kickbackStatus reads the status a network reports, in the words
