@@ -167,6 +167,8 @@ type Server struct {
 	// draining is set when shutdown begins: readiness answers 503.
 	draining *atomic.Bool
 	logLimit *telemetry.RateLimited // its summaries are written at shutdown
+	// queueRunning is set while the postback workers run (/healthz).
+	queueRunning *atomic.Bool
 }
 
 // New builds the HTTP handler for every route over db.
@@ -236,16 +238,16 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	// not even validation rules), then bound the work, then validate.
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(append(interceptors,
-			recoverInterceptor(log),
+			rpc.RecoverInterceptor(log),
 			rpc.PeerInterceptor(),
 			authn,
-			timeoutInterceptor(cfg.RequestTimeout),
+			rpc.TimeoutInterceptor(cfg.RequestTimeout),
 			validate.NewInterceptor(validate.WithValidator(validator)),
 		)...),
 		connect.WithReadMaxBytes(int(cfg.MaxBodyBytes)),
-		boundedCompression(cfg.MaxBodyBytes),
+		rpc.BoundedCompression(cfg.MaxBodyBytes),
 	}
-	opts = append(opts, jsonCodecs()...)
+	opts = append(opts, rpc.JSONCodecs()...)
 	mux := http.NewServeMux()
 	importSvc := service.NewImport(st, configSvc, nil)
 	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log).WithImport(importSvc), opts...))
@@ -277,23 +279,10 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 			return nil, err
 		}
 	}
-	plain.HandleFunc("GET /healthz", health(st))
-	plain.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if draining.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "shutting down\n")
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := st.Ping(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "database unavailable\n")
-			return
-		}
-		_, _ = io.WriteString(w, "ready\n")
-	})
+	queueRunning := new(atomic.Bool)
+	health := gateway.NewHealth(st, queueRunning, draining, nil)
+	plain.HandleFunc("GET /healthz", health.Healthz)
+	plain.HandleFunc("GET /readyz", health.Readyz)
 	// The web console: the page at "/" exactly, its files under /console/.
 	// Every other path is still a 404.
 	ui := console.New()
@@ -310,13 +299,13 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	var handler http.Handler = forwarded(proxies, headerLimit(announcedLimit(cfg.MaxBodyBytes, uriQuery(mux))))
+	var handler http.Handler = forwarded(proxies, headerLimit(gateway.AnnouncedLimit(cfg.MaxBodyBytes, gateway.URIQuery(mux))))
 	if on, clickRate, err := config.ParseAccessLog(cfg.AccessLog); err != nil {
 		return nil, fmt.Errorf("BATON_ACCESS_LOG: %w", err)
 	} else if on {
 		handler = accessLog(log.With("component", "access"), clickRate, handler)
 	}
-	return &Server{cfg: cfg, log: log, db: db, handler: recoverHTTP(log, handler), clicks: clickWriter, conversions: convSvc, queue: queue, tel: tel, draining: draining, admin: recoverHTTP(log, admin), logLimit: logLimit}, nil
+	return &Server{cfg: cfg, log: log, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -356,6 +345,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("postback queue: %w", err)
 	}
+	s.queueRunning.Store(true)
 	errc := make(chan error, 1)
 	if s.cfg.AdminAddr != "" {
 		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
@@ -395,6 +385,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// Every click that was answered is committed; commit those still queued.
 	s.clicks.Close()
 	// Postbacks in flight finish; queued ones wait in the database.
+	s.queueRunning.Store(false)
 	if qerr := s.queue.Stop(shutCtx); qerr != nil {
 		s.log.Warn("postback queue did not stop cleanly", "error", qerr)
 	}

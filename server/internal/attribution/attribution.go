@@ -252,6 +252,36 @@ func Commission(p Payout, saleCurrency string, saleMinor int64) (currency string
 	return saleCurrency, minor, rule
 }
 
+// Override is one publisher's own payout on an offer.
+type Override struct {
+	PublisherID string
+	Payout      Payout
+}
+
+// Earned returns what publisherID earns on a sale: Commission of its own
+// payout when the offer's overrides give it one (the last, if several name
+// it), else of the offer's payout; the rule says which.
+func Earned(offer Payout, overrides []Override, publisherID, saleCurrency string, saleMinor int64) (currency string, minor int64, rule string) {
+	p, overridden := PayoutFor(offer, overrides, publisherID)
+	currency, minor, rule = Commission(p, saleCurrency, saleMinor)
+	if overridden {
+		rule = "publisher override: " + rule
+	}
+	return currency, minor, rule
+}
+
+// PayoutFor is the payout publisherID earns: the last of overrides naming
+// it, else the offer's; overridden says which.
+func PayoutFor(offer Payout, overrides []Override, publisherID string) (p Payout, overridden bool) {
+	p = offer
+	for _, ov := range overrides {
+		if ov.PublisherID == publisherID {
+			p, overridden = ov.Payout, true
+		}
+	}
+	return p, overridden
+}
+
 // FormatBPS renders basis points as a percentage: 500 → "5%", 1250 → "12.5%".
 func FormatBPS(bps uint32) string {
 	whole, frac := bps/100, bps%100

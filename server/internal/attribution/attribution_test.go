@@ -105,3 +105,33 @@ func TestParseDecimal(t *testing.T) {
 		t.Error("yen have no decimals")
 	}
 }
+
+func TestEarnedPicksThePublishersOverride(t *testing.T) {
+	t.Parallel()
+	offer := Payout{PercentBPS: 500}
+	fixed := Payout{Fixed: true, FixedCurrency: "JPY", FixedMinor: 300}
+	for _, tc := range []struct {
+		name      string
+		overrides []Override
+		publisher string
+		currency  string
+		minor     int64
+		rule      string
+	}{
+		{"no overrides: the offer's payout", nil, "pub_a", "JPY", 500, "5% of ¥10,000 = ¥500"},
+		{"another publisher's override does not apply", []Override{{"pub_b", fixed}}, "pub_a", "JPY", 500, "5% of ¥10,000 = ¥500"},
+		{"the publisher's own fixed payout", []Override{{"pub_b", Payout{PercentBPS: 1}}, {"pub_a", fixed}}, "pub_a", "JPY", 300,
+			"publisher override: a fixed ¥300 per sale"},
+		{"the publisher's own percentage", []Override{{"pub_a", Payout{PercentBPS: 1250}}}, "pub_a", "JPY", 1250,
+			"publisher override: 12.5% of ¥10,000 = ¥1,250"},
+		{"the last override naming the publisher wins", []Override{{"pub_a", fixed}, {"pub_a", Payout{PercentBPS: 1000}}}, "pub_a", "JPY", 1000,
+			"publisher override: 10% of ¥10,000 = ¥1,000"},
+		{"a fixed USD override on a yen sale is paid in USD", []Override{{"pub_a", Payout{Fixed: true, FixedCurrency: "USD", FixedMinor: 250}}}, "pub_a", "USD", 250,
+			"publisher override: a fixed $2.50 per sale"},
+	} {
+		cur, minor, rule := Earned(offer, tc.overrides, tc.publisher, "JPY", 10000)
+		if cur != tc.currency || minor != tc.minor || rule != tc.rule {
+			t.Errorf("%s: got %s %d %q, want %s %d %q", tc.name, cur, minor, rule, tc.currency, tc.minor, tc.rule)
+		}
+	}
+}

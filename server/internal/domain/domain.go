@@ -215,9 +215,13 @@ type Page struct {
 // DefaultPageSize is used when a caller asks for 0.
 const DefaultPageSize = 50
 
-// Errors every layer understands. Wrap them with fmt.Errorf("...: %w") to
-// add context; transports map them to codes with errors.Is.
+// The kinds of error every layer understands. Every layer returns an
+// *Error of one of these kinds (see Error); errors.Is(err, ErrNotFound) and
+// the like find the kind, and each boundary (rpc for Connect, gateway for
+// the legacy HTTP routes) maps kinds to its codes in one place.
 var (
+	// ErrInvalid is the caller's mistake in what it sent.
+	ErrInvalid            = errors.New("invalid argument")
 	ErrNotFound           = errors.New("not found")
 	ErrAlreadyExists      = errors.New("already exists")
 	ErrPermissionDenied   = errors.New("permission denied")
@@ -228,27 +232,100 @@ var (
 	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
-// InvalidError is a caller's mistake in one field.
-type InvalidError struct {
-	Field   string
-	Message string
+// Error is Baton's one error type. Public is written for the caller and is
+// all a transport shows; Cause is what went wrong underneath and only
+// reaches logs. A refused conversion report (recorded in the refusal log)
+// carries its RefusalCode.
+type Error struct {
+	Kind   error       // one of the Err* kinds above
+	Code   RefusalCode // for a refused conversion report; empty otherwise
+	Field  string      // the request field at fault, if one is
+	Public string      // the caller's text
+	// Problems lists every problem found, when there are several (an FC2
+	// report checks all its rules at once); Public joins them.
+	Problems []string
+	Cause    error // internal detail, for logs; never shown
 }
 
-func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
+// Error is the text for logs: the field, the public text, and the cause.
+func (e *Error) Error() string {
+	s := e.Public
+	if s == "" && e.Kind != nil {
+		s = e.Kind.Error()
+	}
+	if e.Field != "" && e.Kind == ErrInvalid && e.Code == "" {
+		s = e.Field + ": " + s
+	}
+	if e.Cause != nil {
+		s += " (" + e.Cause.Error() + ")"
+	}
+	return s
+}
 
-// Invalid returns an *InvalidError.
+// Is reports whether target is e's kind, so errors.Is(err, ErrNotFound)
+// works through any wrapping.
+func (e *Error) Is(target error) bool { return e.Kind != nil && target == e.Kind }
+
+// Unwrap returns the cause (a context error, a driver error).
+func (e *Error) Unwrap() error { return e.Cause }
+
+// AsError returns err's *Error, if it holds one.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// PublicText is what a caller may read of err: an *Error's public text, the
+// text of a kind wrapped with fmt.Errorf, or "internal error".
+func PublicText(err error) string {
+	if e, ok := AsError(err); ok {
+		return e.Public
+	}
+	for _, k := range []error{ErrInvalid, ErrNotFound, ErrAlreadyExists, ErrPermissionDenied, ErrUnauthenticated, ErrFailedPrecondition, ErrUnavailable} {
+		if errors.Is(err, k) {
+			return err.Error()
+		}
+	}
+	return "internal error"
+}
+
+// Wrap returns an error of kind whose public text is the kind's name and
+// detail, with cause kept for logs: Wrap(ErrNotFound, cause, "offer %q", id)
+// says "not found: offer \"of_1\"".
+func Wrap(kind, cause error, format string, args ...any) *Error {
+	pub := kind.Error()
+	if format != "" {
+		pub += ": " + fmt.Sprintf(format, args...)
+	}
+	return &Error{Kind: kind, Public: pub, Cause: cause}
+}
+
+// Invalid returns an ErrInvalid error naming the field at fault.
 func Invalid(field, format string, args ...any) error {
-	return &InvalidError{Field: field, Message: fmt.Sprintf(format, args...)}
+	return &Error{Kind: ErrInvalid, Field: field, Public: fmt.Sprintf(format, args...)}
 }
 
 // Denied returns ErrPermissionDenied with a reason a caller can act on.
 func Denied(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrPermissionDenied, fmt.Sprintf(format, args...))
+	return Wrap(ErrPermissionDenied, nil, format, args...)
 }
 
 // NotFound returns ErrNotFound naming what was missing.
 func NotFound(kind, id string) error {
-	return fmt.Errorf("%w: %s %q", ErrNotFound, kind, id)
+	return Wrap(ErrNotFound, nil, "%s %q", kind, id)
+}
+
+// Failed returns ErrFailedPrecondition saying what is not as required.
+func Failed(format string, args ...any) error {
+	return Wrap(ErrFailedPrecondition, nil, format, args...)
+}
+
+// Refuse returns a refused conversion report: code is logged, text shown.
+// kind is ErrInvalid unless the report is refused for who sent it
+// (ErrPermissionDenied) or as a replay (ErrAlreadyExists).
+func Refuse(kind error, code RefusalCode, field, text string) *Error {
+	return &Error{Kind: kind, Code: code, Field: field, Public: text}
 }
 
 // TrackingLink ties an offer to a publisher (and optionally a site).
@@ -333,21 +410,24 @@ const (
 	StatusReversed ConversionStatus = "reversed"
 )
 
+var errAllowedMoves = errors.New("pending → approved/rejected, approved → reversed")
+
 // CheckTransition says whether a conversion may move from one status to
 // another: pending → approved or rejected, approved → reversed. Nothing
 // leaves rejected or reversed, and nothing changes silently.
 func CheckTransition(from, to ConversionStatus) error {
 	switch {
 	case from == to:
-		return fmt.Errorf("%w: the conversion is already %s", ErrFailedPrecondition, to)
+		return Failed("the conversion is already %s", to)
 	case from == StatusPending && (to == StatusApproved || to == StatusRejected):
 		return nil
 	case from == StatusApproved && to == StatusReversed:
 		return nil
 	case from == StatusRejected || from == StatusReversed:
-		return fmt.Errorf("%w: a %s conversion is closed and cannot become %s", ErrFailedPrecondition, from, to)
+		return Failed("a %s conversion is closed and cannot become %s", from, to)
 	}
-	return fmt.Errorf("%w: a %s conversion cannot become %s (pending → approved/rejected, approved → reversed)", ErrFailedPrecondition, from, to)
+	// The allowed moves are detail for logs; the caller is told the move.
+	return Wrap(ErrFailedPrecondition, errAllowedMoves, "a %s conversion cannot become %s", from, to)
 }
 
 // ConversionSource tells how a conversion reached Baton.

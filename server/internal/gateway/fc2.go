@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/signature"
 	"github.com/batonhq/baton/server/internal/telemetry"
 )
 
@@ -31,6 +33,23 @@ type FC2 struct {
 // NewFC2 returns the FC2 gateway.
 func NewFC2(intake *service.FC2Intake, log *slog.Logger) *FC2 { return &FC2{intake: intake, log: log} }
 
+// fc2Report reads an FC2 report's parameters (the image tag's query, the
+// server POST's form) as sent; the intake checks them.
+func fc2Report(q url.Values, post bool) service.FC2Report {
+	rep := service.FC2Report{
+		Fields: signature.FC2Fields{
+			ShopID: q.Get("shopid"), UniqueID: q.Get("unique_id"), UName: q.Get("uname"), Email: q.Get("email"),
+			AmountY: q.Get("amount_y"), AmountD: q.Get("amount_d"), TS: q.Get("ts"), Recurring: q.Get("recurring"),
+			ItemCode: q.Get("item_code"), UnitNum: q.Get("unit_num"),
+		},
+		SH: q.Get("sh"), Passwd: q.Get("passwd"), Test: q.Get("test"), ClickID: q.Get("click_id"), Via: q.Get("via"),
+	}
+	if post {
+		rep.RefUserID, rep.RefSiteID, rep.IP = q.Get("ref_userid"), q.Get("ref_siteid"), q.Get("ip")
+	}
+	return rep
+}
+
 func noCache(h http.Header) {
 	h.Set("Cache-Control", "no-cache, no-store, must-revalidate, private, max-age=0")
 	h.Set("Pragma", "no-cache")
@@ -42,16 +61,16 @@ func noCache(h http.Header) {
 // test=on) it answers plain text saying what happened instead.
 func (g *FC2) Pixel(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	cookie := func(name string) string {
-		if c, err := r.Cookie(name); err == nil {
-			return c.Value
+	rep := fc2Report(q, false)
+	if shopID, err := strconv.ParseInt(rep.Fields.ShopID, 10, 64); err == nil {
+		if c, err := r.Cookie(service.CookieName(shopID)); err == nil {
+			rep.CookieClickID = c.Value
 		}
-		return ""
 	}
 	ctx, span := tracer.Start(r.Context(), "baton.fc2.image_tag", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String(telemetry.OrderID, q.Get("unique_id")), attribute.String("baton.shop_id", q.Get("shopid"))))
 	defer span.End()
-	res, err := g.intake.Pixel(ctx, q.Get, cookie, ClientIP(r), r.UserAgent())
+	res, err := g.intake.Pixel(ctx, rep, ClientIP(r), r.UserAgent())
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	} else {
@@ -64,9 +83,8 @@ func (g *FC2) Pixel(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		msg = fmt.Sprintf("OK: recorded conversion %s. %s", res.Conversion.ID, res.Conversion.Attribution.Summary)
 	default:
-		var fe *service.FC2Error
-		if errors.As(err, &fe) {
-			msg = "ERROR: " + strings.Join(fe.Problems, "\nERROR: ")
+		if _, e, ok := legacyStatus(err); ok {
+			msg = "ERROR: " + strings.Join(problems(e), "\nERROR: ")
 		} else {
 			g.log.ErrorContext(r.Context(), "image tag not recorded", "error", err)
 			msg = "ERROR: temporarily unavailable; the sale was not recorded"
@@ -94,7 +112,7 @@ func (g *FC2) Post(w http.ResponseWriter, r *http.Request) {
 	ctx, span := tracer.Start(r.Context(), "baton.fc2.server_post", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String(telemetry.OrderID, r.PostForm.Get("unique_id")), attribute.String("baton.shop_id", r.PostForm.Get("shopid"))))
 	defer span.End()
-	res, err := g.intake.ServerPost(ctx, r.PostForm.Get, ClientIP(r))
+	res, err := g.intake.ServerPost(ctx, fc2Report(r.PostForm, true), ClientIP(r))
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	} else {
@@ -104,9 +122,8 @@ func (g *FC2) Post(w http.ResponseWriter, r *http.Request) {
 		text(w, http.StatusOK, "OK")
 		return
 	}
-	var fe *service.FC2Error
-	if errors.As(err, &fe) {
-		text(w, fe.Status, "ERROR: "+strings.Join(fe.Problems, "; "))
+	if status, e, ok := legacyStatus(err); ok {
+		text(w, status, "ERROR: "+strings.Join(problems(e), "; "))
 		return
 	}
 	g.log.ErrorContext(r.Context(), "server POST not recorded", "error", err)

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/service"
 	"github.com/batonhq/baton/server/internal/telemetry"
 )
@@ -86,7 +87,7 @@ func (h *Kickback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := ClientIP(r)
 	remote, _ := netip.ParseAddr(ip)
-	n, err := h.kb.Identify(r.Context(), q.Get("network"), q.Get, remote)
+	n, err := h.identify(r.Context(), q, remote)
 	if err != nil {
 		h.answer(w, r, err)
 		return
@@ -106,7 +107,7 @@ func (h *Kickback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, span := tracer.Start(ctx, "baton.kickback", opts...)
 	defer span.End()
-	conv, dup, err := h.kb.Receive(ctx, n, q.Get, ip)
+	conv, dup, err := h.kb.Receive(ctx, n, kickbackInput(service.Params(n), q, ip))
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	} else {
@@ -121,11 +122,36 @@ func (h *Kickback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	text(w, http.StatusOK, "OK")
 }
 
+// identify finds the network a kickback comes from: the one it names
+// (network=<id>), authenticated by its token under the network's own
+// parameter name or by its address, or else the one its token belongs to.
+func (h *Kickback) identify(ctx context.Context, q url.Values, remote netip.Addr) (domain.Network, error) {
+	id := q.Get("network")
+	if id == "" {
+		return h.kb.NetworkByToken(ctx, q.Get(service.KickbackParamDefaults.Token))
+	}
+	n, err := h.kb.Network(ctx, id)
+	if err != nil {
+		return n, err
+	}
+	return n, h.kb.Authenticate(ctx, n, q.Get(service.Params(n).Token), remote)
+}
+
+// kickbackInput reads a kickback's values under the network's parameter
+// names.
+func kickbackInput(pn domain.KickbackParams, q url.Values, ip string) service.KickbackInput {
+	return service.KickbackInput{
+		ClickID: q.Get(pn.ClickID), OrderID: q.Get(pn.OrderID), OrderID2: q.Get(pn.OrderID2),
+		DownstreamID: q.Get(pn.DownstreamID), UserName: q.Get(pn.UserName),
+		Amount: q.Get(pn.Amount), AmountMinor: q.Get(pn.AmountMinor), Currency: q.Get(pn.Currency), Status: q.Get(pn.Status),
+		RemoteIP: ip,
+	}
+}
+
 func (h *Kickback) answer(w http.ResponseWriter, r *http.Request, err error) {
-	var ke *service.KickbackError
-	if errors.As(err, &ke) {
-		h.log.WarnContext(r.Context(), "kickback refused", "status", ke.Status, "reason", ke.Message, "remote_ip", ClientIP(r))
-		text(w, ke.Status, ke.Message)
+	if status, e, ok := legacyStatus(err); ok {
+		h.log.WarnContext(r.Context(), "kickback refused", "status", status, "reason", e.Public, "remote_ip", ClientIP(r))
+		text(w, status, e.Public)
 		return
 	}
 	h.log.ErrorContext(r.Context(), "kickback failed", "error", err)

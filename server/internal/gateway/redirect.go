@@ -89,10 +89,21 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		trace.WithAttributes(attribute.String(telemetry.LinkID, linkID)))
 	defer span.End()
 	r = r.WithContext(ctx)
-	query, cut := clickQuery(r.URL.RawQuery)
+	q, cut := clickQuery(r.URL.RawQuery)
+	deep := q.Get("jump") // FC2's name
+	if deep == "" {
+		deep = q.Get("url")
+	}
+	// A link that cannot be looked up has no names: Record then says why.
+	names, _ := rd.clicks.SubIDNames(r.Context(), linkID)
+	subs := make([]string, len(names))
+	for i, n := range names {
+		subs[i] = q.Get(n)
+	}
 	res, err := rd.clicks.Record(r.Context(), service.ClickInput{
 		LinkID:      linkID,
-		Query:       query,
+		SubIDs:      subs,
+		DeepLink:    deep,
 		QueryCut:    cut,
 		IP:          ClientIP(r),
 		UserAgent:   r.UserAgent(),

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"connectrpc.com/connect"
-
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/domain"
@@ -76,103 +74,75 @@ func clickToProto(c domain.Click) *batonv1.Click {
 
 // CreateTrackingLink implements baton.v1.ClickService.
 func (s *ClickServer) CreateTrackingLink(ctx context.Context, req *batonv1.CreateTrackingLinkRequest) (*batonv1.CreateTrackingLinkResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l, err := s.svc.CreateLink(ctx, p, domain.TrackingLink{OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), SiteID: req.GetSiteId()})
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.CreateTrackingLinkResponse{Link: s.linkToProto(ctx, l)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.CreateTrackingLinkResponse, error) {
+		l, err := s.svc.CreateLink(ctx, p, domain.TrackingLink{OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), SiteID: req.GetSiteId()})
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.CreateTrackingLinkResponse{Link: s.linkToProto(ctx, l)}, nil
+	})
 }
 
 // ListTrackingLinks implements baton.v1.ClickService.
 func (s *ClickServer) ListTrackingLinks(ctx context.Context, req *batonv1.ListTrackingLinksRequest) (*batonv1.ListTrackingLinksResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	list, next, err := s.svc.ListLinks(ctx, p, req.GetOfferId(), req.GetPublisherId(), page)
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	out := &batonv1.ListTrackingLinksResponse{NextPageToken: encodePageToken(next)}
-	for _, l := range list {
-		out.Links = append(out.Links, s.linkToProto(ctx, l))
-	}
-	return out, nil
+	return list(ctx, s.errs, req, func(p domain.Principal, page domain.Page) (*batonv1.ListTrackingLinksResponse, string, error) {
+		list, next, err := s.svc.ListLinks(ctx, p, req.GetOfferId(), req.GetPublisherId(), page)
+		if err != nil {
+			return nil, "", err
+		}
+		out := &batonv1.ListTrackingLinksResponse{}
+		for _, l := range list {
+			out.Links = append(out.Links, s.linkToProto(ctx, l))
+		}
+		return out, next, nil
+	})
 }
 
 // RecordClick implements baton.v1.ClickService.
 func (s *ClickServer) RecordClick(ctx context.Context, req *batonv1.RecordClickRequest) (*batonv1.RecordClickResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := service.ClickInput{
-		LinkID: req.GetLinkId(), SubIDs: req.GetSubIds(), DeepLink: req.GetDeepLink(),
-		IP: req.GetIp(), UserAgent: req.GetUserAgent(), Referer: req.GetReferer(),
-	}
-	if req.GetClickTime() != nil {
-		in.At = req.GetClickTime().AsTime()
-	}
-	res, err := s.svc.RecordForPartner(ctx, p, in)
-	if errors.Is(err, domain.ErrNotFound) {
-		return nil, connect.NewError(connect.CodeNotFound, errors.New("no tracking link "+req.GetLinkId()))
-	}
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.RecordClickResponse{Click: clickToProto(res.Click), RedirectUrl: res.RedirectURL}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.RecordClickResponse, error) {
+		in := service.ClickInput{
+			LinkID: req.GetLinkId(), SubIDs: req.GetSubIds(), DeepLink: req.GetDeepLink(),
+			IP: req.GetIp(), UserAgent: req.GetUserAgent(), Referer: req.GetReferer(),
+		}
+		if req.GetClickTime() != nil {
+			in.At = req.GetClickTime().AsTime()
+		}
+		res, err := s.svc.RecordForPartner(ctx, p, in)
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil, &domain.Error{Kind: domain.ErrNotFound, Public: "no tracking link " + req.GetLinkId(), Cause: err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.RecordClickResponse{Click: clickToProto(res.Click), RedirectUrl: res.RedirectURL}, nil
+	})
 }
 
 // GetClick implements baton.v1.ClickService.
 func (s *ClickServer) GetClick(ctx context.Context, req *batonv1.GetClickRequest) (*batonv1.GetClickResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.svc.GetClick(ctx, p, req.GetId())
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.GetClickResponse{Click: clickToProto(c)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.GetClickResponse, error) {
+		c, err := s.svc.GetClick(ctx, p, req.GetId())
+		return &batonv1.GetClickResponse{Click: clickToProto(c)}, err
+	})
 }
 
 // ListClicks implements baton.v1.ClickService.
 func (s *ClickServer) ListClicks(ctx context.Context, req *batonv1.ListClicksRequest) (*batonv1.ListClicksResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	f := domain.ClickFilter{
-		OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), SiteID: req.GetSiteId(),
-		LinkID: req.GetLinkId(), UpstreamID: req.GetUpstreamId(), UniqueOnly: req.GetUniqueOnly(),
-	}
-	if tr := req.GetTimeRange(); tr != nil {
-		if tr.GetStart() != nil {
-			f.From = tr.GetStart().AsTime()
+	return list(ctx, s.errs, req, func(p domain.Principal, page domain.Page) (*batonv1.ListClicksResponse, string, error) {
+		f := domain.ClickFilter{
+			OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), SiteID: req.GetSiteId(),
+			LinkID: req.GetLinkId(), UpstreamID: req.GetUpstreamId(), UniqueOnly: req.GetUniqueOnly(),
 		}
-		if tr.GetEnd() != nil {
-			f.To = tr.GetEnd().AsTime()
+		if tr := req.GetTimeRange(); tr != nil {
+			if tr.GetStart() != nil {
+				f.From = tr.GetStart().AsTime()
+			}
+			if tr.GetEnd() != nil {
+				f.To = tr.GetEnd().AsTime()
+			}
 		}
-	}
-	list, next, err := s.svc.ListClicks(ctx, p, f, page)
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	out := &batonv1.ListClicksResponse{NextPageToken: encodePageToken(next)}
-	for _, c := range list {
-		out.Clicks = append(out.Clicks, clickToProto(c))
-	}
-	return out, nil
+		list, next, err := s.svc.ListClicks(ctx, p, f, page)
+		return &batonv1.ListClicksResponse{Clicks: each(list, clickToProto)}, next, err
+	})
 }

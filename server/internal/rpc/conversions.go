@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"slices"
@@ -39,22 +38,6 @@ var (
 // implementation.
 func NewConversionServer(svc *service.Conversions, reports service.ReportStore, fc2 *service.FC2, log *slog.Logger) *ConversionServer {
 	return &ConversionServer{svc: svc, reports: reports, fc2: fc2, errs: errorMapper{log: log}}
-}
-
-func (s *ConversionServer) fail(ctx context.Context, err error) error {
-	var r *service.Refused
-	if errors.As(err, &r) {
-		switch {
-		case errors.Is(r.Kind, domain.ErrPermissionDenied):
-			return connect.NewError(connect.CodePermissionDenied, errors.New(r.Message))
-		case errors.Is(r.Kind, domain.ErrAlreadyExists):
-			return connect.NewError(connect.CodeAlreadyExists, errors.New(r.Message))
-		case r.Field != "":
-			return invalidField(r.Field, r.Message)
-		}
-		return connect.NewError(connect.CodeInvalidArgument, errors.New(r.Message))
-	}
-	return s.errs.toConnect(ctx, err)
 }
 
 // enumMap maps domain values to proto enum values; from is the reverse
@@ -155,69 +138,62 @@ func amountFromRequest(req *batonv1.RecordConversionRequest) (domain.Money, erro
 	case req.AmountUsd != nil:
 		minor, err := attribution.ParseDecimal("USD", req.GetAmountUsd())
 		if err != nil {
-			return domain.Money{}, invalidField("amount_usd", err.Error())
+			return domain.Money{}, domain.Invalid("amount_usd", "%s", err.Error())
 		}
 		return domain.Money{Currency: "USD", Minor: minor}, nil
 	case req.GetAmount() != nil:
 		if req.GetAmount().GetAmountMinor() < 0 {
-			return domain.Money{}, invalidField("amount.amount_minor", "must not be negative")
+			return domain.Money{}, domain.Invalid("amount.amount_minor", "must not be negative")
 		}
 		return domain.Money{Currency: req.GetAmount().GetCurrencyCode(), Minor: req.GetAmount().GetAmountMinor()}, nil
 	}
-	return domain.Money{}, invalidField("amount", "exactly one of amount_jpy, amount_usd or amount must be set")
+	return domain.Money{}, domain.Invalid("amount", "exactly one of amount_jpy, amount_usd or amount must be set")
 }
 
 // RecordConversion implements baton.v1.ConversionService.
 func (s *ConversionServer) RecordConversion(ctx context.Context, req *batonv1.RecordConversionRequest) (*batonv1.RecordConversionResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	amount, err := amountFromRequest(req)
-	if err != nil {
-		return nil, err
-	}
-	in := service.ConversionInput{
-		Source: domain.SourceAPI, ClickID: req.GetClickId(), OfferID: req.GetOfferId(), OrderID: req.GetOrderId(),
-		OrderID2: req.GetOrderId_2(), Amount: amount, Recurring: req.GetRecurring(), UserName: req.GetBuyer().GetUserName(),
-		Email: req.GetBuyer().GetEmail(), IP: req.GetBuyer().GetIp(), UserAgent: req.GetBuyer().GetUserAgent(),
-		IdempotencyKey: req.GetIdempotencyKey(), Test: req.GetTest(), Signature: req.GetSignature(),
-	}
-	for _, it := range req.GetItems() {
-		item := domain.Item{Code: it.GetCode(), Quantity: it.GetQuantity()}
-		if up := it.GetUnitPrice(); up != nil {
-			item.UnitPrice = &domain.Money{Currency: up.GetCurrencyCode(), Minor: up.GetAmountMinor()}
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.RecordConversionResponse, error) {
+		amount, err := amountFromRequest(req)
+		if err != nil {
+			return nil, err
 		}
-		in.Items = append(in.Items, item)
-	}
-	if req.GetSaleTime() != nil {
-		in.SaleAt = req.GetSaleTime().AsTime()
-	}
-	if req.GetRequestTime() != nil {
-		t := req.GetRequestTime().AsTime()
-		in.RequestTime = &t
-	}
-	if pr := connectPeer(ctx); pr != "" {
-		in.RemoteIP = pr
-	}
-	conv, dup, err := s.svc.Record(ctx, p, in)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &batonv1.RecordConversionResponse{Conversion: conversionToProto(conv), Duplicate: dup}, nil
+		in := service.ConversionInput{
+			Source: domain.SourceAPI, ClickID: req.GetClickId(), OfferID: req.GetOfferId(), OrderID: req.GetOrderId(),
+			OrderID2: req.GetOrderId_2(), Amount: amount, Recurring: req.GetRecurring(), UserName: req.GetBuyer().GetUserName(),
+			Email: req.GetBuyer().GetEmail(), IP: req.GetBuyer().GetIp(), UserAgent: req.GetBuyer().GetUserAgent(),
+			IdempotencyKey: req.GetIdempotencyKey(), Test: req.GetTest(), Signature: req.GetSignature(),
+		}
+		for _, it := range req.GetItems() {
+			item := domain.Item{Code: it.GetCode(), Quantity: it.GetQuantity()}
+			if up := it.GetUnitPrice(); up != nil {
+				item.UnitPrice = &domain.Money{Currency: up.GetCurrencyCode(), Minor: up.GetAmountMinor()}
+			}
+			in.Items = append(in.Items, item)
+		}
+		if req.GetSaleTime() != nil {
+			in.SaleAt = req.GetSaleTime().AsTime()
+		}
+		if req.GetRequestTime() != nil {
+			t := req.GetRequestTime().AsTime()
+			in.RequestTime = &t
+		}
+		if pr := connectPeer(ctx); pr != "" {
+			in.RemoteIP = pr
+		}
+		conv, dup, err := s.svc.Record(ctx, p, in)
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.RecordConversionResponse{Conversion: conversionToProto(conv), Duplicate: dup}, nil
+	})
 }
 
 // GetConversion implements baton.v1.ConversionService.
 func (s *ConversionServer) GetConversion(ctx context.Context, req *batonv1.GetConversionRequest) (*batonv1.GetConversionResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.svc.Get(ctx, p, req.GetId())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &batonv1.GetConversionResponse{Conversion: conversionToProto(c)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.GetConversionResponse, error) {
+		c, err := s.svc.Get(ctx, p, req.GetId())
+		return &batonv1.GetConversionResponse{Conversion: conversionToProto(c)}, err
+	})
 }
 
 func timeRange(tr *batonv1.TimeRange) (from, to time.Time) {
@@ -232,94 +208,71 @@ func timeRange(tr *batonv1.TimeRange) (from, to time.Time) {
 
 // ListConversions implements baton.v1.ConversionService.
 func (s *ConversionServer) ListConversions(ctx context.Context, req *batonv1.ListConversionsRequest) (*batonv1.ListConversionsResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	f := domain.ConversionFilter{
-		OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), AdvertiserID: req.GetAdvertiserId(),
-		Status: statusFromProto(req.GetStatus()), OrderID: req.GetOrderId(), ClickID: req.GetClickId(), IncludeTest: req.GetIncludeTest(),
-	}
-	f.From, f.To = timeRange(req.GetTimeRange())
-	list, next, err := s.svc.List(ctx, p, f, page)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	out := &batonv1.ListConversionsResponse{NextPageToken: encodePageToken(next)}
-	for _, c := range list {
-		out.Conversions = append(out.Conversions, conversionToProto(c))
-	}
-	return out, nil
+	return list(ctx, s.errs, req, func(p domain.Principal, page domain.Page) (*batonv1.ListConversionsResponse, string, error) {
+		f := domain.ConversionFilter{
+			OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId(), AdvertiserID: req.GetAdvertiserId(),
+			Status: statusFromProto(req.GetStatus()), OrderID: req.GetOrderId(), ClickID: req.GetClickId(), IncludeTest: req.GetIncludeTest(),
+		}
+		f.From, f.To = timeRange(req.GetTimeRange())
+		list, next, err := s.svc.List(ctx, p, f, page)
+		return &batonv1.ListConversionsResponse{Conversions: each(list, conversionToProto)}, next, err
+	})
 }
 
 // UpdateConversionStatus implements baton.v1.ConversionService.
 func (s *ConversionServer) UpdateConversionStatus(ctx context.Context, req *batonv1.UpdateConversionStatusRequest) (*batonv1.UpdateConversionStatusResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.svc.ChangeStatus(ctx, p, req.GetId(), statusFromProto(req.GetStatus()), statusFromProto(req.GetExpectedStatus()),
-		reasonName(req.GetReason()), req.GetNote())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &batonv1.UpdateConversionStatusResponse{Conversion: conversionToProto(c)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.UpdateConversionStatusResponse, error) {
+		c, err := s.svc.ChangeStatus(ctx, p, req.GetId(), statusFromProto(req.GetStatus()), statusFromProto(req.GetExpectedStatus()),
+			reasonName(req.GetReason()), req.GetNote())
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.UpdateConversionStatusResponse{Conversion: conversionToProto(c)}, nil
+	})
 }
 
 // BulkUpdateConversionStatus implements baton.v1.ConversionService.
 func (s *ConversionServer) BulkUpdateConversionStatus(ctx context.Context, req *batonv1.BulkUpdateConversionStatusRequest) (*batonv1.BulkUpdateConversionStatusResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	results, err := s.svc.BulkChangeStatus(ctx, p, req.GetOfferId(), req.GetOrderIds(), statusFromProto(req.GetStatus()), reasonName(req.GetReason()), req.GetNote())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	out := &batonv1.BulkUpdateConversionStatusResponse{}
-	for _, r := range results {
-		br := &batonv1.BulkResult{OrderId: r.OrderID}
-		if r.Err != nil {
-			br.Error = publicMessage(r.Err)
-		} else {
-			out.UpdatedCount++
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.BulkUpdateConversionStatusResponse, error) {
+		results, err := s.svc.BulkChangeStatus(ctx, p, req.GetOfferId(), req.GetOrderIds(), statusFromProto(req.GetStatus()), reasonName(req.GetReason()), req.GetNote())
+		if err != nil {
+			return nil, err
 		}
-		if r.Conversion != nil {
-			br.Conversion = conversionToProto(*r.Conversion)
+		out := &batonv1.BulkUpdateConversionStatusResponse{}
+		for _, r := range results {
+			br := &batonv1.BulkResult{OrderId: r.OrderID}
+			if r.Err != nil {
+				br.Error = domain.PublicText(r.Err)
+			} else {
+				out.UpdatedCount++
+			}
+			if r.Conversion != nil {
+				br.Conversion = conversionToProto(*r.Conversion)
+			}
+			out.Results = append(out.Results, br)
 		}
-		out.Results = append(out.Results, br)
-	}
-	return out, nil
+		return out, nil
+	})
 }
 
 // ListRefusals implements baton.v1.ConversionService.
 func (s *ConversionServer) ListRefusals(ctx context.Context, req *batonv1.ListRefusalsRequest) (*batonv1.ListRefusalsResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	from, to := timeRange(req.GetTimeRange())
-	list, next, err := s.svc.Refusals(ctx, p, req.GetAdvertiserId(), sourceFromProto(req.GetSource()), from, to, page)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	out := &batonv1.ListRefusalsResponse{NextPageToken: encodePageToken(next)}
-	for _, r := range list {
-		out.Refusals = append(out.Refusals, &batonv1.Refusal{
-			Id: r.ID, AdvertiserId: r.AdvertiserID, OfferId: r.OfferID, Source: sourceNames[r.Source], Code: string(r.Code), Reason: refusalCodes[r.Code],
-			Message: r.Message, OrderId: r.OrderID, ClickId: r.ClickID, Params: r.Params, RemoteIp: r.RemoteIP, CreateTime: ts(r.CreatedAt),
-			Count: r.Count, LastTime: ts(r.LastSeen), Samples: refusalSamples(r.Samples),
-		})
-	}
-	return out, nil
+	return list(ctx, s.errs, req, func(p domain.Principal, page domain.Page) (*batonv1.ListRefusalsResponse, string, error) {
+		from, to := timeRange(req.GetTimeRange())
+		list, next, err := s.svc.Refusals(ctx, p, req.GetAdvertiserId(), sourceFromProto(req.GetSource()), from, to, page)
+		if err != nil {
+			return nil, "", err
+		}
+		out := &batonv1.ListRefusalsResponse{}
+		for _, r := range list {
+			out.Refusals = append(out.Refusals, &batonv1.Refusal{
+				Id: r.ID, AdvertiserId: r.AdvertiserID, OfferId: r.OfferID, Source: sourceNames[r.Source], Code: string(r.Code), Reason: refusalCodes[r.Code],
+				Message: r.Message, OrderId: r.OrderID, ClickId: r.ClickID, Params: r.Params, RemoteIp: r.RemoteIP, CreateTime: ts(r.CreatedAt),
+				Count: r.Count, LastTime: ts(r.LastSeen), Samples: refusalSamples(r.Samples),
+			})
+		}
+		return out, next, nil
+	})
 }
 
 func refusalSamples(list []domain.RefusalSample) []*batonv1.RefusalSample {
@@ -333,118 +286,109 @@ func refusalSamples(list []domain.RefusalSample) []*batonv1.RefusalSample {
 
 // BuildFc2Tag implements baton.v1.ConversionService.
 func (s *ConversionServer) BuildFc2Tag(ctx context.Context, req *batonv1.BuildFc2TagRequest) (*batonv1.BuildFc2TagResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := service.FC2TagInput{
-		AdvertiserID: req.GetAdvertiserId(), Post: req.GetFormat() == batonv1.Fc2TagFormat_FC2_TAG_FORMAT_POST,
-		UniqueID: req.GetUniqueId(), UName: req.GetUname(), Email: req.GetEmail(), Recurring: req.GetRecurring(),
-		ItemCode: req.GetItemCode(), UnitNum: req.GetUnitNum(), RefUserID: req.GetRefUserid(), RefSiteID: req.GetRefSiteid(),
-		IP: req.GetIp(), Test: req.GetTest(), ShortSH: req.GetShortSh(),
-	}
-	if req.AmountY != nil {
-		v := req.GetAmountY()
-		in.AmountY = &v
-	}
-	if req.AmountD != nil {
-		v := req.GetAmountD()
-		in.AmountD = &v
-	}
-	if req.GetTs() != nil {
-		in.TS = req.GetTs().AsTime()
-	}
-	tag, err := s.fc2.BuildTag(ctx, p, in)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	return &batonv1.BuildFc2TagResponse{Url: tag.URL, Html: tag.HTML, Body: tag.Body, Sh: tag.SH}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.BuildFc2TagResponse, error) {
+		in := service.FC2TagInput{
+			AdvertiserID: req.GetAdvertiserId(), Post: req.GetFormat() == batonv1.Fc2TagFormat_FC2_TAG_FORMAT_POST,
+			UniqueID: req.GetUniqueId(), UName: req.GetUname(), Email: req.GetEmail(), Recurring: req.GetRecurring(),
+			ItemCode: req.GetItemCode(), UnitNum: req.GetUnitNum(), RefUserID: req.GetRefUserid(), RefSiteID: req.GetRefSiteid(),
+			IP: req.GetIp(), Test: req.GetTest(), ShortSH: req.GetShortSh(),
+		}
+		if req.AmountY != nil {
+			v := req.GetAmountY()
+			in.AmountY = &v
+		}
+		if req.AmountD != nil {
+			v := req.GetAmountD()
+			in.AmountD = &v
+		}
+		if req.GetTs() != nil {
+			in.TS = req.GetTs().AsTime()
+		}
+		tag, err := s.fc2.BuildTag(ctx, p, in)
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.BuildFc2TagResponse{Url: tag.URL, Html: tag.HTML, Body: tag.Body, Sh: tag.SH}, nil
+	})
 }
 
 // ---------------------------------------------------------------- AttributionService
 
 // ExplainConversion implements baton.v1.AttributionService.
 func (s *ConversionServer) ExplainConversion(ctx context.Context, req *batonv1.ExplainConversionRequest) (*batonv1.ExplainConversionResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.svc.Explain(ctx, p, req.GetConversionId())
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	e := c.Attribution
-	out := &batonv1.ExplainConversionResponse{
-		ConversionId: c.ID, Path: pathNames[e.Path], Window: durationpb.New(time.Duration(e.WindowSeconds) * time.Second),
-		ClickId: e.ClickID, CommissionRule: e.CommissionRule, Commission: moneyToProto(&c.Commission), Summary: e.Summary, Test: c.Test,
-	}
-	switch e.Model {
-	case string(attribution.FirstClick):
-		out.Model = batonv1.AttributionModel_ATTRIBUTION_MODEL_FIRST_CLICK
-	default:
-		out.Model = batonv1.AttributionModel_ATTRIBUTION_MODEL_LAST_CLICK
-	}
-	for _, cand := range e.Candidates {
-		out.Candidates = append(out.Candidates, &batonv1.Candidate{
-			ClickId: cand.ClickID, PublisherId: cand.PublisherID, ClickTime: ts(cand.ClickTime), Path: pathNames[cand.Path],
-			Eligible: cand.Eligible, Reason: cand.Reason, Winner: cand.Winner,
-		})
-	}
-	return out, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.ExplainConversionResponse, error) {
+		c, err := s.svc.Explain(ctx, p, req.GetConversionId())
+		if err != nil {
+			return nil, err
+		}
+		e := c.Attribution
+		out := &batonv1.ExplainConversionResponse{
+			ConversionId: c.ID, Path: pathNames[e.Path], Window: durationpb.New(time.Duration(e.WindowSeconds) * time.Second),
+			ClickId: e.ClickID, CommissionRule: e.CommissionRule, Commission: moneyToProto(&c.Commission), Summary: e.Summary, Test: c.Test,
+		}
+		switch e.Model {
+		case string(attribution.FirstClick):
+			out.Model = batonv1.AttributionModel_ATTRIBUTION_MODEL_FIRST_CLICK
+		default:
+			out.Model = batonv1.AttributionModel_ATTRIBUTION_MODEL_LAST_CLICK
+		}
+		for _, cand := range e.Candidates {
+			out.Candidates = append(out.Candidates, &batonv1.Candidate{
+				ClickId: cand.ClickID, PublisherId: cand.PublisherID, ClickTime: ts(cand.ClickTime), Path: pathNames[cand.Path],
+				Eligible: cand.Eligible, Reason: cand.Reason, Winner: cand.Winner,
+			})
+		}
+		return out, nil
+	})
 }
 
 // GetReport implements baton.v1.AttributionService.
 func (s *ConversionServer) GetReport(ctx context.Context, req *batonv1.GetReportRequest) (*batonv1.GetReportResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f := domain.ReportFilter{TimeZone: req.GetTimeZone(), OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId()}
-	f.From, f.To = timeRange(req.GetTimeRange())
-	rows, err := s.svc.Report(ctx, s.reports, p, f)
-	if err != nil {
-		return nil, s.fail(ctx, err)
-	}
-	// Pages are offsets into the sorted rows: reports are small and computed
-	// whole, so the token only needs to say where to resume.
-	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	start := 0
-	if page.After != "" {
-		for i, r := range rows {
-			if r.Day+"|"+r.OfferID+"|"+r.PublisherID == page.After {
-				start = i + 1
-				break
+	return list(ctx, s.errs, req, func(p domain.Principal, page domain.Page) (*batonv1.GetReportResponse, string, error) {
+		f := domain.ReportFilter{TimeZone: req.GetTimeZone(), OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId()}
+		f.From, f.To = timeRange(req.GetTimeRange())
+		rows, err := s.svc.Report(ctx, s.reports, p, f)
+		if err != nil {
+			return nil, "", err
+		}
+		// Pages are offsets into the sorted rows: reports are small and computed
+		// whole, so the token only needs to say where to resume.
+		start := 0
+		if page.After != "" {
+			for i, r := range rows {
+				if r.Day+"|"+r.OfferID+"|"+r.PublisherID == page.After {
+					start = i + 1
+					break
+				}
 			}
 		}
-	}
-	size := page.Size
-	if size <= 0 {
-		size = domain.DefaultPageSize
-	}
-	end := min(len(rows), start+size)
-	out := &batonv1.GetReportResponse{}
-	for _, r := range rows[start:end] {
-		row := &batonv1.ReportRow{
-			Day: r.Day, OfferId: r.OfferID, PublisherId: r.PublisherID, Clicks: r.Clicks, UniqueClicks: r.UniqueClicks,
-			Conversions: r.Conversions, PendingConversions: r.ByStatus[domain.StatusPending],
-			ApprovedConversions: r.ByStatus[domain.StatusApproved], RejectedConversions: r.ByStatus[domain.StatusRejected],
-			ReversedConversions: r.ByStatus[domain.StatusReversed],
-			Sales:               moneyList(r.Sales), CommissionsPending: moneyList(r.CommissionsPending), CommissionsApproved: moneyList(r.CommissionsApproved),
+		size := page.Size
+		if size <= 0 {
+			size = domain.DefaultPageSize
 		}
-		if r.UniqueClicks > 0 {
-			row.ConversionRateBps = r.Conversions * 10000 / r.UniqueClicks
+		end := min(len(rows), start+size)
+		out := &batonv1.GetReportResponse{}
+		for _, r := range rows[start:end] {
+			row := &batonv1.ReportRow{
+				Day: r.Day, OfferId: r.OfferID, PublisherId: r.PublisherID, Clicks: r.Clicks, UniqueClicks: r.UniqueClicks,
+				Conversions: r.Conversions, PendingConversions: r.ByStatus[domain.StatusPending],
+				ApprovedConversions: r.ByStatus[domain.StatusApproved], RejectedConversions: r.ByStatus[domain.StatusRejected],
+				ReversedConversions: r.ByStatus[domain.StatusReversed],
+				Sales:               moneyList(r.Sales), CommissionsPending: moneyList(r.CommissionsPending), CommissionsApproved: moneyList(r.CommissionsApproved),
+			}
+			if r.UniqueClicks > 0 {
+				row.ConversionRateBps = r.Conversions * 10000 / r.UniqueClicks
+			}
+			row.ConversionsByPath = pathCounts(r.ByPath)
+			out.Rows = append(out.Rows, row)
 		}
-		row.ConversionsByPath = pathCounts(r.ByPath)
-		out.Rows = append(out.Rows, row)
-	}
-	if end < len(rows) {
-		last := rows[end-1]
-		out.NextPageToken = encodePageToken(last.Day + "|" + last.OfferID + "|" + last.PublisherID)
-	}
-	return out, nil
+		next := ""
+		if end < len(rows) {
+			last := rows[end-1]
+			next = last.Day + "|" + last.OfferID + "|" + last.PublisherID
+		}
+		return out, next, nil
+	})
 }
 
 // pathCounts lists conversions by attribution path, in the enum's order.

@@ -20,28 +20,44 @@ import (
 	"github.com/batonhq/baton/server/internal/domain"
 )
 
-// errorMapper turns errors from package service into Connect errors. Known
-// domain errors keep their message (it is written for the caller); anything
-// else is logged in full and answered as a bare internal error.
+// errorMapper turns errors from package service into Connect errors: the
+// one mapping from domain errors to Connect codes. A *domain.Error's public
+// text is what the caller reads; anything else is logged in full and
+// answered as a bare internal error.
 type errorMapper struct{ log *slog.Logger }
 
 func (m errorMapper) toConnect(ctx context.Context, err error) error {
-	var inv *domain.InvalidError
+	e, _ := domain.AsError(err)
+	public := func() error {
+		if e != nil {
+			return errors.New(e.Public)
+		}
+		return errors.New(err.Error()) // a sentinel wrapped with fmt.Errorf: its text is its message
+	}
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &inv):
-		return invalidField(inv.Field, inv.Message)
+	case errors.Is(err, domain.ErrInvalid):
+		var verr *protovalidate.ValidationError
+		switch {
+		case e == nil:
+			return connect.NewError(connect.CodeInvalidArgument, public())
+		case errors.As(e.Cause, &verr):
+			return violations(verr, e.Field)
+		case e.Field != "":
+			return invalidField(e.Field, e.Public)
+		}
+		return connect.NewError(connect.CodeInvalidArgument, public())
 	case errors.Is(err, domain.ErrNotFound):
-		return connect.NewError(connect.CodeNotFound, errors.New(publicMessage(err)))
+		return connect.NewError(connect.CodeNotFound, public())
 	case errors.Is(err, domain.ErrAlreadyExists):
-		return connect.NewError(connect.CodeAlreadyExists, errors.New(publicMessage(err)))
+		return connect.NewError(connect.CodeAlreadyExists, public())
 	case errors.Is(err, domain.ErrPermissionDenied):
-		return connect.NewError(connect.CodePermissionDenied, errors.New(publicMessage(err)))
+		return connect.NewError(connect.CodePermissionDenied, public())
 	case errors.Is(err, domain.ErrUnauthenticated):
 		return connect.NewError(connect.CodeUnauthenticated, errors.New("unknown or revoked API key"))
 	case errors.Is(err, domain.ErrFailedPrecondition):
-		return connect.NewError(connect.CodeFailedPrecondition, errors.New(publicMessage(err)))
+		return connect.NewError(connect.CodeFailedPrecondition, public())
 	case errors.Is(err, domain.ErrUnavailable):
 		m.log.WarnContext(ctx, "dependency unavailable", "error", err)
 		return connect.NewError(connect.CodeUnavailable, errors.New("temporarily unavailable, retry shortly"))
@@ -52,16 +68,6 @@ func (m errorMapper) toConnect(ctx context.Context, err error) error {
 	}
 	m.log.ErrorContext(ctx, "internal error", "error", err)
 	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-}
-
-// publicMessage strips wrapped internals (in parentheses, added by the store
-// for logs) from a domain error's text.
-func publicMessage(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, " ("); i > 0 {
-		msg = msg[:i]
-	}
-	return msg
 }
 
 // invalidField builds an invalid_argument error shaped like protovalidate's,
@@ -94,18 +100,26 @@ func fieldPath(field string) *validatepb.FieldPath {
 	return fp
 }
 
-// validateAs checks msg against its protovalidate rules and answers like the
-// validate interceptor would. Used for values assembled by Baton (an update
-// merged with the stored record) that the interceptor never saw.
+// validateAs checks msg against its protovalidate rules; the error, when
+// there is one, is answered like the validate interceptor would (see
+// violations), with the violations' paths under prefix. Used for values
+// assembled by Baton (an update merged with the stored record) that the
+// interceptor never saw.
 func validateAs(v protovalidate.Validator, msg proto.Message, prefix string) error {
 	err := v.Validate(msg)
-	if err == nil {
-		return nil
-	}
 	var verr *protovalidate.ValidationError
-	if !errors.As(err, &verr) {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &verr):
+		return err // a rule that cannot be evaluated: an internal error
 	}
+	return &domain.Error{Kind: domain.ErrInvalid, Field: prefix, Public: strings.TrimPrefix(verr.Error(), "validation error:\n - "), Cause: verr}
+}
+
+// violations answers protovalidate's violations as the validate
+// interceptor does, their paths under prefix.
+func violations(verr *protovalidate.ValidationError, prefix string) error {
 	pb := verr.ToProto()
 	for _, vi := range pb.GetViolations() {
 		if prefix != "" {
@@ -146,18 +160,8 @@ func decodePage(size int32, token string) (domain.Page, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || !strings.HasPrefix(string(b), pageTokenVersion) || len(b) == len(pageTokenVersion) {
-		return p, invalidField("page_token", "is not a page token returned by this method")
+		return p, domain.Invalid("page_token", "is not a page token returned by this method")
 	}
 	p.After = string(b[len(pageTokenVersion):])
 	return p, nil
-}
-
-// asConnect returns err as a *connect.Error when it already is one (made by
-// a handler inside a service callback), else nil.
-func asConnect(err error) error {
-	var ce *connect.Error
-	if errors.As(err, &ce) {
-		return ce
-	}
-	return nil
 }

@@ -146,194 +146,150 @@ func deliveryToProto(d domain.Delivery, all bool) *batonv1.Delivery {
 
 // CreatePostbackEndpoint implements baton.v1.PostbackService.
 func (s *PostbackServer) CreatePostbackEndpoint(ctx context.Context, req *batonv1.CreatePostbackEndpointRequest) (*batonv1.CreatePostbackEndpointResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e := domain.PostbackEndpoint{PublisherID: req.GetPublisherId()}
-	endpointFromProto(&batonv1.PostbackEndpoint{
-		OfferId: req.GetOfferId(), Events: req.GetEvents(), Method: req.GetMethod(), UrlTemplate: req.GetUrlTemplate(),
-		BodyTemplate: req.GetBodyTemplate(), Headers: req.GetHeaders(), SignatureParam: req.GetSignatureParam(), Test: req.GetTest(),
-		Secrets: req.GetSecrets(), SecretHeaders: req.GetSecretHeaders(),
-	}, &e)
-	out, secret, err := s.svc.CreateEndpoint(ctx, p, e)
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.CreatePostbackEndpointResponse{Endpoint: endpointToProto(out), Secret: secret}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.CreatePostbackEndpointResponse, error) {
+		e := domain.PostbackEndpoint{PublisherID: req.GetPublisherId()}
+		endpointFromProto(&batonv1.PostbackEndpoint{
+			OfferId: req.GetOfferId(), Events: req.GetEvents(), Method: req.GetMethod(), UrlTemplate: req.GetUrlTemplate(),
+			BodyTemplate: req.GetBodyTemplate(), Headers: req.GetHeaders(), SignatureParam: req.GetSignatureParam(), Test: req.GetTest(),
+			Secrets: req.GetSecrets(), SecretHeaders: req.GetSecretHeaders(),
+		}, &e)
+		out, secret, err := s.svc.CreateEndpoint(ctx, p, e)
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.CreatePostbackEndpointResponse{Endpoint: endpointToProto(out), Secret: secret}, nil
+	})
 }
 
 // GetPostbackEndpoint implements baton.v1.PostbackService.
 func (s *PostbackServer) GetPostbackEndpoint(ctx context.Context, req *batonv1.GetPostbackEndpointRequest) (*batonv1.GetPostbackEndpointResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.svc.GetEndpoint(ctx, p, req.GetId())
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.GetPostbackEndpointResponse{Endpoint: endpointToProto(e)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.GetPostbackEndpointResponse, error) {
+		e, err := s.svc.GetEndpoint(ctx, p, req.GetId())
+		return &batonv1.GetPostbackEndpointResponse{Endpoint: endpointToProto(e)}, err
+	})
 }
 
 // ListPostbackEndpoints implements baton.v1.PostbackService.
 func (s *PostbackServer) ListPostbackEndpoints(ctx context.Context, req *batonv1.ListPostbackEndpointsRequest) (*batonv1.ListPostbackEndpointsResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	list, next, err := s.svc.ListEndpoints(ctx, p, req.GetPublisherId(), req.GetOfferId(), endpointStateFromProto(req.GetState()), page)
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	out := &batonv1.ListPostbackEndpointsResponse{NextPageToken: encodePageToken(next)}
-	for _, e := range list {
-		out.Endpoints = append(out.Endpoints, endpointToProto(e))
-	}
-	return out, nil
+	return list(ctx, s.errs, req, func(p domain.Principal, page domain.Page) (*batonv1.ListPostbackEndpointsResponse, string, error) {
+		list, next, err := s.svc.ListEndpoints(ctx, p, req.GetPublisherId(), req.GetOfferId(), endpointStateFromProto(req.GetState()), page)
+		return &batonv1.ListPostbackEndpointsResponse{Endpoints: each(list, endpointToProto)}, next, err
+	})
 }
 
 // UpdatePostbackEndpoint implements baton.v1.PostbackService.
 func (s *PostbackServer) UpdatePostbackEndpoint(ctx context.Context, req *batonv1.UpdatePostbackEndpointRequest) (*batonv1.UpdatePostbackEndpointResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.svc.UpdateEndpoint(ctx, p, req.GetEndpoint().GetId(), func(e *domain.PostbackEndpoint) error {
-		cur := endpointToProto(*e)
-		if err := applyMask(cur, req.GetEndpoint(), req.GetUpdateMask()); err != nil {
-			return err
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.UpdatePostbackEndpointResponse, error) {
+		e, err := s.svc.UpdateEndpoint(ctx, p, req.GetEndpoint().GetId(), func(e *domain.PostbackEndpoint) error {
+			cur := endpointToProto(*e)
+			if err := applyMask(cur, req.GetEndpoint(), req.GetUpdateMask()); err != nil {
+				return err
+			}
+			if err := validateAs(s.validator, &batonv1.CreatePostbackEndpointRequest{
+				OfferId: cur.GetOfferId(), Events: cur.GetEvents(), Method: cur.GetMethod(), UrlTemplate: cur.GetUrlTemplate(),
+				BodyTemplate: cur.GetBodyTemplate(), Headers: cur.GetHeaders(), SignatureParam: cur.GetSignatureParam(), Test: cur.GetTest(),
+				Secrets: cur.GetSecrets(), SecretHeaders: cur.GetSecretHeaders(),
+			}, "endpoint"); err != nil {
+				return err
+			}
+			endpointFromProto(cur, e)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		if err := validateAs(s.validator, &batonv1.CreatePostbackEndpointRequest{
-			OfferId: cur.GetOfferId(), Events: cur.GetEvents(), Method: cur.GetMethod(), UrlTemplate: cur.GetUrlTemplate(),
-			BodyTemplate: cur.GetBodyTemplate(), Headers: cur.GetHeaders(), SignatureParam: cur.GetSignatureParam(), Test: cur.GetTest(),
-			Secrets: cur.GetSecrets(), SecretHeaders: cur.GetSecretHeaders(),
-		}, "endpoint"); err != nil {
-			return err
-		}
-		endpointFromProto(cur, e)
-		return nil
+		return &batonv1.UpdatePostbackEndpointResponse{Endpoint: endpointToProto(e)}, nil
 	})
-	if err != nil {
-		if ce := asConnect(err); ce != nil {
-			return nil, ce
-		}
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.UpdatePostbackEndpointResponse{Endpoint: endpointToProto(e)}, nil
 }
 
 // DeletePostbackEndpoint implements baton.v1.PostbackService.
 func (s *PostbackServer) DeletePostbackEndpoint(ctx context.Context, req *batonv1.DeletePostbackEndpointRequest) (*batonv1.DeletePostbackEndpointResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.svc.DeleteEndpoint(ctx, p, req.GetId()); err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.DeletePostbackEndpointResponse{}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.DeletePostbackEndpointResponse, error) {
+		if err := s.svc.DeleteEndpoint(ctx, p, req.GetId()); err != nil {
+			return nil, err
+		}
+		return &batonv1.DeletePostbackEndpointResponse{}, nil
+	})
 }
 
 // RotatePostbackEndpointSecret implements baton.v1.PostbackService.
 func (s *PostbackServer) RotatePostbackEndpointSecret(ctx context.Context, req *batonv1.RotatePostbackEndpointSecretRequest) (*batonv1.RotatePostbackEndpointSecretResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, secret, exp, err := s.svc.RotateSecret(ctx, p, req.GetId(), req.GetOverlap().AsDuration())
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.RotatePostbackEndpointSecretResponse{Endpoint: endpointToProto(e), Secret: secret, PreviousSecretExpireTime: ts(exp)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.RotatePostbackEndpointSecretResponse, error) {
+		e, secret, exp, err := s.svc.RotateSecret(ctx, p, req.GetId(), req.GetOverlap().AsDuration())
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.RotatePostbackEndpointSecretResponse{Endpoint: endpointToProto(e), Secret: secret, PreviousSecretExpireTime: ts(exp)}, nil
+	})
 }
 
 // RenderPostback implements baton.v1.PostbackService.
 func (s *PostbackServer) RenderPostback(ctx context.Context, req *batonv1.RenderPostbackRequest) (*batonv1.RenderPostbackResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := service.RenderInput{EndpointID: req.GetEndpointId(), ConversionID: req.GetConversionId(), Event: eventFromProto(req.GetEvent())}
-	if in.EndpointID == "" {
-		in.Endpoint = domain.PostbackEndpoint{URLTemplate: req.GetUrlTemplate(), BodyTemplate: req.GetBodyTemplate(), Method: methodFromProto(req.GetMethod())}
-	}
-	if sm := req.GetSample(); sm != nil {
-		c := &domain.Conversion{ClickID: sm.GetClickId(), SubIDs: sm.GetSubIds(), OrderID: sm.GetOrderId(), OrderID2: sm.GetOrderId_2(),
-			OfferID: sm.GetOfferId(), PublisherID: sm.GetPublisherId(), Status: statusFromProto(sm.GetStatus()), SaleAt: time.Now()}
-		if a := sm.GetAmount(); a != nil {
-			c.Amount = domain.Money{Currency: a.GetCurrencyCode(), Minor: a.GetAmountMinor()}
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.RenderPostbackResponse, error) {
+		in := service.RenderInput{EndpointID: req.GetEndpointId(), ConversionID: req.GetConversionId(), Event: eventFromProto(req.GetEvent())}
+		if in.EndpointID == "" {
+			in.Endpoint = domain.PostbackEndpoint{URLTemplate: req.GetUrlTemplate(), BodyTemplate: req.GetBodyTemplate(), Method: methodFromProto(req.GetMethod())}
 		}
-		if cm := sm.GetCommission(); cm != nil {
-			c.Commission = domain.Money{Currency: cm.GetCurrencyCode(), Minor: cm.GetAmountMinor()}
+		if sm := req.GetSample(); sm != nil {
+			c := &domain.Conversion{ClickID: sm.GetClickId(), SubIDs: sm.GetSubIds(), OrderID: sm.GetOrderId(), OrderID2: sm.GetOrderId_2(),
+				OfferID: sm.GetOfferId(), PublisherID: sm.GetPublisherId(), Status: statusFromProto(sm.GetStatus()), SaleAt: time.Now()}
+			if a := sm.GetAmount(); a != nil {
+				c.Amount = domain.Money{Currency: a.GetCurrencyCode(), Minor: a.GetAmountMinor()}
+			}
+			if cm := sm.GetCommission(); cm != nil {
+				c.Commission = domain.Money{Currency: cm.GetCurrencyCode(), Minor: cm.GetAmountMinor()}
+			}
+			if len(c.SubIDs) > 0 {
+				c.UpstreamID = c.SubIDs[0]
+			}
+			in.Sample = c
 		}
-		if len(c.SubIDs) > 0 {
-			c.UpstreamID = c.SubIDs[0]
+		r, err := s.svc.Render(ctx, p, in)
+		if err != nil {
+			return nil, err
 		}
-		in.Sample = c
-	}
-	r, err := s.svc.Render(ctx, p, in)
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	out := &batonv1.RenderPostbackResponse{Method: r.Method, Url: r.URL, Body: r.Body, Variables: r.Variables}
-	for _, h := range r.Headers {
-		out.Headers = append(out.Headers, &batonv1.Header{Name: h.Name, Value: h.Value})
-	}
-	return out, nil
+		out := &batonv1.RenderPostbackResponse{Method: r.Method, Url: r.URL, Body: r.Body, Variables: r.Variables}
+		for _, h := range r.Headers {
+			out.Headers = append(out.Headers, &batonv1.Header{Name: h.Name, Value: h.Value})
+		}
+		return out, nil
+	})
 }
 
 // ListDeliveries implements baton.v1.PostbackService.
 func (s *PostbackServer) ListDeliveries(ctx context.Context, req *batonv1.ListDeliveriesRequest) (*batonv1.ListDeliveriesResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	page, err := decodePage(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	f := domain.DeliveryFilter{EndpointID: req.GetEndpointId(), PublisherID: req.GetPublisherId(), ConversionID: req.GetConversionId(),
-		State: deliveryStateFromProto(req.GetState()), Event: eventFromProto(req.GetEvent())}
-	f.From, f.To = timeRange(req.GetTimeRange())
-	list, next, err := s.svc.ListDeliveries(ctx, p, f, page)
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	out := &batonv1.ListDeliveriesResponse{NextPageToken: encodePageToken(next)}
-	for _, d := range list {
-		out.Deliveries = append(out.Deliveries, deliveryToProto(d, false))
-	}
-	return out, nil
+	return list(ctx, s.errs, req, func(p domain.Principal, page domain.Page) (*batonv1.ListDeliveriesResponse, string, error) {
+		f := domain.DeliveryFilter{EndpointID: req.GetEndpointId(), PublisherID: req.GetPublisherId(), ConversionID: req.GetConversionId(),
+			State: deliveryStateFromProto(req.GetState()), Event: eventFromProto(req.GetEvent())}
+		f.From, f.To = timeRange(req.GetTimeRange())
+		list, next, err := s.svc.ListDeliveries(ctx, p, f, page)
+		if err != nil {
+			return nil, "", err
+		}
+		out := &batonv1.ListDeliveriesResponse{}
+		for _, d := range list {
+			out.Deliveries = append(out.Deliveries, deliveryToProto(d, false))
+		}
+		return out, next, nil
+	})
 }
 
 // GetDelivery implements baton.v1.PostbackService.
 func (s *PostbackServer) GetDelivery(ctx context.Context, req *batonv1.GetDeliveryRequest) (*batonv1.GetDeliveryResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d, err := s.svc.GetDelivery(ctx, p, req.GetId())
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.GetDeliveryResponse{Delivery: deliveryToProto(d, true)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.GetDeliveryResponse, error) {
+		d, err := s.svc.GetDelivery(ctx, p, req.GetId())
+		if err != nil {
+			return nil, err
+		}
+		return &batonv1.GetDeliveryResponse{Delivery: deliveryToProto(d, true)}, nil
+	})
 }
 
 // Redeliver implements baton.v1.PostbackService.
 func (s *PostbackServer) Redeliver(ctx context.Context, req *batonv1.RedeliverRequest) (*batonv1.RedeliverResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	from, to := timeRange(req.GetTimeRange())
-	n, err := s.svc.Redeliver(ctx, p, req.GetDeliveryIds(), req.GetEndpointId(), deliveryStateFromProto(req.GetState()), from, to)
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	return &batonv1.RedeliverResponse{QueuedCount: int32(n)}, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.RedeliverResponse, error) {
+		from, to := timeRange(req.GetTimeRange())
+		n, err := s.svc.Redeliver(ctx, p, req.GetDeliveryIds(), req.GetEndpointId(), deliveryStateFromProto(req.GetState()), from, to)
+		return &batonv1.RedeliverResponse{QueuedCount: int32(n)}, err
+	})
 }

@@ -35,22 +35,20 @@ func traceIDOf(traceparent string) string {
 
 // GetTrace returns a trace's spans from Jaeger, for admin keys.
 func (s *ConversionServer) GetTrace(ctx context.Context, req *batonv1.GetTraceRequest) (*batonv1.GetTraceResponse, error) {
-	p, err := principal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !p.IsAdmin() {
-		return nil, s.errs.toConnect(ctx, domain.Denied("only an admin key may read traces: a trace spans partners"))
-	}
-	spans, err := s.traces.Trace(ctx, req.GetTraceId())
-	if err != nil {
-		return nil, s.errs.toConnect(ctx, err)
-	}
-	out := &batonv1.GetTraceResponse{TraceId: req.GetTraceId()}
-	for _, sp := range spans {
-		out.Spans = append(out.Spans, &batonv1.TraceSpan{SpanId: sp.SpanID, ParentSpanId: sp.ParentSpanID, Name: sp.Name,
-			Service: sp.Service, StartTime: timestamppb.New(sp.Start), Duration: durationpb.New(sp.Duration),
-			Attributes: sp.Attributes, Error: sp.Error})
-	}
-	return out, nil
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.GetTraceResponse, error) {
+		if !p.IsAdmin() {
+			return nil, domain.Denied("only an admin key may read traces: a trace spans partners")
+		}
+		spans, err := s.traces.Trace(ctx, req.GetTraceId())
+		if err != nil {
+			return nil, err
+		}
+		out := &batonv1.GetTraceResponse{TraceId: req.GetTraceId()}
+		for _, sp := range spans {
+			out.Spans = append(out.Spans, &batonv1.TraceSpan{SpanId: sp.SpanID, ParentSpanId: sp.ParentSpanID, Name: sp.Name,
+				Service: sp.Service, StartTime: timestamppb.New(sp.Start), Duration: durationpb.New(sp.Duration),
+				Attributes: sp.Attributes, Error: sp.Error})
+		}
+		return out, nil
+	})
 }

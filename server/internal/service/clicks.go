@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,14 +144,13 @@ func (c *Clicks) resolve(ctx context.Context, linkID string) (*linkContext, erro
 // ClickInput is a click as it arrives.
 type ClickInput struct {
 	LinkID string
-	// Query is the click URL's query (redirect): sub-IDs are read from it by
-	// the publisher's or offer's parameter names, the deep link from "jump"
-	// (FC2) or "url".
-	Query url.Values
-	// QueryCut: the query had more parameters than were read.
+	// SubIDs are RecordClick's sub1..sub5, or the values a redirect carried
+	// under the link's sub-ID parameter names (see SubIDNames).
+	SubIDs []string
+	// QueryCut: the redirect's query had more parameters than were read.
 	QueryCut bool
-	// SubIDs are given directly by RecordClick (sub1..sub5).
-	SubIDs    []string
+	// DeepLink is where the click asks to go: RecordClick's deep_link, a
+	// redirect's "jump" (FC2) or "url".
 	DeepLink  string
 	IP        string
 	UserAgent string
@@ -217,72 +215,15 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 		landing = o.FallbackURL
 	}
 
-	names := lc.publisher.SubIDParams
-	if len(names) == 0 {
-		names = o.SubIDParams
-	}
-	if len(names) == 0 {
-		names = domain.DefaultSubIDParams
-	}
-	raw := in.SubIDs
-	if in.Query != nil {
-		raw = make([]string, len(names))
-		for i, n := range names {
-			raw[i] = in.Query.Get(n)
-		}
-	}
-	if len(raw) > 5 {
-		raw = raw[:5]
-	}
-	subs := make([]string, len(raw))
-	for i, v := range raw {
-		clean, f := tracking.SanitizeSubID(v)
-		subs[i] = clean
-		if f.Truncated {
-			flags |= domain.FlagSubIDTruncated
-		}
-		if f.Malformed {
-			flags |= domain.FlagSubIDMalformed
-		}
-	}
-	for len(subs) > 0 && subs[len(subs)-1] == "" {
-		subs = subs[:len(subs)-1]
-	}
+	names := subIDNames(lc.publisher, o)
+	subs, subFlags := subIDs(names, in)
+	flags |= subFlags
 
-	deep := in.DeepLink
-	if in.Query != nil && deep == "" {
-		deep = in.Query.Get("jump")
-		if deep == "" {
-			deep = in.Query.Get("url")
-		}
-	}
-	// Judge the deep link as it came (ResolveDeepLink refuses one over
-	// 2,048 bytes) and keep a bounded copy: cutting it first would follow
-	// a link no one sent.
-	tooLong := len(deep) > 2048
-	deep = cleanText(deep, 2048)
-	target := landing
-	if tooLong {
-		flags |= domain.FlagDeepLinkRefused
-	} else if deep != "" && flags&domain.FlagOfferPaused == 0 {
-		if resolved, err := tracking.ResolveDeepLink(deep, o.LandingURL, o.DeepLinkHosts); err == nil {
-			target = resolved
-		} else {
-			flags |= domain.FlagDeepLinkRefused
-		}
-	}
+	deep, target, deepFlags := deepTarget(in, o, landing, flags&domain.FlagOfferPaused != 0)
+	flags |= deepFlags
 
 	id, at := c.ids.New()
-	var params []tracking.Param
-	if p := o.Downstream.ClickIDParam; p != "" {
-		params = append(params, tracking.Param{Name: p, Value: id})
-	}
-	if o.Downstream.FC2Params {
-		params = append(params,
-			tracking.Param{Name: "aff_userid", Value: strconv.FormatInt(lc.publisher.UserID, 10)},
-			tracking.Param{Name: "aff_siteid", Value: strconv.FormatInt(lc.siteNumber, 10)})
-	}
-	redirect := tracking.AppendParams(target, params)
+	redirect := tracking.AppendParams(target, downstreamParams(o, lc, id))
 
 	ua := cleanText(in.UserAgent, 1024)
 	ip := cleanText(in.IP, 64)
@@ -316,6 +257,95 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 	return ClickResult{Click: click, RedirectURL: redirect, CookieName: CookieName(lc.shopID), CookieMaxAge: window}, nil
 }
 
+// SubIDNames are the parameters a click on the link carries its sub IDs
+// in, in order: the redirect reads them from its query. The link is looked
+// up as Record looks it up (cached), so asking costs nothing more.
+func (c *Clicks) SubIDNames(ctx context.Context, linkID string) ([]string, error) {
+	lc, err := c.resolve(ctx, linkID)
+	if err != nil {
+		return nil, err
+	}
+	return subIDNames(lc.publisher, lc.offer), nil
+}
+
+// subIDNames are the parameters a click's sub IDs come in: the
+// publisher's own, else the offer's, else Baton's defaults.
+func subIDNames(pub domain.Publisher, o domain.Offer) []string {
+	if len(pub.SubIDParams) > 0 {
+		return pub.SubIDParams
+	}
+	if len(o.SubIDParams) > 0 {
+		return o.SubIDParams
+	}
+	return domain.DefaultSubIDParams
+}
+
+// subIDs reads a click's sub IDs (at most five, sanitised, trailing empty
+// ones dropped) and flags what sanitising changed.
+func subIDs(names []string, in ClickInput) ([]string, domain.ClickFlag) {
+	var flags domain.ClickFlag
+	raw := in.SubIDs
+	if len(raw) > 5 {
+		raw = raw[:5]
+	}
+	subs := make([]string, len(raw))
+	for i, v := range raw {
+		clean, f := tracking.SanitizeSubID(v)
+		subs[i] = clean
+		if f.Truncated {
+			flags |= domain.FlagSubIDTruncated
+		}
+		if f.Malformed {
+			flags |= domain.FlagSubIDMalformed
+		}
+	}
+	for len(subs) > 0 && subs[len(subs)-1] == "" {
+		subs = subs[:len(subs)-1]
+	}
+
+	return subs, flags
+}
+
+// deepTarget judges a click's deep link: the
+// bounded copy kept, and where the click goes, the landing URL unless the
+// deep link is allowed; a refused one is flagged. A paused offer's
+// fallback ignores deep links.
+func deepTarget(in ClickInput, o domain.Offer, landing string, paused bool) (deep, target string, flags domain.ClickFlag) {
+	deep = in.DeepLink
+	// Judge the deep link as it came (ResolveDeepLink refuses one over
+	// 2,048 bytes) and keep a bounded copy: cutting it first would follow
+	// a link no one sent.
+	tooLong := len(deep) > 2048
+	deep = cleanText(deep, 2048)
+	target = landing
+	if tooLong {
+		flags |= domain.FlagDeepLinkRefused
+	} else if deep != "" && !paused {
+		if resolved, err := tracking.ResolveDeepLink(deep, o.LandingURL, o.DeepLinkHosts); err == nil {
+			target = resolved
+		} else {
+			flags |= domain.FlagDeepLinkRefused
+		}
+	}
+	return deep, target, flags
+}
+
+// downstreamParams are the parameters a click passes on to the network
+// downstream: Baton's click ID under the name it asks for, FC2's referrer
+// IDs.
+func downstreamParams(o domain.Offer, lc *linkContext, id string) []tracking.Param {
+	var params []tracking.Param
+	if p := o.Downstream.ClickIDParam; p != "" {
+		params = append(params, tracking.Param{Name: p, Value: id})
+	}
+	if o.Downstream.FC2Params {
+		params = append(params,
+			tracking.Param{Name: "aff_userid", Value: strconv.FormatInt(lc.publisher.UserID, 10)},
+			tracking.Param{Name: "aff_siteid", Value: strconv.FormatInt(lc.siteNumber, 10)})
+	}
+	return params
+}
+
 // RecordForPartner is RecordClick: a publisher (or admin) records a click
 // server to server on one of its own links.
 func (c *Clicks) RecordForPartner(ctx context.Context, p domain.Principal, in ClickInput) (ClickResult, error) {
@@ -333,7 +363,6 @@ func (c *Clicks) RecordForPartner(ctx context.Context, p domain.Principal, in Cl
 		}
 	}
 	in.Source = domain.ClickFromAPI
-	in.Query = nil
 	res, err := c.Record(ctx, in)
 	if err == nil && res.Gone {
 		return res, domain.Invalid("link_id", "the offer is paused and has no fallback URL")

@@ -157,22 +157,11 @@ type ConversionInput struct {
 	Params   map[string]string
 }
 
-// Refused is a conversion report Baton will not count. It is recorded (see
-// ListRefusals) and returned to the sender.
-type Refused struct {
-	Code    domain.RefusalCode
-	Field   string // the request field at fault, if one is
-	Message string
-	Kind    error // domain.ErrPermissionDenied, ErrUnauthenticated, ... or nil for invalid input
-}
-
-func (r *Refused) Error() string { return r.Message }
-
-// Unwrap lets errors.Is find the kind.
-func (r *Refused) Unwrap() error { return r.Kind }
-
-func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiserID, offerID string, r *Refused) error {
-	c.log.WarnContext(ctx, "conversion refused", "code", r.Code, "reason", r.Message, "advertiser_id", advertiserID,
+// refuse records r, a conversion report Baton will not count (a
+// *domain.Error with its refusal code), in the refusal log (see
+// ListRefusals) and returns it for the sender.
+func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiserID, offerID string, r *domain.Error) error {
+	c.log.WarnContext(ctx, "conversion refused", "code", r.Code, "reason", r.Public, "advertiser_id", advertiserID,
 		"offer_id", offerID, "order_id", refusalText(in.OrderID), "click_id", refusalText(in.ClickID), "source", in.Source, "remote_ip", in.RemoteIP)
 	raw := in.Params
 	if raw == nil {
@@ -185,7 +174,7 @@ func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiser
 		params[refusalText(k)] = refusalText(v)
 	}
 	if err := c.store.AddRefusal(ctx, domain.Refusal{
-		AdvertiserID: advertiserID, OfferID: offerID, Source: in.Source, Code: r.Code, Message: refusalText(r.Message),
+		AdvertiserID: advertiserID, OfferID: offerID, Source: in.Source, Code: r.Code, Message: refusalText(r.Public),
 		OrderID: refusalText(in.OrderID), ClickID: refusalText(in.ClickID), Params: params, RemoteIP: refusalText(in.RemoteIP),
 	}); err != nil {
 		c.log.ErrorContext(ctx, "cannot record a refusal", "error", err)
@@ -197,14 +186,14 @@ func (c *Conversions) refuse(ctx context.Context, in ConversionInput, advertiser
 // C1: CR, LF, TAB, ...), whichever intake they came by: they are echoed
 // into postback URLs, headers and logs, where a CR or LF splits a line and
 // a header that holds one cannot even be sent.
-func controlRefusal(in ConversionInput) *Refused {
+func controlRefusal(in ConversionInput) *domain.Error {
 	for _, f := range [...]struct{ name, v string }{
 		{"order_id", in.OrderID}, {"order_id_2", in.OrderID2}, {"user_name", in.UserName},
 		{"idempotency_key", in.IdempotencyKey}, {"downstream_id", in.DownstreamID},
 	} {
 		if strings.IndexFunc(f.v, unicode.IsControl) >= 0 {
-			return &Refused{Code: "invalid_parameter", Field: f.name,
-				Message: f.name + " must not contain control characters (CR, LF, TAB and the like)"}
+			return &domain.Error{Kind: domain.ErrInvalid, Code: "invalid_parameter", Field: f.name,
+				Public: f.name + " must not contain control characters (CR, LF, TAB and the like)"}
 		}
 	}
 	return nil
@@ -263,48 +252,74 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, r)
 	}
 	asSent := in // the signature covers the fields as the sender sent them
+	click, offer, err := c.resolve(ctx, &in)
+	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	if err := c.authenticate(ctx, p, in, asSent, offer, now); err != nil {
+		return domain.Conversion{}, false, err
+	}
+	conv, err := c.price(ctx, &in, offer, click, now)
+	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	return c.persist(ctx, p, in, offer, conv, now)
+}
+
+// resolve finds the click a report names (if any) and the offer it is for,
+// refusing a click or offer that does not exist or does not belong to the
+// advertiser reporting. in.OfferID becomes the click's offer.
+func (c *Conversions) resolve(ctx context.Context, in *ConversionInput) (*domain.Click, domain.Offer, error) {
 	var click *domain.Click
 	if in.ClickID != "" {
 		cl, err := c.store.GetClick(ctx, in.ClickID)
 		if errors.Is(err, domain.ErrNotFound) {
 			if _, perr := clickid.Parse(in.ClickID); perr != nil {
-				return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalUnknownClick, Field: "click_id",
-					Message: fmt.Sprintf("click ID %q is not a click ID this network issues", in.ClickID)})
+				return nil, domain.Offer{}, c.refuse(ctx, *in, in.AdvertiserID, in.OfferID, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalUnknownClick, Field: "click_id",
+					Public: fmt.Sprintf("click ID %q is not a click ID this network issues", in.ClickID)})
 			}
-			return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalUnknownClick, Field: "click_id",
-				Message: fmt.Sprintf("click ID %q was not issued by this network", in.ClickID)})
+			return nil, domain.Offer{}, c.refuse(ctx, *in, in.AdvertiserID, in.OfferID, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalUnknownClick, Field: "click_id",
+				Public: fmt.Sprintf("click ID %q was not issued by this network", in.ClickID)})
 		}
 		if err != nil {
-			return domain.Conversion{}, false, err
+			return nil, domain.Offer{}, err
 		}
 		click = &cl
 		if in.OfferID != "" && in.OfferID != cl.OfferID {
-			return domain.Conversion{}, false, c.refuse(ctx, in, cl.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalClickOfferMismatch, Field: "click_id",
-				Message: fmt.Sprintf("click %s belongs to offer %s, not %s", cl.ID, cl.OfferID, in.OfferID)})
+			return nil, domain.Offer{}, c.refuse(ctx, *in, cl.AdvertiserID, in.OfferID, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalClickOfferMismatch, Field: "click_id",
+				Public: fmt.Sprintf("click %s belongs to offer %s, not %s", cl.ID, cl.OfferID, in.OfferID)})
 		}
 		in.OfferID = cl.OfferID
 	}
 	if in.OfferID == "" {
-		return domain.Conversion{}, false, &Refused{Code: domain.RefusalInvalidParameter, Field: "offer_id", Message: "offer_id is required when there is no click_id"}
+		return nil, domain.Offer{}, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalInvalidParameter, Field: "offer_id", Public: "offer_id is required when there is no click_id"}
 	}
 	offer, err := c.offers.get(in.OfferID, c.now(), func() (domain.Offer, error) { return c.store.GetOffer(ctx, in.OfferID) })
 	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, in.OfferID, &Refused{Code: domain.RefusalUnknownOffer, Field: "offer_id",
-			Message: fmt.Sprintf("no offer %q", in.OfferID)})
+		return nil, domain.Offer{}, c.refuse(ctx, *in, in.AdvertiserID, in.OfferID, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalUnknownOffer, Field: "offer_id",
+			Public: fmt.Sprintf("no offer %q", in.OfferID)})
 	}
 	if err != nil {
-		return domain.Conversion{}, false, err
+		return nil, domain.Offer{}, err
 	}
 	if in.AdvertiserID != "" && in.AdvertiserID != offer.AdvertiserID {
-		return domain.Conversion{}, false, c.refuse(ctx, in, in.AdvertiserID, offer.ID, &Refused{Code: domain.RefusalForeignClick, Field: "click_id",
-			Message: "the click or offer belongs to another advertiser", Kind: domain.ErrPermissionDenied})
+		return nil, domain.Offer{}, c.refuse(ctx, *in, in.AdvertiserID, offer.ID, &domain.Error{Code: domain.RefusalForeignClick, Field: "click_id",
+			Public: "the click or offer belongs to another advertiser", Kind: domain.ErrPermissionDenied})
 	}
 	if click != nil && click.AdvertiserID != offer.AdvertiserID {
-		return domain.Conversion{}, false, c.refuse(ctx, in, offer.AdvertiserID, offer.ID, &Refused{Code: domain.RefusalForeignClick, Field: "click_id",
-			Message: "the click belongs to another advertiser", Kind: domain.ErrPermissionDenied})
+		return nil, domain.Offer{}, c.refuse(ctx, *in, offer.AdvertiserID, offer.ID, &domain.Error{Code: domain.RefusalForeignClick, Field: "click_id",
+			Public: "the click belongs to another advertiser", Kind: domain.ErrPermissionDenied})
 	}
-	adv := offer.AdvertiserID
+	return click, offer, nil
+}
 
+// authenticate checks who may report a conversion for offer: the
+// advertiser itself (its key, or its secret checked by the intake), an
+// admin, the downstream network the offer sends traffic to, or anyone
+// holding a valid signature by the advertiser's secret over asSent; and
+// that a signed report's request_time is fresh.
+func (c *Conversions) authenticate(ctx context.Context, p domain.Principal, in, asSent ConversionInput, offer domain.Offer, now time.Time) error {
+	adv := offer.AdvertiserID
 	// Authenticity: the advertiser itself (its key, or its secret checked by
 	// the intake), an admin, the downstream network the offer sends traffic
 	// to, or anyone holding a valid signature by the advertiser's secret.
@@ -312,26 +327,26 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		(p.Role == domain.RoleNetwork && offer.Downstream.NetworkID != "" && p.PartnerID == offer.Downstream.NetworkID)
 	if in.Signature != "" {
 		if in.RequestTime == nil {
-			return domain.Conversion{}, false, &Refused{Code: domain.RefusalInvalidParameter, Field: "request_time", Message: "a signature needs request_time"}
+			return &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalInvalidParameter, Field: "request_time", Public: "a signature needs request_time"}
 		}
 		secrets, err := c.store.AdvertiserSecrets(ctx, adv)
 		if err != nil {
-			return domain.Conversion{}, false, err
+			return err
 		}
 		msg := signature.Conversion{RequestTime: *asSent.RequestTime, ClickID: asSent.ClickID, OfferID: asSent.OfferID,
 			OrderID: asSent.OrderID, OrderID2: asSent.OrderID2, Currency: asSent.Amount.Currency, AmountMinor: asSent.Amount.Minor,
 			Recurring: asSent.Recurring, UserName: asSent.UserName, Email: asSent.Email, IP: asSent.IP, Test: asSent.Test,
 			IdempotencyKey: asSent.IdempotencyKey}.Canonical()
 		if !signature.VerifyHMAC(secrets, msg, in.Signature) {
-			return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: domain.RefusalBadSignature, Field: "signature",
-				Message: "the signature does not match the advertiser's secret", Kind: domain.ErrPermissionDenied})
+			return c.refuse(ctx, in, adv, offer.ID, &domain.Error{Code: domain.RefusalBadSignature, Field: "signature",
+				Public: "the signature does not match the advertiser's secret", Kind: domain.ErrPermissionDenied})
 		}
 		trusted = true
 	}
 	if !trusted {
-		return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: domain.RefusalNotAuthorized,
-			Message: fmt.Sprintf("a %s key may not report conversions for offer %s without the advertiser's signature", p.Role, offer.ID),
-			Kind:    domain.ErrPermissionDenied})
+		return c.refuse(ctx, in, adv, offer.ID, &domain.Error{Code: domain.RefusalNotAuthorized,
+			Public: fmt.Sprintf("a %s key may not report conversions for offer %s without the advertiser's signature", p.Role, offer.ID),
+			Kind:   domain.ErrPermissionDenied})
 	}
 	if in.RequestTime != nil {
 		if err := signature.Fresh(*in.RequestTime, now, offer.TimestampTolerance); err != nil {
@@ -339,21 +354,28 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 			if errors.Is(err, signature.ErrFuture) {
 				code = domain.RefusalFutureTimestamp
 			}
-			return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, &Refused{Code: code, Field: "request_time", Message: err.Error()})
+			return c.refuse(ctx, in, adv, offer.ID, &domain.Error{Kind: domain.ErrInvalid, Code: code, Field: "request_time", Public: err.Error()})
 		}
 	}
 
+	return nil
+}
+
+// price attributes the sale (which click earns it, if any) and computes
+// the commission: the conversion to store, with its explanation.
+func (c *Conversions) price(ctx context.Context, in *ConversionInput, offer domain.Offer, click *domain.Click, now time.Time) (domain.Conversion, error) {
+	adv := offer.AdvertiserID
 	if in.SaleAt.IsZero() {
 		in.SaleAt = now
 	}
 	if in.SaleAt.After(now.Add(signature.MaxClockSkew)) {
-		return domain.Conversion{}, false, &Refused{Code: domain.RefusalInvalidParameter, Field: "sale_time", Message: "sale_time is in the future"}
+		return domain.Conversion{}, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalInvalidParameter, Field: "sale_time", Public: "sale_time is in the future"}
 	}
 	test := in.Test || strings.EqualFold(strings.TrimSpace(in.Email), FC2TestEmail)
 
-	decision, winner, err := c.attribute(ctx, in, offer, click)
+	decision, winner, err := c.attribute(ctx, *in, offer, click)
 	if err != nil {
-		return domain.Conversion{}, false, err
+		return domain.Conversion{}, err
 	}
 	if winner != nil {
 		// The browser hops carried no headers: link the sale to its click.
@@ -379,7 +401,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	if in.Email != "" {
 		advRec, err := c.store.GetAdvertiser(ctx, adv)
 		if err != nil {
-			return domain.Conversion{}, false, err
+			return domain.Conversion{}, err
 		}
 		if advRec.StoreEmailPlaintext {
 			conv.BuyerEmail = in.Email
@@ -394,19 +416,8 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 			conv.ClickCreatedAt = &t
 		}
 		conv.UpstreamID, conv.SubIDs = winner.UpstreamID, winner.SubIDs
-		payout := offer.Payout
-		for _, ov := range offer.PayoutOverrides {
-			if ov.PublisherID == winner.PublisherID {
-				payout = ov.Payout
-				exp.CommissionRule = "publisher override: "
-			}
-		}
-		ap := attribution.Payout{PercentBPS: payout.PercentBPS}
-		if payout.Fixed != nil {
-			ap = attribution.Payout{Fixed: true, FixedCurrency: payout.Fixed.Currency, FixedMinor: payout.Fixed.Minor}
-		}
-		cur, minor, rule := attribution.Commission(ap, in.Amount.Currency, in.Amount.Minor)
-		exp.CommissionRule += rule
+		cur, minor, rule := attribution.Earned(payoutRule(offer.Payout), payoutOverrides(offer), winner.PublisherID, in.Amount.Currency, in.Amount.Minor)
+		exp.CommissionRule = rule
 		if test {
 			exp.WouldEarn = &domain.Money{Currency: cur, Minor: minor}
 			exp.Summary = "Test conversion, never paid: it would have been attributed. " + exp.Summary
@@ -422,9 +433,35 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	}
 	conv.Attribution = exp
 
+	return conv, nil
+}
+
+// payoutRule is a payout as package attribution computes it.
+func payoutRule(p domain.Payout) attribution.Payout {
+	if p.Fixed != nil {
+		return attribution.Payout{Fixed: true, FixedCurrency: p.Fixed.Currency, FixedMinor: p.Fixed.Minor}
+	}
+	return attribution.Payout{PercentBPS: p.PercentBPS}
+}
+
+// payoutOverrides are the offer's per-publisher payouts as package
+// attribution computes them.
+func payoutOverrides(o domain.Offer) []attribution.Override {
+	out := make([]attribution.Override, len(o.PayoutOverrides))
+	for i, ov := range o.PayoutOverrides {
+		out[i] = attribution.Override{PublisherID: ov.PublisherID, Payout: payoutRule(ov.Payout)}
+	}
+	return out
+}
+
+// persist stores conv with everything it causes in one transaction: the
+// signature used (a replay is refused), the publisher's postbacks. A
+// repeat of an earlier report returns the first conversion, duplicate.
+func (c *Conversions) persist(ctx context.Context, p domain.Principal, in ConversionInput, offer domain.Offer, conv domain.Conversion, now time.Time) (domain.Conversion, bool, error) {
+	adv := offer.AdvertiserID
 	var out domain.Conversion
 	var inserted bool
-	err = c.inTx(ctx, func(tx ConversionTx) error {
+	err := c.inTx(ctx, func(tx ConversionTx) error {
 		var err error
 		out, inserted, err = tx.InsertConversion(ctx, conv, actor(p, in))
 		if err != nil {
@@ -439,7 +476,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 				return err
 			}
 			if !fresh {
-				return &Refused{Code: domain.RefusalReplayed, Field: "signature", Message: "this signed request was already used; sign each conversion anew", Kind: domain.ErrAlreadyExists}
+				return &domain.Error{Code: domain.RefusalReplayed, Field: "signature", Public: "this signed request was already used; sign each conversion anew", Kind: domain.ErrAlreadyExists}
 			}
 		}
 		if c.outbox != nil {
@@ -447,8 +484,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		}
 		return nil
 	})
-	var refused *Refused
-	if errors.As(err, &refused) {
+	if refused, ok := domain.AsError(err); ok && refused.Code != "" {
 		return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, refused)
 	}
 	if err != nil {
@@ -797,7 +833,7 @@ func (c *Conversions) changeStatus(ctx context.Context, tx ConversionTx, p domai
 		return domain.Denied("only the advertiser (or an admin) may change the status of conversion %q", id)
 	}
 	if expected != "" && conv.Status != expected {
-		return fmt.Errorf("%w: the conversion is %s, not %s as expected", domain.ErrFailedPrecondition, conv.Status, expected)
+		return domain.Failed("the conversion is %s, not %s as expected", conv.Status, expected)
 	}
 	if err := domain.CheckTransition(conv.Status, to); err != nil {
 		return err

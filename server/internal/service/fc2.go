@@ -204,14 +204,22 @@ type FC2Result struct {
 	Duplicate  bool
 }
 
-// FC2Error is a refused FC2 report: every problem found, in words.
-type FC2Error struct {
-	Status   int // for the server POST
-	Code     domain.RefusalCode
-	Problems []string
+// FC2Report is an FC2 report as the gateway read it: each parameter as
+// sent, not yet checked.
+type FC2Report struct {
+	Fields signature.FC2Fields // the parameters sh covers
+	SH     string
+	Passwd string // server POST
+	Test   string // "on" for a test
+	// ClickID is Baton's click ID, when the shop kept it from the landing
+	// URL; Via is "t.js" for the first-party tag's copy of the image tag.
+	ClickID, Via string
+	// The server POST's referrer IDs and buyer IP.
+	RefUserID, RefSiteID, IP string
+	// CookieClickID is the click ID in the browser's cookie for this shop
+	// (CookieName of the shopid sent), for the image tag.
+	CookieClickID string
 }
-
-func (e *FC2Error) Error() string { return strings.Join(e.Problems, "; ") }
 
 // FC2 limits, as the FC2 documentation states them.
 const (
@@ -247,6 +255,17 @@ func fc2Code(ps []fc2Problem) domain.RefusalCode {
 		}
 	}
 	return domain.RefusalInvalidParameter
+}
+
+// fc2Refusal is the error for a refused report: kind ErrPermissionDenied
+// when the shop's credentials are what is wrong, else ErrInvalid.
+func fc2Refusal(code domain.RefusalCode, msgs []string) error {
+	kind := domain.ErrInvalid
+	switch code {
+	case domain.RefusalBadPassword, domain.RefusalBadSignature, domain.RefusalNotAuthorized:
+		kind = domain.ErrPermissionDenied
+	}
+	return &domain.Error{Kind: kind, Code: code, Public: strings.Join(msgs, "; "), Problems: msgs}
 }
 
 func fc2Messages(ps []fc2Problem) []string {
@@ -304,103 +323,124 @@ func (r *fc2Report) bad(code domain.RefusalCode, format string, args ...any) {
 }
 
 // parse checks every FC2 parameter rule and collects all problems at once,
-// so a shop testing its tag sees them together.
-func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post bool) (*fc2Report, error) {
-	r := &fc2Report{}
-	bad := func(format string, args ...any) { r.bad(domain.RefusalInvalidParameter, format, args...) }
-	r.fields = signature.FC2Fields{
-		ShopID: get("shopid"), UniqueID: get("unique_id"), UName: get("uname"), Email: get("email"),
-		AmountY: get("amount_y"), AmountD: get("amount_d"), TS: get("ts"), Recurring: get("recurring"),
-		ItemCode: get("item_code"), UnitNum: get("unit_num"),
+// so a shop testing its tag sees them together: first the shop (the one
+// rule that reads the database), then the rest.
+func (f *FC2Intake) parse(ctx context.Context, rep FC2Report, post bool) (*fc2Report, error) {
+	r := &fc2Report{fields: rep.Fields}
+	r.test = strings.EqualFold(rep.Test, "on") || strings.EqualFold(strings.TrimSpace(rep.Fields.Email), FC2TestEmail)
+	r.sh, r.passwd = strings.ToLower(rep.SH), rep.Passwd
+	if err := f.shop(ctx, r); err != nil {
+		return nil, err
 	}
+	r.check(rep, post)
+	return r, nil
+}
+
+// shop finds the advertiser the report's shopid names.
+func (f *FC2Intake) shop(ctx context.Context, r *fc2Report) error {
+	shopID, err := strconv.ParseInt(r.fields.ShopID, 10, 64)
+	if !isDigits(r.fields.ShopID) || err != nil {
+		r.invalid("shopid is required and must be the numeric shop ID")
+		return nil
+	}
+	adv, err := f.store.AdvertiserByShopID(ctx, shopID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		r.bad(domain.RefusalUnknownShop, "shopid %s is not a shop of this network", r.fields.ShopID)
+	case err != nil:
+		return err
+	default:
+		r.adv = adv
+	}
+	return nil
+}
+
+// check applies FC2's rules for every parameter but the shop, in the
+// order a shop reads them, and builds the conversion input.
+func (r *fc2Report) check(rep FC2Report, post bool) {
 	fl := r.fields
-	r.test = strings.EqualFold(get("test"), "on") || strings.EqualFold(strings.TrimSpace(fl.Email), FC2TestEmail)
-	r.sh, r.passwd = strings.ToLower(get("sh")), get("passwd")
-	shopID, err := strconv.ParseInt(fl.ShopID, 10, 64)
-	if !isDigits(fl.ShopID) || err != nil {
-		bad("shopid is required and must be the numeric shop ID")
-	} else {
-		adv, err := f.store.AdvertiserByShopID(ctx, shopID)
-		switch {
-		case errors.Is(err, domain.ErrNotFound):
-			r.bad(domain.RefusalUnknownShop, "shopid %s is not a shop of this network", fl.ShopID)
-		case err != nil:
-			return nil, err
-		default:
-			r.adv = adv
-		}
-	}
 	switch {
 	case fl.UniqueID == "":
-		bad("unique_id is required")
+		r.invalid("unique_id is required")
 	case len(fl.UniqueID) > FC2MaxUniqueID || !isHalfWidth(fl.UniqueID):
-		bad("unique_id must be at most %d half-width characters (letters, digits, symbols)", FC2MaxUniqueID)
+		r.invalid("unique_id must be at most %d half-width characters (letters, digits, symbols)", FC2MaxUniqueID)
 	}
-	var amount domain.Money
-	switch {
-	case (fl.AmountY == "") == (fl.AmountD == ""):
-		bad("give exactly one of amount_y (yen) or amount_d (dollars); amount_y=0 for a free sale")
-	case fl.AmountY != "":
-		if !isDigits(fl.AmountY) {
-			bad("amount_y must be a whole number of yen")
-		} else {
-			n, _ := strconv.ParseInt(fl.AmountY, 10, 64)
-			amount = domain.Money{Currency: "JPY", Minor: n}
-		}
-	default:
-		n, err := attribution.ParseDecimal("USD", fl.AmountD)
-		if err != nil {
-			bad("amount_d must be dollars with at most two decimals, e.g. 19.99")
-		}
-		amount = domain.Money{Currency: "USD", Minor: n}
-	}
-	if len(fl.UName) > FC2MaxUName || !isAlnum(fl.UName) {
-		bad("uname must be at most %d half-width letters and digits", FC2MaxUName)
-	}
-	if fl.Email != "" && (len(fl.Email) > 254 || !strings.Contains(fl.Email, "@") || !isHalfWidth(fl.Email)) {
-		bad("email is not an email address")
-	}
-	if fl.Recurring != "" && fl.Recurring != "0" && fl.Recurring != "1" {
-		bad("recurring must be 0 (new) or 1 (continuing)")
-	}
-	if len(fl.ItemCode) > FC2MaxItemCode || !isAlnum(fl.ItemCode) {
-		bad("item_code must be at most %d half-width letters and digits", FC2MaxItemCode)
-	}
-	var units uint64
-	if fl.UnitNum != "" {
-		n, err := strconv.ParseUint(fl.UnitNum, 10, 32)
-		if err != nil || !isDigits(fl.UnitNum) {
-			bad("unit_num must be a whole number")
-		}
-		units = n
-	}
-	var requestTime *time.Time
-	if fl.TS != "" {
-		t, err := signature.ParseFC2TS(fl.TS)
-		if err != nil {
-			bad("ts must be the tag's issue time in Japan time, yyyymmddhhmmss")
-		} else {
-			requestTime = &t
-		}
-	}
+	amount := r.amount()
+	r.checkBuyer()
+	units := r.units()
+	requestTime := r.requestTime()
 	if r.sh != "" && len(r.sh) != 16 && len(r.sh) != 40 {
 		r.bad(domain.RefusalBadSignature, "sh must be the 40 hexadecimal characters of the SHA-1, or its first 16")
 	}
+	r.in = r.input(rep, post, amount, units, requestTime)
+}
+
+func (r *fc2Report) invalid(format string, args ...any) {
+	r.bad(domain.RefusalInvalidParameter, format, args...)
+}
+
+// checkBuyer checks the buyer and item fields: uname, email, recurring,
+// item_code.
+func (r *fc2Report) checkBuyer() {
+	fl := r.fields
+	if len(fl.UName) > FC2MaxUName || !isAlnum(fl.UName) {
+		r.invalid("uname must be at most %d half-width letters and digits", FC2MaxUName)
+	}
+	if fl.Email != "" && (len(fl.Email) > 254 || !strings.Contains(fl.Email, "@") || !isHalfWidth(fl.Email)) {
+		r.invalid("email is not an email address")
+	}
+	if fl.Recurring != "" && fl.Recurring != "0" && fl.Recurring != "1" {
+		r.invalid("recurring must be 0 (new) or 1 (continuing)")
+	}
+	if len(fl.ItemCode) > FC2MaxItemCode || !isAlnum(fl.ItemCode) {
+		r.invalid("item_code must be at most %d half-width letters and digits", FC2MaxItemCode)
+	}
+}
+
+// units reads unit_num (0 when absent).
+func (r *fc2Report) units() uint64 {
+	if r.fields.UnitNum == "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(r.fields.UnitNum, 10, 32)
+	if err != nil || !isDigits(r.fields.UnitNum) {
+		r.invalid("unit_num must be a whole number")
+	}
+	return n
+}
+
+// requestTime reads ts, the tag's issue time (nil when absent).
+func (r *fc2Report) requestTime() *time.Time {
+	if r.fields.TS == "" {
+		return nil
+	}
+	t, err := signature.ParseFC2TS(r.fields.TS)
+	if err != nil {
+		r.invalid("ts must be the tag's issue time in Japan time, yyyymmddhhmmss")
+		return nil
+	}
+	return &t
+}
+
+// input builds the conversion input from the checked fields, checking the
+// click ID and the server POST's referrer IDs on the way.
+func (r *fc2Report) input(rep FC2Report, post bool, amount domain.Money, units uint64, requestTime *time.Time) ConversionInput {
+	fl := r.fields
 	in := ConversionInput{
 		AdvertiserID: r.adv.ID, OrderID: fl.UniqueID, Amount: amount, Recurring: fl.Recurring == "1", UserName: fl.UName,
 		Email: fl.Email, Test: r.test, RequestTime: requestTime,
 		// Baton's click ID, when the shop kept it from the landing URL: not
 		// an FC2 parameter (sh does not cover it), the one way to name the
 		// click exactly.
-		ClickID: get("click_id"),
+		ClickID: rep.ClickID, CookieClickID: rep.CookieClickID,
 	}
 	if len(in.ClickID) > 64 || !isHalfWidth(in.ClickID) {
-		bad("click_id must be the click ID Baton passed on the landing URL")
+		r.invalid("click_id must be the click ID Baton passed on the landing URL")
 		in.ClickID = ""
 	}
 	// via=t.js: a copy of the shop's tag sent by Baton's first-party tag,
 	// with the click ID it kept on the shop's own site.
-	in.FirstParty = in.ClickID != "" && get("via") == "t.js"
+	in.FirstParty = in.ClickID != "" && rep.Via == "t.js"
 	// A report of the same FC2 fields is the same report again (a reload,
 	// or the first-party tag's copy of the image tag): it counts once even
 	// where the offer does not deduplicate order IDs.
@@ -414,21 +454,43 @@ func (f *FC2Intake) parse(ctx context.Context, get func(string) string, post boo
 	}
 	if post {
 		for _, p := range []struct {
-			name string
-			dst  *int64
-		}{{"ref_userid", &in.RefUserID}, {"ref_siteid", &in.RefSiteID}} {
-			if v := get(p.name); v != "" {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || !isDigits(v) {
-					bad("%s must be the number the click redirect gave the shop", p.name)
+			name, v string
+			dst     *int64
+		}{{"ref_userid", rep.RefUserID, &in.RefUserID}, {"ref_siteid", rep.RefSiteID, &in.RefSiteID}} {
+			if p.v != "" {
+				n, err := strconv.ParseInt(p.v, 10, 64)
+				if err != nil || !isDigits(p.v) {
+					r.invalid("%s must be the number the click redirect gave the shop", p.name)
 				}
 				*p.dst = n
 			}
 		}
-		in.IP = get("ip")
+		in.IP = rep.IP
 	}
-	r.in = in
-	return r, nil
+	return in
+}
+
+// amount reads amount_y (yen) or amount_d (dollars): exactly one is given.
+func (r *fc2Report) amount() domain.Money {
+	fl := r.fields
+	switch {
+	case (fl.AmountY == "") == (fl.AmountD == ""):
+		r.bad(domain.RefusalInvalidParameter, "give exactly one of amount_y (yen) or amount_d (dollars); amount_y=0 for a free sale")
+	case fl.AmountY != "":
+		if !isDigits(fl.AmountY) {
+			r.bad(domain.RefusalInvalidParameter, "amount_y must be a whole number of yen")
+		} else {
+			n, _ := strconv.ParseInt(fl.AmountY, 10, 64)
+			return domain.Money{Currency: "JPY", Minor: n}
+		}
+	default:
+		n, err := attribution.ParseDecimal("USD", fl.AmountD)
+		if err != nil {
+			r.bad(domain.RefusalInvalidParameter, "amount_d must be dollars with at most two decimals, e.g. 19.99")
+		}
+		return domain.Money{Currency: "USD", Minor: n}
+	}
+	return domain.Money{}
 }
 
 // fc2ReportKey identifies an FC2 report by every field sh covers (and test
@@ -494,9 +556,9 @@ func (f *FC2Intake) record(ctx context.Context, r *fc2Report) (FC2Result, error)
 	r.in.Verified = true
 	conv, dup, err := f.conv.Record(ctx, domain.Principal{}, r.in)
 	if err != nil {
-		var ref *Refused
-		if errors.As(err, &ref) {
-			return res, &FC2Error{Status: 400, Code: ref.Code, Problems: []string{ref.Message}}
+		if ref, ok := domain.AsError(err); ok && ref.Code != "" {
+			// The conversion use cases refused it: the shop's mistake.
+			return res, &domain.Error{Kind: domain.ErrInvalid, Code: ref.Code, Field: ref.Field, Public: ref.Public, Problems: []string{ref.Public}}
 		}
 		return res, err
 	}
@@ -519,15 +581,23 @@ func (f *FC2Intake) refuse(ctx context.Context, r *fc2Report, code domain.Refusa
 		params["click_id"] = r.in.ClickID
 	}
 	_ = f.conv.refuse(ctx, ConversionInput{Source: r.in.Source, OrderID: r.fields.UniqueID, RemoteIP: r.in.RemoteIP, Params: params},
-		r.adv.ID, r.in.OfferID, &Refused{Code: code, Message: msg})
-	return &FC2Error{Status: 400, Code: code, Problems: []string{msg}}
+		r.adv.ID, r.in.OfferID, &domain.Error{Kind: domain.ErrInvalid, Code: code, Public: msg})
+	return &domain.Error{Kind: domain.ErrInvalid, Code: code, Public: msg, Problems: []string{msg}}
+}
+
+// refuseProblems records the report's problems in the refusal log, under
+// the code a shop must fix first, and returns them.
+func (f *FC2Intake) refuseProblems(ctx context.Context, r *fc2Report) error {
+	code, msgs := fc2Code(r.problems), fc2Messages(r.problems)
+	_ = f.refuse(ctx, r, code, strings.Join(msgs, "; "))
+	return fc2Refusal(code, msgs)
 }
 
 // Pixel records a sale reported by the FC2 image tag
-// (GET /tracking/tracking_img.php). cookie reads the request's cookies. The
-// caller always answers with the 1×1 image, except in test mode.
-func (f *FC2Intake) Pixel(ctx context.Context, get func(string) string, cookie func(string) string, ip, ua string) (FC2Result, error) {
-	r, err := f.parse(ctx, get, false)
+// (GET /tracking/tracking_img.php). The caller always answers with the 1×1
+// image, except in test mode.
+func (f *FC2Intake) Pixel(ctx context.Context, rep FC2Report, ip, ua string) (FC2Result, error) {
+	r, err := f.parse(ctx, rep, false)
 	if err != nil {
 		return FC2Result{}, err
 	}
@@ -536,12 +606,9 @@ func (f *FC2Intake) Pixel(ctx context.Context, get func(string) string, cookie f
 		if _, err := f.verifySH(ctx, r, r.adv.RequireSignature); err != nil {
 			return FC2Result{Test: r.test}, err
 		}
-		r.in.CookieClickID = cookie(CookieName(r.adv.ShopID))
 	}
 	if len(r.problems) > 0 {
-		code, msgs := fc2Code(r.problems), fc2Messages(r.problems)
-		_ = f.refuse(ctx, r, code, strings.Join(msgs, "; "))
-		return FC2Result{Test: r.test}, &FC2Error{Status: 400, Code: code, Problems: msgs}
+		return FC2Result{Test: r.test}, f.refuseProblems(ctx, r)
 	}
 	return f.record(ctx, r)
 }
@@ -549,8 +616,8 @@ func (f *FC2Intake) Pixel(ctx context.Context, get func(string) string, cookie f
 // ServerPost records a sale reported by the shop's server
 // (POST /tracking/tracking_post.php): passwd or sh is required unless the
 // request comes from one of the shop's registered hosts.
-func (f *FC2Intake) ServerPost(ctx context.Context, get func(string) string, remoteIP string) (FC2Result, error) {
-	r, err := f.parse(ctx, get, true)
+func (f *FC2Intake) ServerPost(ctx context.Context, rep FC2Report, remoteIP string) (FC2Result, error) {
+	r, err := f.parse(ctx, rep, true)
 	if err != nil {
 		return FC2Result{}, err
 	}
@@ -587,14 +654,7 @@ func (f *FC2Intake) ServerPost(ctx context.Context, get func(string) string, rem
 		}
 	}
 	if len(r.problems) > 0 {
-		code, msgs := fc2Code(r.problems), fc2Messages(r.problems)
-		_ = f.refuse(ctx, r, code, strings.Join(msgs, "; "))
-		status := 400
-		switch code {
-		case domain.RefusalBadPassword, domain.RefusalBadSignature, domain.RefusalNotAuthorized:
-			status = 403
-		}
-		return FC2Result{Test: r.test}, &FC2Error{Status: status, Code: code, Problems: msgs}
+		return FC2Result{Test: r.test}, f.refuseProblems(ctx, r)
 	}
 	return f.record(ctx, r)
 }

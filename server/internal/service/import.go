@@ -424,17 +424,8 @@ func (im *Import) conversion(pl *plan, r conversionRow, offer domain.Offer, now 
 			c.Commission.Minor = minor
 			exp.CommissionRule = "as imported"
 		} else {
-			payout := offer.Payout
-			for _, ov := range offer.PayoutOverrides {
-				if ov.PublisherID == c.PublisherID {
-					payout = ov.Payout
-				}
-			}
-			ap := attribution.Payout{PercentBPS: payout.PercentBPS}
-			if payout.Fixed != nil {
-				ap = attribution.Payout{Fixed: true, FixedCurrency: payout.Fixed.Currency, FixedMinor: payout.Fixed.Minor}
-			}
-			cur, minor, rule := attribution.Commission(ap, c.Amount.Currency, c.Amount.Minor)
+			payout, _ := attribution.PayoutFor(payoutRule(offer.Payout), payoutOverrides(offer), c.PublisherID)
+			cur, minor, rule := attribution.Commission(payout, c.Amount.Currency, c.Amount.Minor)
 			c.Commission = domain.Money{Currency: cur, Minor: minor}
 			exp.CommissionRule = "computed at import from the offer's payout: " + rule
 		}
@@ -450,20 +441,17 @@ func (im *Import) conversion(pl *plan, r conversionRow, offer domain.Offer, now 
 func (pl *plan) adopted() error {
 	for _, r := range pl.shops {
 		if ref, ok := pl.refs.Shops[r.shop.Advertiser.ShopID]; ok && !ref.Imported {
-			return fmt.Errorf("%w: %s line %d: shop ID %d was taken meanwhile by %s, created in Baton; nothing more was written",
-				domain.ErrFailedPrecondition, ShopsFile, r.line, r.shop.Advertiser.ShopID, ref.ID)
+			return domain.Failed("%s line %d: shop ID %d was taken meanwhile by %s, created in Baton; nothing more was written", ShopsFile, r.line, r.shop.Advertiser.ShopID, ref.ID)
 		}
 	}
 	for _, r := range pl.publishers {
 		if ref, ok := pl.refs.Publishers[r.pub.UserID]; ok && !ref.Imported {
-			return fmt.Errorf("%w: %s line %d: user ID %d was taken meanwhile by %s, created in Baton; nothing more was written",
-				domain.ErrFailedPrecondition, PublishersFile, r.line, r.pub.UserID, ref.ID)
+			return domain.Failed("%s line %d: user ID %d was taken meanwhile by %s, created in Baton; nothing more was written", PublishersFile, r.line, r.pub.UserID, ref.ID)
 		}
 	}
 	for _, r := range pl.sites {
 		if ref, ok := pl.refs.Sites[r.site.SiteID]; ok && !ref.Imported {
-			return fmt.Errorf("%w: %s line %d: site ID %d was taken meanwhile by %s, created in Baton; nothing more was written",
-				domain.ErrFailedPrecondition, SitesFile, r.line, r.site.SiteID, ref.ID)
+			return domain.Failed("%s line %d: site ID %d was taken meanwhile by %s, created in Baton; nothing more was written", SitesFile, r.line, r.site.SiteID, ref.ID)
 		}
 	}
 	return nil
@@ -799,9 +787,8 @@ func (im *Import) parseOffer(r *rowReader) {
 	ApplyOfferDefaults(&o)
 	if !r.bad {
 		if err := im.cfg.checkOffer(r.ctx, o); err != nil {
-			var inv *domain.InvalidError
-			if errors.As(err, &inv) {
-				r.refuse(inv.Field, "%s", inv.Message)
+			if inv, ok := domain.AsError(err); ok && errors.Is(err, domain.ErrInvalid) && inv.Field != "" {
+				r.refuse(inv.Field, "%s", inv.Public)
 			} else {
 				r.refuse("", "%v", err)
 			}

@@ -58,86 +58,96 @@ func Params(n domain.Network) domain.KickbackParams {
 	return p
 }
 
-// KickbackError is a refused kickback: Status is the HTTP status to answer.
-type KickbackError struct {
-	Status  int
-	Message string
+// KickbackInput is a kickback as the gateway read it: each value of the
+// network's parameters (see Params), not yet checked.
+type KickbackInput struct {
+	ClickID, OrderID, OrderID2, DownstreamID, UserName string
+	Amount, AmountMinor, Currency, Status              string
+	RemoteIP                                           string
 }
 
-func (e *KickbackError) Error() string { return e.Message }
+func unauthenticated(msg string) error {
+	return &domain.Error{Kind: domain.ErrUnauthenticated, Public: msg}
+}
 
-// Identify finds and authenticates the network sending a kickback: by the
-// network ID given (then its token or its registered IPs), or by its token
-// alone.
-func (k *Kickbacks) Identify(ctx context.Context, networkID string, get func(string) string, remote netip.Addr) (domain.Network, error) {
-	if networkID == "" {
-		token := get(KickbackParamDefaults.Token)
-		if token == "" {
-			return domain.Network{}, &KickbackError{401, "unknown network: send your token (or network=<id> from a registered IP)"}
-		}
-		n, err := k.store.NetworkByToken(ctx, token)
-		if errors.Is(err, domain.ErrUnauthenticated) {
-			return n, &KickbackError{401, "unknown token"}
-		}
-		return n, err
+// NetworkByToken finds the network sending a kickback by its token alone
+// (sent under the default parameter name, KickbackParamDefaults.Token).
+func (k *Kickbacks) NetworkByToken(ctx context.Context, token string) (domain.Network, error) {
+	if token == "" {
+		return domain.Network{}, unauthenticated("unknown network: send your token (or network=<id> from a registered IP)")
 	}
+	n, err := k.store.NetworkByToken(ctx, token)
+	if errors.Is(err, domain.ErrUnauthenticated) {
+		return n, unauthenticated("unknown token")
+	}
+	return n, err
+}
+
+// Network finds the network a kickback names; Authenticate then checks
+// that it comes from that network.
+func (k *Kickbacks) Network(ctx context.Context, networkID string) (domain.Network, error) {
 	n, err := k.store.GetNetwork(ctx, networkID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return n, &KickbackError{401, "unknown network"}
+		return n, unauthenticated("unknown network")
 	}
-	if err != nil {
-		return n, err
-	}
-	if token := get(Params(n).Token); token != "" {
+	return n, err
+}
+
+// Authenticate checks a kickback claiming to come from network n: by the
+// token it sent (under the network's own parameter name, Params(n).Token),
+// or without one by its address among the network's registered ones.
+func (k *Kickbacks) Authenticate(ctx context.Context, n domain.Network, token string, remote netip.Addr) error {
+	if token != "" {
 		secrets, err := k.store.NetworkSecrets(ctx, n.ID)
 		if err != nil {
-			return n, err
+			return err
 		}
 		ok := 0
 		for _, s := range secrets {
 			ok |= subtle.ConstantTimeCompare([]byte(s), []byte(token))
 		}
 		if ok == 1 {
-			return n, nil
+			return nil
 		}
-		return n, &KickbackError{401, "wrong token"}
+		return unauthenticated("wrong token")
 	}
 	for _, cidr := range n.AllowedIPs {
 		if p, err := netip.ParsePrefix(cidr); err == nil && remote.IsValid() && p.Contains(remote.Unmap()) {
-			return n, nil
+			return nil
 		}
 	}
-	return n, &KickbackError{401, "no token, and the request does not come from one of the network's registered addresses"}
+	return unauthenticated("no token, and the request does not come from one of the network's registered addresses")
 }
 
 // Receive records a kickback from network n: it checks that the click ID is
 // one this network issued and sent to n (照会), records the conversion
 // idempotently and applies the status n reports. The conversion's own
 // postbacks then carry it on up the chain.
-func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, get func(string) string, remoteIP string) (domain.Conversion, bool, error) {
+func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, kb KickbackInput) (domain.Conversion, bool, error) {
 	pn := Params(n)
-	clickID, orderID := get(pn.ClickID), get(pn.OrderID)
-	in := ConversionInput{Source: domain.SourceKickback, ClickID: clickID, OrderID: orderID, DownstreamID: get(pn.DownstreamID),
-		OrderID2: get(pn.OrderID2), UserName: get(pn.UserName), RemoteIP: remoteIP,
-		Params: map[string]string{"network": n.ID, pn.ClickID: clickID, pn.OrderID: orderID}}
-	for _, name := range []string{pn.Amount, pn.AmountMinor, pn.Currency, pn.Status} {
-		if v := get(name); v != "" {
-			in.Params[name] = v
+	in := ConversionInput{Source: domain.SourceKickback, ClickID: kb.ClickID, OrderID: kb.OrderID, DownstreamID: kb.DownstreamID,
+		OrderID2: kb.OrderID2, UserName: kb.UserName, RemoteIP: kb.RemoteIP,
+		Params: map[string]string{"network": n.ID, pn.ClickID: kb.ClickID, pn.OrderID: kb.OrderID}}
+	for _, p := range []struct{ name, v string }{{pn.Amount, kb.Amount}, {pn.AmountMinor, kb.AmountMinor}, {pn.Currency, kb.Currency}, {pn.Status, kb.Status}} {
+		if p.v != "" {
+			in.Params[p.name] = p.v
 		}
 	}
-	refuse := func(status int, code domain.RefusalCode, msg string) error {
-		_ = k.conv.refuse(ctx, in, "", "", &Refused{Code: code, Message: msg})
-		return &KickbackError{status, msg}
+	refuse := func(kind error, code domain.RefusalCode, msg string) error {
+		return k.conv.refuse(ctx, in, "", "", domain.Refuse(kind, code, "", msg))
 	}
-	if clickID == "" || orderID == "" || len(orderID) > 80 || len(in.OrderID2) > 80 {
-		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s and %s are required (order IDs at most 80 characters)", pn.ClickID, pn.OrderID))
+	invalid := func(format string, args ...any) error {
+		return refuse(domain.ErrInvalid, domain.RefusalInvalidParameter, fmt.Sprintf(format, args...))
+	}
+	if in.ClickID == "" || in.OrderID == "" || len(in.OrderID) > 80 || len(in.OrderID2) > 80 {
+		return domain.Conversion{}, false, invalid("%s and %s are required (order IDs at most 80 characters)", pn.ClickID, pn.OrderID)
 	}
 	if len(in.UserName) > 64 {
-		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s is at most 64 characters", pn.UserName))
+		return domain.Conversion{}, false, invalid("%s is at most 64 characters", pn.UserName)
 	}
-	click, err := k.store.GetClick(ctx, clickID)
+	click, err := k.store.GetClick(ctx, in.ClickID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return domain.Conversion{}, false, refuse(404, domain.RefusalUnknownClick, fmt.Sprintf("click ID %q was not issued by this network", clickID))
+		return domain.Conversion{}, false, refuse(domain.ErrNotFound, domain.RefusalUnknownClick, fmt.Sprintf("click ID %q was not issued by this network", in.ClickID))
 	}
 	if err != nil {
 		return domain.Conversion{}, false, err
@@ -147,46 +157,44 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, get func(stri
 		return domain.Conversion{}, false, err
 	}
 	if offer.Downstream.NetworkID != n.ID {
-		return domain.Conversion{}, false, refuse(403, domain.RefusalForeignClick, fmt.Sprintf("click %s was not sent to network %s", clickID, n.ID))
+		return domain.Conversion{}, false, refuse(domain.ErrPermissionDenied, domain.RefusalForeignClick, fmt.Sprintf("click %s was not sent to network %s", in.ClickID, n.ID))
 	}
-	currency := strings.ToUpper(get(pn.Currency))
+	currency := strings.ToUpper(kb.Currency)
 	if currency == "" {
 		currency = "JPY"
 	}
 	if len(currency) != 3 || strings.Trim(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s must be an ISO 4217 code", pn.Currency))
+		return domain.Conversion{}, false, invalid("%s must be an ISO 4217 code", pn.Currency)
 	}
-	minor, err := kickbackAmount(currency, pn, get)
+	minor, err := kickbackAmount(currency, pn, kb.Amount, kb.AmountMinor)
 	if err != nil {
-		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, err.Error())
+		return domain.Conversion{}, false, invalid("%s", err.Error())
 	}
 	in.Amount = domain.Money{Currency: currency, Minor: minor}
-	var status domain.ConversionStatus
-	switch s := strings.ToLower(get(pn.Status)); s {
-	case "", "pending", "0":
-		status = domain.StatusPending
-	case "approved", "approve", "1":
-		status = domain.StatusApproved
-	case "rejected", "reject", "cancel", "cancelled", "2":
-		status = domain.StatusRejected
-	case "reversed", "refund", "refunded":
-		status = domain.StatusReversed
-	default:
-		return domain.Conversion{}, false, refuse(400, domain.RefusalInvalidParameter, fmt.Sprintf("%s %q is not pending, approved, rejected or reversed", pn.Status, s))
+	status, ok := kickbackStatus(kb.Status)
+	if !ok {
+		return domain.Conversion{}, false, invalid("%s %q is not pending, approved, rejected or reversed", pn.Status, strings.ToLower(kb.Status))
 	}
 	p := domain.Principal{Role: domain.RoleNetwork, PartnerID: n.ID, KeyID: "network:" + n.ID}
 	conv, dup, err := k.conv.Record(ctx, p, in)
 	if err != nil {
-		var r *Refused
-		if errors.As(err, &r) {
-			return conv, dup, &KickbackError{400, r.Message}
+		if r, ok := domain.AsError(err); ok && r.Code != "" {
+			// The conversion use cases refused it: the network's mistake.
+			return conv, dup, domain.Refuse(domain.ErrInvalid, r.Code, r.Field, r.Public)
 		}
 		return conv, dup, err
 	}
 	if status == domain.StatusPending || conv.Status == status {
 		return conv, dup, nil
 	}
-	// Apply the status the network reports, as the network.
+	out, err := k.applyStatus(ctx, n, conv, status)
+	return out, dup, err
+}
+
+// applyStatus moves conv to the status network n reports, as the network
+// (a reversal of a pending conversion passes through approved).
+// ErrFailedPrecondition is a move the conversion cannot make.
+func (k *Kickbacks) applyStatus(ctx context.Context, n domain.Network, conv domain.Conversion, status domain.ConversionStatus) (domain.Conversion, error) {
 	system := domain.Principal{Role: domain.RoleAdmin, KeyID: "network:" + n.ID}
 	path := []domain.ConversionStatus{status}
 	if status == domain.StatusReversed && conv.Status == domain.StatusPending {
@@ -196,23 +204,34 @@ func (k *Kickbacks) Receive(ctx context.Context, n domain.Network, get func(stri
 		err := k.conv.inTx(ctx, func(tx ConversionTx) error {
 			return k.conv.changeStatus(ctx, tx, system, conv.ID, to, "", "kickback", "reported by network "+n.ID, "network:"+n.ID)
 		})
-		if err != nil && !errors.Is(err, domain.ErrFailedPrecondition) {
-			return conv, dup, err
-		}
 		if err != nil {
-			return conv, dup, &KickbackError{409, publicText(err)}
+			return conv, err
 		}
 	}
-	out, err := k.conv.store.GetConversion(ctx, conv.ID)
-	return out, dup, err
+	return k.conv.store.GetConversion(ctx, conv.ID)
+}
+
+// kickbackStatus reads the status a network reports, in the words
+// networks use.
+func kickbackStatus(s string) (domain.ConversionStatus, bool) {
+	switch strings.ToLower(s) {
+	case "", "pending", "0":
+		return domain.StatusPending, true
+	case "approved", "approve", "1":
+		return domain.StatusApproved, true
+	case "rejected", "reject", "cancel", "cancelled", "2":
+		return domain.StatusRejected, true
+	case "reversed", "refund", "refunded":
+		return domain.StatusReversed, true
+	}
+	return "", false
 }
 
 // kickbackAmount reads the sale amount in minor units: the amount parameter
 // is a decimal in the currency's major unit ("12.50" USD), amount_minor a
 // whole number of its minor unit ("1250"). Either may be sent, or both when
 // they agree; neither is a free sale.
-func kickbackAmount(currency string, pn domain.KickbackParams, get func(string) string) (int64, error) {
-	dec, whole := get(pn.Amount), get(pn.AmountMinor)
+func kickbackAmount(currency string, pn domain.KickbackParams, dec, whole string) (int64, error) {
 	var fromDec, fromMinor int64
 	if dec != "" {
 		n, err := attribution.ParseDecimal(currency, dec)
@@ -236,12 +255,4 @@ func kickbackAmount(currency string, pn domain.KickbackParams, get func(string) 
 		return fromMinor, nil
 	}
 	return fromDec, nil
-}
-
-func publicText(err error) string {
-	s := err.Error()
-	if i := strings.Index(s, " ("); i > 0 {
-		s = s[:i]
-	}
-	return s
 }

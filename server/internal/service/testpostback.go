@@ -35,7 +35,7 @@ func (s *Postbacks) SendTest(ctx context.Context, p domain.Principal, id string,
 		return domain.Delivery{}, err
 	}
 	if ep.State != domain.EndpointEnabled {
-		return domain.Delivery{}, fmt.Errorf("%w: endpoint %s is %s; enable it to send a test postback", domain.ErrFailedPrecondition, ep.ID, ep.State)
+		return domain.Delivery{}, domain.Failed("endpoint %s is %s; enable it to send a test postback", ep.ID, ep.State)
 	}
 	if event == "" {
 		event = domain.StatusPending
@@ -51,7 +51,7 @@ func (s *Postbacks) SendTest(ctx context.Context, p domain.Principal, id string,
 			return domain.Delivery{}, err
 		}
 		if len(links) == 0 {
-			return domain.Delivery{}, fmt.Errorf("%w: endpoint %s names no offer and publisher %s has no tracking link; set the endpoint's offer_id", domain.ErrFailedPrecondition, ep.ID, ep.PublisherID)
+			return domain.Delivery{}, domain.Failed("endpoint %s names no offer and publisher %s has no tracking link; set the endpoint's offer_id", ep.ID, ep.PublisherID)
 		}
 		offerID = links[0].OfferID
 	}

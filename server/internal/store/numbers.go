@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -50,9 +48,8 @@ func movePast(ctx context.Context, tx execer, seq numberSeq, n int64) error {
 // takenNumber turns a unique violation of constraint into an
 // already-exists error naming the number.
 func takenNumber(err error, constraint, what string, n int64) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint {
-		return fmt.Errorf("%w: %s %d is taken", domain.ErrAlreadyExists, what, n)
+	if isUniqueViolation(err, constraint) {
+		return domain.Wrap(domain.ErrAlreadyExists, err, "%s %d is taken", what, n)
 	}
 	return translate(err)
 }
@@ -65,8 +62,7 @@ func retryNumbered[T any](insert func() (T, error), constraint string) (T, error
 	var err error
 	for range 5 {
 		out, err = insert()
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "23505" || pgErr.ConstraintName != constraint {
+		if !isUniqueViolation(err, constraint) {
 			break
 		}
 	}

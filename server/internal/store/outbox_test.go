@@ -211,8 +211,7 @@ func TestEndpointSecretsAreSealedAndWriteOnly(t *testing.T) {
 	}
 	// A name without a value that the endpoint does not hold is refused.
 	got.Secrets = []domain.EndpointSecret{{Name: "other"}}
-	var invalid *domain.InvalidError
-	if _, err := f.st.UpdateEndpoint(ctx, got); !errors.As(err, &invalid) {
+	if _, err := f.st.UpdateEndpoint(ctx, got); !errors.Is(err, domain.ErrInvalid) {
 		t.Fatalf("a new secret without a value: %v, want invalid", err)
 	}
 }

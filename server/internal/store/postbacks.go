@@ -414,7 +414,7 @@ func (s *Store) NetworkByToken(ctx context.Context, token string) (domain.Networ
 		OR (previous_token_hash = $1 AND previous_secret_expires_at > $2) LIMIT 1`, h, s.now())
 	n, err := pgx.CollectExactlyOneRow(rows, scanNetwork)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return n, fmt.Errorf("%w: no network with this token", domain.ErrUnauthenticated)
+		return n, domain.Wrap(domain.ErrUnauthenticated, nil, "no network with this token")
 	}
 	return n, translate(err)
 }

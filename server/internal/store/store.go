@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -239,43 +240,50 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	return ran, nil
 }
 
-// translate maps pgx and network errors to domain sentinels, keeping the
-// original for logs.
+// translate maps pgx and network errors to domain errors, once, here: the
+// caller's text is fixed, the driver's error kept as the cause for logs.
+// SQLSTATEs are named as in PostgreSQL's errcodes (package pgerrcode).
 func translate(err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%w (%v)", domain.ErrNotFound, err)
+		return domain.Wrap(domain.ErrNotFound, err, "")
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case pgErr.Code == "23505": // unique_violation
-			return fmt.Errorf("%w: %s", domain.ErrAlreadyExists, pgErr.ConstraintName)
-		case pgErr.Code == "22021": // character_not_in_repertoire: a NUL in text
-			return domain.Invalid("text", "a string contains a NUL (\\u0000) character, which cannot be stored")
-		case strings.HasPrefix(pgErr.Code, "22"): // data exceptions: the caller's value, not our fault
-			return domain.Invalid("value", "a value is out of range or malformed")
-		case pgErr.Code == "23503": // foreign_key_violation
-			return fmt.Errorf("%w: a referenced record does not exist (%s)", domain.ErrFailedPrecondition, pgErr.ConstraintName)
-		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", // admin shutdown, crash shutdown, cannot connect now
-			strings.HasPrefix(pgErr.Code, "08"),          // connection exceptions
-			pgErr.Code == "53300", pgErr.Code == "53400": // too many connections, configuration limit
-			return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+		case pgErr.Code == pgerrcode.UniqueViolation:
+			return domain.Wrap(domain.ErrAlreadyExists, err, "%s", pgErr.ConstraintName)
+		case pgErr.Code == pgerrcode.CharacterNotInRepertoire: // a NUL in text
+			return &domain.Error{Kind: domain.ErrInvalid, Field: "text", Public: "a string contains a NUL (\\u0000) character, which cannot be stored", Cause: err}
+		case pgerrcode.IsDataException(pgErr.Code): // the caller's value, not our fault
+			return &domain.Error{Kind: domain.ErrInvalid, Field: "value", Public: "a value is out of range or malformed", Cause: err}
+		case pgErr.Code == pgerrcode.ForeignKeyViolation:
+			return domain.Wrap(domain.ErrFailedPrecondition, err, "a referenced record does not exist")
+		case pgErr.Code == pgerrcode.AdminShutdown, pgErr.Code == pgerrcode.CrashShutdown, pgErr.Code == pgerrcode.CannotConnectNow,
+			pgerrcode.IsConnectionException(pgErr.Code),
+			pgErr.Code == pgerrcode.TooManyConnections, pgErr.Code == pgerrcode.ConfigurationLimitExceeded:
+			return domain.Wrap(domain.ErrUnavailable, err, "")
 		}
 		return err
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
-		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+		return domain.Wrap(domain.ErrUnavailable, err, "")
 	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) {
-		return fmt.Errorf("%w: %v", domain.ErrUnavailable, err)
+		return domain.Wrap(domain.ErrUnavailable, err, "")
 	}
 	return err
+}
+
+// isUniqueViolation reports whether err is a unique violation of constraint.
+func isUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation && pgErr.ConstraintName == constraint
 }
 
 // pageSize normalises a requested page size.

@@ -6,6 +6,7 @@ package traces
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,10 @@ import (
 
 // ErrNotConfigured: no Jaeger URL was given.
 var ErrNotConfigured = fmt.Errorf("%w: BATON_JAEGER_URL is not set: Baton does not know where Jaeger's query API is", domain.ErrFailedPrecondition)
+
+// errExportedInBatches is why a trace may be missing yet: for logs (the
+// caller is told only that Jaeger has no such trace).
+var errExportedInBatches = errors.New("spans are exported in batches: try again in a few seconds")
 
 // ErrUnavailable: Jaeger did not answer, or answered something else than
 // a trace.
@@ -87,7 +92,7 @@ func (j *Jaeger) Trace(ctx context.Context, id string) ([]Span, error) {
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
-		return nil, fmt.Errorf("%w: Jaeger has no trace %s (spans are exported in batches: try again in a few seconds)", domain.ErrNotFound, id)
+		return nil, domain.Wrap(domain.ErrNotFound, errExportedInBatches, "Jaeger has no trace %s", id)
 	}
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w: query API answered %d", ErrUnavailable, res.StatusCode)
