@@ -205,3 +205,17 @@ func TestMediaURL(t *testing.T) {
 		t.Errorf("cats: %v", err)
 	}
 }
+
+func TestLeftovers(t *testing.T) {
+	got := Leftovers("https://p.example/pb?a=##para1##&b=#S1#&c={CLICK_ID}&d={{sub2}}&e=[clickid]&f=${token}&g=%SUBID%&h=x%20y%E3%81%82&i=#s1&j=##PARA1&items[name]=1")
+	want := []Leftover{
+		{"##para1##", "##PARA1##"}, {"#S1#", "#s1#"}, {"{CLICK_ID}", "{click_id}"}, {"{{sub2}}", "{sub2}"},
+		{"[clickid]", "{sub1}"}, {"${token}", ""}, {"%SUBID%", "{sub1}"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Leftovers =\n %+v\nwant\n %+v", got, want)
+	}
+	if l := Leftovers("https://p.example/pb?a=abc&amount=1980&name=caf%C3%A9&s=%7Bx%7D%23y%23&k=%EF%BD%AF%EF%BD%AF"); len(l) != 0 {
+		t.Errorf("a clean postback has leftovers: %v", l)
+	}
+}

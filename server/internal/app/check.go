@@ -1,0 +1,30 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/batonhq/baton/server/internal/service"
+)
+
+// checkClicker follows Baton's own tracking link once for an integration
+// check, as a browser would, without following the redirect.
+func checkClicker() service.CheckClicker {
+	c := traced(&http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})
+	return func(ctx context.Context, url string) (int, string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("User-Agent", "Baton-IntegrationCheck/1")
+		res, err := c.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer res.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+		return res.StatusCode, res.Header.Get("Location"), nil
+	}
+}
