@@ -17,13 +17,15 @@ import (
 )
 
 const checkUsage = `Usage:
-  baton check --url URL --key-file FILE [--publisher ID] [--link ID] [--endpoint ID]
+  baton check --url URL --key-file FILE [--publisher ID | --network ID] [--link ID] [--endpoint ID]
 
-Runs the integration check of an upstream partner on a running Baton
-(PartnerService.CheckIntegration): a test click through the publisher's
-tracking link, then a test conversion (never paid) posted back to its
-endpoints; prints each hop and what to fix. Exits 0 when every hop passed,
-1 when one failed, 2 on a usage error.
+Runs a partner's integration check on a running Baton
+(PartnerService.CheckIntegration). Upstream (--publisher): a test click
+through the publisher's tracking link, then a test conversion (never paid)
+posted back to its endpoints. Downstream (--network, admin key): a test click
+through a link of an offer sending clicks to the network, and the network's
+click URL requested once. Prints each hop and what to fix. Exits 0 when
+every hop passed, 1 when one failed, 2 on a usage error.
 
 Flags:
 `
@@ -37,7 +39,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	keyFile := fs.String("key-file", "", "file holding an API key (admin, or the publisher's own); - reads standard input")
 	key := fs.String("key", "", "the API key itself (visible to other users of this machine: prefer --key-file)")
 	publisher := fs.String("publisher", "", "the publisher (upstream partner) to check; default the key's own publisher")
-	link := fs.String("link", "", "the tracking link to click; default the publisher's first")
+	network := fs.String("network", "", "the downstream network to check instead of a publisher (admin key)")
+	link := fs.String("link", "", "the tracking link to click; default the publisher's first (or the first of an offer sending clicks to the network)")
 	endpoint := fs.String("endpoint", "", "only this postback endpoint; default each enabled one that takes pending conversions")
 	timeout := fs.Duration("timeout", time.Minute, "how long to wait for the check")
 	if err := fs.Parse(args); err != nil {
@@ -64,7 +67,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 				return next(ctx, req)
 			}
 		})))
-	res, err := client.CheckIntegration(ctx, &batonv1.CheckIntegrationRequest{PublisherId: *publisher, LinkId: *link, EndpointId: *endpoint})
+	res, err := client.CheckIntegration(ctx, &batonv1.CheckIntegrationRequest{PublisherId: *publisher, NetworkId: *network, LinkId: *link, EndpointId: *endpoint})
 	if err != nil {
 		fmt.Fprintf(stderr, "baton check: %v\n", err)
 		return 1

@@ -9,10 +9,15 @@ import (
 	"github.com/batonhq/baton/server/internal/service"
 )
 
-// checkClicker follows Baton's own tracking link once for an integration
-// check, as a browser would, without following the redirect.
-func checkClicker() service.CheckClicker {
-	c := traced(&http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }})
+// checkClicker requests a URL once for an integration check, as a browser
+// would, without following the redirect: Baton's own tracking link (c nil:
+// a plain client), or a partner's click URL (c: the guarded postback
+// client, which refuses private addresses).
+func checkClicker(c *http.Client) service.CheckClicker {
+	if c == nil {
+		c = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	c = traced(c)
 	return func(ctx context.Context, url string) (int, string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

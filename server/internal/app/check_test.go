@@ -127,3 +127,76 @@ func TestIntegrationCheckFindsEachFault(t *testing.T) {
 	proof.Tally(t, "fault: integration check (path, token, dialect)", len(cases)+2, lost,
 		"each faulty endpoint fails exactly its hop with the fix to make; check conversions stay free test conversions")
 }
+
+// TestIntegrationCheckOfADownstreamNetwork follows a link of an offer that
+// sends clicks to a network: the redirect must carry Baton's click ID where
+// the network reads it, and the network's click URL must answer.
+func TestIntegrationCheckOfADownstreamNetwork(t *testing.T) {
+	t.Parallel()
+	e := newPBEnv(t)
+	ctx := context.Background()
+	si := newStandIn(t, "", func(r *http.Request, q url.Values) ([]string, int) {
+		if r.URL.Path != "/click" {
+			return []string{"no such page"}, http.StatusNotFound
+		}
+		if q.Get("param1") == "" {
+			return []string{"no param1"}, http.StatusBadRequest
+		}
+		return nil, 0
+	})
+	check := batonv1connect.NewPartnerServiceClient(e.client, e.url, withKey(adminKey))
+	lost := 0
+	for _, c := range []struct {
+		name, landing string
+		fix           string
+	}{
+		{"correct", si.URL + "/click", ""},
+		{"wrong landing path", si.URL + "/clk", "the network answered 404: check the offer's landing URL"},
+	} {
+		net, err := e.clickEnv.admin.CreateNetwork(ctx, &batonv1.CreateNetworkRequest{Name: "cats " + c.name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := net.GetNetwork().GetId()
+		res, err := check.CheckIntegration(ctx, &batonv1.CheckIntegrationRequest{NetworkId: id})
+		if err != nil || res.GetOk() || len(res.GetHops()) != 1 || !strings.Contains(res.GetHops()[0].GetFix(), "set an offer's downstream.network_id") {
+			t.Errorf("%s, no offer yet: %v %v", c.name, res, err)
+			lost++
+		}
+		o, err := e.clickEnv.admin.CreateOffer(ctx, &batonv1.CreateOfferRequest{AdvertiserId: app.DemoAdvertiserID, Name: c.name, LandingUrl: c.landing,
+			Downstream: &batonv1.DownstreamLink{ClickIdParam: "param1", NetworkId: id}, Payout: &batonv1.Payout{Kind: &batonv1.Payout_PercentBps{PercentBps: 500}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.clicks.CreateTrackingLink(ctx, &batonv1.CreateTrackingLinkRequest{OfferId: o.GetOffer().GetId(), PublisherId: app.DemoPublisherID}); err != nil {
+			t.Fatal(err)
+		}
+		res, err = check.CheckIntegration(ctx, &batonv1.CheckIntegrationRequest{NetworkId: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, h := range res.GetHops() {
+			t.Logf("%s: %s ok=%v: %s %s", c.name, h.GetName(), h.GetOk(), h.GetDetail(), h.GetFix())
+			names = append(names, h.GetName())
+		}
+		if strings.Join(names, ",") != "redirect,click_ids,partner_click" || !res.GetHops()[0].GetOk() || !res.GetHops()[1].GetOk() {
+			t.Errorf("%s: hops %v", c.name, res.GetHops())
+			lost++
+			continue
+		}
+		last := res.GetHops()[2]
+		if res.GetOk() != (c.fix == "") || last.GetOk() != (c.fix == "") || !strings.Contains(last.GetFix(), c.fix) {
+			t.Errorf("%s: ok=%v, partner hop %v", c.name, res.GetOk(), last)
+			lost++
+		}
+	}
+	// A publisher key may not check a network.
+	pub := batonv1connect.NewPartnerServiceClient(e.client, e.url, withKey(app.DemoPublisherKey))
+	if _, err := pub.CheckIntegration(ctx, &batonv1.CheckIntegrationRequest{NetworkId: "net_x"}); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("a publisher checked a network: %v", err)
+		lost++
+	}
+	proof.Tally(t, "fault: integration check of a downstream network", 5, lost,
+		"no offer, a wrong landing path: each told with its fix; only admins check networks")
+}

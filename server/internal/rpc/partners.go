@@ -143,7 +143,12 @@ func (s *PartnerServer) CheckIntegration(ctx context.Context, req *batonv1.Check
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.check.Check(ctx, p, req.GetPublisherId(), req.GetLinkId(), req.GetEndpointId())
+	var r service.CheckResult
+	if req.GetNetworkId() != "" {
+		r, err = s.check.CheckNetwork(ctx, p, req.GetNetworkId(), req.GetLinkId())
+	} else {
+		r, err = s.check.Check(ctx, p, req.GetPublisherId(), req.GetLinkId(), req.GetEndpointId())
+	}
 	if err != nil {
 		return nil, s.errs.toConnect(ctx, err)
 	}

@@ -29,6 +29,8 @@ type CheckStore interface {
 	GetEndpoint(ctx context.Context, id string) (domain.PostbackEndpoint, error)
 	ListEndpoints(ctx context.Context, publisherID, offerID string, state domain.EndpointState, page domain.Page) ([]domain.PostbackEndpoint, string, error)
 	GetDelivery(ctx context.Context, id string) (domain.Delivery, error)
+	GetNetwork(ctx context.Context, id string) (domain.Network, error)
+	ListOffers(ctx context.Context, advertiserID string, status domain.OfferStatus, page domain.Page) ([]domain.Offer, string, error)
 }
 
 // CheckHop is one step of the path, checked: what Baton did and saw, and
@@ -56,21 +58,23 @@ func (r *CheckResult) add(h CheckHop) bool {
 
 // Checker runs integration checks for upstream partners.
 type Checker struct {
-	store   CheckStore
-	out     TestOutbox
-	inTx    TxRunner
-	click   CheckClicker
-	linkURL func(context.Context, domain.TrackingLink) string
-	render  Renderer
-	now     func() time.Time
+	store CheckStore
+	out   TestOutbox
+	inTx  TxRunner
+	click CheckClicker
+	// partnerClick requests a partner's URL (guarded like postbacks).
+	partnerClick CheckClicker
+	linkURL      func(context.Context, domain.TrackingLink) string
+	render       Renderer
+	now          func() time.Time
 	// Poll is how often the check looks for the click and the first
 	// attempt; Wait bounds each wait.
 	Poll, Wait time.Duration
 }
 
 // NewChecker returns the integration check.
-func NewChecker(st CheckStore, out TestOutbox, inTx TxRunner, click CheckClicker, linkURL func(context.Context, domain.TrackingLink) string, render Renderer) *Checker {
-	return &Checker{store: st, out: out, inTx: inTx, click: click, linkURL: linkURL, render: render, now: time.Now,
+func NewChecker(st CheckStore, out TestOutbox, inTx TxRunner, click, partnerClick CheckClicker, linkURL func(context.Context, domain.TrackingLink) string, render Renderer) *Checker {
+	return &Checker{store: st, out: out, inTx: inTx, click: click, partnerClick: partnerClick, linkURL: linkURL, render: render, now: time.Now,
 		Poll: 50 * time.Millisecond, Wait: 20 * time.Second}
 }
 
@@ -110,26 +114,10 @@ func (c *Checker) Check(ctx context.Context, p domain.Principal, publisherID, li
 			Fix: "create a tracking link for the publisher (ClickService.CreateTrackingLink), then check again"})
 		return res, nil
 	}
-	offer, err := c.store.GetOffer(ctx, link.OfferID)
-	if err != nil {
-		return CheckResult{}, err
+	click, offer, value, param, _, ok, err := c.clickThrough(ctx, &res, pub, link)
+	if err != nil || !ok {
+		return res, err
 	}
-	param := "param1"
-	if len(pub.SubIDParams) > 0 {
-		param = pub.SubIDParams[0]
-	} else if len(offer.SubIDParams) > 0 {
-		param = offer.SubIDParams[0]
-	}
-	value := checkValue()
-	clickURL, err := partners.AppendParam(c.linkURL(ctx, link), param, value)
-	if err != nil {
-		return CheckResult{}, err
-	}
-	click, ok := c.clickHops(ctx, &res, clickURL, offer, param, value)
-	if !ok {
-		return res, nil
-	}
-	res.ClickID = click.ID
 	eps, err := c.endpoints(ctx, pub, offer, endpointID)
 	if err != nil {
 		return CheckResult{}, err
@@ -154,6 +142,130 @@ func (c *Checker) Check(ctx context.Context, p domain.Principal, publisherID, li
 	return res, nil
 }
 
+// clickThrough follows link with a test click ID in pub's click-ID
+// parameter and adds the redirect and click_ids hops.
+func (c *Checker) clickThrough(ctx context.Context, res *CheckResult, pub domain.Publisher, link domain.TrackingLink) (click domain.Click, offer domain.Offer, value, param, location string, ok bool, err error) {
+	offer, err = c.store.GetOffer(ctx, link.OfferID)
+	if err != nil {
+		return
+	}
+	param = "param1"
+	if len(pub.SubIDParams) > 0 {
+		param = pub.SubIDParams[0]
+	} else if len(offer.SubIDParams) > 0 {
+		param = offer.SubIDParams[0]
+	}
+	value = checkValue()
+	clickURL, err := partners.AppendParam(c.linkURL(ctx, link), param, value)
+	if err != nil {
+		return
+	}
+	click, location, ok = c.clickHops(ctx, res, clickURL, offer, param, value)
+	res.ClickID = click.ID
+	return
+}
+
+// CheckNetwork checks the path to a downstream network: a test click on a
+// link of an offer sending clicks to it (linkID, or the first found), the
+// click ID passed on, and the network's click URL requested once with
+// partnerClick (which refuses private addresses, as postbacks do). Admin
+// keys only: it reads every advertiser's offers.
+func (c *Checker) CheckNetwork(ctx context.Context, p domain.Principal, networkID, linkID string) (CheckResult, error) {
+	if !p.IsAdmin() {
+		return CheckResult{}, domain.Denied("only an admin key may check a downstream network")
+	}
+	n, err := c.store.GetNetwork(ctx, networkID)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	var res CheckResult
+	link, ok, err := c.networkLink(ctx, n, linkID)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	if !ok {
+		res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("no tracking link of an offer sends clicks to network %s", n.ID),
+			Fix: "set an offer's downstream.network_id (and downstream.click_id_param) to the network, create a tracking link for it, then check again"})
+		return res, nil
+	}
+	pub, err := c.store.GetPublisher(ctx, link.PublisherID)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	_, _, _, _, loc, ok, err := c.clickThrough(ctx, &res, pub, link)
+	if err != nil || !ok {
+		return res, err
+	}
+	res.OK = res.add(c.partnerHop(ctx, n, loc))
+	return res, nil
+}
+
+func (c *Checker) networkLink(ctx context.Context, n domain.Network, linkID string) (domain.TrackingLink, bool, error) {
+	if linkID != "" {
+		l, err := c.store.GetLink(ctx, linkID)
+		if err != nil {
+			return l, false, err
+		}
+		o, err := c.store.GetOffer(ctx, l.OfferID)
+		if err != nil {
+			return l, false, err
+		}
+		if o.Downstream.NetworkID != n.ID {
+			return l, false, domain.Invalid("link_id", "link %s is for offer %s, which sends its clicks to %q, not network %s", l.ID, o.ID, o.Downstream.NetworkID, n.ID)
+		}
+		return l, true, nil
+	}
+	page := domain.Page{Size: 1000}
+	for range 100 {
+		offers, next, err := c.store.ListOffers(ctx, "", "", page)
+		if err != nil {
+			return domain.TrackingLink{}, false, err
+		}
+		for _, o := range offers {
+			if o.Downstream.NetworkID != n.ID {
+				continue
+			}
+			links, _, err := c.store.ListLinks(ctx, o.ID, "", "", domain.Page{Size: 1})
+			if err != nil {
+				return domain.TrackingLink{}, false, err
+			}
+			if len(links) > 0 {
+				return links[0], true, nil
+			}
+		}
+		if next == "" {
+			break
+		}
+		page.After = next
+	}
+	return domain.TrackingLink{}, false, nil
+}
+
+// partnerHop requests the network's click URL once and says what its
+// answer means.
+func (c *Checker) partnerHop(ctx context.Context, n domain.Network, loc string) CheckHop {
+	h := CheckHop{Name: "partner_click"}
+	status, next, err := c.partnerClick(ctx, loc)
+	switch {
+	case err != nil:
+		h.Detail = fmt.Sprintf("Baton could not request network %s's click URL %s: %v", n.ID, loc, err)
+		h.Fix = "check the offer's landing URL (its host, and BATON_POSTBACK_ALLOW for a private address)"
+	case status >= 200 && status < 400:
+		h.OK = true
+		h.Detail = fmt.Sprintf("network %s's click URL answered %d", n.ID, status)
+		if next != "" {
+			h.Detail += " (to " + next + ")"
+		}
+	case status == 404 || status == 410:
+		h.Detail = fmt.Sprintf("network %s's click URL %s answered %d", n.ID, loc, status)
+		h.Fix = fmt.Sprintf("the network answered %d: check the offer's landing URL (the network's click URL and its path)", status)
+	default:
+		h.Detail = fmt.Sprintf("network %s's click URL %s answered %d", n.ID, loc, status)
+		h.Fix = "the network refused the click: check the offer's landing URL and the parameters the network expects (GetPartnerPreset, downstream)"
+	}
+	return h
+}
+
 func (c *Checker) link(ctx context.Context, pub domain.Publisher, linkID string) (domain.TrackingLink, bool, error) {
 	if linkID != "" {
 		l, err := c.store.GetLink(ctx, linkID)
@@ -173,17 +285,17 @@ func (c *Checker) link(ctx context.Context, pub domain.Publisher, linkID string)
 }
 
 // clickHops sends the test click and checks the redirect and the IDs kept.
-func (c *Checker) clickHops(ctx context.Context, res *CheckResult, clickURL string, offer domain.Offer, param, value string) (domain.Click, bool) {
+func (c *Checker) clickHops(ctx context.Context, res *CheckResult, clickURL string, offer domain.Offer, param, value string) (domain.Click, string, bool) {
 	status, loc, err := c.click(ctx, clickURL)
 	switch {
 	case err != nil:
-		return domain.Click{}, res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("Baton could not follow its own tracking link %s: %v", clickURL, err),
+		return domain.Click{}, "", res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("Baton could not follow its own tracking link %s: %v", clickURL, err),
 			Fix: "check BATON_PUBLIC_URL (and the advertiser's tracking domain): Baton must reach its own links"})
 	case status == 410:
-		return domain.Click{}, res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("the tracking link %s answered 410: offer %s is paused and has no fallback", clickURL, offer.ID),
+		return domain.Click{}, "", res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("the tracking link %s answered 410: offer %s is paused and has no fallback", clickURL, offer.ID),
 			Fix: "activate the offer, then check again"})
 	case status < 300 || status > 399 || loc == "":
-		return domain.Click{}, res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("the tracking link %s answered %d without a redirect", clickURL, status),
+		return domain.Click{}, "", res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("the tracking link %s answered %d without a redirect", clickURL, status),
 			Fix: "check the link and its offer's landing URL"})
 	}
 	res.add(CheckHop{Name: "redirect", OK: true, Detail: fmt.Sprintf("the test click %s was redirected (%d) to %s", clickURL, status, loc)})
@@ -194,18 +306,18 @@ func (c *Checker) clickHops(ctx context.Context, res *CheckResult, clickURL stri
 		id = u.Query().Get(dp)
 	}
 	if id == "" {
-		return domain.Click{}, res.add(CheckHop{Name: "click_ids", Detail: fmt.Sprintf("the landing URL carries no Baton click ID (offer %s passes it in %q)", offer.ID, dp),
+		return domain.Click{}, loc, res.add(CheckHop{Name: "click_ids", Detail: fmt.Sprintf("the landing URL carries no Baton click ID (offer %s passes it in %q)", offer.ID, dp),
 			Fix: "set the offer's downstream.click_id_param to the parameter the advertiser reads Baton's click ID from"})
 	}
 	click, err := c.waitClick(ctx, id)
 	if err != nil {
-		return domain.Click{}, res.add(CheckHop{Name: "click_ids", Detail: fmt.Sprintf("click %s was not recorded: %v", id, err), Fix: "look at Baton's log for the click"})
+		return domain.Click{}, loc, res.add(CheckHop{Name: "click_ids", Detail: fmt.Sprintf("click %s was not recorded: %v", id, err), Fix: "look at Baton's log for the click"})
 	}
 	if len(click.SubIDs) == 0 || click.SubIDs[0] != value {
-		return click, res.add(CheckHop{Name: "click_ids", Detail: fmt.Sprintf("the partner's click ID %s, sent in %s, was not kept as sub1 (sub IDs %q)", value, param, click.SubIDs),
+		return click, loc, res.add(CheckHop{Name: "click_ids", Detail: fmt.Sprintf("the partner's click ID %s, sent in %s, was not kept as sub1 (sub IDs %q)", value, param, click.SubIDs),
 			Fix: fmt.Sprintf("put %s first in the publisher's sub_id_params", param)})
 	}
-	return click, res.add(CheckHop{Name: "click_ids", OK: true,
+	return click, loc, res.add(CheckHop{Name: "click_ids", OK: true,
 		Detail: fmt.Sprintf("Baton issued click %s, passed it on in %s, and kept the partner's click ID %s from %s as sub1", click.ID, dp, value, param)})
 }
 

@@ -994,7 +994,10 @@ type CheckIntegrationRequest struct {
 	LinkId string `protobuf:"bytes,2,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
 	// Only this endpoint; default every enabled endpoint of the publisher
 	// that takes pending conversions.
-	EndpointId    string `protobuf:"bytes,3,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	EndpointId string `protobuf:"bytes,3,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// The downstream network to check instead of a publisher; link_id then
+	// names a link of an offer sending clicks to it (default the first).
+	NetworkId     string `protobuf:"bytes,4,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1050,10 +1053,18 @@ func (x *CheckIntegrationRequest) GetEndpointId() string {
 	return ""
 }
 
+func (x *CheckIntegrationRequest) GetNetworkId() string {
+	if x != nil {
+		return x.NetworkId
+	}
+	return ""
+}
+
 // CheckHop is one step of the path, checked.
 type CheckHop struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "redirect", "click_ids", "postback_rendered", "postback_answered".
+	// "redirect", "click_ids", "postback_rendered", "postback_answered",
+	// "partner_click" (downstream).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Ok   bool   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
 	// What Baton did and saw.
@@ -1276,12 +1287,15 @@ const file_baton_v1_partners_proto_rawDesc = "" +
 	"\tsystem_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\bsystemId\"=\n" +
 	"\x15BuildMediaUrlResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x12\n" +
-	"\x04note\x18\x02 \x01(\tR\x04note\"\x91\x01\n" +
+	"\x04note\x18\x02 \x01(\tR\x04note\"\xbd\x02\n" +
 	"\x17CheckIntegrationRequest\x12*\n" +
 	"\fpublisher_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\vpublisherId\x12 \n" +
 	"\alink_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06linkId\x12(\n" +
 	"\vendpoint_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
-	"endpointId\"y\n" +
+	"endpointId\x12&\n" +
+	"\n" +
+	"network_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\tnetworkId:\x81\x01\xbaH~\x1a|\n" +
+	"\x1dcheck_integration.one_partner\x12)give publisher_id or network_id, not both\x1a0this.publisher_id == '' || this.network_id == ''\"y\n" +
 	"\bCheckHop\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x16\n" +

@@ -82,15 +82,25 @@ class PartnerService(Protocol):
 
     async def check_integration(self, request: CheckIntegrationRequest, ctx: RequestContext[CheckIntegrationRequest, CheckIntegrationResponse], /) -> CheckIntegrationResponse:
         """
-        CheckIntegration checks an upstream partner's connection before it
-        goes live: Baton follows the publisher's tracking link with a test
-        click ID in the partner's click-ID parameter, checks the redirect and
-        the IDs kept, then sends a test conversion of that click (never paid or
-        counted, like every test conversion) to each enabled endpoint of the
-        publisher that takes pending conversions, and reports each hop with
-        what to fix when it fails ("the partner answered 404: check the
-        endpoint path"). The test click is recorded like any click. It waits
-        for each endpoint's first attempt (bounded by the request timeout).
+        CheckIntegration checks a partner's connection before it goes live,
+        and reports each hop with what to fix when it fails ("the partner
+        answered 404: check the endpoint path"). The test click is recorded
+        like any click.
+
+        Upstream (publisher_id): Baton follows the publisher's tracking link
+        with a test click ID in the partner's click-ID parameter, checks the
+        redirect and the IDs kept, then sends a test conversion of that click
+        (never paid or counted, like every test conversion) to each enabled
+        endpoint of the publisher that takes pending conversions, waiting for
+        each endpoint's first attempt (bounded by the request timeout).
+
+        Downstream (network_id, admin keys): Baton follows the tracking link of
+        an offer that sends clicks to the network, checks that the redirect
+        carries Baton's click ID in the offer's downstream parameter, and
+        requests the network's click URL once (not following its redirect), as
+        postbacks are sent: addresses outside BATON_POSTBACK_ALLOW that are
+        private are not requested. The network's kickback cannot be triggered
+        from Baton and is not checked.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -315,15 +325,25 @@ class PartnerServiceClient(ConnectClient):
         timeout_ms: int | None = None,
     ) -> CheckIntegrationResponse:
         """
-        CheckIntegration checks an upstream partner's connection before it
-        goes live: Baton follows the publisher's tracking link with a test
-        click ID in the partner's click-ID parameter, checks the redirect and
-        the IDs kept, then sends a test conversion of that click (never paid or
-        counted, like every test conversion) to each enabled endpoint of the
-        publisher that takes pending conversions, and reports each hop with
-        what to fix when it fails ("the partner answered 404: check the
-        endpoint path"). The test click is recorded like any click. It waits
-        for each endpoint's first attempt (bounded by the request timeout).
+        CheckIntegration checks a partner's connection before it goes live,
+        and reports each hop with what to fix when it fails ("the partner
+        answered 404: check the endpoint path"). The test click is recorded
+        like any click.
+
+        Upstream (publisher_id): Baton follows the publisher's tracking link
+        with a test click ID in the partner's click-ID parameter, checks the
+        redirect and the IDs kept, then sends a test conversion of that click
+        (never paid or counted, like every test conversion) to each enabled
+        endpoint of the publisher that takes pending conversions, waiting for
+        each endpoint's first attempt (bounded by the request timeout).
+
+        Downstream (network_id, admin keys): Baton follows the tracking link of
+        an offer that sends clicks to the network, checks that the redirect
+        carries Baton's click ID in the offer's downstream parameter, and
+        requests the network's click URL once (not following its redirect), as
+        postbacks are sent: addresses outside BATON_POSTBACK_ALLOW that are
+        private are not requested. The network's kickback cannot be triggered
+        from Baton and is not checked.
         """
         return await self.execute_unary(
             request=request,
@@ -392,15 +412,25 @@ class PartnerServiceSync(Protocol):
 
     def check_integration(self, request: CheckIntegrationRequest, ctx: RequestContext[CheckIntegrationRequest, CheckIntegrationResponse], /) -> CheckIntegrationResponse:
         """
-        CheckIntegration checks an upstream partner's connection before it
-        goes live: Baton follows the publisher's tracking link with a test
-        click ID in the partner's click-ID parameter, checks the redirect and
-        the IDs kept, then sends a test conversion of that click (never paid or
-        counted, like every test conversion) to each enabled endpoint of the
-        publisher that takes pending conversions, and reports each hop with
-        what to fix when it fails ("the partner answered 404: check the
-        endpoint path"). The test click is recorded like any click. It waits
-        for each endpoint's first attempt (bounded by the request timeout).
+        CheckIntegration checks a partner's connection before it goes live,
+        and reports each hop with what to fix when it fails ("the partner
+        answered 404: check the endpoint path"). The test click is recorded
+        like any click.
+
+        Upstream (publisher_id): Baton follows the publisher's tracking link
+        with a test click ID in the partner's click-ID parameter, checks the
+        redirect and the IDs kept, then sends a test conversion of that click
+        (never paid or counted, like every test conversion) to each enabled
+        endpoint of the publisher that takes pending conversions, waiting for
+        each endpoint's first attempt (bounded by the request timeout).
+
+        Downstream (network_id, admin keys): Baton follows the tracking link of
+        an offer that sends clicks to the network, checks that the redirect
+        carries Baton's click ID in the offer's downstream parameter, and
+        requests the network's click URL once (not following its redirect), as
+        postbacks are sent: addresses outside BATON_POSTBACK_ALLOW that are
+        private are not requested. The network's kickback cannot be triggered
+        from Baton and is not checked.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -623,15 +653,25 @@ class PartnerServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
     ) -> CheckIntegrationResponse:
         """
-        CheckIntegration checks an upstream partner's connection before it
-        goes live: Baton follows the publisher's tracking link with a test
-        click ID in the partner's click-ID parameter, checks the redirect and
-        the IDs kept, then sends a test conversion of that click (never paid or
-        counted, like every test conversion) to each enabled endpoint of the
-        publisher that takes pending conversions, and reports each hop with
-        what to fix when it fails ("the partner answered 404: check the
-        endpoint path"). The test click is recorded like any click. It waits
-        for each endpoint's first attempt (bounded by the request timeout).
+        CheckIntegration checks a partner's connection before it goes live,
+        and reports each hop with what to fix when it fails ("the partner
+        answered 404: check the endpoint path"). The test click is recorded
+        like any click.
+
+        Upstream (publisher_id): Baton follows the publisher's tracking link
+        with a test click ID in the partner's click-ID parameter, checks the
+        redirect and the IDs kept, then sends a test conversion of that click
+        (never paid or counted, like every test conversion) to each enabled
+        endpoint of the publisher that takes pending conversions, waiting for
+        each endpoint's first attempt (bounded by the request timeout).
+
+        Downstream (network_id, admin keys): Baton follows the tracking link of
+        an offer that sends clicks to the network, checks that the redirect
+        carries Baton's click ID in the offer's downstream parameter, and
+        requests the network's click URL once (not following its redirect), as
+        postbacks are sent: addresses outside BATON_POSTBACK_ALLOW that are
+        private are not requested. The network's kickback cannot be triggered
+        from Baton and is not checked.
         """
         return self.execute_unary(
             request=request,

@@ -75,15 +75,25 @@ type PartnerServiceClient interface {
 	// says: with "?" when the URL has no query, "&" when it has one; the
 	// query, percent-encoded characters and fragment are kept.
 	BuildMediaUrl(context.Context, *v1.BuildMediaUrlRequest) (*v1.BuildMediaUrlResponse, error)
-	// CheckIntegration checks an upstream partner's connection before it
-	// goes live: Baton follows the publisher's tracking link with a test
-	// click ID in the partner's click-ID parameter, checks the redirect and
-	// the IDs kept, then sends a test conversion of that click (never paid or
-	// counted, like every test conversion) to each enabled endpoint of the
-	// publisher that takes pending conversions, and reports each hop with
-	// what to fix when it fails ("the partner answered 404: check the
-	// endpoint path"). The test click is recorded like any click. It waits
-	// for each endpoint's first attempt (bounded by the request timeout).
+	// CheckIntegration checks a partner's connection before it goes live,
+	// and reports each hop with what to fix when it fails ("the partner
+	// answered 404: check the endpoint path"). The test click is recorded
+	// like any click.
+	//
+	// Upstream (publisher_id): Baton follows the publisher's tracking link
+	// with a test click ID in the partner's click-ID parameter, checks the
+	// redirect and the IDs kept, then sends a test conversion of that click
+	// (never paid or counted, like every test conversion) to each enabled
+	// endpoint of the publisher that takes pending conversions, waiting for
+	// each endpoint's first attempt (bounded by the request timeout).
+	//
+	// Downstream (network_id, admin keys): Baton follows the tracking link of
+	// an offer that sends clicks to the network, checks that the redirect
+	// carries Baton's click ID in the offer's downstream parameter, and
+	// requests the network's click URL once (not following its redirect), as
+	// postbacks are sent: addresses outside BATON_POSTBACK_ALLOW that are
+	// private are not requested. The network's kickback cannot be triggered
+	// from Baton and is not checked.
 	CheckIntegration(context.Context, *v1.CheckIntegrationRequest) (*v1.CheckIntegrationResponse, error)
 }
 
@@ -214,15 +224,25 @@ type PartnerServiceHandler interface {
 	// says: with "?" when the URL has no query, "&" when it has one; the
 	// query, percent-encoded characters and fragment are kept.
 	BuildMediaUrl(context.Context, *v1.BuildMediaUrlRequest) (*v1.BuildMediaUrlResponse, error)
-	// CheckIntegration checks an upstream partner's connection before it
-	// goes live: Baton follows the publisher's tracking link with a test
-	// click ID in the partner's click-ID parameter, checks the redirect and
-	// the IDs kept, then sends a test conversion of that click (never paid or
-	// counted, like every test conversion) to each enabled endpoint of the
-	// publisher that takes pending conversions, and reports each hop with
-	// what to fix when it fails ("the partner answered 404: check the
-	// endpoint path"). The test click is recorded like any click. It waits
-	// for each endpoint's first attempt (bounded by the request timeout).
+	// CheckIntegration checks a partner's connection before it goes live,
+	// and reports each hop with what to fix when it fails ("the partner
+	// answered 404: check the endpoint path"). The test click is recorded
+	// like any click.
+	//
+	// Upstream (publisher_id): Baton follows the publisher's tracking link
+	// with a test click ID in the partner's click-ID parameter, checks the
+	// redirect and the IDs kept, then sends a test conversion of that click
+	// (never paid or counted, like every test conversion) to each enabled
+	// endpoint of the publisher that takes pending conversions, waiting for
+	// each endpoint's first attempt (bounded by the request timeout).
+	//
+	// Downstream (network_id, admin keys): Baton follows the tracking link of
+	// an offer that sends clicks to the network, checks that the redirect
+	// carries Baton's click ID in the offer's downstream parameter, and
+	// requests the network's click URL once (not following its redirect), as
+	// postbacks are sent: addresses outside BATON_POSTBACK_ALLOW that are
+	// private are not requested. The network's kickback cannot be triggered
+	// from Baton and is not checked.
 	CheckIntegration(context.Context, *v1.CheckIntegrationRequest) (*v1.CheckIntegrationResponse, error)
 }
 
