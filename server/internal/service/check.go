@@ -129,6 +129,12 @@ func (c *Checker) Check(ctx context.Context, p domain.Principal, publisherID, li
 	}
 	all := true
 	for _, ep := range eps {
+		if d, ok := ctx.Deadline(); ok && c.now().After(d.Add(-3*time.Second)) {
+			res.add(CheckHop{Name: "postback_answered", EndpointID: ep.ID, Detail: "not checked: the request's time ran out",
+				Fix: "check this endpoint alone (endpoint_id), or raise BATON_REQUEST_TIMEOUT"})
+			all = false
+			continue
+		}
 		cvID, ok, err := c.postbackHops(ctx, &res, p, ep, offer, click, value, param)
 		if err != nil {
 			return CheckResult{}, err
@@ -445,6 +451,11 @@ func (c *Checker) renderHop(res *CheckResult, ep domain.PostbackEndpoint, render
 
 func (c *Checker) firstAttempt(ctx context.Context, id string) (domain.Attempt, error) {
 	deadline := c.now().Add(c.Wait)
+	// Leave time to answer before the request's own deadline
+	// (BATON_REQUEST_TIMEOUT): a late report is no report.
+	if d, ok := ctx.Deadline(); ok && d.Add(-2*time.Second).Before(deadline) {
+		deadline = d.Add(-2 * time.Second)
+	}
 	for {
 		d, err := c.store.GetDelivery(ctx, id)
 		if err != nil {
