@@ -96,6 +96,7 @@ type Client struct {
 	Conversions batonv1connect.ConversionServiceClient
 	Attribution batonv1connect.AttributionServiceClient
 	Postbacks   batonv1connect.PostbackServiceClient
+	Partners    batonv1connect.PartnerServiceClient
 }
 
 // New returns a client of the Baton at baseURL (e.g.
@@ -126,6 +127,7 @@ func New(baseURL, apiKey string, opts ...Option) *Client {
 		Conversions: batonv1connect.NewConversionServiceClient(httpClient, baseURL, copts...),
 		Attribution: batonv1connect.NewAttributionServiceClient(httpClient, baseURL, copts...),
 		Postbacks:   batonv1connect.NewPostbackServiceClient(httpClient, baseURL, copts...),
+		Partners:    batonv1connect.NewPartnerServiceClient(httpClient, baseURL, copts...),
 	}
 }
 

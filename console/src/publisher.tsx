@@ -5,7 +5,8 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { AttemptOutcome, ClickFlag, DeliveryState, EndpointState, PostbackEvent, PostbackMethod, trackingLink } from "@batonhq/client/web";
-import type { Click, Delivery, PostbackEndpoint, RenderPostbackResponse, TrackingLink } from "@batonhq/client/web";
+import type { CheckIntegrationResponse, Click, Delivery, PartnerSystem, PostbackEndpoint, RenderPostbackResponse, TrackingLink } from "@batonhq/client/web";
+import { PartnerRole } from "@batonhq/client/web";
 import { previewScheduler, unknownReferences } from "./template.js";
 import { CopyButton, ErrorBox, Field, Notice, Pager, Section, Time, enumName, useErrorText, usePaged, useSession, useT } from "./ui";
 
@@ -36,6 +37,15 @@ export function Links() {
       setError(errText(err));
     }
   };
+  const [systems, setSystems] = useState<PartnerSystem[]>([]);
+  const [system, setSystem] = useState("");
+  const [media, setMedia] = useState<{ url: string; note: string } | null>(null);
+  useEffect(() => {
+    client.partners.listPartnerSystems({}).then(
+      (r) => setSystems(r.systems.filter((s) => s.roles.includes(PartnerRole.UPSTREAM))),
+      () => setSystems([]),
+    );
+  }, [client]);
   const built = chosen
     ? trackingLink(chosen.url.replace(/\/c\/[^/]*$/, ""), chosen.id, {
         sub1: subs[0] || undefined, sub2: subs[1] || undefined, sub3: subs[2] || undefined, sub4: subs[3] || undefined,
@@ -106,9 +116,74 @@ export function Links() {
           </div>
           <pre class="code" data-testid="built-link">{built}</pre>
           <CopyButton text={built} />
+          {systems.length > 0 && <MediaUrl built={built} systems={systems} system={system} setSystem={setSystem} media={media} setMedia={setMedia} />}
         </Section>
       )}
     </>
+  );
+}
+
+// MediaUrl is the link builder's half for a partner system: Baton's
+// BuildMediaUrl appends the system's click-ID parameter and macro (? or &,
+// as the CATS document says), so the media gets a URL its system fills in.
+function MediaUrl(props: {
+  built: string; systems: PartnerSystem[]; system: string; setSystem: (s: string) => void;
+  media: { url: string; note: string } | null; setMedia: (m: { url: string; note: string } | null) => void;
+}) {
+  const { client } = useSession();
+  const t = useT();
+  const errText = useErrorText();
+  const [error, setError] = useState("");
+  const { built, system, setMedia } = props;
+  useEffect(() => {
+    setError("");
+    if (!system || !built) {
+      setMedia(null);
+      return;
+    }
+    let live = true;
+    client.partners.buildMediaUrl({ clickUrl: built, systemId: system }).then(
+      (r) => live && setMedia({ url: r.url, note: r.note }),
+      (err) => live && (setMedia(null), setError(errText(err))),
+    );
+    return () => { live = false; };
+  }, [client, built, system]);
+  return (
+    <div>
+      <Field label={t("partnerSystem")}>
+        <select name="system" value={system} onChange={(e) => props.setSystem((e.target as HTMLSelectElement).value)}>
+          <option value="">{t("none")}</option>
+          {props.systems.map((s) => <option value={s.id} key={s.id}>{s.name}</option>)}
+        </select>
+      </Field>
+      <ErrorBox text={error} />
+      {props.media && (
+        <>
+          <p class="muted">{t("mediaUrl")}: {props.media.note}</p>
+          <pre class="code" data-testid="media-url">{props.media.url}</pre>
+          <CopyButton text={props.media.url} />
+        </>
+      )}
+    </div>
+  );
+}
+
+// CheckReport shows an integration check hop by hop, with the fix under
+// each failed one.
+function CheckReport({ r }: { r: CheckIntegrationResponse }) {
+  const t = useT();
+  return (
+    <div data-testid="check-report">
+      <p class={r.ok ? "" : "warn"}><strong>{r.ok ? t("checkOk") : t("checkFailed")}</strong></p>
+      <ol class="rows">
+        {r.hops.map((h, i) => (
+          <li key={i} data-hop={h.name}>
+            <span class={`badge ${h.ok ? "ok" : "warn"}`}>{h.ok ? "OK" : "FAIL"}</span> <strong>{h.name}</strong>: {h.detail}
+            {h.fix && <div>{t("fix")}: {h.fix}</div>}
+          </li>
+        ))}
+      </ol>
+    </div>
   );
 }
 
@@ -209,6 +284,22 @@ export function Postbacks() {
       setError(errText(err));
     }
   };
+  const [check, setCheck] = useState<{ id: string; r: CheckIntegrationResponse } | null>(null);
+  const [checking, setChecking] = useState("");
+  const runCheck = async (e: PostbackEndpoint) => {
+    setError("");
+    setNotice("");
+    setCheck(null);
+    setChecking(e.id);
+    try {
+      const r = await client.partners.checkIntegration({ publisherId: e.publisherId, endpointId: e.id }, { timeoutMs: 60000 });
+      setCheck({ id: e.id, r });
+    } catch (err) {
+      setError(errText(err));
+    } finally {
+      setChecking("");
+    }
+  };
   const sendTest = async (e: PostbackEndpoint) => {
     setError("");
     setNotice("");
@@ -245,12 +336,18 @@ export function Postbacks() {
                 <div class="actions">
                   <button type="button" class="small" onClick={() => edit(e)}>{t("edit")}</button>
                   <button type="button" class="small" onClick={() => sendTest(e)}>{t("sendTest")}</button>
+                  {e.state === EndpointState.ENABLED && (
+                    <button type="button" class="small" disabled={checking !== ""} onClick={() => runCheck(e)}>
+                      {checking === e.id ? t("loading") : `${t("checkIntegration")}: ${t("runCheck")}`}
+                    </button>
+                  )}
                   {e.state === EndpointState.ENABLED ? (
                     <button type="button" class="small" onClick={() => setState(e, EndpointState.DISABLED)}>{t("disable")}</button>
                   ) : (
                     <button type="button" class="small" onClick={() => setState(e, EndpointState.ENABLED)}>{t("enable")}</button>
                   )}
                 </div>
+                {check && check.id === e.id && <CheckReport r={check.r} />}
               </li>
             ))}
           </ul>

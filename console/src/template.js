@@ -1,7 +1,8 @@
 // The postback template editor's local half: which variables a template
-// references, in either dialect, and whether Baton knows them (the same
-// rules as server/internal/postback: {name} with name [a-z][a-z0-9_]*,
-// ##NAME## with NAME [A-Z][A-Z0-9_]*). The rendering itself is always
+// references, in any of the three dialects, and whether Baton knows them
+// (the same rules as server/internal/postback: {name} with name
+// [a-z][a-z0-9_]*, ##NAME## with NAME [A-Z][A-Z0-9_]*, #name# not right
+// after a literal '#'). The rendering itself is always
 // Baton's (RenderPostback); this only marks references while the user types
 // and keeps the preview from asking for every keystroke.
 
@@ -19,6 +20,12 @@ export const CATS = {
   CID: "offer_id", SID: "click_id", TUID: "buyer_user_name", CONTENT_UID1: "order_id", CONTENT_UID2: "order_id_2",
 };
 
+/** CAKE #name# to canonical name (server/internal/postback/cake.go). */
+export const CAKE = {
+  tid: "click_id", s1: "sub1", s2: "sub2", s3: "sub3", s4: "sub4", s5: "sub5",
+  oid: "offer_id", affid: "publisher_id", price: "commission", leadid: "order_id", amount: "amount",
+};
+
 const knownSet = new Set(KNOWN);
 
 /**
@@ -28,6 +35,7 @@ const knownSet = new Set(KNOWN);
 export function references(tpl) {
   const out = [];
   const s = String(tpl ?? "");
+  let refEnd = -1; // where the last reference ended: a '#' before i there is not literal
   for (let i = 0; i < s.length; i++) {
     if (s[i] === "{") {
       const m = /^\{([a-z][a-z0-9_]*)\}/.exec(s.slice(i));
@@ -35,12 +43,22 @@ export function references(tpl) {
         out.push({ text: m[0], name: m[1], dialect: "brace", known: knownSet.has(m[1]), offset: i });
         i += m[0].length - 1;
       }
-    } else if (s[i] === "#" && s[i + 1] === "#") {
+    } else if (s[i] === "#") {
       const m = /^##([A-Z][A-Z0-9_]*)##/.exec(s.slice(i));
       if (m) {
         const canon = CATS[m[1]];
         out.push({ text: m[0], name: canon ?? m[1], dialect: "cats", known: canon !== undefined, offset: i });
         i += m[0].length - 1;
+        refEnd = i + 1;
+        continue;
+      }
+      // CAKE #name#: never right after a literal '#'.
+      const k = i > 0 && s[i - 1] === "#" && refEnd !== i ? null : /^#([a-z][a-z0-9_]*)#/.exec(s.slice(i));
+      if (k) {
+        const canon = CAKE[k[1]];
+        out.push({ text: k[0], name: canon ?? k[1], dialect: "cake", known: canon !== undefined, offset: i });
+        i += k[0].length - 1;
+        refEnd = i + 1;
       }
     }
   }

@@ -7,6 +7,7 @@ import { AttributionService } from "./gen/baton/v1/attribution_pb.js";
 import { ClickService } from "./gen/baton/v1/click_pb.js";
 import { ConfigService } from "./gen/baton/v1/config_pb.js";
 import { ConversionService } from "./gen/baton/v1/conversion_pb.js";
+import { PartnerService } from "./gen/baton/v1/partners_pb.js";
 import { PostbackService } from "./gen/baton/v1/postback_pb.js";
 
 /**
@@ -72,6 +73,8 @@ export interface BatonClient {
   readonly attribution: Client<typeof AttributionService>;
   /** baton.v1.PostbackService: postback endpoints and deliveries. */
   readonly postbacks: Client<typeof PostbackService>;
+  /** baton.v1.PartnerService: the partner catalog, presets, media URLs and the integration check. */
+  readonly partners: Client<typeof PartnerService>;
   /** The Connect transport the clients use, for services of your own or `createClient`. */
   readonly transport: Transport;
 }
@@ -154,6 +157,7 @@ export function clientsFor(transport: Transport): BatonClient {
     conversions: serviceClient(ConversionService, transport),
     attribution: serviceClient(AttributionService, transport),
     postbacks: serviceClient(PostbackService, transport),
+    partners: serviceClient(PartnerService, transport),
     transport,
   };
 }

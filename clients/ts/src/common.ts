@@ -37,3 +37,4 @@ export * from "./gen/baton/v1/common_pb.js";
 export * from "./gen/baton/v1/config_pb.js";
 export * from "./gen/baton/v1/conversion_pb.js";
 export * from "./gen/baton/v1/postback_pb.js";
+export * from "./gen/baton/v1/partners_pb.js";

@@ -194,6 +194,10 @@ describe("console", { skip: exe ? false : "no Chromium (install Debian's chromiu
     assert.match(await attempt.textContent(), /200 SUCCESS/);
     assert.match(await attempt.textContent(), /ok from receiver/);
     await shot(page, "postbacks-publisher");
+    // The integration check of the endpoint, hop by hop.
+    await ep.getByRole("button", { name: "Integration check: Check" }).click();
+    await ep.getByTestId("check-report").locator('li[data-hop="redirect"]').waitFor({ timeout: 30000 });
+    assert.match(await ep.getByTestId("check-report").textContent(), /redirect: the test click .*\/c\/demo\?param1=batoncheck/);
     await page.locator("nav.tabs a", { hasText: "Clicks" }).click();
     await page.locator("li[data-click]").first().waitFor();
     await shot(page, "clicks-publisher");
@@ -202,6 +206,10 @@ describe("console", { skip: exe ? false : "no Chromium (install Debian's chromiu
     await page.getByLabel("param1 (sub1)").fill("media-42");
     await page.getByLabel(/Deep link/).fill("/sale/spring.html");
     assert.match(await page.getByTestId("built-link").textContent(), /\/c\/demo\?param1=media-42&jump=%2Fsale%2Fspring\.html$/);
+    // For a partner system, Baton appends its click-ID macro (& here: the link has a query).
+    await page.getByLabel("Partner system (clicks from)").selectOption("keitaro");
+    await page.getByTestId("media-url").filter({ hasText: "subid={subid}" }).waitFor();
+    assert.match(await page.getByTestId("media-url").textContent(), /\/c\/demo\?param1=media-42&jump=%2Fsale%2Fspring\.html&subid=\{subid\}$/);
     await shot(page, "links-publisher");
     await page.close();
   });

@@ -6,7 +6,7 @@ import { test } from "node:test";
 
 import { readFileSync } from "node:fs";
 
-import { CATS, KNOWN, previewScheduler, references, unknownReferences } from "../../src/template.js";
+import { CAKE, CATS, KNOWN, previewScheduler, references, unknownReferences } from "../../src/template.js";
 
 test("references in both dialects, with canonical names", () => {
   const refs = references("https://m.example/cv?sid=##PARA1##&a=##AMOUNT##&c={click_id}&s={status}");
@@ -34,6 +34,9 @@ test("the known lists match the server's (server/internal/postback)", () => {
   assert.deepEqual(KNOWN, known);
   const cats = Object.fromEntries([.../"([A-Z0-9_]+)":\s+"([a-z0-9_]+)"/g[Symbol.matchAll](/var catsNames = map\[string\]string\{([^}]*)\}/.exec(go)[1])].map((m) => [m[1], m[2]]));
   assert.deepEqual(CATS, cats);
+  const cakeGo = readFileSync(new URL("../../../server/internal/postback/cake.go", import.meta.url), "utf8");
+  const cake = Object.fromEntries([.../"([a-z0-9_]+)":\s+"([a-z0-9_]+)"/g[Symbol.matchAll](/var cakeNames = map\[string\]string\{([^}]*)\}/.exec(cakeGo)[1])].map((m) => [m[1], m[2]]));
+  assert.deepEqual(CAKE, cake);
 });
 
 // Fake timers: the preview runs only when the input has been still.
@@ -104,4 +107,15 @@ test("errors are results too (an unknown variable refused by Baton)", async () =
   assert.equal(shown.length, 1);
   assert.equal(shown[0].ok, false);
   assert.match(shown[0].error.message, /clickid/);
+});
+
+test("CAKE #name# references, read as on the server", () => {
+  const refs = references("https://c.example/p?r=#s1#&t=#leadid#&x=##s1##&y=#S1#&z=#s1##SID##&w=#foo#");
+  assert.deepEqual(refs.map((r) => [r.text, r.name, r.dialect, r.known]), [
+    ["#s1#", "sub1", "cake", true],
+    ["#leadid#", "order_id", "cake", true],
+    ["#s1#", "sub1", "cake", true],
+    ["#foo#", "foo", "cake", false],
+  ]);
+  assert.deepEqual(unknownReferences("a=#tid#&b=#nope#"), ["#nope#"]);
 });

@@ -4,6 +4,7 @@
 //	baton migrate [flags]  apply database migrations and exit
 //	baton import [--dry-run] [flags] DIR
 //	                       move an FC2/CATS program onto Baton from the CSV files in DIR
+//	baton check [flags]    run a partner's integration check on a running Baton
 //	baton help             list commands, flags and their BATON_* variables
 package main
 
@@ -34,12 +35,18 @@ const usage = `Usage:
                                          in DIR (shops.csv, publishers.csv, sites.csv, offers.csv,
                                          conversions.csv); --dry-run checks every row, prints what
                                          would be created and writes nothing
+  baton check --url URL --key-file FILE [--publisher ID]
+                                         run an upstream partner's integration check on a running
+                                         Baton: prints each hop and what to fix (baton check -h)
   baton help                             this list, and the flags with their BATON_* variables
 
 Flags:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], stdout, stderr)
+	}
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "import" || args[0] == "help") {
 		cmd, args = args[0], args[1:]

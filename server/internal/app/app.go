@@ -55,6 +55,7 @@ var ServiceNames = []string{
 	batonv1connect.ConversionServiceName,
 	batonv1connect.AttributionServiceName,
 	batonv1connect.PostbackServiceName,
+	batonv1connect.PartnerServiceName,
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -255,6 +256,9 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
+	checker := service.NewChecker(st, queue, inTx, checkClicker(nil),
+		checkClicker(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), clickSvc.LinkURL, renderForDryRun)
+	mux.Handle(batonv1connect.NewPartnerServiceHandler(rpc.NewPartnerServer(service.NewPartners(cfg.PublicURL), checker, log), opts...))
 
 	// Health and reflection stay open: load balancers and grpcurl need no key.
 	draining := new(atomic.Bool)

@@ -23,6 +23,8 @@ func FuzzParseRender(f *testing.F) {
 		{"x{foo}y", "\r\n"},
 		{"###SID###{{click_id}}", "\xff\x00%"},
 		{"", ""},
+		{"https://cake.example/p?tid=#tid#&s1=#s1#&x=##s1##&y=#s1##SID##", "v"},
+		{"#foo#{#s1#}", "#"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -55,6 +57,16 @@ func FuzzParseRender(f *testing.F) {
 				if !knownSet[n] {
 					t.Fatalf("Variables() contains unknown %q", n)
 				}
+			}
+			// Every variable has a brace spelling, and it never runs into
+			// literal text: converting to brace always works and renders
+			// the same.
+			conv, err := Convert(tmpl, DialectBrace)
+			if err != nil {
+				t.Fatalf("Convert(%q, brace): %v", tmpl, err)
+			}
+			if got, want := MustParse(conv).Render(all, Raw), tp.Render(all, Raw); got != want {
+				t.Fatalf("Convert(%q, brace) = %q renders %q, want %q", tmpl, conv, got, want)
 			}
 		}
 

@@ -39,6 +39,7 @@ var goldenVars = Vars{
 	"status":          "approved",
 	"event":           "sale",
 	"timestamp":       "2025-03-01T12:00:00+09:00",
+	"publisher_id":    "pub_1",
 }
 
 var goldenCases = []struct {
@@ -52,6 +53,10 @@ var goldenCases = []struct {
 	{"mixed_dialects_url", "https://partner.example/pb?sid=##SID##&click={click_id}&p1=##PARA1##&sub2={sub2}&name=##TUID##&oid={order_id}", URLComponent},
 	{"missing_vars_url", "https://partner.example/pb?click={click_id}&c={commission}&cid=##CID##&p3=##PARA3##", URLComponent},
 	{"literal_look_alikes_url", "https://partner.example/pb?a={Click_Id}&b=##para1##&c={click-id}&d={ }&e=##&f={click_id}#frag", URLComponent},
+	{"cake_all_names", "https://cake.example/p.ashx?tid=#tid#&s1=#s1#&s2=#s2#&s3=#s3#&s4=#s4#&s5=#s5#&oid=#oid#&affid=#affid#&price=#price#&leadid=#leadid#&amount=#amount#", URLComponent},
+	{"three_dialects_url", "https://partner.example/pb?sid=##SID##&t=#tid#&click={click_id}&p1=##PARA1##&s1=#s1#&sub1={sub1}&o=#leadid#", URLComponent},
+	{"cake_look_alikes_url", "https://partner.example/pb?a=##s1##&b=#S1#&c=#s1&d=#1#&e=#s1##SID##&f=###SID###&g=#/path#top", URLComponent},
+	{"cake_json_body", `{"tid":"#tid#","sub":"#s1#","order":"#leadid#","color":"#fff"}`, JSON},
 	{"form_body", "click_id={click_id}&sub1={sub1}&sub2={sub2}&name={buyer_user_name}&amount={amount}&note={sub4}&rate={sub5}", Form},
 	{"json_body", `{"click_id":"{click_id}","sub1":"{sub1}","sub2":"{sub2}","name":"{buyer_user_name}","amount":{amount},"note":"{sub4}","header":"{sub3}","order":"##CONTENT_UID1##"}`, JSON},
 	{"header_raw", "{sub3}; user={buyer_user_name}; s1={sub1}", Raw},

@@ -7,8 +7,9 @@
 //
 // # Templates
 //
-// A template is text with variable references in one of two dialects, which
-// may be mixed in one template:
+// A template is text with variable references in one of three dialects,
+// which may be mixed in one template (the mapping between them is
+// [Dialects]; [Convert] rewrites a template from one to another):
 //
 //   - Brace dialect: {name}, where name matches [a-z][a-z0-9_]* and must be
 //     one of [Known]. Anything else involving braces is literal text: a '{'
@@ -19,6 +20,13 @@
 //   - CATS dialect: ##NAME##, where NAME matches [A-Z][A-Z0-9_]* and must be
 //     one of the CATS names below. "##" that does not form such a reference
 //     (for example ##para1##, in lower case, or a lone "##") is literal.
+//   - CAKE dialect: #name#, where name matches [a-z][a-z0-9_]* and must be
+//     one of the CAKE names in [Dialects] (#s1#, #tid#, ...). A '#' right
+//     after a literal '#' never opens one, so ##s1## is literal text and
+//     ##SID## stays a CATS reference; a '#' not followed by a lower-case
+//     letter and a closing '#' (#frag, #/path, #1#) is literal. A URL
+//     fragment spelled like a CAKE name (#top#) must be avoided: it is a
+//     reference, refused when unknown.
 //
 // CATS names map onto canonical names as follows:
 //
@@ -180,6 +188,9 @@ func (e *UnknownVariableError) Error() string {
 		}
 		return b.String()
 	}
+	if strings.HasPrefix(e.Name, "#") {
+		return cakeError(&b, e.Name)
+	}
 	name := strings.TrimSuffix(strings.TrimPrefix(e.Name, "{"), "}")
 	b.WriteString("known brace variables: ")
 	b.WriteString(strings.Join(knownSorted, ", "))
@@ -224,13 +235,20 @@ func Parse(s string) (*Template, error) {
 	litStart := 0
 	for i := 0; i < len(s); {
 		n, cats := scanRef(s, i)
+		cake := false
+		if n == 0 {
+			n = scanCAKE(s, i, litStart)
+			cake = n > 0
+		}
 		if n == 0 {
 			i++
 			continue
 		}
 		written := s[i : i+n]
 		var canonical string
-		if cats {
+		if cake {
+			canonical = cakeNames[written[1:len(written)-1]]
+		} else if cats {
 			canonical = catsNames[written[2:len(written)-2]]
 		} else if name := written[1 : len(written)-1]; knownSet[name] {
 			canonical = name

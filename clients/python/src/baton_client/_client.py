@@ -8,6 +8,7 @@ from baton.v1.attribution_connect import AttributionServiceClient, AttributionSe
 from baton.v1.click_connect import ClickServiceClient, ClickServiceClientSync
 from baton.v1.config_connect import ConfigServiceClient, ConfigServiceClientSync
 from baton.v1.conversion_connect import ConversionServiceClient, ConversionServiceClientSync
+from baton.v1.partners_connect import PartnerServiceClient, PartnerServiceClientSync
 from baton.v1.postback_connect import PostbackServiceClient, PostbackServiceClientSync
 from connectrpc.codec import proto_json_codec
 from connectrpc.errors import ConnectError
@@ -133,6 +134,7 @@ class BatonClient:
     conversions: ConversionServiceClientSync
     attribution: AttributionServiceClientSync
     postbacks: PostbackServiceClientSync
+    partners: PartnerServiceClientSync
 
     def __init__(
         self,
@@ -160,10 +162,11 @@ class BatonClient:
         self.conversions = ConversionServiceClientSync(self.base_url, **options)
         self.attribution = AttributionServiceClientSync(self.base_url, **options)
         self.postbacks = PostbackServiceClientSync(self.base_url, **options)
+        self.partners = PartnerServiceClientSync(self.base_url, **options)
 
     def close(self) -> None:
         """Close the service clients (an ``http_client`` you passed stays open)."""
-        for c in (self.config, self.clicks, self.conversions, self.attribution, self.postbacks):
+        for c in (self.config, self.clicks, self.conversions, self.attribution, self.postbacks, self.partners):
             c.close()
 
     def __enter__(self) -> Self:
@@ -198,6 +201,7 @@ class AsyncBatonClient:
     conversions: ConversionServiceClient
     attribution: AttributionServiceClient
     postbacks: PostbackServiceClient
+    partners: PartnerServiceClient
 
     def __init__(
         self,
@@ -225,10 +229,11 @@ class AsyncBatonClient:
         self.conversions = ConversionServiceClient(self.base_url, **options)
         self.attribution = AttributionServiceClient(self.base_url, **options)
         self.postbacks = PostbackServiceClient(self.base_url, **options)
+        self.partners = PartnerServiceClient(self.base_url, **options)
 
     async def close(self) -> None:
         """Close the service clients (an ``http_client`` you passed stays open)."""
-        for c in (self.config, self.clicks, self.conversions, self.attribution, self.postbacks):
+        for c in (self.config, self.clicks, self.conversions, self.attribution, self.postbacks, self.partners):
             await c.close()
 
     async def __aenter__(self) -> Self:

@@ -327,7 +327,8 @@ type PostbackEndpoint struct {
 	// The events sent here (CATS uses one URL per event).
 	Events []PostbackEvent `protobuf:"varint,4,rep,packed,name=events,proto3,enum=baton.v1.PostbackEvent" json:"events,omitempty"`
 	Method PostbackMethod  `protobuf:"varint,5,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
-	// URL template: CATS ##VAR## or {var} variables, values URL-encoded.
+	// URL template: CATS ##VAR##, CAKE #var# or {var} variables, values
+	// URL-encoded.
 	// Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
 	// are decimals in the currency's major unit ("1980" for ¥1,980, "12.50"
 	// for $12.50, "1.234" for 1.234 KWD), {amount_minor} and

@@ -55,7 +55,8 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
   method: PostbackMethod;
 
   /**
-   * URL template: CATS ##VAR## or {var} variables, values URL-encoded.
+   * URL template: CATS ##VAR##, CAKE #var# or {var} variables, values
+   * URL-encoded.
    * Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
    * are decimals in the currency's major unit ("1980" for ¥1,980, "12.50"
    * for $12.50, "1.234" for 1.234 KWD), {amount_minor} and
