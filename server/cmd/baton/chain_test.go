@@ -78,7 +78,7 @@ func (h *hop) start() {
 	for time.Now().Before(deadline) {
 		if res, err := http.Get("http://" + h.addr + "/readyz"); err == nil {
 			res.Body.Close()
-			if res.StatusCode == 200 {
+			if res.StatusCode == http.StatusOK {
 				return
 			}
 		}
@@ -306,7 +306,7 @@ func startJaeger(t *testing.T) *jaegerProc {
 	for time.Now().Before(deadline) {
 		if res, err := http.Get("http://" + j.query + "/api/services"); err == nil {
 			res.Body.Close()
-			if res.StatusCode == 200 {
+			if res.StatusCode == http.StatusOK {
 				return j
 			}
 		}
@@ -371,7 +371,7 @@ func (j *jaegerProc) checkChainTrace(t *testing.T, id1, id2, order string) {
 			if !services["asp-1"] || !services["asp-2"] || !okD || !okK || !okR {
 				continue
 			}
-			if !(rec2.start <= deliver.start && deliver.start <= kick.start) {
+			if rec2.start > deliver.start || deliver.start > kick.start {
 				t.Fatalf("spans out of order: ASP-2 record %d, ASP-2 deliver %d, ASP-1 kickback %d", rec2.start, deliver.start, kick.start)
 			}
 			if kick.tags["baton.click_id"] != id1 || kick.tags["baton.order_id"] != order || rec2.tags["baton.click_id"] != id2 ||

@@ -77,7 +77,7 @@ func startBatonEnv(t *testing.T, dbURL, dataDir, addr string, extra ...string) *
 		res, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {
 			res.Body.Close()
-			if res.StatusCode == 200 {
+			if res.StatusCode == http.StatusOK {
 				return p
 			}
 		}
@@ -297,7 +297,7 @@ func TestConversionsSurviveKill9(t *testing.T) {
 	// Every postback owed arrives once the server is back (interrupted
 	// sends are rescued after BATON_POSTBACK_RESCUE_AFTER).
 	deadline := time.Now().Add(60 * time.Second)
-	missing := 0
+	var missing int
 	for {
 		missing = 0
 		mu.Lock()

@@ -122,7 +122,7 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 	}
 	opts := store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log}
 	if cfg.Telemetry != "off" {
-		opts.Tracer = otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())
+		opts.Tracer = otelpgx.NewTracer() // span names are the trimmed SQL (otelpgx's default)
 	}
 	db.Store, err = store.Open(ctx, url, opts)
 	if err != nil {
@@ -317,7 +317,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if ln == nil {
 		var err error
-		ln, err = net.Listen("tcp", s.cfg.Addr)
+		ln, err = new(net.ListenConfig).Listen(ctx, "tcp", s.cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 		}
@@ -347,7 +347,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	if s.cfg.AdminAddr != "" {
-		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
+		aln, err := new(net.ListenConfig).Listen(ctx, "tcp", s.cfg.AdminAddr)
 		if err != nil {
 			return fmt.Errorf("listen on BATON_ADMIN_ADDR %s: %w", s.cfg.AdminAddr, err)
 		}

@@ -20,7 +20,6 @@ import (
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
-	"golang.org/x/net/http2"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -110,12 +109,9 @@ func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 
 // h2cClient speaks HTTP/2 without TLS, for gRPC.
 func h2cClient() *http.Client {
-	return &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &protocols}}
 }
 
 func withKey(key string) connect.ClientOption {
@@ -182,7 +178,7 @@ func TestHealthAndReflectionNeedNoKey(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(body), "SERVING") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "SERVING") {
 		t.Fatalf("health check: %d %s", res.StatusCode, body)
 	}
 }
@@ -509,7 +505,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 	got, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(got), "in flight") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(got), "in flight") {
 		t.Fatalf("in-flight request: %d %s", res.StatusCode, got)
 	}
 	if err := <-stopped; err != nil {

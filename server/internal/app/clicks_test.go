@@ -226,7 +226,7 @@ func TestDeepLinksStayOnTheOffersHosts(t *testing.T) {
 	}
 	for q, prefix := range ok {
 		res := e.click(t, nil, q, browserUA)
-		if loc := res.Header.Get("Location"); res.StatusCode != 302 || !strings.HasPrefix(loc, prefix) {
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, prefix) {
 			t.Errorf("%s: %d %s; want prefix %s", q, res.StatusCode, loc, prefix)
 		}
 	}
@@ -243,7 +243,7 @@ func TestDeepLinksStayOnTheOffersHosts(t *testing.T) {
 	for _, trick := range tricks {
 		res := e.click(t, nil, "jump="+url.QueryEscape(trick), browserUA)
 		loc := res.Header.Get("Location")
-		if res.StatusCode != 302 || !strings.HasPrefix(loc, "https://shop.example/lp?sid=") {
+		if res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "https://shop.example/lp?sid=") {
 			lost++
 			t.Errorf("jump=%q: %d %s; want the landing URL", trick, res.StatusCode, loc)
 			continue
@@ -270,7 +270,7 @@ func TestUnknownLinksPausedOffersBotsAndRepeats(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 404 || !strings.Contains(string(body), "Link not found") {
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "Link not found") {
 		t.Fatalf("unknown link: %d %s", res.StatusCode, body)
 	}
 
@@ -282,7 +282,7 @@ func TestUnknownLinksPausedOffersBotsAndRepeats(t *testing.T) {
 		unique bool
 		flag   batonv1.ClickFlag
 	}{"bot": {bot, false, batonv1.ClickFlag_CLICK_FLAG_BOT}, "first": {one, true, 0}, "repeat": {two, false, batonv1.ClickFlag_CLICK_FLAG_DUPLICATE}} {
-		if tc.res.StatusCode != 302 {
+		if tc.res.StatusCode != http.StatusFound {
 			t.Fatalf("%s: status %d: bots and repeats still get their redirect", name, tc.res.StatusCode)
 		}
 		c, err := e.clicks.GetClick(ctx, &batonv1.GetClickRequest{Id: clickIDFrom(t, tc.res, "sid")})
@@ -304,11 +304,11 @@ func TestUnknownLinksPausedOffersBotsAndRepeats(t *testing.T) {
 		}
 	}
 	pause("https://shop.example/other")
-	if res := e.click(t, nil, "", browserUA); res.StatusCode != 302 || !strings.HasPrefix(res.Header.Get("Location"), "https://shop.example/other?sid=") {
+	if res := e.click(t, nil, "", browserUA); res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), "https://shop.example/other?sid=") {
 		t.Fatalf("paused with fallback: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 	pause("")
-	if res := e.click(t, nil, "", browserUA); res.StatusCode != 410 {
+	if res := e.click(t, nil, "", browserUA); res.StatusCode != http.StatusGone {
 		t.Fatalf("paused without fallback: %d", res.StatusCode)
 	}
 }
@@ -359,7 +359,7 @@ func TestConcurrentClicksAreAllRecorded(t *testing.T) {
 			client := noFollow(nil)
 			for i := range 25 {
 				res := e.click(t, client, fmt.Sprintf("param1=w%d-%d", w, i), browserUA)
-				if res.StatusCode == 302 {
+				if res.StatusCode == http.StatusFound {
 					mu.Lock()
 					ids[clickIDFrom(t, res, "sid")] = true
 					mu.Unlock()

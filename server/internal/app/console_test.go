@@ -50,7 +50,7 @@ func TestConsoleIsServedAtTheRoot(t *testing.T) {
 		return res, string(b)
 	}
 	res, page := get("/", false)
-	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, `<div id="app">`) {
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, `<div id="app">`) {
 		t.Fatalf("GET / = %d %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), page)
 	}
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
@@ -62,7 +62,7 @@ func TestConsoleIsServedAtTheRoot(t *testing.T) {
 	}
 	for _, ref := range refs {
 		res, body := get(ref, true)
-		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || len(body) < 100 ||
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "gzip" || len(body) < 100 ||
 			!strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
 			t.Errorf("GET %s = %d, encoding %q, cache %q, %d bytes", ref, res.StatusCode, res.Header.Get("Content-Encoding"), res.Header.Get("Cache-Control"), len(body))
 		}
@@ -72,7 +72,7 @@ func TestConsoleIsServedAtTheRoot(t *testing.T) {
 			t.Errorf("GET %s = %d, want 404", path, res.StatusCode)
 		}
 	}
-	if res, body := get("/healthz", false); res.StatusCode != 200 || body != "ok\n" {
+	if res, body := get("/healthz", false); res.StatusCode != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", res.StatusCode, body)
 	}
 }

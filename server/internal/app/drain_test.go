@@ -31,7 +31,7 @@ func TestReadinessTurnsOffAtShutdown(t *testing.T) {
 	go func() { stopped <- s.stop() }()
 	tried, lost := 0, 0
 	notReady, served := false, false
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !(notReady && served); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && (!notReady || !served); time.Sleep(20 * time.Millisecond) {
 		tried++
 		notReady = notReady || get("/readyz") == http.StatusServiceUnavailable
 		served = served || get("/healthz") == http.StatusOK

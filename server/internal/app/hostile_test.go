@@ -74,7 +74,7 @@ func written(before, after map[string]int64) []string {
 
 func (e *fc2Env) refusalCount(t testing.TB) int {
 	t.Helper()
-	l, err := e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
+	l, err := e.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestHostileForgedAndTruncatedSh(t *testing.T) {
 		tried++
 		q := f.make(fmt.Sprintf("SH-TAG-%d", i))
 		res, body := e.pixel(t, q)
-		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/gif" || len(body) != 43 {
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/gif" || len(body) != 43 {
 			lost++
 			t.Errorf("tag, %s: %d %s %q", f.name, res.StatusCode, res.Header.Get("Content-Type"), body)
 		}
@@ -175,7 +175,7 @@ func TestHostileForgedAndTruncatedSh(t *testing.T) {
 	}
 	// Each is logged for what it is: a bad signature (the shop ID that is
 	// not a shop: an unknown shop).
-	refusals, err := e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
+	refusals, err := e.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 	for _, age := range []time.Duration{61 * time.Minute, 24 * time.Hour, 10 * 365 * 24 * time.Hour} {
 		tried++
 		order := "RP-TAG-" + age.String()
-		if res, _ := e.pixel(t, tag(order, time.Now().Add(-age))); res.StatusCode != 200 {
+		if res, _ := e.pixel(t, tag(order, time.Now().Add(-age))); res.StatusCode != http.StatusOK {
 			lost++
 			t.Errorf("stale tag %s: %d", age, res.StatusCode)
 		}
@@ -260,7 +260,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 	for _, ahead := range []time.Duration{61 * time.Minute, 4 * 365 * 24 * time.Hour} {
 		tried++
 		order := "RP-TAG-FUTURE-" + ahead.String()
-		if res, _ := e.pixel(t, tag(order, time.Now().Add(ahead))); res.StatusCode != 200 {
+		if res, _ := e.pixel(t, tag(order, time.Now().Add(ahead))); res.StatusCode != http.StatusOK {
 			lost++
 			t.Errorf("future tag %s: %d", ahead, res.StatusCode)
 		}
@@ -275,7 +275,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 		t.Errorf("replays wrote rows: %v", w)
 	}
 	// Each refusal is logged under its own code.
-	refusals, err := e.convEnv.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 1000})
+	refusals, err := e.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,7 +258,7 @@ func TestRefusalCodesAreOneSetAtEveryEntrance(t *testing.T) {
 	}
 	// API: a bad signature and an unknown click.
 	rt := time.Now()
-	_, err := e.convEnv.pubConv.RecordConversion(ctx, &batonv1.RecordConversionRequest{OfferId: e.offer.GetId(), OrderId: "API-BAD-SIG", AmountJpy: yen(1),
+	_, err := e.pubConv.RecordConversion(ctx, &batonv1.RecordConversionRequest{OfferId: e.offer.GetId(), OrderId: "API-BAD-SIG", AmountJpy: yen(1),
 		RequestTime: timestamppb.New(rt), Signature: strings.Repeat("ab", 32)})
 	if connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("bad signature: %v", err)
@@ -272,7 +272,7 @@ func TestRefusalCodesAreOneSetAtEveryEntrance(t *testing.T) {
 		"POST-WRONG-PASSWD": "bad_password", "POST-FORGED": "bad_signature", "POST-UNREGISTERED": "not_authorized", "POST-STALE": "stale_timestamp",
 		"API-BAD-SIG": "bad_signature", "API-UNKNOWN-CLICK": "unknown_click",
 	}
-	l, err := e.convEnv.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 100})
+	l, err := e.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,6 @@ type receiver struct {
 	got      []*http.Request
 	bodies   []string
 	statuses []int
-	headers  []map[string]string
 	delay    time.Duration
 }
 
