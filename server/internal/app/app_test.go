@@ -46,6 +46,12 @@ type testServer struct {
 // start runs a full Baton (real database, real listener) with demo data.
 func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
+	return startWith(t, nil, mutate...)
+}
+
+// startWith is start with app options (an injected clock...).
+func startWith(t testing.TB, opts []app.Option, mutate ...func(*config.Config)) *testServer {
+	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +75,7 @@ func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx := context.Background()
-	db, err := app.OpenDatabase(ctx, cfg, log)
+	db, err := app.OpenDatabase(ctx, cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +86,7 @@ func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	if err := app.SeedDemo(ctx, db.Store, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := app.New(cfg, log, db)
+	srv, err := app.New(cfg, log, db, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,12 @@ type clickEnv struct {
 
 func newClickEnv(t testing.TB, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *clickEnv {
 	t.Helper()
-	s := start(t, mutate...)
+	return newClickEnvWith(t, nil, offer, mutate...)
+}
+
+func newClickEnvWith(t testing.TB, opts []app.Option, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *clickEnv {
+	t.Helper()
+	s := startWith(t, opts, mutate...)
 	e := &clickEnv{testServer: s, admin: s.config(adminKey),
 		clicks: batonv1connect.NewClickServiceClient(s.client, s.url, withKey(adminKey))}
 	ctx := context.Background()

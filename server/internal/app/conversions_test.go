@@ -32,13 +32,18 @@ type convEnv struct {
 
 func newConvEnv(t testing.TB, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *convEnv {
 	t.Helper()
+	return newConvEnvWith(t, nil, offer, mutate...)
+}
+
+func newConvEnvWith(t testing.TB, opts []app.Option, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *convEnv {
+	t.Helper()
 	if offer.LandingUrl == "" {
 		offer.LandingUrl = "https://shop.example/lp"
 	}
 	if offer.Downstream == nil {
 		offer.Downstream = &batonv1.DownstreamLink{ClickIdParam: "sid"}
 	}
-	e := newClickEnv(t, offer, mutate...)
+	e := newClickEnvWith(t, opts, offer, mutate...)
 	return &convEnv{clickEnv: e,
 		adv:     batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(app.DemoAdvertiserKey)),
 		admin:   batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(adminKey)),
