@@ -36,6 +36,7 @@ plant server/internal/postback postback $m/internal/store                 # pure
 plant server/internal/delivery delivery github.com/jackc/pgx/v5           # pgx-only-in-store
 plant server/internal/rpc rpc $m/internal/store                           # edge-not-store
 plant server/internal/gateway gateway $m/internal/app                     # only-cmd-imports-app
+plant server/internal/telemetry telemetry $m/internal/testwait            # test-helpers-only-in-tests
 
 want=$(cat <<'WANT'
 server/internal/delivery/planted.go pgx-only-in-store github.com/jackc/pgx/v5
@@ -43,6 +44,7 @@ server/internal/domain/planted.go pure net/http
 server/internal/gateway/planted.go only-cmd-imports-app github.com/batonhq/baton/server/internal/app
 server/internal/postback/planted.go pure github.com/batonhq/baton/server/internal/store
 server/internal/rpc/planted.go edge-not-store github.com/batonhq/baton/server/internal/store
+server/internal/telemetry/planted.go test-helpers-only-in-tests github.com/batonhq/baton/server/internal/testwait
 WANT
 )
 out=$(cd "$tmp" && GOFLAGS=-mod=mod "$lint" run --enable-only depguard --max-issues-per-linter=0 --max-same-issues=0 ./... 2>&1 || true)

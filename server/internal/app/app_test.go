@@ -30,6 +30,7 @@ import (
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/testdb"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -482,21 +483,41 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	s := start(t)
 	// A raw connection, so we know the headers and half the body have
 	// reached the server (no client-side buffering) before it is stopped.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	addr := strings.TrimPrefix(s.url, "http://")
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	body := `{"name":"in flight","kind":"PUBLISHER_KIND_MEDIA"}`
+	// Expect: 100-continue is the server's signal: it answers "100
+	// Continue" when the handler starts reading the body.
 	head := "POST /baton.v1.ConfigService/CreatePublisher HTTP/1.1\r\nHost: baton\r\nContent-Type: application/json\r\n" +
-		"Authorization: Bearer " + adminKey + "\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head+body[:20]); err != nil {
+		"Authorization: Bearer " + adminKey + "\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\nExpect: 100-continue\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // the handler is now reading the body
+	rd := bufio.NewReader(conn)
+	if line, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("before the body: %q %v, want 100 Continue", line, err)
+	}
+	if line, err := rd.ReadString('\n'); err != nil || line != "\r\n" {
+		t.Fatalf("after 100 Continue: %q %v", line, err)
+	}
+	if _, err := io.WriteString(conn, body[:20]); err != nil {
+		t.Fatal(err)
+	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.stop() }()
-	time.Sleep(300 * time.Millisecond)
+	// Shutdown has begun once the listener refuses new connections; the
+	// in-flight request must still hold it open.
+	testwait.Until(t, 15*time.Second, "the listener closes at shutdown", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	select {
 	case err := <-stopped:
 		t.Fatalf("server stopped (%v) before the in-flight request finished", err)
@@ -505,7 +526,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if _, err := io.WriteString(conn, body[20:]); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(rd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // The three sites of the cross-site tests: different registrable domains,
@@ -397,7 +398,6 @@ func hasBatonCookie(h string) bool { return strings.Contains(h, "baton_s100=") }
 // once, with the media's own session ID.
 func (e *sitesEnv) waitPostback(t *testing.T, order, session string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
 	count := func() (n int) {
 		e.rcv.mu.Lock()
 		defer e.rcv.mu.Unlock()
@@ -411,10 +411,8 @@ func (e *sitesEnv) waitPostback(t *testing.T, order, session string) {
 		}
 		return n
 	}
-	for count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(30 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	testwait.Until(t, 15*time.Second, "the media's postback for "+order, func() bool { return count() > 0 })
+	settled(t, e.testServer) // nothing more is on its way
 	if n := count(); n != 1 {
 		t.Fatalf("the media got %d postbacks for %s, want 1", n, order)
 	}

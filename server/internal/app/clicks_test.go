@@ -23,6 +23,7 @@ import (
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
@@ -419,11 +420,10 @@ func TestMetricsAreServedForPrometheus(t *testing.T) {
 		res.Body.Close()
 	}
 	var res *http.Response
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if res, err = http.Get("http://" + adminAddr + "/metrics"); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
+	testwait.Poll(5*time.Second, func() bool {
+		res, err = http.Get("http://" + adminAddr + "/metrics")
+		return err == nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

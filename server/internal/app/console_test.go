@@ -18,6 +18,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // TestConsoleIsServedAtTheRoot: "/" is the console page, its script and
@@ -160,19 +161,14 @@ func TestGetDeliveryQueue(t *testing.T) {
 	e.endpoint(t, &batonv1.CreatePostbackEndpointRequest{UrlTemplate: refuses.URL + "/cv?o={order_id}"})
 	before := time.Now().Add(-time.Second)
 	c := e.sale(t, "s", "QUEUE-1")
-	deadline := time.Now().Add(15 * time.Second)
 	var q *batonv1.GetDeliveryQueueResponse
-	for {
+	if !testwait.Poll(15*time.Second, func() bool {
 		if q, err = e.admin.GetDeliveryQueue(ctx, &batonv1.GetDeliveryQueueRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		if rcv.count() == 1 && refuses.count() == 1 && q.GetFailingEndpointCount() == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after a 503: %v (receiver got %d)", q, rcv.count())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return rcv.count() == 1 && refuses.count() == 1 && q.GetFailingEndpointCount() == 1
+	}) {
+		t.Fatalf("after a 503: %v (receiver got %d)", q, rcv.count())
 	}
 	if q.GetPendingCount() != 1 || q.GetOldestPendingTime().AsTime().Before(before) || q.GetDisabledFailingEndpointCount() != 0 {
 		t.Errorf("queue %v for conversion %s", q, c.GetId())

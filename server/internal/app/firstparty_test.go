@@ -149,11 +149,8 @@ func TestFirstPartyCopyAndImageTagCountOnce(t *testing.T) {
 		}
 	}
 	// Each sale posted back once, with its own visitor's ID.
-	deadline := time.Now().Add(15 * time.Second)
-	for rcv.count() < 4 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	rcv.await(t, 4, 15*time.Second)
+	settled(t, e.testServer) // nothing more is on its way
 	if rcv.count() != 4 {
 		t.Fatalf("media got %d postbacks, want 4", rcv.count())
 	}

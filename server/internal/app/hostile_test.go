@@ -30,6 +30,7 @@ import (
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/proof"
 	"github.com/batonhq/baton/server/internal/signature"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // businessTables hold what Baton is paid by and configured with. The refusal
@@ -353,9 +354,8 @@ func TestHostilePostbackTargetsOnPrivateAddresses(t *testing.T) {
 		targetOf[ep.GetEndpoint().GetId()] = u.Hostname()
 	}
 	c := e.sale(t, "ssrf", "SSRF-ALL")
-	deadline := time.Now().Add(30 * time.Second)
 	var ds []*batonv1.Delivery
-	for {
+	testwait.Poll(30*time.Second, func() bool {
 		l, err := e.pb.ListDeliveries(context.Background(), &batonv1.ListDeliveriesRequest{ConversionId: c.GetId(), PageSize: 100})
 		if err != nil {
 			t.Fatal(err)
@@ -365,11 +365,8 @@ func TestHostilePostbackTargetsOnPrivateAddresses(t *testing.T) {
 		for _, d := range ds {
 			done = done && d.GetState() != batonv1.DeliveryState_DELIVERY_STATE_PENDING
 		}
-		if done || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return done
+	})
 	blocked := 0
 	for _, d := range ds {
 		full, err := e.pb.GetDelivery(context.Background(), &batonv1.GetDeliveryRequest{Id: d.GetId()})

@@ -149,13 +149,7 @@ func TestKickedBackSaleFillsEveryCATSVariable(t *testing.T) {
 	if status, body := e.kick(t, q); status != 200 {
 		t.Fatalf("%d %q", status, body)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for rcv.count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if rcv.count() == 0 {
-		t.Fatal("no postback to the media")
-	}
+	rcv.await(t, 1, 15*time.Second)
 	req, _ := rcv.request(0)
 	got := req.URL.Query()
 	want := map[string]string{"a": "1.234", "p1": "S1", "p2": "S2", "p3": "S3", "p4": "S4", "p5": "S5", "cid": e.offer.GetId(), "sid": click,
@@ -350,11 +344,8 @@ func TestFC2PostNeverKicksBackAnotherVisitorsID(t *testing.T) {
 		t.Fatalf("conversion with click_id: %v", named)
 	}
 	// Only the named sale was posted back, with visitor A's ID.
-	deadline := time.Now().Add(10 * time.Second)
-	for rcv.count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	rcv.await(t, 1, 10*time.Second)
+	settled(t, e.testServer) // nothing more is on its way
 	if rcv.count() != 1 {
 		t.Fatalf("media got %d postbacks, want 1", rcv.count())
 	}
