@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
@@ -63,5 +65,38 @@ func TestInjectedClockDrivesTheAttributionWindow(t *testing.T) {
 	}
 	if c := res.GetConversion(); c.GetPublisherId() != "" || !strings.Contains(c.GetAttributionSummary(), "outside the 1 hour window") {
 		t.Fatalf("2 hours after the click, outside the 1 hour window: %v", c)
+	}
+}
+
+// TestInjectedClockExpiresCachedKeys: a key revoked by another Baton (here,
+// straight in the database) stops working in this one once its cache entry
+// is older than ten seconds, by the injected clock, with no wait.
+func TestInjectedClockExpiresCachedKeys(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	s := startWith(t, []app.Option{app.WithClock(clock.Now)})
+	ctx := context.Background()
+	created, err := s.config(adminKey).CreateApiKey(ctx, &batonv1.CreateApiKeyRequest{Name: "elsewhere", Role: batonv1.Role_ROLE_ADVERTISER, PartnerId: app.DemoAdvertiserID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := s.config(created.GetKey())
+	if _, err := shop.WhoAmI(ctx, &batonv1.WhoAmIRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, s.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, created.GetApiKey().GetId()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shop.WhoAmI(ctx, &batonv1.WhoAmIRequest{}); err != nil {
+		t.Fatalf("within the cache's ten seconds the key still answers: %v", err)
+	}
+	clock.Advance(11 * time.Second)
+	if _, err := shop.WhoAmI(ctx, &batonv1.WhoAmIRequest{}); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("eleven seconds after its revocation elsewhere: %v, want unauthenticated", err)
 	}
 }
