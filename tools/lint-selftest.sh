@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Proves that the depguard rules of .golangci.yml bite: it builds a throwaway
-# copy of the module in a temporary directory, plants one forbidden import per
-# rule (and allowed ones beside them), runs golangci-lint with the repository's
-# config and fails unless exactly the planted imports are reported.
+# Proves that the rules of .golangci.yml bite: it builds a throwaway copy of
+# the module in a temporary directory, plants one forbidden import per
+# depguard rule (and allowed ones beside them), a fmt.Println in library
+# code (forbidigo) and a value kept while its error is dropped (errcheck), runs
+# golangci-lint with the repository's config and fails unless exactly the
+# planted findings are reported.
 # Usage: tools/lint-selftest.sh path/to/golangci-lint   (make lint runs it)
 set -euo pipefail
 lint=$(realpath "$1")
@@ -28,6 +30,7 @@ plant() { # plant DIR PACKAGE IMPORT...
 }
 m=github.com/batonhq/baton/server
 plant server/internal/store store github.com/jackc/pgx/v5                  # allowed
+plant server/internal/testwait testwait time                              # allowed
 plant server/internal/app app $m/internal/store                           # allowed
 plant server/cmd/baton main $m/internal/app                               # allowed
 plant server/internal/attribution attribution strings $m/internal/domain  # allowed
@@ -38,7 +41,29 @@ plant server/internal/rpc rpc $m/internal/store                           # edge
 plant server/internal/gateway gateway $m/internal/app                     # only-cmd-imports-app
 plant server/internal/telemetry telemetry $m/internal/testwait            # test-helpers-only-in-tests
 
+# Library code: printing, and a counter kept while its error is dropped
+# (the shape of `c, _ := meter.Int64Counter(...)`); a deliberate `_ =`
+# discard beside them is allowed.
+mkdir -p "$tmp/server/internal/config"
+cat > "$tmp/server/internal/config/planted_rules.go" <<'GO'
+package config
+
+import (
+	"fmt"
+	"strconv"
+)
+
+func Planted() int {
+	fmt.Println("printing from library code")
+	n, _ := strconv.Atoi("1")
+	_, _ = fmt.Sscan("2", &n)
+	return n
+}
+GO
+
 want=$(cat <<'WANT'
+server/internal/config/planted_rules.go errcheck
+server/internal/config/planted_rules.go forbidigo
 server/internal/delivery/planted.go pgx-only-in-store github.com/jackc/pgx/v5
 server/internal/domain/planted.go pure net/http
 server/internal/gateway/planted.go only-cmd-imports-app github.com/batonhq/baton/server/internal/app
@@ -47,11 +72,12 @@ server/internal/rpc/planted.go edge-not-store github.com/batonhq/baton/server/in
 server/internal/telemetry/planted.go test-helpers-only-in-tests github.com/batonhq/baton/server/internal/testwait
 WANT
 )
-out=$(cd "$tmp" && GOFLAGS=-mod=mod "$lint" run --enable-only depguard --max-issues-per-linter=0 --max-same-issues=0 ./... 2>&1 || true)
-got=$(sed -nE "s/^([^:]+):[0-9]+:[0-9]+: import '([^']+)' is not allowed from list '([^']+)'.*/\1 \3 \2/p" <<<"$out" | sort -u)
+out=$(cd "$tmp" && GOFLAGS=-mod=mod "$lint" run --enable-only depguard,forbidigo,errcheck ./... 2>&1 || true)
+got=$( (sed -nE "s/^([^:]+):[0-9]+:[0-9]+: import '([^']+)' is not allowed from list '([^']+)'.*/\1 \3 \2/p" <<<"$out"
+	sed -nE 's/^([^:]+):[0-9]+:[0-9]+: .*\((errcheck|forbidigo)\)$/\1 \2/p' <<<"$out") | sort -u)
 if [ "$got" != "$want" ]; then
-	echo "lint self-test: the depguard rules did not report exactly the planted imports"
+	echo "lint self-test: golangci-lint did not report exactly the planted findings"
 	echo "--- want"; echo "$want"; echo "--- got"; echo "$got"; echo "--- golangci-lint said"; echo "$out"
 	exit 1
 fi
-echo "lint self-test: depguard reports each of the $(wc -l <<<"$want") planted forbidden imports and nothing else"
+echo "lint self-test: golangci-lint reports each of the $(wc -l <<<"$want") planted findings (depguard, forbidigo, errcheck) and nothing else"
