@@ -104,8 +104,11 @@ func TestDeliveryCommitsWithItsConversion(t *testing.T) {
 				return err
 			}
 			eps, err := tx.EndpointsFor(ctx, f.pub.ID, f.offer.ID, domain.StatusPending, false)
-			if err != nil || len(eps) != 1 || eps[0].ID != ep.ID {
-				return fmt.Errorf("endpoints for the event: %v %v", eps, err)
+			if err != nil {
+				return err
+			}
+			if len(eps) != 1 || eps[0].ID != ep.ID {
+				return fmt.Errorf("endpoints for the event: %v, want %s", eps, ep.ID)
 			}
 			if err := tx.InsertDelivery(ctx, domain.Delivery{ID: delivID, EndpointID: ep.ID, PublisherID: f.pub.ID, AdvertiserID: f.adv.ID,
 				ConversionID: convID, Event: domain.StatusPending, Vars: map[string]string{"order_id": "ORDER-" + convID}, CreatedAt: f.now}); err != nil {
