@@ -37,7 +37,8 @@ help: ## Show the targets
 $(BIN)/.stamp: tools/go.mod tools/go.sum
 	@mkdir -p $(BIN)
 	$(GO) build -modfile=tools/go.mod -o $(BIN)/ \
-		github.com/bufbuild/buf/cmd/buf github.com/fullstorydev/grpcurl/cmd/grpcurl google.golang.org/protobuf/cmd/protoc-gen-go connectrpc.com/connect/cmd/protoc-gen-connect-go
+		github.com/bufbuild/buf/cmd/buf github.com/fullstorydev/grpcurl/cmd/grpcurl google.golang.org/protobuf/cmd/protoc-gen-go connectrpc.com/connect/cmd/protoc-gen-connect-go \
+		github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 	@touch $@
 
 tools/node_modules/.stamp: tools/package.json tools/package-lock.json
@@ -93,12 +94,19 @@ checkconsole: console ## Fail when the committed console assets are not what con
 		echo "server/internal/console/assets is stale: run 'make console' and commit the result"; \
 		git status --porcelain -- server/internal/console/assets; exit 1; fi
 
+GOLANGCI_LINT := $(BIN)/golangci-lint
+
+# golangci-lint (.golangci.yml: the import rules of ARCHITECTURE.md, errcheck,
+# errorlint, forbidigo, govet, staticcheck...) on both Go modules, then a
+# self-test proving the import rules still reject a forbidden import.
 .PHONY: lint
-lint: $(BIN)/.stamp ## buf lint and format, gofmt, go vet
+lint: $(BIN)/.stamp ## buf lint and format, gofmt, golangci-lint (import rules, go vet, staticcheck...) and its self-test
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	@out=$$(gofmt -l server clients/go 2>/dev/null || true); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+	cd clients/go && $(abspath $(GOLANGCI_LINT)) run --config $(abspath .golangci.yml) ./...
+	tools/lint-selftest.sh $(GOLANGCI_LINT)
 
 .PHONY: breaking
 breaking: $(BIN)/.stamp ## buf breaking against the last landed version

@@ -12,15 +12,12 @@ package baton
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"connectrpc.com/connect"
-	"golang.org/x/net/http2"
 
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 )
@@ -137,13 +134,9 @@ func defaultHTTPClient(p Protocol, baseURL string) *http.Client {
 	if u, err := url.Parse(baseURL); p != ProtocolGRPC || err != nil || u.Scheme != "http" {
 		return http.DefaultClient
 	}
-	return &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true) // HTTP/2 only: prior knowledge for http:// URLs
+	return &http.Client{Transport: &http.Transport{Protocols: &protocols}}
 }
 
 // callInterceptor adds the API key to every call and bounds unary calls

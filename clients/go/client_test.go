@@ -23,8 +23,11 @@ type fakeConfig struct {
 func (fakeConfig) WhoAmI(ctx context.Context, _ *batonv1.WhoAmIRequest) (*batonv1.WhoAmIResponse, error) {
 	call, _ := connect.CallInfoForHandlerContext(ctx)
 	auth := call.RequestHeader().Get("Authorization")
-	if auth == "Bearer slow" {
-		time.Sleep(300 * time.Millisecond)
+	if deadline, ok := ctx.Deadline(); auth == "Bearer slow" && ok && time.Until(deadline) < time.Second {
+		// Slower than any deadline under a second: answer only when the
+		// caller has given up.
+		<-ctx.Done()
+		return nil, connect.NewError(connect.CodeDeadlineExceeded, ctx.Err())
 	}
 	return &batonv1.WhoAmIResponse{Key: &batonv1.ApiKey{Name: auth, PartnerId: call.Peer().Protocol + " " + call.RequestHeader().Get("Content-Type")}}, nil
 }

@@ -6,11 +6,8 @@ require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.2
 	connectrpc.com/connect v1.21.1
 	github.com/batonhq/baton v0.0.0
-	golang.org/x/net v0.62.0
 	google.golang.org/protobuf v1.36.12
 )
-
-require golang.org/x/text v0.43.0 // indirect
 
 // Local development: build against the generated code of this checkout.
 // A replace applies only when this module is the main module: partners

@@ -279,6 +279,8 @@ func TestLiveClickConversionPostback(t *testing.T) {
 	// The delivery it caused, until it succeeds.
 	var delivery *batonv1.Delivery
 	deadline := time.Now().Add(10 * time.Second)
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		var deliveries []*batonv1.Delivery
 		for d, err := range baton.All(ctx, pub.Postbacks.ListDeliveries, &batonv1.ListDeliveriesRequest{ConversionId: conv.GetId()}, (*batonv1.ListDeliveriesResponse).GetDeliveries) {
@@ -301,7 +303,7 @@ func TestLiveClickConversionPostback(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no succeeded delivery of %s within 10 s; last seen: %v", conv.GetId(), delivery)
 		}
-		time.Sleep(100 * time.Millisecond)
+		<-poll.C
 	}
 	if delivery.GetEndpointId() != endpoint.GetId() || delivery.GetEvent() != batonv1.PostbackEvent_POSTBACK_EVENT_PENDING ||
 		delivery.GetPublisherId() != demoPublisherID || delivery.GetAttemptCount() < 1 {

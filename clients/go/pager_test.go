@@ -58,7 +58,10 @@ func TestAllFollowsPageTokens(t *testing.T) {
 func TestAllStopsWhenTheLoopDoes(t *testing.T) {
 	var calls []string
 	n := 0
-	for range baton.All(context.Background(), fakeClicks(100, &calls), &batonv1.ListClicksRequest{OfferId: "off_1", PageSize: 2}, (*batonv1.ListClicksResponse).GetClicks) {
+	for _, err := range baton.All(context.Background(), fakeClicks(100, &calls), &batonv1.ListClicksRequest{OfferId: "off_1", PageSize: 2}, (*batonv1.ListClicksResponse).GetClicks) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		if n++; n == 3 {
 			break
 		}

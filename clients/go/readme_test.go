@@ -60,11 +60,11 @@ func readmeBlock(t *testing.T) (readme string, start, end int) {
 		t.Fatal("README.md: no ```go block after the example marker")
 	}
 	start = m + open + len("\n```go\n")
-	close := strings.Index(readme[start:], "```\n")
-	if close < 0 || (close > 0 && readme[start+close-1] != '\n') {
+	closeAt := strings.Index(readme[start:], "```\n")
+	if closeAt < 0 || (closeAt > 0 && readme[start+closeAt-1] != '\n') {
 		t.Fatal("README.md: the example block is not closed")
 	}
-	return readme, start, start + close
+	return readme, start, start + closeAt
 }
 
 // TestReadmeMatchesExample keeps README.md's example equal to

@@ -23,6 +23,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/proof"
 	"github.com/batonhq/baton/server/internal/testdb"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 const chainAdminKey = "chain-test-admin-key-0123"
@@ -78,17 +79,14 @@ func (h *hop) start() {
 	}
 	h.cmd = cmd
 	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get("http://" + h.addr + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
+	testwait.Until(h.t, 30*time.Second, h.name+" becomes ready", func() bool {
+		res, err := http.Get("http://" + h.addr + "/readyz")
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	h.t.Fatalf("%s did not become ready", h.name)
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
 }
 
 // hopLog keeps a hop's log.
@@ -148,15 +146,10 @@ func (m *mediaStub) received() []url.Values {
 
 func (m *mediaStub) waitFor(t *testing.T, n int, timeout time.Duration) []url.Values {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if got := m.received(); len(got) >= n {
-			return got
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testwait.Poll(timeout, func() bool { return len(m.received()) >= n }) {
+		t.Fatalf("media received %d postbacks, want %d: %v", len(m.received()), n, m.received())
 	}
-	t.Fatalf("media received %d postbacks, want %d: %v", len(m.received()), n, m.received())
-	return nil
+	return m.received()
 }
 
 // TestThreeHopChain runs media → ASP-1 (Baton) → ASP-2 (Baton) → advertiser
@@ -269,14 +262,22 @@ func TestThreeHopChain(t *testing.T) {
 	// ASP-1 down for a while: ASP-2 keeps retrying; delivered once it is back.
 	_, id2b := click("MEDIA-SESSION-2")
 	asp1.stop()
-	must(shop.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id2b, OrderId: "ORDER-2", AmountJpy: ptr(int64(1200))}))
-	time.Sleep(1500 * time.Millisecond) // several attempts fail meanwhile
+	sale2 := must(shop.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id2b, OrderId: "ORDER-2", AmountJpy: ptr(int64(1200))}))
+	testwait.Until(t, 30*time.Second, "ASP-2 has failed twice to reach ASP-1 while it is down", func() bool {
+		l, err := asp2.pb.ListDeliveries(ctx, &batonv1.ListDeliveriesRequest{ConversionId: sale2.GetConversion().GetId()})
+		return err == nil && len(l.GetDeliveries()) > 0 && l.GetDeliveries()[0].GetAttemptCount() >= 2
+	})
 	asp1.start()
 	got = media.waitFor(t, 3, 30*time.Second)
 	if q := got[2]; q.Get("sid") != "MEDIA-SESSION-2" || q.Get("amount") != "1200" || q.Get("oid") != "ORDER-2" || q.Get("st") != "pending" {
 		t.Fatalf("media got %v", q)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Nothing more is on its way once neither network has a pending delivery.
+	idle := func(h *hop) bool {
+		q, err := h.pb.GetDeliveryQueue(ctx, &batonv1.GetDeliveryQueueRequest{})
+		return err == nil && q.GetPendingCount() == 0
+	}
+	testwait.Until(t, 30*time.Second, "both networks' postback queues settle", func() bool { return idle(asp2) && idle(asp1) })
 	if n := len(media.received()); n != 3 {
 		t.Fatalf("media received %d postbacks, want exactly 3: %v", n, media.received())
 	}
@@ -316,18 +317,15 @@ func startJaeger(t *testing.T) *jaegerProc {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get("http://" + j.query + "/api/services"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return j
-			}
+	testwait.Until(t, 30*time.Second, "Jaeger starts", func() bool {
+		res, err := http.Get("http://" + j.query + "/api/services")
+		if err != nil {
+			return false
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("Jaeger did not start")
-	return nil
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	return j
 }
 
 type jaegerTrace struct {
@@ -353,8 +351,8 @@ type jaegerTrace struct {
 func (j *jaegerProc) checkChainTrace(t *testing.T, id1, id2, order string) {
 	t.Helper()
 	q := url.Values{"service": {"asp-1"}, "tags": {`{"baton.click_id":"` + id1 + `"}`}, "limit": {"20"}, "lookback": {"1h"}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var traces int
+	if !testwait.Poll(30*time.Second, func() bool {
 		var body struct {
 			Data []jaegerTrace `json:"data"`
 		}
@@ -385,7 +383,7 @@ func (j *jaegerProc) checkChainTrace(t *testing.T, id1, id2, order string) {
 			if !services["asp-1"] || !services["asp-2"] || !okD || !okK || !okR {
 				continue
 			}
-			if !(rec2.start <= deliver.start && deliver.start <= kick.start) {
+			if rec2.start > deliver.start || deliver.start > kick.start {
 				t.Fatalf("spans out of order: ASP-2 record %d, ASP-2 deliver %d, ASP-1 kickback %d", rec2.start, deliver.start, kick.start)
 			}
 			if kick.tags["baton.click_id"] != id1 || kick.tags["baton.order_id"] != order || rec2.tags["baton.click_id"] != id2 ||
@@ -393,12 +391,12 @@ func (j *jaegerProc) checkChainTrace(t *testing.T, id1, id2, order string) {
 				t.Fatalf("IDs as attributes: kickback %v, ASP-2 record %v, deliver %v", kick.tags, rec2.tags, deliver.tags)
 			}
 			fmt.Printf("jaeger: trace %s spans %d spans across asp-2 and asp-1; found by baton.click_id=%s\n", tr.TraceID, len(tr.Spans), id1)
-			return
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Jaeger has no trace for baton.click_id=%s with spans of both networks (%d traces found)", id1, len(body.Data))
-		}
-		time.Sleep(300 * time.Millisecond)
+		traces = len(body.Data)
+		return false
+	}) {
+		t.Fatalf("Jaeger has no trace for baton.click_id=%s with spans of both networks (%d traces found)", id1, traces)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/batonhq/baton/server/internal/proof"
 	"github.com/batonhq/baton/server/internal/testdb"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // The test binary doubles as the baton binary: with BATON_TEST_AS_MAIN set
@@ -72,19 +73,15 @@ func startBatonEnv(t *testing.T, dbURL, dataDir, addr string, extra ...string) *
 	}
 	p := &proc{cmd: cmd, addr: addr}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testwait.Until(t, 30*time.Second, "baton becomes ready", func() bool {
 		res, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return p
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("baton did not become ready")
-	return nil
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	return p
 }
 
 // TestClicksSurviveKill9 sends redirects from concurrent clients, kills the
@@ -137,9 +134,7 @@ func TestClicksSurviveKill9(t *testing.T) {
 			}()
 		}
 		// Let the load build up, then kill -9 in the middle of it.
-		for ok.Load() < 300 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testwait.Until(t, 2*time.Minute, "300 clicks answered before the kill", func() bool { return ok.Load() >= 300 })
 		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -191,36 +186,19 @@ func TestPostbackOutboxSurvivesKill9(t *testing.T) {
 	if _, err := conv.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: sid, OrderId: "CRASH-1", AmountJpy: &amount}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		n := len(deliveries)
-		mu.Unlock()
-		if n >= 1 {
-			break
+	delivered := func(n int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(deliveries) >= n
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the postback never left")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	testwait.Until(t, 10*time.Second, "the postback leaves", delivered(1))
 	// The send is in flight: kill -9.
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	_, _ = p.cmd.Process.Wait()
 	startBatonEnv(t, dbURL, dataDir, addr, env...)
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		n := len(deliveries)
-		mu.Unlock()
-		if n >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the interrupted postback was not sent again after the restart")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testwait.Until(t, 30*time.Second, "the interrupted postback is sent again after the restart", delivered(2))
 	mu.Lock()
 	defer mu.Unlock()
 	if deliveries[0] == "" || deliveries[1] != deliveries[0] {
@@ -283,9 +261,7 @@ func TestConversionsSurviveKill9(t *testing.T) {
 				}
 			}()
 		}
-		for ok.Load() < 100 {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testwait.Until(t, 2*time.Minute, "100 conversions answered before the kill", func() bool { return ok.Load() >= 100 })
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		_, _ = p.cmd.Process.Wait()
 		close(stop)
@@ -296,9 +272,8 @@ func TestConversionsSurviveKill9(t *testing.T) {
 
 	// Every postback owed arrives once the server is back (interrupted
 	// sends are rescued after BATON_POSTBACK_RESCUE_AFTER).
-	deadline := time.Now().Add(60 * time.Second)
-	missing := 0
-	for {
+	var missing int
+	testwait.Poll(60*time.Second, func() bool {
 		missing = 0
 		mu.Lock()
 		for order := range succeeded {
@@ -307,11 +282,8 @@ func TestConversionsSurviveKill9(t *testing.T) {
 			}
 		}
 		mu.Unlock()
-		if missing == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return missing == 0
+	})
 	_, lost, twice := missingOrTwice(t, dbURL, `SELECT order_id, count(*) FROM conversions GROUP BY order_id`, succeeded)
 	proof.Tally(t, "fault: kill -9 x3 under conversion load", tried, lost+twice+missing,
 		fmt.Sprintf("%d answered with success: %d missing, %d stored twice, %d owed postbacks never delivered", len(succeeded), lost, twice, missing))

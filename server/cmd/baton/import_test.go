@@ -30,6 +30,7 @@ import (
 	"github.com/batonhq/baton/server/internal/proof"
 	"github.com/batonhq/baton/server/internal/signature"
 	"github.com/batonhq/baton/server/internal/testdb"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 const (
@@ -584,16 +585,11 @@ func TestImportedProgramKeepsItsTags(t *testing.T) {
 			t.Errorf("explanation: %q", exp.GetSummary())
 		}
 		// The recurring charge is posted back; the imported past is not.
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testwait.Poll(30*time.Second, func() bool {
 			mu.Lock()
-			n := len(received)
-			mu.Unlock()
-			if n > 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			defer mu.Unlock()
+			return len(received) > 0
+		})
 		mu.Lock()
 		defer mu.Unlock()
 		var past int
@@ -652,11 +648,11 @@ func TestImportSurvivesKill9(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	var atKill int
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		if atKill = count(`SELECT count(*) FROM conversions`); atKill > 0 {
-			break
-		}
-	}
+	// A fixed, short interval: the kill must land while the import runs.
+	testwait.PollEvery(2*time.Minute, 2*time.Millisecond, func() bool {
+		atKill = count(`SELECT count(*) FROM conversions`)
+		return atKill > 0
+	})
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

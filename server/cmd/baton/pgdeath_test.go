@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // reachableDir is a fresh data directory the unprivileged postgres user can
@@ -84,20 +85,17 @@ func TestEmbeddedPostgresKilled(t *testing.T) {
 		// Recovered: a new postmaster runs, a click gets its 302 and
 		// /healthz says ok. Until then /healthz must not say ok while
 		// clicks fail on both sides of it.
-		recovered, liedOK := false, 0
-		for time.Since(killed) < 90*time.Second {
+		liedOK := 0
+		recovered := testwait.Poll(90*time.Second-time.Since(killed), func() bool {
 			_, before := click(fmt.Sprintf("probe-%d", round))
 			code := healthz()
 			_, after := click(fmt.Sprintf("probe-%d", round))
 			if !before && !after && code == http.StatusOK {
 				liedOK++
 			}
-			if now := postmasterPID(t, pidFile); now != 0 && now != pid && syscall.Kill(now, 0) == nil && after && code == http.StatusOK {
-				recovered = true
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			now := postmasterPID(t, pidFile)
+			return now != 0 && now != pid && syscall.Kill(now, 0) == nil && after && code == http.StatusOK
+		})
 		tried++
 		if liedOK > 0 {
 			lost++

@@ -15,6 +15,7 @@ import (
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // TestGetTraceReadsJaeger: a click's trace ID is on the click, and GetTrace
@@ -46,31 +47,33 @@ func TestGetTraceReadsJaeger(t *testing.T) {
 	res.Body.Close()
 	clickID := res.Header.Get("Location")[strings.Index(res.Header.Get("Location"), "sid=")+4:]
 	var click *batonv1.Click
-	deadline := time.Now().Add(10 * time.Second)
-	for click == nil {
-		if c, err := h.clicks.GetClick(ctx, &batonv1.GetClickRequest{Id: clickID}); err == nil {
+	var clickErr error
+	if !testwait.Poll(10*time.Second, func() bool {
+		var c *batonv1.GetClickResponse
+		if c, clickErr = h.clicks.GetClick(ctx, &batonv1.GetClickRequest{Id: clickID}); clickErr == nil {
 			click = c.GetClick()
-		} else if time.Now().After(deadline) {
-			t.Fatalf("GetClick %s: %v", clickID, err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		return clickErr == nil
+	}) {
+		t.Fatalf("GetClick %s: %v", clickID, clickErr)
 	}
 	if len(click.GetTraceId()) != 32 {
 		t.Fatalf("click trace ID %q", click.GetTraceId())
 	}
 	attr := batonv1connect.NewAttributionServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
 	var spans []*batonv1.TraceSpan
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	if !testwait.Poll(30*time.Second, func() bool {
 		tr, err := attr.GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: click.GetTraceId()})
 		if err == nil {
 			spans = tr.GetSpans()
-			break
+			return true
 		}
-		if ce := new(connect.Error); !errors.As(err, &ce) || ce.Code() != connect.CodeNotFound || time.Now().After(deadline) {
+		if ce := new(connect.Error); !errors.As(err, &ce) || ce.Code() != connect.CodeNotFound {
 			t.Fatalf("GetTrace: %v", err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("GetTrace: still not found after 30s")
 	}
 	var found bool
 	for _, sp := range spans {
@@ -91,22 +94,16 @@ func TestGetTraceReadsJaeger(t *testing.T) {
 	}
 	line := regexp.MustCompile(`msg="conversion refused".*order_id=LOG-TRACE.*trace_id=([0-9a-f]{32}) span_id=([0-9a-f]{16})`)
 	var m []string
-	for deadline = time.Now().Add(10 * time.Second); m == nil; {
-		if m = line.FindStringSubmatch(h.logs.String()); m == nil && time.Now().After(deadline) {
-			t.Fatalf("no refusal log line with trace and span IDs in:\n%s", h.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		tr, err := attr.GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: m[1]})
-		if err == nil && slices.ContainsFunc(tr.GetSpans(), func(sp *batonv1.TraceSpan) bool { return sp.GetSpanId() == m[2] }) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Jaeger has no span %s in trace %s: %v %v", m[2], m[1], tr, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	testwait.Until(t, 10*time.Second, "a refusal log line with trace and span IDs", func() bool {
+		m = line.FindStringSubmatch(h.logs.String())
+		return m != nil
+	})
+	var tr *batonv1.GetTraceResponse
+	if !testwait.Poll(30*time.Second, func() bool {
+		tr, err = attr.GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: m[1]})
+		return err == nil && slices.ContainsFunc(tr.GetSpans(), func(sp *batonv1.TraceSpan) bool { return sp.GetSpanId() == m[2] })
+	}) {
+		t.Fatalf("Jaeger has no span %s in trace %s: %v %v", m[2], m[1], tr, err)
 	}
 	// A partner's key may not read traces; a Baton without BATON_JAEGER_URL says why not.
 	key := must(h.config.CreateApiKey(ctx, &batonv1.CreateApiKeyRequest{Name: "p", Role: batonv1.Role_ROLE_PUBLISHER, PartnerId: pub.GetPublisher().GetId()}))

@@ -88,6 +88,7 @@ func load(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	ctx := context.Background() // the load child process runs until -d elapses
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	tr := &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc, DisableCompression: true, IdleConnTimeout: time.Minute}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second,
@@ -110,11 +111,18 @@ func load(args []string) error {
 				t0 := time.Now()
 				key := nonce + "-w" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
 				var req *http.Request
+				var err error
 				if *body != "" {
-					req, _ = http.NewRequest(http.MethodPost, *target, strings.NewReader(strings.ReplaceAll(*body, "%s", key)))
-					req.Header.Set("Content-Type", "application/json")
+					req, err = http.NewRequestWithContext(ctx, http.MethodPost, *target, strings.NewReader(strings.ReplaceAll(*body, "%s", key)))
+					if req != nil {
+						req.Header.Set("Content-Type", "application/json")
+					}
 				} else {
-					req, _ = http.NewRequest(http.MethodGet, *target+sep+"param1="+key, nil)
+					req, err = http.NewRequestWithContext(ctx, http.MethodGet, *target+sep+"param1="+key, nil)
+				}
+				if err != nil { // a malformed -target: count it rather than crash
+					errs[w]++
+					continue
 				}
 				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 batonbench")
 				if *auth != "" {
@@ -267,7 +275,12 @@ func orchestrate(args []string) error {
 	serveCtx, stopServe := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, batonLn) }()
-	defer func() { stopServe(); <-served }()
+	defer func() {
+		stopServe()
+		if err := <-served; err != nil {
+			fmt.Fprintln(os.Stderr, "batonbench: serve:", err)
+		}
+	}()
 
 	// The baseline: a bare Go handler answering the same 302, recording nothing.
 	bareLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -331,7 +344,7 @@ func orchestrate(args []string) error {
 	recvSrv := &http.Server{Handler: recv}
 	go func() { _ = recvSrv.Serve(recvLn) }()
 	defer recvSrv.Close()
-	clickID, err := benchClick(cfg.Addr)
+	clickID, err := benchClick(ctx, cfg.Addr)
 	if err != nil {
 		return err
 	}
@@ -481,9 +494,12 @@ func compare(ctx context.Context, title string, targets []target, concs []int, r
 }
 
 // benchClick makes one click through the demo link and returns its ID.
-func benchClick(addr string) (string, error) {
+func benchClick(ctx context.Context, addr string) (string, error) {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/c/"+app.DemoLinkID+"?param1=bench-media", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/c/"+app.DemoLinkID+"?param1=bench-media", nil)
+	if err != nil {
+		return "", err
+	}
 	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 batonbench-click")
 	res, err := client.Do(req)
 	if err != nil {
@@ -500,7 +516,10 @@ func benchClick(addr string) (string, error) {
 // benchEndpoint registers a postback endpoint for the demo publisher.
 func benchEndpoint(ctx context.Context, addr, adminKey, tpl string) error {
 	body := `{"publisherId":"` + app.DemoPublisherID + `","events":["POSTBACK_EVENT_PENDING"],"method":"POSTBACK_METHOD_GET","urlTemplate":"` + tpl + `"}`
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/baton.v1.PostbackService/CreatePostbackEndpoint", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/baton.v1.PostbackService/CreatePostbackEndpoint", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+adminKey)
 	res, err := http.DefaultClient.Do(req)
@@ -508,9 +527,9 @@ func benchEndpoint(ctx context.Context, addr, adminKey, tpl string) error {
 		return err
 	}
 	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		b, _ := io.ReadAll(res.Body)
-		return fmt.Errorf("create endpoint: %d %s", res.StatusCode, b)
+	if res.StatusCode != http.StatusOK {
+		b, err := io.ReadAll(res.Body)
+		return errors.Join(fmt.Errorf("create endpoint: %d %s", res.StatusCode, b), err)
 	}
 	return nil
 }
@@ -526,14 +545,18 @@ func bareInsert(pool *pgxpool.Pool) http.Handler {
 			AmountJpy string `json:"amountJpy"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-			http.Error(w, err.Error(), 400)
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		amount, _ := strconv.ParseInt(in.AmountJpy, 10, 64)
+		amount, err := strconv.ParseInt(in.AmountJpy, 10, 64)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		id := "bare_" + strconv.FormatInt(n.Add(1), 36) + "_" + in.OrderID
 		if _, err := pool.Exec(r.Context(), `INSERT INTO bench_bare (id, click_id, order_id, amount, created_at) VALUES ($1, $2, $3, $4, now())`,
 			id, in.ClickID, in.OrderID, amount); err != nil {
-			http.Error(w, err.Error(), 500)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -577,7 +600,10 @@ func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv 
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	record := func(order string) error {
 		body := `{"clickId":"` + clickID + `","orderId":"` + order + `","amountJpy":"1980"}`
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.Addr+"/baton.v1.ConversionService/RecordConversion", strings.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.Addr+"/baton.v1.ConversionService/RecordConversion", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+cfg.AdminKey)
 		res, err := client.Do(req)
@@ -758,7 +784,7 @@ func tracingOverhead(ctx context.Context, dbURL, dataDir, adminKey string, concs
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if res, err := http.Get("http://" + addr + "/readyz"); err == nil {
 				res.Body.Close()
-				if res.StatusCode == 200 {
+				if res.StatusCode == http.StatusOK {
 					return addr, stop, cmd.Process.Pid, nil
 				}
 			}
@@ -812,8 +838,9 @@ func procStatus(pid int) map[string]int64 {
 		}
 		f := strings.Fields(v)
 		if len(f) == 2 && f[1] == "kB" {
-			n, _ := strconv.ParseInt(f[0], 10, 64)
-			out[k] = n
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				out[k] = n
+			}
 		}
 	}
 	return out
@@ -832,7 +859,7 @@ func growthBench(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, siz
 	if _, err := pool.Exec(ctx, `TRUNCATE clicks`); err != nil {
 		return "", err
 	}
-	clickID, err := benchClick(cfg.Addr)
+	clickID, err := benchClick(ctx, cfg.Addr)
 	if err != nil {
 		return "", err
 	}

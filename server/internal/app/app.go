@@ -93,9 +93,40 @@ func (d *Database) Failed() <-chan struct{} {
 	return d.cluster.Failed()
 }
 
+// Option changes how OpenDatabase and New build Baton; the defaults are
+// what production runs.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+func buildOptions(opts []Option) options {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithClock makes now the time source of the store, the services (click
+// windows, approval, FC2 timestamps, import), API key caching, the
+// postback queue's retry schedule and click retention, so tests can move
+// time instead of sleeping. nil means time.Now. (Not yet reached: the
+// redirect's cookie expiry in gateway and service.Postbacks, which set
+// time.Now themselves.)
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
 // OpenDatabase connects to BATON_DATABASE_URL, or starts the embedded
 // cluster, and applies pending migrations.
-func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Database, error) {
+func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, with ...Option) (*Database, error) {
+	o := buildOptions(with)
 	// 0711: others may pass through (the embedded cluster runs as an
 	// unprivileged user when Baton runs as root) but not list it.
 	if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
@@ -120,11 +151,11 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*Da
 		}
 		url = db.cluster.URL()
 	}
-	opts := store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log}
+	stOpts := store.Options{MaxConns: int32(cfg.DBMaxConns), Box: box, Logger: log, Now: o.now}
 	if cfg.Telemetry != "off" {
-		opts.Tracer = otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName())
+		stOpts.Tracer = otelpgx.NewTracer() // span names are the trimmed SQL (otelpgx's default)
 	}
-	db.Store, err = store.Open(ctx, url, opts)
+	db.Store, err = store.Open(ctx, url, stOpts)
 	if err != nil {
 		if db.cluster != nil {
 			_ = db.cluster.Stop(context.Background())
@@ -157,6 +188,7 @@ func masterKey(cfg config.Config) ([]byte, error) {
 type Server struct {
 	cfg     config.Config
 	log     *slog.Logger
+	now     func() time.Time
 	db      *Database
 	handler http.Handler
 	clicks  *store.ClickWriter
@@ -173,7 +205,8 @@ type Server struct {
 }
 
 // New builds the HTTP handler for every route over db.
-func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
+func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Server, error) {
+	o := buildOptions(with)
 	// Every line logged with a request's context names its trace and span;
 	// a flood of one kind of warning writes a few lines a minute, not one
 	// per request.
@@ -206,9 +239,11 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	// Group commit: one batch in flight per CPU, each one COPY and one
 	// commit (measured best on 2 cores: fewer, larger commits).
 	clickWriter := st.NewClickWriter(max(2, runtime.GOMAXPROCS(0)), 1000)
-	clickSvc := service.NewClicks(st, clickWriter, clickid.Default, cfg.PublicURL)
+	idGen := clickid.Default
+	idGen.Now = o.now // the click's time is in its ID
+	clickSvc := service.NewClicks(st, clickWriter, idGen, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
-	authn := auth.NewInterceptor(st, log)
+	authn := auth.NewInterceptor(st, log).WithClock(o.now)
 	configSvc.OnChange(authn.Forget)
 	inTx := func(ctx context.Context, f func(service.ConversionTx) error) error {
 		return st.InTx(ctx, func(tx store.Tx) error { return f(tx) })
@@ -223,16 +258,16 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	}
 	queue, err := delivery.NewQueue(st, func(c *river.Config) (delivery.Runner, error) { return st.QueueClient(c) }, delivery.Options{
 		Schedule: schedule, Workers: cfg.PostbackWorkers, DisableAfter: cfg.PostbackDisableAfter,
-		AttemptTimeout: cfg.PostbackTimeout, RescueAfter: cfg.PostbackRescueAfter,
+		AttemptTimeout: cfg.PostbackTimeout, RescueAfter: cfg.PostbackRescueAfter, Now: o.now,
 		Client: delivery.Propagating(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), Logger: log.With("component", "postbacks"),
 	})
 	if err != nil {
 		return nil, err
 	}
-	convSvc := service.NewConversions(st, inTx, queue, nil, nil, log)
+	convSvc := service.NewConversions(st, inTx, queue, nil, o.now, log)
 	configSvc.OnChange(convSvc.ConfigChanged)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars)
-	fc2Svc := service.NewFC2(st, cfg.PublicURL, nil)
+	fc2Svc := service.NewFC2(st, cfg.PublicURL, o.now)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
 
 	// Order matters: authenticate first (an anonymous caller learns nothing,
@@ -250,7 +285,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	}
 	opts = append(opts, rpc.JSONCodecs()...)
 	mux := http.NewServeMux()
-	importSvc := service.NewImport(st, configSvc, nil)
+	importSvc := service.NewImport(st, configSvc, o.now)
 	mux.Handle(batonv1connect.NewConfigServiceHandler(rpc.NewConfigServer(configSvc, validator, log).WithImport(importSvc), opts...))
 	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
 	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
@@ -272,7 +307,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	plain := http.NewServeMux()
 	plain.Handle("GET /c/{link}", gateway.NewRedirect(clickSvc, log, strings.HasPrefix(cfg.PublicURL, "https://")))
 	plain.Handle("/postback", gateway.NewKickback(service.NewKickbacks(st, convSvc), log))
-	fc2 := gateway.NewFC2(service.NewFC2Intake(st, convSvc, net.DefaultResolver.LookupHost, nil), log)
+	fc2 := gateway.NewFC2(service.NewFC2Intake(st, convSvc, net.DefaultResolver.LookupHost, o.now), log)
 	tag := gateway.NewTag(clickSvc, log)
 	plain.HandleFunc("GET /t.js", tag.Script)
 	plain.HandleFunc("GET /t/c/{id}", tag.Click)
@@ -309,7 +344,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database) (*Server, error) {
 	} else if on {
 		handler = accessLog(log.With("component", "access"), clickRate, handler)
 	}
-	return &Server{cfg: cfg, log: log, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
+	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -321,7 +356,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if ln == nil {
 		var err error
-		ln, err = net.Listen("tcp", s.cfg.Addr)
+		ln, err = new(net.ListenConfig).Listen(ctx, "tcp", s.cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 		}
@@ -352,7 +387,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.queueRunning.Store(true)
 	errc := make(chan error, 1)
 	if s.cfg.AdminAddr != "" {
-		aln, err := net.Listen("tcp", s.cfg.AdminAddr)
+		aln, err := new(net.ListenConfig).Listen(ctx, "tcp", s.cfg.AdminAddr)
 		if err != nil {
 			return fmt.Errorf("listen on BATON_ADMIN_ADDR %s: %w", s.cfg.AdminAddr, err)
 		}
@@ -469,7 +504,7 @@ func (s *Server) maintain(ctx context.Context) {
 			s.log.InfoContext(ctx, "created click partitions", "count", n)
 		}
 		if s.cfg.ClickRetention > 0 {
-			dropped, err := s.db.Store.DropClickPartitions(ctx, time.Now().Add(-s.cfg.ClickRetention))
+			dropped, err := s.db.Store.DropClickPartitions(ctx, s.now().Add(-s.cfg.ClickRetention))
 			if err != nil {
 				s.log.WarnContext(ctx, "cannot drop old click partitions", "error", err)
 			} else if len(dropped) > 0 {

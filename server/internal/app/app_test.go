@@ -20,7 +20,6 @@ import (
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpcreflect"
-	"golang.org/x/net/http2"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -31,6 +30,7 @@ import (
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/testdb"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 func TestMain(m *testing.M) { os.Exit(testdb.Main(m)) }
@@ -47,12 +47,23 @@ type testServer struct {
 // start runs a full Baton (real database, real listener) with demo data.
 func start(t testing.TB, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
-	return startLogged(t, nil, mutate...)
+	return startFull(t, nil, nil, mutate...)
 }
 
 // startLogged is start with the server's log written to w as JSON lines
 // (nil: discarded, or to stderr with -v).
 func startLogged(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *testServer {
+	t.Helper()
+	return startFull(t, w, nil, mutate...)
+}
+
+// startWith is start with app options (an injected clock...).
+func startWith(t testing.TB, opts []app.Option, mutate ...func(*config.Config)) *testServer {
+	t.Helper()
+	return startFull(t, nil, opts, mutate...)
+}
+
+func startFull(t testing.TB, w io.Writer, opts []app.Option, mutate ...func(*config.Config)) *testServer {
 	t.Helper()
 	cfg, err := config.Load(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
@@ -80,7 +91,7 @@ func startLogged(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *tes
 		log = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	ctx := context.Background()
-	db, err := app.OpenDatabase(ctx, cfg, log)
+	db, err := app.OpenDatabase(ctx, cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +105,7 @@ func startLogged(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *tes
 	if err := app.SeedDemo(ctx, db.Store, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := app.New(cfg, log, db)
+	srv, err := app.New(cfg, log, db, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,12 +134,9 @@ func startLogged(t testing.TB, w io.Writer, mutate ...func(*config.Config)) *tes
 
 // h2cClient speaks HTTP/2 without TLS, for gRPC.
 func h2cClient() *http.Client {
-	return &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true,
-		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		},
-	}}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &protocols}}
 }
 
 func withKey(key string) connect.ClientOption {
@@ -195,7 +203,7 @@ func TestHealthAndReflectionNeedNoKey(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(body), "SERVING") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "SERVING") {
 		t.Fatalf("health check: %d %s", res.StatusCode, body)
 	}
 }
@@ -493,21 +501,41 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	s := start(t)
 	// A raw connection, so we know the headers and half the body have
 	// reached the server (no client-side buffering) before it is stopped.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	addr := strings.TrimPrefix(s.url, "http://")
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	body := `{"name":"in flight","kind":"PUBLISHER_KIND_MEDIA"}`
+	// Expect: 100-continue is the server's signal: it answers "100
+	// Continue" when the handler starts reading the body.
 	head := "POST /baton.v1.ConfigService/CreatePublisher HTTP/1.1\r\nHost: baton\r\nContent-Type: application/json\r\n" +
-		"Authorization: Bearer " + adminKey + "\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head+body[:20]); err != nil {
+		"Authorization: Bearer " + adminKey + "\r\nContent-Length: " + fmt.Sprint(len(body)) + "\r\nExpect: 100-continue\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // the handler is now reading the body
+	rd := bufio.NewReader(conn)
+	if line, err := rd.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("before the body: %q %v, want 100 Continue", line, err)
+	}
+	if line, err := rd.ReadString('\n'); err != nil || line != "\r\n" {
+		t.Fatalf("after 100 Continue: %q %v", line, err)
+	}
+	if _, err := io.WriteString(conn, body[:20]); err != nil {
+		t.Fatal(err)
+	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- s.stop() }()
-	time.Sleep(300 * time.Millisecond)
+	// Shutdown has begun once the listener refuses new connections; the
+	// in-flight request must still hold it open.
+	testwait.Until(t, 15*time.Second, "the listener closes at shutdown", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	select {
 	case err := <-stopped:
 		t.Fatalf("server stopped (%v) before the in-flight request finished", err)
@@ -516,13 +544,13 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if _, err := io.WriteString(conn, body[20:]); err != nil {
 		t.Fatal(err)
 	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	res, err := http.ReadResponse(rd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !strings.Contains(string(got), "in flight") {
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(got), "in flight") {
 		t.Fatalf("in-flight request: %d %s", res.StatusCode, got)
 	}
 	if err := <-stopped; err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"html"
 	"math/big"
@@ -34,6 +35,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // The three sites of the cross-site tests: different registrable domains,
@@ -139,7 +141,7 @@ func visit(t *testing.T, start string, blockThirdParty bool, spki string) visitR
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = string(ee.Stderr)
 		}
 		t.Fatalf("browser: %v\n%s\n%s", err, out, stderr)
@@ -396,7 +398,6 @@ func hasBatonCookie(h string) bool { return strings.Contains(h, "baton_s100=") }
 // once, with the media's own session ID.
 func (e *sitesEnv) waitPostback(t *testing.T, order, session string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
 	count := func() (n int) {
 		e.rcv.mu.Lock()
 		defer e.rcv.mu.Unlock()
@@ -410,10 +411,8 @@ func (e *sitesEnv) waitPostback(t *testing.T, order, session string) {
 		}
 		return n
 	}
-	for count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(30 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	testwait.Until(t, 15*time.Second, "the media's postback for "+order, func() bool { return count() > 0 })
+	settled(t, e.testServer) // nothing more is on its way
 	if n := count(); n != 1 {
 		t.Fatalf("the media got %d postbacks for %s, want 1", n, order)
 	}

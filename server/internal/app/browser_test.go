@@ -22,6 +22,7 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // envRequireBrowser makes a missing Chromium a failure instead of a skip
@@ -240,13 +241,9 @@ document.addEventListener('error', function (e) {
 	}
 
 	// The media gets its postback with its own session ID.
-	deadline := time.Now().Add(15 * time.Second)
-	for rcv.count() == 0 {
-		if time.Now().After(deadline) {
-			d, _ := mediaPB.ListDeliveries(ctx, &batonv1.ListDeliveriesRequest{ConversionId: c.GetId()})
-			t.Fatalf("no postback reached the media in 15s; deliveries: %v", d.GetDeliveries())
-		}
-		time.Sleep(30 * time.Millisecond)
+	if !testwait.Poll(15*time.Second, func() bool { return rcv.count() > 0 }) {
+		d, _ := mediaPB.ListDeliveries(ctx, &batonv1.ListDeliveriesRequest{ConversionId: c.GetId()})
+		t.Fatalf("no postback reached the media in 15s; deliveries: %v", d.GetDeliveries())
 	}
 	req, _ := rcv.request(0)
 	q := req.URL.Query()

@@ -23,6 +23,7 @@ import (
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 const browserUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
@@ -38,7 +39,12 @@ type clickEnv struct {
 
 func newClickEnv(t testing.TB, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *clickEnv {
 	t.Helper()
-	return clickEnvOn(t, start(t, mutate...), offer)
+	return newClickEnvWith(t, nil, offer, mutate...)
+}
+
+func newClickEnvWith(t testing.TB, opts []app.Option, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *clickEnv {
+	t.Helper()
+	return clickEnvOn(t, startWith(t, opts, mutate...), offer)
 }
 
 // clickEnvOn is newClickEnv on a server already started.
@@ -231,7 +237,7 @@ func TestDeepLinksStayOnTheOffersHosts(t *testing.T) {
 	}
 	for q, prefix := range ok {
 		res := e.click(t, nil, q, browserUA)
-		if loc := res.Header.Get("Location"); res.StatusCode != 302 || !strings.HasPrefix(loc, prefix) {
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, prefix) {
 			t.Errorf("%s: %d %s; want prefix %s", q, res.StatusCode, loc, prefix)
 		}
 	}
@@ -248,7 +254,7 @@ func TestDeepLinksStayOnTheOffersHosts(t *testing.T) {
 	for _, trick := range tricks {
 		res := e.click(t, nil, "jump="+url.QueryEscape(trick), browserUA)
 		loc := res.Header.Get("Location")
-		if res.StatusCode != 302 || !strings.HasPrefix(loc, "https://shop.example/lp?sid=") {
+		if res.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "https://shop.example/lp?sid=") {
 			lost++
 			t.Errorf("jump=%q: %d %s; want the landing URL", trick, res.StatusCode, loc)
 			continue
@@ -275,7 +281,7 @@ func TestUnknownLinksPausedOffersBotsAndRepeats(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 404 || !strings.Contains(string(body), "Link not found") {
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "Link not found") {
 		t.Fatalf("unknown link: %d %s", res.StatusCode, body)
 	}
 
@@ -287,7 +293,7 @@ func TestUnknownLinksPausedOffersBotsAndRepeats(t *testing.T) {
 		unique bool
 		flag   batonv1.ClickFlag
 	}{"bot": {bot, false, batonv1.ClickFlag_CLICK_FLAG_BOT}, "first": {one, true, 0}, "repeat": {two, false, batonv1.ClickFlag_CLICK_FLAG_DUPLICATE}} {
-		if tc.res.StatusCode != 302 {
+		if tc.res.StatusCode != http.StatusFound {
 			t.Fatalf("%s: status %d: bots and repeats still get their redirect", name, tc.res.StatusCode)
 		}
 		c, err := e.clicks.GetClick(ctx, &batonv1.GetClickRequest{Id: clickIDFrom(t, tc.res, "sid")})
@@ -309,11 +315,11 @@ func TestUnknownLinksPausedOffersBotsAndRepeats(t *testing.T) {
 		}
 	}
 	pause("https://shop.example/other")
-	if res := e.click(t, nil, "", browserUA); res.StatusCode != 302 || !strings.HasPrefix(res.Header.Get("Location"), "https://shop.example/other?sid=") {
+	if res := e.click(t, nil, "", browserUA); res.StatusCode != http.StatusFound || !strings.HasPrefix(res.Header.Get("Location"), "https://shop.example/other?sid=") {
 		t.Fatalf("paused with fallback: %d %s", res.StatusCode, res.Header.Get("Location"))
 	}
 	pause("")
-	if res := e.click(t, nil, "", browserUA); res.StatusCode != 410 {
+	if res := e.click(t, nil, "", browserUA); res.StatusCode != http.StatusGone {
 		t.Fatalf("paused without fallback: %d", res.StatusCode)
 	}
 }
@@ -364,7 +370,7 @@ func TestConcurrentClicksAreAllRecorded(t *testing.T) {
 			client := noFollow(nil)
 			for i := range 25 {
 				res := e.click(t, client, fmt.Sprintf("param1=w%d-%d", w, i), browserUA)
-				if res.StatusCode == 302 {
+				if res.StatusCode == http.StatusFound {
 					mu.Lock()
 					ids[clickIDFrom(t, res, "sid")] = true
 					mu.Unlock()
@@ -419,11 +425,10 @@ func TestMetricsAreServedForPrometheus(t *testing.T) {
 		res.Body.Close()
 	}
 	var res *http.Response
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if res, err = http.Get("http://" + adminAddr + "/metrics"); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
+	testwait.Poll(5*time.Second, func() bool {
+		res, err = http.Get("http://" + adminAddr + "/metrics")
+		return err == nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // TestConsoleIsServedAtTheRoot: "/" is the console page, its script and
@@ -50,7 +51,7 @@ func TestConsoleIsServedAtTheRoot(t *testing.T) {
 		return res, string(b)
 	}
 	res, page := get("/", false)
-	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, `<div id="app">`) {
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(page, `<div id="app">`) {
 		t.Fatalf("GET / = %d %q\n%s", res.StatusCode, res.Header.Get("Content-Type"), page)
 	}
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
@@ -62,7 +63,7 @@ func TestConsoleIsServedAtTheRoot(t *testing.T) {
 	}
 	for _, ref := range refs {
 		res, body := get(ref, true)
-		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || len(body) < 100 ||
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Encoding") != "gzip" || len(body) < 100 ||
 			!strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
 			t.Errorf("GET %s = %d, encoding %q, cache %q, %d bytes", ref, res.StatusCode, res.Header.Get("Content-Encoding"), res.Header.Get("Cache-Control"), len(body))
 		}
@@ -72,7 +73,7 @@ func TestConsoleIsServedAtTheRoot(t *testing.T) {
 			t.Errorf("GET %s = %d, want 404", path, res.StatusCode)
 		}
 	}
-	if res, body := get("/healthz", false); res.StatusCode != 200 || body != "ok\n" {
+	if res, body := get("/healthz", false); res.StatusCode != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", res.StatusCode, body)
 	}
 }
@@ -160,19 +161,14 @@ func TestGetDeliveryQueue(t *testing.T) {
 	e.endpoint(t, &batonv1.CreatePostbackEndpointRequest{UrlTemplate: refuses.URL + "/cv?o={order_id}"})
 	before := time.Now().Add(-time.Second)
 	c := e.sale(t, "s", "QUEUE-1")
-	deadline := time.Now().Add(15 * time.Second)
 	var q *batonv1.GetDeliveryQueueResponse
-	for {
+	if !testwait.Poll(15*time.Second, func() bool {
 		if q, err = e.admin.GetDeliveryQueue(ctx, &batonv1.GetDeliveryQueueRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		if rcv.count() == 1 && refuses.count() == 1 && q.GetFailingEndpointCount() == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after a 503: %v (receiver got %d)", q, rcv.count())
-		}
-		time.Sleep(50 * time.Millisecond)
+		return rcv.count() == 1 && refuses.count() == 1 && q.GetFailingEndpointCount() == 1
+	}) {
+		t.Fatalf("after a 503: %v (receiver got %d)", q, rcv.count())
 	}
 	if q.GetPendingCount() != 1 || q.GetOldestPendingTime().AsTime().Before(before) || q.GetDisabledFailingEndpointCount() != 0 {
 		t.Errorf("queue %v for conversion %s", q, c.GetId())

@@ -32,13 +32,18 @@ type convEnv struct {
 
 func newConvEnv(t testing.TB, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *convEnv {
 	t.Helper()
+	return newConvEnvWith(t, nil, offer, mutate...)
+}
+
+func newConvEnvWith(t testing.TB, opts []app.Option, offer *batonv1.CreateOfferRequest, mutate ...func(*config.Config)) *convEnv {
+	t.Helper()
 	if offer.LandingUrl == "" {
 		offer.LandingUrl = "https://shop.example/lp"
 	}
 	if offer.Downstream == nil {
 		offer.Downstream = &batonv1.DownstreamLink{ClickIdParam: "sid"}
 	}
-	e := newClickEnv(t, offer, mutate...)
+	e := newClickEnvWith(t, opts, offer, mutate...)
 	return &convEnv{clickEnv: e,
 		adv:     batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(app.DemoAdvertiserKey)),
 		admin:   batonv1connect.NewConversionServiceClient(e.client, e.url, withKey(adminKey)),
@@ -264,11 +269,13 @@ func TestTestModeIsRecordedButNeverPaid(t *testing.T) {
 func TestIPFallbackFirstAndLastClickAndNone(t *testing.T) {
 	t.Parallel()
 	for _, model := range []batonv1.AttributionModel{batonv1.AttributionModel_ATTRIBUTION_MODEL_LAST_CLICK, batonv1.AttributionModel_ATTRIBUTION_MODEL_FIRST_CLICK} {
-		e := newConvEnv(t, &batonv1.CreateOfferRequest{AttributionModel: model, DuplicateClickInterval: durationpb.New(time.Nanosecond)})
+		clock := newTestClock()
+		e := newConvEnvWith(t, []app.Option{app.WithClock(clock.Now)}, &batonv1.CreateOfferRequest{AttributionModel: model, DuplicateClickInterval: durationpb.New(time.Nanosecond)})
 		ctx := context.Background()
 		first := e.clickID(t, "param1=first")
-		time.Sleep(5 * time.Millisecond)
+		clock.Advance(time.Second) // the second click is later, without waiting
 		last := e.clickID(t, "param1=last")
+		clock.Advance(time.Second)
 		res, err := e.adv.RecordConversion(ctx, &batonv1.RecordConversionRequest{OfferId: e.offer.GetId(), OrderId: "IP-1", AmountJpy: yen(1000),
 			Buyer: &batonv1.Buyer{Ip: "127.0.0.1", UserAgent: browserUA}})
 		if err != nil {

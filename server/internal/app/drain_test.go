@@ -8,6 +8,7 @@ import (
 
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // TestReadinessTurnsOffAtShutdown: once shutdown begins (SIGTERM), /readyz
@@ -31,11 +32,12 @@ func TestReadinessTurnsOffAtShutdown(t *testing.T) {
 	go func() { stopped <- s.stop() }()
 	tried, lost := 0, 0
 	notReady, served := false, false
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !(notReady && served); time.Sleep(20 * time.Millisecond) {
+	testwait.Poll(2*time.Second, func() bool {
 		tried++
 		notReady = notReady || get("/readyz") == http.StatusServiceUnavailable
 		served = served || get("/healthz") == http.StatusOK
-	}
+		return notReady && served
+	})
 	if !notReady || !served {
 		lost++
 		t.Errorf("during the drain: readyz 503 seen %v, still serving %v", notReady, served)

@@ -21,6 +21,7 @@ import (
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/pgembed"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // TestOneSaleSentAThousandTimesIsCountedOnce sends the same order 1,000
@@ -160,16 +161,11 @@ func TestDatabaseRestartMeans503ThenRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	for {
+	testwait.Until(t, 30*time.Second, "Baton recovers once the database is back", func() bool {
 		i++
-		if st, _ := clickOnce(i); st == http.StatusFound {
-			break
-		}
-		if time.Since(back) > 30*time.Second {
-			t.Fatal("Baton did not recover within 30 s of the database coming back")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		st, _ := clickOnce(i)
+		return st == http.StatusFound
+	})
 	recovered := time.Since(back)
 	for range 50 {
 		i++

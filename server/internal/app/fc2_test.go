@@ -115,7 +115,7 @@ func TestFC2ImageTagAfterABannerClick(t *testing.T) {
 	}
 	res, body := e.pixel(t, fc2Tag(map[string]string{"shopid": "100", "unique_id": "ORD-#1/2&x", "uname": "tarou", "email": "tarou@hogehoge.com",
 		"amount_y": "1980", "ts": nowTS(), "recurring": "0", "item_code": "sample1", "unit_num": "1"}, demoShopPassword))
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/gif" || !bytes.HasPrefix([]byte(body), []byte("GIF89a")) || len(body) != 43 ||
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/gif" || !bytes.HasPrefix([]byte(body), []byte("GIF89a")) || len(body) != 43 ||
 		!strings.Contains(res.Header.Get("Cache-Control"), "no-cache") {
 		t.Fatalf("pixel answer %d %v %q", res.StatusCode, res.Header, body)
 	}

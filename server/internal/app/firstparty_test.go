@@ -40,7 +40,7 @@ func TestFirstPartyTagIsServed(t *testing.T) {
 	}
 	js, _ := io.ReadAll(zr)
 	res.Body.Close()
-	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/javascript; charset=utf-8" || !strings.Contains(res.Header.Get("Cache-Control"), "max-age=") ||
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/javascript; charset=utf-8" || !strings.Contains(res.Header.Get("Cache-Control"), "max-age=") ||
 		!strings.Contains(string(js), "window.BatonTag") {
 		t.Fatalf("/t.js: %d %v (%d bytes)", res.StatusCode, res.Header, len(js))
 	}
@@ -65,7 +65,7 @@ func TestFirstPartyTagIsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := cl.GetClick().GetCreateTime().AsTime().Add(e.offer.GetAttributionWindow().AsDuration()).UnixMilli()
-	if res.StatusCode != 200 || body.ExpiresAt != want || res.Header.Get("Access-Control-Allow-Origin") != "*" {
+	if res.StatusCode != http.StatusOK || body.ExpiresAt != want || res.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("/t/c/%s: %d %v %d, want expires_at %d", sid, res.StatusCode, res.Header, body.ExpiresAt, want)
 	}
 	// Anything else: not a click that can earn (a 200, so a shop's console
@@ -77,7 +77,7 @@ func TestFirstPartyTagIsServed(t *testing.T) {
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != 200 || strings.TrimSpace(string(b)) != `{"expires_at":null}` {
+		if res.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != `{"expires_at":null}` {
 			t.Errorf("/t/c/%s: %d %s", id, res.StatusCode, b)
 		}
 	}
@@ -149,11 +149,8 @@ func TestFirstPartyCopyAndImageTagCountOnce(t *testing.T) {
 		}
 	}
 	// Each sale posted back once, with its own visitor's ID.
-	deadline := time.Now().Add(15 * time.Second)
-	for rcv.count() < 4 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	rcv.await(t, 4, 15*time.Second)
+	settled(t, e.testServer) // nothing more is on its way
 	if rcv.count() != 4 {
 		t.Fatalf("media got %d postbacks, want 4", rcv.count())
 	}

@@ -181,7 +181,7 @@ func TestHostileSQLInEveryStringField(t *testing.T) {
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
-		if res.StatusCode != 200 {
+		if res.StatusCode != http.StatusOK {
 			var ce struct{ Code string }
 			_ = json.Unmarshal(b, &ce)
 			return res.StatusCode, ce.Code, nil
@@ -398,7 +398,7 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 			continue
 		}
 		var ce struct{ Code, Message string }
-		if _ = json.Unmarshal(b, &ce); ce.Code != c.code || !strings.Contains(ce.Message, wantMsg) {
+		if err := json.Unmarshal(b, &ce); err != nil || ce.Code != c.code || !strings.Contains(ce.Message, wantMsg) {
 			lost++
 			t.Errorf("%s: %d %s, want %s %q", c.name, res.StatusCode, b, c.code, wantMsg)
 		}
@@ -471,7 +471,7 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 		tried++
 		res := e.click(t, nil, q, browserUA)
 		loc, err := url.Parse(res.Header.Get("Location"))
-		if res.StatusCode != 302 || err != nil || loc.Host != "shop.example" {
+		if res.StatusCode != http.StatusFound || err != nil || loc.Host != "shop.example" {
 			lost++
 			t.Errorf("click %s: %d %s", q[:min(len(q), 40)], res.StatusCode, res.Header.Get("Location"))
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/proof"
 	"github.com/batonhq/baton/server/internal/signature"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // businessTables hold what Baton is paid by and configured with. The refusal
@@ -74,7 +75,7 @@ func written(before, after map[string]int64) []string {
 
 func (e *fc2Env) refusalCount(t testing.TB) int {
 	t.Helper()
-	l, err := e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
+	l, err := e.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestHostileForgedAndTruncatedSh(t *testing.T) {
 		tried++
 		q := f.make(fmt.Sprintf("SH-TAG-%d", i))
 		res, body := e.pixel(t, q)
-		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/gif" || len(body) != 43 {
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "image/gif" || len(body) != 43 {
 			lost++
 			t.Errorf("tag, %s: %d %s %q", f.name, res.StatusCode, res.Header.Get("Content-Type"), body)
 		}
@@ -270,7 +271,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 	for _, age := range []time.Duration{61 * time.Minute, 24 * time.Hour, 10 * 365 * 24 * time.Hour} {
 		tried++
 		order := "RP-TAG-" + age.String()
-		if res, _ := e.pixel(t, tag(order, time.Now().Add(-age))); res.StatusCode != 200 {
+		if res, _ := e.pixel(t, tag(order, time.Now().Add(-age))); res.StatusCode != http.StatusOK {
 			lost++
 			t.Errorf("stale tag %s: %d", age, res.StatusCode)
 		}
@@ -284,7 +285,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 	for _, ahead := range []time.Duration{61 * time.Minute, 4 * 365 * 24 * time.Hour} {
 		tried++
 		order := "RP-TAG-FUTURE-" + ahead.String()
-		if res, _ := e.pixel(t, tag(order, time.Now().Add(ahead))); res.StatusCode != 200 {
+		if res, _ := e.pixel(t, tag(order, time.Now().Add(ahead))); res.StatusCode != http.StatusOK {
 			lost++
 			t.Errorf("future tag %s: %d", ahead, res.StatusCode)
 		}
@@ -299,7 +300,7 @@ func TestHostileReplayedTimestamps(t *testing.T) {
 		t.Errorf("replays wrote rows: %v", w)
 	}
 	// Each refusal is logged under its own code.
-	refusals, err := e.convEnv.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 1000})
+	refusals, err := e.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,9 +378,8 @@ func TestHostilePostbackTargetsOnPrivateAddresses(t *testing.T) {
 		targetOf[ep.GetEndpoint().GetId()] = u.Hostname()
 	}
 	c := e.sale(t, "ssrf", "SSRF-ALL")
-	deadline := time.Now().Add(30 * time.Second)
 	var ds []*batonv1.Delivery
-	for {
+	testwait.Poll(30*time.Second, func() bool {
 		l, err := e.pb.ListDeliveries(context.Background(), &batonv1.ListDeliveriesRequest{ConversionId: c.GetId(), PageSize: 100})
 		if err != nil {
 			t.Fatal(err)
@@ -389,11 +389,8 @@ func TestHostilePostbackTargetsOnPrivateAddresses(t *testing.T) {
 		for _, d := range ds {
 			done = done && d.GetState() != batonv1.DeliveryState_DELIVERY_STATE_PENDING
 		}
-		if done || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return done
+	})
 	blocked := 0
 	for _, d := range ds {
 		full, err := e.pb.GetDelivery(context.Background(), &batonv1.GetDeliveryRequest{Id: d.GetId()})

@@ -149,13 +149,7 @@ func TestKickedBackSaleFillsEveryCATSVariable(t *testing.T) {
 	if status, body := e.kick(t, q); status != 200 {
 		t.Fatalf("%d %q", status, body)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for rcv.count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if rcv.count() == 0 {
-		t.Fatal("no postback to the media")
-	}
+	rcv.await(t, 1, 15*time.Second)
 	req, _ := rcv.request(0)
 	got := req.URL.Query()
 	want := map[string]string{"a": "1.234", "p1": "S1", "p2": "S2", "p3": "S3", "p4": "S4", "p5": "S5", "cid": e.offer.GetId(), "sid": click,
@@ -258,7 +252,7 @@ func TestRefusalCodesAreOneSetAtEveryEntrance(t *testing.T) {
 	}
 	// API: a bad signature and an unknown click.
 	rt := time.Now()
-	_, err := e.convEnv.pubConv.RecordConversion(ctx, &batonv1.RecordConversionRequest{OfferId: e.offer.GetId(), OrderId: "API-BAD-SIG", AmountJpy: yen(1),
+	_, err := e.pubConv.RecordConversion(ctx, &batonv1.RecordConversionRequest{OfferId: e.offer.GetId(), OrderId: "API-BAD-SIG", AmountJpy: yen(1),
 		RequestTime: timestamppb.New(rt), Signature: strings.Repeat("ab", 32)})
 	if connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("bad signature: %v", err)
@@ -272,7 +266,7 @@ func TestRefusalCodesAreOneSetAtEveryEntrance(t *testing.T) {
 		"POST-WRONG-PASSWD": "bad_password", "POST-FORGED": "bad_signature", "POST-UNREGISTERED": "not_authorized", "POST-STALE": "stale_timestamp",
 		"API-BAD-SIG": "bad_signature", "API-UNKNOWN-CLICK": "unknown_click",
 	}
-	l, err := e.convEnv.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 100})
+	l, err := e.admin.ListRefusals(ctx, &batonv1.ListRefusalsRequest{PageSize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,11 +344,8 @@ func TestFC2PostNeverKicksBackAnotherVisitorsID(t *testing.T) {
 		t.Fatalf("conversion with click_id: %v", named)
 	}
 	// Only the named sale was posted back, with visitor A's ID.
-	deadline := time.Now().Add(10 * time.Second)
-	for rcv.count() == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	rcv.await(t, 1, 10*time.Second)
+	settled(t, e.testServer) // nothing more is on its way
 	if rcv.count() != 1 {
 		t.Fatalf("media got %d postbacks, want 1", rcv.count())
 	}

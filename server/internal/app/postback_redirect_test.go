@@ -12,6 +12,7 @@ import (
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // TestPostbackRedirectsAreNotFollowed: a receiver answering 301, 302, 307
@@ -86,24 +87,26 @@ func TestPostbackRedirectsAreNotFollowed(t *testing.T) {
 // leaves pending, and returns it with its attempts.
 func (e *pbEnv) waitEndpointDelivery(t testing.TB, conversionID, endpoint string) *batonv1.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		l, err := e.pb.ListDeliveries(context.Background(), &batonv1.ListDeliveriesRequest{ConversionId: conversionID})
-		if err != nil {
+	var l *batonv1.ListDeliveriesResponse
+	var found string
+	if !testwait.Poll(15*time.Second, func() bool {
+		var err error
+		if l, err = e.pb.ListDeliveries(context.Background(), &batonv1.ListDeliveriesRequest{ConversionId: conversionID}); err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range l.GetDeliveries() {
 			if d.GetEndpointId() == endpoint && d.GetState() != batonv1.DeliveryState_DELIVERY_STATE_PENDING {
-				got, err := e.pb.GetDelivery(context.Background(), &batonv1.GetDeliveryRequest{Id: d.GetId()})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return got.GetDelivery()
+				found = d.GetId()
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no settled delivery of %s to %s: %v", conversionID, endpoint, l.GetDeliveries())
-		}
-		time.Sleep(30 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("no settled delivery of %s to %s: %v", conversionID, endpoint, l.GetDeliveries())
 	}
+	got, err := e.pb.GetDelivery(context.Background(), &batonv1.GetDeliveryRequest{Id: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.GetDelivery()
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/postback"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // receiver is a partner's postback URL: it records what it gets and answers
@@ -33,18 +34,23 @@ type receiver struct {
 	got      []*http.Request
 	bodies   []string
 	statuses []int
-	headers  []map[string]string
-	delay    time.Duration
+	// hold makes the receiver answer only when the sender gives up (its
+	// timeout): a partner slower than any timeout.
+	hold bool
+	// arrived is closed (and replaced) at each arrival: await's signal.
+	arrived chan struct{}
 }
 
 func newReceiver(t testing.TB, statuses ...int) *receiver {
 	t.Helper()
-	r := &receiver{statuses: statuses}
+	r := &receiver{statuses: statuses, arrived: make(chan struct{})}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.got = append(r.got, req)
 		r.bodies = append(r.bodies, string(b))
+		close(r.arrived)
+		r.arrived = make(chan struct{})
 		status := 200
 		if len(r.statuses) > 0 {
 			status, r.statuses = r.statuses[0], r.statuses[1:]
@@ -52,9 +58,12 @@ func newReceiver(t testing.TB, statuses ...int) *receiver {
 		if status == 429 {
 			w.Header().Set("Retry-After", "1")
 		}
-		delay := r.delay
+		hold := r.hold
 		r.mu.Unlock()
-		time.Sleep(delay)
+		if hold {
+			<-req.Context().Done()
+			return
+		}
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, "answer "+http.StatusText(status))
 	}))
@@ -66,6 +75,38 @@ func (r *receiver) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.got)
+}
+
+// await waits until the receiver has had at least n requests.
+func (r *receiver) await(t testing.TB, n int, within time.Duration) {
+	t.Helper()
+	timer := time.NewTimer(within)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		got, arrived := len(r.got), r.arrived
+		r.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-arrived:
+		case <-timer.C:
+			t.Fatalf("the receiver got %d postbacks in %v, want %d", got, within, n)
+		}
+	}
+}
+
+// settled waits until no delivery is pending: every postback owed so far
+// has been attempted and its answer recorded. After it, a receiver's count
+// is final (for deliveries that succeed or fail for good).
+func settled(t testing.TB, s *testServer) {
+	t.Helper()
+	pb := batonv1connect.NewPostbackServiceClient(s.client, s.url, withKey(adminKey))
+	testwait.Until(t, 15*time.Second, "every delivery settled", func() bool {
+		q, err := pb.GetDeliveryQueue(context.Background(), &batonv1.GetDeliveryQueueRequest{})
+		return err == nil && q.GetPendingCount() == 0
+	})
 }
 
 func (r *receiver) request(i int) (*http.Request, string) {
@@ -141,24 +182,21 @@ func (e *pbEnv) sale(t testing.TB, sub, order string) *batonv1.Conversion {
 func (e *pbEnv) waitDelivery(t testing.TB, conversionID string, want batonv1.DeliveryState) *batonv1.Delivery {
 	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		l, err := e.pb.ListDeliveries(ctx, &batonv1.ListDeliveriesRequest{ConversionId: conversionID})
-		if err != nil {
+	var l *batonv1.ListDeliveriesResponse
+	if !testwait.Poll(15*time.Second, func() bool {
+		var err error
+		if l, err = e.pb.ListDeliveries(ctx, &batonv1.ListDeliveriesRequest{ConversionId: conversionID}); err != nil {
 			t.Fatal(err)
 		}
-		if len(l.GetDeliveries()) > 0 && l.GetDeliveries()[0].GetState() == want {
-			d, err := e.pb.GetDelivery(ctx, &batonv1.GetDeliveryRequest{Id: l.GetDeliveries()[0].GetId()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return d.GetDelivery()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivery of %s never reached %v: %v", conversionID, want, l.GetDeliveries())
-		}
-		time.Sleep(30 * time.Millisecond)
+		return len(l.GetDeliveries()) > 0 && l.GetDeliveries()[0].GetState() == want
+	}) {
+		t.Fatalf("delivery of %s never reached %v: %v", conversionID, want, l.GetDeliveries())
 	}
+	d, err := e.pb.GetDelivery(ctx, &batonv1.GetDeliveryRequest{Id: l.GetDeliveries()[0].GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.GetDelivery()
 }
 
 func TestCATSPostbackIsDeliveredWithTheMediasID(t *testing.T) {
@@ -299,7 +337,7 @@ func TestReceiverDownOrSlowThenRedelivered(t *testing.T) {
 	}
 	// A receiver slower than the timeout: timeouts, then failed.
 	slow := newReceiver(t)
-	slow.delay = time.Second
+	slow.hold = true
 	if _, err := e.pb.UpdatePostbackEndpoint(ctx, &batonv1.UpdatePostbackEndpointRequest{
 		Endpoint: &batonv1.PostbackEndpoint{Id: ep.GetId(), UrlTemplate: slow.URL + "/pb"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"url_template"}}}); err != nil {
 		t.Fatal(err)
@@ -359,10 +397,7 @@ func TestStatusChangesAndTestEndpoints(t *testing.T) {
 		Status: batonv1.ConversionStatus_CONVERSION_STATUS_APPROVED, Reason: batonv1.StatusReason_STATUS_REASON_VALID_SALE}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for approved.count() < 1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	approved.await(t, 1, 10*time.Second)
 	if req, _ := approved.request(0); req.URL.RawQuery != "s=approved&c=99" {
 		t.Fatalf("approved postback %s", req.URL.RawQuery)
 	}
@@ -371,10 +406,8 @@ func TestStatusChangesAndTestEndpoints(t *testing.T) {
 	if _, err := e.adv.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: id, OrderId: "ST-T", AmountJpy: yen(1), Test: true}); err != nil {
 		t.Fatal(err)
 	}
-	for testRcv.count() < 1 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond)
+	testRcv.await(t, 1, 10*time.Second)
+	settled(t, e.testServer) // nothing more is on its way
 	if testRcv.count() != 1 || pending.count() != 1 || approved.count() != 1 {
 		t.Fatalf("test: %d, pending: %d, approved: %d", testRcv.count(), pending.count(), approved.count())
 	}

@@ -13,6 +13,7 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // fromAddr is an HTTP client whose connections come from local, a loopback
@@ -68,14 +69,10 @@ func TestTrustedProxies(t *testing.T) {
 			t.Fatalf("%s: %d", c.name, res.StatusCode)
 		}
 		var ip string
-		deadline := time.Now().Add(5 * time.Second)
-		for {
+		testwait.Poll(5*time.Second, func() bool {
 			err = conn.QueryRow(context.Background(), `SELECT host(ip) FROM clicks WHERE upstream_id = $1`, sub).Scan(&ip)
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return err == nil
+		})
 		if err != nil || ip != c.want {
 			lost++
 			t.Errorf("%s: click recorded from %q (%v), want %s", c.name, ip, err, c.want)

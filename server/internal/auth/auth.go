@@ -102,6 +102,15 @@ func NewInterceptor(a Authenticator, log *slog.Logger) *Interceptor {
 	return &Interceptor{auth: a, log: log, now: time.Now, touched: map[string]time.Time{}, cache: map[string]cachedKey{}}
 }
 
+// WithClock makes now the interceptor's time (its cache and last-used
+// stamps); nil keeps time.Now. It returns i.
+func (i *Interceptor) WithClock(now func() time.Time) *Interceptor {
+	if now != nil {
+		i.now = now
+	}
+	return i
+}
+
 func (i *Interceptor) authenticate(ctx context.Context, header string) (context.Context, error) {
 	key, err := BearerKey(header)
 	if err != nil {

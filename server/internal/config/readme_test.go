@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"regexp"
@@ -27,7 +28,7 @@ func TestREADMEListsEverySetting(t *testing.T) {
 	// Load with -h prints every flag's usage, which names its variable.
 	var usage strings.Builder
 	_, err = config.Load([]string{"-h"}, func(string) string { return "" }, &usage)
-	if err != flag.ErrHelp {
+	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("help: %v", err)
 	}
 	vars := regexp.MustCompile(`\((BATON_[A-Z_]+)`).FindAllStringSubmatch(usage.String(), -1)

@@ -42,7 +42,7 @@ func New() *Handler {
 			return err
 		}
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) //nolint:errcheck // the only error is an invalid level, and BestCompression is valid
 		_, _ = zw.Write(body)
 		_ = zw.Close()
 		ct := "application/octet-stream"

@@ -111,11 +111,11 @@ func defaultInstalledDirs(ctx context.Context) []string {
 // versionedDirs expands pattern and orders the matches by the version in
 // them, highest first.
 func versionedDirs(pattern string) []string {
-	matches, _ := filepath.Glob(pattern) // the only possible error is a bad pattern
+	matches, _ := filepath.Glob(pattern) //nolint:errcheck // the only possible error is a bad pattern, and ours are constant
 	key := func(p string) []int {
 		var v []int
 		for _, f := range strings.FieldsFunc(p, func(r rune) bool { return r < '0' || r > '9' }) {
-			n, _ := strconv.Atoi(f)
+			n, _ := strconv.Atoi(f) //nolint:errcheck // f is all digits; an overflow sorts as 0, which only orders the candidates
 			v = append(v, n)
 		}
 		return v

@@ -62,7 +62,7 @@ func initCluster(ctx context.Context, lay layout, bin binaries, logger *slog.Log
 		}
 	}
 
-	cmd := exec.Command(filepath.Join(bin.dir, "initdb"),
+	cmd := exec.CommandContext(ctx, filepath.Join(bin.dir, "initdb"),
 		"-D", tmp,
 		"--username", superuser,
 		"--pwfile", pwTmp,
@@ -124,7 +124,7 @@ func syncDir(dir string) error {
 func waitForPreviousServer(ctx context.Context, dataDir string, logger *slog.Logger) error {
 	pidFile := filepath.Join(dataDir, "postmaster.pid")
 	if _, err := os.Stat(pidFile); err != nil {
-		return nil
+		return nil //nolint:nilerr // no readable pid file: no earlier server to wait for
 	}
 	start := time.Now()
 	warned, signalled := false, false
@@ -170,6 +170,6 @@ func postmasterPID(pidFile string) int {
 		return 0
 	}
 	line, _, _ := strings.Cut(string(b), "\n")
-	pid, _ := strconv.Atoi(strings.TrimSpace(line))
+	pid, _ := strconv.Atoi(strings.TrimSpace(line)) //nolint:errcheck // an unreadable pid file means no pid: 0
 	return pid
 }

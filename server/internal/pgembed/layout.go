@@ -286,7 +286,7 @@ func linked(dir, fallback string) bool {
 // earlier directory at that path (deleted since): its data is not dir's.
 func claimFallback(dir, fallback string, logger *slog.Logger) error {
 	if _, err := os.Stat(filepath.Join(fallback, dataSubdir, "PG_VERSION")); err != nil {
-		return nil
+		return nil //nolint:nilerr // no cluster in the fallback: nothing to claim
 	}
 	if linked(dir, fallback) {
 		return nil
@@ -297,7 +297,7 @@ func claimFallback(dir, fallback string, logger *slog.Logger) error {
 // sweepOrphans removes relocated clusters whose directory is gone (or was
 // replaced), unless one is running.
 func sweepOrphans(logger *slog.Logger) {
-	matches, _ := filepath.Glob(filepath.Join(fallbackBase, "pg-*"))
+	matches, _ := filepath.Glob(filepath.Join(fallbackBase, "pg-*")) //nolint:errcheck // the only possible error is a bad pattern, and this one is constant
 	for _, fb := range matches {
 		owner, err := os.ReadFile(filepath.Join(fb, ownerFile))
 		if err != nil {

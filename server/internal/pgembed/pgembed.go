@@ -373,7 +373,7 @@ func (c *Cluster) restart() error {
 func (c *Cluster) shutdown(ctx context.Context) error {
 	select {
 	case <-c.exited:
-		return fmt.Errorf("pgembed: postgres had already exited: %v%s", c.waitErr, c.logTail(0))
+		return fmt.Errorf("pgembed: postgres had already exited: %w%s", c.waitErr, c.logTail(0))
 	default:
 	}
 	if err := c.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
@@ -424,8 +424,8 @@ var errPortInUse = errors.New("port in use")
 
 // launch starts postgres on port and waits until it accepts connections.
 func (c *Cluster) launch(ctx context.Context, bin binaries, runAs *account, port int, password string) error {
-	logStart, _ := c.logFile.Seek(0, io.SeekEnd)
-	cmd := exec.Command(filepath.Join(bin.dir, "postgres"),
+	logStart, _ := c.logFile.Seek(0, io.SeekEnd)            //nolint:errcheck // only used to show the log's new lines on failure; 0 shows it all
+	cmd := exec.Command(filepath.Join(bin.dir, "postgres"), //nolint:noctx // the server outlives the start-up context; Stop ends it
 		"-D", c.dataDir,
 		"-p", strconv.Itoa(port),
 		// Security and durability settings are forced here so that edits to
@@ -490,9 +490,9 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.exited:
-			return fmt.Errorf("postgres exited during start-up: %v", c.waitErr)
+			return fmt.Errorf("postgres exited during start-up: %w", c.waitErr)
 		case <-ctx.Done():
-			return fmt.Errorf("postgres did not accept connections: %w (last error: %v)", ctx.Err(), lastErr)
+			return fmt.Errorf("postgres did not accept connections: %w (last error: %w)", ctx.Err(), lastErr)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -536,7 +536,7 @@ func (c *Cluster) logTail(offset int64) string {
 	}
 	offset = max(offset, end-tailSize)
 	buf := make([]byte, end-offset)
-	n, _ := f.ReadAt(buf, offset)
+	n, _ := f.ReadAt(buf, offset) //nolint:errcheck // best effort: a short read shows the part that was read (n bytes)
 	s := strings.TrimSpace(string(buf[:n]))
 	if s == "" {
 		return ""
@@ -639,7 +639,7 @@ func lockDir(dir string) (*os.File, error) {
 
 // freePort asks the kernel for an unused TCP port on 127.0.0.1.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := new(net.ListenConfig).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 const helperEnv = "PGEMBED_TEST_HELPER_DIR"
@@ -35,7 +38,10 @@ func runHelper(dir string) int {
 		return 1
 	}
 	os.Stdout.WriteString(c.URL() + "\n")
-	time.Sleep(time.Hour)
+	// Wait to be killed (the test sends SIGKILL; SIGTERM ends it too).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
 	return 0
 }
 
@@ -223,17 +229,15 @@ func TestKilledParent(t *testing.T) {
 	_ = cmd.Wait()
 
 	// The parent-death signal must take postgres down on its own.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	if !testwait.Poll(30*time.Second, func() bool {
 		c, err := pgx.Connect(context.Background(), url)
 		if err != nil {
-			break
+			return true
 		}
 		c.Close(context.Background())
-		if time.Now().After(deadline) {
-			t.Fatal("postgres still running 30s after its parent was killed")
-		}
-		time.Sleep(100 * time.Millisecond)
+		return false
+	}) {
+		t.Fatal("postgres still running 30s after its parent was killed")
 	}
 
 	c := start(t, Config{Dir: dir})

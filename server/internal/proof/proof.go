@@ -26,7 +26,7 @@ const EnvLog = "BATON_PROOF_LOG"
 func Tally(t testing.TB, name string, tried, lost int, detail string) {
 	t.Helper()
 	line := Line(name, tried, lost, detail)
-	fmt.Println(line)
+	fmt.Println(line) //nolint:forbidigo // the line is this test helper's output: `go test` shows stdout without -v, t.Log does not
 	if path := os.Getenv(EnvLog); path != "" {
 		// One short write with O_APPEND: lines from test processes running
 		// in parallel do not interleave.

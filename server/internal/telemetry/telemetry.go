@@ -95,7 +95,11 @@ func setup(ctx context.Context, serviceName string) (*Telemetry, error) {
 		return nil, fmt.Errorf("telemetry resource: %w", err)
 	}
 	if v := os.Getenv("OTEL_SERVICE_NAME"); v != "" {
-		res, _ = resource.Merge(res, resource.NewSchemaless(semconv.ServiceName(v)))
+		merged, err := resource.Merge(res, resource.NewSchemaless(semconv.ServiceName(v)))
+		if err != nil {
+			return nil, fmt.Errorf("telemetry resource (OTEL_SERVICE_NAME): %w", err)
+		}
+		res = merged
 	}
 
 	if exportConfigured() {

@@ -84,11 +84,11 @@ func (j *Jaeger) Trace(ctx context.Context, id string) ([]Span, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.base+"/api/traces/"+id, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	res, err := j.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
@@ -99,7 +99,7 @@ func (j *Jaeger) Trace(ctx context.Context, id string) ([]Span, error) {
 	}
 	var a jaegerAnswer
 	if err := json.NewDecoder(io.LimitReader(res.Body, 16<<20)).Decode(&a); err != nil {
-		return nil, fmt.Errorf("%w: unreadable answer: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: unreadable answer: %w", ErrUnavailable, err)
 	}
 	var out []Span
 	for _, tr := range a.Data {
