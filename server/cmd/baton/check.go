@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	endpoint := fs.String("endpoint", "", "only this postback endpoint; default each enabled one that takes pending conversions")
 	timeout := fs.Duration("timeout", time.Minute, "how long to wait for the check")
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2

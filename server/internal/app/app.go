@@ -338,7 +338,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	})
 	mux.Handle("/", http.MaxBytesHandler(plain, cfg.MaxBodyBytes))
 
-	var handler http.Handler = forwarded(proxies, headerLimit(gateway.AnnouncedLimit(cfg.MaxBodyBytes, gateway.URIQuery(mux))))
+	handler := forwarded(proxies, headerLimit(gateway.AnnouncedLimit(cfg.MaxBodyBytes, gateway.URIQuery(mux))))
 	if on, clickRate, err := config.ParseAccessLog(cfg.AccessLog); err != nil {
 		return nil, fmt.Errorf("BATON_ACCESS_LOG: %w", err)
 	} else if on {

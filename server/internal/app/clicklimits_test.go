@@ -14,6 +14,7 @@ import (
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/server/internal/proof"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // failures counts a hostile test's failed checks for its proof.Tally line.
@@ -150,21 +151,14 @@ func TestClickCancelledByTheClientIsFlagged(t *testing.T) {
 		errc <- err
 	}()
 	// Wait until the click's insert waits on the lock, then cancel.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testwait.Until(t, 20*time.Second, "the click's insert waiting on the lock", func() bool {
 		var waiting int
 		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()
 			AND query ILIKE '%clicks%' AND pid <> pg_backend_pid()`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-		if waiting > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the click's insert never waited on the lock")
-		}
-		time.Sleep(10 * time.Millisecond) // polling, with a deadline
-	}
+		return waiting > 0
+	})
 	cancel()
 	if err := <-errc; err == nil {
 		t.Fatal("the cancelled request got an answer")
@@ -182,16 +176,12 @@ func TestClickCancelledByTheClientIsFlagged(t *testing.T) {
 	}
 	var flags int
 	var unique bool
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		err := db.QueryRow(ctx, `SELECT flags, is_unique FROM clicks WHERE upstream_id = 'cancelled-click'`).Scan(&flags, &unique)
-		if err == nil && flags != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cancelled click: flags %d, unique %v, %v", flags, unique, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling, with a deadline
+	var rowErr error
+	if !testwait.Poll(20*time.Second, func() bool {
+		rowErr = db.QueryRow(ctx, `SELECT flags, is_unique FROM clicks WHERE upstream_id = 'cancelled-click'`).Scan(&flags, &unique)
+		return rowErr == nil && flags != 0
+	}) {
+		t.Fatalf("cancelled click: flags %d, unique %v, %v", flags, unique, rowErr)
 	}
 	l, err := e.clicks.ListClicks(ctx, &batonv1.ListClicksRequest{UpstreamId: "cancelled-click"})
 	if err != nil || len(l.GetClicks()) != 1 {

@@ -455,7 +455,7 @@ func TestHostileBodiesAndEncodings(t *testing.T) {
 	// stored as it came (NUL, invalid UTF-8) shown as U+FFFD (uname and
 	// email are never kept in the log).
 	marked, uname := 0, false
-	for _, r := range refusalsOf(mustOK(e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000}))(t)) {
+	for _, r := range refusalsOf(mustOK(e.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000}))(t)) {
 		if strings.Contains(r.GetOrderId(), "\uFFFD") {
 			marked++
 		}

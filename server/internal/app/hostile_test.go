@@ -180,7 +180,7 @@ func TestHostileForgedAndTruncatedSh(t *testing.T) {
 	}
 	// Each is logged for what it is: a bad signature (the shop ID that is
 	// not a shop: an unknown shop, only counted, what it sent not kept).
-	refusals, err := e.convEnv.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
+	refusals, err := e.admin.ListRefusals(context.Background(), &batonv1.ListRefusalsRequest{PageSize: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/postback"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // standIn is a local stand-in for a partner system's receiver: it checks
@@ -70,20 +71,17 @@ func newStandIn(t testing.TB, answer string, check func(r *http.Request, q url.V
 // wait polls until the stand-in got n requests.
 func (s *standIn) wait(t testing.TB, n int) ([][]string, []url.Values) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var p [][]string
+	var q []url.Values
+	if !testwait.Poll(15*time.Second, func() bool {
 		s.mu.Lock()
-		got := len(s.problems)
-		p, q := slices.Clone(s.problems), slices.Clone(s.queries)
-		s.mu.Unlock()
-		if got >= n {
-			return p, q
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the stand-in got %d requests, want %d", got, n)
-		}
-		time.Sleep(20 * time.Millisecond)
+		defer s.mu.Unlock()
+		p, q = slices.Clone(s.problems), slices.Clone(s.queries)
+		return len(p) >= n
+	}) {
+		t.Fatalf("the stand-in got %d requests, want %d", len(p), n)
 	}
+	return p, q
 }
 
 // want returns the problems of q against the wanted parameter values; a
@@ -200,8 +198,7 @@ func TestUpstreamPresetsDeliverEveryVariable(t *testing.T) {
 		t.Run(c.system, func(t *testing.T) {
 			partnerID := fmt.Sprintf("p-%s-%d", c.system, i)
 			order := fmt.Sprintf("ORD-%s-%d", c.system, i)
-			var si *standIn
-			si = newStandIn(t, c.answer, func(r *http.Request, q url.Values) ([]string, int) {
+			si := newStandIn(t, c.answer, func(r *http.Request, q url.Values) ([]string, int) {
 				return c.check(r, q, partnerID, order), 0
 			})
 			pre, err := partners.GetPartnerPreset(ctx, &batonv1.GetPartnerPresetRequest{SystemId: c.system,
@@ -332,7 +329,7 @@ func TestDownstreamPresetsKickBackEveryVariable(t *testing.T) {
 			}
 			body, _ := io.ReadAll(kr.Body)
 			kr.Body.Close()
-			if kr.StatusCode != 200 || strings.TrimSpace(string(body)) != "OK" {
+			if kr.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "OK" {
 				t.Fatalf("kickback %s: %d %s", u, kr.StatusCode, body)
 			}
 			l2, err := conv.ListConversions(ctx, &batonv1.ListConversionsRequest{OfferId: o.GetOffer().GetId()})

@@ -24,6 +24,7 @@ import (
 	"github.com/batonhq/baton/server/internal/secretbox"
 	"github.com/batonhq/baton/server/internal/store"
 	"github.com/batonhq/baton/server/internal/testdb"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // countingWriter counts the bytes of the server's log.
@@ -214,20 +215,16 @@ func TestRefusalsPastRetentionAreDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var orders []string
+	if !testwait.Poll(20*time.Second, func() bool {
 		rows, _ := conn.Query(ctx, `SELECT order_id FROM conversion_refusals ORDER BY order_id`)
-		orders, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		var err error
+		if orders, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			t.Fatal(err)
 		}
-		if len(orders) == 1 && orders[0] == "AGE-1h0m0s" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("refusals left: %v; want only the one an hour old", orders)
-		}
-		time.Sleep(50 * time.Millisecond) // polling, with a deadline
+		return len(orders) == 1 && orders[0] == "AGE-1h0m0s"
+	}) {
+		t.Fatalf("refusals left: %v; want only the one an hour old", orders)
 	}
 }
 

@@ -105,7 +105,7 @@ func Age(d time.Duration) string {
 	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
 		if n := d / u.d; n > 0 {
 			parts = append(parts, plural(int64(n), u.name))
-			d -= n * u.d
+			d %= u.d
 		}
 	}
 	return strings.Join(parts, " ")
@@ -362,7 +362,7 @@ func ParseDecimal(currency, s string) (int64, error) {
 	}
 	var f int64
 	if frac != "" {
-		f, _ = strconv.ParseInt(frac, 10, 64)
+		f, _ = strconv.ParseInt(frac, 10, 64) //nolint:errcheck // frac is checked above to be at most MinorDigits decimal digits
 	}
 	mul := int64(1)
 	for range digits {

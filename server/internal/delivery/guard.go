@@ -196,7 +196,7 @@ func (g *Guard) Check(ip netip.Addr) error {
 func (g *Guard) control(_ context.Context, network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return fmt.Errorf("%w: cannot parse dial address %q: %v", ErrBlockedAddress, address, err)
+		return fmt.Errorf("%w: cannot parse dial address %q: %w", ErrBlockedAddress, address, err)
 	}
 	if err := g.Check(ap.Addr()); err != nil {
 		return err

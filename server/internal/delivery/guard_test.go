@@ -184,7 +184,7 @@ func okServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &hits
@@ -250,7 +250,9 @@ func TestGuardDialNoConnect(t *testing.T) {
 			t.Errorf("DialContext(%s) = %v (%T), want *net.OpError wrapping ErrBlockedAddress", addr, err, err)
 		}
 	}
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if err := ln.(*net.TCPListener).SetDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
 	if c, err := ln.Accept(); err == nil {
 		c.Close()
 		t.Fatal("listener accepted a connection the guard refused")
@@ -303,7 +305,7 @@ func TestGuardRedirectToIPv6Loopback(t *testing.T) {
 		Listener: ln,
 		Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			hits.Add(1)
-			io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
 		})},
 	}
 	b.Start()
@@ -335,7 +337,7 @@ func TestGuardRedirectLimit(t *testing.T) {
 			return
 		}
 		if n == 0 {
-			io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
 			return
 		}
 		http.Redirect(w, r, "/"+strconv.Itoa(n-1), http.StatusFound)
@@ -382,7 +384,7 @@ func TestGuardClientConfig(t *testing.T) {
 	if tr.Proxy != nil {
 		t.Error("transport uses a proxy")
 	}
-	if tr.DialContext == nil || tr.DialTLSContext != nil || tr.Dial != nil || tr.DialTLS != nil { //nolint:staticcheck
+	if tr.DialContext == nil || tr.DialTLSContext != nil || tr.Dial != nil || tr.DialTLS != nil { //nolint:staticcheck // Dial and DialTLS are deprecated, and exactly what must stay unset
 		t.Error("transport must dial only through the guard's DialContext")
 	}
 	if tr.TLSHandshakeTimeout != 10*time.Second || tr.ResponseHeaderTimeout != 7*time.Second ||

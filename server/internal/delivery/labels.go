@@ -20,11 +20,11 @@ type endpointLabels struct {
 	seen map[string]struct{}
 }
 
-func newEndpointLabels(max int) *endpointLabels {
-	if max <= 0 {
-		max = DefaultMetricEndpoints
+func newEndpointLabels(limit int) *endpointLabels {
+	if limit <= 0 {
+		limit = DefaultMetricEndpoints
 	}
-	return &endpointLabels{max: max, seen: map[string]struct{}{}}
+	return &endpointLabels{max: limit, seen: map[string]struct{}{}}
 }
 
 func (l *endpointLabels) label(id string) string {

@@ -136,7 +136,7 @@ func TestQueueDeliversThroughTheStoreWithSecretsOutOfSpans(t *testing.T) {
 	for _, s := range spans.Ended() {
 		text := s.Name() + " " + s.Status().Description
 		for _, kv := range s.Attributes() {
-			text += " " + string(kv.Key) + "=" + kv.Value.Emit()
+			text += " " + string(kv.Key) + "=" + kv.Value.String()
 			if kv.Key == "url.full" {
 				urlFull = kv.Value.AsString()
 			}

@@ -28,10 +28,10 @@ import (
 )
 
 var (
-	tracer      = otel.Tracer("github.com/batonhq/baton/server/internal/delivery")
-	meter       = otel.Meter("github.com/batonhq/baton/server/internal/delivery")
-	attempts, _ = meter.Int64Counter("baton.postback.attempts", metric.WithDescription("Postback attempts, by outcome and endpoint."))
-	latency, _  = meter.Float64Histogram("baton.postback.attempt.duration", metric.WithUnit("s"), metric.WithDescription("Time of one postback attempt."))
+	tracer   = otel.Tracer("github.com/batonhq/baton/server/internal/delivery")
+	meter    = otel.Meter("github.com/batonhq/baton/server/internal/delivery")
+	attempts = telemetry.Int64Counter(meter, "baton.postback.attempts", metric.WithDescription("Postback attempts, by outcome and endpoint."))
+	latency  = telemetry.Float64Histogram(meter, "baton.postback.attempt.duration", metric.WithUnit("s"), metric.WithDescription("Time of one postback attempt."))
 )
 
 // MaxResponseBytes is how much of an answer is read; ExcerptBytes how much
@@ -203,7 +203,9 @@ func (w *worker) send(ctx context.Context, r Request, d domain.Delivery, number 
 		return postback.Retry, 0
 	}
 	defer res.Body.Close()
-	buf, _ := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes))
+	// A body the receiver cuts short is kept as far as it came: the status
+	// code decides the outcome, the body is only shown.
+	buf, _ := io.ReadAll(io.LimitReader(res.Body, MaxResponseBytes)) //nolint:errcheck // see above
 	a.Latency = time.Since(start)
 	a.StatusCode = res.StatusCode
 	a.ResponseExcerpt = excerpt(buf)

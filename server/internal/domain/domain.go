@@ -253,7 +253,7 @@ func (e *Error) Error() string {
 	if s == "" && e.Kind != nil {
 		s = e.Kind.Error()
 	}
-	if e.Field != "" && e.Kind == ErrInvalid && e.Code == "" {
+	if e.Field != "" && errors.Is(e.Kind, ErrInvalid) && e.Code == "" {
 		s = e.Field + ": " + s
 	}
 	if e.Cause != nil {

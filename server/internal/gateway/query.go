@@ -27,6 +27,6 @@ func clickQuery(raw string) (url.Values, bool) {
 			}
 		}
 	}
-	v, _ := url.ParseQuery(raw) // what parses is kept, as URL.Query does
+	v, _ := url.ParseQuery(raw) //nolint:errcheck // what parses is kept, as URL.Query does
 	return v, cut
 }

@@ -26,9 +26,9 @@ import (
 )
 
 var (
-	tracer        = otel.Tracer("github.com/batonhq/baton/server/internal/gateway")
-	meter         = otel.Meter("github.com/batonhq/baton/server/internal/gateway")
-	clicksSeen, _ = meter.Int64Counter("baton.clicks", metric.WithDescription("Clicks recorded by the redirect, by uniqueness."))
+	tracer     = otel.Tracer("github.com/batonhq/baton/server/internal/gateway")
+	meter      = otel.Meter("github.com/batonhq/baton/server/internal/gateway")
+	clicksSeen = telemetry.Int64Counter(meter, "baton.clicks", metric.WithDescription("Clicks recorded by the redirect, by uniqueness."))
 )
 
 // Redirect serves GET /c/{link}: it records the click, sets the click
@@ -95,7 +95,10 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		deep = q.Get("url")
 	}
 	// A link that cannot be looked up has no names: Record then says why.
-	names, _ := rd.clicks.SubIDNames(r.Context(), linkID)
+	names, err := rd.clicks.SubIDNames(r.Context(), linkID)
+	if err != nil {
+		names = nil
+	}
 	subs := make([]string, len(names))
 	for i, n := range names {
 		subs[i] = q.Get(n)

@@ -34,7 +34,7 @@ type Tag struct {
 // NewTag returns the first-party tag's handlers.
 func NewTag(clicks *service.Clicks, log *slog.Logger) *Tag {
 	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression) //nolint:errcheck // the level is a valid constant
 	_, _ = zw.Write(tagJS)
 	_ = zw.Close()
 	sum := sha256.Sum256(tagJS)

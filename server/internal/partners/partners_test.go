@@ -1,6 +1,7 @@
 package partners
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func TestCatalogIsComplete(t *testing.T) {
 			t.Errorf("%s: statuses %v, want one per event %v", s.ID, events, Events)
 		}
 		if s.HasRole(Upstream) {
-			if s.ClickIDParam == "" || s.URLTemplate == "" || (s.Method != "GET" && s.Method != "POST_FORM") {
+			if s.ClickIDParam == "" || s.URLTemplate == "" || (s.Method != http.MethodGet && s.Method != "POST_FORM") {
 				t.Errorf("%s: an upstream system needs a click ID parameter, a method and a postback template", s.ID)
 			}
 			p, err := Fill(s, Upstream, sampleInputs(s))

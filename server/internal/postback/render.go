@@ -116,7 +116,7 @@ func render(ep domain.PostbackEndpoint, d domain.Delivery, signing []string, now
 			r.Body = []byte(bt.Render(d.Vars, secrets, JSON))
 		} else {
 			doc := map[string]any{"type": "conversion." + string(d.Event), "timestamp": now.UTC().Format(time.RFC3339), "data": d.Vars}
-			r.Body, _ = json.Marshal(doc)
+			r.Body, _ = json.Marshal(doc) //nolint:errcheck // strings and a map of strings always marshal
 		}
 		r.Header.Set("Content-Type", "application/json")
 		sig, err := Sign(signing, d.ID, now, r.Body)
@@ -190,7 +190,7 @@ func Mask(raw string, extra ...string) string {
 		if !ok {
 			continue
 		}
-		n, _ := url.QueryUnescape(name)
+		n, _ := url.QueryUnescape(name) //nolint:errcheck // a name that does not unescape is compared as it is
 		n = strings.ToLower(n)
 		for _, s := range append(sensitiveParams, extra...) {
 			if n == strings.ToLower(s) {

@@ -126,25 +126,25 @@ func ParseSecret(s string, known []string) (*SecretTemplate, error) {
 // scanSecretRef reports the length of the secret reference at s[i] (0 if
 // none) and the secret's name.
 func scanSecretRef(s string, i int) (int, string) {
-	var open, close string
+	var opening, closing string
 	switch {
 	case strings.HasPrefix(s[i:], "{secret:"):
-		open, close = "{secret:", "}"
+		opening, closing = "{secret:", "}"
 	case strings.HasPrefix(s[i:], "##SECRET:"):
-		open, close = "##SECRET:", "##"
+		opening, closing = "##SECRET:", "##"
 	default:
 		return 0, ""
 	}
-	rest := s[i+len(open):]
+	rest := s[i+len(opening):]
 	j := 0
 	for j < len(rest) && j <= MaxSecretNameLen && (isLower(rest[j]) || isUpper(rest[j]) || isDigit(rest[j]) || rest[j] == '_') {
 		j++
 	}
 	name := rest[:j]
-	if !ValidSecretName(name) || !strings.HasPrefix(rest[j:], close) {
+	if !ValidSecretName(name) || !strings.HasPrefix(rest[j:], closing) {
 		return 0, ""
 	}
-	return len(open) + j + len(close), name
+	return len(opening) + j + len(closing), name
 }
 
 func containsString(list []string, s string) bool {

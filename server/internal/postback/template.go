@@ -361,7 +361,7 @@ func encode(b *strings.Builder, s string, enc Encoding) {
 	case Form:
 		b.WriteString(url.QueryEscape(s))
 	case JSON:
-		q, _ := json.Marshal(s) // marshaling a string cannot fail
+		q, _ := json.Marshal(s) //nolint:errcheck // marshaling a string cannot fail
 		b.Write(q[1 : len(q)-1])
 	case Raw:
 		for i := 0; i < len(s); i++ {

@@ -26,7 +26,7 @@ func traceIDOf(traceparent string) string {
 		return ""
 	}
 	for _, c := range parts[1] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return ""
 		}
 	}

@@ -177,13 +177,13 @@ type ClickResult struct {
 var ErrLinkNotFound = errors.New("unknown tracking link")
 
 // cleanText makes a header value storable: valid UTF-8, no NUL, bounded.
-func cleanText(s string, max int) string {
+func cleanText(s string, limit int) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "")
 	}
 	s = strings.ReplaceAll(s, "\x00", "")
-	if len(s) > max {
-		s = s[:max]
+	if len(s) > limit {
+		s = s[:limit]
 		for len(s) > 0 && !utf8.ValidString(s) {
 			s = s[:len(s)-1]
 		}
@@ -519,8 +519,8 @@ type visitorCache struct {
 	m   map[string]time.Time
 }
 
-func newVisitorCache(max int) *visitorCache {
-	return &visitorCache{max: max, m: map[string]time.Time{}}
+func newVisitorCache(limit int) *visitorCache {
+	return &visitorCache{max: limit, m: map[string]time.Time{}}
 }
 
 // seen records a click at now and reports whether the same visitor clicked

@@ -25,11 +25,11 @@ import (
 )
 
 var (
-	tracer             = otel.Tracer("github.com/batonhq/baton/server/internal/service")
-	meter              = otel.Meter("github.com/batonhq/baton/server/internal/service")
-	conversionsSeen, _ = meter.Int64Counter("baton.conversions", metric.WithDescription("Conversions recorded (not duplicates), by source and test."))
-	attributions, _    = meter.Int64Counter("baton.attributions", metric.WithDescription("Attribution decisions, by path."))
-	statusChanges, _   = meter.Int64Counter("baton.conversion.status_changes", metric.WithDescription("Conversion status changes, by new status."))
+	tracer          = otel.Tracer("github.com/batonhq/baton/server/internal/service")
+	meter           = otel.Meter("github.com/batonhq/baton/server/internal/service")
+	conversionsSeen = telemetry.Int64Counter(meter, "baton.conversions", metric.WithDescription("Conversions recorded (not duplicates), by source and test."))
+	attributions    = telemetry.Int64Counter(meter, "baton.attributions", metric.WithDescription("Attribution decisions, by path."))
+	statusChanges   = telemetry.Int64Counter(meter, "baton.conversion.status_changes", metric.WithDescription("Conversion status changes, by new status."))
 )
 
 // ConversionTx is the part of a database transaction the conversion use

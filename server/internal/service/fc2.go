@@ -279,7 +279,7 @@ func fc2Messages(ps []fc2Problem) []string {
 func isAlnum(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
 			return false
 		}
 	}
@@ -341,7 +341,7 @@ func (f *FC2Intake) shop(ctx context.Context, r *fc2Report) error {
 	shopID, err := strconv.ParseInt(r.fields.ShopID, 10, 64)
 	if !isDigits(r.fields.ShopID) || err != nil {
 		r.invalid("shopid is required and must be the numeric shop ID")
-		return nil
+		return nil //nolint:nilerr // the report is refused (r.invalid), not failed
 	}
 	adv, err := f.store.AdvertiserByShopID(ctx, shopID)
 	switch {
@@ -480,7 +480,7 @@ func (r *fc2Report) amount() domain.Money {
 		if !isDigits(fl.AmountY) {
 			r.bad(domain.RefusalInvalidParameter, "amount_y must be a whole number of yen")
 		} else {
-			n, _ := strconv.ParseInt(fl.AmountY, 10, 64)
+			n, _ := strconv.ParseInt(fl.AmountY, 10, 64) //nolint:errcheck // checked above: digits only, within range
 			return domain.Money{Currency: "JPY", Minor: n}
 		}
 	default:
@@ -664,7 +664,7 @@ func (f *FC2Intake) ServerPost(ctx context.Context, rep FC2Report, remoteIP stri
 func (f *FC2Intake) registered(ctx context.Context, adv domain.Advertiser, ip string) (bool, error) {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
-		return false, nil
+		return false, nil //nolint:nilerr // an address that does not parse is registered nowhere
 	}
 	addr = addr.Unmap()
 	for _, h := range adv.RegisteredHosts {

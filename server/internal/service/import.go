@@ -403,8 +403,8 @@ func (im *Import) conversion(pl *plan, r conversionRow, offer domain.Offer, now 
 	exp := domain.Explanation{Path: string(attribution.PathImported)}
 	note := fmt.Sprintf("imported from %s line %d", ConversionsFile, r.line)
 	c.Commission = domain.Money{Currency: c.Amount.Currency}
-	switch {
-	case c.PublisherID == "":
+	switch c.PublisherID {
+	case "":
 		exp.Summary = fmt.Sprintf("Imported from the previous system (%s line %d), where it was credited to no publisher; Baton did not decide it.", ConversionsFile, r.line)
 		exp.CommissionRule = "no commission: no publisher"
 	default:

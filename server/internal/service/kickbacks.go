@@ -237,7 +237,7 @@ func kickbackAmount(currency string, pn domain.KickbackParams, dec, whole string
 		n, err := attribution.ParseDecimal(currency, dec)
 		if err != nil {
 			return 0, fmt.Errorf("%s must be a decimal in %s's major unit with at most %d decimals (e.g. %s): %v", pn.Amount, currency,
-				attribution.MinorDigits(currency), attribution.Decimal(currency, 1250), err)
+				attribution.MinorDigits(currency), attribution.Decimal(currency, 1250), err) //nolint:errorlint // the parse error is text for the partner; the caller wraps this in a domain.Error
 		}
 		fromDec = n
 	}

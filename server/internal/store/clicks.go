@@ -57,7 +57,7 @@ func (s *Store) CreateLink(ctx context.Context, l domain.TrackingLink) (domain.T
 func (s *Store) GetLink(ctx context.Context, id string) (domain.TrackingLink, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+linkColumns+` FROM tracking_links WHERE id = $1`, id)
 	l, err := pgx.CollectExactlyOneRow(rows, scanLink)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return l, domain.NotFound("tracking link", id)
 	}
 	return l, translate(err)
@@ -154,7 +154,7 @@ func (s *Store) GetClick(ctx context.Context, id string) (domain.Click, error) {
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks WHERE id = $1 AND created_at = $2`, id, at)
 	c, err := pgx.CollectExactlyOneRow(rows, scanClick)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return c, domain.NotFound("click", id)
 	}
 	return c, translate(err)

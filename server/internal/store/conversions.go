@@ -251,7 +251,7 @@ func (s *Store) ListConversions(ctx context.Context, f domain.ConversionFilter, 
 func (s *Store) ClicksByIP(ctx context.Context, offerID, ip string, from, to time.Time) ([]domain.Click, error) {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
-		return nil, nil
+		return nil, nil //nolint:nilerr // no click comes from an address that does not parse
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks WHERE offer_id = $1 AND ip = $2
 		AND created_at >= $3 AND created_at <= $4 ORDER BY created_at LIMIT 100`, offerID, addr, from, to)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +22,7 @@ func secretNamesJSON(list []domain.EndpointSecret) []byte {
 	for _, s := range list {
 		names = append(names, domain.EndpointSecret{Name: s.Name, Header: s.Header})
 	}
-	b, _ := json.Marshal(names)
+	b, _ := json.Marshal(names) //nolint:errcheck // names and flags always marshal
 	return b
 }
 
@@ -84,7 +85,7 @@ func mergeSecrets(id string, next, stored []domain.EndpointSecret) ([]domain.End
 func (s *Store) storedSecrets(ctx context.Context, tx pgx.Tx, id string) ([]domain.EndpointSecret, error) {
 	var sealed []byte
 	err := tx.QueryRow(ctx, `SELECT secrets_sealed FROM postback_endpoints WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id).Scan(&sealed)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, domain.NotFound("postback endpoint", id)
 	}
 	if err != nil {

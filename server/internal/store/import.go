@@ -114,7 +114,7 @@ func (s *Store) ImportShops(ctx context.Context, list []domain.ImportShop) (int,
 	for i, x := range list {
 		a := x.Advertiser
 		ids[i], names[i], shopIDs[i], reqSig[i], plain[i] = s.ids.New("adv"), a.Name, a.ShopID, a.RequireSignature, a.StoreEmailPlaintext
-		h, _ := json.Marshal(nonNil(a.RegisteredHosts))
+		h, _ := json.Marshal(nonNil(a.RegisteredHosts)) //nolint:errcheck // a list of strings always marshals
 		hosts[i] = string(h)
 		sealed[i], hints[i] = s.box.Seal(x.Secret), secretbox.Hint(x.Secret)
 	}

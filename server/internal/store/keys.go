@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -88,7 +89,7 @@ func (s *Store) Authenticate(ctx context.Context, key string) (domain.Principal,
 	var role string
 	err := s.pool.QueryRow(ctx, `SELECT id, role, coalesce(partner_id, '') FROM api_keys
 		WHERE key_hash = $1 AND revoked_at IS NULL`, HashKey(key)).Scan(&p.KeyID, &role, &p.PartnerID)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return p, domain.ErrUnauthenticated
 	}
 	if err != nil {
@@ -110,7 +111,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error 
 func (s *Store) GetAPIKey(ctx context.Context, id string) (domain.APIKey, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id)
 	k, err := pgx.CollectExactlyOneRow(rows, scanAPIKey)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return k, domain.NotFound("api key", id)
 	}
 	return k, translate(err)
@@ -135,7 +136,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string) (domain.APIKey, err
 	rows, _ := s.pool.Query(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2)
 		WHERE id = $1 RETURNING `+apiKeyColumns, id, s.now())
 	k, err := pgx.CollectExactlyOneRow(rows, scanAPIKey)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return k, domain.NotFound("api key", id)
 	}
 	if err != nil {

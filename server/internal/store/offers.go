@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
@@ -139,7 +140,7 @@ func (s *Store) overridesFor(ctx context.Context, offers []domain.Offer) error {
 func (s *Store) GetOffer(ctx context.Context, id string) (domain.Offer, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+offerColumns+` FROM offers WHERE id = $1`, id)
 	o, err := pgx.CollectExactlyOneRow(rows, scanOffer)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return o, domain.NotFound("offer", id)
 	}
 	if err != nil {
@@ -186,7 +187,7 @@ func (s *Store) UpdateOffer(ctx context.Context, o domain.Offer) (domain.Offer, 
 			minor, cur, bps, o.DuplicateClickInterval, s.now())
 		var err error
 		out, err = pgx.CollectExactlyOneRow(rows, scanOffer)
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return domain.NotFound("offer", o.ID)
 		}
 		if err != nil {
@@ -203,7 +204,7 @@ func (s *Store) UpdateOffer(ctx context.Context, o domain.Offer) (domain.Offer, 
 func (s *Store) DefaultOffer(ctx context.Context, advertiserID string) (domain.Offer, error) {
 	var id string
 	err := s.pool.QueryRow(ctx, `SELECT id FROM offers WHERE advertiser_id = $1 AND status = 'active' ORDER BY id LIMIT 1`, advertiserID).Scan(&id)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.Offer{}, domain.NotFound("active offer of advertiser", advertiserID)
 	}
 	if err != nil {

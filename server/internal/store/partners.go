@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -59,7 +60,7 @@ func (s *Store) CreateAdvertiser(ctx context.Context, a domain.Advertiser, secre
 func (s *Store) GetAdvertiser(ctx context.Context, id string) (domain.Advertiser, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+advertiserColumns+` FROM advertisers WHERE id = $1`, id)
 	a, err := pgx.CollectExactlyOneRow(rows, scanAdvertiser)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return a, domain.NotFound("advertiser", id)
 	}
 	return a, translate(err)
@@ -83,7 +84,7 @@ func (s *Store) UpdateAdvertiser(ctx context.Context, a domain.Advertiser) (doma
 		store_email_plaintext = $5, updated_at = $6, tracking_domain = $7 WHERE id = $1 RETURNING `+advertiserColumns,
 		a.ID, a.Name, a.RequireSignature, nonNil(a.RegisteredHosts), a.StoreEmailPlaintext, s.now(), a.TrackingDomain)
 	out, err := pgx.CollectExactlyOneRow(rows, scanAdvertiser)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return out, domain.NotFound("advertiser", a.ID)
 	}
 	return out, translate(err)
@@ -98,7 +99,7 @@ func (s *Store) RotateAdvertiserSecret(ctx context.Context, id, secret string, o
 		secret_sealed = $2, secret_hint = $3, updated_at = $5 WHERE id = $1 RETURNING `+advertiserColumns,
 		id, s.box.Seal(secret), secretbox.Hint(secret), expires, now)
 	out, err := pgx.CollectExactlyOneRow(rows, scanAdvertiser)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return out, time.Time{}, domain.NotFound("advertiser", id)
 	}
 	return out, expires, translate(err)
@@ -120,7 +121,7 @@ func (s *Store) secrets(ctx context.Context, table, id string) ([]string, error)
 	var prevExp *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT secret_sealed, previous_secret_sealed, previous_secret_expires_at FROM `+table+` WHERE id = $1`, id).
 		Scan(&cur, &prev, &prevExp)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, domain.NotFound(table[:len(table)-1], id)
 	}
 	if err != nil {
@@ -185,7 +186,7 @@ func (s *Store) CreatePublisher(ctx context.Context, p domain.Publisher) (domain
 func (s *Store) GetPublisher(ctx context.Context, id string) (domain.Publisher, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+publisherColumns+` FROM publishers WHERE id = $1`, id)
 	p, err := pgx.CollectExactlyOneRow(rows, scanPublisher)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return p, domain.NotFound("publisher", id)
 	}
 	return p, translate(err)
@@ -209,7 +210,7 @@ func (s *Store) UpdatePublisher(ctx context.Context, p domain.Publisher) (domain
 	rows, _ := s.pool.Query(ctx, `UPDATE publishers SET name = $2, sub_id_params = $3, updated_at = $4
 		WHERE id = $1 RETURNING `+publisherColumns, p.ID, p.Name, nonNil(p.SubIDParams), s.now())
 	out, err := pgx.CollectExactlyOneRow(rows, scanPublisher)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return out, domain.NotFound("publisher", p.ID)
 	}
 	return out, translate(err)
@@ -257,7 +258,7 @@ func (s *Store) CreateSite(ctx context.Context, x domain.Site) (domain.Site, err
 func (s *Store) GetSite(ctx context.Context, id string) (domain.Site, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+siteColumns+` FROM sites WHERE id = $1`, id)
 	x, err := pgx.CollectExactlyOneRow(rows, scanSite)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return x, domain.NotFound("site", id)
 	}
 	return x, translate(err)
@@ -336,7 +337,7 @@ func (s *Store) CreateNetwork(ctx context.Context, n domain.Network, secret stri
 func (s *Store) GetNetwork(ctx context.Context, id string) (domain.Network, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+networkColumns+` FROM networks WHERE id = $1`, id)
 	n, err := pgx.CollectExactlyOneRow(rows, scanNetwork)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return n, domain.NotFound("network", id)
 	}
 	return n, translate(err)
@@ -368,7 +369,7 @@ func (s *Store) UpdateNetwork(ctx context.Context, n domain.Network) (domain.Net
 		trust_trace_context = $5, updated_at = $6 WHERE id = $1 RETURNING `+networkColumns,
 		n.ID, n.Name, params, ips, n.TrustTraceContext, s.now())
 	out, err := pgx.CollectExactlyOneRow(rows, scanNetwork)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return out, domain.NotFound("network", n.ID)
 	}
 	return out, translate(err)
@@ -383,7 +384,7 @@ func (s *Store) RotateNetworkSecret(ctx context.Context, id, secret string, over
 		WHERE id = $1 RETURNING `+networkColumns,
 		id, s.box.Seal(secret), secretbox.Hint(secret), expires, now, HashKey(secret))
 	out, err := pgx.CollectExactlyOneRow(rows, scanNetwork)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return out, time.Time{}, domain.NotFound("network", id)
 	}
 	return out, expires, translate(err)
@@ -401,7 +402,7 @@ func nonNil(s []string) []string {
 func (s *Store) AdvertiserByShopID(ctx context.Context, shopID int64) (domain.Advertiser, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+advertiserColumns+` FROM advertisers WHERE shop_id = $1`, shopID)
 	a, err := pgx.CollectExactlyOneRow(rows, scanAdvertiser)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return a, domain.NotFound("shop", fmt.Sprint(shopID))
 	}
 	return a, translate(err)
@@ -411,7 +412,7 @@ func (s *Store) AdvertiserByShopID(ctx context.Context, shopID int64) (domain.Ad
 func (s *Store) PublisherByUserID(ctx context.Context, userID int64) (domain.Publisher, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+publisherColumns+` FROM publishers WHERE user_id = $1`, userID)
 	p, err := pgx.CollectExactlyOneRow(rows, scanPublisher)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return p, domain.NotFound("publisher with user ID", fmt.Sprint(userID))
 	}
 	return p, translate(err)
@@ -421,7 +422,7 @@ func (s *Store) PublisherByUserID(ctx context.Context, userID int64) (domain.Pub
 func (s *Store) SiteBySiteID(ctx context.Context, siteID int64) (domain.Site, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+siteColumns+` FROM sites WHERE site_id = $1`, siteID)
 	x, err := pgx.CollectExactlyOneRow(rows, scanSite)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return x, domain.NotFound("site with site ID", fmt.Sprint(siteID))
 	}
 	return x, translate(err)

@@ -55,7 +55,7 @@ func headersJSON(h []domain.Header) []byte {
 	if len(h) == 0 {
 		return []byte("[]")
 	}
-	b, _ := json.Marshal(h)
+	b, _ := json.Marshal(h) //nolint:errcheck // headers are strings, which always marshal
 	return b
 }
 

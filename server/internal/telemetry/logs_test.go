@@ -12,6 +12,8 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 type lockedBuffer struct {
@@ -93,16 +95,12 @@ func TestRateLimitedSummaryComesOnItsOwn(t *testing.T) {
 	for range 10 {
 		log.Warn("flood")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	if !testwait.Poll(10*time.Second, func() bool {
 		lines := buf.lines()
-		if last := lines[len(lines)-1]; last["msg"] == "log lines suppressed" && last["suppressed"] == float64(9) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no summary: %v", lines)
-		}
-		time.Sleep(10 * time.Millisecond) // polling, with a deadline
+		last := lines[len(lines)-1]
+		return last["msg"] == "log lines suppressed" && last["suppressed"] == float64(9)
+	}) {
+		t.Fatalf("no summary: %v", buf.lines())
 	}
 }
 
