@@ -13,6 +13,7 @@ import (
 
 	"github.com/batonhq/baton/server/internal/domain"
 	"github.com/batonhq/baton/server/internal/partners"
+	"github.com/batonhq/baton/server/internal/postback"
 )
 
 // CheckClicker follows a tracking link once, without following the
@@ -252,17 +253,18 @@ func (c *Checker) networkLink(ctx context.Context, n domain.Network, linkID stri
 func (c *Checker) partnerHop(ctx context.Context, n domain.Network, loc string) CheckHop {
 	h := CheckHop{Name: "partner_click"}
 	status, next, err := c.partnerClick(ctx, loc)
+	answer := postback.ReadAnswer(status)
 	switch {
 	case err != nil:
 		h.Detail = fmt.Sprintf("Baton could not request network %s's click URL %s: %v", n.ID, loc, err)
 		h.Fix = "check the offer's landing URL (its host, and BATON_POSTBACK_ALLOW for a private address)"
-	case status >= 200 && status < 400:
+	case answer == postback.AnswerOK || answer == postback.AnswerRedirect:
 		h.OK = true
 		h.Detail = fmt.Sprintf("network %s's click URL answered %d", n.ID, status)
 		if next != "" {
 			h.Detail += " (to " + next + ")"
 		}
-	case status == 404 || status == 410:
+	case answer == postback.AnswerWrongPath || answer == postback.AnswerGone:
 		h.Detail = fmt.Sprintf("network %s's click URL %s answered %d", n.ID, loc, status)
 		h.Fix = fmt.Sprintf("the network answered %d: check the offer's landing URL (the network's click URL and its path)", status)
 	default:
@@ -293,14 +295,15 @@ func (c *Checker) link(ctx context.Context, pub domain.Publisher, linkID string)
 // clickHops sends the test click and checks the redirect and the IDs kept.
 func (c *Checker) clickHops(ctx context.Context, res *CheckResult, clickURL string, offer domain.Offer, param, value string) (domain.Click, string, bool) {
 	status, loc, err := c.click(ctx, clickURL)
+	answer := postback.ReadAnswer(status)
 	switch {
 	case err != nil:
 		return domain.Click{}, "", res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("Baton could not follow its own tracking link %s: %v", clickURL, err),
 			Fix: "check BATON_PUBLIC_URL (and the advertiser's tracking domain): Baton must reach its own links"})
-	case status == 410:
+	case answer == postback.AnswerGone:
 		return domain.Click{}, "", res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("the tracking link %s answered 410: offer %s is paused and has no fallback", clickURL, offer.ID),
 			Fix: "activate the offer, then check again"})
-	case status < 300 || status > 399 || loc == "":
+	case answer != postback.AnswerRedirect || loc == "":
 		return domain.Click{}, "", res.add(CheckHop{Name: "redirect", Detail: fmt.Sprintf("the tracking link %s answered %d without a redirect", clickURL, status),
 			Fix: "check the link and its offer's landing URL"})
 	}
@@ -481,6 +484,7 @@ func answerHop(ep domain.PostbackEndpoint, deliveryID string, a domain.Attempt) 
 		said = fmt.Sprintf(" (%q)", a.ResponseExcerpt)
 	}
 	h.Detail = fmt.Sprintf("delivery %s: %s", deliveryID, a.URL)
+	answer := postback.ReadAnswer(a.StatusCode)
 	switch {
 	case a.Outcome == "success":
 		h.OK = true
@@ -495,16 +499,16 @@ func answerHop(ep domain.PostbackEndpoint, deliveryID string, a domain.Attempt) 
 	case a.Outcome == "network_error":
 		h.Detail = fmt.Sprintf("Baton could not connect to %s: %s", a.URL, a.Error)
 		h.Fix = "check the endpoint's host name and port"
-	case a.StatusCode == 404 || a.StatusCode == 405 || a.StatusCode == 410: //nolint:usestdlibvars // service does not import net/http: these are the partner's answers, read for advice
+	case answer == postback.AnswerWrongPath || answer == postback.AnswerGone:
 		h.Detail = fmt.Sprintf("the partner answered %d%s to %s", a.StatusCode, said, a.URL)
 		h.Fix = "the partner answered " + fmt.Sprint(a.StatusCode) + ": check the endpoint path (and method)"
-	case a.StatusCode == 401 || a.StatusCode == 403: //nolint:usestdlibvars // service does not import net/http: these are the partner's answers, read for advice
+	case answer == postback.AnswerRefusedCredentials:
 		h.Detail = fmt.Sprintf("the partner answered %d%s to %s", a.StatusCode, said, a.URL)
 		h.Fix = "the partner refused the credentials: check the token, key or password in the endpoint"
-	case a.StatusCode >= 300 && a.StatusCode < 400:
+	case answer == postback.AnswerRedirect:
 		h.Detail = fmt.Sprintf("the partner answered with a redirect (%d) to %s; Baton does not follow redirects", a.StatusCode, a.URL)
 		h.Fix = "use the URL the partner redirects to (often https instead of http)"
-	case a.StatusCode >= 500 || a.StatusCode == 429 || a.StatusCode == 408: //nolint:usestdlibvars // service does not import net/http: these are the partner's answers, read for advice
+	case answer == postback.AnswerReceiverFailed:
 		h.Detail = fmt.Sprintf("the partner answered %d%s to %s; Baton retries", a.StatusCode, said, a.URL)
 		h.Fix = "the partner's receiver failed: try again later, or ask the partner"
 	default:
