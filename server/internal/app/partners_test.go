@@ -151,9 +151,9 @@ var upstreamCases = []upstreamCase{
 		func(r *http.Request, q url.Values, id, order string) []string {
 			return want(r, "GET", "/", q, map[string]string{"nid": "7", "transaction_id": id, "amount": "~" + decimal, "order_id": order})
 		}, ""},
-	{"keitaro", func(b string) map[string]string { return map[string]string{"base": b, "postback_key": "k3y"} }, "subid=%s",
+	{"keitaro", func(b string) map[string]string { return map[string]string{"base": b, "postback_key": "k3y-9f2"} }, "subid=%s",
 		func(r *http.Request, q url.Values, id, order string) []string {
-			return want(r, "GET", "/k3y/postback", q, map[string]string{"subid": id, "status": "~lead|sale|rejected|rebill",
+			return want(r, "GET", "/k3y-9f2/postback", q, map[string]string{"subid": id, "status": "~lead|sale|rejected|rebill",
 				"payout": "~" + decimal, "currency": "~[A-Z]{3}", "tid": "~.+"})
 		}, ""},
 	{"voluum", func(b string) map[string]string { return map[string]string{"base": b} }, "cid=%s",

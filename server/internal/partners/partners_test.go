@@ -94,15 +94,18 @@ func TestFillSplitsEndpointsByStatusSpelling(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Endpoint{
-		{Events: []string{"pending"}, Method: "GET", URLTemplate: "https://offers.affise.example/postback?clickid={sub1}&action_id={order_id}&sum={amount}&status=2&secure=s+e"},
-		{Events: []string{"approved"}, Method: "GET", URLTemplate: "https://offers.affise.example/postback?clickid={sub1}&action_id={order_id}&sum={amount}&status=1&secure=s+e"},
-		{Events: []string{"rejected", "reversed"}, Method: "GET", URLTemplate: "https://offers.affise.example/postback?clickid={sub1}&action_id={order_id}&sum={amount}&status=3&secure=s+e"},
+		{Events: []string{"pending"}, Method: "GET", URLTemplate: "https://offers.affise.example/postback?clickid={sub1}&action_id={order_id}&sum={amount}&status=2&secure={secret:secure}"},
+		{Events: []string{"approved"}, Method: "GET", URLTemplate: "https://offers.affise.example/postback?clickid={sub1}&action_id={order_id}&sum={amount}&status=1&secure={secret:secure}"},
+		{Events: []string{"rejected", "reversed"}, Method: "GET", URLTemplate: "https://offers.affise.example/postback?clickid={sub1}&action_id={order_id}&sum={amount}&status=3&secure={secret:secure}"},
 	}
 	if len(p.Endpoints) != len(want) {
 		t.Fatalf("endpoints %+v", p.Endpoints)
 	}
 	for i := range want {
-		if !slices.Equal(p.Endpoints[i].Events, want[i].Events) || p.Endpoints[i].URLTemplate != want[i].URLTemplate {
+		// The secret input is sealed with the endpoint, as typed (the
+		// renderer escapes it), never written into the template.
+		if !slices.Equal(p.Endpoints[i].Events, want[i].Events) || p.Endpoints[i].URLTemplate != want[i].URLTemplate ||
+			!slices.Equal(p.Endpoints[i].Secrets, []SecretValue{{Name: "secure", Value: "s e"}}) {
 			t.Errorf("endpoint %d = %+v\n want %+v", i, p.Endpoints[i], want[i])
 		}
 	}
@@ -143,7 +146,8 @@ func TestFillRefusesBadInputsByName(t *testing.T) {
 	f, _ := Lookup("fc2")
 	p, err := Fill(f, Upstream, map[string]string{"shop_id": "26", "password": "pw"})
 	if err != nil || p.Endpoints[0].URLTemplate != "https://affiliate.fc2.com/tracking/tracking_post.php" ||
-		p.Endpoints[0].BodyTemplate != "shopid=26&unique_id={order_id}&amount_y={amount}&ref_userid={sub1}&ref_siteid={sub2}&passwd=pw" ||
+		p.Endpoints[0].BodyTemplate != "shopid=26&unique_id={order_id}&amount_y={amount}&ref_userid={sub1}&ref_siteid={sub2}&passwd={secret:password}" ||
+		!slices.Equal(p.Endpoints[0].Secrets, []SecretValue{{Name: "password", Value: "pw"}}) ||
 		!slices.Equal(p.SubIDParams, []string{"aff_userid", "aff_siteid"}) {
 		t.Errorf("fc2: %+v %v", p, err)
 	}

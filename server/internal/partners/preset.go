@@ -16,6 +16,15 @@ type Endpoint struct {
 	Method       string // GET or POST_FORM
 	URLTemplate  string
 	BodyTemplate string
+	// Secrets are the secret inputs (a password, a postback key), which
+	// the templates use as {secret:NAME}: saved sealed with the endpoint,
+	// never in a template that a reader of the endpoint sees.
+	Secrets []SecretValue
+}
+
+// SecretValue is one sealed secret of a filled endpoint.
+type SecretValue struct {
+	Name, Value string
 }
 
 // Preset is what connecting a system fills in. For Upstream: a publisher
@@ -50,6 +59,20 @@ func Fill(s System, role Role, in map[string]string) (Preset, error) {
 	if err != nil {
 		return Preset{}, err
 	}
+	var secrets []SecretValue
+	var secretNames []string
+	for _, i := range s.Inputs {
+		if !i.Secret {
+			continue
+		}
+		v := strings.TrimSpace(in[i.Name])
+		if v == "" {
+			v = i.Default
+		}
+		secrets = append(secrets, SecretValue{Name: i.Name, Value: v})
+		secretNames = append(secretNames, i.Name)
+		vals[i.Name] = "{secret:" + i.Name + "}"
+	}
 	p.SubIDParams = append([]string{s.ClickIDParam}, s.SubIDParams...)
 	groups := map[string][]string{}
 	var order []string
@@ -73,9 +96,9 @@ func Fill(s System, role Role, in map[string]string) (Preset, error) {
 			v = withStatus(vals, key)
 		}
 		ep := Endpoint{Events: groups[key], Method: s.Method,
-			URLTemplate: substitute(s.URLTemplate, v), BodyTemplate: substitute(s.BodyTemplate, v)}
+			URLTemplate: substitute(s.URLTemplate, v), BodyTemplate: substitute(s.BodyTemplate, v), Secrets: secrets}
 		for _, t := range []string{ep.URLTemplate, ep.BodyTemplate} {
-			if _, err := postback.Parse(t); err != nil {
+			if _, err := postback.ParseSecret(t, secretNames); err != nil {
 				return Preset{}, fmt.Errorf("preset %s: %w", s.ID, err)
 			}
 		}

@@ -94,6 +94,9 @@ func presetToProto(req *batonv1.GetPartnerPresetRequest, role partners.Role, p p
 		for _, ep := range p.Endpoints {
 			r := &batonv1.CreatePostbackEndpointRequest{PublisherId: req.GetPublisherId(), OfferId: req.GetOfferId(),
 				Method: partnerMethods[ep.Method], UrlTemplate: ep.URLTemplate, BodyTemplate: ep.BodyTemplate}
+			for _, sec := range ep.Secrets {
+				r.Secrets = append(r.Secrets, &batonv1.EndpointSecret{Name: sec.Name, Value: sec.Value})
+			}
 			for _, e := range ep.Events {
 				r.Events = append(r.Events, eventNames[domain.ConversionStatus(e)])
 			}
