@@ -35,8 +35,8 @@ type batchCall[In, Out any] struct {
 	done chan struct{}
 }
 
-func newBatcher[In, Out any](max, parallel int, timeout time.Duration, run func(context.Context, []In) ([]Out, error)) *batcher[In, Out] {
-	return &batcher[In, Out]{run: run, max: max, parallel: parallel, timeout: timeout}
+func newBatcher[In, Out any](maxSize, parallel int, timeout time.Duration, run func(context.Context, []In) ([]Out, error)) *batcher[In, Out] {
+	return &batcher[In, Out]{run: run, max: maxSize, parallel: parallel, timeout: timeout}
 }
 
 // do runs in within a batch and returns its result; it gives up when ctx

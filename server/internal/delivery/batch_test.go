@@ -97,7 +97,7 @@ func TestManyDeliveriesAtOnceEachSentOnceAndLogged(t *testing.T) {
 		return d.State == domain.DeliverySucceeded && d.AttemptCount == 1 && len(d.Attempts) == 1 && d.Attempts[0].Outcome == "success"
 	}))
 	testwait.Until(t, 60*time.Second, "every delivery to the 503 endpoint has its attempt logged", settled(eps[1].ID, func(d domain.Delivery) bool {
-		return d.State == domain.DeliveryPending && d.AttemptCount == 1 && len(d.Attempts) == 1 && d.Attempts[0].StatusCode == 503 &&
+		return d.State == domain.DeliveryPending && d.AttemptCount == 1 && len(d.Attempts) == 1 && d.Attempts[0].StatusCode == http.StatusServiceUnavailable &&
 			d.NextAttemptAt != nil && d.NextAttemptAt.After(now.Add(45*time.Minute)) // an hour, less the jitter (20%)
 	}))
 	mu.Lock()
