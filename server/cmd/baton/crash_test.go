@@ -178,14 +178,7 @@ func TestPostbackOutboxSurvivesKill9(t *testing.T) {
 	defer close(release)
 	env := []string{"BATON_POSTBACK_ALLOW=127.0.0.0/8", "BATON_POSTBACK_TIMEOUT=1s", "BATON_POSTBACK_RESCUE_AFTER=4s", "BATON_POSTBACK_SCHEDULE=1s"}
 	p := startBatonEnv(t, dbURL, dataDir, addr, env...)
-	ctx := context.Background()
-	base := "http://" + addr
-	sid := endpointAndClick(t, base, rcv.URL)
-	conv := batonv1connect.NewConversionServiceClient(http.DefaultClient, base, bearerKey("bk_demo_advertiser_key_0000000000"))
-	amount := int64(3000)
-	if _, err := conv.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: sid, OrderId: "CRASH-1", AmountJpy: &amount}); err != nil {
-		t.Fatal(err)
-	}
+	conversionsOwingPostbacks(t, "http://"+addr, rcv.URL, "CRASH-1")
 	delivered := func(n int) func() bool {
 		return func() bool {
 			mu.Lock()

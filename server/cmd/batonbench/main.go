@@ -219,7 +219,10 @@ func orchestrate(args []string) error {
 	concList := fs.String("c", "8,64,256", "concurrency levels")
 	out := fs.String("out", "bench-results.txt", "file to write the table to")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server side to this file")
-	suites := fs.String("suites", "clicks,tracing,conversions,postbacks,growth", "which benchmarks to run")
+	suites := fs.String("suites", "clicks,tracing,conversions,postbacks,deliveries,growth", "which benchmarks to run")
+	sustain := fs.Duration("sustain", 30*time.Second, "how long the deliveries benchmark records conversions without pause")
+	sustainConc := fs.Int("sustain-c", 64, "clients of the deliveries benchmark")
+	pbWorkers := fs.Int("postback-workers", 0, "BATON_POSTBACK_WORKERS of the Baton measured (0: its default)")
 	growth := fs.String("growth", "1000000,10000000", "click table sizes for the growth benchmark")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -250,6 +253,9 @@ func orchestrate(args []string) error {
 	cfg.DatabaseURL = os.Getenv("BATON_BENCH_DATABASE_URL")
 	cfg.AdminKey = "bench-admin-key-0123456789"
 	cfg.PostbackAllow = "127.0.0.0/8" // the receiver is on loopback
+	if *pbWorkers > 0 {
+		cfg.PostbackWorkers = *pbWorkers
+	}
 	batonLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -399,6 +405,18 @@ func orchestrate(args []string) error {
 		}
 		b.WriteString(pbTable)
 		fmt.Fprintf(&b, "targets (issue 5): 2,000 deliveries/s or more; p50 from conversion to postback received under 50 ms\n\n")
+	}
+	if run("deliveries") {
+		for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			if n, _, err := db.Store.PendingDeliveries(ctx); err == nil && n == 0 {
+				break
+			}
+		}
+		table, err := deliveriesBench(ctx, cfg, clickID, recv, "http://"+recvLn.Addr().String(), *sustainConc, *runs, *sustain)
+		if err != nil {
+			return err
+		}
+		b.WriteString(table)
 	}
 	if run("growth") {
 		table, err := growthBench(ctx, pool, cfg, *growth, *dur, *runs)
@@ -598,25 +616,7 @@ func postbackBench(ctx context.Context, cfg config.Config, clickID string, recv 
 	const n = 2000
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 10 * time.Second}
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	record := func(order string) error {
-		body := `{"clickId":"` + clickID + `","orderId":"` + order + `","amountJpy":"1980"}`
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cfg.Addr+"/baton.v1.ConversionService/RecordConversion", strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+cfg.AdminKey)
-		res, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("RecordConversion: %s", res.Status)
-		}
-		return nil
-	}
+	record := func(order string) error { return recordConversion(ctx, client, cfg, clickID, order) }
 	// each runs f(i) for i in 1..n from conc goroutines.
 	each := func(conc int, f func(i int64)) {
 		var wg sync.WaitGroup

@@ -41,8 +41,14 @@ const QueueName = domain.DeliveryQueue
 
 // Store is what the queue and its worker read and write.
 type Store interface {
-	LoadDelivery(ctx context.Context, id string) (domain.Delivery, error)
-	EndpointForDelivery(ctx context.Context, id string) (domain.PostbackEndpoint, []string, error)
+	// LoadDeliveries reads deliveries by ID (a missing one is left out).
+	LoadDeliveries(ctx context.Context, ids []string) ([]domain.Delivery, error)
+	// EndpointsForDeliveries reads endpoints that were not deleted, by ID,
+	// with their secrets opened.
+	EndpointsForDeliveries(ctx context.Context, ids []string) (map[string]domain.SendableEndpoint, error)
+	// RecordAttempts appends attempts and moves their deliveries, in one
+	// statement: all or none. RecordAttempt is one of them.
+	RecordAttempts(ctx context.Context, recs []domain.AttemptRecord) error
 	RecordAttempt(ctx context.Context, id string, a domain.Attempt, state domain.DeliveryState, nextAt *time.Time) error
 	SetDeliveryState(ctx context.Context, id string, state domain.DeliveryState) error
 	EndpointFailed(ctx context.Context, id string, now, disableBefore time.Time) (bool, error)
@@ -66,7 +72,8 @@ type NewRunner func(cfg *river.Config) (Runner, error)
 type Options struct {
 	// Schedule is the wait before each retry (postback.DefaultSchedule).
 	Schedule []time.Duration
-	// Workers is how many deliveries run at once.
+	// Workers is how many deliveries run at once (River's MaxWorkers): also
+	// the most a fetch claims, and so the largest read and write batch.
 	Workers int
 	// Client sends the requests (Guard.Client in production).
 	Client *http.Client
@@ -124,6 +131,8 @@ func NewQueue(st Store, newRunner NewRunner, o Options) (*Queue, error) {
 	workers := river.NewWorkers()
 	w := &worker{store: st, client: o.Client, schedule: o.Schedule, disableAfter: o.DisableAfter, now: o.Now, log: o.Logger,
 		rnd: rand.Float64, labels: newEndpointLabels(o.MetricEndpoints)}
+	w.loads = newBatcher(o.Workers, batchParallel, o.AttemptTimeout, w.loadBatch)
+	w.records = newBatcher(o.Workers, batchParallel, o.AttemptTimeout, w.recordBatch)
 	if err := river.AddWorkerSafely(workers, w); err != nil {
 		return nil, err
 	}

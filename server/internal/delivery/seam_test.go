@@ -34,31 +34,17 @@ func TestMain(m *testing.M) {
 	os.Exit(testdb.Main(m))
 }
 
-// TestQueueDeliversThroughTheStoreWithSecretsOutOfSpans runs the queue on a
-// real database through the store's seam (the outbox insert in the
-// conversion's transaction, the River client the store builds): the
-// receiver gets the sealed secrets and a traceparent, and no span
-// attribute or status holds a secret; the attempt span's url.full is the
-// masked URL.
-func TestQueueDeliversThroughTheStoreWithSecretsOutOfSpans(t *testing.T) {
-	const apiKey, hdrKey = "sk_live_Tr4ce/Key+1", "hdr_live_Tr4ceHeader"
-	var mu sync.Mutex
-	var got []*http.Request
-	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		got = append(got, r)
-		mu.Unlock()
-		_, _ = io.WriteString(w, "ok "+r.URL.Query().Get("k"))
-	}))
-	defer rcv.Close()
-
+// seamStore opens a migrated store (closed with the test) holding an
+// advertiser, a media publisher and an active offer.
+func seamStore(t *testing.T) (*store.Store, domain.Advertiser, domain.Publisher, domain.Offer) {
+	t.Helper()
 	ctx := context.Background()
 	box, _ := secretbox.New(bytes.Repeat([]byte{2}, secretbox.KeySize))
 	st, err := store.Open(ctx, testdb.URL(t), store.Options{Box: box})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(st.Close)
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +65,29 @@ func TestQueueDeliversThroughTheStoreWithSecretsOutOfSpans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, adv, pub, offer
+}
+
+// TestQueueDeliversThroughTheStoreWithSecretsOutOfSpans runs the queue on a
+// real database through the store's seam (the outbox insert in the
+// conversion's transaction, the River client the store builds): the
+// receiver gets the sealed secrets and a traceparent, and no span
+// attribute or status holds a secret; the attempt span's url.full is the
+// masked URL.
+func TestQueueDeliversThroughTheStoreWithSecretsOutOfSpans(t *testing.T) {
+	const apiKey, hdrKey = "sk_live_Tr4ce/Key+1", "hdr_live_Tr4ceHeader"
+	var mu sync.Mutex
+	var got []*http.Request
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "ok "+r.URL.Query().Get("k"))
+	}))
+	defer rcv.Close()
+
+	ctx := context.Background()
+	st, adv, pub, offer := seamStore(t)
 	if _, err := st.CreateEndpoint(ctx, domain.PostbackEndpoint{PublisherID: pub.ID, Events: []domain.ConversionStatus{domain.StatusPending},
 		Method: domain.MethodGet, URLTemplate: rcv.URL + "/cv?c={click_id}&k={secret:api_key}",
 		Secrets: []domain.EndpointSecret{{Name: "api_key", Value: apiKey}, {Name: "X-Api-Key", Header: true, Value: hdrKey}}}, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {

@@ -51,6 +51,8 @@ type worker struct {
 	log          *slog.Logger
 	rnd          func() float64
 	labels       *endpointLabels
+	loads        *batcher[string, loaded]
+	records      *batcher[domain.AttemptRecord, error]
 }
 
 // Request is a rendered postback, ready to send.
@@ -75,23 +77,24 @@ func Render(ep domain.PostbackEndpoint, d domain.Delivery, secrets []string, now
 
 // Work implements river.Worker: one attempt of one delivery.
 func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	d, err := w.store.LoadDelivery(ctx, job.Args.DeliveryID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return nil // rolled back or purged: nothing owed
-	}
+	l, err := w.loads.do(ctx, job.Args.DeliveryID)
 	if err != nil {
 		return err // River retries: the database is down
 	}
+	if !l.found {
+		return nil // rolled back or purged: nothing owed
+	}
+	d := l.d
 	if d.State != domain.DeliveryPending {
 		return nil // already settled (a duplicate job, or cancelled)
 	}
-	ep, secrets, err := w.store.EndpointForDelivery(ctx, d.EndpointID)
-	if errors.Is(err, domain.ErrNotFound) || (err == nil && ep.State != domain.EndpointEnabled) {
+	ep, secrets := l.ep.Endpoint, l.ep.Secrets
+	if !l.epFound || ep.State != domain.EndpointEnabled {
 		w.log.InfoContext(ctx, "postback cancelled: endpoint disabled or deleted", "delivery_id", d.ID, "endpoint_id", d.EndpointID)
 		return w.store.SetDeliveryState(ctx, d.ID, domain.DeliveryCancelled)
 	}
-	if err != nil {
-		return err
+	if l.ep.Err != nil {
+		return l.ep.Err
 	}
 	number := d.AttemptCount + 1
 	ctx, span := tracer.Start(telemetry.ContextFrom(ctx, d.TraceParent), "baton.postback.deliver", trace.WithSpanKind(trace.SpanKindClient),
@@ -144,7 +147,7 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	attempt.Error, attempt.ResponseExcerpt = req.Scrubber.Scrub(attempt.Error), req.Scrubber.Scrub(attempt.ResponseExcerpt)
 	attempts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", attempt.Outcome), attribute.String("endpoint", w.labels.label(ep.ID))))
 	latency.Record(ctx, attempt.Latency.Seconds(), metric.WithAttributes(attribute.String("outcome", attempt.Outcome)))
-	if err := w.store.RecordAttempt(ctx, d.ID, attempt, state, nextAt); err != nil {
+	if err := w.record(ctx, domain.AttemptRecord{DeliveryID: d.ID, Attempt: attempt, State: state, NextAt: nextAt}); err != nil {
 		return err
 	}
 	w.log.InfoContext(ctx, "postback attempt", "delivery_id", d.ID, "endpoint_id", ep.ID, "attempt", number,
@@ -166,6 +169,80 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		return nil
 	}
 	return river.JobSnooze(snooze)
+}
+
+// batchParallel is how many read (and write) batches may be in the
+// database at once: one forms while another runs.
+const batchParallel = 2
+
+// loaded is a delivery as the worker reads it, with its endpoint.
+type loaded struct {
+	d       domain.Delivery
+	found   bool
+	ep      domain.SendableEndpoint
+	epFound bool
+}
+
+// loadBatch reads the deliveries of a batch of jobs and their endpoints:
+// two statements for the whole batch.
+func (w *worker) loadBatch(ctx context.Context, ids []string) ([]loaded, error) {
+	list, err := w.store.LoadDeliveries(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]domain.Delivery, len(list))
+	var endpoints []string
+	seen := map[string]bool{}
+	for _, d := range list {
+		byID[d.ID] = d
+		if d.State == domain.DeliveryPending && !seen[d.EndpointID] {
+			seen[d.EndpointID] = true
+			endpoints = append(endpoints, d.EndpointID)
+		}
+	}
+	var eps map[string]domain.SendableEndpoint
+	if len(endpoints) > 0 {
+		if eps, err = w.store.EndpointsForDeliveries(ctx, endpoints); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]loaded, len(ids))
+	for i, id := range ids {
+		d, ok := byID[id]
+		out[i].d, out[i].found = d, ok
+		out[i].ep, out[i].epFound = eps[d.EndpointID]
+	}
+	return out, nil
+}
+
+// record writes one attempt within a batch of them.
+func (w *worker) record(ctx context.Context, r domain.AttemptRecord) error {
+	err, batchErr := w.records.do(ctx, r)
+	if batchErr != nil {
+		return batchErr
+	}
+	return err
+}
+
+// recordBatch writes a batch of attempts in one statement. If it fails
+// (one attempt in it is refused: a duplicate job recorded the same attempt
+// first, or its delivery is gone), each is written alone, so that one bad
+// attempt fails only its own job, which River retries.
+func (w *worker) recordBatch(ctx context.Context, recs []domain.AttemptRecord) ([]error, error) {
+	errs := make([]error, len(recs))
+	seen := make(map[string]bool, len(recs))
+	unique := true
+	for _, r := range recs {
+		unique = unique && !seen[r.DeliveryID]
+		seen[r.DeliveryID] = true
+	}
+	if unique && w.store.RecordAttempts(ctx, recs) == nil {
+		return errs, nil
+	}
+	for i, r := range recs {
+		errs[i] = w.store.RecordAttempt(ctx, r.DeliveryID, r.Attempt, r.State, r.NextAt)
+	}
+	return errs, nil
 }
 
 // send makes one HTTP attempt and fills in the attempt's record.

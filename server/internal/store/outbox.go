@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -35,8 +36,12 @@ func (deliveryJob) InsertOpts() river.InsertOpts {
 
 // newJobInserter is an insert-only River client on the pool (no queues, no
 // workers, never started): it only writes jobs inside transactions.
+//
+// Its FetchCooldown is how often it may tell the workers (LISTEN/NOTIFY)
+// that jobs were inserted: River's default (100 ms) would leave a new
+// postback waiting up to that long, or for the workers' next poll.
 func newJobInserter(s *Store) (*river.Client[pgx.Tx], error) {
-	c, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{Logger: s.log.With("component", "river")})
+	c, err := river.NewClient(riverpgxv5.New(s.pool), &river.Config{Logger: s.log.With("component", "river"), FetchCooldown: InsertNotifyEvery})
 	if err != nil {
 		return nil, fmt.Errorf("store: postback outbox: %w", err)
 	}
@@ -87,13 +92,44 @@ type QueueClient struct {
 	c *river.Client[pgx.Tx]
 }
 
-// QueueClient builds the working River client from cfg.
+// InsertNotifyEvery bounds how often inserting postback jobs notifies the
+// workers.
+const InsertNotifyEvery = 5 * time.Millisecond
+
+// SendConns is the size of the postback workers' own pool: River's fetches,
+// completions, LISTEN and maintenance, and the workers' batched reads and
+// writes. Batched, a few connections carry thousands of deliveries a
+// second; on the shared pool they would queue behind every request's
+// transaction, and deliveries fall behind the intake that causes them.
+const SendConns = 8
+
+// QueueClient builds the working River client from cfg, on a pool of its
+// own (SendConns) that the workers' reads and writes share.
 func (s *Store) QueueClient(cfg *river.Config) (*QueueClient, error) {
-	c, err := river.NewClient(riverpgxv5.New(s.pool), cfg)
+	pcfg := s.pool.Config().Copy()
+	pcfg.MaxConns = SendConns
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
+		return nil, fmt.Errorf("store: postback pool: %w", translate(err))
+	}
+	c, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		pool.Close()
 		return nil, err
 	}
+	if old := s.send.Swap(pool); old != nil {
+		old.Close()
+	}
 	return &QueueClient{c: c}, nil
+}
+
+// sendPool is the pool of the workers' reads and writes: their own once
+// QueueClient has built it, the store's until then.
+func (s *Store) sendPool() *pgxpool.Pool {
+	if p := s.send.Load(); p != nil {
+		return p
+	}
+	return s.pool
 }
 
 // Start starts the workers.

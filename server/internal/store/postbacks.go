@@ -178,7 +178,7 @@ func (s *Store) EndpointSecrets(ctx context.Context, id string) ([]string, error
 // has been failing since before disableBefore. It reports whether it did.
 func (s *Store) EndpointFailed(ctx context.Context, id string, now, disableBefore time.Time) (bool, error) {
 	var disabled bool
-	err := s.pool.QueryRow(ctx, `UPDATE postback_endpoints SET
+	err := s.sendPool().QueryRow(ctx, `UPDATE postback_endpoints SET
 		failing_since = coalesce(failing_since, $2),
 		state = CASE WHEN coalesce(failing_since, $2) < $3 AND state = 'enabled' THEN 'disabled_failing' ELSE state END,
 		state_reason = CASE WHEN coalesce(failing_since, $2) < $3 AND state = 'enabled'
@@ -191,7 +191,7 @@ func (s *Store) EndpointFailed(ctx context.Context, id string, now, disableBefor
 
 // EndpointSucceeded clears an endpoint's failure record.
 func (s *Store) EndpointSucceeded(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE postback_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, id)
+	_, err := s.sendPool().Exec(ctx, `UPDATE postback_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, id)
 	return translate(err)
 }
 
@@ -316,7 +316,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f domain.DeliveryFilter, pag
 // RecordAttempt appends an attempt and moves the delivery to state, with
 // nextAt the time of the next attempt (pending only), in one statement.
 func (s *Store) RecordAttempt(ctx context.Context, id string, a domain.Attempt, state domain.DeliveryState, nextAt *time.Time) error {
-	_, err := s.pool.Exec(ctx, `WITH attempt AS (
+	_, err := s.sendPool().Exec(ctx, `WITH attempt AS (
 			INSERT INTO postback_attempts (delivery_id, number, at, url, status_code, outcome, latency_us, response_excerpt, error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
 		UPDATE postback_deliveries SET state = $10, attempt_count = $2, next_attempt_at = $11, updated_at = $3 WHERE id = $1`,
@@ -338,48 +338,116 @@ func (s *Store) LoadDelivery(ctx context.Context, id string) (domain.Delivery, e
 // signing secrets (the current one, and the previous during an overlap) and
 // its sealed secrets opened (e.Secrets with values), in one read.
 func (s *Store) EndpointForDelivery(ctx context.Context, id string) (domain.PostbackEndpoint, []string, error) {
-	var cur, prev, sealed []byte
-	var prevExp *time.Time
-	rows, _ := s.pool.Query(ctx, `SELECT `+endpointColumns+`, secret_sealed, previous_secret_sealed, previous_secret_expires_at,
-		secrets_sealed FROM postback_endpoints WHERE id = $1 AND deleted_at IS NULL`, id)
-	e, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (domain.PostbackEndpoint, error) {
-		var e domain.PostbackEndpoint
+	m, err := s.EndpointsForDeliveries(ctx, []string{id})
+	if err != nil {
+		return domain.PostbackEndpoint{}, nil, err
+	}
+	e, ok := m[id]
+	if !ok {
+		return e.Endpoint, nil, domain.NotFound("postback endpoint", id)
+	}
+	return e.Endpoint, e.Secrets, e.Err
+}
+
+// EndpointsForDeliveries is EndpointForDelivery for many endpoints in one
+// read: the ones not deleted, by ID (a missing ID was deleted). An endpoint
+// whose secrets cannot be opened has Err set; the others are unaffected.
+func (s *Store) EndpointsForDeliveries(ctx context.Context, ids []string) (map[string]domain.SendableEndpoint, error) {
+	type row struct {
+		e                 domain.PostbackEndpoint
+		cur, prev, sealed []byte
+		prevExp           *time.Time
+	}
+	rows, _ := s.sendPool().Query(ctx, `SELECT `+endpointColumns+`, secret_sealed, previous_secret_sealed, previous_secret_expires_at,
+		secrets_sealed FROM postback_endpoints WHERE id = ANY($1) AND deleted_at IS NULL`, ids)
+	list, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+		var r row
+		e := &r.e
 		var events []string
 		var method, state string
 		var headers, secretNames []byte
-		err := row.Scan(&e.ID, &e.PublisherID, &e.OfferID, &events, &method, &e.URLTemplate, &e.BodyTemplate, &headers,
+		err := cr.Scan(&e.ID, &e.PublisherID, &e.OfferID, &events, &method, &e.URLTemplate, &e.BodyTemplate, &headers,
 			&e.SignatureParam, &e.Test, &state, &e.StateReason, &e.FailingSince, &e.SecretHint, &e.CreatedAt, &e.UpdatedAt,
-			&secretNames, &cur, &prev, &prevExp, &sealed)
+			&secretNames, &r.cur, &r.prev, &r.prevExp, &r.sealed)
 		if err != nil {
-			return e, err
+			return r, err
 		}
-		return e, finishEndpoint(&e, events, method, state, headers, secretNames)
+		return r, finishEndpoint(e, events, method, state, headers, secretNames)
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return e, nil, domain.NotFound("postback endpoint", id)
-	}
 	if err != nil {
-		return e, nil, translate(err)
+		return nil, translate(err)
 	}
-	if e.Secrets, err = s.openSecrets(id, sealed); err != nil {
-		return e, nil, err
+	out := make(map[string]domain.SendableEndpoint, len(list))
+	now := s.now()
+	for _, r := range list {
+		out[r.e.ID] = s.openEndpoint(r.e, r.cur, r.prev, r.sealed, r.prevExp, now)
+	}
+	return out, nil
+}
+
+// openEndpoint opens an endpoint's sealed secrets and signing secrets.
+func (s *Store) openEndpoint(e domain.PostbackEndpoint, cur, prev, sealed []byte, prevExp *time.Time, now time.Time) domain.SendableEndpoint {
+	var err error
+	if e.Secrets, err = s.openSecrets(e.ID, sealed); err != nil {
+		return domain.SendableEndpoint{Endpoint: e, Err: err}
 	}
 	c, err := s.box.Open(cur)
 	if err != nil {
-		return e, nil, fmt.Errorf("postback endpoint %s: %w", id, err)
+		return domain.SendableEndpoint{Endpoint: e, Err: fmt.Errorf("postback endpoint %s: %w", e.ID, err)}
 	}
 	secrets := []string{c}
-	if prev != nil && prevExp != nil && s.now().Before(*prevExp) {
+	if prev != nil && prevExp != nil && now.Before(*prevExp) {
 		if p, err := s.box.Open(prev); err == nil {
 			secrets = append(secrets, p)
 		}
 	}
-	return e, secrets, nil
+	return domain.SendableEndpoint{Endpoint: e, Secrets: secrets}
+}
+
+// LoadDeliveries is LoadDelivery for many deliveries in one read; a
+// missing ID is left out.
+func (s *Store) LoadDeliveries(ctx context.Context, ids []string) ([]domain.Delivery, error) {
+	rows, _ := s.sendPool().Query(ctx, `SELECT `+deliveryColumns+` FROM postback_deliveries WHERE id = ANY($1)`, ids)
+	list, err := pgx.CollectRows(rows, scanDelivery)
+	return list, translate(err)
+}
+
+// RecordAttempts is RecordAttempt for many deliveries in one statement:
+// all of them or none (an error leaves every delivery as it was). Each
+// delivery appears at most once.
+func (s *Store) RecordAttempts(ctx context.Context, recs []domain.AttemptRecord) error {
+	n := len(recs)
+	ids, urls, outcomes, excerpts, errs, states := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	numbers, codes := make([]int32, n), make([]int32, n)
+	ats, nexts := make([]time.Time, n), make([]*time.Time, n)
+	lat := make([]int64, n)
+	for i, r := range recs {
+		a := r.Attempt
+		ids[i], numbers[i], ats[i], urls[i], codes[i], outcomes[i] = r.DeliveryID, int32(a.Number), a.At, a.URL, int32(a.StatusCode), a.Outcome
+		lat[i], excerpts[i], errs[i], states[i], nexts[i] = a.Latency.Microseconds(), a.ResponseExcerpt, a.Error, string(r.State), r.NextAt
+	}
+	tag, err := s.sendPool().Exec(ctx, `WITH r AS (
+			SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::text[], $5::int[], $6::text[], $7::bigint[], $8::text[],
+				$9::text[], $10::text[], $11::timestamptz[])
+				AS r(delivery_id, number, at, url, status_code, outcome, latency_us, response_excerpt, error, state, next_at)),
+		attempt AS (
+			INSERT INTO postback_attempts (delivery_id, number, at, url, status_code, outcome, latency_us, response_excerpt, error)
+			SELECT delivery_id, number, at, url, status_code, outcome, latency_us, response_excerpt, error FROM r)
+		UPDATE postback_deliveries d SET state = r.state, attempt_count = r.number, next_attempt_at = r.next_at, updated_at = r.at
+		FROM r WHERE d.id = r.delivery_id`,
+		ids, numbers, ats, urls, codes, outcomes, lat, excerpts, errs, states, nexts)
+	if err != nil {
+		return translate(err)
+	}
+	if int(tag.RowsAffected()) != n {
+		return fmt.Errorf("record attempts: %d of %d deliveries updated", tag.RowsAffected(), n)
+	}
+	return nil
 }
 
 // SetDeliveryState moves a delivery to a state without an attempt (cancelled).
 func (s *Store) SetDeliveryState(ctx context.Context, id string, state domain.DeliveryState) error {
-	_, err := s.pool.Exec(ctx, `UPDATE postback_deliveries SET state = $2, next_attempt_at = NULL, updated_at = $3 WHERE id = $1`,
+	_, err := s.sendPool().Exec(ctx, `UPDATE postback_deliveries SET state = $2, next_attempt_at = NULL, updated_at = $3 WHERE id = $1`,
 		id, string(state), s.now())
 	return translate(err)
 }

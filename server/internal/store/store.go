@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +39,8 @@ var migrationFS embed.FS
 // Store is Baton's database.
 type Store struct {
 	pool *pgxpool.Pool
-	jobs *river.Client[pgx.Tx] // inserts postback jobs (outbox.go)
+	jobs *river.Client[pgx.Tx]        // inserts postback jobs (outbox.go)
+	send atomic.Pointer[pgxpool.Pool] // the postback workers' own connections (outbox.go)
 	box  *secretbox.Box
 	ids  *ids.Source
 	now  func() time.Time
@@ -100,8 +102,13 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close closes the pool (and the postback workers').
+func (s *Store) Close() {
+	if p := s.send.Load(); p != nil {
+		p.Close()
+	}
+	s.pool.Close()
+}
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error { return translate(s.pool.Ping(ctx)) }
