@@ -36,7 +36,7 @@ help: ## Show the targets
 
 $(BIN)/.stamp: tools/go.mod tools/go.sum
 	@mkdir -p $(BIN)
-	$(GO) build -modfile=tools/go.mod -o $(BIN)/ \
+	GOWORK=off $(GO) build -modfile=tools/go.mod -o $(BIN)/ \
 		github.com/bufbuild/buf/cmd/buf github.com/fullstorydev/grpcurl/cmd/grpcurl \
 		github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 	@touch $@
