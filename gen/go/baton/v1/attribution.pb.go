@@ -26,18 +26,22 @@ const (
 
 // Candidate is a click that was considered for a conversion.
 type Candidate struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	ClickId     string                 `protobuf:"bytes,1,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
-	PublisherId string                 `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	ClickTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=click_time,json=clickTime,proto3" json:"click_time,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the click.
+	ClickId string `protobuf:"bytes,1,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// When the click was recorded.
+	ClickTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=click_time,json=clickTime,proto3" json:"click_time,omitempty"`
 	// How the click was found (by click ID, cookie, IP, user name).
 	Path AttributionPath `protobuf:"varint,4,opt,name=path,proto3,enum=baton.v1.AttributionPath" json:"path,omitempty"`
 	// Whether it could win at all.
 	Eligible bool `protobuf:"varint,5,opt,name=eligible,proto3" json:"eligible,omitempty"`
 	// Why it won, or why it did not: "outside the 30-day window", "bot",
 	// "an later click won (last click)", ...
-	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
-	Winner        bool   `protobuf:"varint,7,opt,name=winner,proto3" json:"winner,omitempty"`
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	// True for the click that earned the conversion.
+	Winner        bool `protobuf:"varint,7,opt,name=winner,proto3" json:"winner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -121,9 +125,12 @@ func (x *Candidate) GetWinner() bool {
 	return false
 }
 
+// ExplainConversionRequest is the request of
+// AttributionService.ExplainConversion.
 type ExplainConversionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ConversionId  string                 `protobuf:"bytes,1,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the conversion.
+	ConversionId  string `protobuf:"bytes,1,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -165,18 +172,27 @@ func (x *ExplainConversionRequest) GetConversionId() string {
 	return ""
 }
 
+// ExplainConversionResponse is what AttributionService.ExplainConversion
+// answers.
 type ExplainConversionResponse struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	ConversionId string                 `protobuf:"bytes,1,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
-	Path         AttributionPath        `protobuf:"varint,2,opt,name=path,proto3,enum=baton.v1.AttributionPath" json:"path,omitempty"`
-	Model        AttributionModel       `protobuf:"varint,3,opt,name=model,proto3,enum=baton.v1.AttributionModel" json:"model,omitempty"`
-	Window       *durationpb.Duration   `protobuf:"bytes,4,opt,name=window,proto3" json:"window,omitempty"`
-	Candidates   []*Candidate           `protobuf:"bytes,5,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the conversion.
+	ConversionId string `protobuf:"bytes,1,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
+	// How the winning click was found.
+	Path AttributionPath `protobuf:"varint,2,opt,name=path,proto3,enum=baton.v1.AttributionPath" json:"path,omitempty"`
+	// The offer's attribution model that chose among the candidates.
+	Model AttributionModel `protobuf:"varint,3,opt,name=model,proto3,enum=baton.v1.AttributionModel" json:"model,omitempty"`
+	// The attribution window: clicks older than this before the sale could not
+	// win.
+	Window *durationpb.Duration `protobuf:"bytes,4,opt,name=window,proto3" json:"window,omitempty"`
+	// Every click considered, the winner among them.
+	Candidates []*Candidate `protobuf:"bytes,5,rep,name=candidates,proto3" json:"candidates,omitempty"`
 	// The winning click, if any.
 	ClickId string `protobuf:"bytes,6,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
 	// How the commission was computed, e.g. "5% of ¥1,980 = ¥99 (rounded down)".
 	CommissionRule string `protobuf:"bytes,7,opt,name=commission_rule,json=commissionRule,proto3" json:"commission_rule,omitempty"`
-	Commission     *Money `protobuf:"bytes,8,opt,name=commission,proto3" json:"commission,omitempty"`
+	// The publisher's commission for the conversion.
+	Commission *Money `protobuf:"bytes,8,opt,name=commission,proto3" json:"commission,omitempty"`
 	// The whole decision in a few sentences a partner understands.
 	Summary string `protobuf:"bytes,9,opt,name=summary,proto3" json:"summary,omitempty"`
 	// For test conversions: whether it would have been attributed.
@@ -289,21 +305,32 @@ func (x *ExplainConversionResponse) GetTest() bool {
 type ReportRow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The day in the report's time zone, "YYYY-MM-DD".
-	Day          string `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`
-	OfferId      string `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId  string `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	Clicks       int64  `protobuf:"varint,4,opt,name=clicks,proto3" json:"clicks,omitempty"`
-	UniqueClicks int64  `protobuf:"varint,5,opt,name=unique_clicks,json=uniqueClicks,proto3" json:"unique_clicks,omitempty"`
-	Conversions  int64  `protobuf:"varint,6,opt,name=conversions,proto3" json:"conversions,omitempty"`
+	Day string `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Clicks recorded.
+	Clicks int64 `protobuf:"varint,4,opt,name=clicks,proto3" json:"clicks,omitempty"`
+	// Clicks counted as unique (not duplicates, not bots).
+	UniqueClicks int64 `protobuf:"varint,5,opt,name=unique_clicks,json=uniqueClicks,proto3" json:"unique_clicks,omitempty"`
+	// Conversions recorded.
+	Conversions int64 `protobuf:"varint,6,opt,name=conversions,proto3" json:"conversions,omitempty"`
 	// Conversions per 10,000 unique clicks (basis points), to avoid floats.
-	ConversionRateBps   int64 `protobuf:"varint,7,opt,name=conversion_rate_bps,json=conversionRateBps,proto3" json:"conversion_rate_bps,omitempty"`
-	PendingConversions  int64 `protobuf:"varint,8,opt,name=pending_conversions,json=pendingConversions,proto3" json:"pending_conversions,omitempty"`
+	ConversionRateBps int64 `protobuf:"varint,7,opt,name=conversion_rate_bps,json=conversionRateBps,proto3" json:"conversion_rate_bps,omitempty"`
+	// Conversions waiting for approval.
+	PendingConversions int64 `protobuf:"varint,8,opt,name=pending_conversions,json=pendingConversions,proto3" json:"pending_conversions,omitempty"`
+	// Conversions approved.
 	ApprovedConversions int64 `protobuf:"varint,9,opt,name=approved_conversions,json=approvedConversions,proto3" json:"approved_conversions,omitempty"`
+	// Conversions rejected.
 	RejectedConversions int64 `protobuf:"varint,10,opt,name=rejected_conversions,json=rejectedConversions,proto3" json:"rejected_conversions,omitempty"`
+	// Conversions approved and then reversed.
 	ReversedConversions int64 `protobuf:"varint,11,opt,name=reversed_conversions,json=reversedConversions,proto3" json:"reversed_conversions,omitempty"`
 	// Sales and commissions, one entry per currency.
-	Sales               []*Money `protobuf:"bytes,12,rep,name=sales,proto3" json:"sales,omitempty"`
-	CommissionsPending  []*Money `protobuf:"bytes,13,rep,name=commissions_pending,json=commissionsPending,proto3" json:"commissions_pending,omitempty"`
+	Sales []*Money `protobuf:"bytes,12,rep,name=sales,proto3" json:"sales,omitempty"`
+	// Commissions of pending conversions, one entry per currency.
+	CommissionsPending []*Money `protobuf:"bytes,13,rep,name=commissions_pending,json=commissionsPending,proto3" json:"commissions_pending,omitempty"`
+	// Commissions of approved conversions, one entry per currency.
 	CommissionsApproved []*Money `protobuf:"bytes,14,rep,name=commissions_approved,json=commissionsApproved,proto3" json:"commissions_approved,omitempty"`
 	// Attributed conversions by the path that found their click (first-party
 	// tag, click cookie, click ID by API or POST, referrer IDs, recurring
@@ -450,9 +477,11 @@ func (x *ReportRow) GetConversionsByPath() []*PathCount {
 
 // PathCount is how many conversions one attribution path found.
 type PathCount struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          AttributionPath        `protobuf:"varint,1,opt,name=path,proto3,enum=baton.v1.AttributionPath" json:"path,omitempty"`
-	Conversions   int64                  `protobuf:"varint,2,opt,name=conversions,proto3" json:"conversions,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The attribution path.
+	Path AttributionPath `protobuf:"varint,1,opt,name=path,proto3,enum=baton.v1.AttributionPath" json:"path,omitempty"`
+	// Attributed conversions whose click this path found.
+	Conversions   int64 `protobuf:"varint,2,opt,name=conversions,proto3" json:"conversions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -501,15 +530,20 @@ func (x *PathCount) GetConversions() int64 {
 	return 0
 }
 
+// GetReportRequest is the request of AttributionService.GetReport.
 type GetReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required; at most 366 days.
-	TimeRange   *TimeRange `protobuf:"bytes,1,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
-	OfferId     string     `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId string     `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	TimeRange *TimeRange `protobuf:"bytes,1,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
+	// Only those of this offer; empty: all.
+	OfferId string `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// Only those of this publisher; empty: all.
+	PublisherId string `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
 	// IANA time zone for day boundaries. Default "Asia/Tokyo".
-	TimeZone      string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
-	PageSize      int32  `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	TimeZone string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
 	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -587,10 +621,13 @@ func (x *GetReportRequest) GetPageToken() string {
 	return ""
 }
 
+// GetReportResponse is what AttributionService.GetReport answers.
 type GetReportResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rows          []*ReportRow           `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One row per group, for the range asked.
+	Rows []*ReportRow `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +676,7 @@ func (x *GetReportResponse) GetNextPageToken() string {
 	return ""
 }
 
+// GetTraceRequest is the request of AttributionService.GetTrace.
 type GetTraceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 32 lower-case hex digits, as in Click.trace_id or Delivery.trace_id.
@@ -686,19 +724,23 @@ func (x *GetTraceRequest) GetTraceId() string {
 
 // TraceSpan is one span of a trace, as Jaeger stored it.
 type TraceSpan struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	SpanId string                 `protobuf:"bytes,1,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 16 lower-case hex digits.
+	SpanId string `protobuf:"bytes,1,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
 	// Empty for the root span (or a span whose parent is in another trace).
 	ParentSpanId string `protobuf:"bytes,2,opt,name=parent_span_id,json=parentSpanId,proto3" json:"parent_span_id,omitempty"`
 	// e.g. "baton.click", "baton.conversion.record", "baton.postback.deliver".
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// The service that recorded it (OTEL_SERVICE_NAME): one per network.
-	Service   string                 `protobuf:"bytes,4,opt,name=service,proto3" json:"service,omitempty"`
+	Service string `protobuf:"bytes,4,opt,name=service,proto3" json:"service,omitempty"`
+	// When the span started.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	Duration  *durationpb.Duration   `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
+	// How long the span took.
+	Duration *durationpb.Duration `protobuf:"bytes,6,opt,name=duration,proto3" json:"duration,omitempty"`
 	// Its attributes (baton.click_id, baton.order_id, http.status_code, ...).
-	Attributes    map[string]string `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Error         bool              `protobuf:"varint,8,opt,name=error,proto3" json:"error,omitempty"`
+	Attributes map[string]string `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// True when the span ended in an error.
+	Error         bool `protobuf:"varint,8,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -789,9 +831,11 @@ func (x *TraceSpan) GetError() bool {
 	return false
 }
 
+// GetTraceResponse is what AttributionService.GetTrace answers.
 type GetTraceResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	TraceId string                 `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trace's ID.
+	TraceId string `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	// Sorted by start time.
 	Spans         []*TraceSpan `protobuf:"bytes,2,rep,name=spans,proto3" json:"spans,omitempty"`
 	unknownFields protoimpl.UnknownFields

@@ -27,6 +27,7 @@ const (
 type ClickFlag int32
 
 const (
+	// Not set.
 	ClickFlag_CLICK_FLAG_UNSPECIFIED ClickFlag = 0
 	// Same IP and user agent as a recent click on the same offer: not unique.
 	ClickFlag_CLICK_FLAG_DUPLICATE ClickFlag = 1
@@ -108,6 +109,7 @@ func (ClickFlag) EnumDescriptor() ([]byte, []int) {
 type ClickSource int32
 
 const (
+	// Not set.
 	ClickSource_CLICK_SOURCE_UNSPECIFIED ClickSource = 0
 	// A browser followed GET /c/{link_id}.
 	ClickSource_CLICK_SOURCE_REDIRECT ClickSource = 1
@@ -159,13 +161,18 @@ func (ClickSource) EnumDescriptor() ([]byte, []int) {
 // TrackingLink ties an offer to a publisher (and optionally one of its
 // sites). Its URL is {base}/c/{id}.
 type TrackingLink struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	OfferId     string                 `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId string                 `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	SiteId      string                 `protobuf:"bytes,4,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// ID of the site.
+	SiteId string `protobuf:"bytes,4,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
 	// The full URL to paste, e.g. https://track.example.com/c/Ab3dE5.
-	Url           string                 `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	Url string `protobuf:"bytes,5,opt,name=url,proto3" json:"url,omitempty"`
+	// When it was created.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -313,12 +320,17 @@ type Click struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Baton's own ID: at most 32 URL-safe characters, 96+ random bits,
 	// time-ordered.
-	Id          string      `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	LinkId      string      `protobuf:"bytes,2,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
-	OfferId     string      `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId string      `protobuf:"bytes,4,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	SiteId      string      `protobuf:"bytes,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
-	Source      ClickSource `protobuf:"varint,6,opt,name=source,proto3,enum=baton.v1.ClickSource" json:"source,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the tracking link.
+	LinkId string `protobuf:"bytes,2,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,4,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// ID of the site.
+	SiteId string `protobuf:"bytes,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// How the click reached Baton (redirect, API...).
+	Source ClickSource `protobuf:"varint,6,opt,name=source,proto3,enum=baton.v1.ClickSource" json:"source,omitempty"`
 	// Sub-IDs as received, sub1..sub5 (CATS PARA1..PARA5). sub_ids[0] is the
 	// upstream ID when the publisher is a network.
 	SubIds []string `protobuf:"bytes,7,rep,name=sub_ids,json=subIds,proto3" json:"sub_ids,omitempty"`
@@ -333,12 +345,16 @@ type Click struct {
 	// The deep link requested (FC2 jump), as received.
 	DeepLink string `protobuf:"bytes,11,opt,name=deep_link,json=deepLink,proto3" json:"deep_link,omitempty"`
 	// Client IP; may be truncated by configuration.
-	Ip        string      `protobuf:"bytes,12,opt,name=ip,proto3" json:"ip,omitempty"`
-	UserAgent string      `protobuf:"bytes,13,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
-	Referer   string      `protobuf:"bytes,14,opt,name=referer,proto3" json:"referer,omitempty"`
-	Flags     []ClickFlag `protobuf:"varint,15,rep,packed,name=flags,proto3,enum=baton.v1.ClickFlag" json:"flags,omitempty"`
+	Ip string `protobuf:"bytes,12,opt,name=ip,proto3" json:"ip,omitempty"`
+	// The browser's User-Agent header, as received.
+	UserAgent string `protobuf:"bytes,13,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// The Referer header, as received.
+	Referer string `protobuf:"bytes,14,opt,name=referer,proto3" json:"referer,omitempty"`
+	// What Baton noticed about the click (duplicate, bot...).
+	Flags []ClickFlag `protobuf:"varint,15,rep,packed,name=flags,proto3,enum=baton.v1.ClickFlag" json:"flags,omitempty"`
 	// Counted as a unique click (not a duplicate, not a bot).
-	Unique     bool                   `protobuf:"varint,16,opt,name=unique,proto3" json:"unique,omitempty"`
+	Unique bool `protobuf:"varint,16,opt,name=unique,proto3" json:"unique,omitempty"`
+	// When it was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When this click's attribution window ends.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
@@ -512,11 +528,15 @@ func (x *Click) GetTraceId() string {
 	return ""
 }
 
+// CreateTrackingLinkRequest is the request of
+// ClickService.CreateTrackingLink.
 type CreateTrackingLinkRequest struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	OfferId string                 `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
 	// Required for admin keys; a publisher key creates links for itself.
-	PublisherId   string `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	PublisherId string `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// ID of the site.
 	SiteId        string `protobuf:"bytes,3,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -573,9 +593,11 @@ func (x *CreateTrackingLinkRequest) GetSiteId() string {
 	return ""
 }
 
+// CreateTrackingLinkResponse is what ClickService.CreateTrackingLink answers.
 type CreateTrackingLinkResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Link          *TrackingLink          `protobuf:"bytes,1,opt,name=link,proto3" json:"link,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The link created.
+	Link          *TrackingLink `protobuf:"bytes,1,opt,name=link,proto3" json:"link,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -617,12 +639,17 @@ func (x *CreateTrackingLinkResponse) GetLink() *TrackingLink {
 	return nil
 }
 
+// ListTrackingLinksRequest is the request of ClickService.ListTrackingLinks.
 type ListTrackingLinksRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	OfferId       string                 `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId   string                 `protobuf:"bytes,4,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those of this offer; empty: all.
+	OfferId string `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// Only those of this publisher; empty: all.
+	PublisherId   string `protobuf:"bytes,4,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -685,10 +712,13 @@ func (x *ListTrackingLinksRequest) GetPublisherId() string {
 	return ""
 }
 
+// ListTrackingLinksResponse is what ClickService.ListTrackingLinks answers.
 type ListTrackingLinksResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Links         []*TrackingLink        `protobuf:"bytes,1,rep,name=links,proto3" json:"links,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of tracking links.
+	Links []*TrackingLink `protobuf:"bytes,1,rep,name=links,proto3" json:"links,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -737,17 +767,21 @@ func (x *ListTrackingLinksResponse) GetNextPageToken() string {
 	return ""
 }
 
+// RecordClickRequest is the request of ClickService.RecordClick.
 type RecordClickRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	LinkId string                 `protobuf:"bytes,1,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the tracking link.
+	LinkId string `protobuf:"bytes,1,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
 	// Sub-IDs sub1..sub5 as the partner received them.
 	SubIds []string `protobuf:"bytes,2,rep,name=sub_ids,json=subIds,proto3" json:"sub_ids,omitempty"`
 	// Deep link target (a path, or a URL on the offer's allowed hosts).
 	DeepLink string `protobuf:"bytes,3,opt,name=deep_link,json=deepLink,proto3" json:"deep_link,omitempty"`
 	// The person's IP address, for duplicate detection and IP matching.
-	Ip        string `protobuf:"bytes,4,opt,name=ip,proto3" json:"ip,omitempty"`
+	Ip string `protobuf:"bytes,4,opt,name=ip,proto3" json:"ip,omitempty"`
+	// The visitor's User-Agent header.
 	UserAgent string `protobuf:"bytes,5,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
-	Referer   string `protobuf:"bytes,6,opt,name=referer,proto3" json:"referer,omitempty"`
+	// The visitor's Referer header.
+	Referer string `protobuf:"bytes,6,opt,name=referer,proto3" json:"referer,omitempty"`
 	// When the click happened, if not now; at most 24 hours in the past.
 	ClickTime     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=click_time,json=clickTime,proto3" json:"click_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -833,9 +867,11 @@ func (x *RecordClickRequest) GetClickTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// RecordClickResponse is what ClickService.RecordClick answers.
 type RecordClickResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Click *Click                 `protobuf:"bytes,1,opt,name=click,proto3" json:"click,omitempty"`
+	// The click recorded.
+	Click *Click `protobuf:"bytes,1,opt,name=click,proto3" json:"click,omitempty"`
 	// Where to send the person: the landing URL with the downstream IDs.
 	RedirectUrl   string `protobuf:"bytes,2,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -886,9 +922,11 @@ func (x *RecordClickResponse) GetRedirectUrl() string {
 	return ""
 }
 
+// GetClickRequest is the request of ClickService.GetClick.
 type GetClickRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the click.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -930,9 +968,11 @@ func (x *GetClickRequest) GetId() string {
 	return ""
 }
 
+// GetClickResponse is what ClickService.GetClick answers.
 type GetClickResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Click         *Click                 `protobuf:"bytes,1,opt,name=click,proto3" json:"click,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The click.
+	Click         *Click `protobuf:"bytes,1,opt,name=click,proto3" json:"click,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -974,15 +1014,23 @@ func (x *GetClickResponse) GetClick() *Click {
 	return nil
 }
 
+// ListClicksRequest is the request of ClickService.ListClicks.
 type ListClicksRequest struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	PageSize    int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken   string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	TimeRange   *TimeRange             `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
-	OfferId     string                 `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId string                 `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	SiteId      string                 `protobuf:"bytes,6,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
-	LinkId      string                 `protobuf:"bytes,7,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those created within this range; unset: all.
+	TimeRange *TimeRange `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
+	// Only those of this offer; empty: all.
+	OfferId string `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// Only those of this publisher; empty: all.
+	PublisherId string `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Only those of this site; empty: all.
+	SiteId string `protobuf:"bytes,6,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Only those of this tracking link; empty: all.
+	LinkId string `protobuf:"bytes,7,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
 	// Clicks that arrived with this upstream ID.
 	UpstreamId string `protobuf:"bytes,8,opt,name=upstream_id,json=upstreamId,proto3" json:"upstream_id,omitempty"`
 	// Only unique clicks.
@@ -1084,10 +1132,13 @@ func (x *ListClicksRequest) GetUniqueOnly() bool {
 	return false
 }
 
+// ListClicksResponse is what ClickService.ListClicks answers.
 type ListClicksResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Clicks        []*Click               `protobuf:"bytes,1,rep,name=clicks,proto3" json:"clicks,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of clicks.
+	Clicks []*Click `protobuf:"bytes,1,rep,name=clicks,proto3" json:"clicks,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

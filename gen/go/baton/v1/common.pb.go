@@ -29,6 +29,7 @@ const (
 type Role int32
 
 const (
+	// Not set.
 	Role_ROLE_UNSPECIFIED Role = 0
 	// Operator of this Baton deployment: everything.
 	Role_ROLE_ADMIN Role = 1
@@ -151,8 +152,10 @@ func (x *Money) GetAmountMinor() int64 {
 // TimeRange is a half-open interval [start, end). Either side may be absent
 // (unbounded).
 type TimeRange struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Start         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start, included; unset: no lower bound.
+	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	// End, excluded; unset: no upper bound.
 	End           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -204,9 +207,11 @@ func (x *TimeRange) GetEnd() *timestamppb.Timestamp {
 
 // Header is one HTTP header to send with a postback.
 type Header struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The header's name, e.g. X-Api-Key.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The header's value.
+	Value         string `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

@@ -31,9 +31,12 @@ const (
 type PublisherKind int32
 
 const (
+	// Not set.
 	PublisherKind_PUBLISHER_KIND_UNSPECIFIED PublisherKind = 0
-	PublisherKind_PUBLISHER_KIND_MEDIA       PublisherKind = 1
-	PublisherKind_PUBLISHER_KIND_NETWORK     PublisherKind = 2
+	// A media (affiliate site) that sends its own visitors.
+	PublisherKind_PUBLISHER_KIND_MEDIA PublisherKind = 1
+	// An upstream network that sends its publishers' traffic.
+	PublisherKind_PUBLISHER_KIND_NETWORK PublisherKind = 2
 )
 
 // Enum value maps for PublisherKind.
@@ -77,11 +80,14 @@ func (PublisherKind) EnumDescriptor() ([]byte, []int) {
 	return file_baton_v1_config_proto_rawDescGZIP(), []int{0}
 }
 
+// OfferStatus tells whether an offer takes clicks.
 type OfferStatus int32
 
 const (
+	// Not set.
 	OfferStatus_OFFER_STATUS_UNSPECIFIED OfferStatus = 0
-	OfferStatus_OFFER_STATUS_ACTIVE      OfferStatus = 1
+	// Clicks are recorded and sent to the landing page.
+	OfferStatus_OFFER_STATUS_ACTIVE OfferStatus = 1
 	// Clicks go to the fallback URL, or get a 410 page when there is none.
 	OfferStatus_OFFER_STATUS_PAUSED OfferStatus = 2
 )
@@ -127,9 +133,11 @@ func (OfferStatus) EnumDescriptor() ([]byte, []int) {
 	return file_baton_v1_config_proto_rawDescGZIP(), []int{1}
 }
 
+// AttributionModel decides which click earns a conversion when several could.
 type AttributionModel int32
 
 const (
+	// Not set.
 	AttributionModel_ATTRIBUTION_MODEL_UNSPECIFIED AttributionModel = 0
 	// The most recent eligible click within the window earns the conversion.
 	AttributionModel_ATTRIBUTION_MODEL_LAST_CLICK AttributionModel = 1
@@ -181,8 +189,10 @@ func (AttributionModel) EnumDescriptor() ([]byte, []int) {
 // Advertiser is a shop that sells, reports conversions and pays commissions.
 type Advertiser struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Numeric shop ID used by the FC2 image tag and POST (shopid=...).
 	ShopId int64 `protobuf:"varint,3,opt,name=shop_id,json=shopId,proto3" json:"shop_id,omitempty"`
 	// Require the FC2 sh hash (or a signature) on every image tag and POST.
@@ -194,8 +204,10 @@ type Advertiser struct {
 	// only a keyed hash, enough to match but not to read.
 	StoreEmailPlaintext bool `protobuf:"varint,6,opt,name=store_email_plaintext,json=storeEmailPlaintext,proto3" json:"store_email_plaintext,omitempty"`
 	// Masked form of the current secret, e.g. "••••3f9a"; never the secret.
-	SecretHint string                 `protobuf:"bytes,7,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
+	SecretHint string `protobuf:"bytes,7,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
+	// When it was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// The shop's own tracking host, e.g. "track.shop.example": a subdomain of
 	// the shop's site whose DNS names Baton (a CNAME). Tracking links of its
@@ -310,16 +322,21 @@ func (x *Advertiser) GetTrackingDomain() string {
 // Publisher is a media (affiliate) or an upstream network.
 type Publisher struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Kind  PublisherKind          `protobuf:"varint,3,opt,name=kind,proto3,enum=baton.v1.PublisherKind" json:"kind,omitempty"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Media or upstream network.
+	Kind PublisherKind `protobuf:"varint,3,opt,name=kind,proto3,enum=baton.v1.PublisherKind" json:"kind,omitempty"`
 	// Numeric user ID passed to shops as FC2's aff_userid.
 	UserId int64 `protobuf:"varint,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// Query parameter names under which this publisher sends its own IDs on a
 	// click (kept as sub1..sub5, CATS PARA1..PARA5). Empty: the offer's names,
 	// by default param1..param5.
-	SubIdParams   []string               `protobuf:"bytes,5,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	SubIdParams []string `protobuf:"bytes,5,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was last changed.
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -406,13 +423,18 @@ func (x *Publisher) GetUpdateTime() *timestamppb.Timestamp {
 
 // Site is one property of a publisher (FC2's aff_siteid).
 type Site struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	PublisherId string                 `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	Name        string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Url         string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// The site's URL, as the publisher gave it.
+	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
 	// Numeric site ID passed to shops as FC2's aff_siteid.
-	SiteId        int64                  `protobuf:"varint,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	SiteId int64 `protobuf:"varint,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// When it was created.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -495,6 +517,8 @@ func (x *Site) GetCreateTime() *timestamppb.Timestamp {
 // the minor unit of the sale's currency.
 type Payout struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// How the commission is computed: one of these.
+	//
 	// Types that are valid to be assigned to Kind:
 	//
 	//	*Payout_Fixed
@@ -564,6 +588,7 @@ type isPayout_Kind interface {
 }
 
 type Payout_Fixed struct {
+	// A fixed amount per approved conversion.
 	Fixed *Money `protobuf:"bytes,1,opt,name=fixed,proto3,oneof"`
 }
 
@@ -578,9 +603,11 @@ func (*Payout_PercentBps) isPayout_Kind() {}
 
 // PayoutOverride gives one publisher a payout other than the offer's.
 type PayoutOverride struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PublisherId   string                 `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	Payout        *Payout                `protobuf:"bytes,2,opt,name=payout,proto3" json:"payout,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// The payout for this publisher instead of the offer's.
+	Payout        *Payout `protobuf:"bytes,2,opt,name=payout,proto3" json:"payout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -699,11 +726,15 @@ func (x *DownstreamLink) GetNetworkId() string {
 // Offer is what a publisher promotes: a landing page and the rules for
 // attributing and paying its conversions.
 type Offer struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	AdvertiserId string                 `protobuf:"bytes,2,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
-	Name         string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	Status       OfferStatus            `protobuf:"varint,4,opt,name=status,proto3,enum=baton.v1.OfferStatus" json:"status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the advertiser (shop).
+	AdvertiserId string `protobuf:"bytes,2,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// Whether the offer takes clicks.
+	Status OfferStatus `protobuf:"varint,4,opt,name=status,proto3,enum=baton.v1.OfferStatus" json:"status,omitempty"`
 	// Where clicks land (the advertiser's page, or the next network's link).
 	LandingUrl string `protobuf:"bytes,5,opt,name=landing_url,json=landingUrl,proto3" json:"landing_url,omitempty"`
 	// Where clicks go while the offer is paused. Empty: a 410 page.
@@ -713,12 +744,14 @@ type Offer struct {
 	DeepLinkHosts []string `protobuf:"bytes,7,rep,name=deep_link_hosts,json=deepLinkHosts,proto3" json:"deep_link_hosts,omitempty"`
 	// Query parameter names that carry upstream IDs / sub-IDs on a click, in
 	// order sub1..sub5 (CATS PARA1..PARA5). Default param1..param5.
-	SubIdParams []string        `protobuf:"bytes,8,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
-	Downstream  *DownstreamLink `protobuf:"bytes,9,opt,name=downstream,proto3" json:"downstream,omitempty"`
+	SubIdParams []string `protobuf:"bytes,8,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
+	// How clicks are passed on (see DownstreamLink).
+	Downstream *DownstreamLink `protobuf:"bytes,9,opt,name=downstream,proto3" json:"downstream,omitempty"`
 	// How long after a click a conversion may be attributed to it, and how long
 	// the click cookie lives. Default 30 days.
 	AttributionWindow *durationpb.Duration `protobuf:"bytes,10,opt,name=attribution_window,json=attributionWindow,proto3" json:"attribution_window,omitempty"`
-	AttributionModel  AttributionModel     `protobuf:"varint,11,opt,name=attribution_model,json=attributionModel,proto3,enum=baton.v1.AttributionModel" json:"attribution_model,omitempty"`
+	// Which click earns a conversion when several could.
+	AttributionModel AttributionModel `protobuf:"varint,11,opt,name=attribution_model,json=attributionModel,proto3,enum=baton.v1.AttributionModel" json:"attribution_model,omitempty"`
 	// Window for matching a conversion by IP address and user agent when it
 	// carries no click ID or cookie. Zero disables IP matching. Default 1 hour.
 	IpMatchWindow *durationpb.Duration `protobuf:"bytes,12,opt,name=ip_match_window,json=ipMatchWindow,proto3" json:"ip_match_window,omitempty"`
@@ -729,16 +762,20 @@ type Offer struct {
 	// Oldest request timestamp accepted on a conversion (FC2: one hour).
 	TimestampTolerance *durationpb.Duration `protobuf:"bytes,14,opt,name=timestamp_tolerance,json=timestampTolerance,proto3" json:"timestamp_tolerance,omitempty"`
 	// Approve pending conversions automatically after this many days. 0: never.
-	AutoApproveAfterDays uint32            `protobuf:"varint,15,opt,name=auto_approve_after_days,json=autoApproveAfterDays,proto3" json:"auto_approve_after_days,omitempty"`
-	Payout               *Payout           `protobuf:"bytes,16,opt,name=payout,proto3" json:"payout,omitempty"`
-	PayoutOverrides      []*PayoutOverride `protobuf:"bytes,17,rep,name=payout_overrides,json=payoutOverrides,proto3" json:"payout_overrides,omitempty"`
+	AutoApproveAfterDays uint32 `protobuf:"varint,15,opt,name=auto_approve_after_days,json=autoApproveAfterDays,proto3" json:"auto_approve_after_days,omitempty"`
+	// What a publisher earns per approved conversion.
+	Payout *Payout `protobuf:"bytes,16,opt,name=payout,proto3" json:"payout,omitempty"`
+	// Payouts for particular publishers, instead of payout.
+	PayoutOverrides []*PayoutOverride `protobuf:"bytes,17,rep,name=payout_overrides,json=payoutOverrides,proto3" json:"payout_overrides,omitempty"`
 	// Clicks from the same IP and user agent within this interval are
 	// recorded but not counted as unique. Default 30 seconds.
-	DuplicateClickInterval *durationpb.Duration   `protobuf:"bytes,18,opt,name=duplicate_click_interval,json=duplicateClickInterval,proto3" json:"duplicate_click_interval,omitempty"`
-	CreateTime             *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime             *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	DuplicateClickInterval *durationpb.Duration `protobuf:"bytes,18,opt,name=duplicate_click_interval,json=duplicateClickInterval,proto3" json:"duplicate_click_interval,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was last changed.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Offer) Reset() {
@@ -915,8 +952,10 @@ func (x *Offer) GetUpdateTime() *timestamppb.Timestamp {
 // an offer's landing URL) and it kicks conversions back to /postback.
 type Network struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Parameter names used by this network's kickbacks to /postback.
 	KickbackParams *KickbackParams `protobuf:"bytes,3,opt,name=kickback_params,json=kickbackParams,proto3" json:"kickback_params,omitempty"`
 	// Source addresses (IP or CIDR) accepted without a token or signature.
@@ -925,8 +964,10 @@ type Network struct {
 	// false, a new trace linked to the caller's is started.
 	TrustTraceContext bool `protobuf:"varint,5,opt,name=trust_trace_context,json=trustTraceContext,proto3" json:"trust_trace_context,omitempty"`
 	// Masked form of the current kickback token, never the token.
-	SecretHint    string                 `protobuf:"bytes,6,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	SecretHint string `protobuf:"bytes,6,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was last changed.
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1157,15 +1198,21 @@ func (x *KickbackParams) GetOrderId_2() string {
 // ApiKey describes a key; the key itself is shown once, at creation.
 type ApiKey struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Role  Role                   `protobuf:"varint,3,opt,name=role,proto3,enum=baton.v1.Role" json:"role,omitempty"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// What the key may do.
+	Role Role `protobuf:"varint,3,opt,name=role,proto3,enum=baton.v1.Role" json:"role,omitempty"`
 	// Advertiser, publisher or network ID; empty for admin keys.
 	PartnerId string `protobuf:"bytes,4,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
 	// First characters of the key, to recognise it.
-	Prefix        string                 `protobuf:"bytes,5,opt,name=prefix,proto3" json:"prefix,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	Prefix string `protobuf:"bytes,5,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the key was revoked; unset while it is valid.
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// When the key was last accepted.
 	LastUsedTime  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_used_time,json=lastUsedTime,proto3" json:"last_used_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1257,6 +1304,7 @@ func (x *ApiKey) GetLastUsedTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// WhoAmIRequest is the request of ConfigService.WhoAmI.
 type WhoAmIRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1293,9 +1341,11 @@ func (*WhoAmIRequest) Descriptor() ([]byte, []int) {
 	return file_baton_v1_config_proto_rawDescGZIP(), []int{10}
 }
 
+// WhoAmIResponse is what ConfigService.WhoAmI answers.
 type WhoAmIResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           *ApiKey                `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's key: its role and partner.
+	Key           *ApiKey `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1337,12 +1387,19 @@ func (x *WhoAmIResponse) GetKey() *ApiKey {
 	return nil
 }
 
+// CreateAdvertiserRequest is the request of ConfigService.CreateAdvertiser.
 type CreateAdvertiserRequest struct {
-	state               protoimpl.MessageState `protogen:"open.v1"`
-	Name                string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	RequireSignature    bool                   `protobuf:"varint,2,opt,name=require_signature,json=requireSignature,proto3" json:"require_signature,omitempty"`
-	RegisteredHosts     []string               `protobuf:"bytes,3,rep,name=registered_hosts,json=registeredHosts,proto3" json:"registered_hosts,omitempty"`
-	StoreEmailPlaintext bool                   `protobuf:"varint,4,opt,name=store_email_plaintext,json=storeEmailPlaintext,proto3" json:"store_email_plaintext,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Require the FC2 sh hash (or a signature) on every image tag and POST.
+	RequireSignature bool `protobuf:"varint,2,opt,name=require_signature,json=requireSignature,proto3" json:"require_signature,omitempty"`
+	// Hosts or networks (IP, CIDR or host name) from which server POSTs are
+	// accepted without passwd or sh.
+	RegisteredHosts []string `protobuf:"bytes,3,rep,name=registered_hosts,json=registeredHosts,proto3" json:"registered_hosts,omitempty"`
+	// Store buyer email addresses in plain text. Off by default: Baton keeps
+	// only a keyed hash, enough to match but not to read.
+	StoreEmailPlaintext bool `protobuf:"varint,4,opt,name=store_email_plaintext,json=storeEmailPlaintext,proto3" json:"store_email_plaintext,omitempty"`
 	// The FC2 shop ID to keep (a shop moving from FC2 keeps its tags, which
 	// carry shopid). Admin only. Absent: Baton numbers the shop. A shop ID
 	// already taken is refused with already_exists naming it; Baton never
@@ -1352,10 +1409,11 @@ type CreateAdvertiserRequest struct {
 	// with. Admin only. Sealed at rest like a generated one, and not returned
 	// in the response. Absent: Baton generates one.
 	// The shop's own tracking host (see Advertiser.tracking_domain). Admin only.
-	TrackingDomain string  `protobuf:"bytes,7,opt,name=tracking_domain,json=trackingDomain,proto3" json:"tracking_domain,omitempty"`
-	Secret         *string `protobuf:"bytes,6,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	TrackingDomain string `protobuf:"bytes,7,opt,name=tracking_domain,json=trackingDomain,proto3" json:"tracking_domain,omitempty"`
+	// The signing secret (FC2 shop password); generated when not given.
+	Secret        *string `protobuf:"bytes,6,opt,name=secret,proto3,oneof" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateAdvertiserRequest) Reset() {
@@ -1437,9 +1495,11 @@ func (x *CreateAdvertiserRequest) GetSecret() string {
 	return ""
 }
 
+// CreateAdvertiserResponse is what ConfigService.CreateAdvertiser answers.
 type CreateAdvertiserResponse struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Advertiser *Advertiser            `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The advertiser created.
+	Advertiser *Advertiser `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
 	// The signing secret (FC2 shop password). Shown once. Empty when the
 	// request gave the secret.
 	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
@@ -1491,9 +1551,11 @@ func (x *CreateAdvertiserResponse) GetSecret() string {
 	return ""
 }
 
+// GetAdvertiserRequest is the request of ConfigService.GetAdvertiser.
 type GetAdvertiserRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the advertiser.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1535,9 +1597,11 @@ func (x *GetAdvertiserRequest) GetId() string {
 	return ""
 }
 
+// GetAdvertiserResponse is what ConfigService.GetAdvertiser answers.
 type GetAdvertiserResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Advertiser    *Advertiser            `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The advertiser.
+	Advertiser    *Advertiser `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1579,10 +1643,13 @@ func (x *GetAdvertiserResponse) GetAdvertiser() *Advertiser {
 	return nil
 }
 
+// ListAdvertisersRequest is the request of ConfigService.ListAdvertisers.
 type ListAdvertisersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1631,10 +1698,13 @@ func (x *ListAdvertisersRequest) GetPageToken() string {
 	return ""
 }
 
+// ListAdvertisersResponse is what ConfigService.ListAdvertisers answers.
 type ListAdvertisersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Advertisers   []*Advertiser          `protobuf:"bytes,1,rep,name=advertisers,proto3" json:"advertisers,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of advertisers.
+	Advertisers []*Advertiser `protobuf:"bytes,1,rep,name=advertisers,proto3" json:"advertisers,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1683,10 +1753,13 @@ func (x *ListAdvertisersResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateAdvertiserRequest is the request of ConfigService.UpdateAdvertiser.
 type UpdateAdvertiserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The advertiser with its ID and the fields to change.
-	Advertiser    *Advertiser            `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
+	Advertiser *Advertiser `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
+	// The fields to change (paths of the message above); the others keep their
+	// values.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1736,9 +1809,11 @@ func (x *UpdateAdvertiserRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdateAdvertiserResponse is what ConfigService.UpdateAdvertiser answers.
 type UpdateAdvertiserResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Advertiser    *Advertiser            `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The advertiser as it is now.
+	Advertiser    *Advertiser `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1780,9 +1855,12 @@ func (x *UpdateAdvertiserResponse) GetAdvertiser() *Advertiser {
 	return nil
 }
 
+// RotateAdvertiserSecretRequest is the request of
+// ConfigService.RotateAdvertiserSecret.
 type RotateAdvertiserSecretRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the advertiser.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// How long the previous secret stays valid. Default 24 hours, at most 30 days.
 	Overlap       *durationpb.Duration `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1833,11 +1911,15 @@ func (x *RotateAdvertiserSecretRequest) GetOverlap() *durationpb.Duration {
 	return nil
 }
 
+// RotateAdvertiserSecretResponse is what ConfigService.RotateAdvertiserSecret
+// answers.
 type RotateAdvertiserSecretResponse struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Advertiser *Advertiser            `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The advertiser as it is now.
+	Advertiser *Advertiser `protobuf:"bytes,1,opt,name=advertiser,proto3" json:"advertiser,omitempty"`
 	// The new secret. Shown once.
-	Secret                   string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Until when the previous secret is still accepted.
 	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
 	unknownFields            protoimpl.UnknownFields
 	sizeCache                protoimpl.SizeCache
@@ -1894,11 +1976,17 @@ func (x *RotateAdvertiserSecretResponse) GetPreviousSecretExpireTime() *timestam
 	return nil
 }
 
+// CreatePublisherRequest is the request of ConfigService.CreatePublisher.
 type CreatePublisherRequest struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Kind        PublisherKind          `protobuf:"varint,2,opt,name=kind,proto3,enum=baton.v1.PublisherKind" json:"kind,omitempty"`
-	SubIdParams []string               `protobuf:"bytes,3,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Media or upstream network.
+	Kind PublisherKind `protobuf:"varint,2,opt,name=kind,proto3,enum=baton.v1.PublisherKind" json:"kind,omitempty"`
+	// Query parameter names under which this publisher sends its own IDs on a
+	// click (kept as sub1..sub5, CATS PARA1..PARA5). Empty: the offer's names,
+	// by default param1..param5.
+	SubIdParams []string `protobuf:"bytes,3,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
 	// The FC2 user ID to keep (aff_userid, sent back by shops as
 	// ref_userid). Admin only. Absent: Baton numbers the publisher. A user ID
 	// already taken is refused with already_exists naming it.
@@ -1965,9 +2053,11 @@ func (x *CreatePublisherRequest) GetUserId() int64 {
 	return 0
 }
 
+// CreatePublisherResponse is what ConfigService.CreatePublisher answers.
 type CreatePublisherResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Publisher     *Publisher             `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The publisher created.
+	Publisher     *Publisher `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2009,9 +2099,11 @@ func (x *CreatePublisherResponse) GetPublisher() *Publisher {
 	return nil
 }
 
+// GetPublisherRequest is the request of ConfigService.GetPublisher.
 type GetPublisherRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the publisher.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2053,9 +2145,11 @@ func (x *GetPublisherRequest) GetId() string {
 	return ""
 }
 
+// GetPublisherResponse is what ConfigService.GetPublisher answers.
 type GetPublisherResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Publisher     *Publisher             `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The publisher.
+	Publisher     *Publisher `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2097,10 +2191,13 @@ func (x *GetPublisherResponse) GetPublisher() *Publisher {
 	return nil
 }
 
+// ListPublishersRequest is the request of ConfigService.ListPublishers.
 type ListPublishersRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only publishers of this kind.
 	Kind          PublisherKind `protobuf:"varint,3,opt,name=kind,proto3,enum=baton.v1.PublisherKind" json:"kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -2158,10 +2255,13 @@ func (x *ListPublishersRequest) GetKind() PublisherKind {
 	return PublisherKind_PUBLISHER_KIND_UNSPECIFIED
 }
 
+// ListPublishersResponse is what ConfigService.ListPublishers answers.
 type ListPublishersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Publishers    []*Publisher           `protobuf:"bytes,1,rep,name=publishers,proto3" json:"publishers,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of publishers.
+	Publishers []*Publisher `protobuf:"bytes,1,rep,name=publishers,proto3" json:"publishers,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2210,9 +2310,13 @@ func (x *ListPublishersResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdatePublisherRequest is the request of ConfigService.UpdatePublisher.
 type UpdatePublisherRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Publisher     *Publisher             `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The publisher with its ID and the fields to change.
+	Publisher *Publisher `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	// The fields to change (paths of the message above); the others keep their
+	// values.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2262,9 +2366,11 @@ func (x *UpdatePublisherRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdatePublisherResponse is what ConfigService.UpdatePublisher answers.
 type UpdatePublisherResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Publisher     *Publisher             `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The publisher as it is now.
+	Publisher     *Publisher `protobuf:"bytes,1,opt,name=publisher,proto3" json:"publisher,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2306,11 +2412,15 @@ func (x *UpdatePublisherResponse) GetPublisher() *Publisher {
 	return nil
 }
 
+// CreateSiteRequest is the request of ConfigService.CreateSite.
 type CreateSiteRequest struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	PublisherId string                 `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Url         string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The site's URL.
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
 	// The FC2 site ID to keep (aff_siteid, sent back by shops as
 	// ref_siteid). Admin only. Absent: Baton numbers the site. A site ID
 	// already taken is refused with already_exists naming it.
@@ -2377,9 +2487,11 @@ func (x *CreateSiteRequest) GetSiteId() int64 {
 	return 0
 }
 
+// CreateSiteResponse is what ConfigService.CreateSite answers.
 type CreateSiteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Site          *Site                  `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The site created.
+	Site          *Site `protobuf:"bytes,1,opt,name=site,proto3" json:"site,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2421,11 +2533,15 @@ func (x *CreateSiteResponse) GetSite() *Site {
 	return nil
 }
 
+// ListSitesRequest is the request of ConfigService.ListSites.
 type ListSitesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PublisherId   string                 `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only those of this publisher; empty: all.
+	PublisherId string `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2481,10 +2597,13 @@ func (x *ListSitesRequest) GetPageToken() string {
 	return ""
 }
 
+// ListSitesResponse is what ConfigService.ListSites answers.
 type ListSitesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sites         []*Site                `protobuf:"bytes,1,rep,name=sites,proto3" json:"sites,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of sites.
+	Sites []*Site `protobuf:"bytes,1,rep,name=sites,proto3" json:"sites,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2536,23 +2655,43 @@ func (x *ListSitesResponse) GetNextPageToken() string {
 // CreateOfferRequest is an offer as its advertiser (or an admin) sends it;
 // Baton fills in the defaults documented on Offer.
 type CreateOfferRequest struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	AdvertiserId      string                 `protobuf:"bytes,1,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
-	Name              string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	LandingUrl        string                 `protobuf:"bytes,3,opt,name=landing_url,json=landingUrl,proto3" json:"landing_url,omitempty"`
-	FallbackUrl       string                 `protobuf:"bytes,4,opt,name=fallback_url,json=fallbackUrl,proto3" json:"fallback_url,omitempty"`
-	DeepLinkHosts     []string               `protobuf:"bytes,5,rep,name=deep_link_hosts,json=deepLinkHosts,proto3" json:"deep_link_hosts,omitempty"`
-	SubIdParams       []string               `protobuf:"bytes,6,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
-	Downstream        *DownstreamLink        `protobuf:"bytes,7,opt,name=downstream,proto3" json:"downstream,omitempty"`
-	AttributionWindow *durationpb.Duration   `protobuf:"bytes,8,opt,name=attribution_window,json=attributionWindow,proto3" json:"attribution_window,omitempty"`
-	AttributionModel  AttributionModel       `protobuf:"varint,9,opt,name=attribution_model,json=attributionModel,proto3,enum=baton.v1.AttributionModel" json:"attribution_model,omitempty"`
-	IpMatchWindow     *durationpb.Duration   `protobuf:"bytes,10,opt,name=ip_match_window,json=ipMatchWindow,proto3" json:"ip_match_window,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the advertiser (shop).
+	AdvertiserId string `protobuf:"bytes,1,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Where clicks land (the advertiser's page, or the next network's link).
+	LandingUrl string `protobuf:"bytes,3,opt,name=landing_url,json=landingUrl,proto3" json:"landing_url,omitempty"`
+	// Where clicks go while the offer is paused. Empty: a 410 page.
+	FallbackUrl string `protobuf:"bytes,4,opt,name=fallback_url,json=fallbackUrl,proto3" json:"fallback_url,omitempty"`
+	// Hosts a deep link (FC2 jump) may point at, in addition to the landing
+	// URL's host. "*.example.com" allows subdomains.
+	DeepLinkHosts []string `protobuf:"bytes,5,rep,name=deep_link_hosts,json=deepLinkHosts,proto3" json:"deep_link_hosts,omitempty"`
+	// Query parameter names that carry upstream IDs / sub-IDs on a click, in
+	// order sub1..sub5 (CATS PARA1..PARA5). Default param1..param5.
+	SubIdParams []string `protobuf:"bytes,6,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
+	// How clicks are passed on (see DownstreamLink).
+	Downstream *DownstreamLink `protobuf:"bytes,7,opt,name=downstream,proto3" json:"downstream,omitempty"`
+	// How long after a click a conversion may be attributed to it, and how long
+	// the click cookie lives. Default 30 days.
+	AttributionWindow *durationpb.Duration `protobuf:"bytes,8,opt,name=attribution_window,json=attributionWindow,proto3" json:"attribution_window,omitempty"`
+	// Which click earns a conversion when several could.
+	AttributionModel AttributionModel `protobuf:"varint,9,opt,name=attribution_model,json=attributionModel,proto3,enum=baton.v1.AttributionModel" json:"attribution_model,omitempty"`
+	// Window for matching a conversion by IP address and user agent when it
+	// carries no click ID or cookie. Zero disables IP matching. Default 1 hour.
+	IpMatchWindow *durationpb.Duration `protobuf:"bytes,10,opt,name=ip_match_window,json=ipMatchWindow,proto3" json:"ip_match_window,omitempty"`
 	// Default true.
-	DedupeOrderId          *bool                `protobuf:"varint,11,opt,name=dedupe_order_id,json=dedupeOrderId,proto3,oneof" json:"dedupe_order_id,omitempty"`
-	TimestampTolerance     *durationpb.Duration `protobuf:"bytes,12,opt,name=timestamp_tolerance,json=timestampTolerance,proto3" json:"timestamp_tolerance,omitempty"`
-	AutoApproveAfterDays   uint32               `protobuf:"varint,13,opt,name=auto_approve_after_days,json=autoApproveAfterDays,proto3" json:"auto_approve_after_days,omitempty"`
-	Payout                 *Payout              `protobuf:"bytes,14,opt,name=payout,proto3" json:"payout,omitempty"`
-	PayoutOverrides        []*PayoutOverride    `protobuf:"bytes,15,rep,name=payout_overrides,json=payoutOverrides,proto3" json:"payout_overrides,omitempty"`
+	DedupeOrderId *bool `protobuf:"varint,11,opt,name=dedupe_order_id,json=dedupeOrderId,proto3,oneof" json:"dedupe_order_id,omitempty"`
+	// Oldest request timestamp accepted on a conversion (FC2: one hour).
+	TimestampTolerance *durationpb.Duration `protobuf:"bytes,12,opt,name=timestamp_tolerance,json=timestampTolerance,proto3" json:"timestamp_tolerance,omitempty"`
+	// Approve pending conversions automatically after this many days. 0: never.
+	AutoApproveAfterDays uint32 `protobuf:"varint,13,opt,name=auto_approve_after_days,json=autoApproveAfterDays,proto3" json:"auto_approve_after_days,omitempty"`
+	// What a publisher earns per approved conversion.
+	Payout *Payout `protobuf:"bytes,14,opt,name=payout,proto3" json:"payout,omitempty"`
+	// Payouts for particular publishers, instead of payout.
+	PayoutOverrides []*PayoutOverride `protobuf:"bytes,15,rep,name=payout_overrides,json=payoutOverrides,proto3" json:"payout_overrides,omitempty"`
+	// Clicks from the same IP and user agent within this interval are
+	// recorded but not counted as unique. Default 30 seconds.
 	DuplicateClickInterval *durationpb.Duration `protobuf:"bytes,16,opt,name=duplicate_click_interval,json=duplicateClickInterval,proto3" json:"duplicate_click_interval,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
@@ -2700,9 +2839,11 @@ func (x *CreateOfferRequest) GetDuplicateClickInterval() *durationpb.Duration {
 	return nil
 }
 
+// CreateOfferResponse is what ConfigService.CreateOffer answers.
 type CreateOfferResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Offer         *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The offer created.
+	Offer         *Offer `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2744,9 +2885,11 @@ func (x *CreateOfferResponse) GetOffer() *Offer {
 	return nil
 }
 
+// GetOfferRequest is the request of ConfigService.GetOffer.
 type GetOfferRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the offer.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2788,9 +2931,11 @@ func (x *GetOfferRequest) GetId() string {
 	return ""
 }
 
+// GetOfferResponse is what ConfigService.GetOffer answers.
 type GetOfferResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Offer         *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The offer.
+	Offer         *Offer `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2832,12 +2977,17 @@ func (x *GetOfferResponse) GetOffer() *Offer {
 	return nil
 }
 
+// ListOffersRequest is the request of ConfigService.ListOffers.
 type ListOffersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	AdvertiserId  string                 `protobuf:"bytes,3,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
-	Status        OfferStatus            `protobuf:"varint,4,opt,name=status,proto3,enum=baton.v1.OfferStatus" json:"status,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those of this advertiser (shop); empty: all.
+	AdvertiserId string `protobuf:"bytes,3,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	// Only offers in this status; unspecified: all.
+	Status        OfferStatus `protobuf:"varint,4,opt,name=status,proto3,enum=baton.v1.OfferStatus" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2900,10 +3050,13 @@ func (x *ListOffersRequest) GetStatus() OfferStatus {
 	return OfferStatus_OFFER_STATUS_UNSPECIFIED
 }
 
+// ListOffersResponse is what ConfigService.ListOffers answers.
 type ListOffersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Offers        []*Offer               `protobuf:"bytes,1,rep,name=offers,proto3" json:"offers,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of offers.
+	Offers []*Offer `protobuf:"bytes,1,rep,name=offers,proto3" json:"offers,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2952,9 +3105,13 @@ func (x *ListOffersResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateOfferRequest is the request of ConfigService.UpdateOffer.
 type UpdateOfferRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Offer         *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The offer with its ID and the fields to change.
+	Offer *Offer `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	// The fields to change (paths of the message above); the others keep their
+	// values.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3004,9 +3161,11 @@ func (x *UpdateOfferRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdateOfferResponse is what ConfigService.UpdateOffer answers.
 type UpdateOfferResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Offer         *Offer                 `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The offer as it is now.
+	Offer         *Offer `protobuf:"bytes,1,opt,name=offer,proto3" json:"offer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3048,12 +3207,18 @@ func (x *UpdateOfferResponse) GetOffer() *Offer {
 	return nil
 }
 
+// CreateNetworkRequest is the request of ConfigService.CreateNetwork.
 type CreateNetworkRequest struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	KickbackParams    *KickbackParams        `protobuf:"bytes,2,opt,name=kickback_params,json=kickbackParams,proto3" json:"kickback_params,omitempty"`
-	AllowedIps        []string               `protobuf:"bytes,3,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
-	TrustTraceContext bool                   `protobuf:"varint,4,opt,name=trust_trace_context,json=trustTraceContext,proto3" json:"trust_trace_context,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Parameter names used by this network's kickbacks to /postback.
+	KickbackParams *KickbackParams `protobuf:"bytes,2,opt,name=kickback_params,json=kickbackParams,proto3" json:"kickback_params,omitempty"`
+	// Source addresses (IP or CIDR) accepted without a token or signature.
+	AllowedIps []string `protobuf:"bytes,3,rep,name=allowed_ips,json=allowedIps,proto3" json:"allowed_ips,omitempty"`
+	// Continue the caller's W3C trace on kickbacks from this network. When
+	// false, a new trace linked to the caller's is started.
+	TrustTraceContext bool `protobuf:"varint,4,opt,name=trust_trace_context,json=trustTraceContext,proto3" json:"trust_trace_context,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -3116,9 +3281,11 @@ func (x *CreateNetworkRequest) GetTrustTraceContext() bool {
 	return false
 }
 
+// CreateNetworkResponse is what ConfigService.CreateNetwork answers.
 type CreateNetworkResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Network *Network               `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The network created.
+	Network *Network `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
 	// The kickback token this network puts in its kickback URLs. Shown once.
 	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -3169,9 +3336,11 @@ func (x *CreateNetworkResponse) GetSecret() string {
 	return ""
 }
 
+// GetNetworkRequest is the request of ConfigService.GetNetwork.
 type GetNetworkRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the network.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3213,9 +3382,11 @@ func (x *GetNetworkRequest) GetId() string {
 	return ""
 }
 
+// GetNetworkResponse is what ConfigService.GetNetwork answers.
 type GetNetworkResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Network       *Network               `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The network.
+	Network       *Network `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3257,10 +3428,13 @@ func (x *GetNetworkResponse) GetNetwork() *Network {
 	return nil
 }
 
+// ListNetworksRequest is the request of ConfigService.ListNetworks.
 type ListNetworksRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3309,10 +3483,13 @@ func (x *ListNetworksRequest) GetPageToken() string {
 	return ""
 }
 
+// ListNetworksResponse is what ConfigService.ListNetworks answers.
 type ListNetworksResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Networks      []*Network             `protobuf:"bytes,1,rep,name=networks,proto3" json:"networks,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of networks.
+	Networks []*Network `protobuf:"bytes,1,rep,name=networks,proto3" json:"networks,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3361,9 +3538,13 @@ func (x *ListNetworksResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateNetworkRequest is the request of ConfigService.UpdateNetwork.
 type UpdateNetworkRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Network       *Network               `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The network with its ID and the fields to change.
+	Network *Network `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	// The fields to change (paths of the message above); the others keep their
+	// values.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3413,9 +3594,11 @@ func (x *UpdateNetworkRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdateNetworkResponse is what ConfigService.UpdateNetwork answers.
 type UpdateNetworkResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Network       *Network               `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The network as it is now.
+	Network       *Network `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3457,10 +3640,15 @@ func (x *UpdateNetworkResponse) GetNetwork() *Network {
 	return nil
 }
 
+// RotateNetworkSecretRequest is the request of
+// ConfigService.RotateNetworkSecret.
 type RotateNetworkSecretRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Overlap       *durationpb.Duration   `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the network.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How long the previous secret stays valid. Default 24 hours, at most 30
+	// days.
+	Overlap       *durationpb.Duration `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3509,10 +3697,15 @@ func (x *RotateNetworkSecretRequest) GetOverlap() *durationpb.Duration {
 	return nil
 }
 
+// RotateNetworkSecretResponse is what ConfigService.RotateNetworkSecret
+// answers.
 type RotateNetworkSecretResponse struct {
-	state                    protoimpl.MessageState `protogen:"open.v1"`
-	Network                  *Network               `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
-	Secret                   string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The network as it is now.
+	Network *Network `protobuf:"bytes,1,opt,name=network,proto3" json:"network,omitempty"`
+	// The new kickback token/secret, shown this once: Baton keeps it sealed.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Until when the previous secret is still accepted.
 	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
 	unknownFields            protoimpl.UnknownFields
 	sizeCache                protoimpl.SizeCache
@@ -3569,11 +3762,15 @@ func (x *RotateNetworkSecretResponse) GetPreviousSecretExpireTime() *timestamppb
 	return nil
 }
 
+// CreateApiKeyRequest is the request of ConfigService.CreateApiKey.
 type CreateApiKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Role          Role                   `protobuf:"varint,2,opt,name=role,proto3,enum=baton.v1.Role" json:"role,omitempty"`
-	PartnerId     string                 `protobuf:"bytes,3,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What the key may do.
+	Role Role `protobuf:"varint,2,opt,name=role,proto3,enum=baton.v1.Role" json:"role,omitempty"`
+	// Advertiser, publisher or network ID; empty for admin keys.
+	PartnerId     string `protobuf:"bytes,3,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3629,9 +3826,11 @@ func (x *CreateApiKeyRequest) GetPartnerId() string {
 	return ""
 }
 
+// CreateApiKeyResponse is what ConfigService.CreateApiKey answers.
 type CreateApiKeyResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	ApiKey *ApiKey                `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The API key created.
+	ApiKey *ApiKey `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
 	// The key, to send as "Authorization: Bearer <key>". Shown once.
 	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -3682,12 +3881,17 @@ func (x *CreateApiKeyResponse) GetKey() string {
 	return ""
 }
 
+// ListApiKeysRequest is the request of ConfigService.ListApiKeys.
 type ListApiKeysRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	PageSize       int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken      string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	PartnerId      string                 `protobuf:"bytes,3,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
-	IncludeRevoked bool                   `protobuf:"varint,4,opt,name=include_revoked,json=includeRevoked,proto3" json:"include_revoked,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only keys of this advertiser, publisher or network; empty: all.
+	PartnerId string `protobuf:"bytes,3,opt,name=partner_id,json=partnerId,proto3" json:"partner_id,omitempty"`
+	// Also list revoked keys.
+	IncludeRevoked bool `protobuf:"varint,4,opt,name=include_revoked,json=includeRevoked,proto3" json:"include_revoked,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -3750,10 +3954,13 @@ func (x *ListApiKeysRequest) GetIncludeRevoked() bool {
 	return false
 }
 
+// ListApiKeysResponse is what ConfigService.ListApiKeys answers.
 type ListApiKeysResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiKeys       []*ApiKey              `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of API keys.
+	ApiKeys []*ApiKey `protobuf:"bytes,1,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3802,9 +4009,11 @@ func (x *ListApiKeysResponse) GetNextPageToken() string {
 	return ""
 }
 
+// RevokeApiKeyRequest is the request of ConfigService.RevokeApiKey.
 type RevokeApiKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the API key.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3846,9 +4055,11 @@ func (x *RevokeApiKeyRequest) GetId() string {
 	return ""
 }
 
+// RevokeApiKeyResponse is what ConfigService.RevokeApiKey answers.
 type RevokeApiKeyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ApiKey        *ApiKey                `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key, now with its revoke_time.
+	ApiKey        *ApiKey `protobuf:"bytes,1,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3895,12 +4106,17 @@ func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
 // offers.csv, conversions.csv). Each file has a header row; an unknown
 // column is refused by name. A file left empty imports nothing of its kind.
 type ImportProgramRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	ShopsCsv       string                 `protobuf:"bytes,1,opt,name=shops_csv,json=shopsCsv,proto3" json:"shops_csv,omitempty"`
-	PublishersCsv  string                 `protobuf:"bytes,2,opt,name=publishers_csv,json=publishersCsv,proto3" json:"publishers_csv,omitempty"`
-	SitesCsv       string                 `protobuf:"bytes,3,opt,name=sites_csv,json=sitesCsv,proto3" json:"sites_csv,omitempty"`
-	OffersCsv      string                 `protobuf:"bytes,4,opt,name=offers_csv,json=offersCsv,proto3" json:"offers_csv,omitempty"`
-	ConversionsCsv string                 `protobuf:"bytes,5,opt,name=conversions_csv,json=conversionsCsv,proto3" json:"conversions_csv,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The contents of shops.csv (see the README's program import).
+	ShopsCsv string `protobuf:"bytes,1,opt,name=shops_csv,json=shopsCsv,proto3" json:"shops_csv,omitempty"`
+	// The contents of publishers.csv.
+	PublishersCsv string `protobuf:"bytes,2,opt,name=publishers_csv,json=publishersCsv,proto3" json:"publishers_csv,omitempty"`
+	// The contents of sites.csv.
+	SitesCsv string `protobuf:"bytes,3,opt,name=sites_csv,json=sitesCsv,proto3" json:"sites_csv,omitempty"`
+	// The contents of offers.csv.
+	OffersCsv string `protobuf:"bytes,4,opt,name=offers_csv,json=offersCsv,proto3" json:"offers_csv,omitempty"`
+	// The contents of conversions.csv.
+	ConversionsCsv string `protobuf:"bytes,5,opt,name=conversions_csv,json=conversionsCsv,proto3" json:"conversions_csv,omitempty"`
 	// Check every row and say what would be created, writing nothing.
 	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -3979,9 +4195,11 @@ func (x *ImportProgramRequest) GetDryRun() bool {
 	return false
 }
 
+// ImportProgramResponse is what ConfigService.ImportProgram answers.
 type ImportProgramResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	DryRun bool                   `protobuf:"varint,1,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when nothing was written (a dry run).
+	DryRun bool `protobuf:"varint,1,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// One entry per file given, in the order they are imported.
 	Files []*ImportFileResult `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
 	// Every refused row. When there is any, nothing was written.
@@ -4117,11 +4335,13 @@ func (x *ImportFileResult) GetExisting() int32 {
 // ImportProblem is one refused row.
 type ImportProblem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	File  string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	// File name, e.g. "shops.csv".
+	File string `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
 	// 1-based line number in the file (the header is line 1).
 	Line int32 `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
 	// The column at fault, when one is.
-	Column        string `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	Column string `protobuf:"bytes,3,opt,name=column,proto3" json:"column,omitempty"`
+	// What is wrong with the row, and how to fix it.
 	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

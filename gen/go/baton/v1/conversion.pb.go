@@ -23,12 +23,16 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ConversionStatus is where a conversion stands.
 type ConversionStatus int32
 
 const (
+	// Not set.
 	ConversionStatus_CONVERSION_STATUS_UNSPECIFIED ConversionStatus = 0
-	ConversionStatus_CONVERSION_STATUS_PENDING     ConversionStatus = 1
-	ConversionStatus_CONVERSION_STATUS_APPROVED    ConversionStatus = 2
+	// Recorded, waiting for the shop's approval (or auto-approval).
+	ConversionStatus_CONVERSION_STATUS_PENDING ConversionStatus = 1
+	// Approved: the commission is due.
+	ConversionStatus_CONVERSION_STATUS_APPROVED ConversionStatus = 2
 	// Final.
 	ConversionStatus_CONVERSION_STATUS_REJECTED ConversionStatus = 3
 	// Approved, then taken back (refund, fraud, cancellation). Final.
@@ -84,6 +88,7 @@ func (ConversionStatus) EnumDescriptor() ([]byte, []int) {
 type ConversionSource int32
 
 const (
+	// Not set.
 	ConversionSource_CONVERSION_SOURCE_UNSPECIFIED ConversionSource = 0
 	// RecordConversion.
 	ConversionSource_CONVERSION_SOURCE_API ConversionSource = 1
@@ -149,6 +154,7 @@ func (ConversionSource) EnumDescriptor() ([]byte, []int) {
 type AttributionPath int32
 
 const (
+	// Not set.
 	AttributionPath_ATTRIBUTION_PATH_UNSPECIFIED AttributionPath = 0
 	// The conversion named the click ID.
 	AttributionPath_ATTRIBUTION_PATH_CLICK_ID AttributionPath = 1
@@ -229,15 +235,24 @@ func (AttributionPath) EnumDescriptor() ([]byte, []int) {
 type StatusReason int32
 
 const (
-	StatusReason_STATUS_REASON_UNSPECIFIED   StatusReason = 0
-	StatusReason_STATUS_REASON_VALID_SALE    StatusReason = 1
+	// Not set.
+	StatusReason_STATUS_REASON_UNSPECIFIED StatusReason = 0
+	// A valid sale.
+	StatusReason_STATUS_REASON_VALID_SALE StatusReason = 1
+	// Approved automatically (the offer's auto-approval).
 	StatusReason_STATUS_REASON_AUTO_APPROVED StatusReason = 2
-	StatusReason_STATUS_REASON_REFUND        StatusReason = 3
-	StatusReason_STATUS_REASON_FRAUD         StatusReason = 4
-	StatusReason_STATUS_REASON_CANCELLATION  StatusReason = 5
-	StatusReason_STATUS_REASON_DUPLICATE     StatusReason = 6
-	StatusReason_STATUS_REASON_TEST          StatusReason = 7
-	StatusReason_STATUS_REASON_OTHER         StatusReason = 8
+	// The sale was refunded.
+	StatusReason_STATUS_REASON_REFUND StatusReason = 3
+	// Fraud.
+	StatusReason_STATUS_REASON_FRAUD StatusReason = 4
+	// The order was cancelled.
+	StatusReason_STATUS_REASON_CANCELLATION StatusReason = 5
+	// A duplicate of another conversion.
+	StatusReason_STATUS_REASON_DUPLICATE StatusReason = 6
+	// A test order.
+	StatusReason_STATUS_REASON_TEST StatusReason = 7
+	// Another reason, given in the note.
+	StatusReason_STATUS_REASON_OTHER StatusReason = 8
 	// Reported by the downstream network in a kickback.
 	StatusReason_STATUS_REASON_KICKBACK StatusReason = 9
 )
@@ -304,6 +319,7 @@ func (StatusReason) EnumDescriptor() ([]byte, []int) {
 type RefusalCode int32
 
 const (
+	// Not set.
 	RefusalCode_REFUSAL_CODE_UNSPECIFIED RefusalCode = 0
 	// A parameter or field is missing or malformed (the message names it).
 	RefusalCode_REFUSAL_CODE_INVALID_PARAMETER RefusalCode = 1
@@ -405,6 +421,7 @@ func (RefusalCode) EnumDescriptor() ([]byte, []int) {
 type Fc2TagFormat int32
 
 const (
+	// Not set.
 	Fc2TagFormat_FC2_TAG_FORMAT_UNSPECIFIED Fc2TagFormat = 0
 	// <img src=".../tracking/tracking_img.php?..." width="1" height="1">
 	Fc2TagFormat_FC2_TAG_FORMAT_IMAGE Fc2TagFormat = 1
@@ -519,13 +536,18 @@ func (x *Item) GetUnitPrice() *Money {
 
 // StatusChange is one entry of a conversion's status history.
 type StatusChange struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	From   ConversionStatus       `protobuf:"varint,1,opt,name=from,proto3,enum=baton.v1.ConversionStatus" json:"from,omitempty"`
-	To     ConversionStatus       `protobuf:"varint,2,opt,name=to,proto3,enum=baton.v1.ConversionStatus" json:"to,omitempty"`
-	Reason StatusReason           `protobuf:"varint,3,opt,name=reason,proto3,enum=baton.v1.StatusReason" json:"reason,omitempty"`
-	Note   string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The status before.
+	From ConversionStatus `protobuf:"varint,1,opt,name=from,proto3,enum=baton.v1.ConversionStatus" json:"from,omitempty"`
+	// The status after.
+	To ConversionStatus `protobuf:"varint,2,opt,name=to,proto3,enum=baton.v1.ConversionStatus" json:"to,omitempty"`
+	// Why the status changed.
+	Reason StatusReason `protobuf:"varint,3,opt,name=reason,proto3,enum=baton.v1.StatusReason" json:"reason,omitempty"`
+	// A note the actor gave, if any.
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
 	// Who did it: an API key ID, "system" or "network:<id>".
-	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Actor string `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	// When it changed.
 	Time          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -605,35 +627,49 @@ func (x *StatusChange) GetTime() *timestamppb.Timestamp {
 
 // Conversion is one recorded sale.
 type Conversion struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	OfferId      string                 `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	AdvertiserId string                 `protobuf:"bytes,3,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// ID of the advertiser (shop).
+	AdvertiserId string `protobuf:"bytes,3,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
 	// Empty when no click earns it.
 	PublisherId string `protobuf:"bytes,4,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	SiteId      string `protobuf:"bytes,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// ID of the site.
+	SiteId string `protobuf:"bytes,5,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
 	// The click that earns it, if any.
 	ClickId string `protobuf:"bytes,6,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
 	// The advertiser's order ID (FC2 unique_id, CATS CONTENT_UID1).
 	OrderId string `protobuf:"bytes,7,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// A second order reference (CATS CONTENT_UID2).
 	OrderId_2 string `protobuf:"bytes,8,opt,name=order_id_2,json=orderId2,proto3" json:"order_id_2,omitempty"`
-	Amount    *Money `protobuf:"bytes,9,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The sale amount.
+	Amount *Money `protobuf:"bytes,9,opt,name=amount,proto3" json:"amount,omitempty"`
 	// What the publisher earns; zero for test conversions and unattributed ones.
-	Commission    *Money  `protobuf:"bytes,10,opt,name=commission,proto3" json:"commission,omitempty"`
-	Items         []*Item `protobuf:"bytes,11,rep,name=items,proto3" json:"items,omitempty"`
-	Recurring     bool    `protobuf:"varint,12,opt,name=recurring,proto3" json:"recurring,omitempty"`
-	BuyerUserName string  `protobuf:"bytes,13,opt,name=buyer_user_name,json=buyerUserName,proto3" json:"buyer_user_name,omitempty"`
+	Commission *Money `protobuf:"bytes,10,opt,name=commission,proto3" json:"commission,omitempty"`
+	// The items sold, when the report listed them.
+	Items []*Item `protobuf:"bytes,11,rep,name=items,proto3" json:"items,omitempty"`
+	// A continuing charge (FC2 recurring=1).
+	Recurring bool `protobuf:"varint,12,opt,name=recurring,proto3" json:"recurring,omitempty"`
+	// The buyer's user name at the shop (FC2 uname), when reported.
+	BuyerUserName string `protobuf:"bytes,13,opt,name=buyer_user_name,json=buyerUserName,proto3" json:"buyer_user_name,omitempty"`
 	// Only when the advertiser opted in to plain-text storage.
 	BuyerEmail string `protobuf:"bytes,14,opt,name=buyer_email,json=buyerEmail,proto3" json:"buyer_email,omitempty"`
 	// Keyed hash of the lower-cased email, for matching.
-	BuyerEmailHash  string           `protobuf:"bytes,15,opt,name=buyer_email_hash,json=buyerEmailHash,proto3" json:"buyer_email_hash,omitempty"`
-	BuyerIp         string           `protobuf:"bytes,16,opt,name=buyer_ip,json=buyerIp,proto3" json:"buyer_ip,omitempty"`
-	Status          ConversionStatus `protobuf:"varint,17,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
-	History         []*StatusChange  `protobuf:"bytes,18,rep,name=history,proto3" json:"history,omitempty"`
-	Test            bool             `protobuf:"varint,19,opt,name=test,proto3" json:"test,omitempty"`
-	Source          ConversionSource `protobuf:"varint,20,opt,name=source,proto3,enum=baton.v1.ConversionSource" json:"source,omitempty"`
-	AttributionPath AttributionPath  `protobuf:"varint,21,opt,name=attribution_path,json=attributionPath,proto3,enum=baton.v1.AttributionPath" json:"attribution_path,omitempty"`
+	BuyerEmailHash string `protobuf:"bytes,15,opt,name=buyer_email_hash,json=buyerEmailHash,proto3" json:"buyer_email_hash,omitempty"`
+	// The buyer's IP, when reported.
+	BuyerIp string `protobuf:"bytes,16,opt,name=buyer_ip,json=buyerIp,proto3" json:"buyer_ip,omitempty"`
+	// Where the conversion stands: pending, approved, rejected or reversed.
+	Status ConversionStatus `protobuf:"varint,17,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
+	// Every status change, oldest first.
+	History []*StatusChange `protobuf:"bytes,18,rep,name=history,proto3" json:"history,omitempty"`
+	// A test conversion: it earns no commission.
+	Test bool `protobuf:"varint,19,opt,name=test,proto3" json:"test,omitempty"`
+	// How the conversion was reported (API, FC2 tag or POST, kickback...).
+	Source ConversionSource `protobuf:"varint,20,opt,name=source,proto3,enum=baton.v1.ConversionSource" json:"source,omitempty"`
+	// How its click was found.
+	AttributionPath AttributionPath `protobuf:"varint,21,opt,name=attribution_path,json=attributionPath,proto3,enum=baton.v1.AttributionPath" json:"attribution_path,omitempty"`
 	// One sentence: why this click (or none) earns the conversion.
 	AttributionSummary string `protobuf:"bytes,22,opt,name=attribution_summary,json=attributionSummary,proto3" json:"attribution_summary,omitempty"`
 	// The upstream ID of the click (what postbacks carry back up).
@@ -643,8 +679,10 @@ type Conversion struct {
 	// The downstream network's own ID, when the conversion came as a kickback.
 	DownstreamId string `protobuf:"bytes,25,opt,name=downstream_id,json=downstreamId,proto3" json:"downstream_id,omitempty"`
 	// When the sale happened (as reported).
-	SaleTime      *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=sale_time,json=saleTime,proto3" json:"sale_time,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	SaleTime *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=sale_time,json=saleTime,proto3" json:"sale_time,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was last changed.
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -880,9 +918,13 @@ func (x *Conversion) GetUpdateTime() *timestamppb.Timestamp {
 type Buyer struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// FC2 uname: up to 32 letters and digits.
-	UserName      string `protobuf:"bytes,1,opt,name=user_name,json=userName,proto3" json:"user_name,omitempty"`
-	Email         string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	Ip            string `protobuf:"bytes,3,opt,name=ip,proto3" json:"ip,omitempty"`
+	UserName string `protobuf:"bytes,1,opt,name=user_name,json=userName,proto3" json:"user_name,omitempty"`
+	// The buyer's email: kept as a keyed hash, in plain text only when the
+	// advertiser opted in.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// The buyer's IP.
+	Ip string `protobuf:"bytes,3,opt,name=ip,proto3" json:"ip,omitempty"`
+	// The buyer's browser User-Agent.
 	UserAgent     string `protobuf:"bytes,4,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -946,6 +988,8 @@ func (x *Buyer) GetUserAgent() string {
 	return ""
 }
 
+// RecordConversionRequest is the request of
+// ConversionService.RecordConversion.
 type RecordConversionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Baton's click ID, as passed on the landing URL. Empty: Baton looks for
@@ -962,11 +1006,13 @@ type RecordConversionRequest struct {
 	// Amount in dollars as a decimal string, e.g. "19.99" (FC2 amount_d).
 	AmountUsd *string `protobuf:"bytes,6,opt,name=amount_usd,json=amountUsd,proto3,oneof" json:"amount_usd,omitempty"`
 	// Amount in any ISO 4217 currency, in minor units.
-	Amount *Money  `protobuf:"bytes,7,opt,name=amount,proto3" json:"amount,omitempty"`
-	Items  []*Item `protobuf:"bytes,8,rep,name=items,proto3" json:"items,omitempty"`
+	Amount *Money `protobuf:"bytes,7,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The items sold.
+	Items []*Item `protobuf:"bytes,8,rep,name=items,proto3" json:"items,omitempty"`
 	// A continuing charge (FC2 recurring=1).
-	Recurring bool   `protobuf:"varint,9,opt,name=recurring,proto3" json:"recurring,omitempty"`
-	Buyer     *Buyer `protobuf:"bytes,10,opt,name=buyer,proto3" json:"buyer,omitempty"`
+	Recurring bool `protobuf:"varint,9,opt,name=recurring,proto3" json:"recurring,omitempty"`
+	// What the shop knows of the buyer, for attribution without a click ID.
+	Buyer *Buyer `protobuf:"bytes,10,opt,name=buyer,proto3" json:"buyer,omitempty"`
 	// When the sale happened. Default: now.
 	SaleTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=sale_time,json=saleTime,proto3" json:"sale_time,omitempty"`
 	// Protects against retries when the offer does not deduplicate order IDs.
@@ -1120,9 +1166,13 @@ func (x *RecordConversionRequest) GetSignature() string {
 	return ""
 }
 
+// RecordConversionResponse is what ConversionService.RecordConversion
+// answers.
 type RecordConversionResponse struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Conversion *Conversion            `protobuf:"bytes,1,opt,name=conversion,proto3" json:"conversion,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The conversion recorded (or the one already recorded for this order:
+	// never counted twice).
+	Conversion *Conversion `protobuf:"bytes,1,opt,name=conversion,proto3" json:"conversion,omitempty"`
 	// True when this request repeated an earlier one and the first conversion
 	// was returned.
 	Duplicate     bool `protobuf:"varint,2,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
@@ -1174,9 +1224,11 @@ func (x *RecordConversionResponse) GetDuplicate() bool {
 	return false
 }
 
+// GetConversionRequest is the request of ConversionService.GetConversion.
 type GetConversionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the conversion.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1218,9 +1270,11 @@ func (x *GetConversionRequest) GetId() string {
 	return ""
 }
 
+// GetConversionResponse is what ConversionService.GetConversion answers.
 type GetConversionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Conversion    *Conversion            `protobuf:"bytes,1,opt,name=conversion,proto3" json:"conversion,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The conversion.
+	Conversion    *Conversion `protobuf:"bytes,1,opt,name=conversion,proto3" json:"conversion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1262,17 +1316,27 @@ func (x *GetConversionResponse) GetConversion() *Conversion {
 	return nil
 }
 
+// ListConversionsRequest is the request of ConversionService.ListConversions.
 type ListConversionsRequest struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	PageSize     int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken    string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	TimeRange    *TimeRange             `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
-	OfferId      string                 `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId  string                 `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	AdvertiserId string                 `protobuf:"bytes,6,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
-	Status       ConversionStatus       `protobuf:"varint,7,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
-	OrderId      string                 `protobuf:"bytes,8,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	ClickId      string                 `protobuf:"bytes,9,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those created within this range; unset: all.
+	TimeRange *TimeRange `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
+	// Only those of this offer; empty: all.
+	OfferId string `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// Only those of this publisher; empty: all.
+	PublisherId string `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Only those of this advertiser (shop); empty: all.
+	AdvertiserId string `protobuf:"bytes,6,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	// Only conversions in this status; unspecified: all.
+	Status ConversionStatus `protobuf:"varint,7,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
+	// Only conversions with this order ID.
+	OrderId string `protobuf:"bytes,8,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// Only those of this click; empty: all.
+	ClickId string `protobuf:"bytes,9,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
 	// Include test conversions (excluded by default).
 	IncludeTest   bool `protobuf:"varint,10,opt,name=include_test,json=includeTest,proto3" json:"include_test,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1379,10 +1443,13 @@ func (x *ListConversionsRequest) GetIncludeTest() bool {
 	return false
 }
 
+// ListConversionsResponse is what ConversionService.ListConversions answers.
 type ListConversionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Conversions   []*Conversion          `protobuf:"bytes,1,rep,name=conversions,proto3" json:"conversions,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of conversions.
+	Conversions []*Conversion `protobuf:"bytes,1,rep,name=conversions,proto3" json:"conversions,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1431,12 +1498,18 @@ func (x *ListConversionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdateConversionStatusRequest is the request of
+// ConversionService.UpdateConversionStatus.
 type UpdateConversionStatusRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Status ConversionStatus       `protobuf:"varint,2,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
-	Reason StatusReason           `protobuf:"varint,3,opt,name=reason,proto3,enum=baton.v1.StatusReason" json:"reason,omitempty"`
-	Note   string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the conversion.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The new status.
+	Status ConversionStatus `protobuf:"varint,2,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
+	// Why the status changes.
+	Reason StatusReason `protobuf:"varint,3,opt,name=reason,proto3,enum=baton.v1.StatusReason" json:"reason,omitempty"`
+	// Why, for the record (kept in history).
+	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
 	// When set, the change applies only if the conversion is in this status,
 	// so two operators cannot overwrite each other silently.
 	ExpectedStatus ConversionStatus `protobuf:"varint,5,opt,name=expected_status,json=expectedStatus,proto3,enum=baton.v1.ConversionStatus" json:"expected_status,omitempty"`
@@ -1509,9 +1582,12 @@ func (x *UpdateConversionStatusRequest) GetExpectedStatus() ConversionStatus {
 	return ConversionStatus_CONVERSION_STATUS_UNSPECIFIED
 }
 
+// UpdateConversionStatusResponse is what
+// ConversionService.UpdateConversionStatus answers.
 type UpdateConversionStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Conversion    *Conversion            `protobuf:"bytes,1,opt,name=conversion,proto3" json:"conversion,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The conversion as it is now.
+	Conversion    *Conversion `protobuf:"bytes,1,opt,name=conversion,proto3" json:"conversion,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1553,13 +1629,20 @@ func (x *UpdateConversionStatusResponse) GetConversion() *Conversion {
 	return nil
 }
 
+// BulkUpdateConversionStatusRequest is the request of
+// ConversionService.BulkUpdateConversionStatus.
 type BulkUpdateConversionStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	OfferId       string                 `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	OrderIds      []string               `protobuf:"bytes,2,rep,name=order_ids,json=orderIds,proto3" json:"order_ids,omitempty"`
-	Status        ConversionStatus       `protobuf:"varint,3,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
-	Reason        StatusReason           `protobuf:"varint,4,opt,name=reason,proto3,enum=baton.v1.StatusReason" json:"reason,omitempty"`
-	Note          string                 `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,1,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// The shop's order IDs of the conversions to change.
+	OrderIds []string `protobuf:"bytes,2,rep,name=order_ids,json=orderIds,proto3" json:"order_ids,omitempty"`
+	// The new status.
+	Status ConversionStatus `protobuf:"varint,3,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
+	// Why the status changes.
+	Reason StatusReason `protobuf:"varint,4,opt,name=reason,proto3,enum=baton.v1.StatusReason" json:"reason,omitempty"`
+	// Why, for the record (kept in each conversion's history).
+	Note          string `protobuf:"bytes,5,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1631,8 +1714,9 @@ func (x *BulkUpdateConversionStatusRequest) GetNote() string {
 
 // BulkResult is the outcome for one order ID.
 type BulkResult struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	OrderId string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The order ID asked for.
+	OrderId string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// Set when the change was applied.
 	Conversion *Conversion `protobuf:"bytes,2,opt,name=conversion,proto3" json:"conversion,omitempty"`
 	// Why not, when it was not: "not found", "already rejected", ...
@@ -1692,10 +1776,14 @@ func (x *BulkResult) GetError() string {
 	return ""
 }
 
+// BulkUpdateConversionStatusResponse is what
+// ConversionService.BulkUpdateConversionStatus answers.
 type BulkUpdateConversionStatusResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*BulkResult          `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	UpdatedCount  int32                  `protobuf:"varint,2,opt,name=updated_count,json=updatedCount,proto3" json:"updated_count,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per order ID, in the order asked.
+	Results []*BulkResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// How many conversions changed.
+	UpdatedCount  int32 `protobuf:"varint,2,opt,name=updated_count,json=updatedCount,proto3" json:"updated_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1752,22 +1840,30 @@ func (x *BulkUpdateConversionStatusResponse) GetUpdatedCount() int32 {
 // advertiser of this network (an unknown FC2 shopid) are only counted:
 // their contents are not kept, and only an admin sees them.
 type Refusal struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	Id           string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	AdvertiserId string                 `protobuf:"bytes,2,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
-	OfferId      string                 `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	Source       ConversionSource       `protobuf:"varint,4,opt,name=source,proto3,enum=baton.v1.ConversionSource" json:"source,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the advertiser (shop).
+	AdvertiserId string `protobuf:"bytes,2,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// Where the refused report came from.
+	Source ConversionSource `protobuf:"varint,4,opt,name=source,proto3,enum=baton.v1.ConversionSource" json:"source,omitempty"`
 	// Why, as a lower-case word: the name of `reason` without its
 	// REFUSAL_CODE_ prefix ("bad_signature", "future_timestamp", ...). Always
 	// one of the RefusalCode values, never anything else.
 	Code string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
 	// What was wrong, in words.
 	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
+	// The order ID the report carried, if any.
 	OrderId string `protobuf:"bytes,7,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// ID of the click.
 	ClickId string `protobuf:"bytes,8,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
 	// The request's parameters, with secrets (passwd, sh, token) masked.
-	Params     map[string]string      `protobuf:"bytes,9,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	RemoteIp   string                 `protobuf:"bytes,10,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	Params map[string]string `protobuf:"bytes,9,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The address the report came from.
+	RemoteIp string `protobuf:"bytes,10,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	// When it was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Why the report was refused (the same as code).
 	Reason RefusalCode `protobuf:"varint,12,opt,name=reason,proto3,enum=baton.v1.RefusalCode" json:"reason,omitempty"`
@@ -1922,11 +2018,15 @@ type RefusalSample struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What was wrong, in words.
 	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// The order ID the report carried, if any.
 	OrderId string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// ID of the click.
 	ClickId string `protobuf:"bytes,3,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
 	// The request's parameters, with secrets (passwd, sh, token) masked.
-	Params        map[string]string      `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	RemoteIp      string                 `protobuf:"bytes,5,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	Params map[string]string `protobuf:"bytes,4,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The address the report came from.
+	RemoteIp string `protobuf:"bytes,5,opt,name=remote_ip,json=remoteIp,proto3" json:"remote_ip,omitempty"`
+	// When the report arrived.
 	Time          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2004,13 +2104,19 @@ func (x *RefusalSample) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// ListRefusalsRequest is the request of ConversionService.ListRefusals.
 type ListRefusalsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	TimeRange     *TimeRange             `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
-	AdvertiserId  string                 `protobuf:"bytes,4,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
-	Source        ConversionSource       `protobuf:"varint,5,opt,name=source,proto3,enum=baton.v1.ConversionSource" json:"source,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those created within this range; unset: all.
+	TimeRange *TimeRange `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
+	// Only those of this advertiser (shop); empty: all.
+	AdvertiserId string `protobuf:"bytes,4,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	// Only refusals from this source; unspecified: all.
+	Source        ConversionSource `protobuf:"varint,5,opt,name=source,proto3,enum=baton.v1.ConversionSource" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2080,10 +2186,13 @@ func (x *ListRefusalsRequest) GetSource() ConversionSource {
 	return ConversionSource_CONVERSION_SOURCE_UNSPECIFIED
 }
 
+// ListRefusalsResponse is what ConversionService.ListRefusals answers.
 type ListRefusalsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Refusals      []*Refusal             `protobuf:"bytes,1,rep,name=refusals,proto3" json:"refusals,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of refusals.
+	Refusals []*Refusal `protobuf:"bytes,1,rep,name=refusals,proto3" json:"refusals,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2132,22 +2241,34 @@ func (x *ListRefusalsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// BuildFc2TagRequest is the request of ConversionService.BuildFc2Tag.
 type BuildFc2TagRequest struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	AdvertiserId string                 `protobuf:"bytes,1,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
-	Format       Fc2TagFormat           `protobuf:"varint,2,opt,name=format,proto3,enum=baton.v1.Fc2TagFormat" json:"format,omitempty"`
-	UniqueId     string                 `protobuf:"bytes,3,opt,name=unique_id,json=uniqueId,proto3" json:"unique_id,omitempty"`
-	AmountY      *int64                 `protobuf:"varint,4,opt,name=amount_y,json=amountY,proto3,oneof" json:"amount_y,omitempty"`
-	AmountD      *string                `protobuf:"bytes,5,opt,name=amount_d,json=amountD,proto3,oneof" json:"amount_d,omitempty"`
-	Uname        string                 `protobuf:"bytes,6,opt,name=uname,proto3" json:"uname,omitempty"`
-	Email        string                 `protobuf:"bytes,7,opt,name=email,proto3" json:"email,omitempty"`
-	Recurring    bool                   `protobuf:"varint,8,opt,name=recurring,proto3" json:"recurring,omitempty"`
-	ItemCode     string                 `protobuf:"bytes,9,opt,name=item_code,json=itemCode,proto3" json:"item_code,omitempty"`
-	UnitNum      uint32                 `protobuf:"varint,10,opt,name=unit_num,json=unitNum,proto3" json:"unit_num,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the advertiser (shop).
+	AdvertiserId string `protobuf:"bytes,1,opt,name=advertiser_id,json=advertiserId,proto3" json:"advertiser_id,omitempty"`
+	// The tag to build: image tag or server POST.
+	Format Fc2TagFormat `protobuf:"varint,2,opt,name=format,proto3,enum=baton.v1.Fc2TagFormat" json:"format,omitempty"`
+	// FC2 unique_id: the shop's order number.
+	UniqueId string `protobuf:"bytes,3,opt,name=unique_id,json=uniqueId,proto3" json:"unique_id,omitempty"`
+	// FC2 amount_y: the sale in yen.
+	AmountY *int64 `protobuf:"varint,4,opt,name=amount_y,json=amountY,proto3,oneof" json:"amount_y,omitempty"`
+	// FC2 amount_d: the sale in dollars, up to two decimals, e.g. "19.80".
+	AmountD *string `protobuf:"bytes,5,opt,name=amount_d,json=amountD,proto3,oneof" json:"amount_d,omitempty"`
+	// FC2 uname: the buyer's user name at the shop.
+	Uname string `protobuf:"bytes,6,opt,name=uname,proto3" json:"uname,omitempty"`
+	// FC2 email: the buyer's email (test@fc2.com turns on test mode).
+	Email string `protobuf:"bytes,7,opt,name=email,proto3" json:"email,omitempty"`
+	// FC2 recurring: a continuing charge.
+	Recurring bool `protobuf:"varint,8,opt,name=recurring,proto3" json:"recurring,omitempty"`
+	// FC2 item_code: the item sold.
+	ItemCode string `protobuf:"bytes,9,opt,name=item_code,json=itemCode,proto3" json:"item_code,omitempty"`
+	// FC2 unit_num: how many were sold.
+	UnitNum uint32 `protobuf:"varint,10,opt,name=unit_num,json=unitNum,proto3" json:"unit_num,omitempty"`
 	// Tag issue time; default now. Rendered in Japan time (yyyymmddhhmmss).
 	Ts *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=ts,proto3" json:"ts,omitempty"`
 	// POST only: FC2 ref_userid and ref_siteid from the click.
 	RefUserid int64 `protobuf:"varint,12,opt,name=ref_userid,json=refUserid,proto3" json:"ref_userid,omitempty"`
+	// The click's FC2 ref_siteid.
 	RefSiteid int64 `protobuf:"varint,13,opt,name=ref_siteid,json=refSiteid,proto3" json:"ref_siteid,omitempty"`
 	// POST only: the buyer's IP.
 	Ip string `protobuf:"bytes,14,opt,name=ip,proto3" json:"ip,omitempty"`
@@ -2301,6 +2422,7 @@ func (x *BuildFc2TagRequest) GetShortSh() bool {
 	return false
 }
 
+// BuildFc2TagResponse is what ConversionService.BuildFc2Tag answers.
 type BuildFc2TagResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The image tag's URL, or the POST endpoint's URL.

@@ -27,6 +27,7 @@ const (
 type PartnerRole int32
 
 const (
+	// Not set.
 	PartnerRole_PARTNER_ROLE_UNSPECIFIED PartnerRole = 0
 	// It sends clicks to Baton's tracking links and receives Baton's
 	// postbacks (a publisher of kind network, with postback endpoints).
@@ -82,6 +83,7 @@ func (PartnerRole) EnumDescriptor() ([]byte, []int) {
 type TemplateDialect int32
 
 const (
+	// Not set.
 	TemplateDialect_TEMPLATE_DIALECT_UNSPECIFIED TemplateDialect = 0
 	// {click_id}: Baton's own names.
 	TemplateDialect_TEMPLATE_DIALECT_BRACE TemplateDialect = 1
@@ -137,7 +139,8 @@ func (TemplateDialect) EnumDescriptor() ([]byte, []int) {
 // PartnerStatus is how a system spells one of Baton's postback events.
 type PartnerStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Event PostbackEvent          `protobuf:"varint,1,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
+	// Baton's postback event.
+	Event PostbackEvent `protobuf:"varint,1,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
 	// What its postback carries for the event (e.g. Keitaro "lead", Affise
 	// "2"); empty when it takes no status parameter.
 	Spelling string `protobuf:"bytes,2,opt,name=spelling,proto3" json:"spelling,omitempty"`
@@ -201,9 +204,11 @@ func (x *PartnerStatus) GetSent() bool {
 // PartnerInput is a value the user gives when filling a preset (the
 // partner's host, a key); templates name it ${name}.
 type PartnerInput struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The input's name, as templates name it (${name}).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// What to enter, for people.
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	// Used when the input is not given; empty: required.
 	DefaultValue string `protobuf:"bytes,3,opt,name=default_value,json=defaultValue,proto3" json:"default_value,omitempty"`
 	// A key or password: shown as a password field, never logged.
@@ -272,9 +277,11 @@ func (x *PartnerInput) GetSecret() bool {
 
 // PartnerDoc is documentation an entry comes from.
 type PartnerDoc struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Title         string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
-	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page's title.
+	Title string `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	// Where the system documents it.
+	Url           string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,32 +335,42 @@ type PartnerSystem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "baton", "cats", "affilicode", "fc2", "a8", "everflow", "keitaro",
 	// "voluum", "affise", "cake".
-	Id      string        `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name    string        `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Summary string        `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
-	Roles   []PartnerRole `protobuf:"varint,4,rep,packed,name=roles,proto3,enum=baton.v1.PartnerRole" json:"roles,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Display name, for people.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// What the system is, in a sentence.
+	Summary string `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The roles it can take relative to Baton (upstream, downstream).
+	Roles []PartnerRole `protobuf:"varint,4,rep,packed,name=roles,proto3,enum=baton.v1.PartnerRole" json:"roles,omitempty"`
 	// Dialect of its postback and kickback templates.
 	Dialect TemplateDialect `protobuf:"varint,5,opt,name=dialect,proto3,enum=baton.v1.TemplateDialect" json:"dialect,omitempty"`
 	// Upstream: the parameter it sends its click ID under (Baton keeps it as
 	// sub1 and sends it back), and its further sub-ID parameters (sub2..).
-	ClickIdParam string   `protobuf:"bytes,6,opt,name=click_id_param,json=clickIdParam,proto3" json:"click_id_param,omitempty"`
-	SubIdParams  []string `protobuf:"bytes,7,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
+	ClickIdParam string `protobuf:"bytes,6,opt,name=click_id_param,json=clickIdParam,proto3" json:"click_id_param,omitempty"`
+	// Its further sub-ID parameters (sub2..).
+	SubIdParams []string `protobuf:"bytes,7,rep,name=sub_id_params,json=subIdParams,proto3" json:"sub_id_params,omitempty"`
 	// The macro it writes in a click URL for its click ID ({subid},
 	// #reqid#); empty when it appends the ID itself (A8.net, FC2).
 	ClickIdMacro string `protobuf:"bytes,8,opt,name=click_id_macro,json=clickIdMacro,proto3" json:"click_id_macro,omitempty"`
 	// The postback Baton sends it, with Baton's variables in its dialect and
 	// ${input} / ${status} placeholders.
-	PostbackMethod       PostbackMethod   `protobuf:"varint,9,opt,name=postback_method,json=postbackMethod,proto3,enum=baton.v1.PostbackMethod" json:"postback_method,omitempty"`
-	PostbackUrlTemplate  string           `protobuf:"bytes,10,opt,name=postback_url_template,json=postbackUrlTemplate,proto3" json:"postback_url_template,omitempty"`
-	PostbackBodyTemplate string           `protobuf:"bytes,11,opt,name=postback_body_template,json=postbackBodyTemplate,proto3" json:"postback_body_template,omitempty"`
-	Statuses             []*PartnerStatus `protobuf:"bytes,12,rep,name=statuses,proto3" json:"statuses,omitempty"`
+	PostbackMethod PostbackMethod `protobuf:"varint,9,opt,name=postback_method,json=postbackMethod,proto3,enum=baton.v1.PostbackMethod" json:"postback_method,omitempty"`
+	// The URL template of that postback.
+	PostbackUrlTemplate string `protobuf:"bytes,10,opt,name=postback_url_template,json=postbackUrlTemplate,proto3" json:"postback_url_template,omitempty"`
+	// The body template of that postback; empty for GET.
+	PostbackBodyTemplate string `protobuf:"bytes,11,opt,name=postback_body_template,json=postbackBodyTemplate,proto3" json:"postback_body_template,omitempty"`
+	// How it spells each of Baton's postback events.
+	Statuses []*PartnerStatus `protobuf:"bytes,12,rep,name=statuses,proto3" json:"statuses,omitempty"`
 	// Downstream: the parameter it reads Baton's click ID from, and the
 	// kickback URL to enter in it, in its own macros, with ${baton},
 	// ${network_id} and ${token}.
-	DownstreamClickIdParam string          `protobuf:"bytes,13,opt,name=downstream_click_id_param,json=downstreamClickIdParam,proto3" json:"downstream_click_id_param,omitempty"`
-	KickbackUrlTemplate    string          `protobuf:"bytes,14,opt,name=kickback_url_template,json=kickbackUrlTemplate,proto3" json:"kickback_url_template,omitempty"`
-	Inputs                 []*PartnerInput `protobuf:"bytes,15,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	Docs                   []*PartnerDoc   `protobuf:"bytes,16,rep,name=docs,proto3" json:"docs,omitempty"`
+	DownstreamClickIdParam string `protobuf:"bytes,13,opt,name=downstream_click_id_param,json=downstreamClickIdParam,proto3" json:"downstream_click_id_param,omitempty"`
+	// The kickback URL to enter in it.
+	KickbackUrlTemplate string `protobuf:"bytes,14,opt,name=kickback_url_template,json=kickbackUrlTemplate,proto3" json:"kickback_url_template,omitempty"`
+	// The values the user gives when filling the preset.
+	Inputs []*PartnerInput `protobuf:"bytes,15,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	// Its documentation pages the preset follows.
+	Docs []*PartnerDoc `protobuf:"bytes,16,rep,name=docs,proto3" json:"docs,omitempty"`
 	// Where a value is not from the system's documentation, why it is what
 	// it is.
 	Assumptions   []string `protobuf:"bytes,17,rep,name=assumptions,proto3" json:"assumptions,omitempty"`
@@ -510,6 +527,8 @@ func (x *PartnerSystem) GetAssumptions() []string {
 	return nil
 }
 
+// ListPartnerSystemsRequest is the request of
+// PartnerService.ListPartnerSystems.
 type ListPartnerSystemsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -546,9 +565,12 @@ func (*ListPartnerSystemsRequest) Descriptor() ([]byte, []int) {
 	return file_baton_v1_partners_proto_rawDescGZIP(), []int{4}
 }
 
+// ListPartnerSystemsResponse is what PartnerService.ListPartnerSystems
+// answers.
 type ListPartnerSystemsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Systems       []*PartnerSystem       `protobuf:"bytes,1,rep,name=systems,proto3" json:"systems,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of partner systems.
+	Systems       []*PartnerSystem `protobuf:"bytes,1,rep,name=systems,proto3" json:"systems,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -590,10 +612,13 @@ func (x *ListPartnerSystemsResponse) GetSystems() []*PartnerSystem {
 	return nil
 }
 
+// GetPartnerPresetRequest is the request of PartnerService.GetPartnerPreset.
 type GetPartnerPresetRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	SystemId string                 `protobuf:"bytes,1,opt,name=system_id,json=systemId,proto3" json:"system_id,omitempty"`
-	Role     PartnerRole            `protobuf:"varint,2,opt,name=role,proto3,enum=baton.v1.PartnerRole" json:"role,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The partner system (PartnerSystem.id), e.g. "cats".
+	SystemId string `protobuf:"bytes,1,opt,name=system_id,json=systemId,proto3" json:"system_id,omitempty"`
+	// The role the system takes relative to Baton.
+	Role PartnerRole `protobuf:"varint,2,opt,name=role,proto3,enum=baton.v1.PartnerRole" json:"role,omitempty"`
 	// The system's inputs by name (see PartnerSystem.inputs).
 	Inputs map[string]string `protobuf:"bytes,3,rep,name=inputs,proto3" json:"inputs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Name of the publisher or network; default the system's name.
@@ -601,10 +626,12 @@ type GetPartnerPresetRequest struct {
 	// Upstream: the publisher the endpoints are for (required for admin
 	// keys once the publisher exists), and their offer (empty: every offer).
 	PublisherId string `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	OfferId     string `protobuf:"bytes,6,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,6,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
 	// Downstream: the network, once created, and its kickback token (the
 	// secret CreateNetwork returned), to write the kickback URL.
-	NetworkId     string `protobuf:"bytes,7,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
+	NetworkId string `protobuf:"bytes,7,opt,name=network_id,json=networkId,proto3" json:"network_id,omitempty"`
+	// The network's kickback token.
 	Token         string `protobuf:"bytes,8,opt,name=token,proto3" json:"token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -696,15 +723,19 @@ func (x *GetPartnerPresetRequest) GetToken() string {
 	return ""
 }
 
+// GetPartnerPresetResponse is what PartnerService.GetPartnerPreset answers.
 type GetPartnerPresetResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	System *PartnerSystem         `protobuf:"bytes,1,opt,name=system,proto3" json:"system,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The system.
+	System *PartnerSystem `protobuf:"bytes,1,opt,name=system,proto3" json:"system,omitempty"`
 	// Upstream.
-	Publisher *CreatePublisherRequest          `protobuf:"bytes,2,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	Publisher *CreatePublisherRequest `protobuf:"bytes,2,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	// The postback endpoints to create for it.
 	Endpoints []*CreatePostbackEndpointRequest `protobuf:"bytes,3,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	// Downstream.
-	Network    *CreateNetworkRequest `protobuf:"bytes,4,opt,name=network,proto3" json:"network,omitempty"`
-	Downstream *DownstreamLink       `protobuf:"bytes,5,opt,name=downstream,proto3" json:"downstream,omitempty"`
+	Network *CreateNetworkRequest `protobuf:"bytes,4,opt,name=network,proto3" json:"network,omitempty"`
+	// The downstream.
+	Downstream *DownstreamLink `protobuf:"bytes,5,opt,name=downstream,proto3" json:"downstream,omitempty"`
 	// Empty until network_id and token are given.
 	KickbackUrl   string `protobuf:"bytes,6,opt,name=kickback_url,json=kickbackUrl,proto3" json:"kickback_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -783,10 +814,13 @@ func (x *GetPartnerPresetResponse) GetKickbackUrl() string {
 	return ""
 }
 
+// ConvertTemplateRequest is the request of PartnerService.ConvertTemplate.
 type ConvertTemplateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Template      string                 `protobuf:"bytes,1,opt,name=template,proto3" json:"template,omitempty"`
-	To            TemplateDialect        `protobuf:"varint,2,opt,name=to,proto3,enum=baton.v1.TemplateDialect" json:"to,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The template to convert.
+	Template string `protobuf:"bytes,1,opt,name=template,proto3" json:"template,omitempty"`
+	// The dialect to convert it to.
+	To            TemplateDialect `protobuf:"varint,2,opt,name=to,proto3,enum=baton.v1.TemplateDialect" json:"to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -835,9 +869,11 @@ func (x *ConvertTemplateRequest) GetTo() TemplateDialect {
 	return TemplateDialect_TEMPLATE_DIALECT_UNSPECIFIED
 }
 
+// ConvertTemplateResponse is what PartnerService.ConvertTemplate answers.
 type ConvertTemplateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Template      string                 `protobuf:"bytes,1,opt,name=template,proto3" json:"template,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The template in that dialect.
+	Template      string `protobuf:"bytes,1,opt,name=template,proto3" json:"template,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -879,6 +915,7 @@ func (x *ConvertTemplateResponse) GetTemplate() string {
 	return ""
 }
 
+// BuildMediaUrlRequest is the request of PartnerService.BuildMediaUrl.
 type BuildMediaUrlRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A tracking link URL or any click URL.
@@ -933,9 +970,11 @@ func (x *BuildMediaUrlRequest) GetSystemId() string {
 	return ""
 }
 
+// BuildMediaUrlResponse is what PartnerService.BuildMediaUrl answers.
 type BuildMediaUrlResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Url   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// The URL to give the media.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
 	// What was appended and why, or why nothing was.
 	Note          string `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -986,6 +1025,7 @@ func (x *BuildMediaUrlResponse) GetNote() string {
 	return ""
 }
 
+// CheckIntegrationRequest is the request of PartnerService.CheckIntegration.
 type CheckIntegrationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The upstream partner to check (a publisher; its own key may check it).
@@ -1066,7 +1106,8 @@ type CheckHop struct {
 	// "redirect", "click_ids", "postback_rendered", "postback_answered",
 	// "partner_click" (downstream).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Ok   bool   `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
+	// True when this hop passed.
+	Ok bool `protobuf:"varint,2,opt,name=ok,proto3" json:"ok,omitempty"`
 	// What Baton did and saw.
 	Detail string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
 	// What to change when the hop failed; empty when it passed.
@@ -1142,13 +1183,16 @@ func (x *CheckHop) GetEndpointId() string {
 	return ""
 }
 
+// CheckIntegrationResponse is what PartnerService.CheckIntegration answers.
 type CheckIntegrationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when every hop passed.
-	Ok   bool        `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Ok bool `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	// Each hop of the check, in order, with what to fix.
 	Hops []*CheckHop `protobuf:"bytes,2,rep,name=hops,proto3" json:"hops,omitempty"`
 	// The test click's ID and the test conversion's IDs, to look up.
-	ClickId       string   `protobuf:"bytes,3,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
+	ClickId string `protobuf:"bytes,3,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
+	// The test conversions' IDs.
 	ConversionIds []string `protobuf:"bytes,4,rep,name=conversion_ids,json=conversionIds,proto3" json:"conversion_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -29,11 +29,15 @@ const (
 type PostbackEvent int32
 
 const (
+	// Not set.
 	PostbackEvent_POSTBACK_EVENT_UNSPECIFIED PostbackEvent = 0
 	// A conversion was recorded and attributed (status pending).
-	PostbackEvent_POSTBACK_EVENT_PENDING  PostbackEvent = 1
+	PostbackEvent_POSTBACK_EVENT_PENDING PostbackEvent = 1
+	// A conversion was approved.
 	PostbackEvent_POSTBACK_EVENT_APPROVED PostbackEvent = 2
+	// A conversion was rejected.
 	PostbackEvent_POSTBACK_EVENT_REJECTED PostbackEvent = 3
+	// An approved conversion was reversed (refund, cancellation).
 	PostbackEvent_POSTBACK_EVENT_REVERSED PostbackEvent = 4
 )
 
@@ -82,9 +86,11 @@ func (PostbackEvent) EnumDescriptor() ([]byte, []int) {
 	return file_baton_v1_postback_proto_rawDescGZIP(), []int{0}
 }
 
+// PostbackMethod is how a postback is sent.
 type PostbackMethod int32
 
 const (
+	// Not set.
 	PostbackMethod_POSTBACK_METHOD_UNSPECIFIED PostbackMethod = 0
 	// GET the rendered URL template.
 	PostbackMethod_POSTBACK_METHOD_GET PostbackMethod = 1
@@ -138,11 +144,14 @@ func (PostbackMethod) EnumDescriptor() ([]byte, []int) {
 	return file_baton_v1_postback_proto_rawDescGZIP(), []int{1}
 }
 
+// EndpointState tells whether postbacks are sent to an endpoint.
 type EndpointState int32
 
 const (
+	// Not set.
 	EndpointState_ENDPOINT_STATE_UNSPECIFIED EndpointState = 0
-	EndpointState_ENDPOINT_STATE_ENABLED     EndpointState = 1
+	// Postbacks are sent.
+	EndpointState_ENDPOINT_STATE_ENABLED EndpointState = 1
 	// Turned off by its owner.
 	EndpointState_ENDPOINT_STATE_DISABLED EndpointState = 2
 	// Turned off by Baton after failing for days; re-enabled by its owner.
@@ -192,12 +201,15 @@ func (EndpointState) EnumDescriptor() ([]byte, []int) {
 	return file_baton_v1_postback_proto_rawDescGZIP(), []int{2}
 }
 
+// DeliveryState is where one postback delivery stands.
 type DeliveryState int32
 
 const (
+	// Not set.
 	DeliveryState_DELIVERY_STATE_UNSPECIFIED DeliveryState = 0
 	// Waiting for its first or next attempt.
-	DeliveryState_DELIVERY_STATE_PENDING   DeliveryState = 1
+	DeliveryState_DELIVERY_STATE_PENDING DeliveryState = 1
+	// An attempt was answered 2xx: done.
 	DeliveryState_DELIVERY_STATE_SUCCEEDED DeliveryState = 2
 	// All attempts failed, or the receiver refused it (4xx).
 	DeliveryState_DELIVERY_STATE_FAILED DeliveryState = 3
@@ -250,9 +262,11 @@ func (DeliveryState) EnumDescriptor() ([]byte, []int) {
 	return file_baton_v1_postback_proto_rawDescGZIP(), []int{3}
 }
 
+// AttemptOutcome is what one delivery attempt came to.
 type AttemptOutcome int32
 
 const (
+	// Not set.
 	AttemptOutcome_ATTEMPT_OUTCOME_UNSPECIFIED AttemptOutcome = 0
 	// 2xx.
 	AttemptOutcome_ATTEMPT_OUTCOME_SUCCESS AttemptOutcome = 1
@@ -263,7 +277,8 @@ const (
 	AttemptOutcome_ATTEMPT_OUTCOME_REFUSED AttemptOutcome = 3
 	// Connection refused, reset, DNS failure: retried.
 	AttemptOutcome_ATTEMPT_OUTCOME_NETWORK_ERROR AttemptOutcome = 4
-	AttemptOutcome_ATTEMPT_OUTCOME_TIMEOUT       AttemptOutcome = 5
+	// No answer within the attempt's time limit: retried.
+	AttemptOutcome_ATTEMPT_OUTCOME_TIMEOUT AttemptOutcome = 5
 	// The target resolved to a private, loopback or metadata address.
 	AttemptOutcome_ATTEMPT_OUTCOME_BLOCKED_ADDRESS AttemptOutcome = 6
 )
@@ -319,14 +334,17 @@ func (AttemptOutcome) EnumDescriptor() ([]byte, []int) {
 
 // PostbackEndpoint is where postbacks for one publisher go.
 type PostbackEndpoint struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	PublisherId string                 `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Baton's ID for it, assigned at creation.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,2,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
 	// Only conversions of this offer; empty: every offer.
 	OfferId string `protobuf:"bytes,3,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
 	// The events sent here (CATS uses one URL per event).
 	Events []PostbackEvent `protobuf:"varint,4,rep,packed,name=events,proto3,enum=baton.v1.PostbackEvent" json:"events,omitempty"`
-	Method PostbackMethod  `protobuf:"varint,5,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
+	// How the postback is sent: GET, form POST or signed JSON POST.
+	Method PostbackMethod `protobuf:"varint,5,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
 	// URL template: CATS ##VAR##, CAKE #var# or {var} variables, values
 	// URL-encoded.
 	// Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
@@ -338,19 +356,23 @@ type PostbackEndpoint struct {
 	UrlTemplate string `protobuf:"bytes,6,opt,name=url_template,json=urlTemplate,proto3" json:"url_template,omitempty"`
 	// Body template for POST_FORM and POST_JSON. Empty for POST_JSON: Baton's
 	// standard event document.
-	BodyTemplate string    `protobuf:"bytes,7,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
-	Headers      []*Header `protobuf:"bytes,8,rep,name=headers,proto3" json:"headers,omitempty"`
+	BodyTemplate string `protobuf:"bytes,7,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
+	// Extra request headers sent with each postback.
+	Headers []*Header `protobuf:"bytes,8,rep,name=headers,proto3" json:"headers,omitempty"`
 	// Name of a query parameter to add with an HMAC-SHA256 of the rendered
 	// query (GET and POST_FORM). Empty: none.
 	SignatureParam string `protobuf:"bytes,9,opt,name=signature_param,json=signatureParam,proto3" json:"signature_param,omitempty"`
 	// Receives test conversions, and only those.
-	Test  bool          `protobuf:"varint,10,opt,name=test,proto3" json:"test,omitempty"`
+	Test bool `protobuf:"varint,10,opt,name=test,proto3" json:"test,omitempty"`
+	// Whether postbacks are sent to it.
 	State EndpointState `protobuf:"varint,11,opt,name=state,proto3,enum=baton.v1.EndpointState" json:"state,omitempty"`
 	// Why it was disabled, when it was.
 	StateReason string `protobuf:"bytes,12,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
 	// Masked form of the signing secret.
-	SecretHint string                 `protobuf:"bytes,13,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
+	SecretHint string `protobuf:"bytes,13,opt,name=secret_hint,json=secretHint,proto3" json:"secret_hint,omitempty"`
+	// When it was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Named secrets the templates use as {secret:NAME} or ##SECRET:NAME##
 	// (a reference to a name not here is refused when the endpoint is saved).
@@ -574,19 +596,25 @@ func (x *EndpointSecret) GetValue() string {
 
 // Attempt is one try at delivering a postback.
 type Attempt struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Number int32                  `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
-	Time   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 for the first attempt, then 2, 3...
+	Number int32 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// When the attempt started.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
 	// The URL requested, secrets masked.
-	Url        string               `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
-	StatusCode int32                `protobuf:"varint,4,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
-	Outcome    AttemptOutcome       `protobuf:"varint,5,opt,name=outcome,proto3,enum=baton.v1.AttemptOutcome" json:"outcome,omitempty"`
-	Latency    *durationpb.Duration `protobuf:"bytes,6,opt,name=latency,proto3" json:"latency,omitempty"`
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// The HTTP status answered; 0 when there was no answer.
+	StatusCode int32 `protobuf:"varint,4,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// What the attempt came to, and so whether it is retried.
+	Outcome AttemptOutcome `protobuf:"varint,5,opt,name=outcome,proto3,enum=baton.v1.AttemptOutcome" json:"outcome,omitempty"`
+	// How long the attempt took.
+	Latency *durationpb.Duration `protobuf:"bytes,6,opt,name=latency,proto3" json:"latency,omitempty"`
 	// The first bytes of the answer.
 	ResponseExcerpt string `protobuf:"bytes,7,opt,name=response_excerpt,json=responseExcerpt,proto3" json:"response_excerpt,omitempty"`
-	Error           string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Why the attempt failed, when it did.
+	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
@@ -680,19 +708,31 @@ type Delivery struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Sent with every attempt (webhook-id / X-Baton-Delivery), so receivers
 	// can drop duplicates.
-	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	EndpointId      string                 `protobuf:"bytes,2,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
-	PublisherId     string                 `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	ConversionId    string                 `protobuf:"bytes,4,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
-	Event           PostbackEvent          `protobuf:"varint,5,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
-	State           DeliveryState          `protobuf:"varint,6,opt,name=state,proto3,enum=baton.v1.DeliveryState" json:"state,omitempty"`
-	AttemptCount    int32                  `protobuf:"varint,7,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the postback endpoint.
+	EndpointId string `protobuf:"bytes,2,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// ID of the publisher.
+	PublisherId string `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// ID of the conversion.
+	ConversionId string `protobuf:"bytes,4,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
+	// The event the postback reports.
+	Event PostbackEvent `protobuf:"varint,5,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
+	// Where the delivery stands: pending, succeeded or failed.
+	State DeliveryState `protobuf:"varint,6,opt,name=state,proto3,enum=baton.v1.DeliveryState" json:"state,omitempty"`
+	// Attempts made so far.
+	AttemptCount int32 `protobuf:"varint,7,opt,name=attempt_count,json=attemptCount,proto3" json:"attempt_count,omitempty"`
+	// When the next attempt is due; unset when none is.
 	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
-	LastAttempt     *Attempt               `protobuf:"bytes,9,opt,name=last_attempt,json=lastAttempt,proto3" json:"last_attempt,omitempty"`
-	Attempts        []*Attempt             `protobuf:"bytes,10,rep,name=attempts,proto3" json:"attempts,omitempty"`
-	Test            bool                   `protobuf:"varint,11,opt,name=test,proto3" json:"test,omitempty"`
-	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The most recent attempt, if any.
+	LastAttempt *Attempt `protobuf:"bytes,9,opt,name=last_attempt,json=lastAttempt,proto3" json:"last_attempt,omitempty"`
+	// The attempts made.
+	Attempts []*Attempt `protobuf:"bytes,10,rep,name=attempts,proto3" json:"attempts,omitempty"`
+	// A delivery of a test conversion.
+	Test bool `protobuf:"varint,11,opt,name=test,proto3" json:"test,omitempty"`
+	// When it was created.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When it was last changed.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// The W3C trace ID the delivery continues (the conversion's trace, linked
 	// to the click's); empty when not traced.
 	TraceId       string `protobuf:"bytes,14,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
@@ -828,18 +868,37 @@ func (x *Delivery) GetTraceId() string {
 	return ""
 }
 
+// CreatePostbackEndpointRequest is the request of
+// PostbackService.CreatePostbackEndpoint.
 type CreatePostbackEndpointRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required for admin keys; a publisher key creates endpoints for itself.
-	PublisherId    string          `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	OfferId        string          `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	Events         []PostbackEvent `protobuf:"varint,3,rep,packed,name=events,proto3,enum=baton.v1.PostbackEvent" json:"events,omitempty"`
-	Method         PostbackMethod  `protobuf:"varint,4,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
-	UrlTemplate    string          `protobuf:"bytes,5,opt,name=url_template,json=urlTemplate,proto3" json:"url_template,omitempty"`
-	BodyTemplate   string          `protobuf:"bytes,6,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
-	Headers        []*Header       `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
-	SignatureParam string          `protobuf:"bytes,8,opt,name=signature_param,json=signatureParam,proto3" json:"signature_param,omitempty"`
-	Test           bool            `protobuf:"varint,9,opt,name=test,proto3" json:"test,omitempty"`
+	PublisherId string `protobuf:"bytes,1,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Only conversions of this offer; empty: every offer.
+	OfferId string `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// The events sent here (CATS uses one URL per event).
+	Events []PostbackEvent `protobuf:"varint,3,rep,packed,name=events,proto3,enum=baton.v1.PostbackEvent" json:"events,omitempty"`
+	// How the postback is sent: GET, form POST or signed JSON POST.
+	Method PostbackMethod `protobuf:"varint,4,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
+	// URL template: CATS ##VAR##, CAKE #var# or {var} variables, values
+	// URL-encoded.
+	// Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
+	// are decimals in the currency's major unit ("1980" for ¥1,980, "12.50"
+	// for $12.50, "1.234" for 1.234 KWD), {amount_minor} and
+	// {commission_minor} whole numbers of its minor unit ("1980", "1250",
+	// "1234"), {currency} and {commission_currency} its ISO 4217 code. Never
+	// negative: a reversal says so in {status}.
+	UrlTemplate string `protobuf:"bytes,5,opt,name=url_template,json=urlTemplate,proto3" json:"url_template,omitempty"`
+	// Body template for POST_FORM and POST_JSON. Empty for POST_JSON: Baton's
+	// standard event document.
+	BodyTemplate string `protobuf:"bytes,6,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
+	// Extra request headers (for example an API key the receiver wants).
+	Headers []*Header `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
+	// Name of a query parameter to add with an HMAC-SHA256 of the rendered
+	// query (GET and POST_FORM). Empty: none.
+	SignatureParam string `protobuf:"bytes,8,opt,name=signature_param,json=signatureParam,proto3" json:"signature_param,omitempty"`
+	// Receives test conversions, and only those.
+	Test bool `protobuf:"varint,9,opt,name=test,proto3" json:"test,omitempty"`
 	// Sealed secrets for the templates (see PostbackEndpoint.secrets); each
 	// value is required here.
 	Secrets []*EndpointSecret `protobuf:"bytes,10,rep,name=secrets,proto3" json:"secrets,omitempty"`
@@ -957,9 +1016,12 @@ func (x *CreatePostbackEndpointRequest) GetSecretHeaders() []*Header {
 	return nil
 }
 
+// CreatePostbackEndpointResponse is what
+// PostbackService.CreatePostbackEndpoint answers.
 type CreatePostbackEndpointResponse struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint *PostbackEndpoint      `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint created.
+	Endpoint *PostbackEndpoint `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	// The signing secret (whsec_...). Shown once.
 	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1010,9 +1072,12 @@ func (x *CreatePostbackEndpointResponse) GetSecret() string {
 	return ""
 }
 
+// GetPostbackEndpointRequest is the request of
+// PostbackService.GetPostbackEndpoint.
 type GetPostbackEndpointRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the postback endpoint.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1054,9 +1119,12 @@ func (x *GetPostbackEndpointRequest) GetId() string {
 	return ""
 }
 
+// GetPostbackEndpointResponse is what PostbackService.GetPostbackEndpoint
+// answers.
 type GetPostbackEndpointResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint      *PostbackEndpoint      `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint.
+	Endpoint      *PostbackEndpoint `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1098,13 +1166,20 @@ func (x *GetPostbackEndpointResponse) GetEndpoint() *PostbackEndpoint {
 	return nil
 }
 
+// ListPostbackEndpointsRequest is the request of
+// PostbackService.ListPostbackEndpoints.
 type ListPostbackEndpointsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	PublisherId   string                 `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	OfferId       string                 `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	State         EndpointState          `protobuf:"varint,5,opt,name=state,proto3,enum=baton.v1.EndpointState" json:"state,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those of this publisher; empty: all.
+	PublisherId string `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Only those of this offer; empty: all.
+	OfferId string `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// Only those in this state; unspecified: all.
+	State         EndpointState `protobuf:"varint,5,opt,name=state,proto3,enum=baton.v1.EndpointState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1174,10 +1249,14 @@ func (x *ListPostbackEndpointsRequest) GetState() EndpointState {
 	return EndpointState_ENDPOINT_STATE_UNSPECIFIED
 }
 
+// ListPostbackEndpointsResponse is what PostbackService.ListPostbackEndpoints
+// answers.
 type ListPostbackEndpointsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Endpoints     []*PostbackEndpoint    `protobuf:"bytes,1,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of postback endpoints.
+	Endpoints []*PostbackEndpoint `protobuf:"bytes,1,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1226,9 +1305,14 @@ func (x *ListPostbackEndpointsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// UpdatePostbackEndpointRequest is the request of
+// PostbackService.UpdatePostbackEndpoint.
 type UpdatePostbackEndpointRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint      *PostbackEndpoint      `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint with its ID and the fields to change.
+	Endpoint *PostbackEndpoint `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// The fields to change (paths of the message above); the others keep their
+	// values.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1278,9 +1362,12 @@ func (x *UpdatePostbackEndpointRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+// UpdatePostbackEndpointResponse is what
+// PostbackService.UpdatePostbackEndpoint answers.
 type UpdatePostbackEndpointResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint      *PostbackEndpoint      `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint as it is now.
+	Endpoint      *PostbackEndpoint `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1322,9 +1409,12 @@ func (x *UpdatePostbackEndpointResponse) GetEndpoint() *PostbackEndpoint {
 	return nil
 }
 
+// DeletePostbackEndpointRequest is the request of
+// PostbackService.DeletePostbackEndpoint.
 type DeletePostbackEndpointRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the postback endpoint.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1366,6 +1456,8 @@ func (x *DeletePostbackEndpointRequest) GetId() string {
 	return ""
 }
 
+// DeletePostbackEndpointResponse is what
+// PostbackService.DeletePostbackEndpoint answers.
 type DeletePostbackEndpointResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1402,9 +1494,12 @@ func (*DeletePostbackEndpointResponse) Descriptor() ([]byte, []int) {
 	return file_baton_v1_postback_proto_rawDescGZIP(), []int{13}
 }
 
+// RotatePostbackEndpointSecretRequest is the request of
+// PostbackService.RotatePostbackEndpointSecret.
 type RotatePostbackEndpointSecretRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// ID of the postback endpoint.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// How long deliveries are signed with the previous secret too. Default 24
 	// hours, at most 30 days.
 	Overlap       *durationpb.Duration `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
@@ -1456,10 +1551,15 @@ func (x *RotatePostbackEndpointSecretRequest) GetOverlap() *durationpb.Duration 
 	return nil
 }
 
+// RotatePostbackEndpointSecretResponse is what
+// PostbackService.RotatePostbackEndpointSecret answers.
 type RotatePostbackEndpointSecretResponse struct {
-	state                    protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint                 *PostbackEndpoint      `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
-	Secret                   string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The endpoint as it is now.
+	Endpoint *PostbackEndpoint `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// The new signing secret (whsec_...), shown this once.
+	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	// Until when the previous secret is still accepted.
 	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
 	unknownFields            protoimpl.UnknownFields
 	sizeCache                protoimpl.SizeCache
@@ -1518,16 +1618,25 @@ func (x *RotatePostbackEndpointSecretResponse) GetPreviousSecretExpireTime() *ti
 
 // SampleConversion is made-up data to render a template against.
 type SampleConversion struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClickId       string                 `protobuf:"bytes,1,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
-	SubIds        []string               `protobuf:"bytes,2,rep,name=sub_ids,json=subIds,proto3" json:"sub_ids,omitempty"`
-	OrderId       string                 `protobuf:"bytes,3,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
-	OrderId_2     string                 `protobuf:"bytes,4,opt,name=order_id_2,json=orderId2,proto3" json:"order_id_2,omitempty"`
-	Amount        *Money                 `protobuf:"bytes,5,opt,name=amount,proto3" json:"amount,omitempty"`
-	Commission    *Money                 `protobuf:"bytes,6,opt,name=commission,proto3" json:"commission,omitempty"`
-	Status        ConversionStatus       `protobuf:"varint,7,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
-	OfferId       string                 `protobuf:"bytes,8,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
-	PublisherId   string                 `protobuf:"bytes,9,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the click.
+	ClickId string `protobuf:"bytes,1,opt,name=click_id,json=clickId,proto3" json:"click_id,omitempty"`
+	// Sub-IDs sub1..sub5 of the made-up click.
+	SubIds []string `protobuf:"bytes,2,rep,name=sub_ids,json=subIds,proto3" json:"sub_ids,omitempty"`
+	// The shop's order number.
+	OrderId string `protobuf:"bytes,3,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// A second order reference, as some shops send.
+	OrderId_2 string `protobuf:"bytes,4,opt,name=order_id_2,json=orderId2,proto3" json:"order_id_2,omitempty"`
+	// The sale amount.
+	Amount *Money `protobuf:"bytes,5,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The publisher's commission.
+	Commission *Money `protobuf:"bytes,6,opt,name=commission,proto3" json:"commission,omitempty"`
+	// The conversion's status.
+	Status ConversionStatus `protobuf:"varint,7,opt,name=status,proto3,enum=baton.v1.ConversionStatus" json:"status,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,8,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// ID of the publisher.
+	PublisherId   string `protobuf:"bytes,9,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1625,15 +1734,23 @@ func (x *SampleConversion) GetPublisherId() string {
 	return ""
 }
 
+// RenderPostbackRequest is the request of PostbackService.RenderPostback.
 type RenderPostbackRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	EndpointId    string                 `protobuf:"bytes,1,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
-	UrlTemplate   string                 `protobuf:"bytes,2,opt,name=url_template,json=urlTemplate,proto3" json:"url_template,omitempty"`
-	BodyTemplate  string                 `protobuf:"bytes,3,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
-	Method        PostbackMethod         `protobuf:"varint,4,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
-	ConversionId  string                 `protobuf:"bytes,5,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
-	Sample        *SampleConversion      `protobuf:"bytes,6,opt,name=sample,proto3" json:"sample,omitempty"`
-	Event         PostbackEvent          `protobuf:"varint,7,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the postback endpoint.
+	EndpointId string `protobuf:"bytes,1,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// A URL template to render, instead of an endpoint's.
+	UrlTemplate string `protobuf:"bytes,2,opt,name=url_template,json=urlTemplate,proto3" json:"url_template,omitempty"`
+	// A body template to render with url_template.
+	BodyTemplate string `protobuf:"bytes,3,opt,name=body_template,json=bodyTemplate,proto3" json:"body_template,omitempty"`
+	// How the postback would be sent.
+	Method PostbackMethod `protobuf:"varint,4,opt,name=method,proto3,enum=baton.v1.PostbackMethod" json:"method,omitempty"`
+	// ID of the conversion.
+	ConversionId string `protobuf:"bytes,5,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
+	// Made-up data to render with, instead of a stored conversion.
+	Sample *SampleConversion `protobuf:"bytes,6,opt,name=sample,proto3" json:"sample,omitempty"`
+	// The event to render for.
+	Event         PostbackEvent `protobuf:"varint,7,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1717,12 +1834,17 @@ func (x *RenderPostbackRequest) GetEvent() PostbackEvent {
 	return PostbackEvent_POSTBACK_EVENT_UNSPECIFIED
 }
 
+// RenderPostbackResponse is what PostbackService.RenderPostback answers.
 type RenderPostbackResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Method  string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
-	Url     string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
-	Headers []*Header              `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
-	Body    string                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HTTP method that would be used.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The URL that would be requested, secrets masked.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// The headers that would be sent, secrets masked.
+	Headers []*Header `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
+	// The body that would be sent; empty for GET.
+	Body string `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
 	// Variables found in the template and the value each rendered to.
 	Variables     map[string]string `protobuf:"bytes,5,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
@@ -1794,16 +1916,25 @@ func (x *RenderPostbackResponse) GetVariables() map[string]string {
 	return nil
 }
 
+// ListDeliveriesRequest is the request of PostbackService.ListDeliveries.
 type ListDeliveriesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	TimeRange     *TimeRange             `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
-	EndpointId    string                 `protobuf:"bytes,4,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
-	PublisherId   string                 `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
-	ConversionId  string                 `protobuf:"bytes,6,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
-	State         DeliveryState          `protobuf:"varint,7,opt,name=state,proto3,enum=baton.v1.DeliveryState" json:"state,omitempty"`
-	Event         PostbackEvent          `protobuf:"varint,8,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most items to return; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token from the previous page; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only those created within this range; unset: all.
+	TimeRange *TimeRange `protobuf:"bytes,3,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
+	// Only those of this postback endpoint; empty: all.
+	EndpointId string `protobuf:"bytes,4,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// Only those of this publisher; empty: all.
+	PublisherId string `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// Only those of this conversion; empty: all.
+	ConversionId string `protobuf:"bytes,6,opt,name=conversion_id,json=conversionId,proto3" json:"conversion_id,omitempty"`
+	// Only those in this state; unspecified: all.
+	State DeliveryState `protobuf:"varint,7,opt,name=state,proto3,enum=baton.v1.DeliveryState" json:"state,omitempty"`
+	// Only deliveries of this event; unspecified: all.
+	Event         PostbackEvent `protobuf:"varint,8,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1894,10 +2025,13 @@ func (x *ListDeliveriesRequest) GetEvent() PostbackEvent {
 	return PostbackEvent_POSTBACK_EVENT_UNSPECIFIED
 }
 
+// ListDeliveriesResponse is what PostbackService.ListDeliveries answers.
 type ListDeliveriesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deliveries    []*Delivery            `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This page of deliveries.
+	Deliveries []*Delivery `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// Pass as page_token to get the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1946,9 +2080,11 @@ func (x *ListDeliveriesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// GetDeliveryRequest is the request of PostbackService.GetDelivery.
 type GetDeliveryRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the delivery.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1990,9 +2126,11 @@ func (x *GetDeliveryRequest) GetId() string {
 	return ""
 }
 
+// GetDeliveryResponse is what PostbackService.GetDelivery answers.
 type GetDeliveryResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Delivery      *Delivery              `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delivery.
+	Delivery      *Delivery `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2034,13 +2172,17 @@ func (x *GetDeliveryResponse) GetDelivery() *Delivery {
 	return nil
 }
 
+// RedeliverRequest is the request of PostbackService.Redeliver.
 type RedeliverRequest struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	DeliveryIds []string               `protobuf:"bytes,1,rep,name=delivery_ids,json=deliveryIds,proto3" json:"delivery_ids,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deliveries to send again.
+	DeliveryIds []string `protobuf:"bytes,1,rep,name=delivery_ids,json=deliveryIds,proto3" json:"delivery_ids,omitempty"`
 	// Every delivery of this endpoint in state (default: failed).
-	EndpointId    string        `protobuf:"bytes,2,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
-	State         DeliveryState `protobuf:"varint,3,opt,name=state,proto3,enum=baton.v1.DeliveryState" json:"state,omitempty"`
-	TimeRange     *TimeRange    `protobuf:"bytes,4,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
+	EndpointId string `protobuf:"bytes,2,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	// With endpoint_id: only deliveries in this state.
+	State DeliveryState `protobuf:"varint,3,opt,name=state,proto3,enum=baton.v1.DeliveryState" json:"state,omitempty"`
+	// With endpoint_id: only deliveries created within this range.
+	TimeRange     *TimeRange `protobuf:"bytes,4,opt,name=time_range,json=timeRange,proto3" json:"time_range,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2103,6 +2245,7 @@ func (x *RedeliverRequest) GetTimeRange() *TimeRange {
 	return nil
 }
 
+// RedeliverResponse is what PostbackService.Redeliver answers.
 type RedeliverResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many deliveries were queued again.
@@ -2148,9 +2291,11 @@ func (x *RedeliverResponse) GetQueuedCount() int32 {
 	return 0
 }
 
+// SendTestPostbackRequest is the request of PostbackService.SendTestPostback.
 type SendTestPostbackRequest struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	EndpointId string                 `protobuf:"bytes,1,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ID of the postback endpoint.
+	EndpointId string `protobuf:"bytes,1,opt,name=endpoint_id,json=endpointId,proto3" json:"endpoint_id,omitempty"`
 	// The event the postback reports (its {status} and {event}); default
 	// pending.
 	Event         PostbackEvent `protobuf:"varint,2,opt,name=event,proto3,enum=baton.v1.PostbackEvent" json:"event,omitempty"`
@@ -2202,6 +2347,7 @@ func (x *SendTestPostbackRequest) GetEvent() PostbackEvent {
 	return PostbackEvent_POSTBACK_EVENT_UNSPECIFIED
 }
 
+// SendTestPostbackResponse is what PostbackService.SendTestPostback answers.
 type SendTestPostbackResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The delivery, pending until its first attempt (GetDelivery shows it).
@@ -2247,6 +2393,7 @@ func (x *SendTestPostbackResponse) GetDelivery() *Delivery {
 	return nil
 }
 
+// GetDeliveryQueueRequest is the request of PostbackService.GetDeliveryQueue.
 type GetDeliveryQueueRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2283,6 +2430,7 @@ func (*GetDeliveryQueueRequest) Descriptor() ([]byte, []int) {
 	return file_baton_v1_postback_proto_rawDescGZIP(), []int{27}
 }
 
+// GetDeliveryQueueResponse is what PostbackService.GetDeliveryQueue answers.
 type GetDeliveryQueueResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Deliveries waiting for their first or next attempt.
