@@ -36,9 +36,17 @@ help: ## Show the targets
 
 $(BIN)/.stamp: tools/go.mod tools/go.sum
 	@mkdir -p $(BIN)
-	$(GO) build -modfile=tools/go.mod -o $(BIN)/ \
-		github.com/bufbuild/buf/cmd/buf github.com/fullstorydev/grpcurl/cmd/grpcurl google.golang.org/protobuf/cmd/protoc-gen-go connectrpc.com/connect/cmd/protoc-gen-connect-go \
+	GOWORK=off $(GO) build -modfile=tools/go.mod -o $(BIN)/ \
+		github.com/bufbuild/buf/cmd/buf github.com/fullstorydev/grpcurl/cmd/grpcurl \
 		github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	@touch $@
+
+# The code generators, from tools/gen/go.mod at tagged versions (a module of
+# their own: see its comment), and Baton's OpenAPI generator.
+$(BIN)/.genstamp: tools/gen/go.mod tools/gen/go.sum $(wildcard tools/gen/protoc-gen-baton-openapi/*)
+	@mkdir -p $(BIN)
+	cd tools/gen && GOWORK=off $(GO) build -o $(abspath $(BIN))/ \
+		google.golang.org/protobuf/cmd/protoc-gen-go connectrpc.com/connect/cmd/protoc-gen-connect-go ./protoc-gen-baton-openapi
 	@touch $@
 
 tools/node_modules/.stamp: tools/package.json tools/package-lock.json
@@ -70,18 +78,26 @@ clients/python-smoke/.venv/.stamp: clients/python-smoke/requirements.txt
 	@touch $@
 
 .PHONY: tools
-tools: $(BIN)/.stamp tools/node_modules/.stamp $(VENV)/.stamp ## Install the pinned code generation tools into .tmp and tools/node_modules
+tools: $(BIN)/.stamp $(BIN)/.genstamp tools/node_modules/.stamp $(VENV)/.stamp ## Install the pinned code generation tools into .tmp and tools/node_modules
 
 # ---------------------------------------------------------------- code
 
 .PHONY: generate
 generate: tools ## Regenerate gen/ (Go, TypeScript, Python) from proto/
+	rm -rf gen/go/baton gen/ts gen/python gen/openapi
 	PATH=$(TOOLPATH) $(BUF) generate
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail when gen/ is stale
 	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
 		echo "gen/ is stale: run 'make generate' and commit the result"; git status --porcelain -- gen; exit 1; fi
+
+# A real validator (openapi-spec-validator, pinned in tools/requirements.txt)
+# on the generated description; Go tests check that it is what /openapi.json
+# serves and that it names every path the README's curl lines call.
+.PHONY: openapi
+openapi: $(VENV)/.stamp ## Validate gen/openapi/openapi.json (OpenAPI 3.1, generated from the protos)
+	$(VENV)/bin/openapi-spec-validator gen/openapi/openapi.json
 
 .PHONY: console
 console: console/node_modules/.stamp ## Type-check and build the web console (console/ -> server/internal/console/assets, embedded in the binary)
@@ -149,7 +165,7 @@ jaeger: ## Build (pinned, once) and run Jaeger with in-memory storage on 127.0.0
 PROOF_LOG := $(abspath $(TMP)/proof.log)
 
 .PHONY: test
-test: checkgenerate checkconsole lint breaking gotest fuzz smoke console-test ## Everything CI runs
+test: checkgenerate openapi checkconsole lint breaking gotest fuzz smoke console-test ## Everything CI runs
 	@echo; echo "Fault and hostile-input tests (lost: acknowledged but missing or counted twice; or hostile input that got through):"
 	@sort $(PROOF_LOG)
 

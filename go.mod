@@ -10,7 +10,8 @@ require (
 	connectrpc.com/grpcreflect v1.3.1
 	connectrpc.com/otelconnect v0.12.0
 	connectrpc.com/validate v0.9.0
-	github.com/batonhq/baton/clients/go v0.0.0-00010101000000-000000000000
+	github.com/batonhq/baton/clients/go v0.1.0
+	github.com/batonhq/baton/gen/go v0.1.0
 	github.com/exaring/otelpgx v0.13.0
 	github.com/fergusstrange/embedded-postgres v1.34.0
 	github.com/jackc/pgerrcode v0.0.0-20240316143900-6e2875d9b438
@@ -84,5 +85,3 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/grpc v1.84.0 // indirect
 )
-
-replace github.com/batonhq/baton/clients/go => ./clients/go

@@ -3,11 +3,9 @@ module github.com/batonhq/baton/tools
 go 1.26.7
 
 tool (
-	connectrpc.com/connect/cmd/protoc-gen-connect-go
 	github.com/bufbuild/buf/cmd/buf
 	github.com/fullstorydev/grpcurl/cmd/grpcurl
 	github.com/golangci/golangci-lint/v2/cmd/golangci-lint
-	google.golang.org/protobuf/cmd/protoc-gen-go
 )
 
 require (

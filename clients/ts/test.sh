@@ -41,7 +41,23 @@ EOF
 # The same TypeScript and Node types as the package, from the lock file.
 ts_version=$(node -p 'require(process.argv[1]).packages["node_modules/typescript"].version' "$here/package-lock.json")
 types_version=$(node -p 'require(process.argv[1]).packages["node_modules/@types/node"].version' "$here/package-lock.json")
+# The app already has the protobuf and Connect runtimes (the package's peer
+# dependencies), at the versions of the lock file.
+pb_version=$(node -p 'require(process.argv[1]).packages["node_modules/@bufbuild/protobuf"].version' "$here/package-lock.json")
+connect_version=$(node -p 'require(process.argv[1]).packages["node_modules/@connectrpc/connect"].version' "$here/package-lock.json")
+npm install "${npm_q[@]}" --prefer-offline --save-exact "@bufbuild/protobuf@$pb_version" "@connectrpc/connect@$connect_version" \
+  "@connectrpc/connect-node@$connect_version" "@connectrpc/connect-web@$connect_version"
 npm install "${npm_q[@]}" --prefer-offline "$tarball" "typescript@$ts_version" "@types/node@$types_version"
+
+# One copy of each runtime: the client uses the app's (a second copy would
+# make the app's messages and the client's registry two different types).
+for dep in @bufbuild/protobuf @connectrpc/connect @connectrpc/connect-node @connectrpc/connect-web; do
+  copies=$(find . -path "*/node_modules/$dep/package.json" | wc -l)
+  if [[ $copies -ne 1 ]]; then
+    echo "$dep is installed $copies times:"; find . -path "*/node_modules/$dep/package.json"; exit 1
+  fi
+done
+npm ls --all >/dev/null || { echo "npm ls: invalid or missing peer dependencies"; npm ls --all; exit 1; }
 
 # Nothing of the repository may leak in: the package must be self-contained.
 test -f node_modules/@batonhq/client/dist/gen/baton/v1/config_pb.js

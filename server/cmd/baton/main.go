@@ -5,6 +5,8 @@
 //	baton import [--dry-run] [flags] DIR
 //	                       move an FC2/CATS program onto Baton from the CSV files in DIR
 //	baton check [flags]    run a partner's integration check on a running Baton
+//	baton backup [flags] FILE   write the database to FILE (pg_dump archive)
+//	baton restore [flags] FILE  load a backup into a new data directory or empty database
 //	baton help             list commands, flags and their BATON_* variables
 package main
 
@@ -16,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -38,6 +41,11 @@ const usage = `Usage:
   baton check --url URL --key-file FILE [--publisher ID]
                                          run an upstream partner's integration check on a running
                                          Baton: prints each hop and what to fix (baton check -h)
+  baton backup [flags] FILE              write the database to FILE (a pg_dump archive); with the
+                                         embedded PostgreSQL, stop Baton first. The master key is not
+                                         in it: keep DATA_DIR/master.key (or BATON_MASTER_KEY) apart
+  baton restore [flags] FILE             load a backup into a new data directory (or an empty
+                                         BATON_DATABASE_URL) holding the backed-up Baton's master key
   baton help                             this list, and the flags with their BATON_* variables
 
 Flags:
@@ -48,7 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheck(args[1:], stdout, stderr)
 	}
 	cmd := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "import" || args[0] == "help") {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "import" || args[0] == "help" ||
+		args[0] == "backup" || args[0] == "restore") {
 		cmd, args = args[0], args[1:]
 	}
 	flagOut := stderr
@@ -74,6 +83,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		importDir, args = rest[len(rest)-1], rest[:len(rest)-1]
 	}
+	var archive string
+	if cmd == "backup" || cmd == "restore" {
+		if len(args) == 0 || strings.HasPrefix(args[len(args)-1], "-") {
+			fmt.Fprintf(stderr, "baton %s: which file? usage: baton %s [flags] FILE\n", cmd, cmd)
+			return 2
+		}
+		archive, args = args[len(args)-1], args[:len(args)-1]
+	}
 	cfg, err := config.Load(args, config.Getenv, flagOut)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -87,6 +104,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	log.InfoContext(ctx, "baton starting", append([]any{"command", cmd}, cfg.LogAttrs()...)...)
 
+	switch cmd {
+	case "backup":
+		if err := app.Backup(ctx, cfg, archive, log); err != nil {
+			log.Error("backup failed", "error", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "backup written to %s\n"+
+			"It holds partner secrets sealed with the master key, not the key: keep a copy of the key\n"+
+			"(%s, or BATON_MASTER_KEY) apart from the backups; restore needs it.\n",
+			archive, filepath.Join(cfg.DataDir, "master.key"))
+		return 0
+	case "restore":
+		if err := app.Restore(ctx, cfg, archive, log); err != nil {
+			log.Error("restore failed", "error", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "restored %s; start Baton on it (migrations run at start)\n", archive)
+		return 0
+	}
 	db, err := app.OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		log.Error("cannot open the database", "error", err)

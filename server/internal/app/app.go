@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
+	"github.com/batonhq/baton/gen/openapi"
 	"github.com/batonhq/baton/server/internal/auth"
 	"github.com/batonhq/baton/server/internal/clickid"
 	"github.com/batonhq/baton/server/internal/config"
@@ -320,6 +321,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	queueRunning := new(atomic.Bool)
 	health := gateway.NewHealth(st, queueRunning, draining, nil)
+	plain.HandleFunc("GET /openapi.json", serveOpenAPI)
 	plain.HandleFunc("GET /healthz", health.Healthz)
 	plain.HandleFunc("GET /readyz", health.Readyz)
 	// The web console: the page at "/" exactly, its files under /console/.
@@ -571,4 +573,12 @@ func registerGauges(st *store.Store) error {
 		return nil
 	}, depth, oldest, inUse, total)
 	return err
+}
+
+// serveOpenAPI answers the OpenAPI description generated from the protos
+// (gen/openapi), for curl and JSON users. Public, like reflection.
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(openapi.JSON)
 }

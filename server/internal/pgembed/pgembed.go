@@ -244,6 +244,10 @@ func (c *Cluster) URL() string { return c.url }
 // relocation when running as root (see the package documentation).
 func (c *Cluster) Dir() string { return c.dir }
 
+// BinDir is the directory of the PostgreSQL binaries the cluster runs with;
+// its pg_dump and pg_restore (when present) match the server's version.
+func (c *Cluster) BinDir() string { return c.bin.dir }
+
 // Stop asks postgres for a fast shutdown (clients are disconnected, a
 // checkpoint is written) and waits for it to exit. If ctx ends first, postgres
 // is shut down immediately (safe: it recovers from WAL at the next start) and

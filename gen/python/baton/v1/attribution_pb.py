@@ -38,14 +38,20 @@ class Candidate(Message[_CandidateFields]):
 
     Attributes:
         click_id:
+            ID of the click.
+
             ```proto
             string click_id = 1;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 2;
             ```
         click_time:
+            When the click was recorded.
+
             ```proto
             optional google.protobuf.Timestamp click_time = 3;
             ```
@@ -69,6 +75,8 @@ class Candidate(Message[_CandidateFields]):
             string reason = 6;
             ```
         winner:
+            True for the click that earned the conversion.
+
             ```proto
             bool winner = 7;
             ```
@@ -103,12 +111,17 @@ _ExplainConversionRequestFields: TypeAlias = Literal["conversion_id"]
 
 class ExplainConversionRequest(Message[_ExplainConversionRequestFields]):
     """
+    ExplainConversionRequest is the request of
+    AttributionService.ExplainConversion.
+
     ```proto
     message baton.v1.ExplainConversionRequest
     ```
 
     Attributes:
         conversion_id:
+            ID of the conversion.
+
             ```proto
             string conversion_id = 1;
             ```
@@ -131,28 +144,42 @@ _ExplainConversionResponseFields: TypeAlias = Literal["conversion_id", "path", "
 
 class ExplainConversionResponse(Message[_ExplainConversionResponseFields]):
     """
+    ExplainConversionResponse is what AttributionService.ExplainConversion
+    answers.
+
     ```proto
     message baton.v1.ExplainConversionResponse
     ```
 
     Attributes:
         conversion_id:
+            ID of the conversion.
+
             ```proto
             string conversion_id = 1;
             ```
         path:
+            How the winning click was found.
+
             ```proto
             baton.v1.AttributionPath path = 2;
             ```
         model:
+            The offer's attribution model that chose among the candidates.
+
             ```proto
             baton.v1.AttributionModel model = 3;
             ```
         window:
+            The attribution window: clicks older than this before the sale could not
+            win.
+
             ```proto
             optional google.protobuf.Duration window = 4;
             ```
         candidates:
+            Every click considered, the winner among them.
+
             ```proto
             repeated baton.v1.Candidate candidates = 5;
             ```
@@ -169,6 +196,8 @@ class ExplainConversionResponse(Message[_ExplainConversionResponseFields]):
             string commission_rule = 7;
             ```
         commission:
+            The publisher's commission for the conversion.
+
             ```proto
             optional baton.v1.Money commission = 8;
             ```
@@ -235,22 +264,32 @@ class ReportRow(Message[_ReportRowFields]):
             string day = 1;
             ```
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 2;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 3;
             ```
         clicks:
+            Clicks recorded.
+
             ```proto
             int64 clicks = 4;
             ```
         unique_clicks:
+            Clicks counted as unique (not duplicates, not bots).
+
             ```proto
             int64 unique_clicks = 5;
             ```
         conversions:
+            Conversions recorded.
+
             ```proto
             int64 conversions = 6;
             ```
@@ -261,18 +300,26 @@ class ReportRow(Message[_ReportRowFields]):
             int64 conversion_rate_bps = 7;
             ```
         pending_conversions:
+            Conversions waiting for approval.
+
             ```proto
             int64 pending_conversions = 8;
             ```
         approved_conversions:
+            Conversions approved.
+
             ```proto
             int64 approved_conversions = 9;
             ```
         rejected_conversions:
+            Conversions rejected.
+
             ```proto
             int64 rejected_conversions = 10;
             ```
         reversed_conversions:
+            Conversions approved and then reversed.
+
             ```proto
             int64 reversed_conversions = 11;
             ```
@@ -283,10 +330,14 @@ class ReportRow(Message[_ReportRowFields]):
             repeated baton.v1.Money sales = 12;
             ```
         commissions_pending:
+            Commissions of pending conversions, one entry per currency.
+
             ```proto
             repeated baton.v1.Money commissions_pending = 13;
             ```
         commissions_approved:
+            Commissions of approved conversions, one entry per currency.
+
             ```proto
             repeated baton.v1.Money commissions_approved = 14;
             ```
@@ -353,10 +404,14 @@ class PathCount(Message[_PathCountFields]):
 
     Attributes:
         path:
+            The attribution path.
+
             ```proto
             baton.v1.AttributionPath path = 1;
             ```
         conversions:
+            Attributed conversions whose click this path found.
+
             ```proto
             int64 conversions = 2;
             ```
@@ -381,6 +436,8 @@ _GetReportRequestFields: TypeAlias = Literal["time_range", "offer_id", "publishe
 
 class GetReportRequest(Message[_GetReportRequestFields]):
     """
+    GetReportRequest is the request of AttributionService.GetReport.
+
     ```proto
     message baton.v1.GetReportRequest
     ```
@@ -393,10 +450,14 @@ class GetReportRequest(Message[_GetReportRequestFields]):
             optional baton.v1.TimeRange time_range = 1;
             ```
         offer_id:
+            Only those of this offer; empty: all.
+
             ```proto
             string offer_id = 2;
             ```
         publisher_id:
+            Only those of this publisher; empty: all.
+
             ```proto
             string publisher_id = 3;
             ```
@@ -407,10 +468,14 @@ class GetReportRequest(Message[_GetReportRequestFields]):
             string time_zone = 4;
             ```
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 5;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 6;
             ```
@@ -443,16 +508,22 @@ _GetReportResponseFields: TypeAlias = Literal["rows", "next_page_token"]
 
 class GetReportResponse(Message[_GetReportResponseFields]):
     """
+    GetReportResponse is what AttributionService.GetReport answers.
+
     ```proto
     message baton.v1.GetReportResponse
     ```
 
     Attributes:
         rows:
+            One row per group, for the range asked.
+
             ```proto
             repeated baton.v1.ReportRow rows = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -477,6 +548,8 @@ _GetTraceRequestFields: TypeAlias = Literal["trace_id"]
 
 class GetTraceRequest(Message[_GetTraceRequestFields]):
     """
+    GetTraceRequest is the request of AttributionService.GetTrace.
+
     ```proto
     message baton.v1.GetTraceRequest
     ```
@@ -515,6 +588,8 @@ class TraceSpan(Message[_TraceSpanFields]):
 
     Attributes:
         span_id:
+            16 lower-case hex digits.
+
             ```proto
             string span_id = 1;
             ```
@@ -537,10 +612,14 @@ class TraceSpan(Message[_TraceSpanFields]):
             string service = 4;
             ```
         start_time:
+            When the span started.
+
             ```proto
             optional google.protobuf.Timestamp start_time = 5;
             ```
         duration:
+            How long the span took.
+
             ```proto
             optional google.protobuf.Duration duration = 6;
             ```
@@ -551,6 +630,8 @@ class TraceSpan(Message[_TraceSpanFields]):
             map<string, string> attributes = 7;
             ```
         error:
+            True when the span ended in an error.
+
             ```proto
             bool error = 8;
             ```
@@ -587,12 +668,16 @@ _GetTraceResponseFields: TypeAlias = Literal["trace_id", "spans"]
 
 class GetTraceResponse(Message[_GetTraceResponseFields]):
     """
+    GetTraceResponse is what AttributionService.GetTrace answers.
+
     ```proto
     message baton.v1.GetTraceResponse
     ```
 
     Attributes:
         trace_id:
+            The trace's ID.
+
             ```proto
             string trace_id = 1;
             ```

@@ -45,6 +45,9 @@ class ClickService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_tracking_links(self, request: ListTrackingLinksRequest, ctx: RequestContext[ListTrackingLinksRequest, ListTrackingLinksResponse], /) -> ListTrackingLinksResponse:
+        """
+        ListTrackingLinks lists tracking links, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def record_click(self, request: RecordClickRequest, ctx: RequestContext[RecordClickRequest, RecordClickResponse], /) -> RecordClickResponse:
@@ -62,6 +65,9 @@ class ClickService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_clicks(self, request: ListClicksRequest, ctx: RequestContext[ListClicksRequest, ListClicksResponse], /) -> ListClicksResponse:
+        """
+        ListClicks lists clicks, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     @classmethod
@@ -190,6 +196,9 @@ class ClickServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListTrackingLinksResponse:
+        """
+        ListTrackingLinks lists tracking links, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -262,6 +271,9 @@ class ClickServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListClicksResponse:
+        """
+        ListClicks lists clicks, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -293,6 +305,9 @@ class ClickServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_tracking_links(self, request: ListTrackingLinksRequest, ctx: RequestContext[ListTrackingLinksRequest, ListTrackingLinksResponse], /) -> ListTrackingLinksResponse:
+        """
+        ListTrackingLinks lists tracking links, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def record_click(self, request: RecordClickRequest, ctx: RequestContext[RecordClickRequest, RecordClickResponse], /) -> RecordClickResponse:
@@ -310,6 +325,9 @@ class ClickServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_clicks(self, request: ListClicksRequest, ctx: RequestContext[ListClicksRequest, ListClicksResponse], /) -> ListClicksResponse:
+        """
+        ListClicks lists clicks, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     @classmethod
@@ -436,6 +454,9 @@ class ClickServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListTrackingLinksResponse:
+        """
+        ListTrackingLinks lists tracking links, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -508,6 +529,9 @@ class ClickServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListClicksResponse:
+        """
+        ListClicks lists clicks, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(

@@ -36,18 +36,26 @@ class TrackingLink(Message[_TrackingLinkFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 2;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 3;
             ```
         site_id:
+            ID of the site.
+
             ```proto
             string site_id = 4;
             ```
@@ -58,6 +66,8 @@ class TrackingLink(Message[_TrackingLinkFields]):
             string url = 5;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 6;
             ```
@@ -154,22 +164,32 @@ class Click(Message[_ClickFields]):
             string id = 1;
             ```
         link_id:
+            ID of the tracking link.
+
             ```proto
             string link_id = 2;
             ```
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 3;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 4;
             ```
         site_id:
+            ID of the site.
+
             ```proto
             string site_id = 5;
             ```
         source:
+            How the click reached Baton (redirect, API...).
+
             ```proto
             baton.v1.ClickSource source = 6;
             ```
@@ -213,14 +233,20 @@ class Click(Message[_ClickFields]):
             string ip = 12;
             ```
         user_agent:
+            The browser's User-Agent header, as received.
+
             ```proto
             string user_agent = 13;
             ```
         referer:
+            The Referer header, as received.
+
             ```proto
             string referer = 14;
             ```
         flags:
+            What Baton noticed about the click (duplicate, bot...).
+
             ```proto
             repeated baton.v1.ClickFlag flags = 15 [packed = true];
             ```
@@ -231,6 +257,8 @@ class Click(Message[_ClickFields]):
             bool unique = 16;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 17;
             ```
@@ -302,12 +330,17 @@ _CreateTrackingLinkRequestFields: TypeAlias = Literal["offer_id", "publisher_id"
 
 class CreateTrackingLinkRequest(Message[_CreateTrackingLinkRequestFields]):
     """
+    CreateTrackingLinkRequest is the request of
+    ClickService.CreateTrackingLink.
+
     ```proto
     message baton.v1.CreateTrackingLinkRequest
     ```
 
     Attributes:
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 1;
             ```
@@ -318,6 +351,8 @@ class CreateTrackingLinkRequest(Message[_CreateTrackingLinkRequestFields]):
             string publisher_id = 2;
             ```
         site_id:
+            ID of the site.
+
             ```proto
             string site_id = 3;
             ```
@@ -344,12 +379,16 @@ _CreateTrackingLinkResponseFields: TypeAlias = Literal["link"]
 
 class CreateTrackingLinkResponse(Message[_CreateTrackingLinkResponseFields]):
     """
+    CreateTrackingLinkResponse is what ClickService.CreateTrackingLink answers.
+
     ```proto
     message baton.v1.CreateTrackingLinkResponse
     ```
 
     Attributes:
         link:
+            The link created.
+
             ```proto
             optional baton.v1.TrackingLink link = 1;
             ```
@@ -372,24 +411,34 @@ _ListTrackingLinksRequestFields: TypeAlias = Literal["page_size", "page_token", 
 
 class ListTrackingLinksRequest(Message[_ListTrackingLinksRequestFields]):
     """
+    ListTrackingLinksRequest is the request of ClickService.ListTrackingLinks.
+
     ```proto
     message baton.v1.ListTrackingLinksRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         offer_id:
+            Only those of this offer; empty: all.
+
             ```proto
             string offer_id = 3;
             ```
         publisher_id:
+            Only those of this publisher; empty: all.
+
             ```proto
             string publisher_id = 4;
             ```
@@ -418,16 +467,22 @@ _ListTrackingLinksResponseFields: TypeAlias = Literal["links", "next_page_token"
 
 class ListTrackingLinksResponse(Message[_ListTrackingLinksResponseFields]):
     """
+    ListTrackingLinksResponse is what ClickService.ListTrackingLinks answers.
+
     ```proto
     message baton.v1.ListTrackingLinksResponse
     ```
 
     Attributes:
         links:
+            This page of tracking links.
+
             ```proto
             repeated baton.v1.TrackingLink links = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -452,12 +507,16 @@ _RecordClickRequestFields: TypeAlias = Literal["link_id", "sub_ids", "deep_link"
 
 class RecordClickRequest(Message[_RecordClickRequestFields]):
     """
+    RecordClickRequest is the request of ClickService.RecordClick.
+
     ```proto
     message baton.v1.RecordClickRequest
     ```
 
     Attributes:
         link_id:
+            ID of the tracking link.
+
             ```proto
             string link_id = 1;
             ```
@@ -480,10 +539,14 @@ class RecordClickRequest(Message[_RecordClickRequestFields]):
             string ip = 4;
             ```
         user_agent:
+            The visitor's User-Agent header.
+
             ```proto
             string user_agent = 5;
             ```
         referer:
+            The visitor's Referer header.
+
             ```proto
             string referer = 6;
             ```
@@ -524,12 +587,16 @@ _RecordClickResponseFields: TypeAlias = Literal["click", "redirect_url"]
 
 class RecordClickResponse(Message[_RecordClickResponseFields]):
     """
+    RecordClickResponse is what ClickService.RecordClick answers.
+
     ```proto
     message baton.v1.RecordClickResponse
     ```
 
     Attributes:
         click:
+            The click recorded.
+
             ```proto
             optional baton.v1.Click click = 1;
             ```
@@ -560,12 +627,16 @@ _GetClickRequestFields: TypeAlias = Literal["id"]
 
 class GetClickRequest(Message[_GetClickRequestFields]):
     """
+    GetClickRequest is the request of ClickService.GetClick.
+
     ```proto
     message baton.v1.GetClickRequest
     ```
 
     Attributes:
         id:
+            ID of the click.
+
             ```proto
             string id = 1;
             ```
@@ -588,12 +659,16 @@ _GetClickResponseFields: TypeAlias = Literal["click"]
 
 class GetClickResponse(Message[_GetClickResponseFields]):
     """
+    GetClickResponse is what ClickService.GetClick answers.
+
     ```proto
     message baton.v1.GetClickResponse
     ```
 
     Attributes:
         click:
+            The click.
+
             ```proto
             optional baton.v1.Click click = 1;
             ```
@@ -616,36 +691,52 @@ _ListClicksRequestFields: TypeAlias = Literal["page_size", "page_token", "time_r
 
 class ListClicksRequest(Message[_ListClicksRequestFields]):
     """
+    ListClicksRequest is the request of ClickService.ListClicks.
+
     ```proto
     message baton.v1.ListClicksRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         time_range:
+            Only those created within this range; unset: all.
+
             ```proto
             optional baton.v1.TimeRange time_range = 3;
             ```
         offer_id:
+            Only those of this offer; empty: all.
+
             ```proto
             string offer_id = 4;
             ```
         publisher_id:
+            Only those of this publisher; empty: all.
+
             ```proto
             string publisher_id = 5;
             ```
         site_id:
+            Only those of this site; empty: all.
+
             ```proto
             string site_id = 6;
             ```
         link_id:
+            Only those of this tracking link; empty: all.
+
             ```proto
             string link_id = 7;
             ```
@@ -696,16 +787,22 @@ _ListClicksResponseFields: TypeAlias = Literal["clicks", "next_page_token"]
 
 class ListClicksResponse(Message[_ListClicksResponseFields]):
     """
+    ListClicksResponse is what ClickService.ListClicks answers.
+
     ```proto
     message baton.v1.ListClicksResponse
     ```
 
     Attributes:
         clicks:
+            This page of clicks.
+
             ```proto
             repeated baton.v1.Click clicks = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -736,6 +833,8 @@ class ClickFlag(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             CLICK_FLAG_UNSPECIFIED = 0
             ```
@@ -814,6 +913,8 @@ class ClickSource(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             CLICK_SOURCE_UNSPECIFIED = 0
             ```

@@ -81,10 +81,14 @@ class TimeRange(Message[_TimeRangeFields]):
 
     Attributes:
         start:
+            Start, included; unset: no lower bound.
+
             ```proto
             optional google.protobuf.Timestamp start = 1;
             ```
         end:
+            End, excluded; unset: no upper bound.
+
             ```proto
             optional google.protobuf.Timestamp end = 2;
             ```
@@ -117,10 +121,14 @@ class Header(Message[_HeaderFields]):
 
     Attributes:
         name:
+            The header's name, e.g. X-Api-Key.
+
             ```proto
             string name = 1;
             ```
         value:
+            The header's value.
+
             ```proto
             string value = 2;
             ```
@@ -153,6 +161,8 @@ class Role(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             ROLE_UNSPECIFIED = 0
             ```

@@ -46,15 +46,28 @@ class ConfigService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def create_advertiser(self, request: CreateAdvertiserRequest, ctx: RequestContext[CreateAdvertiserRequest, CreateAdvertiserResponse], /) -> CreateAdvertiserResponse:
+        """
+        CreateAdvertiser creates an advertiser.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_advertiser(self, request: GetAdvertiserRequest, ctx: RequestContext[GetAdvertiserRequest, GetAdvertiserResponse], /) -> GetAdvertiserResponse:
+        """
+        GetAdvertiser returns one advertiser by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_advertisers(self, request: ListAdvertisersRequest, ctx: RequestContext[ListAdvertisersRequest, ListAdvertisersResponse], /) -> ListAdvertisersResponse:
+        """
+        ListAdvertisers lists advertisers, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def update_advertiser(self, request: UpdateAdvertiserRequest, ctx: RequestContext[UpdateAdvertiserRequest, UpdateAdvertiserResponse], /) -> UpdateAdvertiserResponse:
+        """
+        UpdateAdvertiser changes the fields of an advertiser named in
+        update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def rotate_advertiser_secret(self, request: RotateAdvertiserSecretRequest, ctx: RequestContext[RotateAdvertiserSecretRequest, RotateAdvertiserSecretResponse], /) -> RotateAdvertiserSecretResponse:
@@ -66,45 +79,87 @@ class ConfigService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def create_publisher(self, request: CreatePublisherRequest, ctx: RequestContext[CreatePublisherRequest, CreatePublisherResponse], /) -> CreatePublisherResponse:
+        """
+        CreatePublisher creates a publisher.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_publisher(self, request: GetPublisherRequest, ctx: RequestContext[GetPublisherRequest, GetPublisherResponse], /) -> GetPublisherResponse:
+        """
+        GetPublisher returns one publisher by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_publishers(self, request: ListPublishersRequest, ctx: RequestContext[ListPublishersRequest, ListPublishersResponse], /) -> ListPublishersResponse:
+        """
+        ListPublishers lists publishers, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def update_publisher(self, request: UpdatePublisherRequest, ctx: RequestContext[UpdatePublisherRequest, UpdatePublisherResponse], /) -> UpdatePublisherResponse:
+        """
+        UpdatePublisher changes the fields of a publisher named in update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def create_site(self, request: CreateSiteRequest, ctx: RequestContext[CreateSiteRequest, CreateSiteResponse], /) -> CreateSiteResponse:
+        """
+        CreateSite creates a site.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_sites(self, request: ListSitesRequest, ctx: RequestContext[ListSitesRequest, ListSitesResponse], /) -> ListSitesResponse:
+        """
+        ListSites lists sites, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def create_offer(self, request: CreateOfferRequest, ctx: RequestContext[CreateOfferRequest, CreateOfferResponse], /) -> CreateOfferResponse:
+        """
+        CreateOffer creates an offer.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_offer(self, request: GetOfferRequest, ctx: RequestContext[GetOfferRequest, GetOfferResponse], /) -> GetOfferResponse:
+        """
+        GetOffer returns one offer by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_offers(self, request: ListOffersRequest, ctx: RequestContext[ListOffersRequest, ListOffersResponse], /) -> ListOffersResponse:
+        """
+        ListOffers lists offers, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def update_offer(self, request: UpdateOfferRequest, ctx: RequestContext[UpdateOfferRequest, UpdateOfferResponse], /) -> UpdateOfferResponse:
+        """
+        UpdateOffer changes the fields of an offer named in update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def create_network(self, request: CreateNetworkRequest, ctx: RequestContext[CreateNetworkRequest, CreateNetworkResponse], /) -> CreateNetworkResponse:
+        """
+        CreateNetwork creates a network.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_network(self, request: GetNetworkRequest, ctx: RequestContext[GetNetworkRequest, GetNetworkResponse], /) -> GetNetworkResponse:
+        """
+        GetNetwork returns one network by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_networks(self, request: ListNetworksRequest, ctx: RequestContext[ListNetworksRequest, ListNetworksResponse], /) -> ListNetworksResponse:
+        """
+        ListNetworks lists networks, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def update_network(self, request: UpdateNetworkRequest, ctx: RequestContext[UpdateNetworkRequest, UpdateNetworkResponse], /) -> UpdateNetworkResponse:
+        """
+        UpdateNetwork changes the fields of a network named in update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def rotate_network_secret(self, request: RotateNetworkSecretRequest, ctx: RequestContext[RotateNetworkSecretRequest, RotateNetworkSecretResponse], /) -> RotateNetworkSecretResponse:
@@ -122,9 +177,15 @@ class ConfigService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_api_keys(self, request: ListApiKeysRequest, ctx: RequestContext[ListApiKeysRequest, ListApiKeysResponse], /) -> ListApiKeysResponse:
+        """
+        ListApiKeys lists API keys, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def revoke_api_key(self, request: RevokeApiKeyRequest, ctx: RequestContext[RevokeApiKeyRequest, RevokeApiKeyResponse], /) -> RevokeApiKeyResponse:
+        """
+        RevokeApiKey revokes a key: it is refused from then on.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def import_program(self, request: ImportProgramRequest, ctx: RequestContext[ImportProgramRequest, ImportProgramResponse], /) -> ImportProgramResponse:
@@ -492,6 +553,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateAdvertiserResponse:
+        """
+        CreateAdvertiser creates an advertiser.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -513,6 +577,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetAdvertiserResponse:
+        """
+        GetAdvertiser returns one advertiser by ID.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -535,6 +602,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListAdvertisersResponse:
+        """
+        ListAdvertisers lists advertisers, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -556,6 +626,10 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdateAdvertiserResponse:
+        """
+        UpdateAdvertiser changes the fields of an advertiser named in
+        update_mask.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -601,6 +675,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreatePublisherResponse:
+        """
+        CreatePublisher creates a publisher.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -622,6 +699,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetPublisherResponse:
+        """
+        GetPublisher returns one publisher by ID.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -644,6 +724,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListPublishersResponse:
+        """
+        ListPublishers lists publishers, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -665,6 +748,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdatePublisherResponse:
+        """
+        UpdatePublisher changes the fields of a publisher named in update_mask.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -685,6 +771,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateSiteResponse:
+        """
+        CreateSite creates a site.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -706,6 +795,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListSitesResponse:
+        """
+        ListSites lists sites, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -727,6 +819,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateOfferResponse:
+        """
+        CreateOffer creates an offer.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -748,6 +843,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetOfferResponse:
+        """
+        GetOffer returns one offer by ID.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -770,6 +868,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListOffersResponse:
+        """
+        ListOffers lists offers, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -791,6 +892,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdateOfferResponse:
+        """
+        UpdateOffer changes the fields of an offer named in update_mask.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -811,6 +915,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateNetworkResponse:
+        """
+        CreateNetwork creates a network.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -832,6 +939,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetNetworkResponse:
+        """
+        GetNetwork returns one network by ID.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -854,6 +964,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListNetworksResponse:
+        """
+        ListNetworks lists networks, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -875,6 +988,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdateNetworkResponse:
+        """
+        UpdateNetwork changes the fields of a network named in update_mask.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -944,6 +1060,9 @@ class ConfigServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListApiKeysResponse:
+        """
+        ListApiKeys lists API keys, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -965,6 +1084,9 @@ class ConfigServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> RevokeApiKeyResponse:
+        """
+        RevokeApiKey revokes a key: it is refused from then on.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1030,15 +1152,28 @@ class ConfigServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def create_advertiser(self, request: CreateAdvertiserRequest, ctx: RequestContext[CreateAdvertiserRequest, CreateAdvertiserResponse], /) -> CreateAdvertiserResponse:
+        """
+        CreateAdvertiser creates an advertiser.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_advertiser(self, request: GetAdvertiserRequest, ctx: RequestContext[GetAdvertiserRequest, GetAdvertiserResponse], /) -> GetAdvertiserResponse:
+        """
+        GetAdvertiser returns one advertiser by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_advertisers(self, request: ListAdvertisersRequest, ctx: RequestContext[ListAdvertisersRequest, ListAdvertisersResponse], /) -> ListAdvertisersResponse:
+        """
+        ListAdvertisers lists advertisers, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def update_advertiser(self, request: UpdateAdvertiserRequest, ctx: RequestContext[UpdateAdvertiserRequest, UpdateAdvertiserResponse], /) -> UpdateAdvertiserResponse:
+        """
+        UpdateAdvertiser changes the fields of an advertiser named in
+        update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def rotate_advertiser_secret(self, request: RotateAdvertiserSecretRequest, ctx: RequestContext[RotateAdvertiserSecretRequest, RotateAdvertiserSecretResponse], /) -> RotateAdvertiserSecretResponse:
@@ -1050,45 +1185,87 @@ class ConfigServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def create_publisher(self, request: CreatePublisherRequest, ctx: RequestContext[CreatePublisherRequest, CreatePublisherResponse], /) -> CreatePublisherResponse:
+        """
+        CreatePublisher creates a publisher.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_publisher(self, request: GetPublisherRequest, ctx: RequestContext[GetPublisherRequest, GetPublisherResponse], /) -> GetPublisherResponse:
+        """
+        GetPublisher returns one publisher by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_publishers(self, request: ListPublishersRequest, ctx: RequestContext[ListPublishersRequest, ListPublishersResponse], /) -> ListPublishersResponse:
+        """
+        ListPublishers lists publishers, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def update_publisher(self, request: UpdatePublisherRequest, ctx: RequestContext[UpdatePublisherRequest, UpdatePublisherResponse], /) -> UpdatePublisherResponse:
+        """
+        UpdatePublisher changes the fields of a publisher named in update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def create_site(self, request: CreateSiteRequest, ctx: RequestContext[CreateSiteRequest, CreateSiteResponse], /) -> CreateSiteResponse:
+        """
+        CreateSite creates a site.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_sites(self, request: ListSitesRequest, ctx: RequestContext[ListSitesRequest, ListSitesResponse], /) -> ListSitesResponse:
+        """
+        ListSites lists sites, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def create_offer(self, request: CreateOfferRequest, ctx: RequestContext[CreateOfferRequest, CreateOfferResponse], /) -> CreateOfferResponse:
+        """
+        CreateOffer creates an offer.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_offer(self, request: GetOfferRequest, ctx: RequestContext[GetOfferRequest, GetOfferResponse], /) -> GetOfferResponse:
+        """
+        GetOffer returns one offer by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_offers(self, request: ListOffersRequest, ctx: RequestContext[ListOffersRequest, ListOffersResponse], /) -> ListOffersResponse:
+        """
+        ListOffers lists offers, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def update_offer(self, request: UpdateOfferRequest, ctx: RequestContext[UpdateOfferRequest, UpdateOfferResponse], /) -> UpdateOfferResponse:
+        """
+        UpdateOffer changes the fields of an offer named in update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def create_network(self, request: CreateNetworkRequest, ctx: RequestContext[CreateNetworkRequest, CreateNetworkResponse], /) -> CreateNetworkResponse:
+        """
+        CreateNetwork creates a network.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_network(self, request: GetNetworkRequest, ctx: RequestContext[GetNetworkRequest, GetNetworkResponse], /) -> GetNetworkResponse:
+        """
+        GetNetwork returns one network by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_networks(self, request: ListNetworksRequest, ctx: RequestContext[ListNetworksRequest, ListNetworksResponse], /) -> ListNetworksResponse:
+        """
+        ListNetworks lists networks, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def update_network(self, request: UpdateNetworkRequest, ctx: RequestContext[UpdateNetworkRequest, UpdateNetworkResponse], /) -> UpdateNetworkResponse:
+        """
+        UpdateNetwork changes the fields of a network named in update_mask.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def rotate_network_secret(self, request: RotateNetworkSecretRequest, ctx: RequestContext[RotateNetworkSecretRequest, RotateNetworkSecretResponse], /) -> RotateNetworkSecretResponse:
@@ -1106,9 +1283,15 @@ class ConfigServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_api_keys(self, request: ListApiKeysRequest, ctx: RequestContext[ListApiKeysRequest, ListApiKeysResponse], /) -> ListApiKeysResponse:
+        """
+        ListApiKeys lists API keys, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def revoke_api_key(self, request: RevokeApiKeyRequest, ctx: RequestContext[RevokeApiKeyRequest, RevokeApiKeyResponse], /) -> RevokeApiKeyResponse:
+        """
+        RevokeApiKey revokes a key: it is refused from then on.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def import_program(self, request: ImportProgramRequest, ctx: RequestContext[ImportProgramRequest, ImportProgramResponse], /) -> ImportProgramResponse:
@@ -1474,6 +1657,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateAdvertiserResponse:
+        """
+        CreateAdvertiser creates an advertiser.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1495,6 +1681,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetAdvertiserResponse:
+        """
+        GetAdvertiser returns one advertiser by ID.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1517,6 +1706,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListAdvertisersResponse:
+        """
+        ListAdvertisers lists advertisers, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1538,6 +1730,10 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdateAdvertiserResponse:
+        """
+        UpdateAdvertiser changes the fields of an advertiser named in
+        update_mask.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1583,6 +1779,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreatePublisherResponse:
+        """
+        CreatePublisher creates a publisher.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1604,6 +1803,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetPublisherResponse:
+        """
+        GetPublisher returns one publisher by ID.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1626,6 +1828,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListPublishersResponse:
+        """
+        ListPublishers lists publishers, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1647,6 +1852,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdatePublisherResponse:
+        """
+        UpdatePublisher changes the fields of a publisher named in update_mask.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1667,6 +1875,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateSiteResponse:
+        """
+        CreateSite creates a site.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1688,6 +1899,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListSitesResponse:
+        """
+        ListSites lists sites, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1709,6 +1923,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateOfferResponse:
+        """
+        CreateOffer creates an offer.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1730,6 +1947,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetOfferResponse:
+        """
+        GetOffer returns one offer by ID.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1752,6 +1972,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListOffersResponse:
+        """
+        ListOffers lists offers, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1773,6 +1996,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdateOfferResponse:
+        """
+        UpdateOffer changes the fields of an offer named in update_mask.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1793,6 +2019,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> CreateNetworkResponse:
+        """
+        CreateNetwork creates a network.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1814,6 +2043,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetNetworkResponse:
+        """
+        GetNetwork returns one network by ID.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1836,6 +2068,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListNetworksResponse:
+        """
+        ListNetworks lists networks, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1857,6 +2092,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> UpdateNetworkResponse:
+        """
+        UpdateNetwork changes the fields of a network named in update_mask.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1926,6 +2164,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListApiKeysResponse:
+        """
+        ListApiKeys lists API keys, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1947,6 +2188,9 @@ class ConfigServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> RevokeApiKeyResponse:
+        """
+        RevokeApiKey revokes a key: it is refused from then on.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(

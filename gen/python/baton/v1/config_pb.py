@@ -37,10 +37,14 @@ class Advertiser(Message[_AdvertiserFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 2;
             ```
@@ -77,10 +81,14 @@ class Advertiser(Message[_AdvertiserFields]):
             string secret_hint = 7;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 8;
             ```
         update_time:
+            When it was last changed.
+
             ```proto
             optional google.protobuf.Timestamp update_time = 9;
             ```
@@ -139,14 +147,20 @@ class Publisher(Message[_PublisherFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 2;
             ```
         kind:
+            Media or upstream network.
+
             ```proto
             baton.v1.PublisherKind kind = 3;
             ```
@@ -165,10 +179,14 @@ class Publisher(Message[_PublisherFields]):
             repeated string sub_id_params = 5;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 6;
             ```
         update_time:
+            When it was last changed.
+
             ```proto
             optional google.protobuf.Timestamp update_time = 7;
             ```
@@ -211,18 +229,26 @@ class Site(Message[_SiteFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 2;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 3;
             ```
         url:
+            The site's URL, as the publisher gave it.
+
             ```proto
             string url = 4;
             ```
@@ -233,6 +259,8 @@ class Site(Message[_SiteFields]):
             int64 site_id = 5;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 6;
             ```
@@ -275,6 +303,8 @@ class Payout(Message[_PayoutFields]):
 
     Attributes:
         kind:
+            How the commission is computed: one of these.
+
             ```proto
             oneof kind
             ```
@@ -305,10 +335,14 @@ class PayoutOverride(Message[_PayoutOverrideFields]):
 
     Attributes:
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 1;
             ```
         payout:
+            The payout for this publisher instead of the offer's.
+
             ```proto
             optional baton.v1.Payout payout = 2;
             ```
@@ -393,18 +427,26 @@ class Offer(Message[_OfferFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         advertiser_id:
+            ID of the advertiser (shop).
+
             ```proto
             string advertiser_id = 2;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 3;
             ```
         status:
+            Whether the offer takes clicks.
+
             ```proto
             baton.v1.OfferStatus status = 4;
             ```
@@ -435,6 +477,8 @@ class Offer(Message[_OfferFields]):
             repeated string sub_id_params = 8;
             ```
         downstream:
+            How clicks are passed on (see DownstreamLink).
+
             ```proto
             optional baton.v1.DownstreamLink downstream = 9;
             ```
@@ -446,6 +490,8 @@ class Offer(Message[_OfferFields]):
             optional google.protobuf.Duration attribution_window = 10;
             ```
         attribution_model:
+            Which click earns a conversion when several could.
+
             ```proto
             baton.v1.AttributionModel attribution_model = 11;
             ```
@@ -477,10 +523,14 @@ class Offer(Message[_OfferFields]):
             uint32 auto_approve_after_days = 15;
             ```
         payout:
+            What a publisher earns per approved conversion.
+
             ```proto
             optional baton.v1.Payout payout = 16;
             ```
         payout_overrides:
+            Payouts for particular publishers, instead of payout.
+
             ```proto
             repeated baton.v1.PayoutOverride payout_overrides = 17;
             ```
@@ -492,10 +542,14 @@ class Offer(Message[_OfferFields]):
             optional google.protobuf.Duration duplicate_click_interval = 18;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 19;
             ```
         update_time:
+            When it was last changed.
+
             ```proto
             optional google.protobuf.Timestamp update_time = 20;
             ```
@@ -565,10 +619,14 @@ class Network(Message[_NetworkFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 2;
             ```
@@ -598,10 +656,14 @@ class Network(Message[_NetworkFields]):
             string secret_hint = 6;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 7;
             ```
         update_time:
+            When it was last changed.
+
             ```proto
             optional google.protobuf.Timestamp update_time = 8;
             ```
@@ -759,14 +821,20 @@ class ApiKey(Message[_ApiKeyFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 2;
             ```
         role:
+            What the key may do.
+
             ```proto
             baton.v1.Role role = 3;
             ```
@@ -783,14 +851,20 @@ class ApiKey(Message[_ApiKeyFields]):
             string prefix = 5;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 6;
             ```
         revoke_time:
+            When the key was revoked; unset while it is valid.
+
             ```proto
             optional google.protobuf.Timestamp revoke_time = 7;
             ```
         last_used_time:
+            When the key was last accepted.
+
             ```proto
             optional google.protobuf.Timestamp last_used_time = 8;
             ```
@@ -827,6 +901,8 @@ _WhoAmIRequestFields: TypeAlias = NoReturn
 
 class WhoAmIRequest(Message[_WhoAmIRequestFields]):
     """
+    WhoAmIRequest is the request of ConfigService.WhoAmI.
+
     ```proto
     message baton.v1.WhoAmIRequest
     ```
@@ -845,12 +921,16 @@ _WhoAmIResponseFields: TypeAlias = Literal["key"]
 
 class WhoAmIResponse(Message[_WhoAmIResponseFields]):
     """
+    WhoAmIResponse is what ConfigService.WhoAmI answers.
+
     ```proto
     message baton.v1.WhoAmIResponse
     ```
 
     Attributes:
         key:
+            The caller's key: its role and partner.
+
             ```proto
             optional baton.v1.ApiKey key = 1;
             ```
@@ -873,24 +953,36 @@ _CreateAdvertiserRequestFields: TypeAlias = Literal["name", "require_signature",
 
 class CreateAdvertiserRequest(Message[_CreateAdvertiserRequestFields]):
     """
+    CreateAdvertiserRequest is the request of ConfigService.CreateAdvertiser.
+
     ```proto
     message baton.v1.CreateAdvertiserRequest
     ```
 
     Attributes:
         name:
+            Display name, for people.
+
             ```proto
             string name = 1;
             ```
         require_signature:
+            Require the FC2 sh hash (or a signature) on every image tag and POST.
+
             ```proto
             bool require_signature = 2;
             ```
         registered_hosts:
+            Hosts or networks (IP, CIDR or host name) from which server POSTs are
+            accepted without passwd or sh.
+
             ```proto
             repeated string registered_hosts = 3;
             ```
         store_email_plaintext:
+            Store buyer email addresses in plain text. Off by default: Baton keeps
+            only a keyed hash, enough to match but not to read.
+
             ```proto
             bool store_email_plaintext = 4;
             ```
@@ -913,6 +1005,8 @@ class CreateAdvertiserRequest(Message[_CreateAdvertiserRequestFields]):
             string tracking_domain = 7;
             ```
         secret:
+            The signing secret (FC2 shop password); generated when not given.
+
             ```proto
             optional string secret = 6;
             ```
@@ -947,12 +1041,16 @@ _CreateAdvertiserResponseFields: TypeAlias = Literal["advertiser", "secret"]
 
 class CreateAdvertiserResponse(Message[_CreateAdvertiserResponseFields]):
     """
+    CreateAdvertiserResponse is what ConfigService.CreateAdvertiser answers.
+
     ```proto
     message baton.v1.CreateAdvertiserResponse
     ```
 
     Attributes:
         advertiser:
+            The advertiser created.
+
             ```proto
             optional baton.v1.Advertiser advertiser = 1;
             ```
@@ -984,12 +1082,16 @@ _GetAdvertiserRequestFields: TypeAlias = Literal["id"]
 
 class GetAdvertiserRequest(Message[_GetAdvertiserRequestFields]):
     """
+    GetAdvertiserRequest is the request of ConfigService.GetAdvertiser.
+
     ```proto
     message baton.v1.GetAdvertiserRequest
     ```
 
     Attributes:
         id:
+            ID of the advertiser.
+
             ```proto
             string id = 1;
             ```
@@ -1012,12 +1114,16 @@ _GetAdvertiserResponseFields: TypeAlias = Literal["advertiser"]
 
 class GetAdvertiserResponse(Message[_GetAdvertiserResponseFields]):
     """
+    GetAdvertiserResponse is what ConfigService.GetAdvertiser answers.
+
     ```proto
     message baton.v1.GetAdvertiserResponse
     ```
 
     Attributes:
         advertiser:
+            The advertiser.
+
             ```proto
             optional baton.v1.Advertiser advertiser = 1;
             ```
@@ -1040,16 +1146,22 @@ _ListAdvertisersRequestFields: TypeAlias = Literal["page_size", "page_token"]
 
 class ListAdvertisersRequest(Message[_ListAdvertisersRequestFields]):
     """
+    ListAdvertisersRequest is the request of ConfigService.ListAdvertisers.
+
     ```proto
     message baton.v1.ListAdvertisersRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
@@ -1074,16 +1186,22 @@ _ListAdvertisersResponseFields: TypeAlias = Literal["advertisers", "next_page_to
 
 class ListAdvertisersResponse(Message[_ListAdvertisersResponseFields]):
     """
+    ListAdvertisersResponse is what ConfigService.ListAdvertisers answers.
+
     ```proto
     message baton.v1.ListAdvertisersResponse
     ```
 
     Attributes:
         advertisers:
+            This page of advertisers.
+
             ```proto
             repeated baton.v1.Advertiser advertisers = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -1108,6 +1226,8 @@ _UpdateAdvertiserRequestFields: TypeAlias = Literal["advertiser", "update_mask"]
 
 class UpdateAdvertiserRequest(Message[_UpdateAdvertiserRequestFields]):
     """
+    UpdateAdvertiserRequest is the request of ConfigService.UpdateAdvertiser.
+
     ```proto
     message baton.v1.UpdateAdvertiserRequest
     ```
@@ -1120,6 +1240,9 @@ class UpdateAdvertiserRequest(Message[_UpdateAdvertiserRequestFields]):
             optional baton.v1.Advertiser advertiser = 1;
             ```
         update_mask:
+            The fields to change (paths of the message above); the others keep their
+            values.
+
             ```proto
             optional google.protobuf.FieldMask update_mask = 2;
             ```
@@ -1144,12 +1267,16 @@ _UpdateAdvertiserResponseFields: TypeAlias = Literal["advertiser"]
 
 class UpdateAdvertiserResponse(Message[_UpdateAdvertiserResponseFields]):
     """
+    UpdateAdvertiserResponse is what ConfigService.UpdateAdvertiser answers.
+
     ```proto
     message baton.v1.UpdateAdvertiserResponse
     ```
 
     Attributes:
         advertiser:
+            The advertiser as it is now.
+
             ```proto
             optional baton.v1.Advertiser advertiser = 1;
             ```
@@ -1172,12 +1299,17 @@ _RotateAdvertiserSecretRequestFields: TypeAlias = Literal["id", "overlap"]
 
 class RotateAdvertiserSecretRequest(Message[_RotateAdvertiserSecretRequestFields]):
     """
+    RotateAdvertiserSecretRequest is the request of
+    ConfigService.RotateAdvertiserSecret.
+
     ```proto
     message baton.v1.RotateAdvertiserSecretRequest
     ```
 
     Attributes:
         id:
+            ID of the advertiser.
+
             ```proto
             string id = 1;
             ```
@@ -1208,12 +1340,17 @@ _RotateAdvertiserSecretResponseFields: TypeAlias = Literal["advertiser", "secret
 
 class RotateAdvertiserSecretResponse(Message[_RotateAdvertiserSecretResponseFields]):
     """
+    RotateAdvertiserSecretResponse is what ConfigService.RotateAdvertiserSecret
+    answers.
+
     ```proto
     message baton.v1.RotateAdvertiserSecretResponse
     ```
 
     Attributes:
         advertiser:
+            The advertiser as it is now.
+
             ```proto
             optional baton.v1.Advertiser advertiser = 1;
             ```
@@ -1224,6 +1361,8 @@ class RotateAdvertiserSecretResponse(Message[_RotateAdvertiserSecretResponseFiel
             string secret = 2;
             ```
         previous_secret_expire_time:
+            Until when the previous secret is still accepted.
+
             ```proto
             optional google.protobuf.Timestamp previous_secret_expire_time = 3;
             ```
@@ -1250,20 +1389,30 @@ _CreatePublisherRequestFields: TypeAlias = Literal["name", "kind", "sub_id_param
 
 class CreatePublisherRequest(Message[_CreatePublisherRequestFields]):
     """
+    CreatePublisherRequest is the request of ConfigService.CreatePublisher.
+
     ```proto
     message baton.v1.CreatePublisherRequest
     ```
 
     Attributes:
         name:
+            Display name, for people.
+
             ```proto
             string name = 1;
             ```
         kind:
+            Media or upstream network.
+
             ```proto
             baton.v1.PublisherKind kind = 2;
             ```
         sub_id_params:
+            Query parameter names under which this publisher sends its own IDs on a
+            click (kept as sub1..sub5, CATS PARA1..PARA5). Empty: the offer's names,
+            by default param1..param5.
+
             ```proto
             repeated string sub_id_params = 3;
             ```
@@ -1300,12 +1449,16 @@ _CreatePublisherResponseFields: TypeAlias = Literal["publisher"]
 
 class CreatePublisherResponse(Message[_CreatePublisherResponseFields]):
     """
+    CreatePublisherResponse is what ConfigService.CreatePublisher answers.
+
     ```proto
     message baton.v1.CreatePublisherResponse
     ```
 
     Attributes:
         publisher:
+            The publisher created.
+
             ```proto
             optional baton.v1.Publisher publisher = 1;
             ```
@@ -1328,12 +1481,16 @@ _GetPublisherRequestFields: TypeAlias = Literal["id"]
 
 class GetPublisherRequest(Message[_GetPublisherRequestFields]):
     """
+    GetPublisherRequest is the request of ConfigService.GetPublisher.
+
     ```proto
     message baton.v1.GetPublisherRequest
     ```
 
     Attributes:
         id:
+            ID of the publisher.
+
             ```proto
             string id = 1;
             ```
@@ -1356,12 +1513,16 @@ _GetPublisherResponseFields: TypeAlias = Literal["publisher"]
 
 class GetPublisherResponse(Message[_GetPublisherResponseFields]):
     """
+    GetPublisherResponse is what ConfigService.GetPublisher answers.
+
     ```proto
     message baton.v1.GetPublisherResponse
     ```
 
     Attributes:
         publisher:
+            The publisher.
+
             ```proto
             optional baton.v1.Publisher publisher = 1;
             ```
@@ -1384,16 +1545,22 @@ _ListPublishersRequestFields: TypeAlias = Literal["page_size", "page_token", "ki
 
 class ListPublishersRequest(Message[_ListPublishersRequestFields]):
     """
+    ListPublishersRequest is the request of ConfigService.ListPublishers.
+
     ```proto
     message baton.v1.ListPublishersRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
@@ -1426,16 +1593,22 @@ _ListPublishersResponseFields: TypeAlias = Literal["publishers", "next_page_toke
 
 class ListPublishersResponse(Message[_ListPublishersResponseFields]):
     """
+    ListPublishersResponse is what ConfigService.ListPublishers answers.
+
     ```proto
     message baton.v1.ListPublishersResponse
     ```
 
     Attributes:
         publishers:
+            This page of publishers.
+
             ```proto
             repeated baton.v1.Publisher publishers = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -1460,16 +1633,23 @@ _UpdatePublisherRequestFields: TypeAlias = Literal["publisher", "update_mask"]
 
 class UpdatePublisherRequest(Message[_UpdatePublisherRequestFields]):
     """
+    UpdatePublisherRequest is the request of ConfigService.UpdatePublisher.
+
     ```proto
     message baton.v1.UpdatePublisherRequest
     ```
 
     Attributes:
         publisher:
+            The publisher with its ID and the fields to change.
+
             ```proto
             optional baton.v1.Publisher publisher = 1;
             ```
         update_mask:
+            The fields to change (paths of the message above); the others keep their
+            values.
+
             ```proto
             optional google.protobuf.FieldMask update_mask = 2;
             ```
@@ -1494,12 +1674,16 @@ _UpdatePublisherResponseFields: TypeAlias = Literal["publisher"]
 
 class UpdatePublisherResponse(Message[_UpdatePublisherResponseFields]):
     """
+    UpdatePublisherResponse is what ConfigService.UpdatePublisher answers.
+
     ```proto
     message baton.v1.UpdatePublisherResponse
     ```
 
     Attributes:
         publisher:
+            The publisher as it is now.
+
             ```proto
             optional baton.v1.Publisher publisher = 1;
             ```
@@ -1522,20 +1706,28 @@ _CreateSiteRequestFields: TypeAlias = Literal["publisher_id", "name", "url", "si
 
 class CreateSiteRequest(Message[_CreateSiteRequestFields]):
     """
+    CreateSiteRequest is the request of ConfigService.CreateSite.
+
     ```proto
     message baton.v1.CreateSiteRequest
     ```
 
     Attributes:
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 1;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 2;
             ```
         url:
+            The site's URL.
+
             ```proto
             string url = 3;
             ```
@@ -1572,12 +1764,16 @@ _CreateSiteResponseFields: TypeAlias = Literal["site"]
 
 class CreateSiteResponse(Message[_CreateSiteResponseFields]):
     """
+    CreateSiteResponse is what ConfigService.CreateSite answers.
+
     ```proto
     message baton.v1.CreateSiteResponse
     ```
 
     Attributes:
         site:
+            The site created.
+
             ```proto
             optional baton.v1.Site site = 1;
             ```
@@ -1600,20 +1796,28 @@ _ListSitesRequestFields: TypeAlias = Literal["publisher_id", "page_size", "page_
 
 class ListSitesRequest(Message[_ListSitesRequestFields]):
     """
+    ListSitesRequest is the request of ConfigService.ListSites.
+
     ```proto
     message baton.v1.ListSitesRequest
     ```
 
     Attributes:
         publisher_id:
+            Only those of this publisher; empty: all.
+
             ```proto
             string publisher_id = 1;
             ```
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 2;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 3;
             ```
@@ -1640,16 +1844,22 @@ _ListSitesResponseFields: TypeAlias = Literal["sites", "next_page_token"]
 
 class ListSitesResponse(Message[_ListSitesResponseFields]):
     """
+    ListSitesResponse is what ConfigService.ListSites answers.
+
     ```proto
     message baton.v1.ListSitesResponse
     ```
 
     Attributes:
         sites:
+            This page of sites.
+
             ```proto
             repeated baton.v1.Site sites = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -1683,42 +1893,66 @@ class CreateOfferRequest(Message[_CreateOfferRequestFields]):
 
     Attributes:
         advertiser_id:
+            ID of the advertiser (shop).
+
             ```proto
             string advertiser_id = 1;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 2;
             ```
         landing_url:
+            Where clicks land (the advertiser's page, or the next network's link).
+
             ```proto
             string landing_url = 3;
             ```
         fallback_url:
+            Where clicks go while the offer is paused. Empty: a 410 page.
+
             ```proto
             string fallback_url = 4;
             ```
         deep_link_hosts:
+            Hosts a deep link (FC2 jump) may point at, in addition to the landing
+            URL's host. "*.example.com" allows subdomains.
+
             ```proto
             repeated string deep_link_hosts = 5;
             ```
         sub_id_params:
+            Query parameter names that carry upstream IDs / sub-IDs on a click, in
+            order sub1..sub5 (CATS PARA1..PARA5). Default param1..param5.
+
             ```proto
             repeated string sub_id_params = 6;
             ```
         downstream:
+            How clicks are passed on (see DownstreamLink).
+
             ```proto
             optional baton.v1.DownstreamLink downstream = 7;
             ```
         attribution_window:
+            How long after a click a conversion may be attributed to it, and how long
+            the click cookie lives. Default 30 days.
+
             ```proto
             optional google.protobuf.Duration attribution_window = 8;
             ```
         attribution_model:
+            Which click earns a conversion when several could.
+
             ```proto
             baton.v1.AttributionModel attribution_model = 9;
             ```
         ip_match_window:
+            Window for matching a conversion by IP address and user agent when it
+            carries no click ID or cookie. Zero disables IP matching. Default 1 hour.
+
             ```proto
             optional google.protobuf.Duration ip_match_window = 10;
             ```
@@ -1729,22 +1963,33 @@ class CreateOfferRequest(Message[_CreateOfferRequestFields]):
             optional bool dedupe_order_id = 11;
             ```
         timestamp_tolerance:
+            Oldest request timestamp accepted on a conversion (FC2: one hour).
+
             ```proto
             optional google.protobuf.Duration timestamp_tolerance = 12;
             ```
         auto_approve_after_days:
+            Approve pending conversions automatically after this many days. 0: never.
+
             ```proto
             uint32 auto_approve_after_days = 13;
             ```
         payout:
+            What a publisher earns per approved conversion.
+
             ```proto
             optional baton.v1.Payout payout = 14;
             ```
         payout_overrides:
+            Payouts for particular publishers, instead of payout.
+
             ```proto
             repeated baton.v1.PayoutOverride payout_overrides = 15;
             ```
         duplicate_click_interval:
+            Clicks from the same IP and user agent within this interval are
+            recorded but not counted as unique. Default 30 seconds.
+
             ```proto
             optional google.protobuf.Duration duplicate_click_interval = 16;
             ```
@@ -1797,12 +2042,16 @@ _CreateOfferResponseFields: TypeAlias = Literal["offer"]
 
 class CreateOfferResponse(Message[_CreateOfferResponseFields]):
     """
+    CreateOfferResponse is what ConfigService.CreateOffer answers.
+
     ```proto
     message baton.v1.CreateOfferResponse
     ```
 
     Attributes:
         offer:
+            The offer created.
+
             ```proto
             optional baton.v1.Offer offer = 1;
             ```
@@ -1825,12 +2074,16 @@ _GetOfferRequestFields: TypeAlias = Literal["id"]
 
 class GetOfferRequest(Message[_GetOfferRequestFields]):
     """
+    GetOfferRequest is the request of ConfigService.GetOffer.
+
     ```proto
     message baton.v1.GetOfferRequest
     ```
 
     Attributes:
         id:
+            ID of the offer.
+
             ```proto
             string id = 1;
             ```
@@ -1853,12 +2106,16 @@ _GetOfferResponseFields: TypeAlias = Literal["offer"]
 
 class GetOfferResponse(Message[_GetOfferResponseFields]):
     """
+    GetOfferResponse is what ConfigService.GetOffer answers.
+
     ```proto
     message baton.v1.GetOfferResponse
     ```
 
     Attributes:
         offer:
+            The offer.
+
             ```proto
             optional baton.v1.Offer offer = 1;
             ```
@@ -1881,24 +2138,34 @@ _ListOffersRequestFields: TypeAlias = Literal["page_size", "page_token", "advert
 
 class ListOffersRequest(Message[_ListOffersRequestFields]):
     """
+    ListOffersRequest is the request of ConfigService.ListOffers.
+
     ```proto
     message baton.v1.ListOffersRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         advertiser_id:
+            Only those of this advertiser (shop); empty: all.
+
             ```proto
             string advertiser_id = 3;
             ```
         status:
+            Only offers in this status; unspecified: all.
+
             ```proto
             baton.v1.OfferStatus status = 4;
             ```
@@ -1927,16 +2194,22 @@ _ListOffersResponseFields: TypeAlias = Literal["offers", "next_page_token"]
 
 class ListOffersResponse(Message[_ListOffersResponseFields]):
     """
+    ListOffersResponse is what ConfigService.ListOffers answers.
+
     ```proto
     message baton.v1.ListOffersResponse
     ```
 
     Attributes:
         offers:
+            This page of offers.
+
             ```proto
             repeated baton.v1.Offer offers = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -1961,16 +2234,23 @@ _UpdateOfferRequestFields: TypeAlias = Literal["offer", "update_mask"]
 
 class UpdateOfferRequest(Message[_UpdateOfferRequestFields]):
     """
+    UpdateOfferRequest is the request of ConfigService.UpdateOffer.
+
     ```proto
     message baton.v1.UpdateOfferRequest
     ```
 
     Attributes:
         offer:
+            The offer with its ID and the fields to change.
+
             ```proto
             optional baton.v1.Offer offer = 1;
             ```
         update_mask:
+            The fields to change (paths of the message above); the others keep their
+            values.
+
             ```proto
             optional google.protobuf.FieldMask update_mask = 2;
             ```
@@ -1995,12 +2275,16 @@ _UpdateOfferResponseFields: TypeAlias = Literal["offer"]
 
 class UpdateOfferResponse(Message[_UpdateOfferResponseFields]):
     """
+    UpdateOfferResponse is what ConfigService.UpdateOffer answers.
+
     ```proto
     message baton.v1.UpdateOfferResponse
     ```
 
     Attributes:
         offer:
+            The offer as it is now.
+
             ```proto
             optional baton.v1.Offer offer = 1;
             ```
@@ -2023,24 +2307,35 @@ _CreateNetworkRequestFields: TypeAlias = Literal["name", "kickback_params", "all
 
 class CreateNetworkRequest(Message[_CreateNetworkRequestFields]):
     """
+    CreateNetworkRequest is the request of ConfigService.CreateNetwork.
+
     ```proto
     message baton.v1.CreateNetworkRequest
     ```
 
     Attributes:
         name:
+            Display name, for people.
+
             ```proto
             string name = 1;
             ```
         kickback_params:
+            Parameter names used by this network's kickbacks to /postback.
+
             ```proto
             optional baton.v1.KickbackParams kickback_params = 2;
             ```
         allowed_ips:
+            Source addresses (IP or CIDR) accepted without a token or signature.
+
             ```proto
             repeated string allowed_ips = 3;
             ```
         trust_trace_context:
+            Continue the caller's W3C trace on kickbacks from this network. When
+            false, a new trace linked to the caller's is started.
+
             ```proto
             bool trust_trace_context = 4;
             ```
@@ -2069,12 +2364,16 @@ _CreateNetworkResponseFields: TypeAlias = Literal["network", "secret"]
 
 class CreateNetworkResponse(Message[_CreateNetworkResponseFields]):
     """
+    CreateNetworkResponse is what ConfigService.CreateNetwork answers.
+
     ```proto
     message baton.v1.CreateNetworkResponse
     ```
 
     Attributes:
         network:
+            The network created.
+
             ```proto
             optional baton.v1.Network network = 1;
             ```
@@ -2105,12 +2404,16 @@ _GetNetworkRequestFields: TypeAlias = Literal["id"]
 
 class GetNetworkRequest(Message[_GetNetworkRequestFields]):
     """
+    GetNetworkRequest is the request of ConfigService.GetNetwork.
+
     ```proto
     message baton.v1.GetNetworkRequest
     ```
 
     Attributes:
         id:
+            ID of the network.
+
             ```proto
             string id = 1;
             ```
@@ -2133,12 +2436,16 @@ _GetNetworkResponseFields: TypeAlias = Literal["network"]
 
 class GetNetworkResponse(Message[_GetNetworkResponseFields]):
     """
+    GetNetworkResponse is what ConfigService.GetNetwork answers.
+
     ```proto
     message baton.v1.GetNetworkResponse
     ```
 
     Attributes:
         network:
+            The network.
+
             ```proto
             optional baton.v1.Network network = 1;
             ```
@@ -2161,16 +2468,22 @@ _ListNetworksRequestFields: TypeAlias = Literal["page_size", "page_token"]
 
 class ListNetworksRequest(Message[_ListNetworksRequestFields]):
     """
+    ListNetworksRequest is the request of ConfigService.ListNetworks.
+
     ```proto
     message baton.v1.ListNetworksRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
@@ -2195,16 +2508,22 @@ _ListNetworksResponseFields: TypeAlias = Literal["networks", "next_page_token"]
 
 class ListNetworksResponse(Message[_ListNetworksResponseFields]):
     """
+    ListNetworksResponse is what ConfigService.ListNetworks answers.
+
     ```proto
     message baton.v1.ListNetworksResponse
     ```
 
     Attributes:
         networks:
+            This page of networks.
+
             ```proto
             repeated baton.v1.Network networks = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -2229,16 +2548,23 @@ _UpdateNetworkRequestFields: TypeAlias = Literal["network", "update_mask"]
 
 class UpdateNetworkRequest(Message[_UpdateNetworkRequestFields]):
     """
+    UpdateNetworkRequest is the request of ConfigService.UpdateNetwork.
+
     ```proto
     message baton.v1.UpdateNetworkRequest
     ```
 
     Attributes:
         network:
+            The network with its ID and the fields to change.
+
             ```proto
             optional baton.v1.Network network = 1;
             ```
         update_mask:
+            The fields to change (paths of the message above); the others keep their
+            values.
+
             ```proto
             optional google.protobuf.FieldMask update_mask = 2;
             ```
@@ -2263,12 +2589,16 @@ _UpdateNetworkResponseFields: TypeAlias = Literal["network"]
 
 class UpdateNetworkResponse(Message[_UpdateNetworkResponseFields]):
     """
+    UpdateNetworkResponse is what ConfigService.UpdateNetwork answers.
+
     ```proto
     message baton.v1.UpdateNetworkResponse
     ```
 
     Attributes:
         network:
+            The network as it is now.
+
             ```proto
             optional baton.v1.Network network = 1;
             ```
@@ -2291,16 +2621,24 @@ _RotateNetworkSecretRequestFields: TypeAlias = Literal["id", "overlap"]
 
 class RotateNetworkSecretRequest(Message[_RotateNetworkSecretRequestFields]):
     """
+    RotateNetworkSecretRequest is the request of
+    ConfigService.RotateNetworkSecret.
+
     ```proto
     message baton.v1.RotateNetworkSecretRequest
     ```
 
     Attributes:
         id:
+            ID of the network.
+
             ```proto
             string id = 1;
             ```
         overlap:
+            How long the previous secret stays valid. Default 24 hours, at most 30
+            days.
+
             ```proto
             optional google.protobuf.Duration overlap = 2;
             ```
@@ -2325,20 +2663,29 @@ _RotateNetworkSecretResponseFields: TypeAlias = Literal["network", "secret", "pr
 
 class RotateNetworkSecretResponse(Message[_RotateNetworkSecretResponseFields]):
     """
+    RotateNetworkSecretResponse is what ConfigService.RotateNetworkSecret
+    answers.
+
     ```proto
     message baton.v1.RotateNetworkSecretResponse
     ```
 
     Attributes:
         network:
+            The network as it is now.
+
             ```proto
             optional baton.v1.Network network = 1;
             ```
         secret:
+            The new kickback token/secret, shown this once: Baton keeps it sealed.
+
             ```proto
             string secret = 2;
             ```
         previous_secret_expire_time:
+            Until when the previous secret is still accepted.
+
             ```proto
             optional google.protobuf.Timestamp previous_secret_expire_time = 3;
             ```
@@ -2365,20 +2712,28 @@ _CreateApiKeyRequestFields: TypeAlias = Literal["name", "role", "partner_id"]
 
 class CreateApiKeyRequest(Message[_CreateApiKeyRequestFields]):
     """
+    CreateApiKeyRequest is the request of ConfigService.CreateApiKey.
+
     ```proto
     message baton.v1.CreateApiKeyRequest
     ```
 
     Attributes:
         name:
+            Display name, for people.
+
             ```proto
             string name = 1;
             ```
         role:
+            What the key may do.
+
             ```proto
             baton.v1.Role role = 2;
             ```
         partner_id:
+            Advertiser, publisher or network ID; empty for admin keys.
+
             ```proto
             string partner_id = 3;
             ```
@@ -2405,12 +2760,16 @@ _CreateApiKeyResponseFields: TypeAlias = Literal["api_key", "key"]
 
 class CreateApiKeyResponse(Message[_CreateApiKeyResponseFields]):
     """
+    CreateApiKeyResponse is what ConfigService.CreateApiKey answers.
+
     ```proto
     message baton.v1.CreateApiKeyResponse
     ```
 
     Attributes:
         api_key:
+            The API key created.
+
             ```proto
             optional baton.v1.ApiKey api_key = 1;
             ```
@@ -2441,24 +2800,34 @@ _ListApiKeysRequestFields: TypeAlias = Literal["page_size", "page_token", "partn
 
 class ListApiKeysRequest(Message[_ListApiKeysRequestFields]):
     """
+    ListApiKeysRequest is the request of ConfigService.ListApiKeys.
+
     ```proto
     message baton.v1.ListApiKeysRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         partner_id:
+            Only keys of this advertiser, publisher or network; empty: all.
+
             ```proto
             string partner_id = 3;
             ```
         include_revoked:
+            Also list revoked keys.
+
             ```proto
             bool include_revoked = 4;
             ```
@@ -2487,16 +2856,22 @@ _ListApiKeysResponseFields: TypeAlias = Literal["api_keys", "next_page_token"]
 
 class ListApiKeysResponse(Message[_ListApiKeysResponseFields]):
     """
+    ListApiKeysResponse is what ConfigService.ListApiKeys answers.
+
     ```proto
     message baton.v1.ListApiKeysResponse
     ```
 
     Attributes:
         api_keys:
+            This page of API keys.
+
             ```proto
             repeated baton.v1.ApiKey api_keys = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -2521,12 +2896,16 @@ _RevokeApiKeyRequestFields: TypeAlias = Literal["id"]
 
 class RevokeApiKeyRequest(Message[_RevokeApiKeyRequestFields]):
     """
+    RevokeApiKeyRequest is the request of ConfigService.RevokeApiKey.
+
     ```proto
     message baton.v1.RevokeApiKeyRequest
     ```
 
     Attributes:
         id:
+            ID of the API key.
+
             ```proto
             string id = 1;
             ```
@@ -2549,12 +2928,16 @@ _RevokeApiKeyResponseFields: TypeAlias = Literal["api_key"]
 
 class RevokeApiKeyResponse(Message[_RevokeApiKeyResponseFields]):
     """
+    RevokeApiKeyResponse is what ConfigService.RevokeApiKey answers.
+
     ```proto
     message baton.v1.RevokeApiKeyResponse
     ```
 
     Attributes:
         api_key:
+            The key, now with its revoke_time.
+
             ```proto
             optional baton.v1.ApiKey api_key = 1;
             ```
@@ -2588,22 +2971,32 @@ class ImportProgramRequest(Message[_ImportProgramRequestFields]):
 
     Attributes:
         shops_csv:
+            The contents of shops.csv (see the README's program import).
+
             ```proto
             string shops_csv = 1;
             ```
         publishers_csv:
+            The contents of publishers.csv.
+
             ```proto
             string publishers_csv = 2;
             ```
         sites_csv:
+            The contents of sites.csv.
+
             ```proto
             string sites_csv = 3;
             ```
         offers_csv:
+            The contents of offers.csv.
+
             ```proto
             string offers_csv = 4;
             ```
         conversions_csv:
+            The contents of conversions.csv.
+
             ```proto
             string conversions_csv = 5;
             ```
@@ -2642,12 +3035,16 @@ _ImportProgramResponseFields: TypeAlias = Literal["dry_run", "files", "problems"
 
 class ImportProgramResponse(Message[_ImportProgramResponseFields]):
     """
+    ImportProgramResponse is what ConfigService.ImportProgram answers.
+
     ```proto
     message baton.v1.ImportProgramResponse
     ```
 
     Attributes:
         dry_run:
+            True when nothing was written (a dry run).
+
             ```proto
             bool dry_run = 1;
             ```
@@ -2750,6 +3147,8 @@ class ImportProblem(Message[_ImportProblemFields]):
 
     Attributes:
         file:
+            File name, e.g. "shops.csv".
+
             ```proto
             string file = 1;
             ```
@@ -2766,6 +3165,8 @@ class ImportProblem(Message[_ImportProblemFields]):
             string column = 3;
             ```
         reason:
+            What is wrong with the row, and how to fix it.
+
             ```proto
             string reason = 4;
             ```
@@ -2802,14 +3203,20 @@ class PublisherKind(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             PUBLISHER_KIND_UNSPECIFIED = 0
             ```
         MEDIA:
+            A media (affiliate site) that sends its own visitors.
+
             ```proto
             PUBLISHER_KIND_MEDIA = 1
             ```
         NETWORK:
+            An upstream network that sends its publishers' traffic.
+
             ```proto
             PUBLISHER_KIND_NETWORK = 2
             ```
@@ -2821,16 +3228,22 @@ class PublisherKind(Enum):
 
 class OfferStatus(Enum):
     """
+    OfferStatus tells whether an offer takes clicks.
+
     ```proto
     enum baton.v1.OfferStatus
     ```
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             OFFER_STATUS_UNSPECIFIED = 0
             ```
         ACTIVE:
+            Clicks are recorded and sent to the landing page.
+
             ```proto
             OFFER_STATUS_ACTIVE = 1
             ```
@@ -2848,12 +3261,16 @@ class OfferStatus(Enum):
 
 class AttributionModel(Enum):
     """
+    AttributionModel decides which click earns a conversion when several could.
+
     ```proto
     enum baton.v1.AttributionModel
     ```
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             ATTRIBUTION_MODEL_UNSPECIFIED = 0
             ```

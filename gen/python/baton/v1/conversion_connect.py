@@ -47,9 +47,15 @@ class ConversionService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_conversion(self, request: GetConversionRequest, ctx: RequestContext[GetConversionRequest, GetConversionResponse], /) -> GetConversionResponse:
+        """
+        GetConversion returns one conversion by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_conversions(self, request: ListConversionsRequest, ctx: RequestContext[ListConversionsRequest, ListConversionsResponse], /) -> ListConversionsResponse:
+        """
+        ListConversions lists conversions, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def update_conversion_status(self, request: UpdateConversionStatusRequest, ctx: RequestContext[UpdateConversionStatusRequest, UpdateConversionStatusResponse], /) -> UpdateConversionStatusResponse:
@@ -232,6 +238,9 @@ class ConversionServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetConversionResponse:
+        """
+        GetConversion returns one conversion by ID.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -254,6 +263,9 @@ class ConversionServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListConversionsResponse:
+        """
+        ListConversions lists conversions, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -389,9 +401,15 @@ class ConversionServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_conversion(self, request: GetConversionRequest, ctx: RequestContext[GetConversionRequest, GetConversionResponse], /) -> GetConversionResponse:
+        """
+        GetConversion returns one conversion by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_conversions(self, request: ListConversionsRequest, ctx: RequestContext[ListConversionsRequest, ListConversionsResponse], /) -> ListConversionsResponse:
+        """
+        ListConversions lists conversions, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def update_conversion_status(self, request: UpdateConversionStatusRequest, ctx: RequestContext[UpdateConversionStatusRequest, UpdateConversionStatusResponse], /) -> UpdateConversionStatusResponse:
@@ -572,6 +590,9 @@ class ConversionServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetConversionResponse:
+        """
+        GetConversion returns one conversion by ID.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -594,6 +615,9 @@ class ConversionServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListConversionsResponse:
+        """
+        ListConversions lists conversions, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(

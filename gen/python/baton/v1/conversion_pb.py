@@ -83,18 +83,26 @@ class StatusChange(Message[_StatusChangeFields]):
 
     Attributes:
         from_:
+            The status before.
+
             ```proto
             baton.v1.ConversionStatus from = 1;
             ```
         to:
+            The status after.
+
             ```proto
             baton.v1.ConversionStatus to = 2;
             ```
         reason:
+            Why the status changed.
+
             ```proto
             baton.v1.StatusReason reason = 3;
             ```
         note:
+            A note the actor gave, if any.
+
             ```proto
             string note = 4;
             ```
@@ -105,6 +113,8 @@ class StatusChange(Message[_StatusChangeFields]):
             string actor = 5;
             ```
         time:
+            When it changed.
+
             ```proto
             optional google.protobuf.Timestamp time = 6;
             ```
@@ -145,14 +155,20 @@ class Conversion(Message[_ConversionFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 2;
             ```
         advertiser_id:
+            ID of the advertiser (shop).
+
             ```proto
             string advertiser_id = 3;
             ```
@@ -163,6 +179,8 @@ class Conversion(Message[_ConversionFields]):
             string publisher_id = 4;
             ```
         site_id:
+            ID of the site.
+
             ```proto
             string site_id = 5;
             ```
@@ -185,6 +203,8 @@ class Conversion(Message[_ConversionFields]):
             string order_id_2 = 8;
             ```
         amount:
+            The sale amount.
+
             ```proto
             optional baton.v1.Money amount = 9;
             ```
@@ -195,14 +215,20 @@ class Conversion(Message[_ConversionFields]):
             optional baton.v1.Money commission = 10;
             ```
         items:
+            The items sold, when the report listed them.
+
             ```proto
             repeated baton.v1.Item items = 11;
             ```
         recurring:
+            A continuing charge (FC2 recurring=1).
+
             ```proto
             bool recurring = 12;
             ```
         buyer_user_name:
+            The buyer's user name at the shop (FC2 uname), when reported.
+
             ```proto
             string buyer_user_name = 13;
             ```
@@ -219,26 +245,38 @@ class Conversion(Message[_ConversionFields]):
             string buyer_email_hash = 15;
             ```
         buyer_ip:
+            The buyer's IP, when reported.
+
             ```proto
             string buyer_ip = 16;
             ```
         status:
+            Where the conversion stands: pending, approved, rejected or reversed.
+
             ```proto
             baton.v1.ConversionStatus status = 17;
             ```
         history:
+            Every status change, oldest first.
+
             ```proto
             repeated baton.v1.StatusChange history = 18;
             ```
         test:
+            A test conversion: it earns no commission.
+
             ```proto
             bool test = 19;
             ```
         source:
+            How the conversion was reported (API, FC2 tag or POST, kickback...).
+
             ```proto
             baton.v1.ConversionSource source = 20;
             ```
         attribution_path:
+            How its click was found.
+
             ```proto
             baton.v1.AttributionPath attribution_path = 21;
             ```
@@ -273,10 +311,14 @@ class Conversion(Message[_ConversionFields]):
             optional google.protobuf.Timestamp sale_time = 26;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 27;
             ```
         update_time:
+            When it was last changed.
+
             ```proto
             optional google.protobuf.Timestamp update_time = 28;
             ```
@@ -367,14 +409,21 @@ class Buyer(Message[_BuyerFields]):
             string user_name = 1;
             ```
         email:
+            The buyer's email: kept as a keyed hash, in plain text only when the
+            advertiser opted in.
+
             ```proto
             string email = 2;
             ```
         ip:
+            The buyer's IP.
+
             ```proto
             string ip = 3;
             ```
         user_agent:
+            The buyer's browser User-Agent.
+
             ```proto
             string user_agent = 4;
             ```
@@ -403,6 +452,9 @@ _RecordConversionRequestFields: TypeAlias = Literal["click_id", "offer_id", "ord
 
 class RecordConversionRequest(Message[_RecordConversionRequestFields]):
     """
+    RecordConversionRequest is the request of
+    ConversionService.RecordConversion.
+
     ```proto
     message baton.v1.RecordConversionRequest
     ```
@@ -452,6 +504,8 @@ class RecordConversionRequest(Message[_RecordConversionRequestFields]):
             optional baton.v1.Money amount = 7;
             ```
         items:
+            The items sold.
+
             ```proto
             repeated baton.v1.Item items = 8;
             ```
@@ -462,6 +516,8 @@ class RecordConversionRequest(Message[_RecordConversionRequestFields]):
             bool recurring = 9;
             ```
         buyer:
+            What the shop knows of the buyer, for attribution without a click ID.
+
             ```proto
             optional baton.v1.Buyer buyer = 10;
             ```
@@ -546,12 +602,18 @@ _RecordConversionResponseFields: TypeAlias = Literal["conversion", "duplicate"]
 
 class RecordConversionResponse(Message[_RecordConversionResponseFields]):
     """
+    RecordConversionResponse is what ConversionService.RecordConversion
+    answers.
+
     ```proto
     message baton.v1.RecordConversionResponse
     ```
 
     Attributes:
         conversion:
+            The conversion recorded (or the one already recorded for this order:
+            never counted twice).
+
             ```proto
             optional baton.v1.Conversion conversion = 1;
             ```
@@ -583,12 +645,16 @@ _GetConversionRequestFields: TypeAlias = Literal["id"]
 
 class GetConversionRequest(Message[_GetConversionRequestFields]):
     """
+    GetConversionRequest is the request of ConversionService.GetConversion.
+
     ```proto
     message baton.v1.GetConversionRequest
     ```
 
     Attributes:
         id:
+            ID of the conversion.
+
             ```proto
             string id = 1;
             ```
@@ -611,12 +677,16 @@ _GetConversionResponseFields: TypeAlias = Literal["conversion"]
 
 class GetConversionResponse(Message[_GetConversionResponseFields]):
     """
+    GetConversionResponse is what ConversionService.GetConversion answers.
+
     ```proto
     message baton.v1.GetConversionResponse
     ```
 
     Attributes:
         conversion:
+            The conversion.
+
             ```proto
             optional baton.v1.Conversion conversion = 1;
             ```
@@ -639,44 +709,64 @@ _ListConversionsRequestFields: TypeAlias = Literal["page_size", "page_token", "t
 
 class ListConversionsRequest(Message[_ListConversionsRequestFields]):
     """
+    ListConversionsRequest is the request of ConversionService.ListConversions.
+
     ```proto
     message baton.v1.ListConversionsRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         time_range:
+            Only those created within this range; unset: all.
+
             ```proto
             optional baton.v1.TimeRange time_range = 3;
             ```
         offer_id:
+            Only those of this offer; empty: all.
+
             ```proto
             string offer_id = 4;
             ```
         publisher_id:
+            Only those of this publisher; empty: all.
+
             ```proto
             string publisher_id = 5;
             ```
         advertiser_id:
+            Only those of this advertiser (shop); empty: all.
+
             ```proto
             string advertiser_id = 6;
             ```
         status:
+            Only conversions in this status; unspecified: all.
+
             ```proto
             baton.v1.ConversionStatus status = 7;
             ```
         order_id:
+            Only conversions with this order ID.
+
             ```proto
             string order_id = 8;
             ```
         click_id:
+            Only those of this click; empty: all.
+
             ```proto
             string click_id = 9;
             ```
@@ -723,16 +813,22 @@ _ListConversionsResponseFields: TypeAlias = Literal["conversions", "next_page_to
 
 class ListConversionsResponse(Message[_ListConversionsResponseFields]):
     """
+    ListConversionsResponse is what ConversionService.ListConversions answers.
+
     ```proto
     message baton.v1.ListConversionsResponse
     ```
 
     Attributes:
         conversions:
+            This page of conversions.
+
             ```proto
             repeated baton.v1.Conversion conversions = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -757,24 +853,35 @@ _UpdateConversionStatusRequestFields: TypeAlias = Literal["id", "status", "reaso
 
 class UpdateConversionStatusRequest(Message[_UpdateConversionStatusRequestFields]):
     """
+    UpdateConversionStatusRequest is the request of
+    ConversionService.UpdateConversionStatus.
+
     ```proto
     message baton.v1.UpdateConversionStatusRequest
     ```
 
     Attributes:
         id:
+            ID of the conversion.
+
             ```proto
             string id = 1;
             ```
         status:
+            The new status.
+
             ```proto
             baton.v1.ConversionStatus status = 2;
             ```
         reason:
+            Why the status changes.
+
             ```proto
             baton.v1.StatusReason reason = 3;
             ```
         note:
+            Why, for the record (kept in history).
+
             ```proto
             string note = 4;
             ```
@@ -812,12 +919,17 @@ _UpdateConversionStatusResponseFields: TypeAlias = Literal["conversion"]
 
 class UpdateConversionStatusResponse(Message[_UpdateConversionStatusResponseFields]):
     """
+    UpdateConversionStatusResponse is what
+    ConversionService.UpdateConversionStatus answers.
+
     ```proto
     message baton.v1.UpdateConversionStatusResponse
     ```
 
     Attributes:
         conversion:
+            The conversion as it is now.
+
             ```proto
             optional baton.v1.Conversion conversion = 1;
             ```
@@ -840,28 +952,41 @@ _BulkUpdateConversionStatusRequestFields: TypeAlias = Literal["offer_id", "order
 
 class BulkUpdateConversionStatusRequest(Message[_BulkUpdateConversionStatusRequestFields]):
     """
+    BulkUpdateConversionStatusRequest is the request of
+    ConversionService.BulkUpdateConversionStatus.
+
     ```proto
     message baton.v1.BulkUpdateConversionStatusRequest
     ```
 
     Attributes:
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 1;
             ```
         order_ids:
+            The shop's order IDs of the conversions to change.
+
             ```proto
             repeated string order_ids = 2;
             ```
         status:
+            The new status.
+
             ```proto
             baton.v1.ConversionStatus status = 3;
             ```
         reason:
+            Why the status changes.
+
             ```proto
             baton.v1.StatusReason reason = 4;
             ```
         note:
+            Why, for the record (kept in each conversion's history).
+
             ```proto
             string note = 5;
             ```
@@ -900,6 +1025,8 @@ class BulkResult(Message[_BulkResultFields]):
 
     Attributes:
         order_id:
+            The order ID asked for.
+
             ```proto
             string order_id = 1;
             ```
@@ -938,16 +1065,23 @@ _BulkUpdateConversionStatusResponseFields: TypeAlias = Literal["results", "updat
 
 class BulkUpdateConversionStatusResponse(Message[_BulkUpdateConversionStatusResponseFields]):
     """
+    BulkUpdateConversionStatusResponse is what
+    ConversionService.BulkUpdateConversionStatus answers.
+
     ```proto
     message baton.v1.BulkUpdateConversionStatusResponse
     ```
 
     Attributes:
         results:
+            One result per order ID, in the order asked.
+
             ```proto
             repeated baton.v1.BulkResult results = 1;
             ```
         updated_count:
+            How many conversions changed.
+
             ```proto
             int32 updated_count = 2;
             ```
@@ -986,18 +1120,26 @@ class Refusal(Message[_RefusalFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         advertiser_id:
+            ID of the advertiser (shop).
+
             ```proto
             string advertiser_id = 2;
             ```
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 3;
             ```
         source:
+            Where the refused report came from.
+
             ```proto
             baton.v1.ConversionSource source = 4;
             ```
@@ -1016,10 +1158,14 @@ class Refusal(Message[_RefusalFields]):
             string message = 6;
             ```
         order_id:
+            The order ID the report carried, if any.
+
             ```proto
             string order_id = 7;
             ```
         click_id:
+            ID of the click.
+
             ```proto
             string click_id = 8;
             ```
@@ -1030,10 +1176,14 @@ class Refusal(Message[_RefusalFields]):
             map<string, string> params = 9;
             ```
         remote_ip:
+            The address the report came from.
+
             ```proto
             string remote_ip = 10;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 11;
             ```
@@ -1123,10 +1273,14 @@ class RefusalSample(Message[_RefusalSampleFields]):
             string message = 1;
             ```
         order_id:
+            The order ID the report carried, if any.
+
             ```proto
             string order_id = 2;
             ```
         click_id:
+            ID of the click.
+
             ```proto
             string click_id = 3;
             ```
@@ -1137,10 +1291,14 @@ class RefusalSample(Message[_RefusalSampleFields]):
             map<string, string> params = 4;
             ```
         remote_ip:
+            The address the report came from.
+
             ```proto
             string remote_ip = 5;
             ```
         time:
+            When the report arrived.
+
             ```proto
             optional google.protobuf.Timestamp time = 6;
             ```
@@ -1173,28 +1331,40 @@ _ListRefusalsRequestFields: TypeAlias = Literal["page_size", "page_token", "time
 
 class ListRefusalsRequest(Message[_ListRefusalsRequestFields]):
     """
+    ListRefusalsRequest is the request of ConversionService.ListRefusals.
+
     ```proto
     message baton.v1.ListRefusalsRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         time_range:
+            Only those created within this range; unset: all.
+
             ```proto
             optional baton.v1.TimeRange time_range = 3;
             ```
         advertiser_id:
+            Only those of this advertiser (shop); empty: all.
+
             ```proto
             string advertiser_id = 4;
             ```
         source:
+            Only refusals from this source; unspecified: all.
+
             ```proto
             baton.v1.ConversionSource source = 5;
             ```
@@ -1225,16 +1395,22 @@ _ListRefusalsResponseFields: TypeAlias = Literal["refusals", "next_page_token"]
 
 class ListRefusalsResponse(Message[_ListRefusalsResponseFields]):
     """
+    ListRefusalsResponse is what ConversionService.ListRefusals answers.
+
     ```proto
     message baton.v1.ListRefusalsResponse
     ```
 
     Attributes:
         refusals:
+            This page of refusals.
+
             ```proto
             repeated baton.v1.Refusal refusals = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -1259,48 +1435,70 @@ _BuildFc2TagRequestFields: TypeAlias = Literal["advertiser_id", "format", "uniqu
 
 class BuildFc2TagRequest(Message[_BuildFc2TagRequestFields]):
     """
+    BuildFc2TagRequest is the request of ConversionService.BuildFc2Tag.
+
     ```proto
     message baton.v1.BuildFc2TagRequest
     ```
 
     Attributes:
         advertiser_id:
+            ID of the advertiser (shop).
+
             ```proto
             string advertiser_id = 1;
             ```
         format:
+            The tag to build: image tag or server POST.
+
             ```proto
             baton.v1.Fc2TagFormat format = 2;
             ```
         unique_id:
+            FC2 unique_id: the shop's order number.
+
             ```proto
             string unique_id = 3;
             ```
         amount_y:
+            FC2 amount_y: the sale in yen.
+
             ```proto
             optional int64 amount_y = 4;
             ```
         amount_d:
+            FC2 amount_d: the sale in dollars, up to two decimals, e.g. "19.80".
+
             ```proto
             optional string amount_d = 5;
             ```
         uname:
+            FC2 uname: the buyer's user name at the shop.
+
             ```proto
             string uname = 6;
             ```
         email:
+            FC2 email: the buyer's email (test@fc2.com turns on test mode).
+
             ```proto
             string email = 7;
             ```
         recurring:
+            FC2 recurring: a continuing charge.
+
             ```proto
             bool recurring = 8;
             ```
         item_code:
+            FC2 item_code: the item sold.
+
             ```proto
             string item_code = 9;
             ```
         unit_num:
+            FC2 unit_num: how many were sold.
+
             ```proto
             uint32 unit_num = 10;
             ```
@@ -1317,6 +1515,8 @@ class BuildFc2TagRequest(Message[_BuildFc2TagRequestFields]):
             int64 ref_userid = 12;
             ```
         ref_siteid:
+            The click's FC2 ref_siteid.
+
             ```proto
             int64 ref_siteid = 13;
             ```
@@ -1387,6 +1587,8 @@ _BuildFc2TagResponseFields: TypeAlias = Literal["url", "html", "body", "sh"]
 
 class BuildFc2TagResponse(Message[_BuildFc2TagResponseFields]):
     """
+    BuildFc2TagResponse is what ConversionService.BuildFc2Tag answers.
+
     ```proto
     message baton.v1.BuildFc2TagResponse
     ```
@@ -1439,20 +1641,28 @@ class BuildFc2TagResponse(Message[_BuildFc2TagResponseFields]):
 
 class ConversionStatus(Enum):
     """
+    ConversionStatus is where a conversion stands.
+
     ```proto
     enum baton.v1.ConversionStatus
     ```
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             CONVERSION_STATUS_UNSPECIFIED = 0
             ```
         PENDING:
+            Recorded, waiting for the shop's approval (or auto-approval).
+
             ```proto
             CONVERSION_STATUS_PENDING = 1
             ```
         APPROVED:
+            Approved: the commission is due.
+
             ```proto
             CONVERSION_STATUS_APPROVED = 2
             ```
@@ -1486,6 +1696,8 @@ class ConversionSource(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             CONVERSION_SOURCE_UNSPECIFIED = 0
             ```
@@ -1539,6 +1751,8 @@ class AttributionPath(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             ATTRIBUTION_PATH_UNSPECIFIED = 0
             ```
@@ -1616,38 +1830,56 @@ class StatusReason(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             STATUS_REASON_UNSPECIFIED = 0
             ```
         VALID_SALE:
+            A valid sale.
+
             ```proto
             STATUS_REASON_VALID_SALE = 1
             ```
         AUTO_APPROVED:
+            Approved automatically (the offer's auto-approval).
+
             ```proto
             STATUS_REASON_AUTO_APPROVED = 2
             ```
         REFUND:
+            The sale was refunded.
+
             ```proto
             STATUS_REASON_REFUND = 3
             ```
         FRAUD:
+            Fraud.
+
             ```proto
             STATUS_REASON_FRAUD = 4
             ```
         CANCELLATION:
+            The order was cancelled.
+
             ```proto
             STATUS_REASON_CANCELLATION = 5
             ```
         DUPLICATE:
+            A duplicate of another conversion.
+
             ```proto
             STATUS_REASON_DUPLICATE = 6
             ```
         TEST:
+            A test order.
+
             ```proto
             STATUS_REASON_TEST = 7
             ```
         OTHER:
+            Another reason, given in the note.
+
             ```proto
             STATUS_REASON_OTHER = 8
             ```
@@ -1683,6 +1915,8 @@ class RefusalCode(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             REFUSAL_CODE_UNSPECIFIED = 0
             ```
@@ -1796,6 +2030,8 @@ class Fc2TagFormat(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             FC2_TAG_FORMAT_UNSPECIFIED = 0
             ```

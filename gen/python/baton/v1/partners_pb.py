@@ -34,6 +34,8 @@ class PartnerStatus(Message[_PartnerStatusFields]):
 
     Attributes:
         event:
+            Baton's postback event.
+
             ```proto
             baton.v1.PostbackEvent event = 1;
             ```
@@ -82,10 +84,14 @@ class PartnerInput(Message[_PartnerInputFields]):
 
     Attributes:
         name:
+            The input's name, as templates name it (${name}).
+
             ```proto
             string name = 1;
             ```
         description:
+            What to enter, for people.
+
             ```proto
             string description = 2;
             ```
@@ -134,10 +140,14 @@ class PartnerDoc(Message[_PartnerDocFields]):
 
     Attributes:
         title:
+            The page's title.
+
             ```proto
             string title = 1;
             ```
         url:
+            Where the system documents it.
+
             ```proto
             string url = 2;
             ```
@@ -177,14 +187,20 @@ class PartnerSystem(Message[_PartnerSystemFields]):
             string id = 1;
             ```
         name:
+            Display name, for people.
+
             ```proto
             string name = 2;
             ```
         summary:
+            What the system is, in a sentence.
+
             ```proto
             string summary = 3;
             ```
         roles:
+            The roles it can take relative to Baton (upstream, downstream).
+
             ```proto
             repeated baton.v1.PartnerRole roles = 4 [packed = true];
             ```
@@ -202,6 +218,8 @@ class PartnerSystem(Message[_PartnerSystemFields]):
             string click_id_param = 6;
             ```
         sub_id_params:
+            Its further sub-ID parameters (sub2..).
+
             ```proto
             repeated string sub_id_params = 7;
             ```
@@ -220,14 +238,20 @@ class PartnerSystem(Message[_PartnerSystemFields]):
             baton.v1.PostbackMethod postback_method = 9;
             ```
         postback_url_template:
+            The URL template of that postback.
+
             ```proto
             string postback_url_template = 10;
             ```
         postback_body_template:
+            The body template of that postback; empty for GET.
+
             ```proto
             string postback_body_template = 11;
             ```
         statuses:
+            How it spells each of Baton's postback events.
+
             ```proto
             repeated baton.v1.PartnerStatus statuses = 12;
             ```
@@ -240,14 +264,20 @@ class PartnerSystem(Message[_PartnerSystemFields]):
             string downstream_click_id_param = 13;
             ```
         kickback_url_template:
+            The kickback URL to enter in it.
+
             ```proto
             string kickback_url_template = 14;
             ```
         inputs:
+            The values the user gives when filling the preset.
+
             ```proto
             repeated baton.v1.PartnerInput inputs = 15;
             ```
         docs:
+            Its documentation pages the preset follows.
+
             ```proto
             repeated baton.v1.PartnerDoc docs = 16;
             ```
@@ -309,6 +339,9 @@ _ListPartnerSystemsRequestFields: TypeAlias = NoReturn
 
 class ListPartnerSystemsRequest(Message[_ListPartnerSystemsRequestFields]):
     """
+    ListPartnerSystemsRequest is the request of
+    PartnerService.ListPartnerSystems.
+
     ```proto
     message baton.v1.ListPartnerSystemsRequest
     ```
@@ -327,12 +360,17 @@ _ListPartnerSystemsResponseFields: TypeAlias = Literal["systems"]
 
 class ListPartnerSystemsResponse(Message[_ListPartnerSystemsResponseFields]):
     """
+    ListPartnerSystemsResponse is what PartnerService.ListPartnerSystems
+    answers.
+
     ```proto
     message baton.v1.ListPartnerSystemsResponse
     ```
 
     Attributes:
         systems:
+            This page of partner systems.
+
             ```proto
             repeated baton.v1.PartnerSystem systems = 1;
             ```
@@ -355,16 +393,22 @@ _GetPartnerPresetRequestFields: TypeAlias = Literal["system_id", "role", "inputs
 
 class GetPartnerPresetRequest(Message[_GetPartnerPresetRequestFields]):
     """
+    GetPartnerPresetRequest is the request of PartnerService.GetPartnerPreset.
+
     ```proto
     message baton.v1.GetPartnerPresetRequest
     ```
 
     Attributes:
         system_id:
+            The partner system (PartnerSystem.id), e.g. "cats".
+
             ```proto
             string system_id = 1;
             ```
         role:
+            The role the system takes relative to Baton.
+
             ```proto
             baton.v1.PartnerRole role = 2;
             ```
@@ -388,6 +432,8 @@ class GetPartnerPresetRequest(Message[_GetPartnerPresetRequestFields]):
             string publisher_id = 5;
             ```
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 6;
             ```
@@ -399,6 +445,8 @@ class GetPartnerPresetRequest(Message[_GetPartnerPresetRequestFields]):
             string network_id = 7;
             ```
         token:
+            The network's kickback token.
+
             ```proto
             string token = 8;
             ```
@@ -435,12 +483,16 @@ _GetPartnerPresetResponseFields: TypeAlias = Literal["system", "publisher", "end
 
 class GetPartnerPresetResponse(Message[_GetPartnerPresetResponseFields]):
     """
+    GetPartnerPresetResponse is what PartnerService.GetPartnerPreset answers.
+
     ```proto
     message baton.v1.GetPartnerPresetResponse
     ```
 
     Attributes:
         system:
+            The system.
+
             ```proto
             optional baton.v1.PartnerSystem system = 1;
             ```
@@ -451,6 +503,8 @@ class GetPartnerPresetResponse(Message[_GetPartnerPresetResponseFields]):
             optional baton.v1.CreatePublisherRequest publisher = 2;
             ```
         endpoints:
+            The postback endpoints to create for it.
+
             ```proto
             repeated baton.v1.CreatePostbackEndpointRequest endpoints = 3;
             ```
@@ -461,6 +515,8 @@ class GetPartnerPresetResponse(Message[_GetPartnerPresetResponseFields]):
             optional baton.v1.CreateNetworkRequest network = 4;
             ```
         downstream:
+            The downstream.
+
             ```proto
             optional baton.v1.DownstreamLink downstream = 5;
             ```
@@ -499,16 +555,22 @@ _ConvertTemplateRequestFields: TypeAlias = Literal["template", "to"]
 
 class ConvertTemplateRequest(Message[_ConvertTemplateRequestFields]):
     """
+    ConvertTemplateRequest is the request of PartnerService.ConvertTemplate.
+
     ```proto
     message baton.v1.ConvertTemplateRequest
     ```
 
     Attributes:
         template:
+            The template to convert.
+
             ```proto
             string template = 1;
             ```
         to:
+            The dialect to convert it to.
+
             ```proto
             baton.v1.TemplateDialect to = 2;
             ```
@@ -533,12 +595,16 @@ _ConvertTemplateResponseFields: TypeAlias = Literal["template"]
 
 class ConvertTemplateResponse(Message[_ConvertTemplateResponseFields]):
     """
+    ConvertTemplateResponse is what PartnerService.ConvertTemplate answers.
+
     ```proto
     message baton.v1.ConvertTemplateResponse
     ```
 
     Attributes:
         template:
+            The template in that dialect.
+
             ```proto
             string template = 1;
             ```
@@ -561,6 +627,8 @@ _BuildMediaUrlRequestFields: TypeAlias = Literal["click_url", "system_id"]
 
 class BuildMediaUrlRequest(Message[_BuildMediaUrlRequestFields]):
     """
+    BuildMediaUrlRequest is the request of PartnerService.BuildMediaUrl.
+
     ```proto
     message baton.v1.BuildMediaUrlRequest
     ```
@@ -599,12 +667,16 @@ _BuildMediaUrlResponseFields: TypeAlias = Literal["url", "note"]
 
 class BuildMediaUrlResponse(Message[_BuildMediaUrlResponseFields]):
     """
+    BuildMediaUrlResponse is what PartnerService.BuildMediaUrl answers.
+
     ```proto
     message baton.v1.BuildMediaUrlResponse
     ```
 
     Attributes:
         url:
+            The URL to give the media.
+
             ```proto
             string url = 1;
             ```
@@ -635,6 +707,8 @@ _CheckIntegrationRequestFields: TypeAlias = Literal["publisher_id", "link_id", "
 
 class CheckIntegrationRequest(Message[_CheckIntegrationRequestFields]):
     """
+    CheckIntegrationRequest is the request of PartnerService.CheckIntegration.
+
     ```proto
     message baton.v1.CheckIntegrationRequest
     ```
@@ -706,6 +780,8 @@ class CheckHop(Message[_CheckHopFields]):
             string name = 1;
             ```
         ok:
+            True when this hop passed.
+
             ```proto
             bool ok = 2;
             ```
@@ -754,6 +830,8 @@ _CheckIntegrationResponseFields: TypeAlias = Literal["ok", "hops", "click_id", "
 
 class CheckIntegrationResponse(Message[_CheckIntegrationResponseFields]):
     """
+    CheckIntegrationResponse is what PartnerService.CheckIntegration answers.
+
     ```proto
     message baton.v1.CheckIntegrationResponse
     ```
@@ -766,6 +844,8 @@ class CheckIntegrationResponse(Message[_CheckIntegrationResponseFields]):
             bool ok = 1;
             ```
         hops:
+            Each hop of the check, in order, with what to fix.
+
             ```proto
             repeated baton.v1.CheckHop hops = 2;
             ```
@@ -776,6 +856,8 @@ class CheckIntegrationResponse(Message[_CheckIntegrationResponseFields]):
             string click_id = 3;
             ```
         conversion_ids:
+            The test conversions' IDs.
+
             ```proto
             repeated string conversion_ids = 4;
             ```
@@ -811,6 +893,8 @@ class PartnerRole(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             PARTNER_ROLE_UNSPECIFIED = 0
             ```
@@ -845,6 +929,8 @@ class TemplateDialect(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             TEMPLATE_DIALECT_UNSPECIFIED = 0
             ```

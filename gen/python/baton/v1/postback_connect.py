@@ -46,9 +46,15 @@ class PostbackService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_postback_endpoint(self, request: GetPostbackEndpointRequest, ctx: RequestContext[GetPostbackEndpointRequest, GetPostbackEndpointResponse], /) -> GetPostbackEndpointResponse:
+        """
+        GetPostbackEndpoint returns one postback endpoint by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_postback_endpoints(self, request: ListPostbackEndpointsRequest, ctx: RequestContext[ListPostbackEndpointsRequest, ListPostbackEndpointsResponse], /) -> ListPostbackEndpointsResponse:
+        """
+        ListPostbackEndpoints lists postback endpoints, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def update_postback_endpoint(self, request: UpdatePostbackEndpointRequest, ctx: RequestContext[UpdatePostbackEndpointRequest, UpdatePostbackEndpointResponse], /) -> UpdatePostbackEndpointResponse:
@@ -59,6 +65,10 @@ class PostbackService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def delete_postback_endpoint(self, request: DeletePostbackEndpointRequest, ctx: RequestContext[DeletePostbackEndpointRequest, DeletePostbackEndpointResponse], /) -> DeletePostbackEndpointResponse:
+        """
+        DeletePostbackEndpoint removes an endpoint: no postback is sent to it
+        from then on.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def rotate_postback_endpoint_secret(self, request: RotatePostbackEndpointSecretRequest, ctx: RequestContext[RotatePostbackEndpointSecretRequest, RotatePostbackEndpointSecretResponse], /) -> RotatePostbackEndpointSecretResponse:
@@ -76,6 +86,9 @@ class PostbackService(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def list_deliveries(self, request: ListDeliveriesRequest, ctx: RequestContext[ListDeliveriesRequest, ListDeliveriesResponse], /) -> ListDeliveriesResponse:
+        """
+        ListDeliveries lists deliveries, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     async def get_delivery(self, request: GetDeliveryRequest, ctx: RequestContext[GetDeliveryRequest, GetDeliveryResponse], /) -> GetDeliveryResponse:
@@ -317,6 +330,9 @@ class PostbackServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetPostbackEndpointResponse:
+        """
+        GetPostbackEndpoint returns one postback endpoint by ID.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -339,6 +355,9 @@ class PostbackServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListPostbackEndpointsResponse:
+        """
+        ListPostbackEndpoints lists postback endpoints, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -384,6 +403,10 @@ class PostbackServiceClient(ConnectClient):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> DeletePostbackEndpointResponse:
+        """
+        DeletePostbackEndpoint removes an endpoint: no postback is sent to it
+        from then on.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -455,6 +478,9 @@ class PostbackServiceClient(ConnectClient):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListDeliveriesResponse:
+        """
+        ListDeliveries lists deliveries, a page at a time.
+        """
         return await self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -594,9 +620,15 @@ class PostbackServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_postback_endpoint(self, request: GetPostbackEndpointRequest, ctx: RequestContext[GetPostbackEndpointRequest, GetPostbackEndpointResponse], /) -> GetPostbackEndpointResponse:
+        """
+        GetPostbackEndpoint returns one postback endpoint by ID.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_postback_endpoints(self, request: ListPostbackEndpointsRequest, ctx: RequestContext[ListPostbackEndpointsRequest, ListPostbackEndpointsResponse], /) -> ListPostbackEndpointsResponse:
+        """
+        ListPostbackEndpoints lists postback endpoints, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def update_postback_endpoint(self, request: UpdatePostbackEndpointRequest, ctx: RequestContext[UpdatePostbackEndpointRequest, UpdatePostbackEndpointResponse], /) -> UpdatePostbackEndpointResponse:
@@ -607,6 +639,10 @@ class PostbackServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def delete_postback_endpoint(self, request: DeletePostbackEndpointRequest, ctx: RequestContext[DeletePostbackEndpointRequest, DeletePostbackEndpointResponse], /) -> DeletePostbackEndpointResponse:
+        """
+        DeletePostbackEndpoint removes an endpoint: no postback is sent to it
+        from then on.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def rotate_postback_endpoint_secret(self, request: RotatePostbackEndpointSecretRequest, ctx: RequestContext[RotatePostbackEndpointSecretRequest, RotatePostbackEndpointSecretResponse], /) -> RotatePostbackEndpointSecretResponse:
@@ -624,6 +660,9 @@ class PostbackServiceSync(Protocol):
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def list_deliveries(self, request: ListDeliveriesRequest, ctx: RequestContext[ListDeliveriesRequest, ListDeliveriesResponse], /) -> ListDeliveriesResponse:
+        """
+        ListDeliveries lists deliveries, a page at a time.
+        """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
     def get_delivery(self, request: GetDeliveryRequest, ctx: RequestContext[GetDeliveryRequest, GetDeliveryResponse], /) -> GetDeliveryResponse:
@@ -863,6 +902,9 @@ class PostbackServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> GetPostbackEndpointResponse:
+        """
+        GetPostbackEndpoint returns one postback endpoint by ID.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -885,6 +927,9 @@ class PostbackServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListPostbackEndpointsResponse:
+        """
+        ListPostbackEndpoints lists postback endpoints, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -930,6 +975,10 @@ class PostbackServiceClientSync(ConnectClientSync):
         headers: Headers | Mapping[str, str] | None = None, 
         timeout_ms: int | None = None,
     ) -> DeletePostbackEndpointResponse:
+        """
+        DeletePostbackEndpoint removes an endpoint: no postback is sent to it
+        from then on.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(
@@ -1001,6 +1050,9 @@ class PostbackServiceClientSync(ConnectClientSync):
         timeout_ms: int | None = None,
         use_get: bool = False,
     ) -> ListDeliveriesResponse:
+        """
+        ListDeliveries lists deliveries, a page at a time.
+        """
         return self.execute_unary(
             request=request,
             method=MethodInfo(

@@ -38,10 +38,14 @@ class PostbackEndpoint(Message[_PostbackEndpointFields]):
 
     Attributes:
         id:
+            Baton's ID for it, assigned at creation.
+
             ```proto
             string id = 1;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 2;
             ```
@@ -58,6 +62,8 @@ class PostbackEndpoint(Message[_PostbackEndpointFields]):
             repeated baton.v1.PostbackEvent events = 4 [packed = true];
             ```
         method:
+            How the postback is sent: GET, form POST or signed JSON POST.
+
             ```proto
             baton.v1.PostbackMethod method = 5;
             ```
@@ -82,6 +88,8 @@ class PostbackEndpoint(Message[_PostbackEndpointFields]):
             string body_template = 7;
             ```
         headers:
+            Extra request headers sent with each postback.
+
             ```proto
             repeated baton.v1.Header headers = 8;
             ```
@@ -99,6 +107,8 @@ class PostbackEndpoint(Message[_PostbackEndpointFields]):
             bool test = 10;
             ```
         state:
+            Whether postbacks are sent to it.
+
             ```proto
             baton.v1.EndpointState state = 11;
             ```
@@ -115,10 +125,14 @@ class PostbackEndpoint(Message[_PostbackEndpointFields]):
             string secret_hint = 13;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 14;
             ```
         update_time:
+            When it was last changed.
+
             ```proto
             optional google.protobuf.Timestamp update_time = 15;
             ```
@@ -241,10 +255,14 @@ class Attempt(Message[_AttemptFields]):
 
     Attributes:
         number:
+            1 for the first attempt, then 2, 3...
+
             ```proto
             int32 number = 1;
             ```
         time:
+            When the attempt started.
+
             ```proto
             optional google.protobuf.Timestamp time = 2;
             ```
@@ -255,14 +273,20 @@ class Attempt(Message[_AttemptFields]):
             string url = 3;
             ```
         status_code:
+            The HTTP status answered; 0 when there was no answer.
+
             ```proto
             int32 status_code = 4;
             ```
         outcome:
+            What the attempt came to, and so whether it is retried.
+
             ```proto
             baton.v1.AttemptOutcome outcome = 5;
             ```
         latency:
+            How long the attempt took.
+
             ```proto
             optional google.protobuf.Duration latency = 6;
             ```
@@ -273,6 +297,8 @@ class Attempt(Message[_AttemptFields]):
             string response_excerpt = 7;
             ```
         error:
+            Why the attempt failed, when it did.
+
             ```proto
             string error = 8;
             ```
@@ -324,50 +350,74 @@ class Delivery(Message[_DeliveryFields]):
             string id = 1;
             ```
         endpoint_id:
+            ID of the postback endpoint.
+
             ```proto
             string endpoint_id = 2;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 3;
             ```
         conversion_id:
+            ID of the conversion.
+
             ```proto
             string conversion_id = 4;
             ```
         event:
+            The event the postback reports.
+
             ```proto
             baton.v1.PostbackEvent event = 5;
             ```
         state:
+            Where the delivery stands: pending, succeeded or failed.
+
             ```proto
             baton.v1.DeliveryState state = 6;
             ```
         attempt_count:
+            Attempts made so far.
+
             ```proto
             int32 attempt_count = 7;
             ```
         next_attempt_time:
+            When the next attempt is due; unset when none is.
+
             ```proto
             optional google.protobuf.Timestamp next_attempt_time = 8;
             ```
         last_attempt:
+            The most recent attempt, if any.
+
             ```proto
             optional baton.v1.Attempt last_attempt = 9;
             ```
         attempts:
+            The attempts made.
+
             ```proto
             repeated baton.v1.Attempt attempts = 10;
             ```
         test:
+            A delivery of a test conversion.
+
             ```proto
             bool test = 11;
             ```
         create_time:
+            When it was created.
+
             ```proto
             optional google.protobuf.Timestamp create_time = 12;
             ```
         update_time:
+            When it was last changed.
+
             ```proto
             optional google.protobuf.Timestamp update_time = 13;
             ```
@@ -423,6 +473,9 @@ _CreatePostbackEndpointRequestFields: TypeAlias = Literal["publisher_id", "offer
 
 class CreatePostbackEndpointRequest(Message[_CreatePostbackEndpointRequestFields]):
     """
+    CreatePostbackEndpointRequest is the request of
+    PostbackService.CreatePostbackEndpoint.
+
     ```proto
     message baton.v1.CreatePostbackEndpointRequest
     ```
@@ -435,34 +488,59 @@ class CreatePostbackEndpointRequest(Message[_CreatePostbackEndpointRequestFields
             string publisher_id = 1;
             ```
         offer_id:
+            Only conversions of this offer; empty: every offer.
+
             ```proto
             string offer_id = 2;
             ```
         events:
+            The events sent here (CATS uses one URL per event).
+
             ```proto
             repeated baton.v1.PostbackEvent events = 3 [packed = true];
             ```
         method:
+            How the postback is sent: GET, form POST or signed JSON POST.
+
             ```proto
             baton.v1.PostbackMethod method = 4;
             ```
         url_template:
+            URL template: CATS ##VAR##, CAKE #var# or {var} variables, values
+            URL-encoded.
+            Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
+            are decimals in the currency's major unit ("1980" for ¥1,980, "12.50"
+            for $12.50, "1.234" for 1.234 KWD), {amount_minor} and
+            {commission_minor} whole numbers of its minor unit ("1980", "1250",
+            "1234"), {currency} and {commission_currency} its ISO 4217 code. Never
+            negative: a reversal says so in {status}.
+
             ```proto
             string url_template = 5;
             ```
         body_template:
+            Body template for POST_FORM and POST_JSON. Empty for POST_JSON: Baton's
+            standard event document.
+
             ```proto
             string body_template = 6;
             ```
         headers:
+            Extra request headers (for example an API key the receiver wants).
+
             ```proto
             repeated baton.v1.Header headers = 7;
             ```
         signature_param:
+            Name of a query parameter to add with an HMAC-SHA256 of the rendered
+            query (GET and POST_FORM). Empty: none.
+
             ```proto
             string signature_param = 8;
             ```
         test:
+            Receives test conversions, and only those.
+
             ```proto
             bool test = 9;
             ```
@@ -519,12 +597,17 @@ _CreatePostbackEndpointResponseFields: TypeAlias = Literal["endpoint", "secret"]
 
 class CreatePostbackEndpointResponse(Message[_CreatePostbackEndpointResponseFields]):
     """
+    CreatePostbackEndpointResponse is what
+    PostbackService.CreatePostbackEndpoint answers.
+
     ```proto
     message baton.v1.CreatePostbackEndpointResponse
     ```
 
     Attributes:
         endpoint:
+            The endpoint created.
+
             ```proto
             optional baton.v1.PostbackEndpoint endpoint = 1;
             ```
@@ -555,12 +638,17 @@ _GetPostbackEndpointRequestFields: TypeAlias = Literal["id"]
 
 class GetPostbackEndpointRequest(Message[_GetPostbackEndpointRequestFields]):
     """
+    GetPostbackEndpointRequest is the request of
+    PostbackService.GetPostbackEndpoint.
+
     ```proto
     message baton.v1.GetPostbackEndpointRequest
     ```
 
     Attributes:
         id:
+            ID of the postback endpoint.
+
             ```proto
             string id = 1;
             ```
@@ -583,12 +671,17 @@ _GetPostbackEndpointResponseFields: TypeAlias = Literal["endpoint"]
 
 class GetPostbackEndpointResponse(Message[_GetPostbackEndpointResponseFields]):
     """
+    GetPostbackEndpointResponse is what PostbackService.GetPostbackEndpoint
+    answers.
+
     ```proto
     message baton.v1.GetPostbackEndpointResponse
     ```
 
     Attributes:
         endpoint:
+            The endpoint.
+
             ```proto
             optional baton.v1.PostbackEndpoint endpoint = 1;
             ```
@@ -611,28 +704,41 @@ _ListPostbackEndpointsRequestFields: TypeAlias = Literal["page_size", "page_toke
 
 class ListPostbackEndpointsRequest(Message[_ListPostbackEndpointsRequestFields]):
     """
+    ListPostbackEndpointsRequest is the request of
+    PostbackService.ListPostbackEndpoints.
+
     ```proto
     message baton.v1.ListPostbackEndpointsRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         publisher_id:
+            Only those of this publisher; empty: all.
+
             ```proto
             string publisher_id = 3;
             ```
         offer_id:
+            Only those of this offer; empty: all.
+
             ```proto
             string offer_id = 4;
             ```
         state:
+            Only those in this state; unspecified: all.
+
             ```proto
             baton.v1.EndpointState state = 5;
             ```
@@ -663,16 +769,23 @@ _ListPostbackEndpointsResponseFields: TypeAlias = Literal["endpoints", "next_pag
 
 class ListPostbackEndpointsResponse(Message[_ListPostbackEndpointsResponseFields]):
     """
+    ListPostbackEndpointsResponse is what PostbackService.ListPostbackEndpoints
+    answers.
+
     ```proto
     message baton.v1.ListPostbackEndpointsResponse
     ```
 
     Attributes:
         endpoints:
+            This page of postback endpoints.
+
             ```proto
             repeated baton.v1.PostbackEndpoint endpoints = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -697,16 +810,24 @@ _UpdatePostbackEndpointRequestFields: TypeAlias = Literal["endpoint", "update_ma
 
 class UpdatePostbackEndpointRequest(Message[_UpdatePostbackEndpointRequestFields]):
     """
+    UpdatePostbackEndpointRequest is the request of
+    PostbackService.UpdatePostbackEndpoint.
+
     ```proto
     message baton.v1.UpdatePostbackEndpointRequest
     ```
 
     Attributes:
         endpoint:
+            The endpoint with its ID and the fields to change.
+
             ```proto
             optional baton.v1.PostbackEndpoint endpoint = 1;
             ```
         update_mask:
+            The fields to change (paths of the message above); the others keep their
+            values.
+
             ```proto
             optional google.protobuf.FieldMask update_mask = 2;
             ```
@@ -731,12 +852,17 @@ _UpdatePostbackEndpointResponseFields: TypeAlias = Literal["endpoint"]
 
 class UpdatePostbackEndpointResponse(Message[_UpdatePostbackEndpointResponseFields]):
     """
+    UpdatePostbackEndpointResponse is what
+    PostbackService.UpdatePostbackEndpoint answers.
+
     ```proto
     message baton.v1.UpdatePostbackEndpointResponse
     ```
 
     Attributes:
         endpoint:
+            The endpoint as it is now.
+
             ```proto
             optional baton.v1.PostbackEndpoint endpoint = 1;
             ```
@@ -759,12 +885,17 @@ _DeletePostbackEndpointRequestFields: TypeAlias = Literal["id"]
 
 class DeletePostbackEndpointRequest(Message[_DeletePostbackEndpointRequestFields]):
     """
+    DeletePostbackEndpointRequest is the request of
+    PostbackService.DeletePostbackEndpoint.
+
     ```proto
     message baton.v1.DeletePostbackEndpointRequest
     ```
 
     Attributes:
         id:
+            ID of the postback endpoint.
+
             ```proto
             string id = 1;
             ```
@@ -787,6 +918,9 @@ _DeletePostbackEndpointResponseFields: TypeAlias = NoReturn
 
 class DeletePostbackEndpointResponse(Message[_DeletePostbackEndpointResponseFields]):
     """
+    DeletePostbackEndpointResponse is what
+    PostbackService.DeletePostbackEndpoint answers.
+
     ```proto
     message baton.v1.DeletePostbackEndpointResponse
     ```
@@ -805,12 +939,17 @@ _RotatePostbackEndpointSecretRequestFields: TypeAlias = Literal["id", "overlap"]
 
 class RotatePostbackEndpointSecretRequest(Message[_RotatePostbackEndpointSecretRequestFields]):
     """
+    RotatePostbackEndpointSecretRequest is the request of
+    PostbackService.RotatePostbackEndpointSecret.
+
     ```proto
     message baton.v1.RotatePostbackEndpointSecretRequest
     ```
 
     Attributes:
         id:
+            ID of the postback endpoint.
+
             ```proto
             string id = 1;
             ```
@@ -842,20 +981,29 @@ _RotatePostbackEndpointSecretResponseFields: TypeAlias = Literal["endpoint", "se
 
 class RotatePostbackEndpointSecretResponse(Message[_RotatePostbackEndpointSecretResponseFields]):
     """
+    RotatePostbackEndpointSecretResponse is what
+    PostbackService.RotatePostbackEndpointSecret answers.
+
     ```proto
     message baton.v1.RotatePostbackEndpointSecretResponse
     ```
 
     Attributes:
         endpoint:
+            The endpoint as it is now.
+
             ```proto
             optional baton.v1.PostbackEndpoint endpoint = 1;
             ```
         secret:
+            The new signing secret (whsec_...), shown this once.
+
             ```proto
             string secret = 2;
             ```
         previous_secret_expire_time:
+            Until when the previous secret is still accepted.
+
             ```proto
             optional google.protobuf.Timestamp previous_secret_expire_time = 3;
             ```
@@ -890,38 +1038,56 @@ class SampleConversion(Message[_SampleConversionFields]):
 
     Attributes:
         click_id:
+            ID of the click.
+
             ```proto
             string click_id = 1;
             ```
         sub_ids:
+            Sub-IDs sub1..sub5 of the made-up click.
+
             ```proto
             repeated string sub_ids = 2;
             ```
         order_id:
+            The shop's order number.
+
             ```proto
             string order_id = 3;
             ```
         order_id_2:
+            A second order reference, as some shops send.
+
             ```proto
             string order_id_2 = 4;
             ```
         amount:
+            The sale amount.
+
             ```proto
             optional baton.v1.Money amount = 5;
             ```
         commission:
+            The publisher's commission.
+
             ```proto
             optional baton.v1.Money commission = 6;
             ```
         status:
+            The conversion's status.
+
             ```proto
             baton.v1.ConversionStatus status = 7;
             ```
         offer_id:
+            ID of the offer.
+
             ```proto
             string offer_id = 8;
             ```
         publisher_id:
+            ID of the publisher.
+
             ```proto
             string publisher_id = 9;
             ```
@@ -960,36 +1126,52 @@ _RenderPostbackRequestFields: TypeAlias = Literal["endpoint_id", "url_template",
 
 class RenderPostbackRequest(Message[_RenderPostbackRequestFields]):
     """
+    RenderPostbackRequest is the request of PostbackService.RenderPostback.
+
     ```proto
     message baton.v1.RenderPostbackRequest
     ```
 
     Attributes:
         endpoint_id:
+            ID of the postback endpoint.
+
             ```proto
             string endpoint_id = 1;
             ```
         url_template:
+            A URL template to render, instead of an endpoint's.
+
             ```proto
             string url_template = 2;
             ```
         body_template:
+            A body template to render with url_template.
+
             ```proto
             string body_template = 3;
             ```
         method:
+            How the postback would be sent.
+
             ```proto
             baton.v1.PostbackMethod method = 4;
             ```
         conversion_id:
+            ID of the conversion.
+
             ```proto
             string conversion_id = 5;
             ```
         sample:
+            Made-up data to render with, instead of a stored conversion.
+
             ```proto
             optional baton.v1.SampleConversion sample = 6;
             ```
         event:
+            The event to render for.
+
             ```proto
             baton.v1.PostbackEvent event = 7;
             ```
@@ -1024,24 +1206,34 @@ _RenderPostbackResponseFields: TypeAlias = Literal["method", "url", "headers", "
 
 class RenderPostbackResponse(Message[_RenderPostbackResponseFields]):
     """
+    RenderPostbackResponse is what PostbackService.RenderPostback answers.
+
     ```proto
     message baton.v1.RenderPostbackResponse
     ```
 
     Attributes:
         method:
+            The HTTP method that would be used.
+
             ```proto
             string method = 1;
             ```
         url:
+            The URL that would be requested, secrets masked.
+
             ```proto
             string url = 2;
             ```
         headers:
+            The headers that would be sent, secrets masked.
+
             ```proto
             repeated baton.v1.Header headers = 3;
             ```
         body:
+            The body that would be sent; empty for GET.
+
             ```proto
             string body = 4;
             ```
@@ -1078,40 +1270,58 @@ _ListDeliveriesRequestFields: TypeAlias = Literal["page_size", "page_token", "ti
 
 class ListDeliveriesRequest(Message[_ListDeliveriesRequestFields]):
     """
+    ListDeliveriesRequest is the request of PostbackService.ListDeliveries.
+
     ```proto
     message baton.v1.ListDeliveriesRequest
     ```
 
     Attributes:
         page_size:
+            Most items to return; 0 means 50.
+
             ```proto
             int32 page_size = 1;
             ```
         page_token:
+            next_page_token from the previous page; empty for the first page.
+
             ```proto
             string page_token = 2;
             ```
         time_range:
+            Only those created within this range; unset: all.
+
             ```proto
             optional baton.v1.TimeRange time_range = 3;
             ```
         endpoint_id:
+            Only those of this postback endpoint; empty: all.
+
             ```proto
             string endpoint_id = 4;
             ```
         publisher_id:
+            Only those of this publisher; empty: all.
+
             ```proto
             string publisher_id = 5;
             ```
         conversion_id:
+            Only those of this conversion; empty: all.
+
             ```proto
             string conversion_id = 6;
             ```
         state:
+            Only those in this state; unspecified: all.
+
             ```proto
             baton.v1.DeliveryState state = 7;
             ```
         event:
+            Only deliveries of this event; unspecified: all.
+
             ```proto
             baton.v1.PostbackEvent event = 8;
             ```
@@ -1148,16 +1358,22 @@ _ListDeliveriesResponseFields: TypeAlias = Literal["deliveries", "next_page_toke
 
 class ListDeliveriesResponse(Message[_ListDeliveriesResponseFields]):
     """
+    ListDeliveriesResponse is what PostbackService.ListDeliveries answers.
+
     ```proto
     message baton.v1.ListDeliveriesResponse
     ```
 
     Attributes:
         deliveries:
+            This page of deliveries.
+
             ```proto
             repeated baton.v1.Delivery deliveries = 1;
             ```
         next_page_token:
+            Pass as page_token to get the next page; empty on the last page.
+
             ```proto
             string next_page_token = 2;
             ```
@@ -1182,12 +1398,16 @@ _GetDeliveryRequestFields: TypeAlias = Literal["id"]
 
 class GetDeliveryRequest(Message[_GetDeliveryRequestFields]):
     """
+    GetDeliveryRequest is the request of PostbackService.GetDelivery.
+
     ```proto
     message baton.v1.GetDeliveryRequest
     ```
 
     Attributes:
         id:
+            ID of the delivery.
+
             ```proto
             string id = 1;
             ```
@@ -1210,12 +1430,16 @@ _GetDeliveryResponseFields: TypeAlias = Literal["delivery"]
 
 class GetDeliveryResponse(Message[_GetDeliveryResponseFields]):
     """
+    GetDeliveryResponse is what PostbackService.GetDelivery answers.
+
     ```proto
     message baton.v1.GetDeliveryResponse
     ```
 
     Attributes:
         delivery:
+            The delivery.
+
             ```proto
             optional baton.v1.Delivery delivery = 1;
             ```
@@ -1238,12 +1462,16 @@ _RedeliverRequestFields: TypeAlias = Literal["delivery_ids", "endpoint_id", "sta
 
 class RedeliverRequest(Message[_RedeliverRequestFields]):
     """
+    RedeliverRequest is the request of PostbackService.Redeliver.
+
     ```proto
     message baton.v1.RedeliverRequest
     ```
 
     Attributes:
         delivery_ids:
+            The deliveries to send again.
+
             ```proto
             repeated string delivery_ids = 1;
             ```
@@ -1254,10 +1482,14 @@ class RedeliverRequest(Message[_RedeliverRequestFields]):
             string endpoint_id = 2;
             ```
         state:
+            With endpoint_id: only deliveries in this state.
+
             ```proto
             baton.v1.DeliveryState state = 3;
             ```
         time_range:
+            With endpoint_id: only deliveries created within this range.
+
             ```proto
             optional baton.v1.TimeRange time_range = 4;
             ```
@@ -1286,6 +1518,8 @@ _RedeliverResponseFields: TypeAlias = Literal["queued_count"]
 
 class RedeliverResponse(Message[_RedeliverResponseFields]):
     """
+    RedeliverResponse is what PostbackService.Redeliver answers.
+
     ```proto
     message baton.v1.RedeliverResponse
     ```
@@ -1316,12 +1550,16 @@ _SendTestPostbackRequestFields: TypeAlias = Literal["endpoint_id", "event"]
 
 class SendTestPostbackRequest(Message[_SendTestPostbackRequestFields]):
     """
+    SendTestPostbackRequest is the request of PostbackService.SendTestPostback.
+
     ```proto
     message baton.v1.SendTestPostbackRequest
     ```
 
     Attributes:
         endpoint_id:
+            ID of the postback endpoint.
+
             ```proto
             string endpoint_id = 1;
             ```
@@ -1353,6 +1591,8 @@ _SendTestPostbackResponseFields: TypeAlias = Literal["delivery"]
 
 class SendTestPostbackResponse(Message[_SendTestPostbackResponseFields]):
     """
+    SendTestPostbackResponse is what PostbackService.SendTestPostback answers.
+
     ```proto
     message baton.v1.SendTestPostbackResponse
     ```
@@ -1383,6 +1623,8 @@ _GetDeliveryQueueRequestFields: TypeAlias = NoReturn
 
 class GetDeliveryQueueRequest(Message[_GetDeliveryQueueRequestFields]):
     """
+    GetDeliveryQueueRequest is the request of PostbackService.GetDeliveryQueue.
+
     ```proto
     message baton.v1.GetDeliveryQueueRequest
     ```
@@ -1401,6 +1643,8 @@ _GetDeliveryQueueResponseFields: TypeAlias = Literal["pending_count", "oldest_pe
 
 class GetDeliveryQueueResponse(Message[_GetDeliveryQueueResponseFields]):
     """
+    GetDeliveryQueueResponse is what PostbackService.GetDeliveryQueue answers.
+
     ```proto
     message baton.v1.GetDeliveryQueueResponse
     ```
@@ -1462,6 +1706,8 @@ class PostbackEvent(Enum):
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             POSTBACK_EVENT_UNSPECIFIED = 0
             ```
@@ -1472,14 +1718,20 @@ class PostbackEvent(Enum):
             POSTBACK_EVENT_PENDING = 1
             ```
         APPROVED:
+            A conversion was approved.
+
             ```proto
             POSTBACK_EVENT_APPROVED = 2
             ```
         REJECTED:
+            A conversion was rejected.
+
             ```proto
             POSTBACK_EVENT_REJECTED = 3
             ```
         REVERSED:
+            An approved conversion was reversed (refund, cancellation).
+
             ```proto
             POSTBACK_EVENT_REVERSED = 4
             ```
@@ -1493,12 +1745,16 @@ class PostbackEvent(Enum):
 
 class PostbackMethod(Enum):
     """
+    PostbackMethod is how a postback is sent.
+
     ```proto
     enum baton.v1.PostbackMethod
     ```
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             POSTBACK_METHOD_UNSPECIFIED = 0
             ```
@@ -1530,16 +1786,22 @@ class PostbackMethod(Enum):
 
 class EndpointState(Enum):
     """
+    EndpointState tells whether postbacks are sent to an endpoint.
+
     ```proto
     enum baton.v1.EndpointState
     ```
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             ENDPOINT_STATE_UNSPECIFIED = 0
             ```
         ENABLED:
+            Postbacks are sent.
+
             ```proto
             ENDPOINT_STATE_ENABLED = 1
             ```
@@ -1564,12 +1826,16 @@ class EndpointState(Enum):
 
 class DeliveryState(Enum):
     """
+    DeliveryState is where one postback delivery stands.
+
     ```proto
     enum baton.v1.DeliveryState
     ```
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             DELIVERY_STATE_UNSPECIFIED = 0
             ```
@@ -1580,6 +1846,8 @@ class DeliveryState(Enum):
             DELIVERY_STATE_PENDING = 1
             ```
         SUCCEEDED:
+            An attempt was answered 2xx: done.
+
             ```proto
             DELIVERY_STATE_SUCCEEDED = 2
             ```
@@ -1605,12 +1873,16 @@ class DeliveryState(Enum):
 
 class AttemptOutcome(Enum):
     """
+    AttemptOutcome is what one delivery attempt came to.
+
     ```proto
     enum baton.v1.AttemptOutcome
     ```
 
     Attributes:
         UNSPECIFIED:
+            Not set.
+
             ```proto
             ATTEMPT_OUTCOME_UNSPECIFIED = 0
             ```
@@ -1640,6 +1912,8 @@ class AttemptOutcome(Enum):
             ATTEMPT_OUTCOME_NETWORK_ERROR = 4
             ```
         TIMEOUT:
+            No answer within the attempt's time limit: retried.
+
             ```proto
             ATTEMPT_OUTCOME_TIMEOUT = 5
             ```

@@ -28,16 +28,22 @@ export const file_baton_v1_attribution: GenFile = /*@__PURE__*/
  */
 export type Candidate = Message<"baton.v1.Candidate"> & {
   /**
+   * ID of the click.
+   *
    * @generated from field: string click_id = 1;
    */
   clickId: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 2;
    */
   publisherId: string;
 
   /**
+   * When the click was recorded.
+   *
    * @generated from field: google.protobuf.Timestamp click_time = 3;
    */
   clickTime?: Timestamp | undefined;
@@ -65,6 +71,8 @@ export type Candidate = Message<"baton.v1.Candidate"> & {
   reason: string;
 
   /**
+   * True for the click that earned the conversion.
+   *
    * @generated from field: bool winner = 7;
    */
   winner: boolean;
@@ -78,10 +86,15 @@ export const CandidateSchema: GenMessage<Candidate> = /*@__PURE__*/
   messageDesc(file_baton_v1_attribution, 0);
 
 /**
+ * ExplainConversionRequest is the request of
+ * AttributionService.ExplainConversion.
+ *
  * @generated from message baton.v1.ExplainConversionRequest
  */
 export type ExplainConversionRequest = Message<"baton.v1.ExplainConversionRequest"> & {
   /**
+   * ID of the conversion.
+   *
    * @generated from field: string conversion_id = 1;
    */
   conversionId: string;
@@ -95,30 +108,44 @@ export const ExplainConversionRequestSchema: GenMessage<ExplainConversionRequest
   messageDesc(file_baton_v1_attribution, 1);
 
 /**
+ * ExplainConversionResponse is what AttributionService.ExplainConversion
+ * answers.
+ *
  * @generated from message baton.v1.ExplainConversionResponse
  */
 export type ExplainConversionResponse = Message<"baton.v1.ExplainConversionResponse"> & {
   /**
+   * ID of the conversion.
+   *
    * @generated from field: string conversion_id = 1;
    */
   conversionId: string;
 
   /**
+   * How the winning click was found.
+   *
    * @generated from field: baton.v1.AttributionPath path = 2;
    */
   path: AttributionPath;
 
   /**
+   * The offer's attribution model that chose among the candidates.
+   *
    * @generated from field: baton.v1.AttributionModel model = 3;
    */
   model: AttributionModel;
 
   /**
+   * The attribution window: clicks older than this before the sale could not
+   * win.
+   *
    * @generated from field: google.protobuf.Duration window = 4;
    */
   window?: Duration | undefined;
 
   /**
+   * Every click considered, the winner among them.
+   *
    * @generated from field: repeated baton.v1.Candidate candidates = 5;
    */
   candidates: Candidate[];
@@ -138,6 +165,8 @@ export type ExplainConversionResponse = Message<"baton.v1.ExplainConversionRespo
   commissionRule: string;
 
   /**
+   * The publisher's commission for the conversion.
+   *
    * @generated from field: baton.v1.Money commission = 8;
    */
   commission?: Money | undefined;
@@ -178,26 +207,36 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
   day: string;
 
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 2;
    */
   offerId: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 3;
    */
   publisherId: string;
 
   /**
+   * Clicks recorded.
+   *
    * @generated from field: int64 clicks = 4;
    */
   clicks: bigint;
 
   /**
+   * Clicks counted as unique (not duplicates, not bots).
+   *
    * @generated from field: int64 unique_clicks = 5;
    */
   uniqueClicks: bigint;
 
   /**
+   * Conversions recorded.
+   *
    * @generated from field: int64 conversions = 6;
    */
   conversions: bigint;
@@ -210,21 +249,29 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
   conversionRateBps: bigint;
 
   /**
+   * Conversions waiting for approval.
+   *
    * @generated from field: int64 pending_conversions = 8;
    */
   pendingConversions: bigint;
 
   /**
+   * Conversions approved.
+   *
    * @generated from field: int64 approved_conversions = 9;
    */
   approvedConversions: bigint;
 
   /**
+   * Conversions rejected.
+   *
    * @generated from field: int64 rejected_conversions = 10;
    */
   rejectedConversions: bigint;
 
   /**
+   * Conversions approved and then reversed.
+   *
    * @generated from field: int64 reversed_conversions = 11;
    */
   reversedConversions: bigint;
@@ -237,11 +284,15 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
   sales: Money[];
 
   /**
+   * Commissions of pending conversions, one entry per currency.
+   *
    * @generated from field: repeated baton.v1.Money commissions_pending = 13;
    */
   commissionsPending: Money[];
 
   /**
+   * Commissions of approved conversions, one entry per currency.
+   *
    * @generated from field: repeated baton.v1.Money commissions_approved = 14;
    */
   commissionsApproved: Money[];
@@ -270,11 +321,15 @@ export const ReportRowSchema: GenMessage<ReportRow> = /*@__PURE__*/
  */
 export type PathCount = Message<"baton.v1.PathCount"> & {
   /**
+   * The attribution path.
+   *
    * @generated from field: baton.v1.AttributionPath path = 1;
    */
   path: AttributionPath;
 
   /**
+   * Attributed conversions whose click this path found.
+   *
    * @generated from field: int64 conversions = 2;
    */
   conversions: bigint;
@@ -288,6 +343,8 @@ export const PathCountSchema: GenMessage<PathCount> = /*@__PURE__*/
   messageDesc(file_baton_v1_attribution, 4);
 
 /**
+ * GetReportRequest is the request of AttributionService.GetReport.
+ *
  * @generated from message baton.v1.GetReportRequest
  */
 export type GetReportRequest = Message<"baton.v1.GetReportRequest"> & {
@@ -299,11 +356,15 @@ export type GetReportRequest = Message<"baton.v1.GetReportRequest"> & {
   timeRange?: TimeRange | undefined;
 
   /**
+   * Only those of this offer; empty: all.
+   *
    * @generated from field: string offer_id = 2;
    */
   offerId: string;
 
   /**
+   * Only those of this publisher; empty: all.
+   *
    * @generated from field: string publisher_id = 3;
    */
   publisherId: string;
@@ -316,11 +377,15 @@ export type GetReportRequest = Message<"baton.v1.GetReportRequest"> & {
   timeZone: string;
 
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 5;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
@@ -334,15 +399,21 @@ export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*
   messageDesc(file_baton_v1_attribution, 5);
 
 /**
+ * GetReportResponse is what AttributionService.GetReport answers.
+ *
  * @generated from message baton.v1.GetReportResponse
  */
 export type GetReportResponse = Message<"baton.v1.GetReportResponse"> & {
   /**
+   * One row per group, for the range asked.
+   *
    * @generated from field: repeated baton.v1.ReportRow rows = 1;
    */
   rows: ReportRow[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -356,6 +427,8 @@ export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE_
   messageDesc(file_baton_v1_attribution, 6);
 
 /**
+ * GetTraceRequest is the request of AttributionService.GetTrace.
+ *
  * @generated from message baton.v1.GetTraceRequest
  */
 export type GetTraceRequest = Message<"baton.v1.GetTraceRequest"> & {
@@ -381,6 +454,8 @@ export const GetTraceRequestSchema: GenMessage<GetTraceRequest> = /*@__PURE__*/
  */
 export type TraceSpan = Message<"baton.v1.TraceSpan"> & {
   /**
+   * 16 lower-case hex digits.
+   *
    * @generated from field: string span_id = 1;
    */
   spanId: string;
@@ -407,11 +482,15 @@ export type TraceSpan = Message<"baton.v1.TraceSpan"> & {
   service: string;
 
   /**
+   * When the span started.
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 5;
    */
   startTime?: Timestamp | undefined;
 
   /**
+   * How long the span took.
+   *
    * @generated from field: google.protobuf.Duration duration = 6;
    */
   duration?: Duration | undefined;
@@ -424,6 +503,8 @@ export type TraceSpan = Message<"baton.v1.TraceSpan"> & {
   attributes: { [key: string]: string };
 
   /**
+   * True when the span ended in an error.
+   *
    * @generated from field: bool error = 8;
    */
   error: boolean;
@@ -437,10 +518,14 @@ export const TraceSpanSchema: GenMessage<TraceSpan> = /*@__PURE__*/
   messageDesc(file_baton_v1_attribution, 8);
 
 /**
+ * GetTraceResponse is what AttributionService.GetTrace answers.
+ *
  * @generated from message baton.v1.GetTraceResponse
  */
 export type GetTraceResponse = Message<"baton.v1.GetTraceResponse"> & {
   /**
+   * The trace's ID.
+   *
    * @generated from field: string trace_id = 1;
    */
   traceId: string;

@@ -25,21 +25,29 @@ export const file_baton_v1_click: GenFile = /*@__PURE__*/
  */
 export type TrackingLink = Message<"baton.v1.TrackingLink"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 2;
    */
   offerId: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 3;
    */
   publisherId: string;
 
   /**
+   * ID of the site.
+   *
    * @generated from field: string site_id = 4;
    */
   siteId: string;
@@ -52,6 +60,8 @@ export type TrackingLink = Message<"baton.v1.TrackingLink"> & {
   url: string;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
@@ -115,26 +125,36 @@ export type Click = Message<"baton.v1.Click"> & {
   id: string;
 
   /**
+   * ID of the tracking link.
+   *
    * @generated from field: string link_id = 2;
    */
   linkId: string;
 
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 3;
    */
   offerId: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 4;
    */
   publisherId: string;
 
   /**
+   * ID of the site.
+   *
    * @generated from field: string site_id = 5;
    */
   siteId: string;
 
   /**
+   * How the click reached Baton (redirect, API...).
+   *
    * @generated from field: baton.v1.ClickSource source = 6;
    */
   source: ClickSource;
@@ -185,16 +205,22 @@ export type Click = Message<"baton.v1.Click"> & {
   ip: string;
 
   /**
+   * The browser's User-Agent header, as received.
+   *
    * @generated from field: string user_agent = 13;
    */
   userAgent: string;
 
   /**
+   * The Referer header, as received.
+   *
    * @generated from field: string referer = 14;
    */
   referer: string;
 
   /**
+   * What Baton noticed about the click (duplicate, bot...).
+   *
    * @generated from field: repeated baton.v1.ClickFlag flags = 15;
    */
   flags: ClickFlag[];
@@ -207,6 +233,8 @@ export type Click = Message<"baton.v1.Click"> & {
   unique: boolean;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 17;
    */
   createTime?: Timestamp | undefined;
@@ -235,10 +263,15 @@ export const ClickSchema: GenMessage<Click> = /*@__PURE__*/
   messageDesc(file_baton_v1_click, 2);
 
 /**
+ * CreateTrackingLinkRequest is the request of
+ * ClickService.CreateTrackingLink.
+ *
  * @generated from message baton.v1.CreateTrackingLinkRequest
  */
 export type CreateTrackingLinkRequest = Message<"baton.v1.CreateTrackingLinkRequest"> & {
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 1;
    */
   offerId: string;
@@ -251,6 +284,8 @@ export type CreateTrackingLinkRequest = Message<"baton.v1.CreateTrackingLinkRequ
   publisherId: string;
 
   /**
+   * ID of the site.
+   *
    * @generated from field: string site_id = 3;
    */
   siteId: string;
@@ -264,10 +299,14 @@ export const CreateTrackingLinkRequestSchema: GenMessage<CreateTrackingLinkReque
   messageDesc(file_baton_v1_click, 3);
 
 /**
+ * CreateTrackingLinkResponse is what ClickService.CreateTrackingLink answers.
+ *
  * @generated from message baton.v1.CreateTrackingLinkResponse
  */
 export type CreateTrackingLinkResponse = Message<"baton.v1.CreateTrackingLinkResponse"> & {
   /**
+   * The link created.
+   *
    * @generated from field: baton.v1.TrackingLink link = 1;
    */
   link?: TrackingLink | undefined;
@@ -281,25 +320,35 @@ export const CreateTrackingLinkResponseSchema: GenMessage<CreateTrackingLinkResp
   messageDesc(file_baton_v1_click, 4);
 
 /**
+ * ListTrackingLinksRequest is the request of ClickService.ListTrackingLinks.
+ *
  * @generated from message baton.v1.ListTrackingLinksRequest
  */
 export type ListTrackingLinksRequest = Message<"baton.v1.ListTrackingLinksRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only those of this offer; empty: all.
+   *
    * @generated from field: string offer_id = 3;
    */
   offerId: string;
 
   /**
+   * Only those of this publisher; empty: all.
+   *
    * @generated from field: string publisher_id = 4;
    */
   publisherId: string;
@@ -313,15 +362,21 @@ export const ListTrackingLinksRequestSchema: GenMessage<ListTrackingLinksRequest
   messageDesc(file_baton_v1_click, 5);
 
 /**
+ * ListTrackingLinksResponse is what ClickService.ListTrackingLinks answers.
+ *
  * @generated from message baton.v1.ListTrackingLinksResponse
  */
 export type ListTrackingLinksResponse = Message<"baton.v1.ListTrackingLinksResponse"> & {
   /**
+   * This page of tracking links.
+   *
    * @generated from field: repeated baton.v1.TrackingLink links = 1;
    */
   links: TrackingLink[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -335,10 +390,14 @@ export const ListTrackingLinksResponseSchema: GenMessage<ListTrackingLinksRespon
   messageDesc(file_baton_v1_click, 6);
 
 /**
+ * RecordClickRequest is the request of ClickService.RecordClick.
+ *
  * @generated from message baton.v1.RecordClickRequest
  */
 export type RecordClickRequest = Message<"baton.v1.RecordClickRequest"> & {
   /**
+   * ID of the tracking link.
+   *
    * @generated from field: string link_id = 1;
    */
   linkId: string;
@@ -365,11 +424,15 @@ export type RecordClickRequest = Message<"baton.v1.RecordClickRequest"> & {
   ip: string;
 
   /**
+   * The visitor's User-Agent header.
+   *
    * @generated from field: string user_agent = 5;
    */
   userAgent: string;
 
   /**
+   * The visitor's Referer header.
+   *
    * @generated from field: string referer = 6;
    */
   referer: string;
@@ -390,10 +453,14 @@ export const RecordClickRequestSchema: GenMessage<RecordClickRequest> = /*@__PUR
   messageDesc(file_baton_v1_click, 7);
 
 /**
+ * RecordClickResponse is what ClickService.RecordClick answers.
+ *
  * @generated from message baton.v1.RecordClickResponse
  */
 export type RecordClickResponse = Message<"baton.v1.RecordClickResponse"> & {
   /**
+   * The click recorded.
+   *
    * @generated from field: baton.v1.Click click = 1;
    */
   click?: Click | undefined;
@@ -414,10 +481,14 @@ export const RecordClickResponseSchema: GenMessage<RecordClickResponse> = /*@__P
   messageDesc(file_baton_v1_click, 8);
 
 /**
+ * GetClickRequest is the request of ClickService.GetClick.
+ *
  * @generated from message baton.v1.GetClickRequest
  */
 export type GetClickRequest = Message<"baton.v1.GetClickRequest"> & {
   /**
+   * ID of the click.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -431,10 +502,14 @@ export const GetClickRequestSchema: GenMessage<GetClickRequest> = /*@__PURE__*/
   messageDesc(file_baton_v1_click, 9);
 
 /**
+ * GetClickResponse is what ClickService.GetClick answers.
+ *
  * @generated from message baton.v1.GetClickResponse
  */
 export type GetClickResponse = Message<"baton.v1.GetClickResponse"> & {
   /**
+   * The click.
+   *
    * @generated from field: baton.v1.Click click = 1;
    */
   click?: Click | undefined;
@@ -448,40 +523,56 @@ export const GetClickResponseSchema: GenMessage<GetClickResponse> = /*@__PURE__*
   messageDesc(file_baton_v1_click, 10);
 
 /**
+ * ListClicksRequest is the request of ClickService.ListClicks.
+ *
  * @generated from message baton.v1.ListClicksRequest
  */
 export type ListClicksRequest = Message<"baton.v1.ListClicksRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only those created within this range; unset: all.
+   *
    * @generated from field: baton.v1.TimeRange time_range = 3;
    */
   timeRange?: TimeRange | undefined;
 
   /**
+   * Only those of this offer; empty: all.
+   *
    * @generated from field: string offer_id = 4;
    */
   offerId: string;
 
   /**
+   * Only those of this publisher; empty: all.
+   *
    * @generated from field: string publisher_id = 5;
    */
   publisherId: string;
 
   /**
+   * Only those of this site; empty: all.
+   *
    * @generated from field: string site_id = 6;
    */
   siteId: string;
 
   /**
+   * Only those of this tracking link; empty: all.
+   *
    * @generated from field: string link_id = 7;
    */
   linkId: string;
@@ -509,15 +600,21 @@ export const ListClicksRequestSchema: GenMessage<ListClicksRequest> = /*@__PURE_
   messageDesc(file_baton_v1_click, 11);
 
 /**
+ * ListClicksResponse is what ClickService.ListClicks answers.
+ *
  * @generated from message baton.v1.ListClicksResponse
  */
 export type ListClicksResponse = Message<"baton.v1.ListClicksResponse"> & {
   /**
+   * This page of clicks.
+   *
    * @generated from field: repeated baton.v1.Click clicks = 1;
    */
   clicks: Click[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -537,6 +634,8 @@ export const ListClicksResponseSchema: GenMessage<ListClicksResponse> = /*@__PUR
  */
 export enum ClickFlag {
   /**
+   * Not set.
+   *
    * @generated from enum value: CLICK_FLAG_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -616,6 +715,8 @@ export const ClickFlagSchema: GenEnum<ClickFlag> = /*@__PURE__*/
  */
 export enum ClickSource {
   /**
+   * Not set.
+   *
    * @generated from enum value: CLICK_SOURCE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -663,6 +764,8 @@ export const ClickService: GenService<{
     output: typeof CreateTrackingLinkResponseSchema;
   },
   /**
+   * ListTrackingLinks lists tracking links, a page at a time.
+   *
    * @generated from rpc baton.v1.ClickService.ListTrackingLinks
    */
   listTrackingLinks: {
@@ -693,6 +796,8 @@ export const ClickService: GenService<{
     output: typeof GetClickResponseSchema;
   },
   /**
+   * ListClicks lists clicks, a page at a time.
+   *
    * @generated from rpc baton.v1.ClickService.ListClicks
    */
   listClicks: {

@@ -58,11 +58,15 @@ export const MoneySchema: GenMessage<Money> = /*@__PURE__*/
  */
 export type TimeRange = Message<"baton.v1.TimeRange"> & {
   /**
+   * Start, included; unset: no lower bound.
+   *
    * @generated from field: google.protobuf.Timestamp start = 1;
    */
   start?: Timestamp | undefined;
 
   /**
+   * End, excluded; unset: no upper bound.
+   *
    * @generated from field: google.protobuf.Timestamp end = 2;
    */
   end?: Timestamp | undefined;
@@ -82,11 +86,15 @@ export const TimeRangeSchema: GenMessage<TimeRange> = /*@__PURE__*/
  */
 export type Header = Message<"baton.v1.Header"> & {
   /**
+   * The header's name, e.g. X-Api-Key.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * The header's value.
+   *
    * @generated from field: string value = 2;
    */
   value: string;
@@ -108,6 +116,8 @@ export const HeaderSchema: GenMessage<Header> = /*@__PURE__*/
  */
 export enum Role {
   /**
+   * Not set.
+   *
    * @generated from enum value: ROLE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,

@@ -24,11 +24,15 @@ export const file_baton_v1_config: GenFile = /*@__PURE__*/
  */
 export type Advertiser = Message<"baton.v1.Advertiser"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -71,11 +75,15 @@ export type Advertiser = Message<"baton.v1.Advertiser"> & {
   secretHint: string;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 8;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When it was last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 9;
    */
   updateTime?: Timestamp | undefined;
@@ -106,16 +114,22 @@ export const AdvertiserSchema: GenMessage<Advertiser> = /*@__PURE__*/
  */
 export type Publisher = Message<"baton.v1.Publisher"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * Media or upstream network.
+   *
    * @generated from field: baton.v1.PublisherKind kind = 3;
    */
   kind: PublisherKind;
@@ -137,11 +151,15 @@ export type Publisher = Message<"baton.v1.Publisher"> & {
   subIdParams: string[];
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When it was last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 7;
    */
   updateTime?: Timestamp | undefined;
@@ -161,21 +179,29 @@ export const PublisherSchema: GenMessage<Publisher> = /*@__PURE__*/
  */
 export type Site = Message<"baton.v1.Site"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 2;
    */
   publisherId: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
 
   /**
+   * The site's URL, as the publisher gave it.
+   *
    * @generated from field: string url = 4;
    */
   url: string;
@@ -188,6 +214,8 @@ export type Site = Message<"baton.v1.Site"> & {
   siteId: bigint;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
@@ -209,10 +237,14 @@ export const SiteSchema: GenMessage<Site> = /*@__PURE__*/
  */
 export type Payout = Message<"baton.v1.Payout"> & {
   /**
+   * How the commission is computed: one of these.
+   *
    * @generated from oneof baton.v1.Payout.kind
    */
   kind: {
     /**
+     * A fixed amount per approved conversion.
+     *
      * @generated from field: baton.v1.Money fixed = 1;
      */
     value: Money;
@@ -242,11 +274,15 @@ export const PayoutSchema: GenMessage<Payout> = /*@__PURE__*/
  */
 export type PayoutOverride = Message<"baton.v1.PayoutOverride"> & {
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 1;
    */
   publisherId: string;
 
   /**
+   * The payout for this publisher instead of the offer's.
+   *
    * @generated from field: baton.v1.Payout payout = 2;
    */
   payout?: Payout | undefined;
@@ -305,21 +341,29 @@ export const DownstreamLinkSchema: GenMessage<DownstreamLink> = /*@__PURE__*/
  */
 export type Offer = Message<"baton.v1.Offer"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * ID of the advertiser (shop).
+   *
    * @generated from field: string advertiser_id = 2;
    */
   advertiserId: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
 
   /**
+   * Whether the offer takes clicks.
+   *
    * @generated from field: baton.v1.OfferStatus status = 4;
    */
   status: OfferStatus;
@@ -355,6 +399,8 @@ export type Offer = Message<"baton.v1.Offer"> & {
   subIdParams: string[];
 
   /**
+   * How clicks are passed on (see DownstreamLink).
+   *
    * @generated from field: baton.v1.DownstreamLink downstream = 9;
    */
   downstream?: DownstreamLink | undefined;
@@ -368,6 +414,8 @@ export type Offer = Message<"baton.v1.Offer"> & {
   attributionWindow?: Duration | undefined;
 
   /**
+   * Which click earns a conversion when several could.
+   *
    * @generated from field: baton.v1.AttributionModel attribution_model = 11;
    */
   attributionModel: AttributionModel;
@@ -404,11 +452,15 @@ export type Offer = Message<"baton.v1.Offer"> & {
   autoApproveAfterDays: number;
 
   /**
+   * What a publisher earns per approved conversion.
+   *
    * @generated from field: baton.v1.Payout payout = 16;
    */
   payout?: Payout | undefined;
 
   /**
+   * Payouts for particular publishers, instead of payout.
+   *
    * @generated from field: repeated baton.v1.PayoutOverride payout_overrides = 17;
    */
   payoutOverrides: PayoutOverride[];
@@ -422,11 +474,15 @@ export type Offer = Message<"baton.v1.Offer"> & {
   duplicateClickInterval?: Duration | undefined;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 19;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When it was last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 20;
    */
   updateTime?: Timestamp | undefined;
@@ -447,11 +503,15 @@ export const OfferSchema: GenMessage<Offer> = /*@__PURE__*/
  */
 export type Network = Message<"baton.v1.Network"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -486,11 +546,15 @@ export type Network = Message<"baton.v1.Network"> & {
   secretHint: string;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 7;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When it was last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 8;
    */
   updateTime?: Timestamp | undefined;
@@ -603,16 +667,22 @@ export const KickbackParamsSchema: GenMessage<KickbackParams> = /*@__PURE__*/
  */
 export type ApiKey = Message<"baton.v1.ApiKey"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * What the key may do.
+   *
    * @generated from field: baton.v1.Role role = 3;
    */
   role: Role;
@@ -632,16 +702,22 @@ export type ApiKey = Message<"baton.v1.ApiKey"> & {
   prefix: string;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the key was revoked; unset while it is valid.
+   *
    * @generated from field: google.protobuf.Timestamp revoke_time = 7;
    */
   revokeTime?: Timestamp | undefined;
 
   /**
+   * When the key was last accepted.
+   *
    * @generated from field: google.protobuf.Timestamp last_used_time = 8;
    */
   lastUsedTime?: Timestamp | undefined;
@@ -655,6 +731,8 @@ export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
   messageDesc(file_baton_v1_config, 9);
 
 /**
+ * WhoAmIRequest is the request of ConfigService.WhoAmI.
+ *
  * @generated from message baton.v1.WhoAmIRequest
  */
 export type WhoAmIRequest = Message<"baton.v1.WhoAmIRequest"> & {
@@ -668,10 +746,14 @@ export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
   messageDesc(file_baton_v1_config, 10);
 
 /**
+ * WhoAmIResponse is what ConfigService.WhoAmI answers.
+ *
  * @generated from message baton.v1.WhoAmIResponse
  */
 export type WhoAmIResponse = Message<"baton.v1.WhoAmIResponse"> & {
   /**
+   * The caller's key: its role and partner.
+   *
    * @generated from field: baton.v1.ApiKey key = 1;
    */
   key?: ApiKey | undefined;
@@ -685,25 +767,37 @@ export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
   messageDesc(file_baton_v1_config, 11);
 
 /**
+ * CreateAdvertiserRequest is the request of ConfigService.CreateAdvertiser.
+ *
  * @generated from message baton.v1.CreateAdvertiserRequest
  */
 export type CreateAdvertiserRequest = Message<"baton.v1.CreateAdvertiserRequest"> & {
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * Require the FC2 sh hash (or a signature) on every image tag and POST.
+   *
    * @generated from field: bool require_signature = 2;
    */
   requireSignature: boolean;
 
   /**
+   * Hosts or networks (IP, CIDR or host name) from which server POSTs are
+   * accepted without passwd or sh.
+   *
    * @generated from field: repeated string registered_hosts = 3;
    */
   registeredHosts: string[];
 
   /**
+   * Store buyer email addresses in plain text. Off by default: Baton keeps
+   * only a keyed hash, enough to match but not to read.
+   *
    * @generated from field: bool store_email_plaintext = 4;
    */
   storeEmailPlaintext: boolean;
@@ -729,6 +823,8 @@ export type CreateAdvertiserRequest = Message<"baton.v1.CreateAdvertiserRequest"
   trackingDomain: string;
 
   /**
+   * The signing secret (FC2 shop password); generated when not given.
+   *
    * @generated from field: optional string secret = 6;
    */
   secret?: string | undefined;
@@ -742,10 +838,14 @@ export const CreateAdvertiserRequestSchema: GenMessage<CreateAdvertiserRequest> 
   messageDesc(file_baton_v1_config, 12);
 
 /**
+ * CreateAdvertiserResponse is what ConfigService.CreateAdvertiser answers.
+ *
  * @generated from message baton.v1.CreateAdvertiserResponse
  */
 export type CreateAdvertiserResponse = Message<"baton.v1.CreateAdvertiserResponse"> & {
   /**
+   * The advertiser created.
+   *
    * @generated from field: baton.v1.Advertiser advertiser = 1;
    */
   advertiser?: Advertiser | undefined;
@@ -767,10 +867,14 @@ export const CreateAdvertiserResponseSchema: GenMessage<CreateAdvertiserResponse
   messageDesc(file_baton_v1_config, 13);
 
 /**
+ * GetAdvertiserRequest is the request of ConfigService.GetAdvertiser.
+ *
  * @generated from message baton.v1.GetAdvertiserRequest
  */
 export type GetAdvertiserRequest = Message<"baton.v1.GetAdvertiserRequest"> & {
   /**
+   * ID of the advertiser.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -784,10 +888,14 @@ export const GetAdvertiserRequestSchema: GenMessage<GetAdvertiserRequest> = /*@_
   messageDesc(file_baton_v1_config, 14);
 
 /**
+ * GetAdvertiserResponse is what ConfigService.GetAdvertiser answers.
+ *
  * @generated from message baton.v1.GetAdvertiserResponse
  */
 export type GetAdvertiserResponse = Message<"baton.v1.GetAdvertiserResponse"> & {
   /**
+   * The advertiser.
+   *
    * @generated from field: baton.v1.Advertiser advertiser = 1;
    */
   advertiser?: Advertiser | undefined;
@@ -801,15 +909,21 @@ export const GetAdvertiserResponseSchema: GenMessage<GetAdvertiserResponse> = /*
   messageDesc(file_baton_v1_config, 15);
 
 /**
+ * ListAdvertisersRequest is the request of ConfigService.ListAdvertisers.
+ *
  * @generated from message baton.v1.ListAdvertisersRequest
  */
 export type ListAdvertisersRequest = Message<"baton.v1.ListAdvertisersRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
@@ -823,15 +937,21 @@ export const ListAdvertisersRequestSchema: GenMessage<ListAdvertisersRequest> = 
   messageDesc(file_baton_v1_config, 16);
 
 /**
+ * ListAdvertisersResponse is what ConfigService.ListAdvertisers answers.
+ *
  * @generated from message baton.v1.ListAdvertisersResponse
  */
 export type ListAdvertisersResponse = Message<"baton.v1.ListAdvertisersResponse"> & {
   /**
+   * This page of advertisers.
+   *
    * @generated from field: repeated baton.v1.Advertiser advertisers = 1;
    */
   advertisers: Advertiser[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -845,6 +965,8 @@ export const ListAdvertisersResponseSchema: GenMessage<ListAdvertisersResponse> 
   messageDesc(file_baton_v1_config, 17);
 
 /**
+ * UpdateAdvertiserRequest is the request of ConfigService.UpdateAdvertiser.
+ *
  * @generated from message baton.v1.UpdateAdvertiserRequest
  */
 export type UpdateAdvertiserRequest = Message<"baton.v1.UpdateAdvertiserRequest"> & {
@@ -856,6 +978,9 @@ export type UpdateAdvertiserRequest = Message<"baton.v1.UpdateAdvertiserRequest"
   advertiser?: Advertiser | undefined;
 
   /**
+   * The fields to change (paths of the message above); the others keep their
+   * values.
+   *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
   updateMask?: FieldMask | undefined;
@@ -869,10 +994,14 @@ export const UpdateAdvertiserRequestSchema: GenMessage<UpdateAdvertiserRequest> 
   messageDesc(file_baton_v1_config, 18);
 
 /**
+ * UpdateAdvertiserResponse is what ConfigService.UpdateAdvertiser answers.
+ *
  * @generated from message baton.v1.UpdateAdvertiserResponse
  */
 export type UpdateAdvertiserResponse = Message<"baton.v1.UpdateAdvertiserResponse"> & {
   /**
+   * The advertiser as it is now.
+   *
    * @generated from field: baton.v1.Advertiser advertiser = 1;
    */
   advertiser?: Advertiser | undefined;
@@ -886,10 +1015,15 @@ export const UpdateAdvertiserResponseSchema: GenMessage<UpdateAdvertiserResponse
   messageDesc(file_baton_v1_config, 19);
 
 /**
+ * RotateAdvertiserSecretRequest is the request of
+ * ConfigService.RotateAdvertiserSecret.
+ *
  * @generated from message baton.v1.RotateAdvertiserSecretRequest
  */
 export type RotateAdvertiserSecretRequest = Message<"baton.v1.RotateAdvertiserSecretRequest"> & {
   /**
+   * ID of the advertiser.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -910,10 +1044,15 @@ export const RotateAdvertiserSecretRequestSchema: GenMessage<RotateAdvertiserSec
   messageDesc(file_baton_v1_config, 20);
 
 /**
+ * RotateAdvertiserSecretResponse is what ConfigService.RotateAdvertiserSecret
+ * answers.
+ *
  * @generated from message baton.v1.RotateAdvertiserSecretResponse
  */
 export type RotateAdvertiserSecretResponse = Message<"baton.v1.RotateAdvertiserSecretResponse"> & {
   /**
+   * The advertiser as it is now.
+   *
    * @generated from field: baton.v1.Advertiser advertiser = 1;
    */
   advertiser?: Advertiser | undefined;
@@ -926,6 +1065,8 @@ export type RotateAdvertiserSecretResponse = Message<"baton.v1.RotateAdvertiserS
   secret: string;
 
   /**
+   * Until when the previous secret is still accepted.
+   *
    * @generated from field: google.protobuf.Timestamp previous_secret_expire_time = 3;
    */
   previousSecretExpireTime?: Timestamp | undefined;
@@ -939,20 +1080,30 @@ export const RotateAdvertiserSecretResponseSchema: GenMessage<RotateAdvertiserSe
   messageDesc(file_baton_v1_config, 21);
 
 /**
+ * CreatePublisherRequest is the request of ConfigService.CreatePublisher.
+ *
  * @generated from message baton.v1.CreatePublisherRequest
  */
 export type CreatePublisherRequest = Message<"baton.v1.CreatePublisherRequest"> & {
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * Media or upstream network.
+   *
    * @generated from field: baton.v1.PublisherKind kind = 2;
    */
   kind: PublisherKind;
 
   /**
+   * Query parameter names under which this publisher sends its own IDs on a
+   * click (kept as sub1..sub5, CATS PARA1..PARA5). Empty: the offer's names,
+   * by default param1..param5.
+   *
    * @generated from field: repeated string sub_id_params = 3;
    */
   subIdParams: string[];
@@ -975,10 +1126,14 @@ export const CreatePublisherRequestSchema: GenMessage<CreatePublisherRequest> = 
   messageDesc(file_baton_v1_config, 22);
 
 /**
+ * CreatePublisherResponse is what ConfigService.CreatePublisher answers.
+ *
  * @generated from message baton.v1.CreatePublisherResponse
  */
 export type CreatePublisherResponse = Message<"baton.v1.CreatePublisherResponse"> & {
   /**
+   * The publisher created.
+   *
    * @generated from field: baton.v1.Publisher publisher = 1;
    */
   publisher?: Publisher | undefined;
@@ -992,10 +1147,14 @@ export const CreatePublisherResponseSchema: GenMessage<CreatePublisherResponse> 
   messageDesc(file_baton_v1_config, 23);
 
 /**
+ * GetPublisherRequest is the request of ConfigService.GetPublisher.
+ *
  * @generated from message baton.v1.GetPublisherRequest
  */
 export type GetPublisherRequest = Message<"baton.v1.GetPublisherRequest"> & {
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -1009,10 +1168,14 @@ export const GetPublisherRequestSchema: GenMessage<GetPublisherRequest> = /*@__P
   messageDesc(file_baton_v1_config, 24);
 
 /**
+ * GetPublisherResponse is what ConfigService.GetPublisher answers.
+ *
  * @generated from message baton.v1.GetPublisherResponse
  */
 export type GetPublisherResponse = Message<"baton.v1.GetPublisherResponse"> & {
   /**
+   * The publisher.
+   *
    * @generated from field: baton.v1.Publisher publisher = 1;
    */
   publisher?: Publisher | undefined;
@@ -1026,15 +1189,21 @@ export const GetPublisherResponseSchema: GenMessage<GetPublisherResponse> = /*@_
   messageDesc(file_baton_v1_config, 25);
 
 /**
+ * ListPublishersRequest is the request of ConfigService.ListPublishers.
+ *
  * @generated from message baton.v1.ListPublishersRequest
  */
 export type ListPublishersRequest = Message<"baton.v1.ListPublishersRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
@@ -1055,15 +1224,21 @@ export const ListPublishersRequestSchema: GenMessage<ListPublishersRequest> = /*
   messageDesc(file_baton_v1_config, 26);
 
 /**
+ * ListPublishersResponse is what ConfigService.ListPublishers answers.
+ *
  * @generated from message baton.v1.ListPublishersResponse
  */
 export type ListPublishersResponse = Message<"baton.v1.ListPublishersResponse"> & {
   /**
+   * This page of publishers.
+   *
    * @generated from field: repeated baton.v1.Publisher publishers = 1;
    */
   publishers: Publisher[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -1077,15 +1252,22 @@ export const ListPublishersResponseSchema: GenMessage<ListPublishersResponse> = 
   messageDesc(file_baton_v1_config, 27);
 
 /**
+ * UpdatePublisherRequest is the request of ConfigService.UpdatePublisher.
+ *
  * @generated from message baton.v1.UpdatePublisherRequest
  */
 export type UpdatePublisherRequest = Message<"baton.v1.UpdatePublisherRequest"> & {
   /**
+   * The publisher with its ID and the fields to change.
+   *
    * @generated from field: baton.v1.Publisher publisher = 1;
    */
   publisher?: Publisher | undefined;
 
   /**
+   * The fields to change (paths of the message above); the others keep their
+   * values.
+   *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
   updateMask?: FieldMask | undefined;
@@ -1099,10 +1281,14 @@ export const UpdatePublisherRequestSchema: GenMessage<UpdatePublisherRequest> = 
   messageDesc(file_baton_v1_config, 28);
 
 /**
+ * UpdatePublisherResponse is what ConfigService.UpdatePublisher answers.
+ *
  * @generated from message baton.v1.UpdatePublisherResponse
  */
 export type UpdatePublisherResponse = Message<"baton.v1.UpdatePublisherResponse"> & {
   /**
+   * The publisher as it is now.
+   *
    * @generated from field: baton.v1.Publisher publisher = 1;
    */
   publisher?: Publisher | undefined;
@@ -1116,20 +1302,28 @@ export const UpdatePublisherResponseSchema: GenMessage<UpdatePublisherResponse> 
   messageDesc(file_baton_v1_config, 29);
 
 /**
+ * CreateSiteRequest is the request of ConfigService.CreateSite.
+ *
  * @generated from message baton.v1.CreateSiteRequest
  */
 export type CreateSiteRequest = Message<"baton.v1.CreateSiteRequest"> & {
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 1;
    */
   publisherId: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * The site's URL.
+   *
    * @generated from field: string url = 3;
    */
   url: string;
@@ -1152,10 +1346,14 @@ export const CreateSiteRequestSchema: GenMessage<CreateSiteRequest> = /*@__PURE_
   messageDesc(file_baton_v1_config, 30);
 
 /**
+ * CreateSiteResponse is what ConfigService.CreateSite answers.
+ *
  * @generated from message baton.v1.CreateSiteResponse
  */
 export type CreateSiteResponse = Message<"baton.v1.CreateSiteResponse"> & {
   /**
+   * The site created.
+   *
    * @generated from field: baton.v1.Site site = 1;
    */
   site?: Site | undefined;
@@ -1169,20 +1367,28 @@ export const CreateSiteResponseSchema: GenMessage<CreateSiteResponse> = /*@__PUR
   messageDesc(file_baton_v1_config, 31);
 
 /**
+ * ListSitesRequest is the request of ConfigService.ListSites.
+ *
  * @generated from message baton.v1.ListSitesRequest
  */
 export type ListSitesRequest = Message<"baton.v1.ListSitesRequest"> & {
   /**
+   * Only those of this publisher; empty: all.
+   *
    * @generated from field: string publisher_id = 1;
    */
   publisherId: string;
 
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 2;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
@@ -1196,15 +1402,21 @@ export const ListSitesRequestSchema: GenMessage<ListSitesRequest> = /*@__PURE__*
   messageDesc(file_baton_v1_config, 32);
 
 /**
+ * ListSitesResponse is what ConfigService.ListSites answers.
+ *
  * @generated from message baton.v1.ListSitesResponse
  */
 export type ListSitesResponse = Message<"baton.v1.ListSitesResponse"> & {
   /**
+   * This page of sites.
+   *
    * @generated from field: repeated baton.v1.Site sites = 1;
    */
   sites: Site[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -1225,51 +1437,75 @@ export const ListSitesResponseSchema: GenMessage<ListSitesResponse> = /*@__PURE_
  */
 export type CreateOfferRequest = Message<"baton.v1.CreateOfferRequest"> & {
   /**
+   * ID of the advertiser (shop).
+   *
    * @generated from field: string advertiser_id = 1;
    */
   advertiserId: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * Where clicks land (the advertiser's page, or the next network's link).
+   *
    * @generated from field: string landing_url = 3;
    */
   landingUrl: string;
 
   /**
+   * Where clicks go while the offer is paused. Empty: a 410 page.
+   *
    * @generated from field: string fallback_url = 4;
    */
   fallbackUrl: string;
 
   /**
+   * Hosts a deep link (FC2 jump) may point at, in addition to the landing
+   * URL's host. "*.example.com" allows subdomains.
+   *
    * @generated from field: repeated string deep_link_hosts = 5;
    */
   deepLinkHosts: string[];
 
   /**
+   * Query parameter names that carry upstream IDs / sub-IDs on a click, in
+   * order sub1..sub5 (CATS PARA1..PARA5). Default param1..param5.
+   *
    * @generated from field: repeated string sub_id_params = 6;
    */
   subIdParams: string[];
 
   /**
+   * How clicks are passed on (see DownstreamLink).
+   *
    * @generated from field: baton.v1.DownstreamLink downstream = 7;
    */
   downstream?: DownstreamLink | undefined;
 
   /**
+   * How long after a click a conversion may be attributed to it, and how long
+   * the click cookie lives. Default 30 days.
+   *
    * @generated from field: google.protobuf.Duration attribution_window = 8;
    */
   attributionWindow?: Duration | undefined;
 
   /**
+   * Which click earns a conversion when several could.
+   *
    * @generated from field: baton.v1.AttributionModel attribution_model = 9;
    */
   attributionModel: AttributionModel;
 
   /**
+   * Window for matching a conversion by IP address and user agent when it
+   * carries no click ID or cookie. Zero disables IP matching. Default 1 hour.
+   *
    * @generated from field: google.protobuf.Duration ip_match_window = 10;
    */
   ipMatchWindow?: Duration | undefined;
@@ -1282,26 +1518,37 @@ export type CreateOfferRequest = Message<"baton.v1.CreateOfferRequest"> & {
   dedupeOrderId?: boolean | undefined;
 
   /**
+   * Oldest request timestamp accepted on a conversion (FC2: one hour).
+   *
    * @generated from field: google.protobuf.Duration timestamp_tolerance = 12;
    */
   timestampTolerance?: Duration | undefined;
 
   /**
+   * Approve pending conversions automatically after this many days. 0: never.
+   *
    * @generated from field: uint32 auto_approve_after_days = 13;
    */
   autoApproveAfterDays: number;
 
   /**
+   * What a publisher earns per approved conversion.
+   *
    * @generated from field: baton.v1.Payout payout = 14;
    */
   payout?: Payout | undefined;
 
   /**
+   * Payouts for particular publishers, instead of payout.
+   *
    * @generated from field: repeated baton.v1.PayoutOverride payout_overrides = 15;
    */
   payoutOverrides: PayoutOverride[];
 
   /**
+   * Clicks from the same IP and user agent within this interval are
+   * recorded but not counted as unique. Default 30 seconds.
+   *
    * @generated from field: google.protobuf.Duration duplicate_click_interval = 16;
    */
   duplicateClickInterval?: Duration | undefined;
@@ -1315,10 +1562,14 @@ export const CreateOfferRequestSchema: GenMessage<CreateOfferRequest> = /*@__PUR
   messageDesc(file_baton_v1_config, 34);
 
 /**
+ * CreateOfferResponse is what ConfigService.CreateOffer answers.
+ *
  * @generated from message baton.v1.CreateOfferResponse
  */
 export type CreateOfferResponse = Message<"baton.v1.CreateOfferResponse"> & {
   /**
+   * The offer created.
+   *
    * @generated from field: baton.v1.Offer offer = 1;
    */
   offer?: Offer | undefined;
@@ -1332,10 +1583,14 @@ export const CreateOfferResponseSchema: GenMessage<CreateOfferResponse> = /*@__P
   messageDesc(file_baton_v1_config, 35);
 
 /**
+ * GetOfferRequest is the request of ConfigService.GetOffer.
+ *
  * @generated from message baton.v1.GetOfferRequest
  */
 export type GetOfferRequest = Message<"baton.v1.GetOfferRequest"> & {
   /**
+   * ID of the offer.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -1349,10 +1604,14 @@ export const GetOfferRequestSchema: GenMessage<GetOfferRequest> = /*@__PURE__*/
   messageDesc(file_baton_v1_config, 36);
 
 /**
+ * GetOfferResponse is what ConfigService.GetOffer answers.
+ *
  * @generated from message baton.v1.GetOfferResponse
  */
 export type GetOfferResponse = Message<"baton.v1.GetOfferResponse"> & {
   /**
+   * The offer.
+   *
    * @generated from field: baton.v1.Offer offer = 1;
    */
   offer?: Offer | undefined;
@@ -1366,25 +1625,35 @@ export const GetOfferResponseSchema: GenMessage<GetOfferResponse> = /*@__PURE__*
   messageDesc(file_baton_v1_config, 37);
 
 /**
+ * ListOffersRequest is the request of ConfigService.ListOffers.
+ *
  * @generated from message baton.v1.ListOffersRequest
  */
 export type ListOffersRequest = Message<"baton.v1.ListOffersRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only those of this advertiser (shop); empty: all.
+   *
    * @generated from field: string advertiser_id = 3;
    */
   advertiserId: string;
 
   /**
+   * Only offers in this status; unspecified: all.
+   *
    * @generated from field: baton.v1.OfferStatus status = 4;
    */
   status: OfferStatus;
@@ -1398,15 +1667,21 @@ export const ListOffersRequestSchema: GenMessage<ListOffersRequest> = /*@__PURE_
   messageDesc(file_baton_v1_config, 38);
 
 /**
+ * ListOffersResponse is what ConfigService.ListOffers answers.
+ *
  * @generated from message baton.v1.ListOffersResponse
  */
 export type ListOffersResponse = Message<"baton.v1.ListOffersResponse"> & {
   /**
+   * This page of offers.
+   *
    * @generated from field: repeated baton.v1.Offer offers = 1;
    */
   offers: Offer[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -1420,15 +1695,22 @@ export const ListOffersResponseSchema: GenMessage<ListOffersResponse> = /*@__PUR
   messageDesc(file_baton_v1_config, 39);
 
 /**
+ * UpdateOfferRequest is the request of ConfigService.UpdateOffer.
+ *
  * @generated from message baton.v1.UpdateOfferRequest
  */
 export type UpdateOfferRequest = Message<"baton.v1.UpdateOfferRequest"> & {
   /**
+   * The offer with its ID and the fields to change.
+   *
    * @generated from field: baton.v1.Offer offer = 1;
    */
   offer?: Offer | undefined;
 
   /**
+   * The fields to change (paths of the message above); the others keep their
+   * values.
+   *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
   updateMask?: FieldMask | undefined;
@@ -1442,10 +1724,14 @@ export const UpdateOfferRequestSchema: GenMessage<UpdateOfferRequest> = /*@__PUR
   messageDesc(file_baton_v1_config, 40);
 
 /**
+ * UpdateOfferResponse is what ConfigService.UpdateOffer answers.
+ *
  * @generated from message baton.v1.UpdateOfferResponse
  */
 export type UpdateOfferResponse = Message<"baton.v1.UpdateOfferResponse"> & {
   /**
+   * The offer as it is now.
+   *
    * @generated from field: baton.v1.Offer offer = 1;
    */
   offer?: Offer | undefined;
@@ -1459,25 +1745,36 @@ export const UpdateOfferResponseSchema: GenMessage<UpdateOfferResponse> = /*@__P
   messageDesc(file_baton_v1_config, 41);
 
 /**
+ * CreateNetworkRequest is the request of ConfigService.CreateNetwork.
+ *
  * @generated from message baton.v1.CreateNetworkRequest
  */
 export type CreateNetworkRequest = Message<"baton.v1.CreateNetworkRequest"> & {
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * Parameter names used by this network's kickbacks to /postback.
+   *
    * @generated from field: baton.v1.KickbackParams kickback_params = 2;
    */
   kickbackParams?: KickbackParams | undefined;
 
   /**
+   * Source addresses (IP or CIDR) accepted without a token or signature.
+   *
    * @generated from field: repeated string allowed_ips = 3;
    */
   allowedIps: string[];
 
   /**
+   * Continue the caller's W3C trace on kickbacks from this network. When
+   * false, a new trace linked to the caller's is started.
+   *
    * @generated from field: bool trust_trace_context = 4;
    */
   trustTraceContext: boolean;
@@ -1491,10 +1788,14 @@ export const CreateNetworkRequestSchema: GenMessage<CreateNetworkRequest> = /*@_
   messageDesc(file_baton_v1_config, 42);
 
 /**
+ * CreateNetworkResponse is what ConfigService.CreateNetwork answers.
+ *
  * @generated from message baton.v1.CreateNetworkResponse
  */
 export type CreateNetworkResponse = Message<"baton.v1.CreateNetworkResponse"> & {
   /**
+   * The network created.
+   *
    * @generated from field: baton.v1.Network network = 1;
    */
   network?: Network | undefined;
@@ -1515,10 +1816,14 @@ export const CreateNetworkResponseSchema: GenMessage<CreateNetworkResponse> = /*
   messageDesc(file_baton_v1_config, 43);
 
 /**
+ * GetNetworkRequest is the request of ConfigService.GetNetwork.
+ *
  * @generated from message baton.v1.GetNetworkRequest
  */
 export type GetNetworkRequest = Message<"baton.v1.GetNetworkRequest"> & {
   /**
+   * ID of the network.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -1532,10 +1837,14 @@ export const GetNetworkRequestSchema: GenMessage<GetNetworkRequest> = /*@__PURE_
   messageDesc(file_baton_v1_config, 44);
 
 /**
+ * GetNetworkResponse is what ConfigService.GetNetwork answers.
+ *
  * @generated from message baton.v1.GetNetworkResponse
  */
 export type GetNetworkResponse = Message<"baton.v1.GetNetworkResponse"> & {
   /**
+   * The network.
+   *
    * @generated from field: baton.v1.Network network = 1;
    */
   network?: Network | undefined;
@@ -1549,15 +1858,21 @@ export const GetNetworkResponseSchema: GenMessage<GetNetworkResponse> = /*@__PUR
   messageDesc(file_baton_v1_config, 45);
 
 /**
+ * ListNetworksRequest is the request of ConfigService.ListNetworks.
+ *
  * @generated from message baton.v1.ListNetworksRequest
  */
 export type ListNetworksRequest = Message<"baton.v1.ListNetworksRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
@@ -1571,15 +1886,21 @@ export const ListNetworksRequestSchema: GenMessage<ListNetworksRequest> = /*@__P
   messageDesc(file_baton_v1_config, 46);
 
 /**
+ * ListNetworksResponse is what ConfigService.ListNetworks answers.
+ *
  * @generated from message baton.v1.ListNetworksResponse
  */
 export type ListNetworksResponse = Message<"baton.v1.ListNetworksResponse"> & {
   /**
+   * This page of networks.
+   *
    * @generated from field: repeated baton.v1.Network networks = 1;
    */
   networks: Network[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -1593,15 +1914,22 @@ export const ListNetworksResponseSchema: GenMessage<ListNetworksResponse> = /*@_
   messageDesc(file_baton_v1_config, 47);
 
 /**
+ * UpdateNetworkRequest is the request of ConfigService.UpdateNetwork.
+ *
  * @generated from message baton.v1.UpdateNetworkRequest
  */
 export type UpdateNetworkRequest = Message<"baton.v1.UpdateNetworkRequest"> & {
   /**
+   * The network with its ID and the fields to change.
+   *
    * @generated from field: baton.v1.Network network = 1;
    */
   network?: Network | undefined;
 
   /**
+   * The fields to change (paths of the message above); the others keep their
+   * values.
+   *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
   updateMask?: FieldMask | undefined;
@@ -1615,10 +1943,14 @@ export const UpdateNetworkRequestSchema: GenMessage<UpdateNetworkRequest> = /*@_
   messageDesc(file_baton_v1_config, 48);
 
 /**
+ * UpdateNetworkResponse is what ConfigService.UpdateNetwork answers.
+ *
  * @generated from message baton.v1.UpdateNetworkResponse
  */
 export type UpdateNetworkResponse = Message<"baton.v1.UpdateNetworkResponse"> & {
   /**
+   * The network as it is now.
+   *
    * @generated from field: baton.v1.Network network = 1;
    */
   network?: Network | undefined;
@@ -1632,15 +1964,23 @@ export const UpdateNetworkResponseSchema: GenMessage<UpdateNetworkResponse> = /*
   messageDesc(file_baton_v1_config, 49);
 
 /**
+ * RotateNetworkSecretRequest is the request of
+ * ConfigService.RotateNetworkSecret.
+ *
  * @generated from message baton.v1.RotateNetworkSecretRequest
  */
 export type RotateNetworkSecretRequest = Message<"baton.v1.RotateNetworkSecretRequest"> & {
   /**
+   * ID of the network.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * How long the previous secret stays valid. Default 24 hours, at most 30
+   * days.
+   *
    * @generated from field: google.protobuf.Duration overlap = 2;
    */
   overlap?: Duration | undefined;
@@ -1654,20 +1994,29 @@ export const RotateNetworkSecretRequestSchema: GenMessage<RotateNetworkSecretReq
   messageDesc(file_baton_v1_config, 50);
 
 /**
+ * RotateNetworkSecretResponse is what ConfigService.RotateNetworkSecret
+ * answers.
+ *
  * @generated from message baton.v1.RotateNetworkSecretResponse
  */
 export type RotateNetworkSecretResponse = Message<"baton.v1.RotateNetworkSecretResponse"> & {
   /**
+   * The network as it is now.
+   *
    * @generated from field: baton.v1.Network network = 1;
    */
   network?: Network | undefined;
 
   /**
+   * The new kickback token/secret, shown this once: Baton keeps it sealed.
+   *
    * @generated from field: string secret = 2;
    */
   secret: string;
 
   /**
+   * Until when the previous secret is still accepted.
+   *
    * @generated from field: google.protobuf.Timestamp previous_secret_expire_time = 3;
    */
   previousSecretExpireTime?: Timestamp | undefined;
@@ -1681,20 +2030,28 @@ export const RotateNetworkSecretResponseSchema: GenMessage<RotateNetworkSecretRe
   messageDesc(file_baton_v1_config, 51);
 
 /**
+ * CreateApiKeyRequest is the request of ConfigService.CreateApiKey.
+ *
  * @generated from message baton.v1.CreateApiKeyRequest
  */
 export type CreateApiKeyRequest = Message<"baton.v1.CreateApiKeyRequest"> & {
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * What the key may do.
+   *
    * @generated from field: baton.v1.Role role = 2;
    */
   role: Role;
 
   /**
+   * Advertiser, publisher or network ID; empty for admin keys.
+   *
    * @generated from field: string partner_id = 3;
    */
   partnerId: string;
@@ -1708,10 +2065,14 @@ export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__P
   messageDesc(file_baton_v1_config, 52);
 
 /**
+ * CreateApiKeyResponse is what ConfigService.CreateApiKey answers.
+ *
  * @generated from message baton.v1.CreateApiKeyResponse
  */
 export type CreateApiKeyResponse = Message<"baton.v1.CreateApiKeyResponse"> & {
   /**
+   * The API key created.
+   *
    * @generated from field: baton.v1.ApiKey api_key = 1;
    */
   apiKey?: ApiKey | undefined;
@@ -1732,25 +2093,35 @@ export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@_
   messageDesc(file_baton_v1_config, 53);
 
 /**
+ * ListApiKeysRequest is the request of ConfigService.ListApiKeys.
+ *
  * @generated from message baton.v1.ListApiKeysRequest
  */
 export type ListApiKeysRequest = Message<"baton.v1.ListApiKeysRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only keys of this advertiser, publisher or network; empty: all.
+   *
    * @generated from field: string partner_id = 3;
    */
   partnerId: string;
 
   /**
+   * Also list revoked keys.
+   *
    * @generated from field: bool include_revoked = 4;
    */
   includeRevoked: boolean;
@@ -1764,15 +2135,21 @@ export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PUR
   messageDesc(file_baton_v1_config, 54);
 
 /**
+ * ListApiKeysResponse is what ConfigService.ListApiKeys answers.
+ *
  * @generated from message baton.v1.ListApiKeysResponse
  */
 export type ListApiKeysResponse = Message<"baton.v1.ListApiKeysResponse"> & {
   /**
+   * This page of API keys.
+   *
    * @generated from field: repeated baton.v1.ApiKey api_keys = 1;
    */
   apiKeys: ApiKey[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -1786,10 +2163,14 @@ export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__P
   messageDesc(file_baton_v1_config, 55);
 
 /**
+ * RevokeApiKeyRequest is the request of ConfigService.RevokeApiKey.
+ *
  * @generated from message baton.v1.RevokeApiKeyRequest
  */
 export type RevokeApiKeyRequest = Message<"baton.v1.RevokeApiKeyRequest"> & {
   /**
+   * ID of the API key.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -1803,10 +2184,14 @@ export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__P
   messageDesc(file_baton_v1_config, 56);
 
 /**
+ * RevokeApiKeyResponse is what ConfigService.RevokeApiKey answers.
+ *
  * @generated from message baton.v1.RevokeApiKeyResponse
  */
 export type RevokeApiKeyResponse = Message<"baton.v1.RevokeApiKeyResponse"> & {
   /**
+   * The key, now with its revoke_time.
+   *
    * @generated from field: baton.v1.ApiKey api_key = 1;
    */
   apiKey?: ApiKey | undefined;
@@ -1829,26 +2214,36 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
  */
 export type ImportProgramRequest = Message<"baton.v1.ImportProgramRequest"> & {
   /**
+   * The contents of shops.csv (see the README's program import).
+   *
    * @generated from field: string shops_csv = 1;
    */
   shopsCsv: string;
 
   /**
+   * The contents of publishers.csv.
+   *
    * @generated from field: string publishers_csv = 2;
    */
   publishersCsv: string;
 
   /**
+   * The contents of sites.csv.
+   *
    * @generated from field: string sites_csv = 3;
    */
   sitesCsv: string;
 
   /**
+   * The contents of offers.csv.
+   *
    * @generated from field: string offers_csv = 4;
    */
   offersCsv: string;
 
   /**
+   * The contents of conversions.csv.
+   *
    * @generated from field: string conversions_csv = 5;
    */
   conversionsCsv: string;
@@ -1869,10 +2264,14 @@ export const ImportProgramRequestSchema: GenMessage<ImportProgramRequest> = /*@_
   messageDesc(file_baton_v1_config, 58);
 
 /**
+ * ImportProgramResponse is what ConfigService.ImportProgram answers.
+ *
  * @generated from message baton.v1.ImportProgramResponse
  */
 export type ImportProgramResponse = Message<"baton.v1.ImportProgramResponse"> & {
   /**
+   * True when nothing was written (a dry run).
+   *
    * @generated from field: bool dry_run = 1;
    */
   dryRun: boolean;
@@ -1948,6 +2347,8 @@ export const ImportFileResultSchema: GenMessage<ImportFileResult> = /*@__PURE__*
  */
 export type ImportProblem = Message<"baton.v1.ImportProblem"> & {
   /**
+   * File name, e.g. "shops.csv".
+   *
    * @generated from field: string file = 1;
    */
   file: string;
@@ -1967,6 +2368,8 @@ export type ImportProblem = Message<"baton.v1.ImportProblem"> & {
   column: string;
 
   /**
+   * What is wrong with the row, and how to fix it.
+   *
    * @generated from field: string reason = 4;
    */
   reason: string;
@@ -1988,16 +2391,22 @@ export const ImportProblemSchema: GenMessage<ImportProblem> = /*@__PURE__*/
  */
 export enum PublisherKind {
   /**
+   * Not set.
+   *
    * @generated from enum value: PUBLISHER_KIND_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * A media (affiliate site) that sends its own visitors.
+   *
    * @generated from enum value: PUBLISHER_KIND_MEDIA = 1;
    */
   MEDIA = 1,
 
   /**
+   * An upstream network that sends its publishers' traffic.
+   *
    * @generated from enum value: PUBLISHER_KIND_NETWORK = 2;
    */
   NETWORK = 2,
@@ -2010,15 +2419,21 @@ export const PublisherKindSchema: GenEnum<PublisherKind> = /*@__PURE__*/
   enumDesc(file_baton_v1_config, 0);
 
 /**
+ * OfferStatus tells whether an offer takes clicks.
+ *
  * @generated from enum baton.v1.OfferStatus
  */
 export enum OfferStatus {
   /**
+   * Not set.
+   *
    * @generated from enum value: OFFER_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Clicks are recorded and sent to the landing page.
+   *
    * @generated from enum value: OFFER_STATUS_ACTIVE = 1;
    */
   ACTIVE = 1,
@@ -2038,10 +2453,14 @@ export const OfferStatusSchema: GenEnum<OfferStatus> = /*@__PURE__*/
   enumDesc(file_baton_v1_config, 1);
 
 /**
+ * AttributionModel decides which click earns a conversion when several could.
+ *
  * @generated from enum baton.v1.AttributionModel
  */
 export enum AttributionModel {
   /**
+   * Not set.
+   *
    * @generated from enum value: ATTRIBUTION_MODEL_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -2090,6 +2509,8 @@ export const ConfigService: GenService<{
     output: typeof WhoAmIResponseSchema;
   },
   /**
+   * CreateAdvertiser creates an advertiser.
+   *
    * @generated from rpc baton.v1.ConfigService.CreateAdvertiser
    */
   createAdvertiser: {
@@ -2098,6 +2519,8 @@ export const ConfigService: GenService<{
     output: typeof CreateAdvertiserResponseSchema;
   },
   /**
+   * GetAdvertiser returns one advertiser by ID.
+   *
    * @generated from rpc baton.v1.ConfigService.GetAdvertiser
    */
   getAdvertiser: {
@@ -2106,6 +2529,8 @@ export const ConfigService: GenService<{
     output: typeof GetAdvertiserResponseSchema;
   },
   /**
+   * ListAdvertisers lists advertisers, a page at a time.
+   *
    * @generated from rpc baton.v1.ConfigService.ListAdvertisers
    */
   listAdvertisers: {
@@ -2114,6 +2539,9 @@ export const ConfigService: GenService<{
     output: typeof ListAdvertisersResponseSchema;
   },
   /**
+   * UpdateAdvertiser changes the fields of an advertiser named in
+   * update_mask.
+   *
    * @generated from rpc baton.v1.ConfigService.UpdateAdvertiser
    */
   updateAdvertiser: {
@@ -2134,6 +2562,8 @@ export const ConfigService: GenService<{
     output: typeof RotateAdvertiserSecretResponseSchema;
   },
   /**
+   * CreatePublisher creates a publisher.
+   *
    * @generated from rpc baton.v1.ConfigService.CreatePublisher
    */
   createPublisher: {
@@ -2142,6 +2572,8 @@ export const ConfigService: GenService<{
     output: typeof CreatePublisherResponseSchema;
   },
   /**
+   * GetPublisher returns one publisher by ID.
+   *
    * @generated from rpc baton.v1.ConfigService.GetPublisher
    */
   getPublisher: {
@@ -2150,6 +2582,8 @@ export const ConfigService: GenService<{
     output: typeof GetPublisherResponseSchema;
   },
   /**
+   * ListPublishers lists publishers, a page at a time.
+   *
    * @generated from rpc baton.v1.ConfigService.ListPublishers
    */
   listPublishers: {
@@ -2158,6 +2592,8 @@ export const ConfigService: GenService<{
     output: typeof ListPublishersResponseSchema;
   },
   /**
+   * UpdatePublisher changes the fields of a publisher named in update_mask.
+   *
    * @generated from rpc baton.v1.ConfigService.UpdatePublisher
    */
   updatePublisher: {
@@ -2166,6 +2602,8 @@ export const ConfigService: GenService<{
     output: typeof UpdatePublisherResponseSchema;
   },
   /**
+   * CreateSite creates a site.
+   *
    * @generated from rpc baton.v1.ConfigService.CreateSite
    */
   createSite: {
@@ -2174,6 +2612,8 @@ export const ConfigService: GenService<{
     output: typeof CreateSiteResponseSchema;
   },
   /**
+   * ListSites lists sites, a page at a time.
+   *
    * @generated from rpc baton.v1.ConfigService.ListSites
    */
   listSites: {
@@ -2182,6 +2622,8 @@ export const ConfigService: GenService<{
     output: typeof ListSitesResponseSchema;
   },
   /**
+   * CreateOffer creates an offer.
+   *
    * @generated from rpc baton.v1.ConfigService.CreateOffer
    */
   createOffer: {
@@ -2190,6 +2632,8 @@ export const ConfigService: GenService<{
     output: typeof CreateOfferResponseSchema;
   },
   /**
+   * GetOffer returns one offer by ID.
+   *
    * @generated from rpc baton.v1.ConfigService.GetOffer
    */
   getOffer: {
@@ -2198,6 +2642,8 @@ export const ConfigService: GenService<{
     output: typeof GetOfferResponseSchema;
   },
   /**
+   * ListOffers lists offers, a page at a time.
+   *
    * @generated from rpc baton.v1.ConfigService.ListOffers
    */
   listOffers: {
@@ -2206,6 +2652,8 @@ export const ConfigService: GenService<{
     output: typeof ListOffersResponseSchema;
   },
   /**
+   * UpdateOffer changes the fields of an offer named in update_mask.
+   *
    * @generated from rpc baton.v1.ConfigService.UpdateOffer
    */
   updateOffer: {
@@ -2214,6 +2662,8 @@ export const ConfigService: GenService<{
     output: typeof UpdateOfferResponseSchema;
   },
   /**
+   * CreateNetwork creates a network.
+   *
    * @generated from rpc baton.v1.ConfigService.CreateNetwork
    */
   createNetwork: {
@@ -2222,6 +2672,8 @@ export const ConfigService: GenService<{
     output: typeof CreateNetworkResponseSchema;
   },
   /**
+   * GetNetwork returns one network by ID.
+   *
    * @generated from rpc baton.v1.ConfigService.GetNetwork
    */
   getNetwork: {
@@ -2230,6 +2682,8 @@ export const ConfigService: GenService<{
     output: typeof GetNetworkResponseSchema;
   },
   /**
+   * ListNetworks lists networks, a page at a time.
+   *
    * @generated from rpc baton.v1.ConfigService.ListNetworks
    */
   listNetworks: {
@@ -2238,6 +2692,8 @@ export const ConfigService: GenService<{
     output: typeof ListNetworksResponseSchema;
   },
   /**
+   * UpdateNetwork changes the fields of a network named in update_mask.
+   *
    * @generated from rpc baton.v1.ConfigService.UpdateNetwork
    */
   updateNetwork: {
@@ -2268,6 +2724,8 @@ export const ConfigService: GenService<{
     output: typeof CreateApiKeyResponseSchema;
   },
   /**
+   * ListApiKeys lists API keys, a page at a time.
+   *
    * @generated from rpc baton.v1.ConfigService.ListApiKeys
    */
   listApiKeys: {
@@ -2276,6 +2734,8 @@ export const ConfigService: GenService<{
     output: typeof ListApiKeysResponseSchema;
   },
   /**
+   * RevokeApiKey revokes a key: it is refused from then on.
+   *
    * @generated from rpc baton.v1.ConfigService.RevokeApiKey
    */
   revokeApiKey: {

@@ -59,21 +59,29 @@ export const ItemSchema: GenMessage<Item> = /*@__PURE__*/
  */
 export type StatusChange = Message<"baton.v1.StatusChange"> & {
   /**
+   * The status before.
+   *
    * @generated from field: baton.v1.ConversionStatus from = 1;
    */
   from: ConversionStatus;
 
   /**
+   * The status after.
+   *
    * @generated from field: baton.v1.ConversionStatus to = 2;
    */
   to: ConversionStatus;
 
   /**
+   * Why the status changed.
+   *
    * @generated from field: baton.v1.StatusReason reason = 3;
    */
   reason: StatusReason;
 
   /**
+   * A note the actor gave, if any.
+   *
    * @generated from field: string note = 4;
    */
   note: string;
@@ -86,6 +94,8 @@ export type StatusChange = Message<"baton.v1.StatusChange"> & {
   actor: string;
 
   /**
+   * When it changed.
+   *
    * @generated from field: google.protobuf.Timestamp time = 6;
    */
   time?: Timestamp | undefined;
@@ -105,16 +115,22 @@ export const StatusChangeSchema: GenMessage<StatusChange> = /*@__PURE__*/
  */
 export type Conversion = Message<"baton.v1.Conversion"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 2;
    */
   offerId: string;
 
   /**
+   * ID of the advertiser (shop).
+   *
    * @generated from field: string advertiser_id = 3;
    */
   advertiserId: string;
@@ -127,6 +143,8 @@ export type Conversion = Message<"baton.v1.Conversion"> & {
   publisherId: string;
 
   /**
+   * ID of the site.
+   *
    * @generated from field: string site_id = 5;
    */
   siteId: string;
@@ -153,6 +171,8 @@ export type Conversion = Message<"baton.v1.Conversion"> & {
   orderId2: string;
 
   /**
+   * The sale amount.
+   *
    * @generated from field: baton.v1.Money amount = 9;
    */
   amount?: Money | undefined;
@@ -165,16 +185,22 @@ export type Conversion = Message<"baton.v1.Conversion"> & {
   commission?: Money | undefined;
 
   /**
+   * The items sold, when the report listed them.
+   *
    * @generated from field: repeated baton.v1.Item items = 11;
    */
   items: Item[];
 
   /**
+   * A continuing charge (FC2 recurring=1).
+   *
    * @generated from field: bool recurring = 12;
    */
   recurring: boolean;
 
   /**
+   * The buyer's user name at the shop (FC2 uname), when reported.
+   *
    * @generated from field: string buyer_user_name = 13;
    */
   buyerUserName: string;
@@ -194,31 +220,43 @@ export type Conversion = Message<"baton.v1.Conversion"> & {
   buyerEmailHash: string;
 
   /**
+   * The buyer's IP, when reported.
+   *
    * @generated from field: string buyer_ip = 16;
    */
   buyerIp: string;
 
   /**
+   * Where the conversion stands: pending, approved, rejected or reversed.
+   *
    * @generated from field: baton.v1.ConversionStatus status = 17;
    */
   status: ConversionStatus;
 
   /**
+   * Every status change, oldest first.
+   *
    * @generated from field: repeated baton.v1.StatusChange history = 18;
    */
   history: StatusChange[];
 
   /**
+   * A test conversion: it earns no commission.
+   *
    * @generated from field: bool test = 19;
    */
   test: boolean;
 
   /**
+   * How the conversion was reported (API, FC2 tag or POST, kickback...).
+   *
    * @generated from field: baton.v1.ConversionSource source = 20;
    */
   source: ConversionSource;
 
   /**
+   * How its click was found.
+   *
    * @generated from field: baton.v1.AttributionPath attribution_path = 21;
    */
   attributionPath: AttributionPath;
@@ -259,11 +297,15 @@ export type Conversion = Message<"baton.v1.Conversion"> & {
   saleTime?: Timestamp | undefined;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 27;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When it was last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 28;
    */
   updateTime?: Timestamp | undefined;
@@ -290,16 +332,23 @@ export type Buyer = Message<"baton.v1.Buyer"> & {
   userName: string;
 
   /**
+   * The buyer's email: kept as a keyed hash, in plain text only when the
+   * advertiser opted in.
+   *
    * @generated from field: string email = 2;
    */
   email: string;
 
   /**
+   * The buyer's IP.
+   *
    * @generated from field: string ip = 3;
    */
   ip: string;
 
   /**
+   * The buyer's browser User-Agent.
+   *
    * @generated from field: string user_agent = 4;
    */
   userAgent: string;
@@ -313,6 +362,9 @@ export const BuyerSchema: GenMessage<Buyer> = /*@__PURE__*/
   messageDesc(file_baton_v1_conversion, 3);
 
 /**
+ * RecordConversionRequest is the request of
+ * ConversionService.RecordConversion.
+ *
  * @generated from message baton.v1.RecordConversionRequest
  */
 export type RecordConversionRequest = Message<"baton.v1.RecordConversionRequest"> & {
@@ -367,6 +419,8 @@ export type RecordConversionRequest = Message<"baton.v1.RecordConversionRequest"
   amount?: Money | undefined;
 
   /**
+   * The items sold.
+   *
    * @generated from field: repeated baton.v1.Item items = 8;
    */
   items: Item[];
@@ -379,6 +433,8 @@ export type RecordConversionRequest = Message<"baton.v1.RecordConversionRequest"
   recurring: boolean;
 
   /**
+   * What the shop knows of the buyer, for attribution without a click ID.
+   *
    * @generated from field: baton.v1.Buyer buyer = 10;
    */
   buyer?: Buyer | undefined;
@@ -431,10 +487,16 @@ export const RecordConversionRequestSchema: GenMessage<RecordConversionRequest> 
   messageDesc(file_baton_v1_conversion, 4);
 
 /**
+ * RecordConversionResponse is what ConversionService.RecordConversion
+ * answers.
+ *
  * @generated from message baton.v1.RecordConversionResponse
  */
 export type RecordConversionResponse = Message<"baton.v1.RecordConversionResponse"> & {
   /**
+   * The conversion recorded (or the one already recorded for this order:
+   * never counted twice).
+   *
    * @generated from field: baton.v1.Conversion conversion = 1;
    */
   conversion?: Conversion | undefined;
@@ -456,10 +518,14 @@ export const RecordConversionResponseSchema: GenMessage<RecordConversionResponse
   messageDesc(file_baton_v1_conversion, 5);
 
 /**
+ * GetConversionRequest is the request of ConversionService.GetConversion.
+ *
  * @generated from message baton.v1.GetConversionRequest
  */
 export type GetConversionRequest = Message<"baton.v1.GetConversionRequest"> & {
   /**
+   * ID of the conversion.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -473,10 +539,14 @@ export const GetConversionRequestSchema: GenMessage<GetConversionRequest> = /*@_
   messageDesc(file_baton_v1_conversion, 6);
 
 /**
+ * GetConversionResponse is what ConversionService.GetConversion answers.
+ *
  * @generated from message baton.v1.GetConversionResponse
  */
 export type GetConversionResponse = Message<"baton.v1.GetConversionResponse"> & {
   /**
+   * The conversion.
+   *
    * @generated from field: baton.v1.Conversion conversion = 1;
    */
   conversion?: Conversion | undefined;
@@ -490,50 +560,70 @@ export const GetConversionResponseSchema: GenMessage<GetConversionResponse> = /*
   messageDesc(file_baton_v1_conversion, 7);
 
 /**
+ * ListConversionsRequest is the request of ConversionService.ListConversions.
+ *
  * @generated from message baton.v1.ListConversionsRequest
  */
 export type ListConversionsRequest = Message<"baton.v1.ListConversionsRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only those created within this range; unset: all.
+   *
    * @generated from field: baton.v1.TimeRange time_range = 3;
    */
   timeRange?: TimeRange | undefined;
 
   /**
+   * Only those of this offer; empty: all.
+   *
    * @generated from field: string offer_id = 4;
    */
   offerId: string;
 
   /**
+   * Only those of this publisher; empty: all.
+   *
    * @generated from field: string publisher_id = 5;
    */
   publisherId: string;
 
   /**
+   * Only those of this advertiser (shop); empty: all.
+   *
    * @generated from field: string advertiser_id = 6;
    */
   advertiserId: string;
 
   /**
+   * Only conversions in this status; unspecified: all.
+   *
    * @generated from field: baton.v1.ConversionStatus status = 7;
    */
   status: ConversionStatus;
 
   /**
+   * Only conversions with this order ID.
+   *
    * @generated from field: string order_id = 8;
    */
   orderId: string;
 
   /**
+   * Only those of this click; empty: all.
+   *
    * @generated from field: string click_id = 9;
    */
   clickId: string;
@@ -554,15 +644,21 @@ export const ListConversionsRequestSchema: GenMessage<ListConversionsRequest> = 
   messageDesc(file_baton_v1_conversion, 8);
 
 /**
+ * ListConversionsResponse is what ConversionService.ListConversions answers.
+ *
  * @generated from message baton.v1.ListConversionsResponse
  */
 export type ListConversionsResponse = Message<"baton.v1.ListConversionsResponse"> & {
   /**
+   * This page of conversions.
+   *
    * @generated from field: repeated baton.v1.Conversion conversions = 1;
    */
   conversions: Conversion[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -576,25 +672,36 @@ export const ListConversionsResponseSchema: GenMessage<ListConversionsResponse> 
   messageDesc(file_baton_v1_conversion, 9);
 
 /**
+ * UpdateConversionStatusRequest is the request of
+ * ConversionService.UpdateConversionStatus.
+ *
  * @generated from message baton.v1.UpdateConversionStatusRequest
  */
 export type UpdateConversionStatusRequest = Message<"baton.v1.UpdateConversionStatusRequest"> & {
   /**
+   * ID of the conversion.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The new status.
+   *
    * @generated from field: baton.v1.ConversionStatus status = 2;
    */
   status: ConversionStatus;
 
   /**
+   * Why the status changes.
+   *
    * @generated from field: baton.v1.StatusReason reason = 3;
    */
   reason: StatusReason;
 
   /**
+   * Why, for the record (kept in history).
+   *
    * @generated from field: string note = 4;
    */
   note: string;
@@ -616,10 +723,15 @@ export const UpdateConversionStatusRequestSchema: GenMessage<UpdateConversionSta
   messageDesc(file_baton_v1_conversion, 10);
 
 /**
+ * UpdateConversionStatusResponse is what
+ * ConversionService.UpdateConversionStatus answers.
+ *
  * @generated from message baton.v1.UpdateConversionStatusResponse
  */
 export type UpdateConversionStatusResponse = Message<"baton.v1.UpdateConversionStatusResponse"> & {
   /**
+   * The conversion as it is now.
+   *
    * @generated from field: baton.v1.Conversion conversion = 1;
    */
   conversion?: Conversion | undefined;
@@ -633,30 +745,43 @@ export const UpdateConversionStatusResponseSchema: GenMessage<UpdateConversionSt
   messageDesc(file_baton_v1_conversion, 11);
 
 /**
+ * BulkUpdateConversionStatusRequest is the request of
+ * ConversionService.BulkUpdateConversionStatus.
+ *
  * @generated from message baton.v1.BulkUpdateConversionStatusRequest
  */
 export type BulkUpdateConversionStatusRequest = Message<"baton.v1.BulkUpdateConversionStatusRequest"> & {
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 1;
    */
   offerId: string;
 
   /**
+   * The shop's order IDs of the conversions to change.
+   *
    * @generated from field: repeated string order_ids = 2;
    */
   orderIds: string[];
 
   /**
+   * The new status.
+   *
    * @generated from field: baton.v1.ConversionStatus status = 3;
    */
   status: ConversionStatus;
 
   /**
+   * Why the status changes.
+   *
    * @generated from field: baton.v1.StatusReason reason = 4;
    */
   reason: StatusReason;
 
   /**
+   * Why, for the record (kept in each conversion's history).
+   *
    * @generated from field: string note = 5;
    */
   note: string;
@@ -676,6 +801,8 @@ export const BulkUpdateConversionStatusRequestSchema: GenMessage<BulkUpdateConve
  */
 export type BulkResult = Message<"baton.v1.BulkResult"> & {
   /**
+   * The order ID asked for.
+   *
    * @generated from field: string order_id = 1;
    */
   orderId: string;
@@ -703,15 +830,22 @@ export const BulkResultSchema: GenMessage<BulkResult> = /*@__PURE__*/
   messageDesc(file_baton_v1_conversion, 13);
 
 /**
+ * BulkUpdateConversionStatusResponse is what
+ * ConversionService.BulkUpdateConversionStatus answers.
+ *
  * @generated from message baton.v1.BulkUpdateConversionStatusResponse
  */
 export type BulkUpdateConversionStatusResponse = Message<"baton.v1.BulkUpdateConversionStatusResponse"> & {
   /**
+   * One result per order ID, in the order asked.
+   *
    * @generated from field: repeated baton.v1.BulkResult results = 1;
    */
   results: BulkResult[];
 
   /**
+   * How many conversions changed.
+   *
    * @generated from field: int32 updated_count = 2;
    */
   updatedCount: number;
@@ -737,21 +871,29 @@ export const BulkUpdateConversionStatusResponseSchema: GenMessage<BulkUpdateConv
  */
 export type Refusal = Message<"baton.v1.Refusal"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * ID of the advertiser (shop).
+   *
    * @generated from field: string advertiser_id = 2;
    */
   advertiserId: string;
 
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 3;
    */
   offerId: string;
 
   /**
+   * Where the refused report came from.
+   *
    * @generated from field: baton.v1.ConversionSource source = 4;
    */
   source: ConversionSource;
@@ -773,11 +915,15 @@ export type Refusal = Message<"baton.v1.Refusal"> & {
   message: string;
 
   /**
+   * The order ID the report carried, if any.
+   *
    * @generated from field: string order_id = 7;
    */
   orderId: string;
 
   /**
+   * ID of the click.
+   *
    * @generated from field: string click_id = 8;
    */
   clickId: string;
@@ -790,11 +936,15 @@ export type Refusal = Message<"baton.v1.Refusal"> & {
   params: { [key: string]: string };
 
   /**
+   * The address the report came from.
+   *
    * @generated from field: string remote_ip = 10;
    */
   remoteIp: string;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 11;
    */
   createTime?: Timestamp | undefined;
@@ -850,11 +1000,15 @@ export type RefusalSample = Message<"baton.v1.RefusalSample"> & {
   message: string;
 
   /**
+   * The order ID the report carried, if any.
+   *
    * @generated from field: string order_id = 2;
    */
   orderId: string;
 
   /**
+   * ID of the click.
+   *
    * @generated from field: string click_id = 3;
    */
   clickId: string;
@@ -867,11 +1021,15 @@ export type RefusalSample = Message<"baton.v1.RefusalSample"> & {
   params: { [key: string]: string };
 
   /**
+   * The address the report came from.
+   *
    * @generated from field: string remote_ip = 5;
    */
   remoteIp: string;
 
   /**
+   * When the report arrived.
+   *
    * @generated from field: google.protobuf.Timestamp time = 6;
    */
   time?: Timestamp | undefined;
@@ -885,30 +1043,42 @@ export const RefusalSampleSchema: GenMessage<RefusalSample> = /*@__PURE__*/
   messageDesc(file_baton_v1_conversion, 16);
 
 /**
+ * ListRefusalsRequest is the request of ConversionService.ListRefusals.
+ *
  * @generated from message baton.v1.ListRefusalsRequest
  */
 export type ListRefusalsRequest = Message<"baton.v1.ListRefusalsRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only those created within this range; unset: all.
+   *
    * @generated from field: baton.v1.TimeRange time_range = 3;
    */
   timeRange?: TimeRange | undefined;
 
   /**
+   * Only those of this advertiser (shop); empty: all.
+   *
    * @generated from field: string advertiser_id = 4;
    */
   advertiserId: string;
 
   /**
+   * Only refusals from this source; unspecified: all.
+   *
    * @generated from field: baton.v1.ConversionSource source = 5;
    */
   source: ConversionSource;
@@ -922,15 +1092,21 @@ export const ListRefusalsRequestSchema: GenMessage<ListRefusalsRequest> = /*@__P
   messageDesc(file_baton_v1_conversion, 17);
 
 /**
+ * ListRefusalsResponse is what ConversionService.ListRefusals answers.
+ *
  * @generated from message baton.v1.ListRefusalsResponse
  */
 export type ListRefusalsResponse = Message<"baton.v1.ListRefusalsResponse"> & {
   /**
+   * This page of refusals.
+   *
    * @generated from field: repeated baton.v1.Refusal refusals = 1;
    */
   refusals: Refusal[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -944,55 +1120,77 @@ export const ListRefusalsResponseSchema: GenMessage<ListRefusalsResponse> = /*@_
   messageDesc(file_baton_v1_conversion, 18);
 
 /**
+ * BuildFc2TagRequest is the request of ConversionService.BuildFc2Tag.
+ *
  * @generated from message baton.v1.BuildFc2TagRequest
  */
 export type BuildFc2TagRequest = Message<"baton.v1.BuildFc2TagRequest"> & {
   /**
+   * ID of the advertiser (shop).
+   *
    * @generated from field: string advertiser_id = 1;
    */
   advertiserId: string;
 
   /**
+   * The tag to build: image tag or server POST.
+   *
    * @generated from field: baton.v1.Fc2TagFormat format = 2;
    */
   format: Fc2TagFormat;
 
   /**
+   * FC2 unique_id: the shop's order number.
+   *
    * @generated from field: string unique_id = 3;
    */
   uniqueId: string;
 
   /**
+   * FC2 amount_y: the sale in yen.
+   *
    * @generated from field: optional int64 amount_y = 4;
    */
   amountY?: bigint | undefined;
 
   /**
+   * FC2 amount_d: the sale in dollars, up to two decimals, e.g. "19.80".
+   *
    * @generated from field: optional string amount_d = 5;
    */
   amountD?: string | undefined;
 
   /**
+   * FC2 uname: the buyer's user name at the shop.
+   *
    * @generated from field: string uname = 6;
    */
   uname: string;
 
   /**
+   * FC2 email: the buyer's email (test@fc2.com turns on test mode).
+   *
    * @generated from field: string email = 7;
    */
   email: string;
 
   /**
+   * FC2 recurring: a continuing charge.
+   *
    * @generated from field: bool recurring = 8;
    */
   recurring: boolean;
 
   /**
+   * FC2 item_code: the item sold.
+   *
    * @generated from field: string item_code = 9;
    */
   itemCode: string;
 
   /**
+   * FC2 unit_num: how many were sold.
+   *
    * @generated from field: uint32 unit_num = 10;
    */
   unitNum: number;
@@ -1012,6 +1210,8 @@ export type BuildFc2TagRequest = Message<"baton.v1.BuildFc2TagRequest"> & {
   refUserid: bigint;
 
   /**
+   * The click's FC2 ref_siteid.
+   *
    * @generated from field: int64 ref_siteid = 13;
    */
   refSiteid: bigint;
@@ -1046,6 +1246,8 @@ export const BuildFc2TagRequestSchema: GenMessage<BuildFc2TagRequest> = /*@__PUR
   messageDesc(file_baton_v1_conversion, 19);
 
 /**
+ * BuildFc2TagResponse is what ConversionService.BuildFc2Tag answers.
+ *
  * @generated from message baton.v1.BuildFc2TagResponse
  */
 export type BuildFc2TagResponse = Message<"baton.v1.BuildFc2TagResponse"> & {
@@ -1086,20 +1288,28 @@ export const BuildFc2TagResponseSchema: GenMessage<BuildFc2TagResponse> = /*@__P
   messageDesc(file_baton_v1_conversion, 20);
 
 /**
+ * ConversionStatus is where a conversion stands.
+ *
  * @generated from enum baton.v1.ConversionStatus
  */
 export enum ConversionStatus {
   /**
+   * Not set.
+   *
    * @generated from enum value: CONVERSION_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Recorded, waiting for the shop's approval (or auto-approval).
+   *
    * @generated from enum value: CONVERSION_STATUS_PENDING = 1;
    */
   PENDING = 1,
 
   /**
+   * Approved: the commission is due.
+   *
    * @generated from enum value: CONVERSION_STATUS_APPROVED = 2;
    */
   APPROVED = 2,
@@ -1132,6 +1342,8 @@ export const ConversionStatusSchema: GenEnum<ConversionStatus> = /*@__PURE__*/
  */
 export enum ConversionSource {
   /**
+   * Not set.
+   *
    * @generated from enum value: CONVERSION_SOURCE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1186,6 +1398,8 @@ export const ConversionSourceSchema: GenEnum<ConversionSource> = /*@__PURE__*/
  */
 export enum AttributionPath {
   /**
+   * Not set.
+   *
    * @generated from enum value: ATTRIBUTION_PATH_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1264,46 +1478,64 @@ export const AttributionPathSchema: GenEnum<AttributionPath> = /*@__PURE__*/
  */
 export enum StatusReason {
   /**
+   * Not set.
+   *
    * @generated from enum value: STATUS_REASON_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * A valid sale.
+   *
    * @generated from enum value: STATUS_REASON_VALID_SALE = 1;
    */
   VALID_SALE = 1,
 
   /**
+   * Approved automatically (the offer's auto-approval).
+   *
    * @generated from enum value: STATUS_REASON_AUTO_APPROVED = 2;
    */
   AUTO_APPROVED = 2,
 
   /**
+   * The sale was refunded.
+   *
    * @generated from enum value: STATUS_REASON_REFUND = 3;
    */
   REFUND = 3,
 
   /**
+   * Fraud.
+   *
    * @generated from enum value: STATUS_REASON_FRAUD = 4;
    */
   FRAUD = 4,
 
   /**
+   * The order was cancelled.
+   *
    * @generated from enum value: STATUS_REASON_CANCELLATION = 5;
    */
   CANCELLATION = 5,
 
   /**
+   * A duplicate of another conversion.
+   *
    * @generated from enum value: STATUS_REASON_DUPLICATE = 6;
    */
   DUPLICATE = 6,
 
   /**
+   * A test order.
+   *
    * @generated from enum value: STATUS_REASON_TEST = 7;
    */
   TEST = 7,
 
   /**
+   * Another reason, given in the note.
+   *
    * @generated from enum value: STATUS_REASON_OTHER = 8;
    */
   OTHER = 8,
@@ -1332,6 +1564,8 @@ export const StatusReasonSchema: GenEnum<StatusReason> = /*@__PURE__*/
  */
 export enum RefusalCode {
   /**
+   * Not set.
+   *
    * @generated from enum value: REFUSAL_CODE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1446,6 +1680,8 @@ export const RefusalCodeSchema: GenEnum<RefusalCode> = /*@__PURE__*/
  */
 export enum Fc2TagFormat {
   /**
+   * Not set.
+   *
    * @generated from enum value: FC2_TAG_FORMAT_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1495,6 +1731,8 @@ export const ConversionService: GenService<{
     output: typeof RecordConversionResponseSchema;
   },
   /**
+   * GetConversion returns one conversion by ID.
+   *
    * @generated from rpc baton.v1.ConversionService.GetConversion
    */
   getConversion: {
@@ -1503,6 +1741,8 @@ export const ConversionService: GenService<{
     output: typeof GetConversionResponseSchema;
   },
   /**
+   * ListConversions lists conversions, a page at a time.
+   *
    * @generated from rpc baton.v1.ConversionService.ListConversions
    */
   listConversions: {

@@ -24,6 +24,8 @@ export const file_baton_v1_partners: GenFile = /*@__PURE__*/
  */
 export type PartnerStatus = Message<"baton.v1.PartnerStatus"> & {
   /**
+   * Baton's postback event.
+   *
    * @generated from field: baton.v1.PostbackEvent event = 1;
    */
   event: PostbackEvent;
@@ -59,11 +61,15 @@ export const PartnerStatusSchema: GenMessage<PartnerStatus> = /*@__PURE__*/
  */
 export type PartnerInput = Message<"baton.v1.PartnerInput"> & {
   /**
+   * The input's name, as templates name it (${name}).
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * What to enter, for people.
+   *
    * @generated from field: string description = 2;
    */
   description: string;
@@ -97,11 +103,15 @@ export const PartnerInputSchema: GenMessage<PartnerInput> = /*@__PURE__*/
  */
 export type PartnerDoc = Message<"baton.v1.PartnerDoc"> & {
   /**
+   * The page's title.
+   *
    * @generated from field: string title = 1;
    */
   title: string;
 
   /**
+   * Where the system documents it.
+   *
    * @generated from field: string url = 2;
    */
   url: string;
@@ -129,16 +139,22 @@ export type PartnerSystem = Message<"baton.v1.PartnerSystem"> & {
   id: string;
 
   /**
+   * Display name, for people.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * What the system is, in a sentence.
+   *
    * @generated from field: string summary = 3;
    */
   summary: string;
 
   /**
+   * The roles it can take relative to Baton (upstream, downstream).
+   *
    * @generated from field: repeated baton.v1.PartnerRole roles = 4;
    */
   roles: PartnerRole[];
@@ -159,6 +175,8 @@ export type PartnerSystem = Message<"baton.v1.PartnerSystem"> & {
   clickIdParam: string;
 
   /**
+   * Its further sub-ID parameters (sub2..).
+   *
    * @generated from field: repeated string sub_id_params = 7;
    */
   subIdParams: string[];
@@ -180,16 +198,22 @@ export type PartnerSystem = Message<"baton.v1.PartnerSystem"> & {
   postbackMethod: PostbackMethod;
 
   /**
+   * The URL template of that postback.
+   *
    * @generated from field: string postback_url_template = 10;
    */
   postbackUrlTemplate: string;
 
   /**
+   * The body template of that postback; empty for GET.
+   *
    * @generated from field: string postback_body_template = 11;
    */
   postbackBodyTemplate: string;
 
   /**
+   * How it spells each of Baton's postback events.
+   *
    * @generated from field: repeated baton.v1.PartnerStatus statuses = 12;
    */
   statuses: PartnerStatus[];
@@ -204,16 +228,22 @@ export type PartnerSystem = Message<"baton.v1.PartnerSystem"> & {
   downstreamClickIdParam: string;
 
   /**
+   * The kickback URL to enter in it.
+   *
    * @generated from field: string kickback_url_template = 14;
    */
   kickbackUrlTemplate: string;
 
   /**
+   * The values the user gives when filling the preset.
+   *
    * @generated from field: repeated baton.v1.PartnerInput inputs = 15;
    */
   inputs: PartnerInput[];
 
   /**
+   * Its documentation pages the preset follows.
+   *
    * @generated from field: repeated baton.v1.PartnerDoc docs = 16;
    */
   docs: PartnerDoc[];
@@ -235,6 +265,9 @@ export const PartnerSystemSchema: GenMessage<PartnerSystem> = /*@__PURE__*/
   messageDesc(file_baton_v1_partners, 3);
 
 /**
+ * ListPartnerSystemsRequest is the request of
+ * PartnerService.ListPartnerSystems.
+ *
  * @generated from message baton.v1.ListPartnerSystemsRequest
  */
 export type ListPartnerSystemsRequest = Message<"baton.v1.ListPartnerSystemsRequest"> & {
@@ -248,10 +281,15 @@ export const ListPartnerSystemsRequestSchema: GenMessage<ListPartnerSystemsReque
   messageDesc(file_baton_v1_partners, 4);
 
 /**
+ * ListPartnerSystemsResponse is what PartnerService.ListPartnerSystems
+ * answers.
+ *
  * @generated from message baton.v1.ListPartnerSystemsResponse
  */
 export type ListPartnerSystemsResponse = Message<"baton.v1.ListPartnerSystemsResponse"> & {
   /**
+   * This page of partner systems.
+   *
    * @generated from field: repeated baton.v1.PartnerSystem systems = 1;
    */
   systems: PartnerSystem[];
@@ -265,15 +303,21 @@ export const ListPartnerSystemsResponseSchema: GenMessage<ListPartnerSystemsResp
   messageDesc(file_baton_v1_partners, 5);
 
 /**
+ * GetPartnerPresetRequest is the request of PartnerService.GetPartnerPreset.
+ *
  * @generated from message baton.v1.GetPartnerPresetRequest
  */
 export type GetPartnerPresetRequest = Message<"baton.v1.GetPartnerPresetRequest"> & {
   /**
+   * The partner system (PartnerSystem.id), e.g. "cats".
+   *
    * @generated from field: string system_id = 1;
    */
   systemId: string;
 
   /**
+   * The role the system takes relative to Baton.
+   *
    * @generated from field: baton.v1.PartnerRole role = 2;
    */
   role: PartnerRole;
@@ -301,6 +345,8 @@ export type GetPartnerPresetRequest = Message<"baton.v1.GetPartnerPresetRequest"
   publisherId: string;
 
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 6;
    */
   offerId: string;
@@ -314,6 +360,8 @@ export type GetPartnerPresetRequest = Message<"baton.v1.GetPartnerPresetRequest"
   networkId: string;
 
   /**
+   * The network's kickback token.
+   *
    * @generated from field: string token = 8;
    */
   token: string;
@@ -327,10 +375,14 @@ export const GetPartnerPresetRequestSchema: GenMessage<GetPartnerPresetRequest> 
   messageDesc(file_baton_v1_partners, 6);
 
 /**
+ * GetPartnerPresetResponse is what PartnerService.GetPartnerPreset answers.
+ *
  * @generated from message baton.v1.GetPartnerPresetResponse
  */
 export type GetPartnerPresetResponse = Message<"baton.v1.GetPartnerPresetResponse"> & {
   /**
+   * The system.
+   *
    * @generated from field: baton.v1.PartnerSystem system = 1;
    */
   system?: PartnerSystem | undefined;
@@ -343,6 +395,8 @@ export type GetPartnerPresetResponse = Message<"baton.v1.GetPartnerPresetRespons
   publisher?: CreatePublisherRequest | undefined;
 
   /**
+   * The postback endpoints to create for it.
+   *
    * @generated from field: repeated baton.v1.CreatePostbackEndpointRequest endpoints = 3;
    */
   endpoints: CreatePostbackEndpointRequest[];
@@ -355,6 +409,8 @@ export type GetPartnerPresetResponse = Message<"baton.v1.GetPartnerPresetRespons
   network?: CreateNetworkRequest | undefined;
 
   /**
+   * The downstream.
+   *
    * @generated from field: baton.v1.DownstreamLink downstream = 5;
    */
   downstream?: DownstreamLink | undefined;
@@ -375,15 +431,21 @@ export const GetPartnerPresetResponseSchema: GenMessage<GetPartnerPresetResponse
   messageDesc(file_baton_v1_partners, 7);
 
 /**
+ * ConvertTemplateRequest is the request of PartnerService.ConvertTemplate.
+ *
  * @generated from message baton.v1.ConvertTemplateRequest
  */
 export type ConvertTemplateRequest = Message<"baton.v1.ConvertTemplateRequest"> & {
   /**
+   * The template to convert.
+   *
    * @generated from field: string template = 1;
    */
   template: string;
 
   /**
+   * The dialect to convert it to.
+   *
    * @generated from field: baton.v1.TemplateDialect to = 2;
    */
   to: TemplateDialect;
@@ -397,10 +459,14 @@ export const ConvertTemplateRequestSchema: GenMessage<ConvertTemplateRequest> = 
   messageDesc(file_baton_v1_partners, 8);
 
 /**
+ * ConvertTemplateResponse is what PartnerService.ConvertTemplate answers.
+ *
  * @generated from message baton.v1.ConvertTemplateResponse
  */
 export type ConvertTemplateResponse = Message<"baton.v1.ConvertTemplateResponse"> & {
   /**
+   * The template in that dialect.
+   *
    * @generated from field: string template = 1;
    */
   template: string;
@@ -414,6 +480,8 @@ export const ConvertTemplateResponseSchema: GenMessage<ConvertTemplateResponse> 
   messageDesc(file_baton_v1_partners, 9);
 
 /**
+ * BuildMediaUrlRequest is the request of PartnerService.BuildMediaUrl.
+ *
  * @generated from message baton.v1.BuildMediaUrlRequest
  */
 export type BuildMediaUrlRequest = Message<"baton.v1.BuildMediaUrlRequest"> & {
@@ -440,10 +508,14 @@ export const BuildMediaUrlRequestSchema: GenMessage<BuildMediaUrlRequest> = /*@_
   messageDesc(file_baton_v1_partners, 10);
 
 /**
+ * BuildMediaUrlResponse is what PartnerService.BuildMediaUrl answers.
+ *
  * @generated from message baton.v1.BuildMediaUrlResponse
  */
 export type BuildMediaUrlResponse = Message<"baton.v1.BuildMediaUrlResponse"> & {
   /**
+   * The URL to give the media.
+   *
    * @generated from field: string url = 1;
    */
   url: string;
@@ -464,6 +536,8 @@ export const BuildMediaUrlResponseSchema: GenMessage<BuildMediaUrlResponse> = /*
   messageDesc(file_baton_v1_partners, 11);
 
 /**
+ * CheckIntegrationRequest is the request of PartnerService.CheckIntegration.
+ *
  * @generated from message baton.v1.CheckIntegrationRequest
  */
 export type CheckIntegrationRequest = Message<"baton.v1.CheckIntegrationRequest"> & {
@@ -520,6 +594,8 @@ export type CheckHop = Message<"baton.v1.CheckHop"> & {
   name: string;
 
   /**
+   * True when this hop passed.
+   *
    * @generated from field: bool ok = 2;
    */
   ok: boolean;
@@ -554,6 +630,8 @@ export const CheckHopSchema: GenMessage<CheckHop> = /*@__PURE__*/
   messageDesc(file_baton_v1_partners, 13);
 
 /**
+ * CheckIntegrationResponse is what PartnerService.CheckIntegration answers.
+ *
  * @generated from message baton.v1.CheckIntegrationResponse
  */
 export type CheckIntegrationResponse = Message<"baton.v1.CheckIntegrationResponse"> & {
@@ -565,6 +643,8 @@ export type CheckIntegrationResponse = Message<"baton.v1.CheckIntegrationRespons
   ok: boolean;
 
   /**
+   * Each hop of the check, in order, with what to fix.
+   *
    * @generated from field: repeated baton.v1.CheckHop hops = 2;
    */
   hops: CheckHop[];
@@ -577,6 +657,8 @@ export type CheckIntegrationResponse = Message<"baton.v1.CheckIntegrationRespons
   clickId: string;
 
   /**
+   * The test conversions' IDs.
+   *
    * @generated from field: repeated string conversion_ids = 4;
    */
   conversionIds: string[];
@@ -597,6 +679,8 @@ export const CheckIntegrationResponseSchema: GenMessage<CheckIntegrationResponse
  */
 export enum PartnerRole {
   /**
+   * Not set.
+   *
    * @generated from enum value: PARTNER_ROLE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -632,6 +716,8 @@ export const PartnerRoleSchema: GenEnum<PartnerRole> = /*@__PURE__*/
  */
 export enum TemplateDialect {
   /**
+   * Not set.
+   *
    * @generated from enum value: TEMPLATE_DIALECT_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,

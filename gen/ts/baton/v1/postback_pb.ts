@@ -26,11 +26,15 @@ export const file_baton_v1_postback: GenFile = /*@__PURE__*/
  */
 export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
   /**
+   * Baton's ID for it, assigned at creation.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 2;
    */
   publisherId: string;
@@ -50,6 +54,8 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
   events: PostbackEvent[];
 
   /**
+   * How the postback is sent: GET, form POST or signed JSON POST.
+   *
    * @generated from field: baton.v1.PostbackMethod method = 5;
    */
   method: PostbackMethod;
@@ -77,6 +83,8 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
   bodyTemplate: string;
 
   /**
+   * Extra request headers sent with each postback.
+   *
    * @generated from field: repeated baton.v1.Header headers = 8;
    */
   headers: Header[];
@@ -97,6 +105,8 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
   test: boolean;
 
   /**
+   * Whether postbacks are sent to it.
+   *
    * @generated from field: baton.v1.EndpointState state = 11;
    */
   state: EndpointState;
@@ -116,11 +126,15 @@ export type PostbackEndpoint = Message<"baton.v1.PostbackEndpoint"> & {
   secretHint: string;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 14;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When it was last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 15;
    */
   updateTime?: Timestamp | undefined;
@@ -190,11 +204,15 @@ export const EndpointSecretSchema: GenMessage<EndpointSecret> = /*@__PURE__*/
  */
 export type Attempt = Message<"baton.v1.Attempt"> & {
   /**
+   * 1 for the first attempt, then 2, 3...
+   *
    * @generated from field: int32 number = 1;
    */
   number: number;
 
   /**
+   * When the attempt started.
+   *
    * @generated from field: google.protobuf.Timestamp time = 2;
    */
   time?: Timestamp | undefined;
@@ -207,16 +225,22 @@ export type Attempt = Message<"baton.v1.Attempt"> & {
   url: string;
 
   /**
+   * The HTTP status answered; 0 when there was no answer.
+   *
    * @generated from field: int32 status_code = 4;
    */
   statusCode: number;
 
   /**
+   * What the attempt came to, and so whether it is retried.
+   *
    * @generated from field: baton.v1.AttemptOutcome outcome = 5;
    */
   outcome: AttemptOutcome;
 
   /**
+   * How long the attempt took.
+   *
    * @generated from field: google.protobuf.Duration latency = 6;
    */
   latency?: Duration | undefined;
@@ -229,6 +253,8 @@ export type Attempt = Message<"baton.v1.Attempt"> & {
   responseExcerpt: string;
 
   /**
+   * Why the attempt failed, when it did.
+   *
    * @generated from field: string error = 8;
    */
   error: string;
@@ -256,61 +282,85 @@ export type Delivery = Message<"baton.v1.Delivery"> & {
   id: string;
 
   /**
+   * ID of the postback endpoint.
+   *
    * @generated from field: string endpoint_id = 2;
    */
   endpointId: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 3;
    */
   publisherId: string;
 
   /**
+   * ID of the conversion.
+   *
    * @generated from field: string conversion_id = 4;
    */
   conversionId: string;
 
   /**
+   * The event the postback reports.
+   *
    * @generated from field: baton.v1.PostbackEvent event = 5;
    */
   event: PostbackEvent;
 
   /**
+   * Where the delivery stands: pending, succeeded or failed.
+   *
    * @generated from field: baton.v1.DeliveryState state = 6;
    */
   state: DeliveryState;
 
   /**
+   * Attempts made so far.
+   *
    * @generated from field: int32 attempt_count = 7;
    */
   attemptCount: number;
 
   /**
+   * When the next attempt is due; unset when none is.
+   *
    * @generated from field: google.protobuf.Timestamp next_attempt_time = 8;
    */
   nextAttemptTime?: Timestamp | undefined;
 
   /**
+   * The most recent attempt, if any.
+   *
    * @generated from field: baton.v1.Attempt last_attempt = 9;
    */
   lastAttempt?: Attempt | undefined;
 
   /**
+   * The attempts made.
+   *
    * @generated from field: repeated baton.v1.Attempt attempts = 10;
    */
   attempts: Attempt[];
 
   /**
+   * A delivery of a test conversion.
+   *
    * @generated from field: bool test = 11;
    */
   test: boolean;
 
   /**
+   * When it was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 12;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When it was last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 13;
    */
   updateTime?: Timestamp | undefined;
@@ -332,6 +382,9 @@ export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
   messageDesc(file_baton_v1_postback, 3);
 
 /**
+ * CreatePostbackEndpointRequest is the request of
+ * PostbackService.CreatePostbackEndpoint.
+ *
  * @generated from message baton.v1.CreatePostbackEndpointRequest
  */
 export type CreatePostbackEndpointRequest = Message<"baton.v1.CreatePostbackEndpointRequest"> & {
@@ -343,41 +396,66 @@ export type CreatePostbackEndpointRequest = Message<"baton.v1.CreatePostbackEndp
   publisherId: string;
 
   /**
+   * Only conversions of this offer; empty: every offer.
+   *
    * @generated from field: string offer_id = 2;
    */
   offerId: string;
 
   /**
+   * The events sent here (CATS uses one URL per event).
+   *
    * @generated from field: repeated baton.v1.PostbackEvent events = 3;
    */
   events: PostbackEvent[];
 
   /**
+   * How the postback is sent: GET, form POST or signed JSON POST.
+   *
    * @generated from field: baton.v1.PostbackMethod method = 4;
    */
   method: PostbackMethod;
 
   /**
+   * URL template: CATS ##VAR##, CAKE #var# or {var} variables, values
+   * URL-encoded.
+   * Money has one unit per variable: {amount}, ##AMOUNT## and {commission}
+   * are decimals in the currency's major unit ("1980" for ¥1,980, "12.50"
+   * for $12.50, "1.234" for 1.234 KWD), {amount_minor} and
+   * {commission_minor} whole numbers of its minor unit ("1980", "1250",
+   * "1234"), {currency} and {commission_currency} its ISO 4217 code. Never
+   * negative: a reversal says so in {status}.
+   *
    * @generated from field: string url_template = 5;
    */
   urlTemplate: string;
 
   /**
+   * Body template for POST_FORM and POST_JSON. Empty for POST_JSON: Baton's
+   * standard event document.
+   *
    * @generated from field: string body_template = 6;
    */
   bodyTemplate: string;
 
   /**
+   * Extra request headers (for example an API key the receiver wants).
+   *
    * @generated from field: repeated baton.v1.Header headers = 7;
    */
   headers: Header[];
 
   /**
+   * Name of a query parameter to add with an HMAC-SHA256 of the rendered
+   * query (GET and POST_FORM). Empty: none.
+   *
    * @generated from field: string signature_param = 8;
    */
   signatureParam: string;
 
   /**
+   * Receives test conversions, and only those.
+   *
    * @generated from field: bool test = 9;
    */
   test: boolean;
@@ -407,10 +485,15 @@ export const CreatePostbackEndpointRequestSchema: GenMessage<CreatePostbackEndpo
   messageDesc(file_baton_v1_postback, 4);
 
 /**
+ * CreatePostbackEndpointResponse is what
+ * PostbackService.CreatePostbackEndpoint answers.
+ *
  * @generated from message baton.v1.CreatePostbackEndpointResponse
  */
 export type CreatePostbackEndpointResponse = Message<"baton.v1.CreatePostbackEndpointResponse"> & {
   /**
+   * The endpoint created.
+   *
    * @generated from field: baton.v1.PostbackEndpoint endpoint = 1;
    */
   endpoint?: PostbackEndpoint | undefined;
@@ -431,10 +514,15 @@ export const CreatePostbackEndpointResponseSchema: GenMessage<CreatePostbackEndp
   messageDesc(file_baton_v1_postback, 5);
 
 /**
+ * GetPostbackEndpointRequest is the request of
+ * PostbackService.GetPostbackEndpoint.
+ *
  * @generated from message baton.v1.GetPostbackEndpointRequest
  */
 export type GetPostbackEndpointRequest = Message<"baton.v1.GetPostbackEndpointRequest"> & {
   /**
+   * ID of the postback endpoint.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -448,10 +536,15 @@ export const GetPostbackEndpointRequestSchema: GenMessage<GetPostbackEndpointReq
   messageDesc(file_baton_v1_postback, 6);
 
 /**
+ * GetPostbackEndpointResponse is what PostbackService.GetPostbackEndpoint
+ * answers.
+ *
  * @generated from message baton.v1.GetPostbackEndpointResponse
  */
 export type GetPostbackEndpointResponse = Message<"baton.v1.GetPostbackEndpointResponse"> & {
   /**
+   * The endpoint.
+   *
    * @generated from field: baton.v1.PostbackEndpoint endpoint = 1;
    */
   endpoint?: PostbackEndpoint | undefined;
@@ -465,30 +558,43 @@ export const GetPostbackEndpointResponseSchema: GenMessage<GetPostbackEndpointRe
   messageDesc(file_baton_v1_postback, 7);
 
 /**
+ * ListPostbackEndpointsRequest is the request of
+ * PostbackService.ListPostbackEndpoints.
+ *
  * @generated from message baton.v1.ListPostbackEndpointsRequest
  */
 export type ListPostbackEndpointsRequest = Message<"baton.v1.ListPostbackEndpointsRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only those of this publisher; empty: all.
+   *
    * @generated from field: string publisher_id = 3;
    */
   publisherId: string;
 
   /**
+   * Only those of this offer; empty: all.
+   *
    * @generated from field: string offer_id = 4;
    */
   offerId: string;
 
   /**
+   * Only those in this state; unspecified: all.
+   *
    * @generated from field: baton.v1.EndpointState state = 5;
    */
   state: EndpointState;
@@ -502,15 +608,22 @@ export const ListPostbackEndpointsRequestSchema: GenMessage<ListPostbackEndpoint
   messageDesc(file_baton_v1_postback, 8);
 
 /**
+ * ListPostbackEndpointsResponse is what PostbackService.ListPostbackEndpoints
+ * answers.
+ *
  * @generated from message baton.v1.ListPostbackEndpointsResponse
  */
 export type ListPostbackEndpointsResponse = Message<"baton.v1.ListPostbackEndpointsResponse"> & {
   /**
+   * This page of postback endpoints.
+   *
    * @generated from field: repeated baton.v1.PostbackEndpoint endpoints = 1;
    */
   endpoints: PostbackEndpoint[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -524,15 +637,23 @@ export const ListPostbackEndpointsResponseSchema: GenMessage<ListPostbackEndpoin
   messageDesc(file_baton_v1_postback, 9);
 
 /**
+ * UpdatePostbackEndpointRequest is the request of
+ * PostbackService.UpdatePostbackEndpoint.
+ *
  * @generated from message baton.v1.UpdatePostbackEndpointRequest
  */
 export type UpdatePostbackEndpointRequest = Message<"baton.v1.UpdatePostbackEndpointRequest"> & {
   /**
+   * The endpoint with its ID and the fields to change.
+   *
    * @generated from field: baton.v1.PostbackEndpoint endpoint = 1;
    */
   endpoint?: PostbackEndpoint | undefined;
 
   /**
+   * The fields to change (paths of the message above); the others keep their
+   * values.
+   *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
   updateMask?: FieldMask | undefined;
@@ -546,10 +667,15 @@ export const UpdatePostbackEndpointRequestSchema: GenMessage<UpdatePostbackEndpo
   messageDesc(file_baton_v1_postback, 10);
 
 /**
+ * UpdatePostbackEndpointResponse is what
+ * PostbackService.UpdatePostbackEndpoint answers.
+ *
  * @generated from message baton.v1.UpdatePostbackEndpointResponse
  */
 export type UpdatePostbackEndpointResponse = Message<"baton.v1.UpdatePostbackEndpointResponse"> & {
   /**
+   * The endpoint as it is now.
+   *
    * @generated from field: baton.v1.PostbackEndpoint endpoint = 1;
    */
   endpoint?: PostbackEndpoint | undefined;
@@ -563,10 +689,15 @@ export const UpdatePostbackEndpointResponseSchema: GenMessage<UpdatePostbackEndp
   messageDesc(file_baton_v1_postback, 11);
 
 /**
+ * DeletePostbackEndpointRequest is the request of
+ * PostbackService.DeletePostbackEndpoint.
+ *
  * @generated from message baton.v1.DeletePostbackEndpointRequest
  */
 export type DeletePostbackEndpointRequest = Message<"baton.v1.DeletePostbackEndpointRequest"> & {
   /**
+   * ID of the postback endpoint.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -580,6 +711,9 @@ export const DeletePostbackEndpointRequestSchema: GenMessage<DeletePostbackEndpo
   messageDesc(file_baton_v1_postback, 12);
 
 /**
+ * DeletePostbackEndpointResponse is what
+ * PostbackService.DeletePostbackEndpoint answers.
+ *
  * @generated from message baton.v1.DeletePostbackEndpointResponse
  */
 export type DeletePostbackEndpointResponse = Message<"baton.v1.DeletePostbackEndpointResponse"> & {
@@ -593,10 +727,15 @@ export const DeletePostbackEndpointResponseSchema: GenMessage<DeletePostbackEndp
   messageDesc(file_baton_v1_postback, 13);
 
 /**
+ * RotatePostbackEndpointSecretRequest is the request of
+ * PostbackService.RotatePostbackEndpointSecret.
+ *
  * @generated from message baton.v1.RotatePostbackEndpointSecretRequest
  */
 export type RotatePostbackEndpointSecretRequest = Message<"baton.v1.RotatePostbackEndpointSecretRequest"> & {
   /**
+   * ID of the postback endpoint.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -618,20 +757,29 @@ export const RotatePostbackEndpointSecretRequestSchema: GenMessage<RotatePostbac
   messageDesc(file_baton_v1_postback, 14);
 
 /**
+ * RotatePostbackEndpointSecretResponse is what
+ * PostbackService.RotatePostbackEndpointSecret answers.
+ *
  * @generated from message baton.v1.RotatePostbackEndpointSecretResponse
  */
 export type RotatePostbackEndpointSecretResponse = Message<"baton.v1.RotatePostbackEndpointSecretResponse"> & {
   /**
+   * The endpoint as it is now.
+   *
    * @generated from field: baton.v1.PostbackEndpoint endpoint = 1;
    */
   endpoint?: PostbackEndpoint | undefined;
 
   /**
+   * The new signing secret (whsec_...), shown this once.
+   *
    * @generated from field: string secret = 2;
    */
   secret: string;
 
   /**
+   * Until when the previous secret is still accepted.
+   *
    * @generated from field: google.protobuf.Timestamp previous_secret_expire_time = 3;
    */
   previousSecretExpireTime?: Timestamp | undefined;
@@ -651,46 +799,64 @@ export const RotatePostbackEndpointSecretResponseSchema: GenMessage<RotatePostba
  */
 export type SampleConversion = Message<"baton.v1.SampleConversion"> & {
   /**
+   * ID of the click.
+   *
    * @generated from field: string click_id = 1;
    */
   clickId: string;
 
   /**
+   * Sub-IDs sub1..sub5 of the made-up click.
+   *
    * @generated from field: repeated string sub_ids = 2;
    */
   subIds: string[];
 
   /**
+   * The shop's order number.
+   *
    * @generated from field: string order_id = 3;
    */
   orderId: string;
 
   /**
+   * A second order reference, as some shops send.
+   *
    * @generated from field: string order_id_2 = 4;
    */
   orderId2: string;
 
   /**
+   * The sale amount.
+   *
    * @generated from field: baton.v1.Money amount = 5;
    */
   amount?: Money | undefined;
 
   /**
+   * The publisher's commission.
+   *
    * @generated from field: baton.v1.Money commission = 6;
    */
   commission?: Money | undefined;
 
   /**
+   * The conversion's status.
+   *
    * @generated from field: baton.v1.ConversionStatus status = 7;
    */
   status: ConversionStatus;
 
   /**
+   * ID of the offer.
+   *
    * @generated from field: string offer_id = 8;
    */
   offerId: string;
 
   /**
+   * ID of the publisher.
+   *
    * @generated from field: string publisher_id = 9;
    */
   publisherId: string;
@@ -704,40 +870,56 @@ export const SampleConversionSchema: GenMessage<SampleConversion> = /*@__PURE__*
   messageDesc(file_baton_v1_postback, 16);
 
 /**
+ * RenderPostbackRequest is the request of PostbackService.RenderPostback.
+ *
  * @generated from message baton.v1.RenderPostbackRequest
  */
 export type RenderPostbackRequest = Message<"baton.v1.RenderPostbackRequest"> & {
   /**
+   * ID of the postback endpoint.
+   *
    * @generated from field: string endpoint_id = 1;
    */
   endpointId: string;
 
   /**
+   * A URL template to render, instead of an endpoint's.
+   *
    * @generated from field: string url_template = 2;
    */
   urlTemplate: string;
 
   /**
+   * A body template to render with url_template.
+   *
    * @generated from field: string body_template = 3;
    */
   bodyTemplate: string;
 
   /**
+   * How the postback would be sent.
+   *
    * @generated from field: baton.v1.PostbackMethod method = 4;
    */
   method: PostbackMethod;
 
   /**
+   * ID of the conversion.
+   *
    * @generated from field: string conversion_id = 5;
    */
   conversionId: string;
 
   /**
+   * Made-up data to render with, instead of a stored conversion.
+   *
    * @generated from field: baton.v1.SampleConversion sample = 6;
    */
   sample?: SampleConversion | undefined;
 
   /**
+   * The event to render for.
+   *
    * @generated from field: baton.v1.PostbackEvent event = 7;
    */
   event: PostbackEvent;
@@ -751,25 +933,35 @@ export const RenderPostbackRequestSchema: GenMessage<RenderPostbackRequest> = /*
   messageDesc(file_baton_v1_postback, 17);
 
 /**
+ * RenderPostbackResponse is what PostbackService.RenderPostback answers.
+ *
  * @generated from message baton.v1.RenderPostbackResponse
  */
 export type RenderPostbackResponse = Message<"baton.v1.RenderPostbackResponse"> & {
   /**
+   * The HTTP method that would be used.
+   *
    * @generated from field: string method = 1;
    */
   method: string;
 
   /**
+   * The URL that would be requested, secrets masked.
+   *
    * @generated from field: string url = 2;
    */
   url: string;
 
   /**
+   * The headers that would be sent, secrets masked.
+   *
    * @generated from field: repeated baton.v1.Header headers = 3;
    */
   headers: Header[];
 
   /**
+   * The body that would be sent; empty for GET.
+   *
    * @generated from field: string body = 4;
    */
   body: string;
@@ -790,45 +982,63 @@ export const RenderPostbackResponseSchema: GenMessage<RenderPostbackResponse> = 
   messageDesc(file_baton_v1_postback, 18);
 
 /**
+ * ListDeliveriesRequest is the request of PostbackService.ListDeliveries.
+ *
  * @generated from message baton.v1.ListDeliveriesRequest
  */
 export type ListDeliveriesRequest = Message<"baton.v1.ListDeliveriesRequest"> & {
   /**
+   * Most items to return; 0 means 50.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only those created within this range; unset: all.
+   *
    * @generated from field: baton.v1.TimeRange time_range = 3;
    */
   timeRange?: TimeRange | undefined;
 
   /**
+   * Only those of this postback endpoint; empty: all.
+   *
    * @generated from field: string endpoint_id = 4;
    */
   endpointId: string;
 
   /**
+   * Only those of this publisher; empty: all.
+   *
    * @generated from field: string publisher_id = 5;
    */
   publisherId: string;
 
   /**
+   * Only those of this conversion; empty: all.
+   *
    * @generated from field: string conversion_id = 6;
    */
   conversionId: string;
 
   /**
+   * Only those in this state; unspecified: all.
+   *
    * @generated from field: baton.v1.DeliveryState state = 7;
    */
   state: DeliveryState;
 
   /**
+   * Only deliveries of this event; unspecified: all.
+   *
    * @generated from field: baton.v1.PostbackEvent event = 8;
    */
   event: PostbackEvent;
@@ -842,15 +1052,21 @@ export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*
   messageDesc(file_baton_v1_postback, 19);
 
 /**
+ * ListDeliveriesResponse is what PostbackService.ListDeliveries answers.
+ *
  * @generated from message baton.v1.ListDeliveriesResponse
  */
 export type ListDeliveriesResponse = Message<"baton.v1.ListDeliveriesResponse"> & {
   /**
+   * This page of deliveries.
+   *
    * @generated from field: repeated baton.v1.Delivery deliveries = 1;
    */
   deliveries: Delivery[];
 
   /**
+   * Pass as page_token to get the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -864,10 +1080,14 @@ export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = 
   messageDesc(file_baton_v1_postback, 20);
 
 /**
+ * GetDeliveryRequest is the request of PostbackService.GetDelivery.
+ *
  * @generated from message baton.v1.GetDeliveryRequest
  */
 export type GetDeliveryRequest = Message<"baton.v1.GetDeliveryRequest"> & {
   /**
+   * ID of the delivery.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -881,10 +1101,14 @@ export const GetDeliveryRequestSchema: GenMessage<GetDeliveryRequest> = /*@__PUR
   messageDesc(file_baton_v1_postback, 21);
 
 /**
+ * GetDeliveryResponse is what PostbackService.GetDelivery answers.
+ *
  * @generated from message baton.v1.GetDeliveryResponse
  */
 export type GetDeliveryResponse = Message<"baton.v1.GetDeliveryResponse"> & {
   /**
+   * The delivery.
+   *
    * @generated from field: baton.v1.Delivery delivery = 1;
    */
   delivery?: Delivery | undefined;
@@ -898,10 +1122,14 @@ export const GetDeliveryResponseSchema: GenMessage<GetDeliveryResponse> = /*@__P
   messageDesc(file_baton_v1_postback, 22);
 
 /**
+ * RedeliverRequest is the request of PostbackService.Redeliver.
+ *
  * @generated from message baton.v1.RedeliverRequest
  */
 export type RedeliverRequest = Message<"baton.v1.RedeliverRequest"> & {
   /**
+   * The deliveries to send again.
+   *
    * @generated from field: repeated string delivery_ids = 1;
    */
   deliveryIds: string[];
@@ -914,11 +1142,15 @@ export type RedeliverRequest = Message<"baton.v1.RedeliverRequest"> & {
   endpointId: string;
 
   /**
+   * With endpoint_id: only deliveries in this state.
+   *
    * @generated from field: baton.v1.DeliveryState state = 3;
    */
   state: DeliveryState;
 
   /**
+   * With endpoint_id: only deliveries created within this range.
+   *
    * @generated from field: baton.v1.TimeRange time_range = 4;
    */
   timeRange?: TimeRange | undefined;
@@ -932,6 +1164,8 @@ export const RedeliverRequestSchema: GenMessage<RedeliverRequest> = /*@__PURE__*
   messageDesc(file_baton_v1_postback, 23);
 
 /**
+ * RedeliverResponse is what PostbackService.Redeliver answers.
+ *
  * @generated from message baton.v1.RedeliverResponse
  */
 export type RedeliverResponse = Message<"baton.v1.RedeliverResponse"> & {
@@ -951,10 +1185,14 @@ export const RedeliverResponseSchema: GenMessage<RedeliverResponse> = /*@__PURE_
   messageDesc(file_baton_v1_postback, 24);
 
 /**
+ * SendTestPostbackRequest is the request of PostbackService.SendTestPostback.
+ *
  * @generated from message baton.v1.SendTestPostbackRequest
  */
 export type SendTestPostbackRequest = Message<"baton.v1.SendTestPostbackRequest"> & {
   /**
+   * ID of the postback endpoint.
+   *
    * @generated from field: string endpoint_id = 1;
    */
   endpointId: string;
@@ -976,6 +1214,8 @@ export const SendTestPostbackRequestSchema: GenMessage<SendTestPostbackRequest> 
   messageDesc(file_baton_v1_postback, 25);
 
 /**
+ * SendTestPostbackResponse is what PostbackService.SendTestPostback answers.
+ *
  * @generated from message baton.v1.SendTestPostbackResponse
  */
 export type SendTestPostbackResponse = Message<"baton.v1.SendTestPostbackResponse"> & {
@@ -995,6 +1235,8 @@ export const SendTestPostbackResponseSchema: GenMessage<SendTestPostbackResponse
   messageDesc(file_baton_v1_postback, 26);
 
 /**
+ * GetDeliveryQueueRequest is the request of PostbackService.GetDeliveryQueue.
+ *
  * @generated from message baton.v1.GetDeliveryQueueRequest
  */
 export type GetDeliveryQueueRequest = Message<"baton.v1.GetDeliveryQueueRequest"> & {
@@ -1008,6 +1250,8 @@ export const GetDeliveryQueueRequestSchema: GenMessage<GetDeliveryQueueRequest> 
   messageDesc(file_baton_v1_postback, 27);
 
 /**
+ * GetDeliveryQueueResponse is what PostbackService.GetDeliveryQueue answers.
+ *
  * @generated from message baton.v1.GetDeliveryQueueResponse
  */
 export type GetDeliveryQueueResponse = Message<"baton.v1.GetDeliveryQueueResponse"> & {
@@ -1055,6 +1299,8 @@ export const GetDeliveryQueueResponseSchema: GenMessage<GetDeliveryQueueResponse
  */
 export enum PostbackEvent {
   /**
+   * Not set.
+   *
    * @generated from enum value: POSTBACK_EVENT_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1067,16 +1313,22 @@ export enum PostbackEvent {
   PENDING = 1,
 
   /**
+   * A conversion was approved.
+   *
    * @generated from enum value: POSTBACK_EVENT_APPROVED = 2;
    */
   APPROVED = 2,
 
   /**
+   * A conversion was rejected.
+   *
    * @generated from enum value: POSTBACK_EVENT_REJECTED = 3;
    */
   REJECTED = 3,
 
   /**
+   * An approved conversion was reversed (refund, cancellation).
+   *
    * @generated from enum value: POSTBACK_EVENT_REVERSED = 4;
    */
   REVERSED = 4,
@@ -1089,10 +1341,14 @@ export const PostbackEventSchema: GenEnum<PostbackEvent> = /*@__PURE__*/
   enumDesc(file_baton_v1_postback, 0);
 
 /**
+ * PostbackMethod is how a postback is sent.
+ *
  * @generated from enum baton.v1.PostbackMethod
  */
 export enum PostbackMethod {
   /**
+   * Not set.
+   *
    * @generated from enum value: POSTBACK_METHOD_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1127,15 +1383,21 @@ export const PostbackMethodSchema: GenEnum<PostbackMethod> = /*@__PURE__*/
   enumDesc(file_baton_v1_postback, 1);
 
 /**
+ * EndpointState tells whether postbacks are sent to an endpoint.
+ *
  * @generated from enum baton.v1.EndpointState
  */
 export enum EndpointState {
   /**
+   * Not set.
+   *
    * @generated from enum value: ENDPOINT_STATE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Postbacks are sent.
+   *
    * @generated from enum value: ENDPOINT_STATE_ENABLED = 1;
    */
   ENABLED = 1,
@@ -1162,10 +1424,14 @@ export const EndpointStateSchema: GenEnum<EndpointState> = /*@__PURE__*/
   enumDesc(file_baton_v1_postback, 2);
 
 /**
+ * DeliveryState is where one postback delivery stands.
+ *
  * @generated from enum baton.v1.DeliveryState
  */
 export enum DeliveryState {
   /**
+   * Not set.
+   *
    * @generated from enum value: DELIVERY_STATE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1178,6 +1444,8 @@ export enum DeliveryState {
   PENDING = 1,
 
   /**
+   * An attempt was answered 2xx: done.
+   *
    * @generated from enum value: DELIVERY_STATE_SUCCEEDED = 2;
    */
   SUCCEEDED = 2,
@@ -1204,10 +1472,14 @@ export const DeliveryStateSchema: GenEnum<DeliveryState> = /*@__PURE__*/
   enumDesc(file_baton_v1_postback, 3);
 
 /**
+ * AttemptOutcome is what one delivery attempt came to.
+ *
  * @generated from enum baton.v1.AttemptOutcome
  */
 export enum AttemptOutcome {
   /**
+   * Not set.
+   *
    * @generated from enum value: ATTEMPT_OUTCOME_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1242,6 +1514,8 @@ export enum AttemptOutcome {
   NETWORK_ERROR = 4,
 
   /**
+   * No answer within the attempt's time limit: retried.
+   *
    * @generated from enum value: ATTEMPT_OUTCOME_TIMEOUT = 5;
    */
   TIMEOUT = 5,
@@ -1283,6 +1557,8 @@ export const PostbackService: GenService<{
     output: typeof CreatePostbackEndpointResponseSchema;
   },
   /**
+   * GetPostbackEndpoint returns one postback endpoint by ID.
+   *
    * @generated from rpc baton.v1.PostbackService.GetPostbackEndpoint
    */
   getPostbackEndpoint: {
@@ -1291,6 +1567,8 @@ export const PostbackService: GenService<{
     output: typeof GetPostbackEndpointResponseSchema;
   },
   /**
+   * ListPostbackEndpoints lists postback endpoints, a page at a time.
+   *
    * @generated from rpc baton.v1.PostbackService.ListPostbackEndpoints
    */
   listPostbackEndpoints: {
@@ -1310,6 +1588,9 @@ export const PostbackService: GenService<{
     output: typeof UpdatePostbackEndpointResponseSchema;
   },
   /**
+   * DeletePostbackEndpoint removes an endpoint: no postback is sent to it
+   * from then on.
+   *
    * @generated from rpc baton.v1.PostbackService.DeletePostbackEndpoint
    */
   deletePostbackEndpoint: {
@@ -1340,6 +1621,8 @@ export const PostbackService: GenService<{
     output: typeof RenderPostbackResponseSchema;
   },
   /**
+   * ListDeliveries lists deliveries, a page at a time.
+   *
    * @generated from rpc baton.v1.PostbackService.ListDeliveries
    */
   listDeliveries: {

@@ -52,6 +52,7 @@ const (
 type ClickServiceClient interface {
 	// CreateTrackingLink creates the link a publisher pastes on its site.
 	CreateTrackingLink(context.Context, *v1.CreateTrackingLinkRequest) (*v1.CreateTrackingLinkResponse, error)
+	// ListTrackingLinks lists tracking links, a page at a time.
 	ListTrackingLinks(context.Context, *v1.ListTrackingLinksRequest) (*v1.ListTrackingLinksResponse, error)
 	// RecordClick records a click server to server, for partners that redirect
 	// on their own side or track apps. It returns the click ID and the URL to
@@ -59,6 +60,7 @@ type ClickServiceClient interface {
 	RecordClick(context.Context, *v1.RecordClickRequest) (*v1.RecordClickResponse, error)
 	// GetClick returns one click with the chain of IDs around it.
 	GetClick(context.Context, *v1.GetClickRequest) (*v1.GetClickResponse, error)
+	// ListClicks lists clicks, a page at a time.
 	ListClicks(context.Context, *v1.ListClicksRequest) (*v1.ListClicksResponse, error)
 }
 
@@ -167,6 +169,7 @@ func (c *clickServiceClient) ListClicks(ctx context.Context, req *v1.ListClicksR
 type ClickServiceHandler interface {
 	// CreateTrackingLink creates the link a publisher pastes on its site.
 	CreateTrackingLink(context.Context, *v1.CreateTrackingLinkRequest) (*v1.CreateTrackingLinkResponse, error)
+	// ListTrackingLinks lists tracking links, a page at a time.
 	ListTrackingLinks(context.Context, *v1.ListTrackingLinksRequest) (*v1.ListTrackingLinksResponse, error)
 	// RecordClick records a click server to server, for partners that redirect
 	// on their own side or track apps. It returns the click ID and the URL to
@@ -174,6 +177,7 @@ type ClickServiceHandler interface {
 	RecordClick(context.Context, *v1.RecordClickRequest) (*v1.RecordClickResponse, error)
 	// GetClick returns one click with the chain of IDs around it.
 	GetClick(context.Context, *v1.GetClickRequest) (*v1.GetClickResponse, error)
+	// ListClicks lists clicks, a page at a time.
 	ListClicks(context.Context, *v1.ListClicksRequest) (*v1.ListClicksResponse, error)
 }
 

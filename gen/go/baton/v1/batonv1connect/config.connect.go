@@ -111,27 +111,46 @@ const (
 type ConfigServiceClient interface {
 	// WhoAmI describes the caller's key: role and partner.
 	WhoAmI(context.Context, *v1.WhoAmIRequest) (*v1.WhoAmIResponse, error)
+	// CreateAdvertiser creates an advertiser.
 	CreateAdvertiser(context.Context, *v1.CreateAdvertiserRequest) (*v1.CreateAdvertiserResponse, error)
+	// GetAdvertiser returns one advertiser by ID.
 	GetAdvertiser(context.Context, *v1.GetAdvertiserRequest) (*v1.GetAdvertiserResponse, error)
+	// ListAdvertisers lists advertisers, a page at a time.
 	ListAdvertisers(context.Context, *v1.ListAdvertisersRequest) (*v1.ListAdvertisersResponse, error)
+	// UpdateAdvertiser changes the fields of an advertiser named in
+	// update_mask.
 	UpdateAdvertiser(context.Context, *v1.UpdateAdvertiserRequest) (*v1.UpdateAdvertiserResponse, error)
 	// RotateAdvertiserSecret issues a new signing secret (the FC2 shop password
 	// used for sh, and the HMAC key for signed conversions). The previous secret
 	// stays valid for the overlap given, so shops can switch without downtime.
 	RotateAdvertiserSecret(context.Context, *v1.RotateAdvertiserSecretRequest) (*v1.RotateAdvertiserSecretResponse, error)
+	// CreatePublisher creates a publisher.
 	CreatePublisher(context.Context, *v1.CreatePublisherRequest) (*v1.CreatePublisherResponse, error)
+	// GetPublisher returns one publisher by ID.
 	GetPublisher(context.Context, *v1.GetPublisherRequest) (*v1.GetPublisherResponse, error)
+	// ListPublishers lists publishers, a page at a time.
 	ListPublishers(context.Context, *v1.ListPublishersRequest) (*v1.ListPublishersResponse, error)
+	// UpdatePublisher changes the fields of a publisher named in update_mask.
 	UpdatePublisher(context.Context, *v1.UpdatePublisherRequest) (*v1.UpdatePublisherResponse, error)
+	// CreateSite creates a site.
 	CreateSite(context.Context, *v1.CreateSiteRequest) (*v1.CreateSiteResponse, error)
+	// ListSites lists sites, a page at a time.
 	ListSites(context.Context, *v1.ListSitesRequest) (*v1.ListSitesResponse, error)
+	// CreateOffer creates an offer.
 	CreateOffer(context.Context, *v1.CreateOfferRequest) (*v1.CreateOfferResponse, error)
+	// GetOffer returns one offer by ID.
 	GetOffer(context.Context, *v1.GetOfferRequest) (*v1.GetOfferResponse, error)
+	// ListOffers lists offers, a page at a time.
 	ListOffers(context.Context, *v1.ListOffersRequest) (*v1.ListOffersResponse, error)
+	// UpdateOffer changes the fields of an offer named in update_mask.
 	UpdateOffer(context.Context, *v1.UpdateOfferRequest) (*v1.UpdateOfferResponse, error)
+	// CreateNetwork creates a network.
 	CreateNetwork(context.Context, *v1.CreateNetworkRequest) (*v1.CreateNetworkResponse, error)
+	// GetNetwork returns one network by ID.
 	GetNetwork(context.Context, *v1.GetNetworkRequest) (*v1.GetNetworkResponse, error)
+	// ListNetworks lists networks, a page at a time.
 	ListNetworks(context.Context, *v1.ListNetworksRequest) (*v1.ListNetworksResponse, error)
+	// UpdateNetwork changes the fields of a network named in update_mask.
 	UpdateNetwork(context.Context, *v1.UpdateNetworkRequest) (*v1.UpdateNetworkResponse, error)
 	// RotateNetworkSecret issues a new kickback token/secret for a downstream
 	// network, keeping the previous one valid for the overlap given.
@@ -139,7 +158,9 @@ type ConfigServiceClient interface {
 	// CreateApiKey issues a key. The plaintext key is in the response only:
 	// Baton stores a hash.
 	CreateApiKey(context.Context, *v1.CreateApiKeyRequest) (*v1.CreateApiKeyResponse, error)
+	// ListApiKeys lists API keys, a page at a time.
 	ListApiKeys(context.Context, *v1.ListApiKeysRequest) (*v1.ListApiKeysResponse, error)
+	// RevokeApiKey revokes a key: it is refused from then on.
 	RevokeApiKey(context.Context, *v1.RevokeApiKeyRequest) (*v1.RevokeApiKeyResponse, error)
 	// ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
 	// (the formats are in the README, "Moving an FC2/CATS program to
@@ -589,27 +610,46 @@ func (c *configServiceClient) ImportProgram(ctx context.Context, req *v1.ImportP
 type ConfigServiceHandler interface {
 	// WhoAmI describes the caller's key: role and partner.
 	WhoAmI(context.Context, *v1.WhoAmIRequest) (*v1.WhoAmIResponse, error)
+	// CreateAdvertiser creates an advertiser.
 	CreateAdvertiser(context.Context, *v1.CreateAdvertiserRequest) (*v1.CreateAdvertiserResponse, error)
+	// GetAdvertiser returns one advertiser by ID.
 	GetAdvertiser(context.Context, *v1.GetAdvertiserRequest) (*v1.GetAdvertiserResponse, error)
+	// ListAdvertisers lists advertisers, a page at a time.
 	ListAdvertisers(context.Context, *v1.ListAdvertisersRequest) (*v1.ListAdvertisersResponse, error)
+	// UpdateAdvertiser changes the fields of an advertiser named in
+	// update_mask.
 	UpdateAdvertiser(context.Context, *v1.UpdateAdvertiserRequest) (*v1.UpdateAdvertiserResponse, error)
 	// RotateAdvertiserSecret issues a new signing secret (the FC2 shop password
 	// used for sh, and the HMAC key for signed conversions). The previous secret
 	// stays valid for the overlap given, so shops can switch without downtime.
 	RotateAdvertiserSecret(context.Context, *v1.RotateAdvertiserSecretRequest) (*v1.RotateAdvertiserSecretResponse, error)
+	// CreatePublisher creates a publisher.
 	CreatePublisher(context.Context, *v1.CreatePublisherRequest) (*v1.CreatePublisherResponse, error)
+	// GetPublisher returns one publisher by ID.
 	GetPublisher(context.Context, *v1.GetPublisherRequest) (*v1.GetPublisherResponse, error)
+	// ListPublishers lists publishers, a page at a time.
 	ListPublishers(context.Context, *v1.ListPublishersRequest) (*v1.ListPublishersResponse, error)
+	// UpdatePublisher changes the fields of a publisher named in update_mask.
 	UpdatePublisher(context.Context, *v1.UpdatePublisherRequest) (*v1.UpdatePublisherResponse, error)
+	// CreateSite creates a site.
 	CreateSite(context.Context, *v1.CreateSiteRequest) (*v1.CreateSiteResponse, error)
+	// ListSites lists sites, a page at a time.
 	ListSites(context.Context, *v1.ListSitesRequest) (*v1.ListSitesResponse, error)
+	// CreateOffer creates an offer.
 	CreateOffer(context.Context, *v1.CreateOfferRequest) (*v1.CreateOfferResponse, error)
+	// GetOffer returns one offer by ID.
 	GetOffer(context.Context, *v1.GetOfferRequest) (*v1.GetOfferResponse, error)
+	// ListOffers lists offers, a page at a time.
 	ListOffers(context.Context, *v1.ListOffersRequest) (*v1.ListOffersResponse, error)
+	// UpdateOffer changes the fields of an offer named in update_mask.
 	UpdateOffer(context.Context, *v1.UpdateOfferRequest) (*v1.UpdateOfferResponse, error)
+	// CreateNetwork creates a network.
 	CreateNetwork(context.Context, *v1.CreateNetworkRequest) (*v1.CreateNetworkResponse, error)
+	// GetNetwork returns one network by ID.
 	GetNetwork(context.Context, *v1.GetNetworkRequest) (*v1.GetNetworkResponse, error)
+	// ListNetworks lists networks, a page at a time.
 	ListNetworks(context.Context, *v1.ListNetworksRequest) (*v1.ListNetworksResponse, error)
+	// UpdateNetwork changes the fields of a network named in update_mask.
 	UpdateNetwork(context.Context, *v1.UpdateNetworkRequest) (*v1.UpdateNetworkResponse, error)
 	// RotateNetworkSecret issues a new kickback token/secret for a downstream
 	// network, keeping the previous one valid for the overlap given.
@@ -617,7 +657,9 @@ type ConfigServiceHandler interface {
 	// CreateApiKey issues a key. The plaintext key is in the response only:
 	// Baton stores a hash.
 	CreateApiKey(context.Context, *v1.CreateApiKeyRequest) (*v1.CreateApiKeyResponse, error)
+	// ListApiKeys lists API keys, a page at a time.
 	ListApiKeys(context.Context, *v1.ListApiKeysRequest) (*v1.ListApiKeysResponse, error)
+	// RevokeApiKey revokes a key: it is refused from then on.
 	RevokeApiKey(context.Context, *v1.RevokeApiKeyRequest) (*v1.RevokeApiKeyResponse, error)
 	// ImportProgram moves a whole FC2/CATS program onto Baton from CSV files
 	// (the formats are in the README, "Moving an FC2/CATS program to

@@ -62,7 +62,9 @@ type ConversionServiceClient interface {
 	// sending the same order ID again (or the same idempotency key) gets the
 	// first conversion back with duplicate = true, never a second one.
 	RecordConversion(context.Context, *v1.RecordConversionRequest) (*v1.RecordConversionResponse, error)
+	// GetConversion returns one conversion by ID.
 	GetConversion(context.Context, *v1.GetConversionRequest) (*v1.GetConversionResponse, error)
+	// ListConversions lists conversions, a page at a time.
 	ListConversions(context.Context, *v1.ListConversionsRequest) (*v1.ListConversionsResponse, error)
 	// UpdateConversionStatus moves a conversion pending → approved or
 	// rejected, or approved → reversed. Rejected and reversed are final.
@@ -221,7 +223,9 @@ type ConversionServiceHandler interface {
 	// sending the same order ID again (or the same idempotency key) gets the
 	// first conversion back with duplicate = true, never a second one.
 	RecordConversion(context.Context, *v1.RecordConversionRequest) (*v1.RecordConversionResponse, error)
+	// GetConversion returns one conversion by ID.
 	GetConversion(context.Context, *v1.GetConversionRequest) (*v1.GetConversionResponse, error)
+	// ListConversions lists conversions, a page at a time.
 	ListConversions(context.Context, *v1.ListConversionsRequest) (*v1.ListConversionsResponse, error)
 	// UpdateConversionStatus moves a conversion pending → approved or
 	// rejected, or approved → reversed. Rejected and reversed are final.

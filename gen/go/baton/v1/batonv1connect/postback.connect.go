@@ -76,11 +76,15 @@ type PostbackServiceClient interface {
 	// CreatePostbackEndpoint saves an endpoint. A template with an unknown
 	// variable is refused, naming the variable.
 	CreatePostbackEndpoint(context.Context, *v1.CreatePostbackEndpointRequest) (*v1.CreatePostbackEndpointResponse, error)
+	// GetPostbackEndpoint returns one postback endpoint by ID.
 	GetPostbackEndpoint(context.Context, *v1.GetPostbackEndpointRequest) (*v1.GetPostbackEndpointResponse, error)
+	// ListPostbackEndpoints lists postback endpoints, a page at a time.
 	ListPostbackEndpoints(context.Context, *v1.ListPostbackEndpointsRequest) (*v1.ListPostbackEndpointsResponse, error)
 	// UpdatePostbackEndpoint changes an endpoint; setting state to enabled
 	// re-enables one that was disabled after failing for days.
 	UpdatePostbackEndpoint(context.Context, *v1.UpdatePostbackEndpointRequest) (*v1.UpdatePostbackEndpointResponse, error)
+	// DeletePostbackEndpoint removes an endpoint: no postback is sent to it
+	// from then on.
 	DeletePostbackEndpoint(context.Context, *v1.DeletePostbackEndpointRequest) (*v1.DeletePostbackEndpointResponse, error)
 	// RotatePostbackEndpointSecret issues a new signing secret; deliveries are
 	// signed with both until the overlap ends.
@@ -88,6 +92,7 @@ type PostbackServiceClient interface {
 	// RenderPostback renders a template (or a saved endpoint) against a real
 	// or a sample conversion without sending anything.
 	RenderPostback(context.Context, *v1.RenderPostbackRequest) (*v1.RenderPostbackResponse, error)
+	// ListDeliveries lists deliveries, a page at a time.
 	ListDeliveries(context.Context, *v1.ListDeliveriesRequest) (*v1.ListDeliveriesResponse, error)
 	// GetDelivery returns one delivery with all its attempts.
 	GetDelivery(context.Context, *v1.GetDeliveryRequest) (*v1.GetDeliveryResponse, error)
@@ -331,11 +336,15 @@ type PostbackServiceHandler interface {
 	// CreatePostbackEndpoint saves an endpoint. A template with an unknown
 	// variable is refused, naming the variable.
 	CreatePostbackEndpoint(context.Context, *v1.CreatePostbackEndpointRequest) (*v1.CreatePostbackEndpointResponse, error)
+	// GetPostbackEndpoint returns one postback endpoint by ID.
 	GetPostbackEndpoint(context.Context, *v1.GetPostbackEndpointRequest) (*v1.GetPostbackEndpointResponse, error)
+	// ListPostbackEndpoints lists postback endpoints, a page at a time.
 	ListPostbackEndpoints(context.Context, *v1.ListPostbackEndpointsRequest) (*v1.ListPostbackEndpointsResponse, error)
 	// UpdatePostbackEndpoint changes an endpoint; setting state to enabled
 	// re-enables one that was disabled after failing for days.
 	UpdatePostbackEndpoint(context.Context, *v1.UpdatePostbackEndpointRequest) (*v1.UpdatePostbackEndpointResponse, error)
+	// DeletePostbackEndpoint removes an endpoint: no postback is sent to it
+	// from then on.
 	DeletePostbackEndpoint(context.Context, *v1.DeletePostbackEndpointRequest) (*v1.DeletePostbackEndpointResponse, error)
 	// RotatePostbackEndpointSecret issues a new signing secret; deliveries are
 	// signed with both until the overlap ends.
@@ -343,6 +352,7 @@ type PostbackServiceHandler interface {
 	// RenderPostback renders a template (or a saved endpoint) against a real
 	// or a sample conversion without sending anything.
 	RenderPostback(context.Context, *v1.RenderPostbackRequest) (*v1.RenderPostbackResponse, error)
+	// ListDeliveries lists deliveries, a page at a time.
 	ListDeliveries(context.Context, *v1.ListDeliveriesRequest) (*v1.ListDeliveriesResponse, error)
 	// GetDelivery returns one delivery with all its attempts.
 	GetDelivery(context.Context, *v1.GetDeliveryRequest) (*v1.GetDeliveryResponse, error)
