@@ -98,7 +98,7 @@ func TestClicksSurviveKill9(t *testing.T) {
 	var mu sync.Mutex
 	tried := 0
 	var spooled int64 // bytes in the click spool at each kill
-	spoolOnly := 0 // clicks answered in round 1, when only the spool had them
+	spoolOnly := 0    // clicks answered in round 1, when only the spool had them
 	for round := range 3 {
 		p := startBaton(t, dbURL, dataDir, addr)
 		var hold pgx.Tx
