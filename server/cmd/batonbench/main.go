@@ -41,6 +41,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/clickid"
 	"github.com/batonhq/baton/server/internal/config"
 )
 
@@ -221,6 +222,7 @@ func orchestrate(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server side to this file")
 	suites := fs.String("suites", "clicks,tracing,conversions,postbacks,growth", "which benchmarks to run")
 	growth := fs.String("growth", "1000000,10000000", "click table sizes for the growth benchmark")
+	wrkConcs := fs.String("wrk-c", "64,256", "connections for the click suite on wrk")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -249,6 +251,9 @@ func orchestrate(args []string) error {
 	cfg.DataDir = dataDir
 	cfg.DatabaseURL = os.Getenv("BATON_BENCH_DATABASE_URL")
 	cfg.AdminKey = "bench-admin-key-0123456789"
+	if os.Getenv("BATON_BENCH_NO_SPOOL") != "" { // the synchronous click path, for comparison
+		cfg.ClickSpoolMaxBytes = 0
+	}
 	cfg.PostbackAllow = "127.0.0.0/8" // the receiver is on loopback
 	batonLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -292,7 +297,8 @@ func orchestrate(args []string) error {
 		return err
 	}
 	bare := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "https://shop.example.com/lp?sid=00000000000000000000000000000&aff_userid=1000&aff_siteid=1000", http.StatusFound)
+		id, _ := clickid.Default.New() // a fresh click ID, as Baton's redirect carries
+		http.Redirect(w, r, "https://shop.example.com/lp?sid="+id+"&aff_userid=1000&aff_siteid=1000", http.StatusFound)
 	})}
 	go func() { _ = bare.Serve(bareLn) }()
 	defer bare.Close()
@@ -324,13 +330,11 @@ func orchestrate(args []string) error {
 		} else {
 			fmt.Fprintln(os.Stderr, "  (no nginx baseline:", err, ")")
 		}
-		clickTable, err := compare(ctx, "Click redirect: Baton (click committed before the 302) vs a bare Go 302 handler (and nginx's return 302, when installed)",
-			clickTargets, concs, *runs, *dur)
+		clickTable, err := clickSuite(ctx, srv, db, clickTargets, *wrkConcs, *runs, *dur, *cpuProfile == "")
 		if err != nil {
 			return err
 		}
 		b.WriteString(clickTable)
-		fmt.Fprintf(&b, "targets (issue 3): durable clicks >= 0.40 of the bare handler's rate; p99 < 20 ms at 64 clients\n\n")
 	}
 
 	// Conversions: Baton's intake (auth, validation, click lookup,

@@ -46,3 +46,12 @@ func (r spooledClicks) Write(ctx context.Context, c *domain.Click) error {
 	}
 	return err
 }
+
+// ClickSpoolStats says how far the click spool's loader is behind (false:
+// no spool), for benchmarks and logs.
+func (s *Server) ClickSpoolStats() (spool.Stats, bool) {
+	if s.spool == nil {
+		return spool.Stats{}, false
+	}
+	return s.spool.Stats(), true
+}

