@@ -250,8 +250,16 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	if err != nil {
 		return nil, err
 	}
+	built := false
 	if clickSpool != nil {
 		recorder = spooledClicks{spool: clickSpool, direct: clickWriter}
+		defer func() { // New failed: release the spool (and its lock)
+			if !built {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_ = clickSpool.Close(ctx)
+			}
+		}()
 	}
 	clickSvc := service.NewClicks(st, recorder, idGen, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
@@ -356,6 +364,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	} else if on {
 		handler = accessLog(log.With("component", "access"), clickRate, handler)
 	}
+	built = true
 	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, spool: clickSpool, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
 }
 
