@@ -5,7 +5,7 @@
 //	batonbench [-d 3s] [-runs 3] [-c 8,64,256] [-out FILE]   run every benchmark
 //	batonbench load -url URL -c N -d DUR                     the load generator (a separate process)
 //
-// The click benchmark drives GET /c/{link} (which commits each click before
+// The click benchmark (on wrk, wrk.go) drives GET /c/{link} (which makes each click durable before
 // its 302) and a bare Go handler answering the same 302 without recording
 // anything, over loopback with keep-alive connections, from a separate
 // process. Baton runs on an embedded PostgreSQL on the same machine (or

@@ -35,8 +35,17 @@ var (
 	wrkSockErr = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
+// num is wrk's number v, 0 if it is none.
+func num(v string) float64 {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0
+	}
+	return f
+}
+
 func wrkMillis(v, unit string) float64 {
-	f, _ := strconv.ParseFloat(v, 64)
+	f := num(v)
 	switch unit {
 	case "us":
 		return f / 1000
@@ -61,12 +70,12 @@ func runWrk(ctx context.Context, url string, conns int, dur time.Duration) (Resu
 	s := string(out)
 	var r Result
 	if m := wrkRPS.FindStringSubmatch(s); m != nil {
-		r.RPS, _ = strconv.ParseFloat(m[1], 64)
+		r.RPS = num(m[1])
 	} else {
 		return r, fmt.Errorf("wrk output without Requests/sec: %q", s)
 	}
 	if m := wrkTotal.FindStringSubmatch(s); m != nil {
-		r.Requests, _ = strconv.ParseInt(m[1], 10, 64)
+		r.Requests = int64(num(m[1]))
 		r.Seconds = wrkMillis(m[2], m[3]) / 1000
 	}
 	for _, m := range wrkPct.FindAllStringSubmatch(s, -1) {
@@ -77,13 +86,11 @@ func runWrk(ctx context.Context, url string, conns int, dur time.Duration) (Resu
 		}
 	}
 	if m := wrkNon2xx.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		r.Errors += n
+		r.Errors += int64(num(m[1]))
 	}
 	if m := wrkSockErr.FindStringSubmatch(s); m != nil {
 		for _, v := range m[1:] {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			r.Errors += n
+			r.Errors += int64(num(v))
 		}
 	}
 	return r, nil
@@ -102,8 +109,7 @@ func cpuTicks(pid int, children bool) int64 {
 		end = 15 // and cutime, cstime
 	}
 	for _, v := range f[11:end] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		t += n
+		t += int64(num(v))
 	}
 	return t
 }
@@ -129,15 +135,17 @@ func ppid(pid int) int {
 	if len(f) < 2 {
 		return 0
 	}
-	n, _ := strconv.Atoi(f[1])
-	return n
+	return int(num(f[1]))
 }
 
 // postgresTicks is the CPU of the bench's PostgreSQL: the postmaster, its
 // exited children and its live ones (backends, walwriter, checkpointer).
 func postgresTicks(postmaster int) int64 {
 	t := cpuTicks(postmaster, true)
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		return t
+	}
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(filepath.Base(d))
 		if err != nil || ppid(pid) != postmaster {

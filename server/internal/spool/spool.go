@@ -193,7 +193,10 @@ func segName(seq uint64) string { return fmt.Sprintf("seg-%020d.log", seq) }
 
 // replay reads every segment, oldest first, and queues its clicks.
 func (s *Spool) replay() error {
-	preps, _ := filepath.Glob(filepath.Join(s.opts.Dir, "prep-*.tmp"))
+	preps, err := filepath.Glob(filepath.Join(s.opts.Dir, "prep-*.tmp"))
+	if err != nil {
+		return err
+	}
 	for _, p := range preps { // spares of an earlier process
 		_ = os.Remove(p)
 	}
@@ -466,7 +469,7 @@ func (s *Spool) writer() {
 		s.askSpare()
 		if err == nil && s.curOff >= s.opts.SegmentBytes {
 			if rerr := s.rotate(); rerr != nil {
-				s.fail(rerr)
+				s.markBroken(rerr)
 			}
 		}
 	}
@@ -498,14 +501,20 @@ func (s *Spool) append(buf []byte) error {
 }
 
 func (s *Spool) fail(err error) error {
+	s.markBroken(err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken
+}
+
+// markBroken stops appends: Write says ErrBroken from now on.
+func (s *Spool) markBroken(err error) {
 	s.log.Error("click spool: write failed; clicks go straight to PostgreSQL from now on", "error", err)
 	s.mu.Lock()
 	if s.broken == nil {
 		s.broken = fmt.Errorf("%w: %w", ErrBroken, err)
 	}
-	b := s.broken
 	s.mu.Unlock()
-	return b
 }
 
 func (s *Spool) poke() {

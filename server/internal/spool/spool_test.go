@@ -3,6 +3,7 @@ package spool_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,7 +169,7 @@ func TestFullAtTheBound(t *testing.T) {
 	}()
 	var full bool
 	for i := range 1000 {
-		if err := sp.Write(context.Background(), click(i)); err == spool.ErrFull {
+		if err := sp.Write(context.Background(), click(i)); errors.Is(err, spool.ErrFull) {
 			full = true
 			break
 		} else if err != nil {
