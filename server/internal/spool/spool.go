@@ -544,7 +544,7 @@ func (s *Spool) loader() {
 		for {
 			n, err := s.loadOnce(context.Background())
 			if err != nil {
-				backoff = min(max(2*backoff, 50*time.Millisecond), time.Second)
+				backoff = min(max(2*backoff, 50*time.Millisecond), 500*time.Millisecond)
 				s.log.Warn("click spool: cannot load clicks into PostgreSQL; retrying", "error", err, "retry_in", backoff.String())
 				break
 			}
