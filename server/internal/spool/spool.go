@@ -18,7 +18,8 @@
 // checksum per record and refuses to open a log with a torn tail
 // (ErrCorrupt; its issue 21, "Needs to recover from corrupted tail", is
 // open), which is exactly the state kill -9 leaves; its index-based API also
-// adds nothing the loader needs. The format here is ~200 lines.
+// adds nothing the loader needs. The format and its recovery here are the
+// replay function and a header of 8 bytes.
 package spool
 
 import (
