@@ -225,7 +225,9 @@ console-screenshots: ## Rewrite the README's console screenshots (docs/console/)
 # ---------------------------------------------------------------- bench
 
 .PHONY: bench
-bench: ## Benchmarks with same-run baselines; prints a table and writes bench-results.txt
+bench: ## Benchmarks with same-run baselines; prints a table and writes bench-results.txt (needs wrk)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } || \
+		{ echo "make bench needs wrk, the click suite's load generator: apt-get install -y wrk" >&2; exit 1; }
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/batonbench ./server/cmd/batonbench
 	$(BIN)/batonbench -out bench-results.txt

@@ -43,6 +43,7 @@ import (
 	"github.com/batonhq/baton/server/internal/rpc"
 	"github.com/batonhq/baton/server/internal/secretbox"
 	"github.com/batonhq/baton/server/internal/service"
+	"github.com/batonhq/baton/server/internal/spool"
 	"github.com/batonhq/baton/server/internal/store"
 	"github.com/batonhq/baton/server/internal/telemetry"
 	"github.com/batonhq/baton/server/internal/traces"
@@ -193,6 +194,7 @@ type Server struct {
 	db      *Database
 	handler http.Handler
 	clicks  *store.ClickWriter
+	spool   *spool.Spool // nil: no click spool
 	// conversions runs the hourly auto-approval.
 	conversions *service.Conversions
 	queue       *delivery.Queue
@@ -242,7 +244,25 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	clickWriter := st.NewClickWriter(max(2, runtime.GOMAXPROCS(0)), 1000)
 	idGen := clickid.Default
 	idGen.Now = o.now // the click's time is in its ID
-	clickSvc := service.NewClicks(st, clickWriter, idGen, cfg.PublicURL)
+	// Clicks are answered once fsynced in the local spool, which loads them
+	// into PostgreSQL in batches (clickspool.go); without one, once committed.
+	var recorder service.ClickRecorder = clickWriter
+	clickSpool, err := openClickSpool(cfg, log, st)
+	if err != nil {
+		return nil, err
+	}
+	built := false
+	if clickSpool != nil {
+		recorder = spooledClicks{spool: clickSpool, direct: clickWriter}
+		defer func() { // New failed: release the spool (and its lock)
+			if !built {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				_ = clickSpool.Close(ctx)
+			}
+		}()
+	}
+	clickSvc := service.NewClicks(st, recorder, idGen, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
 	authn := auth.NewInterceptor(st, log).WithClock(o.now)
 	configSvc.OnChange(authn.Forget)
@@ -346,7 +366,8 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	} else if on {
 		handler = accessLog(log.With("component", "access"), clickRate, handler)
 	}
-	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
+	built = true
+	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, spool: clickSpool, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -425,6 +446,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(shutCtx)
 	// Every click that was answered is committed; commit those still queued.
 	s.clicks.Close()
+	if s.spool != nil {
+		// Load what is spooled while the grace lasts; the rest loads at the
+		// next start.
+		_ = s.spool.Close(shutCtx)
+	}
 	// Postbacks in flight finish; queued ones wait in the database.
 	s.queueRunning.Store(false)
 	if qerr := s.queue.Stop(shutCtx); qerr != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/server/internal/config"
 	"github.com/batonhq/baton/server/internal/proof"
 	"github.com/batonhq/baton/server/internal/testwait"
 )
@@ -117,7 +118,11 @@ func TestClickPastTenThousandParametersLands(t *testing.T) {
 // on its way to the database, is stored flagged cancelled and not unique.
 func TestClickCancelledByTheClientIsFlagged(t *testing.T) {
 	t.Parallel()
-	e := newLimitsEnv(t)
+	// Without the click spool (BATON_CLICK_SPOOL_MAX_BYTES=0), a click
+	// waits for its commit, which the test holds; a spooled click is
+	// answered after an fsync, before any lock could hold it.
+	e := newClickEnv(t, &batonv1.CreateOfferRequest{LandingUrl: "https://shop.example/lp", Downstream: &batonv1.DownstreamLink{ClickIdParam: "sid"}},
+		func(c *config.Config) { c.ClickSpoolMaxBytes = 0 })
 	f := &failures{t: t}
 	ctx := context.Background()
 	db, err := pgx.Connect(ctx, e.db)

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +16,6 @@ import (
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/server/internal/config"
-	"github.com/batonhq/baton/server/internal/pgembed"
 	"github.com/batonhq/baton/server/internal/proof"
 	"github.com/batonhq/baton/server/internal/testwait"
 )
@@ -100,22 +96,11 @@ func TestOneSaleSentAThousandTimesIsCountedOnce(t *testing.T) {
 // recovers by itself, and every click it answered with a 302 is stored.
 func TestDatabaseRestartMeans503ThenRecovery(t *testing.T) {
 	t.Parallel()
-	port := func() int {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
-	}()
-	dir := t.TempDir()
-	_ = os.Chmod(dir, 0o711)
-	cluster, err := pgembed.Start(context.Background(), pgembed.Config{Dir: filepath.Join(dir, "pg"), Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, restart := ownCluster(t)
 	defer func() { _ = cluster.Stop(context.Background()) }()
-	s := start(t, func(c *config.Config) { c.DatabaseURL = cluster.URL() })
+	// The synchronous path (no click spool): TestClicksSpooledThroughDatabaseOutage
+	// is the same outage with the spool.
+	s := start(t, func(c *config.Config) { c.DatabaseURL = cluster.URL(); c.ClickSpoolMaxBytes = 0 })
 	client := noFollow(nil)
 	var mu sync.Mutex
 	answered := map[string]bool{}
@@ -156,10 +141,7 @@ func TestDatabaseRestartMeans503ThenRecovery(t *testing.T) {
 			t.Fatalf("with the database down: status %d after %v, want 503 quickly", st, took)
 		}
 	}
-	cluster, err = pgembed.Start(context.Background(), pgembed.Config{Dir: filepath.Join(dir, "pg"), Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster = restart()
 	back := time.Now()
 	testwait.Until(t, 30*time.Second, "Baton recovers once the database is back", func() bool {
 		i++

@@ -65,6 +65,14 @@ type Config struct {
 	// are dropped whole (BATON_CLICK_RETENTION, default 9600h = 400 days; 0
 	// keeps everything). It must exceed the longest attribution window.
 	ClickRetention time.Duration
+	// ClickSpoolMaxBytes bounds the click spool under DataDir/clickspool
+	// (BATON_CLICK_SPOOL_MAX_BYTES, default 1 GiB; 0: no spool, a redirect
+	// waits for the PostgreSQL commit). ClickSpoolMaxAge bounds how long a
+	// spooled click may wait to be loaded (BATON_CLICK_SPOOL_MAX_AGE,
+	// default 1h). At either bound clicks are written straight to
+	// PostgreSQL again (503 while it is down).
+	ClickSpoolMaxBytes int64
+	ClickSpoolMaxAge   time.Duration
 	// RefusalRetention is how long refusal aggregates are kept
 	// (BATON_REFUSAL_RETENTION, default 720h = 30 days; 0 keeps them all).
 	RefusalRetention time.Duration
@@ -174,6 +182,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", durEnv("BATON_REQUEST_TIMEOUT", 30*time.Second), "per-request time limit (BATON_REQUEST_TIMEOUT)")
 	fs.DurationVar(&c.ClickRetention, "click-retention", durEnv("BATON_CLICK_RETENTION", 400*24*time.Hour), "how long clicks are kept; 0 keeps all (BATON_CLICK_RETENTION)")
+	fs.Int64Var(&c.ClickSpoolMaxBytes, "click-spool-max-bytes", intEnv("BATON_CLICK_SPOOL_MAX_BYTES", 1<<30), "disk bound of the click spool; 0: no spool (BATON_CLICK_SPOOL_MAX_BYTES)")
+	fs.DurationVar(&c.ClickSpoolMaxAge, "click-spool-max-age", durEnv("BATON_CLICK_SPOOL_MAX_AGE", time.Hour), "longest a spooled click waits to be loaded (BATON_CLICK_SPOOL_MAX_AGE)")
 	fs.DurationVar(&c.RefusalRetention, "refusal-retention", durEnv("BATON_REFUSAL_RETENTION", 30*24*time.Hour), "how long refused reports are kept; 0 keeps all (BATON_REFUSAL_RETENTION)")
 	fs.StringVar(&c.JaegerURL, "jaeger-url", env("BATON_JAEGER_URL", ""), "Jaeger query API that GetTrace reads spans from, e.g. http://127.0.0.1:16686 (BATON_JAEGER_URL)")
 	fs.StringVar(&c.PostbackAllow, "postback-allow", env("BATON_POSTBACK_ALLOW", ""), "private/loopback networks postbacks may reach (BATON_POSTBACK_ALLOW)")
@@ -252,6 +262,9 @@ func (c *Config) validate() error {
 	}
 	if c.RefusalRetention < 0 {
 		errs = append(errs, errors.New("BATON_REFUSAL_RETENTION: must be 0 (keep all) or positive"))
+	}
+	if c.ClickSpoolMaxBytes < 0 || (c.ClickSpoolMaxBytes > 0 && c.ClickSpoolMaxBytes < 1<<20) || c.ClickSpoolMaxAge <= 0 {
+		errs = append(errs, errors.New("BATON_CLICK_SPOOL_MAX_BYTES must be 0 (no spool) or at least 1048576, and BATON_CLICK_SPOOL_MAX_AGE positive"))
 	}
 	if c.ClickRetention != 0 && c.ClickRetention < 366*24*time.Hour {
 		errs = append(errs, errors.New("BATON_CLICK_RETENTION: must be 0 (keep all) or at least 366 days, beyond the longest attribution window"))

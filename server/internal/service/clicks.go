@@ -114,6 +114,23 @@ func (c *Clicks) resolve(ctx context.Context, linkID string) (*linkContext, erro
 	if lc := c.links.get(linkID, c.now()); lc != nil {
 		return lc, nil
 	}
+	lc, err := c.load(ctx, linkID)
+	if errors.Is(err, domain.ErrUnavailable) {
+		// PostgreSQL is down: a link seen before keeps redirecting with
+		// what was last read, so clicks keep being spooled (see spool).
+		if stale := c.links.stale(linkID); stale != nil {
+			return stale, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.links.put(linkID, lc, c.now())
+	return lc, nil
+}
+
+// load reads everything a click needs about its link.
+func (c *Clicks) load(ctx context.Context, linkID string) (*linkContext, error) {
 	l, err := c.store.GetLink(ctx, linkID)
 	if err != nil {
 		return nil, err
@@ -137,7 +154,6 @@ func (c *Clicks) resolve(ctx context.Context, linkID string) (*linkContext, erro
 		}
 		lc.siteNumber = site.SiteID
 	}
-	c.links.put(linkID, lc, c.now())
 	return lc, nil
 }
 
@@ -492,6 +508,13 @@ func (c *linkCache) get(id string, now time.Time) *linkContext {
 		return nil
 	}
 	return e.lc
+}
+
+// stale returns the entry for id even if expired (nil if none).
+func (c *linkCache) stale(id string) *linkContext {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[id].lc
 }
 
 func (c *linkCache) put(id string, lc *linkContext, now time.Time) {

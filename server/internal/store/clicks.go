@@ -103,6 +103,12 @@ func scanClick(row pgx.CollectableRow) (domain.Click, error) {
 // commit). Most callers go through a ClickWriter, which batches concurrent
 // clicks into one call.
 func (s *Store) InsertClicks(ctx context.Context, clicks []*domain.Click) error {
+	return s.insertClicks(ctx, clicks, "")
+}
+
+// insertClicks is InsertClicks with a suffix for the statement (LoadClicks:
+// ON CONFLICT DO NOTHING).
+func (s *Store) insertClicks(ctx context.Context, clicks []*domain.Click, suffix string) error {
 	n := len(clicks)
 	var (
 		id, link, offer, adv, pub, site, subs, up, upParam, downParam, redirect, deep, ua, ref, tp = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -135,7 +141,7 @@ func (s *Store) InsertClicks(ctx context.Context, clicks []*domain.Click) error 
 			$9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::inet[], $16::text[], $17::text[],
 			$18::int2[], $19::bool[], $20::timestamptz[], $21::text[])
 		AS u(id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id, source, subs, upstream_id,
-			upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer, flags, is_unique, expires_at, traceparent)`,
+			upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer, flags, is_unique, expires_at, traceparent)`+suffix,
 		id, created, link, offer, adv, pub, site, source, subs, up, upParam, downParam, redirect, deep, ips, ua, ref, flags, unique, expires, tp)
 	return translate(err)
 }
@@ -152,6 +158,9 @@ func (s *Store) GetClick(ctx context.Context, id string) (domain.Click, error) {
 	if err != nil {
 		return domain.Click{}, domain.NotFound("click", id)
 	}
+	if err := s.awaitClick(ctx, id); err != nil {
+		return domain.Click{}, err
+	}
 	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks WHERE id = $1 AND created_at = $2`, id, at)
 	c, err := pgx.CollectExactlyOneRow(rows, scanClick)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -162,6 +171,9 @@ func (s *Store) GetClick(ctx context.Context, id string) (domain.Click, error) {
 
 // ListClicks pages through clicks in ID (time) order.
 func (s *Store) ListClicks(ctx context.Context, f domain.ClickFilter, page domain.Page) ([]domain.Click, string, error) {
+	if err := s.awaitClicks(ctx); err != nil {
+		return nil, "", err
+	}
 	size := pageSize(page)
 	from, to := optTime(f.From), optTime(f.To)
 	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks

@@ -253,6 +253,9 @@ func (s *Store) ClicksByIP(ctx context.Context, offerID, ip string, from, to tim
 	if err != nil {
 		return nil, nil //nolint:nilerr // no click comes from an address that does not parse
 	}
+	if err := s.awaitClicks(ctx); err != nil {
+		return nil, err
+	}
 	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks WHERE offer_id = $1 AND ip = $2
 		AND created_at >= $3 AND created_at <= $4 ORDER BY created_at LIMIT 100`, offerID, addr, from, to)
 	list, err := pgx.CollectRows(rows, scanClick)
@@ -290,6 +293,9 @@ func (s *Store) DueForAutoApproval(ctx context.Context, now time.Time, limit int
 // site's) clicks on an advertiser's offers in [from, to], oldest first: the
 // candidates when a shop names the affiliate (FC2 ref_userid/ref_siteid).
 func (s *Store) ClicksByPublisher(ctx context.Context, advertiserID, publisherID, siteID string, from, to time.Time) ([]domain.Click, error) {
+	if err := s.awaitClicks(ctx); err != nil {
+		return nil, err
+	}
 	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks WHERE publisher_id = $1 AND advertiser_id = $2
 		AND ($3 = '' OR site_id = $3) AND created_at >= $4 AND created_at <= $5 ORDER BY created_at DESC LIMIT 100`,
 		publisherID, advertiserID, siteID, from, to)

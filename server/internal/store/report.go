@@ -22,6 +22,9 @@ func (s *Store) Report(ctx context.Context, f domain.ReportFilter) ([]domain.Rep
 		}
 		return r
 	}
+	if err := s.awaitClicks(ctx); err != nil {
+		return nil, err
+	}
 	cr, err := s.pool.Query(ctx, `SELECT to_char(created_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, publisher_id,
 		count(*), count(*) FILTER (WHERE is_unique)
 		FROM clicks WHERE created_at >= $2 AND created_at < $3

@@ -45,6 +45,8 @@ type Store struct {
 	ids  *ids.Source
 	now  func() time.Time
 	log  *slog.Logger
+	// clicksIn, when set, is waited on before clicks are read (clickload.go).
+	clicksIn ClickBarrier
 }
 
 // Options configure Open.
