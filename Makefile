@@ -23,10 +23,13 @@ RUN_ADDR      ?= 127.0.0.1:8080
 RUN_DATA_DIR  ?= .baton
 DEV_ADMIN_KEY ?= baton-dev-admin-key
 
-# buf breaking compares with the state before this round of work: the newest
-# commit older than four hours (a session is shorter). Empty: nothing to
-# compare with yet.
-BREAKING_AGAINST ?= $(shell git rev-list -1 --before='4 hours ago' HEAD 2>/dev/null)
+# buf breaking compares with the last version of the contract that landed
+# (the commit CI passed at the previous stop): that is what clients may have
+# been built against. "The newest commit older than four hours", used
+# before, could pick an intermediate commit of a merged branch that never
+# landed and fail on a change no client ever saw. Move this forward to the
+# landed commit at the start of each round of work.
+BREAKING_AGAINST ?= 85705b6bcc01534143cc33d8639b0cd0fb0d435c
 
 .PHONY: help
 help: ## Show the targets
