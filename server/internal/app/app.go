@@ -287,7 +287,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	convSvc := service.NewConversions(st, inTx, queue, nil, o.now, log)
 	configSvc.OnChange(convSvc.ConfigChanged)
-	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars)
+	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars).WithClock(o.now)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, o.now)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
 
@@ -340,7 +340,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 		}
 	}
 	queueRunning := new(atomic.Bool)
-	health := gateway.NewHealth(st, queueRunning, draining, nil)
+	health := gateway.NewHealth(st, queueRunning, draining, o.now)
 	plain.HandleFunc("GET /openapi.json", serveOpenAPI)
 	plain.HandleFunc("GET /healthz", health.Healthz)
 	plain.HandleFunc("GET /readyz", health.Readyz)

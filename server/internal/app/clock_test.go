@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
+	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 )
 
@@ -98,5 +99,24 @@ func TestInjectedClockExpiresCachedKeys(t *testing.T) {
 	clock.Advance(11 * time.Second)
 	if _, err := shop.WhoAmI(ctx, &batonv1.WhoAmIRequest{}); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Fatalf("eleven seconds after its revocation elsewhere: %v, want unauthenticated", err)
+	}
+}
+
+// TestInjectedClockDatesADryRunSample: a dry run's sample sale with no time
+// happens "now" by the injected clock, as every other time in the server
+// does (the RPC layer used to read the wall clock itself).
+func TestInjectedClockDatesADryRunSample(t *testing.T) {
+	t.Parallel()
+	fixed := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	s := startWith(t, []app.Option{app.WithClock(func() time.Time { return fixed })})
+	pb := batonv1connect.NewPostbackServiceClient(s.client, s.url, withKey(adminKey))
+	res, err := pb.RenderPostback(context.Background(), &batonv1.RenderPostbackRequest{
+		UrlTemplate: "https://m.example/cv?sale={sale_time}&o={order_id}",
+		Sample:      &batonv1.SampleConversion{OrderId: "CLOCK-SAMPLE"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.GetVariables()["sale_time"]; got != "2031-02-03T04:05:06Z" {
+		t.Fatalf("sale_time %q (URL %s), want the injected clock's 2031-02-03T04:05:06Z", got, res.GetUrl())
 	}
 }

@@ -40,13 +40,12 @@ type Redirect struct {
 	// secure marks cookies Secure and SameSite=None even for requests that
 	// reached Baton over plain HTTP from a TLS-terminating proxy.
 	secure bool
-	now    func() time.Time
 }
 
 // NewRedirect returns the redirect handler. secure should be true when the
 // public URL is https.
 func NewRedirect(clicks *service.Clicks, log *slog.Logger, secure bool) *Redirect {
-	return &Redirect{clicks: clicks, log: log, secure: secure, now: time.Now}
+	return &Redirect{clicks: clicks, log: log, secure: secure}
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>

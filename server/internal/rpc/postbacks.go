@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -232,7 +231,7 @@ func (s *PostbackServer) RenderPostback(ctx context.Context, req *batonv1.Render
 		}
 		if sm := req.GetSample(); sm != nil {
 			c := &domain.Conversion{ClickID: sm.GetClickId(), SubIDs: sm.GetSubIds(), OrderID: sm.GetOrderId(), OrderID2: sm.GetOrderId_2(),
-				OfferID: sm.GetOfferId(), PublisherID: sm.GetPublisherId(), Status: statusFromProto(sm.GetStatus()), SaleAt: time.Now()}
+				OfferID: sm.GetOfferId(), PublisherID: sm.GetPublisherId(), Status: statusFromProto(sm.GetStatus())}
 			if a := sm.GetAmount(); a != nil {
 				c.Amount = domain.Money{Currency: a.GetCurrencyCode(), Minor: a.GetAmountMinor()}
 			}

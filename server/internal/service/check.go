@@ -75,6 +75,8 @@ type Checker struct {
 
 // NewChecker returns the integration check.
 func NewChecker(st CheckStore, out TestOutbox, inTx TxRunner, click, partnerClick CheckClicker, linkURL func(context.Context, domain.TrackingLink) string, render Renderer) *Checker {
+	// now measures how long the check waits for a partner's answer: real
+	// time, not the injectable business clock.
 	return &Checker{store: st, out: out, inTx: inTx, click: click, partnerClick: partnerClick, linkURL: linkURL, render: render, now: time.Now,
 		Poll: 50 * time.Millisecond, Wait: 20 * time.Second}
 }

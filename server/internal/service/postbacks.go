@@ -56,6 +56,15 @@ func NewPostbacks(st PostbackStore, rq Requeuer, inTx TxRunner, render Renderer,
 	return &Postbacks{store: st, requeue: rq, inTx: inTx, render: render, vars: vars, newSecret: postback.NewSecret, now: time.Now}
 }
 
+// WithClock makes now the use cases' time source (a sample sale's time,
+// the dry run's timestamp).
+func (s *Postbacks) WithClock(now func() time.Time) *Postbacks {
+	if now != nil {
+		s.now = now
+	}
+	return s
+}
+
 // checkTemplates refuses a template with an unknown variable or secret,
 // naming it.
 func checkTemplates(e domain.PostbackEndpoint) error {
@@ -292,6 +301,9 @@ func (s *Postbacks) Render(ctx context.Context, p domain.Principal, in RenderInp
 		conv = c
 	} else if in.Sample != nil {
 		conv = *in.Sample
+		if conv.SaleAt.IsZero() {
+			conv.SaleAt = s.now() // a sample sale happens now
+		}
 	}
 	event := in.Event
 	if event == "" {
