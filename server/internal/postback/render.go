@@ -181,10 +181,32 @@ func Mask(raw string, extra ...string) string {
 	if u.User != nil {
 		u.User = url.User(MaskValue)
 	}
-	if u.RawQuery == "" {
-		return u.String()
+	names := append(sensitiveParams[:len(sensitiveParams):len(sensitiveParams)], extra...)
+	if u.RawQuery != "" {
+		u.RawQuery = maskParams(u.RawQuery, names)
 	}
-	parts := strings.Split(u.RawQuery, "&")
+	// A single-page receiver may take its parameters in the fragment
+	// ("#token=..." or "#/path?token=...").
+	if f := u.EscapedFragment(); strings.Contains(f, "=") {
+		head, params := "", f
+		if i := strings.IndexByte(f, '?'); i >= 0 {
+			head, params = f[:i+1], f[i+1:]
+		}
+		if masked := head + maskParams(params, names); masked != f {
+			frag, err := url.PathUnescape(masked)
+			if err != nil {
+				return "(unparsable URL)"
+			}
+			u.Fragment, u.RawFragment = frag, masked
+		}
+	}
+	return u.String()
+}
+
+// maskParams masks the values of the names in an &-separated list of
+// name=value pairs, keeping everything else as it is.
+func maskParams(raw string, names []string) string {
+	parts := strings.Split(raw, "&")
 	for i, p := range parts {
 		name, _, ok := strings.Cut(p, "=")
 		if !ok {
@@ -192,15 +214,14 @@ func Mask(raw string, extra ...string) string {
 		}
 		n, _ := url.QueryUnescape(name) //nolint:errcheck // a name that does not unescape is compared as it is
 		n = strings.ToLower(n)
-		for _, s := range append(sensitiveParams, extra...) {
+		for _, s := range names {
 			if n == strings.ToLower(s) {
 				parts[i] = name + "=" + MaskValue
 				break
 			}
 		}
 	}
-	u.RawQuery = strings.Join(parts, "&")
-	return u.String()
+	return strings.Join(parts, "&")
 }
 
 // HostPath is what someone who does not own an endpoint may see of an

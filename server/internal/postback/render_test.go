@@ -169,6 +169,10 @@ func TestMaskAndHostPath(t *testing.T) {
 		"https://u:p@m.example/pb?a=1&token=t&Sig=s&k=v": "https://xxxxx@m.example/pb?a=1&token=xxxxx&Sig=xxxxx&k=xxxxx",
 		"https://m.example/pb":                           "https://m.example/pb",
 		"::":                                             "(unparsable URL)",
+		// Parameters in a fragment (single-page receivers) are masked too.
+		"https://m.example/pb#token=t&a=1":   "https://m.example/pb#token=xxxxx&a=1",
+		"https://m.example/app#/cb?k=v&b=2":  "https://m.example/app#/cb?k=xxxxx&b=2",
+		"https://m.example/pb?a=1#section-2": "https://m.example/pb?a=1#section-2",
 	} {
 		if got := Mask(in, "k"); got != want {
 			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
