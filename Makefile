@@ -29,7 +29,7 @@ DEV_ADMIN_KEY ?= baton-dev-admin-key
 # before, could pick an intermediate commit of a merged branch that never
 # landed and fail on a change no client ever saw. Move this forward to the
 # landed commit at the start of each round of work.
-BREAKING_AGAINST ?= 85705b6bcc01534143cc33d8639b0cd0fb0d435c
+BREAKING_AGAINST ?= 63e5bb1b1dce3ebdb9835c0fb2a80cf730db1e3f
 
 .PHONY: help
 help: ## Show the targets

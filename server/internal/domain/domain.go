@@ -519,8 +519,10 @@ type Conversion struct {
 	SubIDs         []string
 	DownstreamID   string
 	SaleAt         time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Signals are the fraud and quality signals found at intake (see Signal).
+	Signals   []Signal
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // ConversionFilter narrows a list of conversions.
