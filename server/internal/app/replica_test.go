@@ -205,6 +205,7 @@ func startPrimaryAndStandby(t *testing.T) (primary, standby *pgCluster) {
 // BATON_REPLICA_MAX_LAG, and keep answering, up to date, when the standby
 // is stopped.
 func TestReportsReadTheReplica(t *testing.T) {
+	t.Parallel()
 	primary, standby := startPrimaryAndStandby(t)
 	const maxLag = 5 * time.Second
 	s := start(t, func(c *config.Config) {
