@@ -84,7 +84,7 @@ func freeTCPPort(t *testing.T) int {
 // tool runs one of the PostgreSQL programs as the cluster's user.
 func tool(t *testing.T, bin string, cred *syscall.Credential, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, name), args...) //nolint:noctx // a short tool run, killed with the test
+	cmd := exec.Command(filepath.Join(bin, name), args...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -100,7 +100,7 @@ func (c *pgCluster) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	c.cmd = exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.data, "-p", strconv.Itoa(c.port), //nolint:noctx // stopped by stop
+	c.cmd = exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.data, "-p", strconv.Itoa(c.port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off")
 	c.cmd.Dir = c.data
 	c.cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C"}

@@ -234,13 +234,15 @@ func (s *Store) ListConversions(ctx context.Context, f domain.ConversionFilter, 
 	var list []domain.Conversion
 	var next string
 	err := s.read(ctx, func(q querier) error {
-		rows, _ := q.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
+		rows, err := q.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
 		WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
 		AND ($3 = '' OR offer_id = $3) AND ($4 = '' OR publisher_id = $4) AND ($5 = '' OR advertiser_id = $5)
 		AND ($6 = '' OR status = $6) AND ($7 = '' OR order_id = $7) AND ($8 = '' OR click_id = $8)
 		AND ($9 OR NOT test) AND id > $10 ORDER BY id LIMIT $11`,
 			from, to, f.OfferID, f.PublisherID, f.AdvertiserID, string(f.Status), f.OrderID, f.ClickID, f.IncludeTest, page.After, size+1)
-		var err error
+		if err != nil {
+			return translate(err)
+		}
 		list, err = pgx.CollectRows(rows, scanConversion)
 		if err != nil {
 			return translate(err)

@@ -70,12 +70,14 @@ func (s *Store) ListRefusals(ctx context.Context, advertiserID string, source do
 	fromP, toP := optTime(from), optTime(to)
 	var list []domain.Refusal
 	err := s.read(ctx, func(q querier) error {
-		rows, _ := q.Query(ctx, `SELECT id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip,
+		rows, err := q.Query(ctx, `SELECT id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip,
 			created_at, count, last_seen, samples
 		FROM conversion_refusals WHERE ($1 = '' OR advertiser_id = $1) AND ($2 = 0 OR source = $2)
 		AND ($3::timestamptz IS NULL OR last_seen >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
 		AND id > $5 ORDER BY id LIMIT $6`, advertiserID, int16(source), fromP, toP, page.After, size+1)
-		var err error
+		if err != nil {
+			return translate(err)
+		}
 		list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Refusal, error) {
 			var r domain.Refusal
 			var params, samples []byte
