@@ -220,7 +220,7 @@ func orchestrate(args []string) error {
 	concList := fs.String("c", "8,64,256", "concurrency levels")
 	out := fs.String("out", "bench-results.txt", "file to write the table to")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server side to this file")
-	suites := fs.String("suites", "clicks,tracing,conversions,postbacks,deliveries,growth", "which benchmarks to run")
+	suites := fs.String("suites", defaultSuites(), "which benchmarks to run (growth, filling the click table to 10M rows, only with BATON_BENCH_10M=1 or named here)")
 	sustain := fs.Duration("sustain", 30*time.Second, "how long the deliveries benchmark records conversions without pause")
 	sustainConc := fs.Int("sustain-c", 64, "clients of the deliveries benchmark")
 	pbWorkers := fs.Int("postback-workers", 0, "BATON_POSTBACK_WORKERS of the Baton measured (0: its default)")
@@ -336,11 +336,14 @@ func orchestrate(args []string) error {
 		} else {
 			fmt.Fprintln(os.Stderr, "  (no nginx baseline:", err, ")")
 		}
+		rss := watchRSS(os.Getpid())
 		clickTable, err := clickSuite(ctx, srv, db, clickTargets, *wrkConcs, *runs, *dur, *cpuProfile == "")
 		if err != nil {
 			return err
 		}
 		b.WriteString(clickTable)
+		b.WriteString(rss.line("click (wrk)"))
+		b.WriteString("\n")
 	}
 
 	// Conversions: Baton's intake (auth, validation, click lookup,
@@ -384,6 +387,7 @@ func orchestrate(args []string) error {
 	}
 	if run("conversions") {
 		convBody := `{"clickId":"` + clickID + `","orderId":"%s","amountJpy":"1980","buyer":{"userName":"benchuser"}}`
+		rss := watchRSS(os.Getpid())
 		convTable, err := compare(ctx, "Conversion intake: Baton RecordConversion (one transaction incl. attribution and postback enqueue) vs a bare INSERT of the same row", []target{
 			{name: "bare INSERT handler", url: "http://" + bareDBLn.Addr().String() + "/bare", extra: []string{"-status", "200", "-body", convBody}},
 			{name: "Baton RecordConversion", url: "http://" + cfg.Addr + "/baton.v1.ConversionService/RecordConversion",
@@ -393,7 +397,9 @@ func orchestrate(args []string) error {
 			return err
 		}
 		b.WriteString(convTable)
-		fmt.Fprintf(&b, "target (issue 4): 5,000 conversions/s or more\n\n")
+		fmt.Fprintf(&b, "target (issue 4): 5,000 conversions/s or more\n")
+		b.WriteString(rss.line("conversion"))
+		b.WriteString("\n")
 	}
 	if run("postbacks") {
 		// Let the postbacks caused by the conversion benchmark drain first,
@@ -440,6 +446,16 @@ func orchestrate(args []string) error {
 		fmt.Printf("written to %s\n", *out)
 	}
 	return nil
+}
+
+// defaultSuites is every suite; the growth suite (minutes of filling the
+// click table to 10M rows) only with BATON_BENCH_10M=1.
+func defaultSuites() string {
+	s := "clicks,tracing,conversions,postbacks,deliveries"
+	if os.Getenv("BATON_BENCH_10M") != "" {
+		s += ",growth"
+	}
+	return s
 }
 
 func numCPU() int {
@@ -927,27 +943,26 @@ func growthBench(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, siz
 	if err := row(f0); err != nil {
 		return "", err
 	}
+	var targets []int64
 	for _, s := range strings.Split(sizes, ",") {
 		target, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil {
+		if err != nil || target < 1 {
 			return "", fmt.Errorf("bad growth size %q", s)
 		}
+		targets = append(targets, target)
+	}
+	maxTarget := slices.Max(targets)
+	var figs []fig
+	for _, target := range targets {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM clicks`).Scan(&have); err != nil {
 			return "", err
 		}
 		fmt.Fprintf(os.Stderr, "  growth: filling the click table to %d rows...\n", target)
-		for have < target {
-			n := min(target-have, 1_000_000)
-			// Rows spread over the last 20 days, IDs shaped like real ones.
-			if _, err := pool.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
-				source, sub_ids, upstream_id, ip, user_agent, is_unique, expires_at)
-				SELECT substr(md5(g::text || random()::text) || md5(g::text), 1, 29), t, 'demo', 'off_demo', 'adv_demo', 'pub_demo', 'site_demo',
-					1, ARRAY['g' || g], 'g' || g, ('10.' || (g % 250) || '.' || ((g / 250) % 250) || '.' || (g % 199))::inet, 'bench', true, t + interval '30 days'
-				FROM generate_series(1, $1::bigint) AS g, LATERAL (SELECT now() - random() * interval '20 days' AS t) x`, n); err != nil {
-				return "", fmt.Errorf("fill clicks: %w", err)
-			}
-			have += n
+		filled := time.Now()
+		if err := fillClicks(ctx, pool, have, target, maxTarget); err != nil {
+			return "", err
 		}
+		fmt.Fprintf(os.Stderr, "  growth: %d rows in %s\n", target, time.Since(filled).Round(time.Second))
 		if _, err := pool.Exec(ctx, `ANALYZE clicks`); err != nil {
 			return "", err
 		}
@@ -958,8 +973,56 @@ func growthBench(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, siz
 		if err := row(f); err != nil {
 			return "", err
 		}
+		figs = append(figs, f)
+	}
+	// Issue 18: at the largest size within 10 % of the first (1M).
+	if len(figs) >= 2 {
+		first, last := figs[0], figs[len(figs)-1]
+		cr, vr := median(last.clicks)/median(first.clicks), median(last.convs)/median(first.convs)
+		verdict := func(r float64) string {
+			if r >= 0.9 {
+				return "holds"
+			}
+			return "DOES NOT hold"
+		}
+		fmt.Fprintf(&b, "%d vs %d clicks stored: redirect %.2f (%s), conversion intake %.2f (%s); target (issue 18) within 10 %% (>= 0.90)\n",
+			targets[len(targets)-1], targets[0], cr, verdict(cr), vr, verdict(vr))
 	}
 	return b.String(), nil
+}
+
+// fillClicks adds clicks to the table until it holds target rows, in
+// chunks of a million, straight from generate_series on the server (no
+// rows cross the network). The rows are shaped like real ones and arrive
+// in time order, as clicks do: created_at runs over the last 20 days, from
+// the oldest, spaced so that maxTarget rows span the 20 days, and each ID
+// starts with its creation time in milliseconds (hex, as sortable as a real
+// click ID), so the primary key and (publisher_id, id) grow at their right
+// end; the (offer_id, ip, created_at) index gets addresses from 62,500
+// networks, as it would. Rows go to the parent table: PostgreSQL routes
+// each to its monthly partition (the partitions of the last month and
+// this one exist from the start, and the default partition takes
+// anything else), so this works however the table is partitioned.
+func fillClicks(ctx context.Context, pool *pgxpool.Pool, have, target, maxTarget int64) error {
+	const span = 20 * 24 * time.Hour
+	step := span / time.Duration(maxTarget)
+	start := time.Now().Add(-span).UTC()
+	for have < target {
+		n := min(target-have, 1_000_000)
+		_, err := pool.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
+				source, sub_ids, upstream_id, ip, user_agent, is_unique, expires_at)
+			SELECT lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') || substr(md5(g::text), 1, 17), t,
+				'demo', 'off_demo', 'adv_demo', 'pub_demo', 'site_demo',
+				1, ARRAY['g' || g], 'g' || lpad(g::text, 12, '0'),
+				('10.' || (g % 250) || '.' || ((g / 250) % 250) || '.' || (g % 199))::inet, 'bench', true, t + interval '30 days'
+			FROM generate_series($1::bigint + 1, $1::bigint + $2::bigint) AS g,
+				LATERAL (SELECT $3::timestamptz + g * $4::interval AS t) x`, have, n, start, step)
+		if err != nil {
+			return fmt.Errorf("fill clicks: %w", err)
+		}
+		have += n
+	}
+	return nil
 }
 
 // startNginx runs nginx, when installed, answering every request with

@@ -176,6 +176,15 @@ func OpenDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, with
 		db.Close(context.Background())
 		return nil, err
 	}
+	if cfg.ReplicaURL != "" {
+		// Reports and listings read the replica while it is up and close
+		// behind; a replica that is down at start is no error.
+		if err := db.Store.WithReplica(ctx, cfg.ReplicaURL, cfg.ReplicaMaxLag); err != nil {
+			db.Close(context.Background())
+			return nil, fmt.Errorf("BATON_REPLICA_URL: %w", err)
+		}
+		log.InfoContext(ctx, "read replica configured", "state", db.Store.ReplicaStatus().State)
+	}
 	return db, nil
 }
 
@@ -341,6 +350,9 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	queueRunning := new(atomic.Bool)
 	health := gateway.NewHealth(st, queueRunning, draining, o.now)
+	if st.ReplicaStatus().Configured {
+		health.WithReplica(func() string { return replicaLine(st.ReplicaStatus()) })
+	}
 	plain.HandleFunc("GET /openapi.json", serveOpenAPI)
 	plain.HandleFunc("GET /healthz", health.Healthz)
 	plain.HandleFunc("GET /readyz", health.Readyz)
@@ -584,7 +596,24 @@ func registerGauges(st *store.Store) error {
 	if err != nil {
 		return err
 	}
+	replicaReads, err := m.Int64ObservableCounter("baton.db.replica.reads", metric.WithDescription("Report and listing reads served by the read replica."))
+	if err != nil {
+		return err
+	}
+	replicaFallbacks, err := m.Int64ObservableCounter("baton.db.replica.fallbacks", metric.WithDescription("Report and listing reads sent to the primary because the read replica was down, lagging or failed."))
+	if err != nil {
+		return err
+	}
+	replicaLag, err := m.Float64ObservableGauge("baton.db.replica.lag", metric.WithUnit("s"), metric.WithDescription("The read replica's replay lag at the last check (-1: unknown)."))
+	if err != nil {
+		return err
+	}
 	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		if rs := st.ReplicaStatus(); rs.Configured {
+			o.ObserveInt64(replicaReads, rs.Reads)
+			o.ObserveInt64(replicaFallbacks, rs.Fallbacks)
+			o.ObserveFloat64(replicaLag, max(rs.Lag.Seconds(), -1))
+		}
 		stat := st.PoolStats()
 		o.ObserveInt64(inUse, stat.Acquired)
 		o.ObserveInt64(total, stat.Total)
@@ -597,8 +626,16 @@ func registerGauges(st *store.Store) error {
 		o.ObserveInt64(depth, n)
 		o.ObserveFloat64(oldest, age.Seconds())
 		return nil
-	}, depth, oldest, inUse, total)
+	}, depth, oldest, inUse, total, replicaReads, replicaFallbacks, replicaLag)
 	return err
+}
+
+// replicaLine is /healthz's line on the read replica.
+func replicaLine(rs store.ReplicaStatus) string {
+	if rs.Serving {
+		return fmt.Sprintf("serving reports (lag %s; %d reads, %d sent to the primary)", rs.Lag.Round(time.Millisecond), rs.Reads, rs.Fallbacks)
+	}
+	return fmt.Sprintf("not used, reports read the primary: %s (%d reads sent to the primary)", rs.State, rs.Fallbacks)
 }
 
 // serveOpenAPI answers the OpenAPI description generated from the protos

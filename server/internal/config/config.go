@@ -40,6 +40,14 @@ type Config struct {
 	// DatabaseURL is a PostgreSQL 14+ URL; empty starts the embedded
 	// cluster under DataDir (BATON_DATABASE_URL). Secret: redacted.
 	DatabaseURL string
+	// ReplicaURL is a streaming replica (hot standby) of the database that
+	// read-only reports and listings read while it is at most
+	// ReplicaMaxLag behind (BATON_REPLICA_URL, default empty: every read
+	// goes to the primary). Secret: redacted.
+	ReplicaURL string
+	// ReplicaMaxLag is how far behind the replica may be and still serve
+	// (BATON_REPLICA_MAX_LAG, default 10s).
+	ReplicaMaxLag time.Duration
 	// DBMaxConns caps the connection pool (BATON_DB_MAX_CONNS, default 0 = max(16, 4×CPUs)).
 	DBMaxConns int
 	// AdminKey, when set, is accepted as an admin API key
@@ -177,6 +185,8 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 		}
 		return b
 	}
+	fs.StringVar(&c.ReplicaURL, "replica-url", env("BATON_REPLICA_URL", ""), "streaming replica that reports and listings read; empty: the primary (BATON_REPLICA_URL)")
+	fs.DurationVar(&c.ReplicaMaxLag, "replica-max-lag", durEnv("BATON_REPLICA_MAX_LAG", 10*time.Second), "replica lag beyond which reports read the primary (BATON_REPLICA_MAX_LAG)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", int(intEnv("BATON_DB_MAX_CONNS", 0)), "connection pool size; 0: max(16, 4×CPUs) (BATON_DB_MAX_CONNS)")
 	fs.BoolVar(&c.Demo, "demo", boolEnv("BATON_DEMO"), "seed demo partners, offer and keys (BATON_DEMO)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", intEnv("BATON_MAX_BODY_BYTES", 1<<20), "request body limit (BATON_MAX_BODY_BYTES)")
@@ -287,6 +297,9 @@ func (c *Config) validate() error {
 	if _, _, err := ParseAccessLog(c.AccessLog); err != nil {
 		errs = append(errs, fmt.Errorf("BATON_ACCESS_LOG: %w", err))
 	}
+	if c.ReplicaMaxLag <= 0 {
+		errs = append(errs, errors.New("BATON_REPLICA_MAX_LAG: must be positive"))
+	}
 	if c.DBMaxConns < 0 {
 		errs = append(errs, errors.New("BATON_DB_MAX_CONNS: must not be negative"))
 	}
@@ -321,12 +334,21 @@ func redactURL(s string) string {
 	return u.String()
 }
 
+// redactReplica hides the password in the replica's URL.
+func redactReplica(s string) string {
+	if s == "" {
+		return "(unset: reports read the primary)"
+	}
+	return redactURL(s)
+}
+
 // LogAttrs returns the settings as key/value pairs for a start-up log line,
 // secrets redacted.
 func (c Config) LogAttrs() []any {
 	return []any{
 		"addr", c.Addr, "admin_addr", c.AdminAddr, "public_url", c.PublicURL, "data_dir", c.DataDir,
 		"database_url", redactURL(c.DatabaseURL), "db_max_conns", c.DBMaxConns,
+		"replica_url", redactReplica(c.ReplicaURL), "replica_max_lag", c.ReplicaMaxLag.String(),
 		"admin_key", redact(c.AdminKey), "master_key", redact(c.MasterKey),
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),

@@ -30,6 +30,18 @@ type Health struct {
 	// shutdown begins.
 	queueRunning, draining *atomic.Bool
 	now                    func() time.Time
+	// replica, when set, says in a few words whether reports read the
+	// read replica (BATON_REPLICA_URL); /healthz prints it on a line of
+	// its own. A replica that is down is not unhealthy: reports read the
+	// primary.
+	replica func() string
+}
+
+// WithReplica makes /healthz say the read replica's state, as state
+// returns it.
+func (h *Health) WithReplica(state func() string) *Health {
+	h.replica = state
+	return h
 }
 
 // NewHealth returns the health checks.
@@ -69,6 +81,10 @@ func (h *Health) Healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	if wait := h.now().Sub(due); ok && wait > StuckDeliveryAfter {
 		plainAnswer(w, http.StatusServiceUnavailable, "postback queue stuck: a delivery due "+attribution.Age(wait.Truncate(time.Minute))+" ago has not been attempted")
+		return
+	}
+	if h.replica != nil {
+		plainAnswer(w, http.StatusOK, "ok\nreplica: "+h.replica())
 		return
 	}
 	plainAnswer(w, http.StatusOK, "ok")

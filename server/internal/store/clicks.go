@@ -176,16 +176,24 @@ func (s *Store) ListClicks(ctx context.Context, f domain.ClickFilter, page domai
 	}
 	size := pageSize(page)
 	from, to := optTime(f.From), optTime(f.To)
-	rows, _ := s.pool.Query(ctx, `SELECT `+clickColumns+` FROM clicks
+	// Listings may be a little stale: they read the replica when one serves.
+	var list []domain.Click
+	err := s.read(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+clickColumns+` FROM clicks
 		WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
 		AND ($3 = '' OR offer_id = $3) AND ($4 = '' OR advertiser_id = $4) AND ($5 = '' OR publisher_id = $5)
 		AND ($6 = '' OR site_id = $6) AND ($7 = '' OR link_id = $7) AND ($8 = '' OR upstream_id = $8)
 		AND (NOT $9 OR is_unique) AND id > $10
 		ORDER BY id LIMIT $11`,
-		from, to, f.OfferID, f.AdvertiserID, f.PublisherID, f.SiteID, f.LinkID, f.UpstreamID, f.UniqueOnly, page.After, size+1)
-	list, err := pgx.CollectRows(rows, scanClick)
+			from, to, f.OfferID, f.AdvertiserID, f.PublisherID, f.SiteID, f.LinkID, f.UpstreamID, f.UniqueOnly, page.After, size+1)
+		if err != nil {
+			return translate(err)
+		}
+		list, err = pgx.CollectRows(rows, scanClick)
+		return translate(err)
+	})
 	if err != nil {
-		return nil, "", translate(err)
+		return nil, "", err
 	}
 	list, next := nextAfter(list, size, func(c domain.Click) string { return c.ID })
 	return list, next, nil

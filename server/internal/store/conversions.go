@@ -182,7 +182,7 @@ func (t Tx) ConversionIDsByOrder(ctx context.Context, advertiserID, offerID, ord
 	return ids, translate(err)
 }
 
-func (s *Store) history(ctx context.Context, list []domain.Conversion) error {
+func (s *Store) history(ctx context.Context, q querier, list []domain.Conversion) error {
 	if len(list) == 0 {
 		return nil
 	}
@@ -192,7 +192,7 @@ func (s *Store) history(ctx context.Context, list []domain.Conversion) error {
 		idx[c.ID] = i
 		keys[i] = c.ID
 	}
-	rows, err := s.pool.Query(ctx, `SELECT conversion_id, from_status, to_status, reason, note, actor, at
+	rows, err := q.Query(ctx, `SELECT conversion_id, from_status, to_status, reason, note, actor, at
 		FROM conversion_status_changes WHERE conversion_id = ANY($1) ORDER BY conversion_id, seq`, keys)
 	if err != nil {
 		return translate(err)
@@ -222,7 +222,7 @@ func (s *Store) GetConversion(ctx context.Context, id string) (domain.Conversion
 		return c, translate(err)
 	}
 	list := []domain.Conversion{c}
-	err = s.history(ctx, list)
+	err = s.history(ctx, s.pool, list)
 	return list[0], err
 }
 
@@ -230,18 +230,27 @@ func (s *Store) GetConversion(ctx context.Context, id string) (domain.Conversion
 func (s *Store) ListConversions(ctx context.Context, f domain.ConversionFilter, page domain.Page) ([]domain.Conversion, string, error) {
 	size := pageSize(page)
 	from, to := optTime(f.From), optTime(f.To)
-	rows, _ := s.pool.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
+	// Listings may be a little stale: they read the replica when one serves.
+	var list []domain.Conversion
+	var next string
+	err := s.read(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT `+conversionColumns+` FROM conversions
 		WHERE ($1::timestamptz IS NULL OR created_at >= $1) AND ($2::timestamptz IS NULL OR created_at < $2)
 		AND ($3 = '' OR offer_id = $3) AND ($4 = '' OR publisher_id = $4) AND ($5 = '' OR advertiser_id = $5)
 		AND ($6 = '' OR status = $6) AND ($7 = '' OR order_id = $7) AND ($8 = '' OR click_id = $8)
 		AND ($9 OR NOT test) AND id > $10 ORDER BY id LIMIT $11`,
-		from, to, f.OfferID, f.PublisherID, f.AdvertiserID, string(f.Status), f.OrderID, f.ClickID, f.IncludeTest, page.After, size+1)
-	list, err := pgx.CollectRows(rows, scanConversion)
+			from, to, f.OfferID, f.PublisherID, f.AdvertiserID, string(f.Status), f.OrderID, f.ClickID, f.IncludeTest, page.After, size+1)
+		if err != nil {
+			return translate(err)
+		}
+		list, err = pgx.CollectRows(rows, scanConversion)
+		if err != nil {
+			return translate(err)
+		}
+		list, next = nextAfter(list, size, func(c domain.Conversion) string { return c.ID })
+		return s.history(ctx, q, list)
+	})
 	if err != nil {
-		return nil, "", translate(err)
-	}
-	list, next := nextAfter(list, size, func(c domain.Conversion) string { return c.ID })
-	if err := s.history(ctx, list); err != nil {
 		return nil, "", err
 	}
 	return list, next, nil

@@ -68,26 +68,33 @@ func (s *Store) AddRefusal(ctx context.Context, r domain.Refusal) error {
 func (s *Store) ListRefusals(ctx context.Context, advertiserID string, source domain.ConversionSource, from, to time.Time, page domain.Page) ([]domain.Refusal, string, error) {
 	size := pageSize(page)
 	fromP, toP := optTime(from), optTime(to)
-	rows, _ := s.pool.Query(ctx, `SELECT id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip,
+	var list []domain.Refusal
+	err := s.read(ctx, func(q querier) error {
+		rows, err := q.Query(ctx, `SELECT id, advertiser_id, offer_id, source, code, message, order_id, click_id, params, remote_ip,
 			created_at, count, last_seen, samples
 		FROM conversion_refusals WHERE ($1 = '' OR advertiser_id = $1) AND ($2 = 0 OR source = $2)
 		AND ($3::timestamptz IS NULL OR last_seen >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
 		AND id > $5 ORDER BY id LIMIT $6`, advertiserID, int16(source), fromP, toP, page.After, size+1)
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Refusal, error) {
-		var r domain.Refusal
-		var params, samples []byte
-		err := row.Scan(&r.ID, &r.AdvertiserID, &r.OfferID, &r.Source, &r.Code, &r.Message, &r.OrderID, &r.ClickID, &params, &r.RemoteIP,
-			&r.CreatedAt, &r.Count, &r.LastSeen, &samples)
-		if err == nil {
-			err = json.Unmarshal(params, &r.Params)
+		if err != nil {
+			return translate(err)
 		}
-		if err == nil {
-			err = json.Unmarshal(samples, &r.Samples)
-		}
-		return r, err
+		list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.Refusal, error) {
+			var r domain.Refusal
+			var params, samples []byte
+			err := row.Scan(&r.ID, &r.AdvertiserID, &r.OfferID, &r.Source, &r.Code, &r.Message, &r.OrderID, &r.ClickID, &params, &r.RemoteIP,
+				&r.CreatedAt, &r.Count, &r.LastSeen, &samples)
+			if err == nil {
+				err = json.Unmarshal(params, &r.Params)
+			}
+			if err == nil {
+				err = json.Unmarshal(samples, &r.Samples)
+			}
+			return r, err
+		})
+		return translate(err)
 	})
 	if err != nil {
-		return nil, "", translate(err)
+		return nil, "", err
 	}
 	list, next := nextAfter(list, size, func(r domain.Refusal) string { return r.ID })
 	return list, next, nil

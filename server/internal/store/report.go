@@ -25,35 +25,47 @@ func (s *Store) Report(ctx context.Context, f domain.ReportFilter) ([]domain.Rep
 	if err := s.awaitClicks(ctx); err != nil {
 		return nil, err
 	}
-	cr, err := s.pool.Query(ctx, `SELECT to_char(created_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, publisher_id,
+	// Reports may be a little stale: they read the replica when one serves.
+	err := s.read(ctx, func(q querier) error {
+		clear(rows)
+		return s.report(ctx, q, f, get)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sortedRows(rows), nil
+}
+
+func (s *Store) report(ctx context.Context, q querier, f domain.ReportFilter, get func(day, offer, pub string) *domain.ReportRow) error {
+	cr, err := q.Query(ctx, `SELECT to_char(created_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, publisher_id,
 		count(*), count(*) FILTER (WHERE is_unique)
 		FROM clicks WHERE created_at >= $2 AND created_at < $3
 		AND ($4 = '' OR offer_id = $4) AND ($5 = '' OR publisher_id = $5) AND ($6 = '' OR advertiser_id = $6)
 		GROUP BY 1, 2, 3`, f.TimeZone, f.From, f.To, f.OfferID, f.PublisherID, f.AdvertiserID)
 	if err != nil {
-		return nil, translate(err)
+		return translate(err)
 	}
 	for cr.Next() {
 		var day, offer, pub string
 		var n, u int64
 		if err := cr.Scan(&day, &offer, &pub, &n, &u); err != nil {
 			cr.Close()
-			return nil, translate(err)
+			return translate(err)
 		}
 		r := get(day, offer, pub)
 		r.Clicks, r.UniqueClicks = n, u
 	}
 	cr.Close()
 	if err := cr.Err(); err != nil {
-		return nil, translate(err)
+		return translate(err)
 	}
-	vr, err := s.pool.Query(ctx, `SELECT to_char(sale_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, publisher_id, status,
+	vr, err := q.Query(ctx, `SELECT to_char(sale_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, publisher_id, status,
 		currency, commission_currency, attribution_path, count(*), sum(amount_minor), sum(commission_minor)
 		FROM conversions WHERE sale_at >= $2 AND sale_at < $3 AND NOT test AND publisher_id IS NOT NULL
 		AND ($4 = '' OR offer_id = $4) AND ($5 = '' OR publisher_id = $5) AND ($6 = '' OR advertiser_id = $6)
 		GROUP BY 1, 2, 3, 4, 5, 6, 7`, f.TimeZone, f.From, f.To, f.OfferID, f.PublisherID, f.AdvertiserID)
 	if err != nil {
-		return nil, translate(err)
+		return translate(err)
 	}
 	err = func() error {
 		defer vr.Close()
@@ -79,9 +91,11 @@ func (s *Store) Report(ctx context.Context, f domain.ReportFilter) ([]domain.Rep
 		}
 		return vr.Err()
 	}()
-	if err != nil {
-		return nil, translate(err)
-	}
+	return translate(err)
+}
+
+// sortedRows sorts report rows by day, offer and publisher.
+func sortedRows(rows map[[3]string]*domain.ReportRow) []domain.ReportRow {
 	out := make([]domain.ReportRow, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, *r)
@@ -96,5 +110,5 @@ func (s *Store) Report(ctx context.Context, f domain.ReportFilter) ([]domain.Rep
 		}
 		return a.PublisherID < b.PublisherID
 	})
-	return out, nil
+	return out
 }

@@ -47,6 +47,8 @@ type Store struct {
 	log  *slog.Logger
 	// clicksIn, when set, is waited on before clicks are read (clickload.go).
 	clicksIn ClickBarrier
+	// replica, when set, serves read-only report queries (reader.go).
+	replica *replica
 }
 
 // Options configure Open.
@@ -109,6 +111,7 @@ func (s *Store) Close() {
 	if p := s.send.Load(); p != nil {
 		p.Close()
 	}
+	s.closeReplica()
 	s.pool.Close()
 }
 
