@@ -31,11 +31,17 @@ type Retention struct {
 	Refusals    time.Duration
 }
 
-// partitionLockTimeout bounds how long a drop waits for the locks it needs
-// (a drop takes an exclusive lock on the parent table for a moment, and
-// queries queue behind a waiting drop): past it, the month is left for the
-// next run instead of stalling traffic.
-const partitionLockTimeout = 5 * time.Second
+// A drop takes an exclusive lock on its parent tables for a moment, and
+// queries queue behind a drop waiting for it. So a drop waits for its
+// locks at most half of deadlock_timeout (SET LOCAL lock_timeout), then
+// gives up and tries again, up to dropTries times: traffic stalls for
+// less than that at worst, and when a drop and a request wait for each
+// other it is always the drop that gives up (PostgreSQL only looks for a
+// deadlock after deadlock_timeout), so requests never fail for it.
+const (
+	dropTries   = 20
+	dropBackoff = 200 * time.Millisecond
+)
 
 // EnsurePartitions creates the monthly partitions of conversions,
 // deliveries, attempts and refusals from last month to three months ahead.
@@ -44,13 +50,43 @@ func (s *Store) EnsurePartitions(ctx context.Context) (int, error) {
 	total := 0
 	for _, p := range partitioned {
 		var n int
-		if err := s.pool.QueryRow(ctx, `SELECT baton_ensure_partitions($1, nullif($2, ''), $3, 5)`,
-			p.table, p.idPrefix, s.now().AddDate(0, -1, 0)).Scan(&n); err != nil {
+		// Creating a partition locks its parent (and the tables its foreign
+		// keys point at) like a drop: the same bounded waits.
+		if err := s.lockRetry(ctx, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT baton_ensure_partitions($1, nullif($2, ''), $3, 5)`,
+				p.table, p.idPrefix, s.now().AddDate(0, -1, 0)).Scan(&n)
+		}); err != nil {
 			return total, fmt.Errorf("store: partitions of %s: %w", p.table, translate(err))
 		}
 		total += n
 	}
 	return total, nil
+}
+
+// lockRetry runs f in a transaction whose lock waits are bounded by half
+// of deadlock_timeout, up to dropTries times while it times out waiting.
+func (s *Store) lockRetry(ctx context.Context, f func(pgx.Tx) error) error {
+	var err error
+	for try := 0; try < dropTries; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(dropBackoff):
+			}
+		}
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout',
+				(SELECT greatest(setting::integer / 2, 1)::text FROM pg_settings WHERE name = 'deadlock_timeout'), true)`); err != nil {
+				return err
+			}
+			return f(tx)
+		})
+		if !isLockTimeout(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // DropExpiredPartitions drops the months past their table's retention and
@@ -73,12 +109,7 @@ func (s *Store) DropExpiredPartitions(ctx context.Context, r Retention) ([]strin
 			return
 		}
 		for _, name := range names {
-			err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, partitionLockTimeout.Milliseconds())); err != nil {
-					return err
-				}
-				return drop(tx, name)
-			})
+			err := s.lockRetry(ctx, func(tx pgx.Tx) error { return drop(tx, name) })
 			var keep errKept
 			switch {
 			case err == nil:
@@ -86,7 +117,7 @@ func (s *Store) DropExpiredPartitions(ctx context.Context, r Retention) ([]strin
 			case errors.As(err, &keep):
 				s.log.WarnContext(ctx, "partition past retention kept", "partition", name, "reason", keep.reason)
 			case isLockTimeout(err):
-				s.log.WarnContext(ctx, "partition past retention not dropped: its table is busy, trying again next run", "partition", name)
+				s.log.WarnContext(ctx, "partition past retention not dropped: its table stayed busy, trying again next run", "partition", name)
 			default:
 				errs = append(errs, fmt.Errorf("store: drop %s: %w", name, translate(err)))
 			}
@@ -100,7 +131,7 @@ func (s *Store) DropExpiredPartitions(ctx context.Context, r Retention) ([]strin
 	run("postback_attempts", attempts, func(tx pgx.Tx, name string) error {
 		// Not while the month's deliveries are owed: their next attempts
 		// would land in the default partition and pin the month.
-		if _, err := tx.Exec(ctx, `LOCK TABLE postback_attempts, postback_deliveries IN ACCESS EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(ctx, `LOCK TABLE postback_deliveries, postback_attempts IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err
 		}
 		deliveries := "postback_deliveries_" + name[len("postback_attempts_"):]
@@ -120,9 +151,8 @@ func (s *Store) DropExpiredPartitions(ctx context.Context, r Retention) ([]strin
 	})
 	run("postback_deliveries", r.Deliveries, func(tx pgx.Tx, name string) error {
 		month := name[len("postback_deliveries_"):]
-		// Both parents at once, in the order the workers' statements take
-		// them (attempts, then deliveries), so no deadlock.
-		if _, err := tx.Exec(ctx, `LOCK TABLE postback_attempts, postback_deliveries IN ACCESS EXCLUSIVE MODE`); err != nil {
+		// Both parents first (attempts are detached before deliveries).
+		if _, err := tx.Exec(ctx, `LOCK TABLE postback_deliveries, postback_attempts IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err
 		}
 		if err := detachDropIfExists(ctx, tx, "postback_attempts", "postback_attempts_"+month); err != nil {
@@ -151,10 +181,9 @@ func (s *Store) DropExpiredPartitions(ctx context.Context, r Retention) ([]strin
 	})
 	run("conversions", r.Conversions, func(tx pgx.Tx, name string) error {
 		month := name[len("conversions_"):]
-		// The parents first, in the order intake takes them (conversions,
-		// then history), and only then the key rows: a report of an old
-		// order waiting on a key row would otherwise hold the table lock
-		// the drop waits for.
+		// The parents first, and only then the key rows: a report of an
+		// old order waiting on a key row would otherwise hold the table
+		// lock the drop waits for.
 		if _, err := tx.Exec(ctx, `LOCK TABLE conversions, conversion_status_changes IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return err
 		}

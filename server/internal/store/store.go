@@ -272,7 +272,10 @@ func translate(err error) error {
 			return domain.Wrap(domain.ErrFailedPrecondition, err, "a referenced record does not exist")
 		case pgErr.Code == pgerrcode.AdminShutdown, pgErr.Code == pgerrcode.CrashShutdown, pgErr.Code == pgerrcode.CannotConnectNow,
 			pgerrcode.IsConnectionException(pgErr.Code),
-			pgErr.Code == pgerrcode.TooManyConnections, pgErr.Code == pgerrcode.ConfigurationLimitExceeded:
+			pgErr.Code == pgerrcode.TooManyConnections, pgErr.Code == pgerrcode.ConfigurationLimitExceeded,
+			// A transaction chosen as a deadlock's victim, or one that waited
+			// past lock_timeout, may simply be tried again.
+			pgErr.Code == pgerrcode.DeadlockDetected, pgErr.Code == pgerrcode.LockNotAvailable:
 			return domain.Wrap(domain.ErrUnavailable, err, "")
 		}
 		return err
