@@ -242,3 +242,101 @@ func TestPartitionsAreCreatedAndDroppedPerTable(t *testing.T) {
 		t.Errorf("live partitions: %d of 5 (%v)", n, err)
 	}
 }
+
+// TestUpgradeMovesRowsIntoPartitions: a database of the schema before
+// partitioning (migration 0029), with conversions, history, keys,
+// deliveries, attempts and refusals, is converted in place: every row is
+// kept and lands in its month, the indexes and foreign keys are back under
+// their names, and the old order IDs and idempotency keys still
+// deduplicate.
+func TestUpgradeMovesRowsIntoPartitions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	box, _ := secretbox.New(bytes.Repeat([]byte{1}, secretbox.KeySize))
+	st, err := store.Open(ctx, testdb.URL(t), store.Options{Box: box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if _, err := store.MigrateUpTo(ctx, st, 29); err != nil {
+		t.Fatal(err)
+	}
+	f := newPartFixture(t, st)
+	pool := store.PoolOf(st)
+	old := time.Now().AddDate(0, -7, 0)
+	cvOld := ids.NewSource(func() time.Time { return old }, nil).New("cv")
+	cvNow := ids.Default.New("cv")
+	dlv := ids.Default.New("dlv")
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	for _, c := range []struct {
+		id, order string
+		at        time.Time
+	}{{cvOld, "UP-OLD", old}, {cvNow, "UP-NOW", time.Now()}} {
+		exec(`INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, order_id, dedupe_key, idempotency_key, currency, amount_minor,
+			commission_currency, commission_minor, status, source, attribution_path, attribution, sale_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5, 'key-' || $5, 'JPY', 100, 'JPY', 1, 'pending', 1, 'none', '{}', $6, $6, $6)`,
+			c.id, f.adv, f.offer, f.pub, c.order, c.at)
+		exec(`INSERT INTO conversion_status_changes (conversion_id, seq, from_status, to_status, reason, actor, at)
+			VALUES ($1, 1, '', 'pending', 'recorded', 'test', $2)`, c.id, c.at)
+	}
+	exec(`INSERT INTO postback_deliveries (id, endpoint_id, publisher_id, advertiser_id, conversion_id, event, state, vars, test, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, 'pending', 'succeeded', '{}', false, now(), now())`, dlv, f.endpoint, f.pub, f.adv, cvOld)
+	exec(`INSERT INTO postback_attempts (delivery_id, number, at, url, status_code, outcome, latency_us) VALUES ($1, 1, now(), 'u', 200, 'success', 5)`, dlv)
+	exec(`INSERT INTO conversion_refusals (id, advertiser_id, source, code, message, created_at, last_seen) VALUES ('ref_legacy', $1, 1, 'x', 'before 0017', now(), now())`, f.adv)
+	if err := st.AddRefusal(ctx, domain.Refusal{AdvertiserID: f.adv, Source: domain.SourcePixel, Code: domain.RefusalInvalidParameter, Message: "m"}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ table, col, val, want string }{
+		{"conversions", "id", cvOld, "conversions_" + old.UTC().Format("200601")},
+		{"conversion_status_changes", "conversion_id", cvOld, "conversion_status_changes_" + old.UTC().Format("200601")},
+		{"conversions", "id", cvNow, "conversions_" + time.Now().UTC().Format("200601")},
+		{"postback_deliveries", "id", dlv, "postback_deliveries_" + time.Now().UTC().Format("200601")},
+		{"postback_attempts", "delivery_id", dlv, "postback_attempts_" + time.Now().UTC().Format("200601")},
+		{"conversion_refusals", "id", "ref_legacy", "conversion_refusals_default"},
+		{"conversion_refusals", "code", string(domain.RefusalInvalidParameter), "conversion_refusals_" + time.Now().UTC().Format("200601")},
+	} {
+		if got := partitionOf(t, st, c.table, c.col, c.val); got != c.want {
+			t.Errorf("%s %s: in %s, want %s", c.table, c.val, got, c.want)
+		}
+	}
+	var names []string
+	rows, _ := pool.Query(ctx, `SELECT conname FROM pg_constraint WHERE conrelid = ANY('{conversions,conversion_status_changes,postback_deliveries,postback_attempts}'::regclass[])
+		AND conparentid = 0 AND contype IN ('f', 'p') UNION ALL
+		SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = ANY('{conversions,postback_deliveries,conversion_refusals}'::regclass[])
+		ORDER BY 1`)
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	for _, want := range []string{"conversions_pkey", "conversions_advertiser_id_fkey", "conversions_offer_id_fkey", "conversions_publisher_idx",
+		"conversions_pending_idx", "conversions_click_idx", "conversion_status_changes_conversion_id_fkey", "postback_deliveries_conversion_id_fkey",
+		"postback_deliveries_endpoint_id_fkey", "postback_deliveries_pending_idx", "postback_attempts_delivery_id_fkey", "postback_attempts_pkey",
+		"conversion_refusals_bucket_idx", "conversion_refusals_created_idx", "conversion_refusals_advertiser_idx"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("after the upgrade: no %s among %v", want, names)
+		}
+	}
+	for _, c := range []struct{ order, idem, want string }{{"UP-OLD", "", cvOld}, {"UP-OTHER", "key-UP-NOW", cvNow}} {
+		if id, _, inserted := f.sale(t, st, time.Now(), c.order, c.idem, ""); inserted || id != c.want {
+			t.Errorf("order %s key %s after the upgrade: %s (new %v), want %s", c.order, c.idem, id, inserted, c.want)
+		}
+	}
+	if c, err := st.GetConversion(ctx, cvOld); err != nil || len(c.History) != 1 {
+		t.Errorf("moved conversion: %v %v", c, err)
+	}
+	if d, err := st.GetDelivery(ctx, dlv); err != nil || len(d.Attempts) != 1 {
+		t.Errorf("moved delivery: %v %v", d, err)
+	}
+}

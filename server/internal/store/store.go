@@ -171,6 +171,11 @@ const migrationLock = 0x626174_6f6e
 
 // Migrate applies pending migrations on pool; see Store.Migrate.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
+	return migrateUpTo(ctx, pool, int(^uint(0)>>1))
+}
+
+// migrateUpTo is Migrate stopping after version last (tests of upgrades).
+func migrateUpTo(ctx context.Context, pool *pgxpool.Pool, last int) ([]int, error) {
 	all, err := migrations()
 	if err != nil {
 		return nil, err
@@ -231,7 +236,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	}
 	var ran []int
 	for _, m := range all {
-		if applied[m.version] {
+		if applied[m.version] || m.version > last {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
