@@ -47,7 +47,7 @@ func TestIDFloorMatchesPackageIDs(t *testing.T) {
 		}
 		zero := ids.NewSource(func() time.Time { return at }, bytes.NewReader(make([]byte, 10))).New("cv")
 		before := ids.NewSource(func() time.Time { return at.Add(-time.Millisecond) }, bytes.NewReader(bytes.Repeat([]byte{0xff}, 10))).New("cv")
-		if floor != zero || !(before < floor) {
+		if floor != zero || before >= floor {
 			t.Errorf("floor at %v = %q; want %q (the smallest ID of that millisecond), above %q", at, floor, zero, before)
 		}
 	}
