@@ -188,7 +188,8 @@ func (s *Store) DropExpiredPartitions(ctx context.Context, r Retention) ([]strin
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM conversion_keys WHERE conversion_id >= baton_id_floor('cv', $1::timestamptz)
-			AND conversion_id < baton_id_floor('cv', $1::timestamptz + interval '1 month')`, monthStart(month)); err != nil {
+			AND conversion_id < baton_id_floor('cv', (($1::timestamptz AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC')`,
+			monthStart(month)); err != nil {
 			return err
 		}
 		if err := detachDropIfExists(ctx, tx, "conversion_status_changes", "conversion_status_changes_"+month); err != nil {
