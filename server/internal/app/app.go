@@ -526,8 +526,9 @@ func Bootstrap(ctx context.Context, cfg config.Config, st *store.Store) (newAdmi
 	return key, nil
 }
 
-// maintain keeps click partitions ahead of time and drops those past the
-// retention period, deletes refusals past theirs, and approves conversions due for auto-approval: at
+// maintain keeps click, conversion, delivery, attempt and refusal
+// partitions ahead of time and drops those past their retention, deletes
+// refusals past theirs, and approves conversions due for auto-approval: at
 // start and then every hour.
 func (s *Server) maintain(ctx context.Context) {
 	tick := time.NewTicker(time.Hour)
@@ -551,6 +552,18 @@ func (s *Server) maintain(ctx context.Context) {
 				s.log.InfoContext(ctx, "dropped click partitions past retention", "partitions", dropped)
 			}
 		}
+		if n, err := s.db.Store.EnsurePartitions(ctx); err != nil {
+			s.log.WarnContext(ctx, "cannot create partitions of conversions, deliveries and refusals (rows still land in the default partitions)", "error", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "created partitions", "count", n)
+		}
+		dropped, err := s.db.Store.DropExpiredPartitions(ctx, s.retention())
+		if err != nil {
+			s.log.WarnContext(ctx, "cannot drop partitions past retention", "error", err)
+		}
+		if len(dropped) > 0 {
+			s.log.InfoContext(ctx, "dropped partitions past retention", "partitions", dropped)
+		}
 		if s.cfg.RefusalRetention > 0 {
 			if n, err := s.db.Store.DeleteRefusalsBefore(ctx, time.Now().Add(-s.cfg.RefusalRetention)); err != nil {
 				s.log.WarnContext(ctx, "cannot delete old refusals", "error", err)
@@ -564,6 +577,12 @@ func (s *Server) maintain(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// retention is the per-table retention of the partitioned tables.
+func (s *Server) retention() store.Retention {
+	return store.Retention{Conversions: s.cfg.ConversionRetention, Deliveries: s.cfg.DeliveryRetention,
+		Attempts: s.cfg.AttemptRetention, Refusals: s.cfg.RefusalRetention}
 }
 
 // renderForDryRun is the service's Renderer: the worker's rendering

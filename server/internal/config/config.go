@@ -84,6 +84,22 @@ type Config struct {
 	// RefusalRetention is how long refusal aggregates are kept
 	// (BATON_REFUSAL_RETENTION, default 720h = 30 days; 0 keeps them all).
 	RefusalRetention time.Duration
+	// ConversionRetention is how long conversions (with their history) are
+	// kept; older monthly partitions are dropped whole, except a month some
+	// delivery still points into (BATON_CONVERSION_RETENTION, default 0:
+	// kept forever; else at least 400 days and at least
+	// DeliveryRetention, which must then be set).
+	ConversionRetention time.Duration
+	// DeliveryRetention is how long postback deliveries (with their
+	// attempts) are kept, by monthly partition; a month holding a pending
+	// delivery is kept (BATON_DELIVERY_RETENTION, default 0: kept forever;
+	// else at least 30 days).
+	DeliveryRetention time.Duration
+	// AttemptRetention is how long postback attempts are kept, by monthly
+	// partition of their delivery (BATON_ATTEMPT_RETENTION, default 0: as
+	// long as their delivery; else at least 7 days, and never longer than
+	// their delivery).
+	AttemptRetention time.Duration
 	// PostbackAllow lists networks (CIDRs or IPs) postbacks may reach even
 	// though they are loopback or private (BATON_POSTBACK_ALLOW, default
 	// none: such targets are refused after DNS, at connect time).
@@ -195,6 +211,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Int64Var(&c.ClickSpoolMaxBytes, "click-spool-max-bytes", intEnv("BATON_CLICK_SPOOL_MAX_BYTES", 1<<30), "disk bound of the click spool; 0: no spool (BATON_CLICK_SPOOL_MAX_BYTES)")
 	fs.DurationVar(&c.ClickSpoolMaxAge, "click-spool-max-age", durEnv("BATON_CLICK_SPOOL_MAX_AGE", time.Hour), "longest a spooled click waits to be loaded (BATON_CLICK_SPOOL_MAX_AGE)")
 	fs.DurationVar(&c.RefusalRetention, "refusal-retention", durEnv("BATON_REFUSAL_RETENTION", 30*24*time.Hour), "how long refused reports are kept; 0 keeps all (BATON_REFUSAL_RETENTION)")
+	fs.DurationVar(&c.ConversionRetention, "conversion-retention", durEnv("BATON_CONVERSION_RETENTION", 0), "how long conversions are kept; 0 keeps all (BATON_CONVERSION_RETENTION)")
+	fs.DurationVar(&c.DeliveryRetention, "delivery-retention", durEnv("BATON_DELIVERY_RETENTION", 0), "how long postback deliveries are kept; 0 keeps all (BATON_DELIVERY_RETENTION)")
+	fs.DurationVar(&c.AttemptRetention, "attempt-retention", durEnv("BATON_ATTEMPT_RETENTION", 0), "how long postback attempts are kept; 0: as long as their delivery (BATON_ATTEMPT_RETENTION)")
 	fs.StringVar(&c.JaegerURL, "jaeger-url", env("BATON_JAEGER_URL", ""), "Jaeger query API that GetTrace reads spans from, e.g. http://127.0.0.1:16686 (BATON_JAEGER_URL)")
 	fs.StringVar(&c.PostbackAllow, "postback-allow", env("BATON_POSTBACK_ALLOW", ""), "private/loopback networks postbacks may reach (BATON_POSTBACK_ALLOW)")
 	fs.StringVar(&c.PostbackSchedule, "postback-schedule", env("BATON_POSTBACK_SCHEDULE", "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"), "retry waits (BATON_POSTBACK_SCHEDULE)")
@@ -272,6 +291,15 @@ func (c *Config) validate() error {
 	}
 	if c.RefusalRetention < 0 {
 		errs = append(errs, errors.New("BATON_REFUSAL_RETENTION: must be 0 (keep all) or positive"))
+	}
+	if c.ConversionRetention != 0 && (c.ConversionRetention < 400*24*time.Hour || c.DeliveryRetention <= 0 || c.DeliveryRetention > c.ConversionRetention) {
+		errs = append(errs, errors.New("BATON_CONVERSION_RETENTION: must be 0 (keep all) or at least 400 days, with BATON_DELIVERY_RETENTION set and not longer"))
+	}
+	if c.DeliveryRetention != 0 && c.DeliveryRetention < 30*24*time.Hour {
+		errs = append(errs, errors.New("BATON_DELIVERY_RETENTION: must be 0 (keep all) or at least 30 days"))
+	}
+	if c.AttemptRetention != 0 && (c.AttemptRetention < 7*24*time.Hour || (c.DeliveryRetention != 0 && c.AttemptRetention > c.DeliveryRetention)) {
+		errs = append(errs, errors.New("BATON_ATTEMPT_RETENTION: must be 0 (as long as the delivery) or at least 7 days, and not longer than BATON_DELIVERY_RETENTION"))
 	}
 	if c.ClickSpoolMaxBytes < 0 || (c.ClickSpoolMaxBytes > 0 && c.ClickSpoolMaxBytes < 1<<20) || c.ClickSpoolMaxAge <= 0 {
 		errs = append(errs, errors.New("BATON_CLICK_SPOOL_MAX_BYTES must be 0 (no spool) or at least 1048576, and BATON_CLICK_SPOOL_MAX_AGE positive"))
@@ -353,6 +381,7 @@ func (c Config) LogAttrs() []any {
 		"log_format", c.LogFormat, "log_level", c.LogLevel, "demo", c.Demo,
 		"max_body_bytes", c.MaxBodyBytes, "request_timeout", c.RequestTimeout.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "click_retention", c.ClickRetention.String(), "refusal_retention", c.RefusalRetention.String(),
+		"conversion_retention", c.ConversionRetention.String(), "delivery_retention", c.DeliveryRetention.String(), "attempt_retention", c.AttemptRetention.String(),
 		"postback_allow", c.PostbackAllow, "postback_schedule", c.PostbackSchedule, "postback_workers", c.PostbackWorkers, "telemetry", c.Telemetry,
 		"trusted_proxies", c.TrustedProxies, "drain_delay", c.DrainDelay.String(), "access_log", c.AccessLog,
 	}

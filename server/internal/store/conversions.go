@@ -79,12 +79,27 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 	if a, err := netip.ParseAddr(c.BuyerIP); err == nil {
 		ip = a
 	}
-	rows, _ := t.tx.Query(ctx, `WITH ins AS (INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, site_id, click_id,
+	// The keys go first, into conversion_keys (migration 0031): only when
+	// every key of c is new is the conversion inserted, by the same
+	// statement. A racing report of the same key waits on the key's index
+	// entry, then finds it taken.
+	nkeys := 0
+	if c.DedupeKey != "" {
+		nkeys++
+	}
+	if c.IdempotencyKey != "" {
+		nkeys++
+	}
+	rows, _ := t.tx.Query(ctx, `WITH k AS (INSERT INTO conversion_keys (advertiser_id, kind, key, conversion_id)
+			SELECT $2, kind, key, $1 FROM (VALUES ('dedupe', $10::text), ('idempotency', $11::text)) v(kind, key) WHERE key IS NOT NULL
+			ON CONFLICT DO NOTHING RETURNING 1),
+		ins AS (INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, site_id, click_id,
 		click_created_at, order_id, order_id_2, dedupe_key, idempotency_key, currency, amount_minor, commission_currency,
 		commission_minor, items, recurring, buyer_user_name, buyer_email, buyer_email_hash, buyer_ip, buyer_user_agent,
 		status, test, source, attribution_path, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32)
-		ON CONFLICT DO NOTHING RETURNING *),
+		SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32
+		WHERE (SELECT count(*) FROM k) = $34
+		RETURNING *),
 		history AS (INSERT INTO conversion_status_changes (conversion_id, seq, from_status, to_status, reason, note, actor, at)
 			SELECT id, 1, '', status, 'recorded', '', $33, created_at FROM ins)
 		SELECT `+conversionColumns+` FROM ins`,
@@ -92,7 +107,7 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 		c.OrderID, c.OrderID2, nullable(c.DedupeKey), nullable(c.IdempotencyKey), c.Amount.Currency, c.Amount.Minor,
 		c.Commission.Currency, c.Commission.Minor, items, c.Recurring, c.BuyerUserName, c.BuyerEmail, c.BuyerEmailHash, ip,
 		c.BuyerUserAgent, string(c.Status), c.Test, int16(c.Source), c.Attribution.Path, attribution, c.UpstreamID,
-		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt, actor)
+		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt, actor, nkeys)
 	out, err = pgx.CollectExactlyOneRow(rows, scanConversion)
 	if err == nil {
 		return out, true, nil
@@ -100,10 +115,14 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return c, false, translate(err)
 	}
-	// A conflict: return the conversion that holds the key.
-	rows, _ = t.tx.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE advertiser_id = $1
-		AND ((dedupe_key = $2 AND $2 IS NOT NULL) OR (idempotency_key = $3 AND $3 IS NOT NULL))
-		ORDER BY id LIMIT 1`, c.AdvertiserID, nullable(c.DedupeKey), nullable(c.IdempotencyKey))
+	// A conflict: undo the keys this statement took (when only one of two
+	// was taken) and return the conversion that holds them.
+	if _, err := t.tx.Exec(ctx, `DELETE FROM conversion_keys WHERE advertiser_id = $1 AND conversion_id = $2`, c.AdvertiserID, c.ID); err != nil {
+		return c, false, translate(err)
+	}
+	rows, _ = t.tx.Query(ctx, `SELECT `+conversionColumns+` FROM conversions WHERE id = (SELECT conversion_id FROM conversion_keys
+		WHERE advertiser_id = $1 AND ((kind = 'dedupe' AND key = $2) OR (kind = 'idempotency' AND key = $3))
+		ORDER BY conversion_id LIMIT 1)`, c.AdvertiserID, nullable(c.DedupeKey), nullable(c.IdempotencyKey))
 	out, err = pgx.CollectExactlyOneRow(rows, scanConversion)
 	if err != nil {
 		return c, false, fmt.Errorf("conversion conflicted but the existing one cannot be read: %w", translate(err))

@@ -67,8 +67,9 @@ func (s *Store) ExistingOrders(ctx context.Context, advertiserID string, orderID
 	for i, o := range orderIDs {
 		keys[i] = ImportKey(o)
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT order_id FROM conversions WHERE advertiser_id = $1
-		AND (idempotency_key = ANY($2) OR dedupe_key = ANY($3))`, advertiserID, keys, orderIDs)
+	rows, _ := s.pool.Query(ctx, `SELECT c.order_id FROM conversion_keys k JOIN conversions c ON c.id = k.conversion_id
+		WHERE k.advertiser_id = $1 AND ((k.kind = 'idempotency' AND k.key = ANY($2)) OR (k.kind = 'dedupe' AND k.key = ANY($3)))`,
+		advertiserID, keys, orderIDs)
 	out := map[string]bool{}
 	var id string
 	_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
@@ -248,18 +249,30 @@ func (s *Store) ImportConversions(ctx context.Context, list []domain.Conversion,
 				$16::text[], $17::text[], $18::text[], $19::text[], $20::timestamptz[], $21::text[], $24::text[])
 				AS u(id, adv, offer, pub, site, order_id, order_id_2, dedupe, idem, amount, currency, commission, com_cur, recurring,
 				uname, email, email_hash, status, expl, sale_at, note, items)),
+			-- The keys first (conversion_keys, migration 0031): a conversion
+			-- is inserted only when all its keys were new.
+			k AS (INSERT INTO conversion_keys (advertiser_id, kind, key, conversion_id)
+				SELECT u.adv, v.kind, v.key, u.id FROM u, LATERAL (VALUES ('dedupe', u.dedupe), ('idempotency', u.idem)) v(kind, key)
+				WHERE v.key IS NOT NULL ON CONFLICT DO NOTHING RETURNING conversion_id),
 			ins AS (INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, site_id, order_id, order_id_2, dedupe_key,
 				idempotency_key, currency, amount_minor, commission_currency, commission_minor, items, recurring, buyer_user_name,
 				buyer_email, buyer_email_hash, status, test, source, attribution_path, attribution, sale_at, created_at, updated_at)
 				SELECT u.id, u.adv, u.offer, u.pub, u.site, u.order_id, u.order_id_2, u.dedupe, u.idem, u.currency, u.amount, u.com_cur,
 					u.commission, u.items::jsonb, u.recurring, u.uname, u.email, u.email_hash, u.status, false, $22, 'imported', u.expl::jsonb,
 					u.sale_at, $23, $23
-				FROM u ON CONFLICT DO NOTHING RETURNING id, status)
+				FROM u WHERE (SELECT count(*) FROM k WHERE k.conversion_id = u.id) = (u.dedupe IS NOT NULL)::int + (u.idem IS NOT NULL)::int
+				RETURNING id, status)
 			INSERT INTO conversion_status_changes (conversion_id, seq, from_status, to_status, reason, note, actor, at)
 				SELECT ins.id, 1, '', ins.status, 'imported', u.note, 'import', $23 FROM ins JOIN u ON u.id = ins.id`,
 			ids, advs, offers, pubs, sites, orders, orders2, dedupe, idem, amounts, currencies, commissions, comCur, recurring,
 			unames, emails, hashes, statuses, expl, saleAt, notes, int16(domain.SourceImport), s.now(), items)
+		if err != nil {
+			return err
+		}
 		inserted = tag.RowsAffected()
+		// Undo the keys of conversions not inserted (one key of two taken).
+		_, err = tx.Exec(ctx, `DELETE FROM conversion_keys k WHERE k.conversion_id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.id = k.conversion_id)`, ids)
 		return err
 	})
 	return int(inserted), translate(err)

@@ -174,6 +174,11 @@ const migrationLock = 0x626174_6f6e
 
 // Migrate applies pending migrations on pool; see Store.Migrate.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
+	return migrateUpTo(ctx, pool, int(^uint(0)>>1))
+}
+
+// migrateUpTo is Migrate stopping after version last (tests of upgrades).
+func migrateUpTo(ctx context.Context, pool *pgxpool.Pool, last int) ([]int, error) {
 	all, err := migrations()
 	if err != nil {
 		return nil, err
@@ -234,7 +239,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	}
 	var ran []int
 	for _, m := range all {
-		if applied[m.version] {
+		if applied[m.version] || m.version > last {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
@@ -275,7 +280,10 @@ func translate(err error) error {
 			return domain.Wrap(domain.ErrFailedPrecondition, err, "a referenced record does not exist")
 		case pgErr.Code == pgerrcode.AdminShutdown, pgErr.Code == pgerrcode.CrashShutdown, pgErr.Code == pgerrcode.CannotConnectNow,
 			pgerrcode.IsConnectionException(pgErr.Code),
-			pgErr.Code == pgerrcode.TooManyConnections, pgErr.Code == pgerrcode.ConfigurationLimitExceeded:
+			pgErr.Code == pgerrcode.TooManyConnections, pgErr.Code == pgerrcode.ConfigurationLimitExceeded,
+			// A transaction chosen as a deadlock's victim, or one that waited
+			// past lock_timeout, may simply be tried again.
+			pgErr.Code == pgerrcode.DeadlockDetected, pgErr.Code == pgerrcode.LockNotAvailable:
 			return domain.Wrap(domain.ErrUnavailable, err, "")
 		}
 		return err
