@@ -15,7 +15,9 @@ import (
 	"github.com/batonhq/baton/server/internal/service"
 )
 
-func (b *testBundle) caps() *service.Caps { return service.NewCaps(b.st, b.clock.Now, b.conv.ConfigChanged) }
+func (b *testBundle) caps() *service.Caps {
+	return service.NewCaps(b.st, b.clock.Now, b.conv.ConfigChanged)
+}
 
 func (b *testBundle) setCaps(t *testing.T, list ...domain.Cap) {
 	t.Helper()
@@ -184,7 +186,7 @@ func TestTotalAndMonthCapsAndTestConversions(t *testing.T) {
 
 func TestPeriodStartInTheOffersZone(t *testing.T) {
 	t.Parallel()
-	tokyo, _ := time.LoadLocation("Asia/Tokyo") //nolint:errcheck // a known zone
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")          //nolint:errcheck // a known zone
 	at := time.Date(2026, 1, 31, 16, 30, 0, 0, time.UTC) // 01:30 on Feb 1 in Tokyo
 	if got := domain.PeriodStart(domain.PeriodDay, at, tokyo); !got.Equal(time.Date(2026, 2, 1, 0, 0, 0, 0, tokyo)) {
 		t.Fatalf("day %v", got)
