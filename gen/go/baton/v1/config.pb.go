@@ -4419,7 +4419,7 @@ var File_baton_v1_config_proto protoreflect.FileDescriptor
 
 const file_baton_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x15baton/v1/config.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x13baton/v1/caps.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x03\n" +
+	"\x15baton/v1/config.proto\x12\bbaton.v1\x1a\x13baton/v1/caps.proto\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x03\n" +
 	"\n" +
 	"Advertiser\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -5042,8 +5042,8 @@ func file_baton_v1_config_proto_init() {
 	if File_baton_v1_config_proto != nil {
 		return
 	}
-	file_baton_v1_common_proto_init()
 	file_baton_v1_caps_proto_init()
+	file_baton_v1_common_proto_init()
 	file_baton_v1_config_proto_msgTypes[3].OneofWrappers = []any{
 		(*Payout_Fixed)(nil),
 		(*Payout_PercentBps)(nil),
