@@ -186,7 +186,10 @@ func TestTotalAndMonthCapsAndTestConversions(t *testing.T) {
 
 func TestPeriodStartInTheOffersZone(t *testing.T) {
 	t.Parallel()
-	tokyo, _ := time.LoadLocation("Asia/Tokyo")          //nolint:errcheck // a known zone
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
 	at := time.Date(2026, 1, 31, 16, 30, 0, 0, time.UTC) // 01:30 on Feb 1 in Tokyo
 	if got := domain.PeriodStart(domain.PeriodDay, at, tokyo); !got.Equal(time.Date(2026, 2, 1, 0, 0, 0, 0, tokyo)) {
 		t.Fatalf("day %v", got)
