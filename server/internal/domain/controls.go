@@ -207,3 +207,13 @@ func (h CapHit) String() string {
 	}
 	return fmt.Sprintf("%s %s cap per %s reached (%d of %d%s used)", who, h.Cap.Kind, h.Cap.Period, h.Used, h.Cap.Limit, unit)
 }
+
+// SignalCount is how many of a day's conversions of an offer and publisher
+// carried one signal (a row of the signal report).
+type SignalCount struct {
+	Day         string
+	OfferID     string
+	PublisherID string
+	Signal      Signal
+	Conversions int64
+}

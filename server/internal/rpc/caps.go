@@ -149,3 +149,15 @@ func (s *CapServer) SetOfferControls(ctx context.Context, req *batonv1.SetOfferC
 		return &batonv1.SetOfferControlsResponse{Controls: controlsToProto(o.Controls)}, err
 	})
 }
+
+// GetSignalReport implements baton.v1.CapService.
+func (s *CapServer) GetSignalReport(ctx context.Context, req *batonv1.GetSignalReportRequest) (*batonv1.GetSignalReportResponse, error) {
+	return unary(ctx, s.errs, func(p domain.Principal) (*batonv1.GetSignalReportResponse, error) {
+		f := domain.ReportFilter{From: req.GetStartTime().AsTime(), To: req.GetEndTime().AsTime(), TimeZone: req.GetTimeZone(),
+			OfferID: req.GetOfferId(), PublisherID: req.GetPublisherId()}
+		out, err := s.svc.SignalReport(ctx, p, f)
+		return &batonv1.GetSignalReportResponse{Rows: each(out, func(c domain.SignalCount) *batonv1.SignalCount {
+			return &batonv1.SignalCount{Day: c.Day, OfferId: c.OfferID, PublisherId: c.PublisherID, Signal: string(c.Signal), Conversions: c.Conversions}
+		})}, err
+	})
+}

@@ -93,6 +93,7 @@ type CapStore interface {
 	ListCaps(ctx context.Context, offerID string) ([]domain.Cap, error)
 	CapUsed(ctx context.Context, capID string, periodStart time.Time) (int64, error)
 	SetOfferControls(ctx context.Context, offerID string, c domain.OfferControls) (domain.Offer, error)
+	SignalReport(ctx context.Context, f domain.ReportFilter) ([]domain.SignalCount, error)
 }
 
 // Caps is the cap and offer-control use cases (CapService).
@@ -290,4 +291,31 @@ func (c *Conversions) decideAtIntake(ctx context.Context, tx ConversionTx, offer
 	}
 	out.Status = domain.StatusRejected
 	return true, nil
+}
+
+// SignalReport counts conversions per day, offer, publisher and signal,
+// scoped like Report: a publisher sees its own, an advertiser its offers'.
+func (k *Caps) SignalReport(ctx context.Context, p domain.Principal, f domain.ReportFilter) ([]domain.SignalCount, error) {
+	switch p.Role {
+	case domain.RoleAdmin:
+	case domain.RolePublisher:
+		if f.PublisherID != "" && f.PublisherID != p.PartnerID {
+			return nil, domain.Denied("a publisher key may only read its own report rows")
+		}
+		f.PublisherID = p.PartnerID
+	case domain.RoleAdvertiser:
+		f.AdvertiserID = p.PartnerID
+	default:
+		return nil, domain.Denied("a %s key may not read reports", p.Role)
+	}
+	if f.TimeZone == "" {
+		f.TimeZone = domain.DefaultControlsTimeZone
+	}
+	if _, err := time.LoadLocation(f.TimeZone); err != nil {
+		return nil, domain.Invalid("time_zone", "%q is not an IANA time zone", f.TimeZone)
+	}
+	if f.From.IsZero() || f.To.IsZero() || f.To.Sub(f.From) > 366*24*time.Hour || !f.To.After(f.From) {
+		return nil, domain.Invalid("time_range", "needs a start and a later end at most 366 days apart")
+	}
+	return k.store.SignalReport(ctx, f)
 }

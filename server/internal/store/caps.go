@@ -166,3 +166,20 @@ func signalStrings(list []domain.Signal) []string {
 	}
 	return out
 }
+
+// SignalReport counts non-test conversions per day of sale (in the
+// filter's time zone), offer, publisher and signal.
+func (s *Store) SignalReport(ctx context.Context, f domain.ReportFilter) ([]domain.SignalCount, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT to_char(sale_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, coalesce(publisher_id, ''), sig, count(*)
+		FROM conversions, unnest(signals) AS sig WHERE sale_at >= $2 AND sale_at < $3 AND NOT test
+		AND ($4 = '' OR offer_id = $4) AND ($5 = '' OR publisher_id = $5) AND ($6 = '' OR advertiser_id = $6)
+		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, f.TimeZone, f.From, f.To, f.OfferID, f.PublisherID, f.AdvertiserID)
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.SignalCount, error) {
+		var c domain.SignalCount
+		var sig string
+		err := row.Scan(&c.Day, &c.OfferID, &c.PublisherID, &sig, &c.Conversions)
+		c.Signal = domain.Signal(sig)
+		return c, err
+	})
+	return list, translate(err)
+}

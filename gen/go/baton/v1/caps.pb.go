@@ -940,6 +940,217 @@ func (x *SetOfferControlsResponse) GetControls() *OfferControls {
 	return nil
 }
 
+// GetSignalReportRequest is the request of CapService.GetSignalReport.
+type GetSignalReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sales from this time (inclusive).
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Sales before this time; at most 366 days after start_time.
+	EndTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// IANA time zone of the days. Default Asia/Tokyo.
+	TimeZone string `protobuf:"bytes,3,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Only this offer's conversions.
+	OfferId string `protobuf:"bytes,4,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// Only this publisher's conversions.
+	PublisherId   string `protobuf:"bytes,5,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSignalReportRequest) Reset() {
+	*x = GetSignalReportRequest{}
+	mi := &file_baton_v1_caps_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSignalReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSignalReportRequest) ProtoMessage() {}
+
+func (x *GetSignalReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_caps_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSignalReportRequest.ProtoReflect.Descriptor instead.
+func (*GetSignalReportRequest) Descriptor() ([]byte, []int) {
+	return file_baton_v1_caps_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetSignalReportRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetSignalReportRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *GetSignalReportRequest) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *GetSignalReportRequest) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *GetSignalReportRequest) GetPublisherId() string {
+	if x != nil {
+		return x.PublisherId
+	}
+	return ""
+}
+
+// SignalCount is how many of a day's conversions of an offer and publisher
+// carried one signal.
+type SignalCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The day of sale, YYYY-MM-DD in the request's time zone.
+	Day string `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`
+	// ID of the offer.
+	OfferId string `protobuf:"bytes,2,opt,name=offer_id,json=offerId,proto3" json:"offer_id,omitempty"`
+	// ID of the publisher; empty for unattributed conversions.
+	PublisherId string `protobuf:"bytes,3,opt,name=publisher_id,json=publisherId,proto3" json:"publisher_id,omitempty"`
+	// The signal (see Conversion.signals).
+	Signal string `protobuf:"bytes,4,opt,name=signal,proto3" json:"signal,omitempty"`
+	// Conversions that carried it.
+	Conversions   int64 `protobuf:"varint,5,opt,name=conversions,proto3" json:"conversions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignalCount) Reset() {
+	*x = SignalCount{}
+	mi := &file_baton_v1_caps_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignalCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignalCount) ProtoMessage() {}
+
+func (x *SignalCount) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_caps_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignalCount.ProtoReflect.Descriptor instead.
+func (*SignalCount) Descriptor() ([]byte, []int) {
+	return file_baton_v1_caps_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SignalCount) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *SignalCount) GetOfferId() string {
+	if x != nil {
+		return x.OfferId
+	}
+	return ""
+}
+
+func (x *SignalCount) GetPublisherId() string {
+	if x != nil {
+		return x.PublisherId
+	}
+	return ""
+}
+
+func (x *SignalCount) GetSignal() string {
+	if x != nil {
+		return x.Signal
+	}
+	return ""
+}
+
+func (x *SignalCount) GetConversions() int64 {
+	if x != nil {
+		return x.Conversions
+	}
+	return 0
+}
+
+// GetSignalReportResponse is what CapService.GetSignalReport answers.
+type GetSignalReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One row per day, offer, publisher and signal, in that order.
+	Rows          []*SignalCount `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSignalReportResponse) Reset() {
+	*x = GetSignalReportResponse{}
+	mi := &file_baton_v1_caps_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSignalReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSignalReportResponse) ProtoMessage() {}
+
+func (x *GetSignalReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_caps_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSignalReportResponse.ProtoReflect.Descriptor instead.
+func (*GetSignalReportResponse) Descriptor() ([]byte, []int) {
+	return file_baton_v1_caps_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetSignalReportResponse) GetRows() []*SignalCount {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
 var File_baton_v1_caps_proto protoreflect.FileDescriptor
 
 const file_baton_v1_caps_proto_rawDesc = "" +
@@ -994,7 +1205,22 @@ const file_baton_v1_caps_proto_rawDesc = "" +
 	"\boffer_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\aofferId\x12;\n" +
 	"\bcontrols\x18\x02 \x01(\v2\x17.baton.v1.OfferControlsB\x06\xbaH\x03\xc8\x01\x01R\bcontrols\"O\n" +
 	"\x18SetOfferControlsResponse\x123\n" +
-	"\bcontrols\x18\x01 \x01(\v2\x17.baton.v1.OfferControlsR\bcontrols*g\n" +
+	"\bcontrols\x18\x01 \x01(\v2\x17.baton.v1.OfferControlsR\bcontrols\"\x90\x02\n" +
+	"\x16GetSignalReportRequest\x12A\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\tstartTime\x12=\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\aendTime\x12$\n" +
+	"\ttime_zone\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\btimeZone\x12\"\n" +
+	"\boffer_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\aofferId\x12*\n" +
+	"\fpublisher_id\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\vpublisherId\"\x97\x01\n" +
+	"\vSignalCount\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n" +
+	"\boffer_id\x18\x02 \x01(\tR\aofferId\x12!\n" +
+	"\fpublisher_id\x18\x03 \x01(\tR\vpublisherId\x12\x16\n" +
+	"\x06signal\x18\x04 \x01(\tR\x06signal\x12 \n" +
+	"\vconversions\x18\x05 \x01(\x03R\vconversions\"D\n" +
+	"\x17GetSignalReportResponse\x12)\n" +
+	"\x04rows\x18\x01 \x03(\v2\x15.baton.v1.SignalCountR\x04rows*g\n" +
 	"\aCapKind\x12\x18\n" +
 	"\x14CAP_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fCAP_KIND_CLICKS\x10\x01\x12\x18\n" +
@@ -1009,13 +1235,14 @@ const file_baton_v1_caps_proto_rawDesc = "" +
 	"\x1aCONTROL_ACTION_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CONTROL_ACTION_RECORD\x10\x01\x12\x17\n" +
 	"\x13CONTROL_ACTION_HOLD\x10\x02\x12\x19\n" +
-	"\x15CONTROL_ACTION_REJECT\x10\x032\xca\x02\n" +
+	"\x15CONTROL_ACTION_REJECT\x10\x032\xa7\x03\n" +
 	"\n" +
 	"CapService\x12C\n" +
 	"\aSetCaps\x12\x18.baton.v1.SetCapsRequest\x1a\x19.baton.v1.SetCapsResponse\"\x03\x90\x02\x02\x12F\n" +
 	"\bListCaps\x12\x19.baton.v1.ListCapsRequest\x1a\x1a.baton.v1.ListCapsResponse\"\x03\x90\x02\x01\x12O\n" +
 	"\vGetCapUsage\x12\x1c.baton.v1.GetCapUsageRequest\x1a\x1d.baton.v1.GetCapUsageResponse\"\x03\x90\x02\x01\x12^\n" +
-	"\x10SetOfferControls\x12!.baton.v1.SetOfferControlsRequest\x1a\".baton.v1.SetOfferControlsResponse\"\x03\x90\x02\x02B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
+	"\x10SetOfferControls\x12!.baton.v1.SetOfferControlsRequest\x1a\".baton.v1.SetOfferControlsResponse\"\x03\x90\x02\x02\x12[\n" +
+	"\x0fGetSignalReport\x12 .baton.v1.GetSignalReportRequest\x1a!.baton.v1.GetSignalReportResponse\"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3"
 
 var (
 	file_baton_v1_caps_proto_rawDescOnce sync.Once
@@ -1030,7 +1257,7 @@ func file_baton_v1_caps_proto_rawDescGZIP() []byte {
 }
 
 var file_baton_v1_caps_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_baton_v1_caps_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_baton_v1_caps_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_baton_v1_caps_proto_goTypes = []any{
 	(CapKind)(0),                     // 0: baton.v1.CapKind
 	(CapPeriod)(0),                   // 1: baton.v1.CapPeriod
@@ -1047,42 +1274,50 @@ var file_baton_v1_caps_proto_goTypes = []any{
 	(*GetCapUsageResponse)(nil),      // 12: baton.v1.GetCapUsageResponse
 	(*SetOfferControlsRequest)(nil),  // 13: baton.v1.SetOfferControlsRequest
 	(*SetOfferControlsResponse)(nil), // 14: baton.v1.SetOfferControlsResponse
-	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 16: google.protobuf.Duration
+	(*GetSignalReportRequest)(nil),   // 15: baton.v1.GetSignalReportRequest
+	(*SignalCount)(nil),              // 16: baton.v1.SignalCount
+	(*GetSignalReportResponse)(nil),  // 17: baton.v1.GetSignalReportResponse
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 19: google.protobuf.Duration
 }
 var file_baton_v1_caps_proto_depIdxs = []int32{
 	0,  // 0: baton.v1.Cap.kind:type_name -> baton.v1.CapKind
 	1,  // 1: baton.v1.Cap.period:type_name -> baton.v1.CapPeriod
 	2,  // 2: baton.v1.Cap.action:type_name -> baton.v1.ControlAction
 	3,  // 3: baton.v1.CapUsage.cap:type_name -> baton.v1.Cap
-	15, // 4: baton.v1.CapUsage.period_start_time:type_name -> google.protobuf.Timestamp
+	18, // 4: baton.v1.CapUsage.period_start_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: baton.v1.SignalAction.action:type_name -> baton.v1.ControlAction
-	16, // 6: baton.v1.OfferControls.hold_period:type_name -> google.protobuf.Duration
-	16, // 7: baton.v1.OfferControls.lock_period:type_name -> google.protobuf.Duration
-	16, // 8: baton.v1.OfferControls.min_click_to_conversion:type_name -> google.protobuf.Duration
-	16, // 9: baton.v1.OfferControls.max_click_to_conversion:type_name -> google.protobuf.Duration
-	16, // 10: baton.v1.OfferControls.ip_window:type_name -> google.protobuf.Duration
+	19, // 6: baton.v1.OfferControls.hold_period:type_name -> google.protobuf.Duration
+	19, // 7: baton.v1.OfferControls.lock_period:type_name -> google.protobuf.Duration
+	19, // 8: baton.v1.OfferControls.min_click_to_conversion:type_name -> google.protobuf.Duration
+	19, // 9: baton.v1.OfferControls.max_click_to_conversion:type_name -> google.protobuf.Duration
+	19, // 10: baton.v1.OfferControls.ip_window:type_name -> google.protobuf.Duration
 	5,  // 11: baton.v1.OfferControls.signal_actions:type_name -> baton.v1.SignalAction
 	3,  // 12: baton.v1.SetCapsRequest.caps:type_name -> baton.v1.Cap
 	3,  // 13: baton.v1.SetCapsResponse.caps:type_name -> baton.v1.Cap
 	3,  // 14: baton.v1.ListCapsResponse.caps:type_name -> baton.v1.Cap
-	15, // 15: baton.v1.GetCapUsageRequest.time:type_name -> google.protobuf.Timestamp
+	18, // 15: baton.v1.GetCapUsageRequest.time:type_name -> google.protobuf.Timestamp
 	4,  // 16: baton.v1.GetCapUsageResponse.usage:type_name -> baton.v1.CapUsage
 	6,  // 17: baton.v1.SetOfferControlsRequest.controls:type_name -> baton.v1.OfferControls
 	6,  // 18: baton.v1.SetOfferControlsResponse.controls:type_name -> baton.v1.OfferControls
-	7,  // 19: baton.v1.CapService.SetCaps:input_type -> baton.v1.SetCapsRequest
-	9,  // 20: baton.v1.CapService.ListCaps:input_type -> baton.v1.ListCapsRequest
-	11, // 21: baton.v1.CapService.GetCapUsage:input_type -> baton.v1.GetCapUsageRequest
-	13, // 22: baton.v1.CapService.SetOfferControls:input_type -> baton.v1.SetOfferControlsRequest
-	8,  // 23: baton.v1.CapService.SetCaps:output_type -> baton.v1.SetCapsResponse
-	10, // 24: baton.v1.CapService.ListCaps:output_type -> baton.v1.ListCapsResponse
-	12, // 25: baton.v1.CapService.GetCapUsage:output_type -> baton.v1.GetCapUsageResponse
-	14, // 26: baton.v1.CapService.SetOfferControls:output_type -> baton.v1.SetOfferControlsResponse
-	23, // [23:27] is the sub-list for method output_type
-	19, // [19:23] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	18, // 19: baton.v1.GetSignalReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	18, // 20: baton.v1.GetSignalReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	16, // 21: baton.v1.GetSignalReportResponse.rows:type_name -> baton.v1.SignalCount
+	7,  // 22: baton.v1.CapService.SetCaps:input_type -> baton.v1.SetCapsRequest
+	9,  // 23: baton.v1.CapService.ListCaps:input_type -> baton.v1.ListCapsRequest
+	11, // 24: baton.v1.CapService.GetCapUsage:input_type -> baton.v1.GetCapUsageRequest
+	13, // 25: baton.v1.CapService.SetOfferControls:input_type -> baton.v1.SetOfferControlsRequest
+	15, // 26: baton.v1.CapService.GetSignalReport:input_type -> baton.v1.GetSignalReportRequest
+	8,  // 27: baton.v1.CapService.SetCaps:output_type -> baton.v1.SetCapsResponse
+	10, // 28: baton.v1.CapService.ListCaps:output_type -> baton.v1.ListCapsResponse
+	12, // 29: baton.v1.CapService.GetCapUsage:output_type -> baton.v1.GetCapUsageResponse
+	14, // 30: baton.v1.CapService.SetOfferControls:output_type -> baton.v1.SetOfferControlsResponse
+	17, // 31: baton.v1.CapService.GetSignalReport:output_type -> baton.v1.GetSignalReportResponse
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_caps_proto_init() }
@@ -1096,7 +1331,7 @@ func file_baton_v1_caps_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_caps_proto_rawDesc), len(file_baton_v1_caps_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Protocol, TYPE_CHECKING
 
 from baton.v1 import caps_pb
-from baton.v1.caps_pb import GetCapUsageRequest, GetCapUsageResponse, ListCapsRequest, ListCapsResponse, SetCapsRequest, SetCapsResponse, SetOfferControlsRequest, SetOfferControlsResponse
+from baton.v1.caps_pb import GetCapUsageRequest, GetCapUsageResponse, GetSignalReportRequest, GetSignalReportResponse, ListCapsRequest, ListCapsResponse, SetCapsRequest, SetCapsResponse, SetOfferControlsRequest, SetOfferControlsResponse
 from connectrpc.client import ConnectClient, ConnectClientSync
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
@@ -71,6 +71,14 @@ class CapService(Protocol):
         SetOfferControls replaces an offer's conversion controls (see
         OfferControls); they apply to conversions recorded from then on (within
         5 seconds on other Baton processes).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def get_signal_report(self, request: GetSignalReportRequest, ctx: RequestContext[GetSignalReportRequest, GetSignalReportResponse], /) -> GetSignalReportResponse:
+        """
+        GetSignalReport counts non-test conversions per day of sale, offer,
+        publisher and signal. A publisher sees its own, an advertiser its
+        offers'.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -135,6 +143,17 @@ class CapServiceASGIApplication(ConnectASGIApplication[CapService]):
                         stream_type=StreamType.UNARY,
                     ),
                     function=svc.set_offer_controls,
+                ),
+                "/baton.v1.CapService/GetSignalReport": Endpoint.unary(
+                    method=MethodInfo(
+                        name="GetSignalReport",
+                        service_name="baton.v1.CapService",
+                        input=GetSignalReportRequest,
+                        output=GetSignalReportResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.get_signal_report,
                 ),
             },
             interceptors=interceptors,
@@ -266,6 +285,33 @@ class CapServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def get_signal_report(
+        self,
+        request: GetSignalReportRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetSignalReportResponse:
+        """
+        GetSignalReport counts non-test conversions per day of sale, offer,
+        publisher and signal. A publisher sees its own, an advertiser its
+        offers'.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetSignalReport",
+                service_name="baton.v1.CapService",
+                input=GetSignalReportRequest,
+                output=GetSignalReportResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
+        )
 
 class CapServiceSync(Protocol):
     """
@@ -309,6 +355,14 @@ class CapServiceSync(Protocol):
         SetOfferControls replaces an offer's conversion controls (see
         OfferControls); they apply to conversions recorded from then on (within
         5 seconds on other Baton processes).
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def get_signal_report(self, request: GetSignalReportRequest, ctx: RequestContext[GetSignalReportRequest, GetSignalReportResponse], /) -> GetSignalReportResponse:
+        """
+        GetSignalReport counts non-test conversions per day of sale, offer,
+        publisher and signal. A publisher sees its own, an advertiser its
+        offers'.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -371,6 +425,17 @@ class CapServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.UNARY,
                     ),
                     function=service.set_offer_controls,
+                ),
+                "/baton.v1.CapService/GetSignalReport": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="GetSignalReport",
+                        service_name="baton.v1.CapService",
+                        input=GetSignalReportRequest,
+                        output=GetSignalReportResponse,
+                        idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.get_signal_report,
                 ),
             },
             interceptors=interceptors,
@@ -501,4 +566,31 @@ class CapServiceClientSync(ConnectClientSync):
             ),
             headers=headers,
             timeout_ms=timeout_ms,
+        )
+    def get_signal_report(
+        self,
+        request: GetSignalReportRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+        use_get: bool = False,
+    ) -> GetSignalReportResponse:
+        """
+        GetSignalReport counts non-test conversions per day of sale, offer,
+        publisher and signal. A publisher sees its own, an advertiser its
+        offers'.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="GetSignalReport",
+                service_name="baton.v1.CapService",
+                input=GetSignalReportRequest,
+                output=GetSignalReportResponse,
+                idempotency_level=IdempotencyLevel.NO_SIDE_EFFECTS,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+            use_get=use_get,
         )

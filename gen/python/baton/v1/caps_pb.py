@@ -576,6 +576,167 @@ class SetOfferControlsResponse(Message[_SetOfferControlsResponseFields]):
 
         controls: OfferControls | None
 
+_GetSignalReportRequestFields: TypeAlias = Literal["start_time", "end_time", "time_zone", "offer_id", "publisher_id"]
+
+class GetSignalReportRequest(Message[_GetSignalReportRequestFields]):
+    """
+    GetSignalReportRequest is the request of CapService.GetSignalReport.
+
+    ```proto
+    message baton.v1.GetSignalReportRequest
+    ```
+
+    Attributes:
+        start_time:
+            Sales from this time (inclusive).
+
+            ```proto
+            optional google.protobuf.Timestamp start_time = 1;
+            ```
+        end_time:
+            Sales before this time; at most 366 days after start_time.
+
+            ```proto
+            optional google.protobuf.Timestamp end_time = 2;
+            ```
+        time_zone:
+            IANA time zone of the days. Default Asia/Tokyo.
+
+            ```proto
+            string time_zone = 3;
+            ```
+        offer_id:
+            Only this offer's conversions.
+
+            ```proto
+            string offer_id = 4;
+            ```
+        publisher_id:
+            Only this publisher's conversions.
+
+            ```proto
+            string publisher_id = 5;
+            ```
+    """
+
+    __slots__ = ("start_time", "end_time", "time_zone", "offer_id", "publisher_id")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            start_time: Timestamp | None = None,
+            end_time: Timestamp | None = None,
+            time_zone: str = "",
+            offer_id: str = "",
+            publisher_id: str = "",
+        ) -> None:
+            pass
+
+        start_time: Timestamp | None
+        end_time: Timestamp | None
+        time_zone: str
+        offer_id: str
+        publisher_id: str
+
+_SignalCountFields: TypeAlias = Literal["day", "offer_id", "publisher_id", "signal", "conversions"]
+
+class SignalCount(Message[_SignalCountFields]):
+    """
+    SignalCount is how many of a day's conversions of an offer and publisher
+    carried one signal.
+
+    ```proto
+    message baton.v1.SignalCount
+    ```
+
+    Attributes:
+        day:
+            The day of sale, YYYY-MM-DD in the request's time zone.
+
+            ```proto
+            string day = 1;
+            ```
+        offer_id:
+            ID of the offer.
+
+            ```proto
+            string offer_id = 2;
+            ```
+        publisher_id:
+            ID of the publisher; empty for unattributed conversions.
+
+            ```proto
+            string publisher_id = 3;
+            ```
+        signal:
+            The signal (see Conversion.signals).
+
+            ```proto
+            string signal = 4;
+            ```
+        conversions:
+            Conversions that carried it.
+
+            ```proto
+            int64 conversions = 5;
+            ```
+    """
+
+    __slots__ = ("day", "offer_id", "publisher_id", "signal", "conversions")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            day: str = "",
+            offer_id: str = "",
+            publisher_id: str = "",
+            signal: str = "",
+            conversions: int = 0,
+        ) -> None:
+            pass
+
+        day: str
+        offer_id: str
+        publisher_id: str
+        signal: str
+        conversions: int
+
+_GetSignalReportResponseFields: TypeAlias = Literal["rows"]
+
+class GetSignalReportResponse(Message[_GetSignalReportResponseFields]):
+    """
+    GetSignalReportResponse is what CapService.GetSignalReport answers.
+
+    ```proto
+    message baton.v1.GetSignalReportResponse
+    ```
+
+    Attributes:
+        rows:
+            One row per day, offer, publisher and signal, in that order.
+
+            ```proto
+            repeated baton.v1.SignalCount rows = 1;
+            ```
+    """
+
+    __slots__ = ("rows",)
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            rows: list[SignalCount] | None = None,
+        ) -> None:
+            pass
+
+        rows: list[SignalCount]
+
 class CapKind(Enum):
     """
     CapKind is what a cap counts.
@@ -701,7 +862,7 @@ class ControlAction(Enum):
 
 
 _DESC = file_desc(
-    b'\n\x13baton/v1/caps.proto\x12\x08baton.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xc4\x02\n\x03Cap\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12*\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x121\n\x04kind\x18\x03 \x01(\x0e2\x11.baton.v1.CapKindR\x04kindB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x127\n\x06period\x18\x04 \x01(\x0e2\x13.baton.v1.CapPeriodR\x06periodB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x1d\n\x05limit\x18\x05 \x01(\x03R\x05limitB\x07\xbaH\x04"\x02 \x00\x129\n\rcurrency_code\x18\x06 \x01(\tR\x0ccurrencyCodeB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$\x12;\n\x06action\x18\x07 \x01(\x0e2\x17.baton.v1.ControlActionR\x06actionB\n\xbaH\x07\x82\x01\x04\x10\x01 \x01"\x87\x01\n\x08CapUsage\x12\x1f\n\x03cap\x18\x01 \x01(\x0b2\r.baton.v1.CapR\x03cap\x12F\n\x11period_start_time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fperiodStartTime\x12\x12\n\x04used\x18\x03 \x01(\x03R\x04used"\x92\x02\n\x0cSignalAction\x12\xc6\x01\n\x06signal\x18\x01 \x01(\tR\x06signalB\xad\x01\xbaH\xa9\x01r\xa6\x01R\tbot_clickR\x0fduplicate_clickR\x0ffast_conversionR\x0fslow_conversionR\x15conversions_per_clickR\x12conversions_per_ipR\nblocked_ipR\x12blocked_user_agentR\x0eblocked_sub_idR\x0bcap_reached\x129\n\x06action\x18\x02 \x01(\x0e2\x17.baton.v1.ControlActionR\x06actionB\x08\xbaH\x05\x82\x01\x02\x10\x01"\x8a\x05\n\rOfferControls\x12$\n\ttime_zone\x18\x01 \x01(\tR\x08timeZoneB\x07\xbaH\x04r\x02\x18@\x12D\n\x0bhold_period\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\nholdPeriodB\x08\xbaH\x05\xaa\x01\x022\x00\x12D\n\x0block_period\x18\x03 \x01(\x0b2\x19.google.protobuf.DurationR\nlockPeriodB\x08\xbaH\x05\xaa\x01\x022\x00\x12Z\n\x17min_click_to_conversion\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\x14minClickToConversionB\x08\xbaH\x05\xaa\x01\x022\x00\x12Z\n\x17max_click_to_conversion\x18\x05 \x01(\x0b2\x19.google.protobuf.DurationR\x14maxClickToConversionB\x08\xbaH\x05\xaa\x01\x022\x00\x12D\n\x19max_conversions_per_click\x18\x06 \x01(\rR\x16maxConversionsPerClickB\t\xbaH\x06*\x04\x18\xc0\x84=\x12>\n\x16max_conversions_per_ip\x18\x07 \x01(\rR\x13maxConversionsPerIpB\t\xbaH\x06*\x04\x18\xc0\x84=\x12@\n\tip_window\x18\x08 \x01(\x0b2\x19.google.protobuf.DurationR\x08ipWindowB\x08\xbaH\x05\xaa\x01\x022\x00\x12G\n\x0esignal_actions\x18\t \x03(\x0b2\x16.baton.v1.SignalActionR\rsignalActionsB\x08\xbaH\x05\x92\x01\x02\x10\x14"c\n\x0eSetCapsRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12+\n\x04caps\x18\x02 \x03(\x0b2\r.baton.v1.CapR\x04capsB\x08\xbaH\x05\x92\x01\x02\x10d"4\n\x0fSetCapsResponse\x12!\n\x04caps\x18\x01 \x03(\x0b2\r.baton.v1.CapR\x04caps"7\n\x0fListCapsRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@"5\n\x10ListCapsResponse\x12!\n\x04caps\x18\x01 \x03(\x0b2\r.baton.v1.CapR\x04caps"j\n\x12GetCapUsageRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12.\n\x04time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time"?\n\x13GetCapUsageResponse\x12(\n\x05usage\x18\x01 \x03(\x0b2\x12.baton.v1.CapUsageR\x05usage"|\n\x17SetOfferControlsRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12;\n\x08controls\x18\x02 \x01(\x0b2\x17.baton.v1.OfferControlsR\x08controlsB\x06\xbaH\x03\xc8\x01\x01"O\n\x18SetOfferControlsResponse\x123\n\x08controls\x18\x01 \x01(\x0b2\x17.baton.v1.OfferControlsR\x08controls*g\n\x07CapKind\x12\x18\n\x14CAP_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fCAP_KIND_CLICKS\x10\x01\x12\x18\n\x14CAP_KIND_CONVERSIONS\x10\x02\x12\x13\n\x0fCAP_KIND_PAYOUT\x10\x03*g\n\tCapPeriod\x12\x1a\n\x16CAP_PERIOD_UNSPECIFIED\x10\x00\x12\x12\n\x0eCAP_PERIOD_DAY\x10\x01\x12\x14\n\x10CAP_PERIOD_MONTH\x10\x02\x12\x14\n\x10CAP_PERIOD_TOTAL\x10\x03*~\n\rControlAction\x12\x1e\n\x1aCONTROL_ACTION_UNSPECIFIED\x10\x00\x12\x19\n\x15CONTROL_ACTION_RECORD\x10\x01\x12\x17\n\x13CONTROL_ACTION_HOLD\x10\x02\x12\x19\n\x15CONTROL_ACTION_REJECT\x10\x032\xca\x02\n\nCapService\x12C\n\x07SetCaps\x12\x18.baton.v1.SetCapsRequest\x1a\x19.baton.v1.SetCapsResponse"\x03\x90\x02\x02\x12F\n\x08ListCaps\x12\x19.baton.v1.ListCapsRequest\x1a\x1a.baton.v1.ListCapsResponse"\x03\x90\x02\x01\x12O\n\x0bGetCapUsage\x12\x1c.baton.v1.GetCapUsageRequest\x1a\x1d.baton.v1.GetCapUsageResponse"\x03\x90\x02\x01\x12^\n\x10SetOfferControls\x12!.baton.v1.SetOfferControlsRequest\x1a".baton.v1.SetOfferControlsResponse"\x03\x90\x02\x02B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x13baton/v1/caps.proto\x12\x08baton.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xc4\x02\n\x03Cap\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12*\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x121\n\x04kind\x18\x03 \x01(\x0e2\x11.baton.v1.CapKindR\x04kindB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x127\n\x06period\x18\x04 \x01(\x0e2\x13.baton.v1.CapPeriodR\x06periodB\n\xbaH\x07\x82\x01\x04\x10\x01 \x00\x12\x1d\n\x05limit\x18\x05 \x01(\x03R\x05limitB\x07\xbaH\x04"\x02 \x00\x129\n\rcurrency_code\x18\x06 \x01(\tR\x0ccurrencyCodeB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$\x12;\n\x06action\x18\x07 \x01(\x0e2\x17.baton.v1.ControlActionR\x06actionB\n\xbaH\x07\x82\x01\x04\x10\x01 \x01"\x87\x01\n\x08CapUsage\x12\x1f\n\x03cap\x18\x01 \x01(\x0b2\r.baton.v1.CapR\x03cap\x12F\n\x11period_start_time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x0fperiodStartTime\x12\x12\n\x04used\x18\x03 \x01(\x03R\x04used"\x92\x02\n\x0cSignalAction\x12\xc6\x01\n\x06signal\x18\x01 \x01(\tR\x06signalB\xad\x01\xbaH\xa9\x01r\xa6\x01R\tbot_clickR\x0fduplicate_clickR\x0ffast_conversionR\x0fslow_conversionR\x15conversions_per_clickR\x12conversions_per_ipR\nblocked_ipR\x12blocked_user_agentR\x0eblocked_sub_idR\x0bcap_reached\x129\n\x06action\x18\x02 \x01(\x0e2\x17.baton.v1.ControlActionR\x06actionB\x08\xbaH\x05\x82\x01\x02\x10\x01"\x8a\x05\n\rOfferControls\x12$\n\ttime_zone\x18\x01 \x01(\tR\x08timeZoneB\x07\xbaH\x04r\x02\x18@\x12D\n\x0bhold_period\x18\x02 \x01(\x0b2\x19.google.protobuf.DurationR\nholdPeriodB\x08\xbaH\x05\xaa\x01\x022\x00\x12D\n\x0block_period\x18\x03 \x01(\x0b2\x19.google.protobuf.DurationR\nlockPeriodB\x08\xbaH\x05\xaa\x01\x022\x00\x12Z\n\x17min_click_to_conversion\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\x14minClickToConversionB\x08\xbaH\x05\xaa\x01\x022\x00\x12Z\n\x17max_click_to_conversion\x18\x05 \x01(\x0b2\x19.google.protobuf.DurationR\x14maxClickToConversionB\x08\xbaH\x05\xaa\x01\x022\x00\x12D\n\x19max_conversions_per_click\x18\x06 \x01(\rR\x16maxConversionsPerClickB\t\xbaH\x06*\x04\x18\xc0\x84=\x12>\n\x16max_conversions_per_ip\x18\x07 \x01(\rR\x13maxConversionsPerIpB\t\xbaH\x06*\x04\x18\xc0\x84=\x12@\n\tip_window\x18\x08 \x01(\x0b2\x19.google.protobuf.DurationR\x08ipWindowB\x08\xbaH\x05\xaa\x01\x022\x00\x12G\n\x0esignal_actions\x18\t \x03(\x0b2\x16.baton.v1.SignalActionR\rsignalActionsB\x08\xbaH\x05\x92\x01\x02\x10\x14"c\n\x0eSetCapsRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12+\n\x04caps\x18\x02 \x03(\x0b2\r.baton.v1.CapR\x04capsB\x08\xbaH\x05\x92\x01\x02\x10d"4\n\x0fSetCapsResponse\x12!\n\x04caps\x18\x01 \x03(\x0b2\r.baton.v1.CapR\x04caps"7\n\x0fListCapsRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@"5\n\x10ListCapsResponse\x12!\n\x04caps\x18\x01 \x03(\x0b2\r.baton.v1.CapR\x04caps"j\n\x12GetCapUsageRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12.\n\x04time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x04time"?\n\x13GetCapUsageResponse\x12(\n\x05usage\x18\x01 \x03(\x0b2\x12.baton.v1.CapUsageR\x05usage"|\n\x17SetOfferControlsRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12;\n\x08controls\x18\x02 \x01(\x0b2\x17.baton.v1.OfferControlsR\x08controlsB\x06\xbaH\x03\xc8\x01\x01"O\n\x18SetOfferControlsResponse\x123\n\x08controls\x18\x01 \x01(\x0b2\x17.baton.v1.OfferControlsR\x08controls"\x90\x02\n\x16GetSignalReportRequest\x12A\n\nstart_time\x18\x01 \x01(\x0b2\x1a.google.protobuf.TimestampR\tstartTimeB\x06\xbaH\x03\xc8\x01\x01\x12=\n\x08end_time\x18\x02 \x01(\x0b2\x1a.google.protobuf.TimestampR\x07endTimeB\x06\xbaH\x03\xc8\x01\x01\x12$\n\ttime_zone\x18\x03 \x01(\tR\x08timeZoneB\x07\xbaH\x04r\x02\x18@\x12"\n\x08offer_id\x18\x04 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x05 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@"\x97\x01\n\x0bSignalCount\x12\x10\n\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12\x16\n\x06signal\x18\x04 \x01(\tR\x06signal\x12 \n\x0bconversions\x18\x05 \x01(\x03R\x0bconversions"D\n\x17GetSignalReportResponse\x12)\n\x04rows\x18\x01 \x03(\x0b2\x15.baton.v1.SignalCountR\x04rows*g\n\x07CapKind\x12\x18\n\x14CAP_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fCAP_KIND_CLICKS\x10\x01\x12\x18\n\x14CAP_KIND_CONVERSIONS\x10\x02\x12\x13\n\x0fCAP_KIND_PAYOUT\x10\x03*g\n\tCapPeriod\x12\x1a\n\x16CAP_PERIOD_UNSPECIFIED\x10\x00\x12\x12\n\x0eCAP_PERIOD_DAY\x10\x01\x12\x14\n\x10CAP_PERIOD_MONTH\x10\x02\x12\x14\n\x10CAP_PERIOD_TOTAL\x10\x03*~\n\rControlAction\x12\x1e\n\x1aCONTROL_ACTION_UNSPECIFIED\x10\x00\x12\x19\n\x15CONTROL_ACTION_RECORD\x10\x01\x12\x17\n\x13CONTROL_ACTION_HOLD\x10\x02\x12\x19\n\x15CONTROL_ACTION_REJECT\x10\x032\xa7\x03\n\nCapService\x12C\n\x07SetCaps\x12\x18.baton.v1.SetCapsRequest\x1a\x19.baton.v1.SetCapsResponse"\x03\x90\x02\x02\x12F\n\x08ListCaps\x12\x19.baton.v1.ListCapsRequest\x1a\x1a.baton.v1.ListCapsResponse"\x03\x90\x02\x01\x12O\n\x0bGetCapUsage\x12\x1c.baton.v1.GetCapUsageRequest\x1a\x1d.baton.v1.GetCapUsageResponse"\x03\x90\x02\x01\x12^\n\x10SetOfferControls\x12!.baton.v1.SetOfferControlsRequest\x1a".baton.v1.SetOfferControlsResponse"\x03\x90\x02\x02\x12[\n\x0fGetSignalReport\x12 .baton.v1.GetSignalReportRequest\x1a!.baton.v1.GetSignalReportResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         validate_pb.desc(),
         duration_pb.desc(),
@@ -720,6 +881,9 @@ _DESC = file_desc(
         "GetCapUsageResponse": GetCapUsageResponse,
         "SetOfferControlsRequest": SetOfferControlsRequest,
         "SetOfferControlsResponse": SetOfferControlsResponse,
+        "GetSignalReportRequest": GetSignalReportRequest,
+        "SignalCount": SignalCount,
+        "GetSignalReportResponse": GetSignalReportResponse,
         "CapKind": CapKind,
         "CapPeriod": CapPeriod,
         "ControlAction": ControlAction,

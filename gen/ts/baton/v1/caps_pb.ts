@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/caps.proto.
  */
 export const file_baton_v1_caps: GenFile = /*@__PURE__*/
-  fileDesc("ChNiYXRvbi92MS9jYXBzLnByb3RvEghiYXRvbi52MSKIAgoDQ2FwEgoKAmlkGAEgASgJEh0KDHB1Ymxpc2hlcl9pZBgCIAEoCUIHukgEcgIYQBIrCgRraW5kGAMgASgOMhEuYmF0b24udjEuQ2FwS2luZEIKukgHggEEEAEgABIvCgZwZXJpb2QYBCABKA4yEy5iYXRvbi52MS5DYXBQZXJpb2RCCrpIB4IBBBABIAASFgoFbGltaXQYBSABKANCB7pIBCICIAASKwoNY3VycmVuY3lfY29kZRgGIAEoCUIUukgRcg8yDV4oW0EtWl17M30pPyQSMwoGYWN0aW9uGAcgASgOMhcuYmF0b24udjEuQ29udHJvbEFjdGlvbkIKukgHggEEEAEgASJrCghDYXBVc2FnZRIaCgNjYXAYASABKAsyDS5iYXRvbi52MS5DYXASNQoRcGVyaW9kX3N0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHVzZWQYAyABKAMiggIKDFNpZ25hbEFjdGlvbhK+AQoGc2lnbmFsGAEgASgJQq0BukipAXKmAVIJYm90X2NsaWNrUg9kdXBsaWNhdGVfY2xpY2tSD2Zhc3RfY29udmVyc2lvblIPc2xvd19jb252ZXJzaW9uUhVjb252ZXJzaW9uc19wZXJfY2xpY2tSEmNvbnZlcnNpb25zX3Blcl9pcFIKYmxvY2tlZF9pcFISYmxvY2tlZF91c2VyX2FnZW50Ug5ibG9ja2VkX3N1Yl9pZFILY2FwX3JlYWNoZWQSMQoGYWN0aW9uGAIgASgOMhcuYmF0b24udjEuQ29udHJvbEFjdGlvbkIIukgFggECEAEi9gMKDU9mZmVyQ29udHJvbHMSGgoJdGltZV96b25lGAEgASgJQge6SARyAhhAEjgKC2hvbGRfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgi6SAWqAQIyABI4Cgtsb2NrX3BlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIIukgFqgECMgASRAoXbWluX2NsaWNrX3RvX2NvbnZlcnNpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CCLpIBaoBAjIAEkQKF21heF9jbGlja190b19jb252ZXJzaW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgi6SAWqAQIyABIsChltYXhfY29udmVyc2lvbnNfcGVyX2NsaWNrGAYgASgNQgm6SAYqBBjAhD0SKQoWbWF4X2NvbnZlcnNpb25zX3Blcl9pcBgHIAEoDUIJukgGKgQYwIQ9EjYKCWlwX3dpbmRvdxgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIIukgFqgECMgASOAoOc2lnbmFsX2FjdGlvbnMYCSADKAsyFi5iYXRvbi52MS5TaWduYWxBY3Rpb25CCLpIBZIBAhAUIlQKDlNldENhcHNSZXF1ZXN0EhsKCG9mZmVyX2lkGAEgASgJQgm6SAZyBBABGEASJQoEY2FwcxgCIAMoCzINLmJhdG9uLnYxLkNhcEIIukgFkgECEGQiLgoPU2V0Q2Fwc1Jlc3BvbnNlEhsKBGNhcHMYASADKAsyDS5iYXRvbi52MS5DYXAiLgoPTGlzdENhcHNSZXF1ZXN0EhsKCG9mZmVyX2lkGAEgASgJQgm6SAZyBBABGEAiLwoQTGlzdENhcHNSZXNwb25zZRIbCgRjYXBzGAEgAygLMg0uYmF0b24udjEuQ2FwIlsKEkdldENhcFVzYWdlUmVxdWVzdBIbCghvZmZlcl9pZBgBIAEoCUIJukgGcgQQARhAEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjgKE0dldENhcFVzYWdlUmVzcG9uc2USIQoFdXNhZ2UYASADKAsyEi5iYXRvbi52MS5DYXBVc2FnZSJpChdTZXRPZmZlckNvbnRyb2xzUmVxdWVzdBIbCghvZmZlcl9pZBgBIAEoCUIJukgGcgQQARhAEjEKCGNvbnRyb2xzGAIgASgLMhcuYmF0b24udjEuT2ZmZXJDb250cm9sc0IGukgDyAEBIkUKGFNldE9mZmVyQ29udHJvbHNSZXNwb25zZRIpCghjb250cm9scxgBIAEoCzIXLmJhdG9uLnYxLk9mZmVyQ29udHJvbHMqZwoHQ2FwS2luZBIYChRDQVBfS0lORF9VTlNQRUNJRklFRBAAEhMKD0NBUF9LSU5EX0NMSUNLUxABEhgKFENBUF9LSU5EX0NPTlZFUlNJT05TEAISEwoPQ0FQX0tJTkRfUEFZT1VUEAMqZwoJQ2FwUGVyaW9kEhoKFkNBUF9QRVJJT0RfVU5TUEVDSUZJRUQQABISCg5DQVBfUEVSSU9EX0RBWRABEhQKEENBUF9QRVJJT0RfTU9OVEgQAhIUChBDQVBfUEVSSU9EX1RPVEFMEAMqfgoNQ29udHJvbEFjdGlvbhIeChpDT05UUk9MX0FDVElPTl9VTlNQRUNJRklFRBAAEhkKFUNPTlRST0xfQUNUSU9OX1JFQ09SRBABEhcKE0NPTlRST0xfQUNUSU9OX0hPTEQQAhIZChVDT05UUk9MX0FDVElPTl9SRUpFQ1QQAzLKAgoKQ2FwU2VydmljZRJDCgdTZXRDYXBzEhguYmF0b24udjEuU2V0Q2Fwc1JlcXVlc3QaGS5iYXRvbi52MS5TZXRDYXBzUmVzcG9uc2UiA5ACAhJGCghMaXN0Q2FwcxIZLmJhdG9uLnYxLkxpc3RDYXBzUmVxdWVzdBoaLmJhdG9uLnYxLkxpc3RDYXBzUmVzcG9uc2UiA5ACARJPCgtHZXRDYXBVc2FnZRIcLmJhdG9uLnYxLkdldENhcFVzYWdlUmVxdWVzdBodLmJhdG9uLnYxLkdldENhcFVzYWdlUmVzcG9uc2UiA5ACARJeChBTZXRPZmZlckNvbnRyb2xzEiEuYmF0b24udjEuU2V0T2ZmZXJDb250cm9sc1JlcXVlc3QaIi5iYXRvbi52MS5TZXRPZmZlckNvbnRyb2xzUmVzcG9uc2UiA5ACAkIyWjBnaXRodWIuY29tL2JhdG9uaHEvYmF0b24vZ2VuL2dvL2JhdG9uL3YxO2JhdG9udjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChNiYXRvbi92MS9jYXBzLnByb3RvEghiYXRvbi52MSKIAgoDQ2FwEgoKAmlkGAEgASgJEh0KDHB1Ymxpc2hlcl9pZBgCIAEoCUIHukgEcgIYQBIrCgRraW5kGAMgASgOMhEuYmF0b24udjEuQ2FwS2luZEIKukgHggEEEAEgABIvCgZwZXJpb2QYBCABKA4yEy5iYXRvbi52MS5DYXBQZXJpb2RCCrpIB4IBBBABIAASFgoFbGltaXQYBSABKANCB7pIBCICIAASKwoNY3VycmVuY3lfY29kZRgGIAEoCUIUukgRcg8yDV4oW0EtWl17M30pPyQSMwoGYWN0aW9uGAcgASgOMhcuYmF0b24udjEuQ29udHJvbEFjdGlvbkIKukgHggEEEAEgASJrCghDYXBVc2FnZRIaCgNjYXAYASABKAsyDS5iYXRvbi52MS5DYXASNQoRcGVyaW9kX3N0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBHVzZWQYAyABKAMiggIKDFNpZ25hbEFjdGlvbhK+AQoGc2lnbmFsGAEgASgJQq0BukipAXKmAVIJYm90X2NsaWNrUg9kdXBsaWNhdGVfY2xpY2tSD2Zhc3RfY29udmVyc2lvblIPc2xvd19jb252ZXJzaW9uUhVjb252ZXJzaW9uc19wZXJfY2xpY2tSEmNvbnZlcnNpb25zX3Blcl9pcFIKYmxvY2tlZF9pcFISYmxvY2tlZF91c2VyX2FnZW50Ug5ibG9ja2VkX3N1Yl9pZFILY2FwX3JlYWNoZWQSMQoGYWN0aW9uGAIgASgOMhcuYmF0b24udjEuQ29udHJvbEFjdGlvbkIIukgFggECEAEi9gMKDU9mZmVyQ29udHJvbHMSGgoJdGltZV96b25lGAEgASgJQge6SARyAhhAEjgKC2hvbGRfcGVyaW9kGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgi6SAWqAQIyABI4Cgtsb2NrX3BlcmlvZBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIIukgFqgECMgASRAoXbWluX2NsaWNrX3RvX2NvbnZlcnNpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CCLpIBaoBAjIAEkQKF21heF9jbGlja190b19jb252ZXJzaW9uGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgi6SAWqAQIyABIsChltYXhfY29udmVyc2lvbnNfcGVyX2NsaWNrGAYgASgNQgm6SAYqBBjAhD0SKQoWbWF4X2NvbnZlcnNpb25zX3Blcl9pcBgHIAEoDUIJukgGKgQYwIQ9EjYKCWlwX3dpbmRvdxgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIIukgFqgECMgASOAoOc2lnbmFsX2FjdGlvbnMYCSADKAsyFi5iYXRvbi52MS5TaWduYWxBY3Rpb25CCLpIBZIBAhAUIlQKDlNldENhcHNSZXF1ZXN0EhsKCG9mZmVyX2lkGAEgASgJQgm6SAZyBBABGEASJQoEY2FwcxgCIAMoCzINLmJhdG9uLnYxLkNhcEIIukgFkgECEGQiLgoPU2V0Q2Fwc1Jlc3BvbnNlEhsKBGNhcHMYASADKAsyDS5iYXRvbi52MS5DYXAiLgoPTGlzdENhcHNSZXF1ZXN0EhsKCG9mZmVyX2lkGAEgASgJQgm6SAZyBBABGEAiLwoQTGlzdENhcHNSZXNwb25zZRIbCgRjYXBzGAEgAygLMg0uYmF0b24udjEuQ2FwIlsKEkdldENhcFVzYWdlUmVxdWVzdBIbCghvZmZlcl9pZBgBIAEoCUIJukgGcgQQARhAEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjgKE0dldENhcFVzYWdlUmVzcG9uc2USIQoFdXNhZ2UYASADKAsyEi5iYXRvbi52MS5DYXBVc2FnZSJpChdTZXRPZmZlckNvbnRyb2xzUmVxdWVzdBIbCghvZmZlcl9pZBgBIAEoCUIJukgGcgQQARhAEjEKCGNvbnRyb2xzGAIgASgLMhcuYmF0b24udjEuT2ZmZXJDb250cm9sc0IGukgDyAEBIkUKGFNldE9mZmVyQ29udHJvbHNSZXNwb25zZRIpCghjb250cm9scxgBIAEoCzIXLmJhdG9uLnYxLk9mZmVyQ29udHJvbHMi3AEKFkdldFNpZ25hbFJlcG9ydFJlcXVlc3QSNgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBrpIA8gBARI0CghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBrpIA8gBARIaCgl0aW1lX3pvbmUYAyABKAlCB7pIBHICGEASGQoIb2ZmZXJfaWQYBCABKAlCB7pIBHICGEASHQoMcHVibGlzaGVyX2lkGAUgASgJQge6SARyAhhAImcKC1NpZ25hbENvdW50EgsKA2RheRgBIAEoCRIQCghvZmZlcl9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSDgoGc2lnbmFsGAQgASgJEhMKC2NvbnZlcnNpb25zGAUgASgDIj4KF0dldFNpZ25hbFJlcG9ydFJlc3BvbnNlEiMKBHJvd3MYASADKAsyFS5iYXRvbi52MS5TaWduYWxDb3VudCpnCgdDYXBLaW5kEhgKFENBUF9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPQ0FQX0tJTkRfQ0xJQ0tTEAESGAoUQ0FQX0tJTkRfQ09OVkVSU0lPTlMQAhITCg9DQVBfS0lORF9QQVlPVVQQAypnCglDYXBQZXJpb2QSGgoWQ0FQX1BFUklPRF9VTlNQRUNJRklFRBAAEhIKDkNBUF9QRVJJT0RfREFZEAESFAoQQ0FQX1BFUklPRF9NT05USBACEhQKEENBUF9QRVJJT0RfVE9UQUwQAyp+Cg1Db250cm9sQWN0aW9uEh4KGkNPTlRST0xfQUNUSU9OX1VOU1BFQ0lGSUVEEAASGQoVQ09OVFJPTF9BQ1RJT05fUkVDT1JEEAESFwoTQ09OVFJPTF9BQ1RJT05fSE9MRBACEhkKFUNPTlRST0xfQUNUSU9OX1JFSkVDVBADMqcDCgpDYXBTZXJ2aWNlEkMKB1NldENhcHMSGC5iYXRvbi52MS5TZXRDYXBzUmVxdWVzdBoZLmJhdG9uLnYxLlNldENhcHNSZXNwb25zZSIDkAICEkYKCExpc3RDYXBzEhkuYmF0b24udjEuTGlzdENhcHNSZXF1ZXN0GhouYmF0b24udjEuTGlzdENhcHNSZXNwb25zZSIDkAIBEk8KC0dldENhcFVzYWdlEhwuYmF0b24udjEuR2V0Q2FwVXNhZ2VSZXF1ZXN0Gh0uYmF0b24udjEuR2V0Q2FwVXNhZ2VSZXNwb25zZSIDkAIBEl4KEFNldE9mZmVyQ29udHJvbHMSIS5iYXRvbi52MS5TZXRPZmZlckNvbnRyb2xzUmVxdWVzdBoiLmJhdG9uLnYxLlNldE9mZmVyQ29udHJvbHNSZXNwb25zZSIDkAICElsKD0dldFNpZ25hbFJlcG9ydBIgLmJhdG9uLnYxLkdldFNpZ25hbFJlcG9ydFJlcXVlc3QaIS5iYXRvbi52MS5HZXRTaWduYWxSZXBvcnRSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9nZW4vZ28vYmF0b24vdjE7YmF0b252MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Cap is one limit of an offer.
@@ -418,6 +418,126 @@ export const SetOfferControlsResponseSchema: GenMessage<SetOfferControlsResponse
   messageDesc(file_baton_v1_caps, 11);
 
 /**
+ * GetSignalReportRequest is the request of CapService.GetSignalReport.
+ *
+ * @generated from message baton.v1.GetSignalReportRequest
+ */
+export type GetSignalReportRequest = Message<"baton.v1.GetSignalReportRequest"> & {
+  /**
+   * Sales from this time (inclusive).
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 1;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Sales before this time; at most 366 days after start_time.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 2;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * IANA time zone of the days. Default Asia/Tokyo.
+   *
+   * @generated from field: string time_zone = 3;
+   */
+  timeZone: string;
+
+  /**
+   * Only this offer's conversions.
+   *
+   * @generated from field: string offer_id = 4;
+   */
+  offerId: string;
+
+  /**
+   * Only this publisher's conversions.
+   *
+   * @generated from field: string publisher_id = 5;
+   */
+  publisherId: string;
+};
+
+/**
+ * Describes the message baton.v1.GetSignalReportRequest.
+ * Use `create(GetSignalReportRequestSchema)` to create a new message.
+ */
+export const GetSignalReportRequestSchema: GenMessage<GetSignalReportRequest> = /*@__PURE__*/
+  messageDesc(file_baton_v1_caps, 12);
+
+/**
+ * SignalCount is how many of a day's conversions of an offer and publisher
+ * carried one signal.
+ *
+ * @generated from message baton.v1.SignalCount
+ */
+export type SignalCount = Message<"baton.v1.SignalCount"> & {
+  /**
+   * The day of sale, YYYY-MM-DD in the request's time zone.
+   *
+   * @generated from field: string day = 1;
+   */
+  day: string;
+
+  /**
+   * ID of the offer.
+   *
+   * @generated from field: string offer_id = 2;
+   */
+  offerId: string;
+
+  /**
+   * ID of the publisher; empty for unattributed conversions.
+   *
+   * @generated from field: string publisher_id = 3;
+   */
+  publisherId: string;
+
+  /**
+   * The signal (see Conversion.signals).
+   *
+   * @generated from field: string signal = 4;
+   */
+  signal: string;
+
+  /**
+   * Conversions that carried it.
+   *
+   * @generated from field: int64 conversions = 5;
+   */
+  conversions: bigint;
+};
+
+/**
+ * Describes the message baton.v1.SignalCount.
+ * Use `create(SignalCountSchema)` to create a new message.
+ */
+export const SignalCountSchema: GenMessage<SignalCount> = /*@__PURE__*/
+  messageDesc(file_baton_v1_caps, 13);
+
+/**
+ * GetSignalReportResponse is what CapService.GetSignalReport answers.
+ *
+ * @generated from message baton.v1.GetSignalReportResponse
+ */
+export type GetSignalReportResponse = Message<"baton.v1.GetSignalReportResponse"> & {
+  /**
+   * One row per day, offer, publisher and signal, in that order.
+   *
+   * @generated from field: repeated baton.v1.SignalCount rows = 1;
+   */
+  rows: SignalCount[];
+};
+
+/**
+ * Describes the message baton.v1.GetSignalReportResponse.
+ * Use `create(GetSignalReportResponseSchema)` to create a new message.
+ */
+export const GetSignalReportResponseSchema: GenMessage<GetSignalReportResponse> = /*@__PURE__*/
+  messageDesc(file_baton_v1_caps, 14);
+
+/**
  * CapKind is what a cap counts.
  *
  * @generated from enum baton.v1.CapKind
@@ -605,6 +725,18 @@ export const CapService: GenService<{
     methodKind: "unary";
     input: typeof SetOfferControlsRequestSchema;
     output: typeof SetOfferControlsResponseSchema;
+  },
+  /**
+   * GetSignalReport counts non-test conversions per day of sale, offer,
+   * publisher and signal. A publisher sees its own, an advertiser its
+   * offers'.
+   *
+   * @generated from rpc baton.v1.CapService.GetSignalReport
+   */
+  getSignalReport: {
+    methodKind: "unary";
+    input: typeof GetSignalReportRequestSchema;
+    output: typeof GetSignalReportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_baton_v1_caps, 0);

@@ -42,6 +42,9 @@ const (
 	// CapServiceSetOfferControlsProcedure is the fully-qualified name of the CapService's
 	// SetOfferControls RPC.
 	CapServiceSetOfferControlsProcedure = "/baton.v1.CapService/SetOfferControls"
+	// CapServiceGetSignalReportProcedure is the fully-qualified name of the CapService's
+	// GetSignalReport RPC.
+	CapServiceGetSignalReportProcedure = "/baton.v1.CapService/GetSignalReport"
 )
 
 // CapServiceClient is a client for the baton.v1.CapService service.
@@ -58,6 +61,10 @@ type CapServiceClient interface {
 	// OfferControls); they apply to conversions recorded from then on (within
 	// 5 seconds on other Baton processes).
 	SetOfferControls(context.Context, *v1.SetOfferControlsRequest) (*v1.SetOfferControlsResponse, error)
+	// GetSignalReport counts non-test conversions per day of sale, offer,
+	// publisher and signal. A publisher sees its own, an advertiser its
+	// offers'.
+	GetSignalReport(context.Context, *v1.GetSignalReportRequest) (*v1.GetSignalReportResponse, error)
 }
 
 // NewCapServiceClient constructs a client for the baton.v1.CapService service. By default, it uses
@@ -99,6 +106,13 @@ func NewCapServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getSignalReport: connect.NewClient[v1.GetSignalReportRequest, v1.GetSignalReportResponse](
+			httpClient,
+			baseURL+CapServiceGetSignalReportProcedure,
+			connect.WithSchema(capServiceMethods.ByName("GetSignalReport")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -108,6 +122,7 @@ type capServiceClient struct {
 	listCaps         *connect.Client[v1.ListCapsRequest, v1.ListCapsResponse]
 	getCapUsage      *connect.Client[v1.GetCapUsageRequest, v1.GetCapUsageResponse]
 	setOfferControls *connect.Client[v1.SetOfferControlsRequest, v1.SetOfferControlsResponse]
+	getSignalReport  *connect.Client[v1.GetSignalReportRequest, v1.GetSignalReportResponse]
 }
 
 // SetCaps calls baton.v1.CapService.SetCaps.
@@ -146,6 +161,15 @@ func (c *capServiceClient) SetOfferControls(ctx context.Context, req *v1.SetOffe
 	return nil, err
 }
 
+// GetSignalReport calls baton.v1.CapService.GetSignalReport.
+func (c *capServiceClient) GetSignalReport(ctx context.Context, req *v1.GetSignalReportRequest) (*v1.GetSignalReportResponse, error) {
+	response, err := c.getSignalReport.CallUnary(ctx, connect.NewRequest(req))
+	if response != nil {
+		return response.Msg, err
+	}
+	return nil, err
+}
+
 // CapServiceHandler is an implementation of the baton.v1.CapService service.
 type CapServiceHandler interface {
 	// SetCaps replaces an offer's caps. A cap kept (same publisher, kind and
@@ -160,6 +184,10 @@ type CapServiceHandler interface {
 	// OfferControls); they apply to conversions recorded from then on (within
 	// 5 seconds on other Baton processes).
 	SetOfferControls(context.Context, *v1.SetOfferControlsRequest) (*v1.SetOfferControlsResponse, error)
+	// GetSignalReport counts non-test conversions per day of sale, offer,
+	// publisher and signal. A publisher sees its own, an advertiser its
+	// offers'.
+	GetSignalReport(context.Context, *v1.GetSignalReportRequest) (*v1.GetSignalReportResponse, error)
 }
 
 // NewCapServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -197,6 +225,13 @@ func NewCapServiceHandler(svc CapServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	capServiceGetSignalReportHandler := connect.NewUnaryHandlerSimple(
+		CapServiceGetSignalReportProcedure,
+		svc.GetSignalReport,
+		connect.WithSchema(capServiceMethods.ByName("GetSignalReport")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/baton.v1.CapService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case CapServiceSetCapsProcedure:
@@ -207,6 +242,8 @@ func NewCapServiceHandler(svc CapServiceHandler, opts ...connect.HandlerOption) 
 			capServiceGetCapUsageHandler.ServeHTTP(w, r)
 		case CapServiceSetOfferControlsProcedure:
 			capServiceSetOfferControlsHandler.ServeHTTP(w, r)
+		case CapServiceGetSignalReportProcedure:
+			capServiceGetSignalReportHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -230,4 +267,8 @@ func (UnimplementedCapServiceHandler) GetCapUsage(context.Context, *v1.GetCapUsa
 
 func (UnimplementedCapServiceHandler) SetOfferControls(context.Context, *v1.SetOfferControlsRequest) (*v1.SetOfferControlsResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.CapService.SetOfferControls is not implemented"))
+}
+
+func (UnimplementedCapServiceHandler) GetSignalReport(context.Context, *v1.GetSignalReportRequest) (*v1.GetSignalReportResponse, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("baton.v1.CapService.GetSignalReport is not implemented"))
 }
