@@ -79,3 +79,48 @@ func TestCapServiceOverTheAPI(t *testing.T) {
 		t.Fatalf("signal report: %v %v", rep, err)
 	}
 }
+
+// TestLockedConversionChangesOnlyByAReversalThatIsPostedBack: after the
+// offer's lock period a status change is refused with a clear error, and
+// a reversal with a note goes through and is posted back to the
+// publisher like any status change.
+func TestLockedConversionChangesOnlyByAReversalThatIsPostedBack(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	e := pbEnvOn(newClickEnvWith(t, []app.Option{app.WithClock(clock.Now)}, pbOffer(), fastRetries))
+	ctx := context.Background()
+	caps := batonv1connect.NewCapServiceClient(e.client, e.url, withKey(app.DemoAdvertiserKey))
+	if _, err := caps.SetOfferControls(ctx, &batonv1.SetOfferControlsRequest{OfferId: e.offer.GetId(),
+		Controls: &batonv1.OfferControls{LockPeriod: durationpb.New(24 * time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	rcv := newReceiver(t)
+	e.endpoint(t, &batonv1.CreatePostbackEndpointRequest{UrlTemplate: rcv.URL + "/r?s={status}&o={order_id}",
+		Events: []batonv1.PostbackEvent{batonv1.PostbackEvent_POSTBACK_EVENT_REVERSED}})
+	c := e.sale(t, "m", "LOCK-1")
+	other := e.sale(t, "m", "LOCK-2")
+	if _, err := e.adv.UpdateConversionStatus(ctx, &batonv1.UpdateConversionStatusRequest{Id: c.GetId(),
+		Status: batonv1.ConversionStatus_CONVERSION_STATUS_APPROVED, Reason: batonv1.StatusReason_STATUS_REASON_VALID_SALE}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(25 * time.Hour)
+	_, err := e.adv.UpdateConversionStatus(ctx, &batonv1.UpdateConversionStatusRequest{Id: other.GetId(),
+		Status: batonv1.ConversionStatus_CONVERSION_STATUS_REJECTED, Reason: batonv1.StatusReason_STATUS_REASON_FRAUD})
+	if connect.CodeOf(err) != connect.CodeFailedPrecondition || !strings.Contains(err.Error(), "is locked since") {
+		t.Fatalf("a rejection after the lock: %v", err)
+	}
+	_, err = e.adv.UpdateConversionStatus(ctx, &batonv1.UpdateConversionStatusRequest{Id: c.GetId(),
+		Status: batonv1.ConversionStatus_CONVERSION_STATUS_REVERSED, Reason: batonv1.StatusReason_STATUS_REASON_REFUND})
+	if connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("a reversal without a note after the lock: %v", err)
+	}
+	res, err := e.adv.UpdateConversionStatus(ctx, &batonv1.UpdateConversionStatusRequest{Id: c.GetId(),
+		Status: batonv1.ConversionStatus_CONVERSION_STATUS_REVERSED, Reason: batonv1.StatusReason_STATUS_REASON_REFUND, Note: "chargeback after the lock"})
+	if err != nil || res.GetConversion().GetStatus() != batonv1.ConversionStatus_CONVERSION_STATUS_REVERSED {
+		t.Fatalf("a reversal with a note: %v %v", res, err)
+	}
+	rcv.await(t, 1, 15*time.Second)
+	if req, _ := rcv.request(0); req.URL.RawQuery != "s=reversed&o=LOCK-1" {
+		t.Fatalf("reversal postback %s", req.URL.RawQuery)
+	}
+}
