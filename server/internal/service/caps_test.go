@@ -315,3 +315,27 @@ func TestLockRefusesChangesButAReversalWithANote(t *testing.T) {
 		t.Fatalf("the reversal must travel up the chain: outbox %v", ev)
 	}
 }
+
+// TestACompletedSaleCountsAgainstTheCaps: a sale recorded without a click
+// and completed by a second report with its click is attributed then, and
+// only then counts against the caps: reporting without the click first
+// does not get around them.
+func TestACompletedSaleCountsAgainstTheCaps(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.setCaps(t, domain.Cap{Kind: domain.CapConversions, Period: domain.PeriodTotal, Limit: 1, Action: domain.ActionReject})
+	cl := b.click(t, b.link, "192.0.2.1").Click
+	b.clock.Advance(time.Minute)
+	if c, _ := b.record(t, service.ConversionInput{ClickID: cl.ID, OrderID: "C-0"}); len(c.Signals) != 0 {
+		t.Fatalf("the first one fits: %v", c.Signals)
+	}
+	first, _ := b.record(t, service.ConversionInput{OfferID: b.offer.ID, OrderID: "C-1"})
+	if first.PublisherID != "" || len(first.Signals) != 0 {
+		t.Fatalf("without a click: unattributed, no cap used: %q %v", first.PublisherID, first.Signals)
+	}
+	done, dup := b.record(t, service.ConversionInput{ClickID: cl.ID, OrderID: "C-1"})
+	if !dup || done.ID != first.ID || done.PublisherID != b.pub.ID || done.Status != domain.StatusRejected ||
+		!slices.Contains(done.Signals, domain.SignalCapReached) {
+		t.Fatalf("completed over the cap: dup=%v %s %q %s %v", dup, done.ID, done.PublisherID, done.Status, done.Signals)
+	}
+}

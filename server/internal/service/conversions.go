@@ -474,7 +474,7 @@ func (c *Conversions) persist(ctx context.Context, p domain.Principal, in Conver
 			return err
 		}
 		if !inserted {
-			return c.complete(ctx, tx, &out, conv, now)
+			return c.complete(ctx, tx, offer, &out, conv, now)
 		}
 		if in.Signature != "" {
 			fresh, err := tx.UseSignature(ctx, adv, strings.ToLower(in.Signature), now, in.RequestTime.Add(offer.TimestampTolerance+signature.MaxClockSkew))
@@ -511,7 +511,7 @@ func (c *Conversions) persist(ctx context.Context, p domain.Principal, in Conver
 // click, from conv, a report of the same sale that found one; the
 // conversion's publisher is then owed its postback. Any other repeat is a
 // plain duplicate and changes nothing.
-func (c *Conversions) complete(ctx context.Context, tx ConversionTx, existing *domain.Conversion, conv domain.Conversion, now time.Time) error {
+func (c *Conversions) complete(ctx context.Context, tx ConversionTx, offer domain.Offer, existing *domain.Conversion, conv domain.Conversion, now time.Time) error {
 	if conv.ClickID == "" || existing.PublisherID != "" || existing.ClickID != "" || existing.Test != conv.Test ||
 		existing.Status != domain.StatusPending || existing.Amount != conv.Amount || existing.OrderID != conv.OrderID ||
 		now.Sub(existing.CreatedAt) > CompletionWindow {
@@ -526,10 +526,9 @@ func (c *Conversions) complete(ctx context.Context, tx ConversionTx, existing *d
 		return err
 	}
 	*existing = out
-	if c.outbox != nil {
-		return c.outbox.ConversionEvent(ctx, tx, out, domain.StatusPending)
-	}
-	return nil
+	// Attributed now: it counts against the caps (and tells the outbox).
+	_, err = c.decideAtIntake(ctx, tx, offer, existing, intakeControls{}, now)
+	return err
 }
 
 func actor(p domain.Principal, in ConversionInput) string {
