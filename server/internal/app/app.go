@@ -58,6 +58,7 @@ var ServiceNames = []string{
 	batonv1connect.AttributionServiceName,
 	batonv1connect.PostbackServiceName,
 	batonv1connect.PartnerServiceName,
+	batonv1connect.CapServiceName,
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -320,6 +321,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
 	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
+	mux.Handle(batonv1connect.NewCapServiceHandler(rpc.NewCapServer(service.NewCaps(st, o.now, convSvc.ConfigChanged, clickSvc.ConfigChanged), log), opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
 	checker := service.NewChecker(st, queue, inTx, checkClicker(nil),
 		checkClicker(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), clickSvc.LinkURL, renderForDryRun)

@@ -164,8 +164,11 @@ type Offer struct {
 	Payout                 Payout
 	PayoutOverrides        []PayoutOverride
 	DuplicateClickInterval time.Duration
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// Controls are the offer's conversion controls: hold, lock, signal
+	// thresholds and actions (issue 19).
+	Controls  OfferControls
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Offer defaults, applied when a field is left zero at creation.
@@ -520,9 +523,15 @@ type Conversion struct {
 	DownstreamID   string
 	SaleAt         time.Time
 	// Signals are the fraud and quality signals found at intake (see Signal).
-	Signals   []Signal
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Signals []Signal
+	// HoldUntil: the conversion is approved automatically once this passes,
+	// unless rejected first (the offer's hold period). Nil: no hold period.
+	HoldUntil *time.Time
+	// HoldReason, when set, holds the conversion until a person decides
+	// (a signal or a cap the offer holds on): it is never auto-approved.
+	HoldReason string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // ConversionFilter narrows a list of conversions.

@@ -118,6 +118,10 @@ func conversionToProto(c domain.Conversion) *batonv1.Conversion {
 		Test: c.Test, Source: sourceNames[c.Source], AttributionPath: pathNames[c.Attribution.Path],
 		AttributionSummary: c.Attribution.Summary, UpstreamId: c.UpstreamID, SubIds: c.SubIDs, DownstreamId: c.DownstreamID,
 		SaleTime: ts(c.SaleAt), CreateTime: ts(c.CreatedAt), UpdateTime: ts(c.UpdatedAt),
+		HoldTime: tsPtr(c.HoldUntil), HoldReason: c.HoldReason,
+	}
+	for _, sg := range c.Signals {
+		out.Signals = append(out.Signals, string(sg))
 	}
 	for _, it := range c.Items {
 		out.Items = append(out.Items, &batonv1.Item{Code: it.Code, Quantity: it.Quantity, UnitPrice: moneyToProto(it.UnitPrice)})

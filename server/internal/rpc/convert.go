@@ -176,6 +176,7 @@ func offerToProto(o domain.Offer) *batonv1.Offer {
 		IpMatchWindow: dur(o.IPMatchWindow), DedupeOrderId: o.DedupeOrderID, TimestampTolerance: dur(o.TimestampTolerance),
 		AutoApproveAfterDays: uint32(o.AutoApproveAfterDays), Payout: payoutToProto(o.Payout),
 		DuplicateClickInterval: dur(o.DuplicateClickInterval), CreateTime: ts(o.CreatedAt), UpdateTime: ts(o.UpdatedAt),
+		Controls: controlsToProto(o.Controls),
 	}
 	for _, ov := range o.PayoutOverrides {
 		out.PayoutOverrides = append(out.PayoutOverrides, &batonv1.PayoutOverride{PublisherId: ov.PublisherID, Payout: payoutToProto(ov.Payout)})

@@ -45,6 +45,7 @@ type ConversionTx interface {
 	SetStatus(ctx context.Context, id string, status domain.ConversionStatus, at time.Time) error
 	ConversionIDsByOrder(ctx context.Context, advertiserID, offerID, orderID string) ([]string, error)
 	CompleteAttribution(ctx context.Context, id string, c domain.Conversion) (domain.Conversion, bool, error)
+	ControlTx // caps and holds (caps.go)
 }
 
 // ConversionStore is what the conversion use cases read.
@@ -64,6 +65,7 @@ type ConversionStore interface {
 	AddRefusal(ctx context.Context, r domain.Refusal) error
 	ListRefusals(ctx context.Context, advertiserID string, source domain.ConversionSource, from, to time.Time, page domain.Page) ([]domain.Refusal, string, error)
 	HashEmail(email string) string
+	ControlStore // signal counts (signals.go)
 }
 
 // TxRunner runs f in one database transaction.
@@ -263,7 +265,11 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	if err != nil {
 		return domain.Conversion{}, false, err
 	}
-	return c.persist(ctx, p, in, offer, conv, now)
+	ctl, err := c.intakeControls(ctx, offer, &conv, now) // signals and hold (signals.go, holdlock.go)
+	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	return c.persist(ctx, p, in, offer, conv, ctl, now)
 }
 
 // resolve finds the click a report names (if any) and the offer it is for,
@@ -457,10 +463,10 @@ func payoutOverrides(o domain.Offer) []attribution.Override {
 // persist stores conv with everything it causes in one transaction: the
 // signature used (a replay is refused), the publisher's postbacks. A
 // repeat of an earlier report returns the first conversion, duplicate.
-func (c *Conversions) persist(ctx context.Context, p domain.Principal, in ConversionInput, offer domain.Offer, conv domain.Conversion, now time.Time) (domain.Conversion, bool, error) {
+func (c *Conversions) persist(ctx context.Context, p domain.Principal, in ConversionInput, offer domain.Offer, conv domain.Conversion, ctl intakeControls, now time.Time) (domain.Conversion, bool, error) {
 	adv := offer.AdvertiserID
 	var out domain.Conversion
-	var inserted bool
+	var inserted, decided bool
 	err := c.inTx(ctx, func(tx ConversionTx) error {
 		var err error
 		out, inserted, err = tx.InsertConversion(ctx, conv, actor(p, in))
@@ -468,7 +474,7 @@ func (c *Conversions) persist(ctx context.Context, p domain.Principal, in Conver
 			return err
 		}
 		if !inserted {
-			return c.complete(ctx, tx, &out, conv, now)
+			return c.complete(ctx, tx, offer, &out, conv, now)
 		}
 		if in.Signature != "" {
 			fresh, err := tx.UseSignature(ctx, adv, strings.ToLower(in.Signature), now, in.RequestTime.Add(offer.TimestampTolerance+signature.MaxClockSkew))
@@ -479,10 +485,9 @@ func (c *Conversions) persist(ctx context.Context, p domain.Principal, in Conver
 				return &domain.Error{Code: domain.RefusalReplayed, Field: "signature", Public: "this signed request was already used; sign each conversion anew", Kind: domain.ErrAlreadyExists}
 			}
 		}
-		if c.outbox != nil {
-			return c.outbox.ConversionEvent(ctx, tx, out, domain.StatusPending)
-		}
-		return nil
+		var err2 error
+		decided, err2 = c.decideAtIntake(ctx, tx, offer, &out, ctl, now) // caps, holds, rejections (caps.go)
+		return err2
 	})
 	if refused, ok := domain.AsError(err); ok && refused.Code != "" {
 		return domain.Conversion{}, false, c.refuse(ctx, in, adv, offer.ID, refused)
@@ -490,9 +495,13 @@ func (c *Conversions) persist(ctx context.Context, p domain.Principal, in Conver
 	if err != nil {
 		return domain.Conversion{}, false, err
 	}
-	if inserted {
+	if inserted && !decided {
 		out.History = []domain.StatusChange{{To: domain.StatusPending, Reason: "recorded", Actor: actor(p, in), At: now}}
 		return out, false, nil
+	}
+	if inserted {
+		full, err := c.store.GetConversion(ctx, out.ID)
+		return full, false, err
 	}
 	full, err := c.store.GetConversion(ctx, out.ID)
 	return full, true, err
@@ -502,7 +511,7 @@ func (c *Conversions) persist(ctx context.Context, p domain.Principal, in Conver
 // click, from conv, a report of the same sale that found one; the
 // conversion's publisher is then owed its postback. Any other repeat is a
 // plain duplicate and changes nothing.
-func (c *Conversions) complete(ctx context.Context, tx ConversionTx, existing *domain.Conversion, conv domain.Conversion, now time.Time) error {
+func (c *Conversions) complete(ctx context.Context, tx ConversionTx, offer domain.Offer, existing *domain.Conversion, conv domain.Conversion, now time.Time) error {
 	if conv.ClickID == "" || existing.PublisherID != "" || existing.ClickID != "" || existing.Test != conv.Test ||
 		existing.Status != domain.StatusPending || existing.Amount != conv.Amount || existing.OrderID != conv.OrderID ||
 		now.Sub(existing.CreatedAt) > CompletionWindow {
@@ -517,10 +526,9 @@ func (c *Conversions) complete(ctx context.Context, tx ConversionTx, existing *d
 		return err
 	}
 	*existing = out
-	if c.outbox != nil {
-		return c.outbox.ConversionEvent(ctx, tx, out, domain.StatusPending)
-	}
-	return nil
+	// Attributed now: it counts against the caps (and tells the outbox).
+	_, err = c.decideAtIntake(ctx, tx, offer, existing, intakeControls{}, now)
+	return err
 }
 
 func actor(p domain.Principal, in ConversionInput) string {
@@ -839,6 +847,16 @@ func (c *Conversions) changeStatus(ctx context.Context, tx ConversionTx, p domai
 		return err
 	}
 	now := c.now()
+	if err := c.checkLocked(ctx, conv, to, reason, note, now); err != nil { // holdlock.go
+		return err
+	}
+	return c.moveStatus(ctx, tx, conv, to, reason, note, actor, now)
+}
+
+// moveStatus writes a checked status change of conv, its history, and the
+// postbacks it causes.
+func (c *Conversions) moveStatus(ctx context.Context, tx ConversionTx, conv domain.Conversion, to domain.ConversionStatus, reason, note, actor string, now time.Time) error {
+	id := conv.ID
 	if err := tx.SetStatus(ctx, id, to, now); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,7 +14,7 @@ import (
 const offerColumns = `id, advertiser_id, name, status, landing_url, fallback_url, deep_link_hosts, sub_id_params,
 	click_id_param, fc2_params, coalesce(downstream_network_id, ''), attribution_window, attribution_model, ip_match_window,
 	dedupe_order_id, timestamp_tolerance, auto_approve_after_days, payout_fixed_minor, payout_fixed_currency,
-	payout_percent_bps, duplicate_click_interval, created_at, updated_at`
+	payout_percent_bps, duplicate_click_interval, controls, created_at, updated_at`
 
 func scanOffer(row pgx.CollectableRow) (domain.Offer, error) {
 	var o domain.Offer
@@ -20,10 +22,16 @@ func scanOffer(row pgx.CollectableRow) (domain.Offer, error) {
 	var fixedMinor *int64
 	var fixedCur *string
 	var bps *int32
+	var controls []byte
 	err := row.Scan(&o.ID, &o.AdvertiserID, &o.Name, &status, &o.LandingURL, &o.FallbackURL, &o.DeepLinkHosts, &o.SubIDParams,
 		&o.Downstream.ClickIDParam, &o.Downstream.FC2Params, &o.Downstream.NetworkID, &o.AttributionWindow, &model, &o.IPMatchWindow,
 		&o.DedupeOrderID, &o.TimestampTolerance, &o.AutoApproveAfterDays, &fixedMinor, &fixedCur,
-		&bps, &o.DuplicateClickInterval, &o.CreatedAt, &o.UpdatedAt)
+		&bps, &o.DuplicateClickInterval, &controls, &o.CreatedAt, &o.UpdatedAt)
+	if err == nil && len(controls) > 0 {
+		if jerr := json.Unmarshal(controls, &o.Controls); jerr != nil {
+			return o, fmt.Errorf("offer %s controls: %w", o.ID, jerr)
+		}
+	}
 	o.Status = domain.OfferStatus(status)
 	o.AttributionModel = domain.AttributionModel(model)
 	o.Payout = payoutFrom(fixedMinor, fixedCur, bps)

@@ -773,7 +773,10 @@ type Offer struct {
 	// When it was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When it was last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Conversion controls (hold, lock, signal thresholds and actions); output
+	// only here, set with CapService.SetOfferControls.
+	Controls      *OfferControls `protobuf:"bytes,30,opt,name=controls,proto3" json:"controls,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -944,6 +947,13 @@ func (x *Offer) GetCreateTime() *timestamppb.Timestamp {
 func (x *Offer) GetUpdateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Offer) GetControls() *OfferControls {
+	if x != nil {
+		return x.Controls
 	}
 	return nil
 }
@@ -4409,7 +4419,7 @@ var File_baton_v1_config_proto protoreflect.FileDescriptor
 
 const file_baton_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x15baton/v1/config.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x03\n" +
+	"\x15baton/v1/config.proto\x12\bbaton.v1\x1a\x13baton/v1/caps.proto\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x03\n" +
 	"\n" +
 	"Advertiser\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -4457,7 +4467,7 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"fc2_params\x18\x02 \x01(\bR\tfc2Params\x12&\n" +
 	"\n" +
-	"network_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\tnetworkId\"\x88\b\n" +
+	"network_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\tnetworkId\"\xbd\b\n" +
 	"\x05Offer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\radvertiser_id\x18\x02 \x01(\tR\fadvertiserId\x12\x12\n" +
@@ -4484,7 +4494,8 @@ const file_baton_v1_config_proto_rawDesc = "" +
 	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xdc\x02\n" +
+	"updateTime\x123\n" +
+	"\bcontrols\x18\x1e \x01(\v2\x17.baton.v1.OfferControlsR\bcontrols\"\xdc\x02\n" +
 	"\aNetwork\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12A\n" +
@@ -4886,8 +4897,9 @@ var file_baton_v1_config_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),          // 65: google.protobuf.Timestamp
 	(*Money)(nil),                          // 66: baton.v1.Money
 	(*durationpb.Duration)(nil),            // 67: google.protobuf.Duration
-	(Role)(0),                              // 68: baton.v1.Role
-	(*fieldmaskpb.FieldMask)(nil),          // 69: google.protobuf.FieldMask
+	(*OfferControls)(nil),                  // 68: baton.v1.OfferControls
+	(Role)(0),                              // 69: baton.v1.Role
+	(*fieldmaskpb.FieldMask)(nil),          // 70: google.protobuf.FieldMask
 }
 var file_baton_v1_config_proto_depIdxs = []int32{
 	65,  // 0: baton.v1.Advertiser.create_time:type_name -> google.protobuf.Timestamp
@@ -4909,119 +4921,120 @@ var file_baton_v1_config_proto_depIdxs = []int32{
 	67,  // 16: baton.v1.Offer.duplicate_click_interval:type_name -> google.protobuf.Duration
 	65,  // 17: baton.v1.Offer.create_time:type_name -> google.protobuf.Timestamp
 	65,  // 18: baton.v1.Offer.update_time:type_name -> google.protobuf.Timestamp
-	11,  // 19: baton.v1.Network.kickback_params:type_name -> baton.v1.KickbackParams
-	65,  // 20: baton.v1.Network.create_time:type_name -> google.protobuf.Timestamp
-	65,  // 21: baton.v1.Network.update_time:type_name -> google.protobuf.Timestamp
-	68,  // 22: baton.v1.ApiKey.role:type_name -> baton.v1.Role
-	65,  // 23: baton.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	65,  // 24: baton.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	65,  // 25: baton.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	12,  // 26: baton.v1.WhoAmIResponse.key:type_name -> baton.v1.ApiKey
-	3,   // 27: baton.v1.CreateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
-	3,   // 28: baton.v1.GetAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
-	3,   // 29: baton.v1.ListAdvertisersResponse.advertisers:type_name -> baton.v1.Advertiser
-	3,   // 30: baton.v1.UpdateAdvertiserRequest.advertiser:type_name -> baton.v1.Advertiser
-	69,  // 31: baton.v1.UpdateAdvertiserRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,   // 32: baton.v1.UpdateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
-	67,  // 33: baton.v1.RotateAdvertiserSecretRequest.overlap:type_name -> google.protobuf.Duration
-	3,   // 34: baton.v1.RotateAdvertiserSecretResponse.advertiser:type_name -> baton.v1.Advertiser
-	65,  // 35: baton.v1.RotateAdvertiserSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	0,   // 36: baton.v1.CreatePublisherRequest.kind:type_name -> baton.v1.PublisherKind
-	4,   // 37: baton.v1.CreatePublisherResponse.publisher:type_name -> baton.v1.Publisher
-	4,   // 38: baton.v1.GetPublisherResponse.publisher:type_name -> baton.v1.Publisher
-	0,   // 39: baton.v1.ListPublishersRequest.kind:type_name -> baton.v1.PublisherKind
-	4,   // 40: baton.v1.ListPublishersResponse.publishers:type_name -> baton.v1.Publisher
-	4,   // 41: baton.v1.UpdatePublisherRequest.publisher:type_name -> baton.v1.Publisher
-	69,  // 42: baton.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,   // 43: baton.v1.UpdatePublisherResponse.publisher:type_name -> baton.v1.Publisher
-	5,   // 44: baton.v1.CreateSiteResponse.site:type_name -> baton.v1.Site
-	5,   // 45: baton.v1.ListSitesResponse.sites:type_name -> baton.v1.Site
-	8,   // 46: baton.v1.CreateOfferRequest.downstream:type_name -> baton.v1.DownstreamLink
-	67,  // 47: baton.v1.CreateOfferRequest.attribution_window:type_name -> google.protobuf.Duration
-	2,   // 48: baton.v1.CreateOfferRequest.attribution_model:type_name -> baton.v1.AttributionModel
-	67,  // 49: baton.v1.CreateOfferRequest.ip_match_window:type_name -> google.protobuf.Duration
-	67,  // 50: baton.v1.CreateOfferRequest.timestamp_tolerance:type_name -> google.protobuf.Duration
-	6,   // 51: baton.v1.CreateOfferRequest.payout:type_name -> baton.v1.Payout
-	7,   // 52: baton.v1.CreateOfferRequest.payout_overrides:type_name -> baton.v1.PayoutOverride
-	67,  // 53: baton.v1.CreateOfferRequest.duplicate_click_interval:type_name -> google.protobuf.Duration
-	9,   // 54: baton.v1.CreateOfferResponse.offer:type_name -> baton.v1.Offer
-	9,   // 55: baton.v1.GetOfferResponse.offer:type_name -> baton.v1.Offer
-	1,   // 56: baton.v1.ListOffersRequest.status:type_name -> baton.v1.OfferStatus
-	9,   // 57: baton.v1.ListOffersResponse.offers:type_name -> baton.v1.Offer
-	9,   // 58: baton.v1.UpdateOfferRequest.offer:type_name -> baton.v1.Offer
-	69,  // 59: baton.v1.UpdateOfferRequest.update_mask:type_name -> google.protobuf.FieldMask
-	9,   // 60: baton.v1.UpdateOfferResponse.offer:type_name -> baton.v1.Offer
-	11,  // 61: baton.v1.CreateNetworkRequest.kickback_params:type_name -> baton.v1.KickbackParams
-	10,  // 62: baton.v1.CreateNetworkResponse.network:type_name -> baton.v1.Network
-	10,  // 63: baton.v1.GetNetworkResponse.network:type_name -> baton.v1.Network
-	10,  // 64: baton.v1.ListNetworksResponse.networks:type_name -> baton.v1.Network
-	10,  // 65: baton.v1.UpdateNetworkRequest.network:type_name -> baton.v1.Network
-	69,  // 66: baton.v1.UpdateNetworkRequest.update_mask:type_name -> google.protobuf.FieldMask
-	10,  // 67: baton.v1.UpdateNetworkResponse.network:type_name -> baton.v1.Network
-	67,  // 68: baton.v1.RotateNetworkSecretRequest.overlap:type_name -> google.protobuf.Duration
-	10,  // 69: baton.v1.RotateNetworkSecretResponse.network:type_name -> baton.v1.Network
-	65,  // 70: baton.v1.RotateNetworkSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	68,  // 71: baton.v1.CreateApiKeyRequest.role:type_name -> baton.v1.Role
-	12,  // 72: baton.v1.CreateApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
-	12,  // 73: baton.v1.ListApiKeysResponse.api_keys:type_name -> baton.v1.ApiKey
-	12,  // 74: baton.v1.RevokeApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
-	63,  // 75: baton.v1.ImportProgramResponse.files:type_name -> baton.v1.ImportFileResult
-	64,  // 76: baton.v1.ImportProgramResponse.problems:type_name -> baton.v1.ImportProblem
-	13,  // 77: baton.v1.ConfigService.WhoAmI:input_type -> baton.v1.WhoAmIRequest
-	15,  // 78: baton.v1.ConfigService.CreateAdvertiser:input_type -> baton.v1.CreateAdvertiserRequest
-	17,  // 79: baton.v1.ConfigService.GetAdvertiser:input_type -> baton.v1.GetAdvertiserRequest
-	19,  // 80: baton.v1.ConfigService.ListAdvertisers:input_type -> baton.v1.ListAdvertisersRequest
-	21,  // 81: baton.v1.ConfigService.UpdateAdvertiser:input_type -> baton.v1.UpdateAdvertiserRequest
-	23,  // 82: baton.v1.ConfigService.RotateAdvertiserSecret:input_type -> baton.v1.RotateAdvertiserSecretRequest
-	25,  // 83: baton.v1.ConfigService.CreatePublisher:input_type -> baton.v1.CreatePublisherRequest
-	27,  // 84: baton.v1.ConfigService.GetPublisher:input_type -> baton.v1.GetPublisherRequest
-	29,  // 85: baton.v1.ConfigService.ListPublishers:input_type -> baton.v1.ListPublishersRequest
-	31,  // 86: baton.v1.ConfigService.UpdatePublisher:input_type -> baton.v1.UpdatePublisherRequest
-	33,  // 87: baton.v1.ConfigService.CreateSite:input_type -> baton.v1.CreateSiteRequest
-	35,  // 88: baton.v1.ConfigService.ListSites:input_type -> baton.v1.ListSitesRequest
-	37,  // 89: baton.v1.ConfigService.CreateOffer:input_type -> baton.v1.CreateOfferRequest
-	39,  // 90: baton.v1.ConfigService.GetOffer:input_type -> baton.v1.GetOfferRequest
-	41,  // 91: baton.v1.ConfigService.ListOffers:input_type -> baton.v1.ListOffersRequest
-	43,  // 92: baton.v1.ConfigService.UpdateOffer:input_type -> baton.v1.UpdateOfferRequest
-	45,  // 93: baton.v1.ConfigService.CreateNetwork:input_type -> baton.v1.CreateNetworkRequest
-	47,  // 94: baton.v1.ConfigService.GetNetwork:input_type -> baton.v1.GetNetworkRequest
-	49,  // 95: baton.v1.ConfigService.ListNetworks:input_type -> baton.v1.ListNetworksRequest
-	51,  // 96: baton.v1.ConfigService.UpdateNetwork:input_type -> baton.v1.UpdateNetworkRequest
-	53,  // 97: baton.v1.ConfigService.RotateNetworkSecret:input_type -> baton.v1.RotateNetworkSecretRequest
-	55,  // 98: baton.v1.ConfigService.CreateApiKey:input_type -> baton.v1.CreateApiKeyRequest
-	57,  // 99: baton.v1.ConfigService.ListApiKeys:input_type -> baton.v1.ListApiKeysRequest
-	59,  // 100: baton.v1.ConfigService.RevokeApiKey:input_type -> baton.v1.RevokeApiKeyRequest
-	61,  // 101: baton.v1.ConfigService.ImportProgram:input_type -> baton.v1.ImportProgramRequest
-	14,  // 102: baton.v1.ConfigService.WhoAmI:output_type -> baton.v1.WhoAmIResponse
-	16,  // 103: baton.v1.ConfigService.CreateAdvertiser:output_type -> baton.v1.CreateAdvertiserResponse
-	18,  // 104: baton.v1.ConfigService.GetAdvertiser:output_type -> baton.v1.GetAdvertiserResponse
-	20,  // 105: baton.v1.ConfigService.ListAdvertisers:output_type -> baton.v1.ListAdvertisersResponse
-	22,  // 106: baton.v1.ConfigService.UpdateAdvertiser:output_type -> baton.v1.UpdateAdvertiserResponse
-	24,  // 107: baton.v1.ConfigService.RotateAdvertiserSecret:output_type -> baton.v1.RotateAdvertiserSecretResponse
-	26,  // 108: baton.v1.ConfigService.CreatePublisher:output_type -> baton.v1.CreatePublisherResponse
-	28,  // 109: baton.v1.ConfigService.GetPublisher:output_type -> baton.v1.GetPublisherResponse
-	30,  // 110: baton.v1.ConfigService.ListPublishers:output_type -> baton.v1.ListPublishersResponse
-	32,  // 111: baton.v1.ConfigService.UpdatePublisher:output_type -> baton.v1.UpdatePublisherResponse
-	34,  // 112: baton.v1.ConfigService.CreateSite:output_type -> baton.v1.CreateSiteResponse
-	36,  // 113: baton.v1.ConfigService.ListSites:output_type -> baton.v1.ListSitesResponse
-	38,  // 114: baton.v1.ConfigService.CreateOffer:output_type -> baton.v1.CreateOfferResponse
-	40,  // 115: baton.v1.ConfigService.GetOffer:output_type -> baton.v1.GetOfferResponse
-	42,  // 116: baton.v1.ConfigService.ListOffers:output_type -> baton.v1.ListOffersResponse
-	44,  // 117: baton.v1.ConfigService.UpdateOffer:output_type -> baton.v1.UpdateOfferResponse
-	46,  // 118: baton.v1.ConfigService.CreateNetwork:output_type -> baton.v1.CreateNetworkResponse
-	48,  // 119: baton.v1.ConfigService.GetNetwork:output_type -> baton.v1.GetNetworkResponse
-	50,  // 120: baton.v1.ConfigService.ListNetworks:output_type -> baton.v1.ListNetworksResponse
-	52,  // 121: baton.v1.ConfigService.UpdateNetwork:output_type -> baton.v1.UpdateNetworkResponse
-	54,  // 122: baton.v1.ConfigService.RotateNetworkSecret:output_type -> baton.v1.RotateNetworkSecretResponse
-	56,  // 123: baton.v1.ConfigService.CreateApiKey:output_type -> baton.v1.CreateApiKeyResponse
-	58,  // 124: baton.v1.ConfigService.ListApiKeys:output_type -> baton.v1.ListApiKeysResponse
-	60,  // 125: baton.v1.ConfigService.RevokeApiKey:output_type -> baton.v1.RevokeApiKeyResponse
-	62,  // 126: baton.v1.ConfigService.ImportProgram:output_type -> baton.v1.ImportProgramResponse
-	102, // [102:127] is the sub-list for method output_type
-	77,  // [77:102] is the sub-list for method input_type
-	77,  // [77:77] is the sub-list for extension type_name
-	77,  // [77:77] is the sub-list for extension extendee
-	0,   // [0:77] is the sub-list for field type_name
+	68,  // 19: baton.v1.Offer.controls:type_name -> baton.v1.OfferControls
+	11,  // 20: baton.v1.Network.kickback_params:type_name -> baton.v1.KickbackParams
+	65,  // 21: baton.v1.Network.create_time:type_name -> google.protobuf.Timestamp
+	65,  // 22: baton.v1.Network.update_time:type_name -> google.protobuf.Timestamp
+	69,  // 23: baton.v1.ApiKey.role:type_name -> baton.v1.Role
+	65,  // 24: baton.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	65,  // 25: baton.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	65,  // 26: baton.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	12,  // 27: baton.v1.WhoAmIResponse.key:type_name -> baton.v1.ApiKey
+	3,   // 28: baton.v1.CreateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
+	3,   // 29: baton.v1.GetAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
+	3,   // 30: baton.v1.ListAdvertisersResponse.advertisers:type_name -> baton.v1.Advertiser
+	3,   // 31: baton.v1.UpdateAdvertiserRequest.advertiser:type_name -> baton.v1.Advertiser
+	70,  // 32: baton.v1.UpdateAdvertiserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,   // 33: baton.v1.UpdateAdvertiserResponse.advertiser:type_name -> baton.v1.Advertiser
+	67,  // 34: baton.v1.RotateAdvertiserSecretRequest.overlap:type_name -> google.protobuf.Duration
+	3,   // 35: baton.v1.RotateAdvertiserSecretResponse.advertiser:type_name -> baton.v1.Advertiser
+	65,  // 36: baton.v1.RotateAdvertiserSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	0,   // 37: baton.v1.CreatePublisherRequest.kind:type_name -> baton.v1.PublisherKind
+	4,   // 38: baton.v1.CreatePublisherResponse.publisher:type_name -> baton.v1.Publisher
+	4,   // 39: baton.v1.GetPublisherResponse.publisher:type_name -> baton.v1.Publisher
+	0,   // 40: baton.v1.ListPublishersRequest.kind:type_name -> baton.v1.PublisherKind
+	4,   // 41: baton.v1.ListPublishersResponse.publishers:type_name -> baton.v1.Publisher
+	4,   // 42: baton.v1.UpdatePublisherRequest.publisher:type_name -> baton.v1.Publisher
+	70,  // 43: baton.v1.UpdatePublisherRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,   // 44: baton.v1.UpdatePublisherResponse.publisher:type_name -> baton.v1.Publisher
+	5,   // 45: baton.v1.CreateSiteResponse.site:type_name -> baton.v1.Site
+	5,   // 46: baton.v1.ListSitesResponse.sites:type_name -> baton.v1.Site
+	8,   // 47: baton.v1.CreateOfferRequest.downstream:type_name -> baton.v1.DownstreamLink
+	67,  // 48: baton.v1.CreateOfferRequest.attribution_window:type_name -> google.protobuf.Duration
+	2,   // 49: baton.v1.CreateOfferRequest.attribution_model:type_name -> baton.v1.AttributionModel
+	67,  // 50: baton.v1.CreateOfferRequest.ip_match_window:type_name -> google.protobuf.Duration
+	67,  // 51: baton.v1.CreateOfferRequest.timestamp_tolerance:type_name -> google.protobuf.Duration
+	6,   // 52: baton.v1.CreateOfferRequest.payout:type_name -> baton.v1.Payout
+	7,   // 53: baton.v1.CreateOfferRequest.payout_overrides:type_name -> baton.v1.PayoutOverride
+	67,  // 54: baton.v1.CreateOfferRequest.duplicate_click_interval:type_name -> google.protobuf.Duration
+	9,   // 55: baton.v1.CreateOfferResponse.offer:type_name -> baton.v1.Offer
+	9,   // 56: baton.v1.GetOfferResponse.offer:type_name -> baton.v1.Offer
+	1,   // 57: baton.v1.ListOffersRequest.status:type_name -> baton.v1.OfferStatus
+	9,   // 58: baton.v1.ListOffersResponse.offers:type_name -> baton.v1.Offer
+	9,   // 59: baton.v1.UpdateOfferRequest.offer:type_name -> baton.v1.Offer
+	70,  // 60: baton.v1.UpdateOfferRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,   // 61: baton.v1.UpdateOfferResponse.offer:type_name -> baton.v1.Offer
+	11,  // 62: baton.v1.CreateNetworkRequest.kickback_params:type_name -> baton.v1.KickbackParams
+	10,  // 63: baton.v1.CreateNetworkResponse.network:type_name -> baton.v1.Network
+	10,  // 64: baton.v1.GetNetworkResponse.network:type_name -> baton.v1.Network
+	10,  // 65: baton.v1.ListNetworksResponse.networks:type_name -> baton.v1.Network
+	10,  // 66: baton.v1.UpdateNetworkRequest.network:type_name -> baton.v1.Network
+	70,  // 67: baton.v1.UpdateNetworkRequest.update_mask:type_name -> google.protobuf.FieldMask
+	10,  // 68: baton.v1.UpdateNetworkResponse.network:type_name -> baton.v1.Network
+	67,  // 69: baton.v1.RotateNetworkSecretRequest.overlap:type_name -> google.protobuf.Duration
+	10,  // 70: baton.v1.RotateNetworkSecretResponse.network:type_name -> baton.v1.Network
+	65,  // 71: baton.v1.RotateNetworkSecretResponse.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	69,  // 72: baton.v1.CreateApiKeyRequest.role:type_name -> baton.v1.Role
+	12,  // 73: baton.v1.CreateApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
+	12,  // 74: baton.v1.ListApiKeysResponse.api_keys:type_name -> baton.v1.ApiKey
+	12,  // 75: baton.v1.RevokeApiKeyResponse.api_key:type_name -> baton.v1.ApiKey
+	63,  // 76: baton.v1.ImportProgramResponse.files:type_name -> baton.v1.ImportFileResult
+	64,  // 77: baton.v1.ImportProgramResponse.problems:type_name -> baton.v1.ImportProblem
+	13,  // 78: baton.v1.ConfigService.WhoAmI:input_type -> baton.v1.WhoAmIRequest
+	15,  // 79: baton.v1.ConfigService.CreateAdvertiser:input_type -> baton.v1.CreateAdvertiserRequest
+	17,  // 80: baton.v1.ConfigService.GetAdvertiser:input_type -> baton.v1.GetAdvertiserRequest
+	19,  // 81: baton.v1.ConfigService.ListAdvertisers:input_type -> baton.v1.ListAdvertisersRequest
+	21,  // 82: baton.v1.ConfigService.UpdateAdvertiser:input_type -> baton.v1.UpdateAdvertiserRequest
+	23,  // 83: baton.v1.ConfigService.RotateAdvertiserSecret:input_type -> baton.v1.RotateAdvertiserSecretRequest
+	25,  // 84: baton.v1.ConfigService.CreatePublisher:input_type -> baton.v1.CreatePublisherRequest
+	27,  // 85: baton.v1.ConfigService.GetPublisher:input_type -> baton.v1.GetPublisherRequest
+	29,  // 86: baton.v1.ConfigService.ListPublishers:input_type -> baton.v1.ListPublishersRequest
+	31,  // 87: baton.v1.ConfigService.UpdatePublisher:input_type -> baton.v1.UpdatePublisherRequest
+	33,  // 88: baton.v1.ConfigService.CreateSite:input_type -> baton.v1.CreateSiteRequest
+	35,  // 89: baton.v1.ConfigService.ListSites:input_type -> baton.v1.ListSitesRequest
+	37,  // 90: baton.v1.ConfigService.CreateOffer:input_type -> baton.v1.CreateOfferRequest
+	39,  // 91: baton.v1.ConfigService.GetOffer:input_type -> baton.v1.GetOfferRequest
+	41,  // 92: baton.v1.ConfigService.ListOffers:input_type -> baton.v1.ListOffersRequest
+	43,  // 93: baton.v1.ConfigService.UpdateOffer:input_type -> baton.v1.UpdateOfferRequest
+	45,  // 94: baton.v1.ConfigService.CreateNetwork:input_type -> baton.v1.CreateNetworkRequest
+	47,  // 95: baton.v1.ConfigService.GetNetwork:input_type -> baton.v1.GetNetworkRequest
+	49,  // 96: baton.v1.ConfigService.ListNetworks:input_type -> baton.v1.ListNetworksRequest
+	51,  // 97: baton.v1.ConfigService.UpdateNetwork:input_type -> baton.v1.UpdateNetworkRequest
+	53,  // 98: baton.v1.ConfigService.RotateNetworkSecret:input_type -> baton.v1.RotateNetworkSecretRequest
+	55,  // 99: baton.v1.ConfigService.CreateApiKey:input_type -> baton.v1.CreateApiKeyRequest
+	57,  // 100: baton.v1.ConfigService.ListApiKeys:input_type -> baton.v1.ListApiKeysRequest
+	59,  // 101: baton.v1.ConfigService.RevokeApiKey:input_type -> baton.v1.RevokeApiKeyRequest
+	61,  // 102: baton.v1.ConfigService.ImportProgram:input_type -> baton.v1.ImportProgramRequest
+	14,  // 103: baton.v1.ConfigService.WhoAmI:output_type -> baton.v1.WhoAmIResponse
+	16,  // 104: baton.v1.ConfigService.CreateAdvertiser:output_type -> baton.v1.CreateAdvertiserResponse
+	18,  // 105: baton.v1.ConfigService.GetAdvertiser:output_type -> baton.v1.GetAdvertiserResponse
+	20,  // 106: baton.v1.ConfigService.ListAdvertisers:output_type -> baton.v1.ListAdvertisersResponse
+	22,  // 107: baton.v1.ConfigService.UpdateAdvertiser:output_type -> baton.v1.UpdateAdvertiserResponse
+	24,  // 108: baton.v1.ConfigService.RotateAdvertiserSecret:output_type -> baton.v1.RotateAdvertiserSecretResponse
+	26,  // 109: baton.v1.ConfigService.CreatePublisher:output_type -> baton.v1.CreatePublisherResponse
+	28,  // 110: baton.v1.ConfigService.GetPublisher:output_type -> baton.v1.GetPublisherResponse
+	30,  // 111: baton.v1.ConfigService.ListPublishers:output_type -> baton.v1.ListPublishersResponse
+	32,  // 112: baton.v1.ConfigService.UpdatePublisher:output_type -> baton.v1.UpdatePublisherResponse
+	34,  // 113: baton.v1.ConfigService.CreateSite:output_type -> baton.v1.CreateSiteResponse
+	36,  // 114: baton.v1.ConfigService.ListSites:output_type -> baton.v1.ListSitesResponse
+	38,  // 115: baton.v1.ConfigService.CreateOffer:output_type -> baton.v1.CreateOfferResponse
+	40,  // 116: baton.v1.ConfigService.GetOffer:output_type -> baton.v1.GetOfferResponse
+	42,  // 117: baton.v1.ConfigService.ListOffers:output_type -> baton.v1.ListOffersResponse
+	44,  // 118: baton.v1.ConfigService.UpdateOffer:output_type -> baton.v1.UpdateOfferResponse
+	46,  // 119: baton.v1.ConfigService.CreateNetwork:output_type -> baton.v1.CreateNetworkResponse
+	48,  // 120: baton.v1.ConfigService.GetNetwork:output_type -> baton.v1.GetNetworkResponse
+	50,  // 121: baton.v1.ConfigService.ListNetworks:output_type -> baton.v1.ListNetworksResponse
+	52,  // 122: baton.v1.ConfigService.UpdateNetwork:output_type -> baton.v1.UpdateNetworkResponse
+	54,  // 123: baton.v1.ConfigService.RotateNetworkSecret:output_type -> baton.v1.RotateNetworkSecretResponse
+	56,  // 124: baton.v1.ConfigService.CreateApiKey:output_type -> baton.v1.CreateApiKeyResponse
+	58,  // 125: baton.v1.ConfigService.ListApiKeys:output_type -> baton.v1.ListApiKeysResponse
+	60,  // 126: baton.v1.ConfigService.RevokeApiKey:output_type -> baton.v1.RevokeApiKeyResponse
+	62,  // 127: baton.v1.ConfigService.ImportProgram:output_type -> baton.v1.ImportProgramResponse
+	103, // [103:128] is the sub-list for method output_type
+	78,  // [78:103] is the sub-list for method input_type
+	78,  // [78:78] is the sub-list for extension type_name
+	78,  // [78:78] is the sub-list for extension extendee
+	0,   // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_config_proto_init() }
@@ -5029,6 +5042,7 @@ func file_baton_v1_config_proto_init() {
 	if File_baton_v1_config_proto != nil {
 		return
 	}
+	file_baton_v1_caps_proto_init()
 	file_baton_v1_common_proto_init()
 	file_baton_v1_config_proto_msgTypes[3].OneofWrappers = []any{
 		(*Payout_Fixed)(nil),

@@ -683,7 +683,19 @@ type Conversion struct {
 	// When it was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When it was last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,28,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Fraud and quality signals found when it was recorded (bot_click,
+	// duplicate_click, fast_conversion, slow_conversion,
+	// conversions_per_click, conversions_per_ip, blocked_ip,
+	// blocked_user_agent, blocked_sub_id, cap_reached). A signal alone changes
+	// nothing unless the offer's controls or a rule say so.
+	Signals []string `protobuf:"bytes,35,rep,name=signals,proto3" json:"signals,omitempty"`
+	// When pending, it is approved automatically at this time unless rejected
+	// first (the offer's hold period).
+	HoldTime *timestamppb.Timestamp `protobuf:"bytes,36,opt,name=hold_time,json=holdTime,proto3" json:"hold_time,omitempty"`
+	// When set, it is held until a person decides, for this reason (e.g.
+	// "fast_conversion: click-to-conversion 8s (the offer's minimum is 15s)").
+	HoldReason    string `protobuf:"bytes,37,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -912,6 +924,27 @@ func (x *Conversion) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Conversion) GetSignals() []string {
+	if x != nil {
+		return x.Signals
+	}
+	return nil
+}
+
+func (x *Conversion) GetHoldTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HoldTime
+	}
+	return nil
+}
+
+func (x *Conversion) GetHoldReason() string {
+	if x != nil {
+		return x.HoldReason
+	}
+	return ""
 }
 
 // Buyer describes who bought. All optional.
@@ -2511,7 +2544,7 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x14\n" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12.\n" +
-	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xcf\b\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc3\t\n" +
 	"\n" +
 	"Conversion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
@@ -2549,7 +2582,11 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\vcreate_time\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xa7\x01\n" +
+	"updateTime\x12\x18\n" +
+	"\asignals\x18# \x03(\tR\asignals\x127\n" +
+	"\thold_time\x18$ \x01(\v2\x1a.google.protobuf.TimestampR\bholdTime\x12\x1f\n" +
+	"\vhold_reason\x18% \x01(\tR\n" +
+	"holdReason\"\xa7\x01\n" +
 	"\x05Buyer\x124\n" +
 	"\tuser_name\x18\x01 \x01(\tB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$R\buserName\x12#\n" +
 	"\x05email\x18\x02 \x01(\tB\r\xbaH\n" +
@@ -2842,56 +2879,57 @@ var file_baton_v1_conversion_proto_depIdxs = []int32{
 	30, // 12: baton.v1.Conversion.sale_time:type_name -> google.protobuf.Timestamp
 	30, // 13: baton.v1.Conversion.create_time:type_name -> google.protobuf.Timestamp
 	30, // 14: baton.v1.Conversion.update_time:type_name -> google.protobuf.Timestamp
-	29, // 15: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
-	6,  // 16: baton.v1.RecordConversionRequest.items:type_name -> baton.v1.Item
-	9,  // 17: baton.v1.RecordConversionRequest.buyer:type_name -> baton.v1.Buyer
-	30, // 18: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
-	30, // 19: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
-	8,  // 20: baton.v1.RecordConversionResponse.conversion:type_name -> baton.v1.Conversion
-	8,  // 21: baton.v1.GetConversionResponse.conversion:type_name -> baton.v1.Conversion
-	31, // 22: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
-	0,  // 23: baton.v1.ListConversionsRequest.status:type_name -> baton.v1.ConversionStatus
-	8,  // 24: baton.v1.ListConversionsResponse.conversions:type_name -> baton.v1.Conversion
-	0,  // 25: baton.v1.UpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
-	3,  // 26: baton.v1.UpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
-	0,  // 27: baton.v1.UpdateConversionStatusRequest.expected_status:type_name -> baton.v1.ConversionStatus
-	8,  // 28: baton.v1.UpdateConversionStatusResponse.conversion:type_name -> baton.v1.Conversion
-	0,  // 29: baton.v1.BulkUpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
-	3,  // 30: baton.v1.BulkUpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
-	8,  // 31: baton.v1.BulkResult.conversion:type_name -> baton.v1.Conversion
-	19, // 32: baton.v1.BulkUpdateConversionStatusResponse.results:type_name -> baton.v1.BulkResult
-	1,  // 33: baton.v1.Refusal.source:type_name -> baton.v1.ConversionSource
-	27, // 34: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
-	30, // 35: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
-	4,  // 36: baton.v1.Refusal.reason:type_name -> baton.v1.RefusalCode
-	30, // 37: baton.v1.Refusal.last_time:type_name -> google.protobuf.Timestamp
-	22, // 38: baton.v1.Refusal.samples:type_name -> baton.v1.RefusalSample
-	28, // 39: baton.v1.RefusalSample.params:type_name -> baton.v1.RefusalSample.ParamsEntry
-	30, // 40: baton.v1.RefusalSample.time:type_name -> google.protobuf.Timestamp
-	31, // 41: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
-	1,  // 42: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
-	21, // 43: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
-	5,  // 44: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
-	30, // 45: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
-	10, // 46: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
-	12, // 47: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
-	14, // 48: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
-	16, // 49: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
-	18, // 50: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
-	23, // 51: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
-	25, // 52: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
-	11, // 53: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
-	13, // 54: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
-	15, // 55: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
-	17, // 56: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
-	20, // 57: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
-	24, // 58: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
-	26, // 59: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
-	53, // [53:60] is the sub-list for method output_type
-	46, // [46:53] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	30, // 15: baton.v1.Conversion.hold_time:type_name -> google.protobuf.Timestamp
+	29, // 16: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
+	6,  // 17: baton.v1.RecordConversionRequest.items:type_name -> baton.v1.Item
+	9,  // 18: baton.v1.RecordConversionRequest.buyer:type_name -> baton.v1.Buyer
+	30, // 19: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
+	30, // 20: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
+	8,  // 21: baton.v1.RecordConversionResponse.conversion:type_name -> baton.v1.Conversion
+	8,  // 22: baton.v1.GetConversionResponse.conversion:type_name -> baton.v1.Conversion
+	31, // 23: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
+	0,  // 24: baton.v1.ListConversionsRequest.status:type_name -> baton.v1.ConversionStatus
+	8,  // 25: baton.v1.ListConversionsResponse.conversions:type_name -> baton.v1.Conversion
+	0,  // 26: baton.v1.UpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
+	3,  // 27: baton.v1.UpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
+	0,  // 28: baton.v1.UpdateConversionStatusRequest.expected_status:type_name -> baton.v1.ConversionStatus
+	8,  // 29: baton.v1.UpdateConversionStatusResponse.conversion:type_name -> baton.v1.Conversion
+	0,  // 30: baton.v1.BulkUpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
+	3,  // 31: baton.v1.BulkUpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
+	8,  // 32: baton.v1.BulkResult.conversion:type_name -> baton.v1.Conversion
+	19, // 33: baton.v1.BulkUpdateConversionStatusResponse.results:type_name -> baton.v1.BulkResult
+	1,  // 34: baton.v1.Refusal.source:type_name -> baton.v1.ConversionSource
+	27, // 35: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
+	30, // 36: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 37: baton.v1.Refusal.reason:type_name -> baton.v1.RefusalCode
+	30, // 38: baton.v1.Refusal.last_time:type_name -> google.protobuf.Timestamp
+	22, // 39: baton.v1.Refusal.samples:type_name -> baton.v1.RefusalSample
+	28, // 40: baton.v1.RefusalSample.params:type_name -> baton.v1.RefusalSample.ParamsEntry
+	30, // 41: baton.v1.RefusalSample.time:type_name -> google.protobuf.Timestamp
+	31, // 42: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
+	1,  // 43: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
+	21, // 44: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
+	5,  // 45: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
+	30, // 46: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
+	10, // 47: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
+	12, // 48: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
+	14, // 49: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
+	16, // 50: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
+	18, // 51: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
+	23, // 52: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
+	25, // 53: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
+	11, // 54: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
+	13, // 55: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
+	15, // 56: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
+	17, // 57: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
+	20, // 58: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
+	24, // 59: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
+	26, // 60: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
+	54, // [54:61] is the sub-list for method output_type
+	47, // [47:54] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_conversion_proto_init() }
