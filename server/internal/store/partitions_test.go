@@ -82,6 +82,34 @@ func newPartFixture(t *testing.T, st *store.Store) partFixture {
 	return partFixture{adv: adv.ID, pub: pub.ID, offer: offer.ID, endpoint: ep.ID}
 }
 
+// newLegacyPartFixture is newPartFixture on a database migrated only up to
+// 0029: the offer is written by SQL of that schema, since the store's
+// CreateOffer writes columns added later (offers.controls, 0045).
+func newLegacyPartFixture(t *testing.T, st *store.Store) partFixture {
+	t.Helper()
+	ctx := context.Background()
+	adv, err := st.CreateAdvertiser(ctx, domain.Advertiser{Name: "shop"}, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := st.CreatePublisher(ctx, domain.Publisher{Name: "media", Kind: domain.PublisherMedia})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer := ids.Default.New("of")
+	if _, err := store.PoolOf(st).Exec(ctx, `INSERT INTO offers (id, advertiser_id, name, status, landing_url, attribution_window,
+		attribution_model, ip_match_window, timestamp_tolerance, duplicate_click_interval, payout_percent_bps)
+		VALUES ($1, $2, 'o', 'active', 'https://s.example/', '1 hour', 'last_click', '1 hour', '1 hour', '1 second', 100)`, offer, adv.ID); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := st.CreateEndpoint(ctx, domain.PostbackEndpoint{PublisherID: pub.ID, Events: []domain.ConversionStatus{domain.StatusPending},
+		Method: domain.MethodGet, URLTemplate: "https://media.example/pb?c={click_id}"}, "whsec_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return partFixture{adv: adv.ID, pub: pub.ID, offer: offer, endpoint: ep.ID}
+}
+
 // sale records a conversion with st's clock and IDs (order as dedupe key,
 // idem as idempotency key when set) and, unless delivery is "", a delivery
 // in that state (succeeded ones with one attempt). It returns the
@@ -261,7 +289,7 @@ func TestUpgradeMovesRowsIntoPartitions(t *testing.T) {
 	if _, err := store.MigrateUpTo(ctx, st, 29); err != nil {
 		t.Fatal(err)
 	}
-	f := newPartFixture(t, st)
+	f := newLegacyPartFixture(t, st)
 	pool := store.PoolOf(st)
 	old := time.Now().AddDate(0, -7, 0)
 	cvOld := ids.NewSource(func() time.Time { return old }, nil).New("cv")
