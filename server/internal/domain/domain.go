@@ -486,6 +486,8 @@ type Explanation struct {
 	// Unidentified: the publisher is credited without knowing the buyer's
 	// click; nothing is kicked back for it.
 	Unidentified bool `json:"unidentified,omitempty"`
+	// Rule is the conversion rule that decided the conversion, if one did.
+	Rule *RuleOutcome `json:"rule,omitempty"`
 }
 
 // Conversion is one recorded sale.
@@ -520,7 +522,10 @@ type Conversion struct {
 	DownstreamID   string
 	SaleAt         time.Time
 	// Signals are the fraud and quality signals found at intake (see Signal).
-	Signals   []Signal
+	Signals []Signal
+	// HoldUntil: a held conversion stays pending until then (a rule's hold
+	// action, or the offer's hold period), then is approved unless rejected.
+	HoldUntil *time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -573,13 +578,16 @@ const (
 	RefusalUnknownOffer RefusalCode = "unknown_offer"
 	// The shop has no active offer to record the sale against.
 	RefusalNoOffer RefusalCode = "no_offer"
+	// A conversion rule of the network or the advertiser rejects the sale
+	// (the refusal's message is the rule's public reason).
+	RefusalRejectedByRule RefusalCode = "rejected_by_rule"
 )
 
 // RefusalCodes is every refusal code, in the contract's order.
 var RefusalCodes = []RefusalCode{
 	RefusalInvalidParameter, RefusalUnknownShop, RefusalBadSignature, RefusalBadPassword, RefusalNotAuthorized,
 	RefusalStaleTimestamp, RefusalFutureTimestamp, RefusalReplayed, RefusalUnknownClick, RefusalForeignClick,
-	RefusalClickOfferMismatch, RefusalUnknownOffer, RefusalNoOffer,
+	RefusalClickOfferMismatch, RefusalUnknownOffer, RefusalNoOffer, RefusalRejectedByRule,
 }
 
 // Refusal is a conversion report that was refused, kept so the sender can

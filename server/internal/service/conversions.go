@@ -78,6 +78,7 @@ type Outbox interface {
 // Conversions is the conversion and attribution use cases.
 type Conversions struct {
 	offers *ttlCache[domain.Offer]
+	rules  *Rules // nil: no conversion rules (see UseRules)
 	store  ConversionStore
 	inTx   TxRunner
 	outbox Outbox
@@ -261,6 +262,10 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	}
 	conv, err := c.price(ctx, &in, offer, click, now)
 	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	// The network's and the advertiser's rules, the same for every entrance.
+	if err := c.applyRules(ctx, in, &conv, now); err != nil {
 		return domain.Conversion{}, false, err
 	}
 	return c.persist(ctx, p, in, offer, conv, now)
@@ -797,6 +802,11 @@ func forViewer(p domain.Principal, c domain.Conversion) domain.Conversion {
 		cands = append(cands, cand)
 	}
 	c.Attribution.Candidates = cands
+	if r := c.Attribution.Rule; r != nil {
+		// A publisher reads what a rule did and its public text, not the
+		// network's rule itself.
+		c.Attribution.Rule = &domain.RuleOutcome{Action: r.Action, Public: r.Public, HoldUntil: r.HoldUntil}
+	}
 	return c
 }
 

@@ -16,7 +16,8 @@ import (
 const conversionColumns = `id, advertiser_id, offer_id, coalesce(publisher_id, ''), coalesce(site_id, ''), coalesce(click_id, ''),
 	click_created_at, order_id, order_id_2, coalesce(dedupe_key, ''), coalesce(idempotency_key, ''), currency, amount_minor,
 	commission_currency, commission_minor, items, recurring, buyer_user_name, buyer_email, buyer_email_hash, buyer_ip,
-	buyer_user_agent, status, test, source, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at`
+	buyer_user_agent, status, test, source, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at,
+	hold_until`
 
 func scanConversion(row pgx.CollectableRow) (domain.Conversion, error) {
 	var c domain.Conversion
@@ -27,7 +28,7 @@ func scanConversion(row pgx.CollectableRow) (domain.Conversion, error) {
 		&c.OrderID, &c.OrderID2, &c.DedupeKey, &c.IdempotencyKey, &c.Amount.Currency, &c.Amount.Minor,
 		&c.Commission.Currency, &c.Commission.Minor, &items, &c.Recurring, &c.BuyerUserName, &c.BuyerEmail,
 		&c.BuyerEmailHash, &ip, &c.BuyerUserAgent, &status, &c.Test, &c.Source, &attribution, &c.UpstreamID,
-		&c.SubIDs, &c.DownstreamID, &c.SaleAt, &c.CreatedAt, &c.UpdatedAt)
+		&c.SubIDs, &c.DownstreamID, &c.SaleAt, &c.CreatedAt, &c.UpdatedAt, &c.HoldUntil)
 	if err != nil {
 		return c, err
 	}
@@ -79,11 +80,17 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 	if a, err := netip.ParseAddr(c.BuyerIP); err == nil {
 		ip = a
 	}
+	var ruleID, ruleVersion any // the conversion rule that decided it, if one did
+	if r := c.Attribution.Rule; r != nil {
+		ruleID, ruleVersion = r.RuleID, r.Version
+	}
 	rows, _ := t.tx.Query(ctx, `WITH ins AS (INSERT INTO conversions (id, advertiser_id, offer_id, publisher_id, site_id, click_id,
 		click_created_at, order_id, order_id_2, dedupe_key, idempotency_key, currency, amount_minor, commission_currency,
 		commission_minor, items, recurring, buyer_user_name, buyer_email, buyer_email_hash, buyer_ip, buyer_user_agent,
-		status, test, source, attribution_path, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32)
+		status, test, source, attribution_path, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at,
+		hold_until, rule_id, rule_version)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,
+		$34,$35,$36)
 		ON CONFLICT DO NOTHING RETURNING *),
 		history AS (INSERT INTO conversion_status_changes (conversion_id, seq, from_status, to_status, reason, note, actor, at)
 			SELECT id, 1, '', status, 'recorded', '', $33, created_at FROM ins)
@@ -92,7 +99,7 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 		c.OrderID, c.OrderID2, nullable(c.DedupeKey), nullable(c.IdempotencyKey), c.Amount.Currency, c.Amount.Minor,
 		c.Commission.Currency, c.Commission.Minor, items, c.Recurring, c.BuyerUserName, c.BuyerEmail, c.BuyerEmailHash, ip,
 		c.BuyerUserAgent, string(c.Status), c.Test, int16(c.Source), c.Attribution.Path, attribution, c.UpstreamID,
-		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt, actor)
+		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt, actor, c.HoldUntil, ruleID, ruleVersion)
 	out, err = pgx.CollectExactlyOneRow(rows, scanConversion)
 	if err == nil {
 		return out, true, nil
@@ -279,12 +286,16 @@ func (s *Store) PreviousSale(ctx context.Context, advertiserID, userName string,
 }
 
 // DueForAutoApproval returns the IDs of pending, non-test conversions whose
-// offer approves automatically and whose time has come.
+// time has come: a held one's hold has ended, or (not held) its offer
+// approves automatically and its days have passed.
 func (s *Store) DueForAutoApproval(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT c.id FROM conversions c JOIN offers o ON o.id = c.offer_id
-		WHERE c.status = 'pending' AND NOT c.test AND o.auto_approve_after_days > 0
-		AND c.created_at <= $1::timestamptz - make_interval(days => o.auto_approve_after_days)
-		ORDER BY c.id LIMIT $2`, now, limit)
+	rows, _ := s.pool.Query(ctx, `SELECT id FROM (
+		SELECT c.id FROM conversions c WHERE c.status = 'pending' AND NOT c.test AND c.hold_until IS NOT NULL AND c.hold_until <= $1
+		UNION
+		SELECT c.id FROM conversions c JOIN offers o ON o.id = c.offer_id
+		WHERE c.status = 'pending' AND NOT c.test AND c.hold_until IS NULL AND o.auto_approve_after_days > 0
+		AND c.created_at <= $1::timestamptz - make_interval(days => o.auto_approve_after_days)) due
+		ORDER BY id LIMIT $2`, now, limit)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, translate(err)
 }
