@@ -118,6 +118,7 @@ func conversionToProto(c domain.Conversion) *batonv1.Conversion {
 		Test: c.Test, Source: sourceNames[c.Source], AttributionPath: pathNames[c.Attribution.Path],
 		AttributionSummary: c.Attribution.Summary, UpstreamId: c.UpstreamID, SubIds: c.SubIDs, DownstreamId: c.DownstreamID,
 		SaleTime: ts(c.SaleAt), CreateTime: ts(c.CreatedAt), UpdateTime: ts(c.UpdatedAt),
+		Rule: ruleOutcomeToProto(c.Attribution.Rule), HoldUntil: tsPtr(c.HoldUntil),
 	}
 	for _, it := range c.Items {
 		out.Items = append(out.Items, &batonv1.Item{Code: it.Code, Quantity: it.Quantity, UnitPrice: moneyToProto(it.UnitPrice)})
@@ -325,6 +326,7 @@ func (s *ConversionServer) ExplainConversion(ctx context.Context, req *batonv1.E
 		out := &batonv1.ExplainConversionResponse{
 			ConversionId: c.ID, Path: pathNames[e.Path], Window: durationpb.New(time.Duration(e.WindowSeconds) * time.Second),
 			ClickId: e.ClickID, CommissionRule: e.CommissionRule, Commission: moneyToProto(&c.Commission), Summary: e.Summary, Test: c.Test,
+			Rule: ruleOutcomeToProto(e.Rule),
 		}
 		switch e.Model {
 		case string(attribution.FirstClick):
