@@ -69,11 +69,10 @@ func Evaluate(in Input, sets ...*RuleSet) Decision {
 			}
 			why := []hit{}
 			if r.Conditions != nil {
-				ok, h := r.Conditions.eval("conditions", in)
-				if !ok {
+				if ok, _ := r.Conditions.test(in); !ok {
 					continue
 				}
-				why = h
+				_, why = r.Conditions.eval(in)
 			}
 			return decide(r, why)
 		}
@@ -229,36 +228,136 @@ func FormatMoney(currency string, minor int64) string {
 }
 
 // eval reports whether c holds for in and, when it does, the tests that
-// decided (for all: every child; for any: the first that held).
-func (c *Condition) eval(p string, in Input) (bool, []hit) {
+// decided (for all: every child; for any: the first that held). Texts are
+// only made for the tests that held.
+func (c *Condition) eval(in Input) (bool, []hit) {
 	switch {
 	case c.All != nil:
-		var out []hit
 		for i := range c.All {
-			ok, h := c.All[i].eval(fmt.Sprintf("%s.all[%d]", p, i), in)
-			if !ok {
+			if ok, _ := c.All[i].test(in); !ok {
 				return false, nil
 			}
+		}
+		var out []hit
+		for i := range c.All {
+			_, h := c.All[i].eval(in)
 			out = append(out, h...)
 		}
 		return true, out
 	case c.Any != nil:
 		for i := range c.Any {
-			if ok, h := c.Any[i].eval(fmt.Sprintf("%s.any[%d]", p, i), in); ok {
+			if ok, _ := c.Any[i].test(in); ok {
+				_, h := c.Any[i].eval(in)
 				return true, h
 			}
 		}
 		return false, nil
 	}
-	ok, text := c.leaf(in)
-	if !ok {
+	if !c.leaf(in) {
 		return false, nil
 	}
-	return true, []hit{{path: p + "." + c.tests()[0], text: text}}
+	return true, []hit{{path: c.path + "." + c.tests()[0], text: c.describe(in)}}
 }
 
-// leaf evaluates a single test and says what it saw.
-func (c *Condition) leaf(in Input) (bool, string) {
+// test reports whether c holds, making no texts.
+func (c *Condition) test(in Input) (bool, struct{}) {
+	switch {
+	case c.All != nil:
+		for i := range c.All {
+			if ok, _ := c.All[i].test(in); !ok {
+				return false, struct{}{}
+			}
+		}
+		return true, struct{}{}
+	case c.Any != nil:
+		for i := range c.Any {
+			if ok, _ := c.Any[i].test(in); ok {
+				return true, struct{}{}
+			}
+		}
+		return false, struct{}{}
+	}
+	return c.leaf(in), struct{}{}
+}
+
+// describe says what a test that held saw.
+func (c *Condition) describe(in Input) string {
+	_, text := c.leafText(in)
+	return text
+}
+
+// leaf evaluates a single test without making its text (the path every
+// rule takes that does not match).
+func (c *Condition) leaf(in Input) bool {
+	switch {
+	case c.Amount != nil:
+		a := c.Amount
+		return in.Amount.Currency == a.Currency && (a.Min == nil || in.Amount.Minor >= *a.Min) && (a.Max == nil || in.Amount.Minor <= *a.Max)
+	case c.Currency != nil:
+		return contains(c.Currency, in.Amount.Currency)
+	case c.SubID != nil:
+		s := c.SubID
+		v := ""
+		if s.Slot <= len(in.SubIDs) {
+			v = in.SubIDs[s.Slot-1]
+		}
+		switch {
+		case s.Exact != nil:
+			return contains(s.Exact, v)
+		case s.Prefix != nil:
+			for _, pre := range s.Prefix {
+				if strings.HasPrefix(v, pre) {
+					return true
+				}
+			}
+			return false
+		}
+		return c.matchAny(v)
+	case c.ClickToConversion != nil:
+		if in.ClickAt == nil {
+			return false
+		}
+		d, r := in.SaleAt.Sub(*in.ClickAt), c.ClickToConversion
+		return (r.Min == nil || d >= time.Duration(*r.Min)) && (r.Max == nil || d <= time.Duration(*r.Max))
+	case c.IP != nil:
+		a, err := parseAddr(in.IP)
+		if err != nil {
+			return false
+		}
+		for _, pfx := range c.ips {
+			if pfx.Contains(a) {
+				return true
+			}
+		}
+		return false
+	case c.UserAgent != nil:
+		if c.UserAgent.Contains != nil {
+			for _, s := range c.UserAgent.Contains {
+				if strings.Contains(in.UserAgent, s) {
+					return true
+				}
+			}
+			return false
+		}
+		return c.matchAny(in.UserAgent)
+	case c.TimeOfDay != nil:
+		t := in.SaleAt.In(c.loc)
+		m := t.Hour()*60 + t.Minute()
+		if c.from > c.to {
+			return m >= c.from || m < c.to
+		}
+		return m >= c.from && m < c.to
+	case c.Date != nil:
+		y, mo, dd := in.SaleAt.In(c.loc).Date()
+		n := int(time.Date(y, mo, dd, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+		return n >= c.from && n <= c.to
+	}
+	ok, _ := c.leafText(in) // the rest make no text worth avoiding
+	return ok
+}
+
+// leafText evaluates a single test and says what it saw.
+func (c *Condition) leafText(in Input) (bool, string) {
 	switch {
 	case c.Amount != nil:
 		a := c.Amount

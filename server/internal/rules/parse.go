@@ -205,6 +205,7 @@ func (s *RuleSet) Validate() error {
 }
 
 func (c *Condition) validate(p string, depth int, n *int) error {
+	c.path = p[strings.Index(p, "conditions"):]
 	*n++
 	if *n > MaxConditions {
 		return domain.Invalid(p, "at most %d conditions in one rule", MaxConditions)

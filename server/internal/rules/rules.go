@@ -104,6 +104,7 @@ type Condition struct {
 	Source []string `json:"source,omitempty"`
 
 	// compiled forms, filled by Validate.
+	path     string // within the rule: conditions.all[1]
 	ips      []netip.Prefix
 	res      []*regexp.Regexp
 	loc      *time.Location

@@ -42,7 +42,7 @@ func TestEachCondition(t *testing.T) {
 	for _, tc := range []struct {
 		name, cond string
 		change     func(*rules.Input) // makes the condition fail
-		text       string              // in the public text
+		text       string             // in the public text
 	}{
 		{"amount", `{"amount":{"currency":"JPY","min":1000,"max":2000}}`, func(in *rules.Input) { in.Amount.Minor = 2001 }, "amount JPY 1,980"},
 		{"amount other currency", `{"amount":{"currency":"JPY","min":1000}}`, func(in *rules.Input) { in.Amount.Currency = "USD" }, "amount"},

@@ -265,7 +265,7 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 		return domain.Conversion{}, false, err
 	}
 	// The network's and the advertiser's rules, the same for every entrance.
-	if err := c.applyRules(ctx, in, &conv, now); err != nil {
+	if err := c.applyRules(ctx, in, click, &conv, now); err != nil {
 		return domain.Conversion{}, false, err
 	}
 	return c.persist(ctx, p, in, offer, conv, now)

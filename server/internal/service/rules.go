@@ -132,17 +132,20 @@ func readSet(doc []byte) (*rules.RuleSet, error) {
 
 // decide is the decision of the rule sets in force for conv: the
 // network's rules first, then the advertiser's.
-func (r *Rules) decide(ctx context.Context, conv domain.Conversion) (rules.Decision, error) {
+func (r *Rules) decide(ctx context.Context, conv domain.Conversion, named *domain.Click) (rules.Decision, error) {
 	c, err := r.sets(ctx)
 	if err != nil {
 		return rules.Decision{}, err
 	}
-	return r.evaluate(ctx, conv, c.network, c.byAdv[conv.AdvertiserID])
+	return r.evaluate(ctx, conv, named, c.network, c.byAdv[conv.AdvertiserID])
 }
 
-func (r *Rules) evaluate(ctx context.Context, conv domain.Conversion, sets ...*rules.RuleSet) (rules.Decision, error) {
+func (r *Rules) evaluate(ctx context.Context, conv domain.Conversion, named *domain.Click, sets ...*rules.RuleSet) (rules.Decision, error) {
 	var flags domain.ClickFlag
-	if conv.ClickID != "" && rules.NeedsClickFlags(sets...) {
+	switch {
+	case named != nil && named.ID == conv.ClickID:
+		flags = named.Flags
+	case conv.ClickID != "" && rules.NeedsClickFlags(sets...):
 		cl, err := r.store.GetClick(ctx, conv.ClickID)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			return rules.Decision{}, err
@@ -156,11 +159,13 @@ func (r *Rules) evaluate(ctx context.Context, conv domain.Conversion, sets ...*r
 // stored: a rejection is returned as the refusal (code rejected_by_rule),
 // a hold sets HoldUntil, a payout change sets the commission; the
 // decision is kept in the conversion's explanation.
-func (c *Conversions) applyRules(ctx context.Context, in ConversionInput, conv *domain.Conversion, now time.Time) error {
+// named is the click the report named, if any (its flags need no second
+// read when it is the one attributed).
+func (c *Conversions) applyRules(ctx context.Context, in ConversionInput, named *domain.Click, conv *domain.Conversion, now time.Time) error {
 	if c.rules == nil {
 		return nil
 	}
-	d, err := c.rules.decide(ctx, *conv)
+	d, err := c.rules.decide(ctx, *conv, named)
 	if err != nil || !d.Matched {
 		return err
 	}
@@ -446,7 +451,7 @@ func (r *Rules) DryRun(ctx context.Context, p domain.Principal, owner string, do
 		} else {
 			adv = set
 		}
-		d, err := r.evaluate(ctx, conv, network, adv)
+		d, err := r.evaluate(ctx, conv, nil, network, adv)
 		if err != nil {
 			return DryRunResult{}, err
 		}
