@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,7 +16,8 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
-)
+	"github.com/batonhq/baton/server/internal/config"
+	)
 
 // sameRules is one network rule set for the demo advertiser: big sales are
 // rejected, middling ones held, a ¥777 sale pays a fixed ¥100, the rest
@@ -272,5 +276,42 @@ func TestRuleSetsVersionsAndTheDryRun(t *testing.T) {
 	}
 	if r := res.GetConversion().GetRule(); r.GetRuleId() != hold || r.GetVersion() != 2 || r.GetPublicText() != "held for 14 days: amount JPY 9,000" {
 		t.Fatalf("decided by %v", r)
+	}
+}
+
+// A rule saved on one node decides on another within a second
+// (service.RuleCacheTTL), even with no notice between them: node b runs on
+// a clock the test moves, so "a second later" needs no waiting.
+func TestARuleChangeReachesAnotherNodeWithinASecond(t *testing.T) {
+	t.Parallel()
+	clock := newTestClock()
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) // one master key for both nodes
+	a := start(t, func(c *config.Config) { c.MasterKey = key })
+	b := startWith(t, []app.Option{app.WithClock(clock.Now)}, func(c *config.Config) { c.DatabaseURL, c.MasterKey = a.db, key })
+	ctx := context.Background()
+	convB := batonv1connect.NewConversionServiceClient(b.client, b.url, withKey(app.DemoAdvertiserKey))
+	record := func(order string) error {
+		req, _ := http.NewRequest(http.MethodGet, b.url+"/c/"+app.DemoLinkID, nil)
+		req.Header.Set("User-Agent", browserUA)
+		res, err := noFollow(nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		_, err = convB.RecordConversion(ctx, &batonv1.RecordConversionRequest{ClickId: clickIDFrom(t, res, "sid"), OrderId: order, AmountJpy: yen(1980)})
+		return err
+	}
+	if err := record("NODE-B-1"); err != nil { // node b has read the rule sets: none
+		t.Fatal(err)
+	}
+	rulesA := batonv1connect.NewRuleServiceClient(a.client, a.url, withKey(adminKey))
+	if _, err := rulesA.PutRuleSet(ctx, &batonv1.PutRuleSetRequest{AdvertiserId: app.DemoAdvertiserID,
+		RulesJson: `{"rules":[{"name":"closed","action":{"type":"reject","reason":"the shop is closed"}}]}`}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	err := record("NODE-B-2")
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "rejected: the shop is closed") {
+		t.Fatalf("node b a second after the save: %v", err)
 	}
 }
