@@ -19,10 +19,13 @@ import (
 	"github.com/batonhq/baton/server/internal/config"
 	)
 
-// sameRules is one network rule set for the demo advertiser: big sales are
-// rejected, middling ones held, a ¥777 sale pays a fixed ¥100, the rest
+// sameRules is one network rule set for the demo advertiser: a ¥70,000
+// sale is accepted (the first rule wins over the next, which rejects big
+// sales), middling ones are held, a ¥777 sale pays a fixed ¥100, the rest
 // are recorded as without rules.
 const sameRules = `{"rules":[
+ {"name":"trusted big order","scope":{"advertiser_id":"adv_demo"},"conditions":{"amount":{"currency":"JPY","min":70000,"max":70000}},
+  "action":{"type":"accept"}},
  {"name":"big orders","scope":{"advertiser_id":"adv_demo"},"conditions":{"amount":{"currency":"JPY","min":50000}},
   "action":{"type":"reject","reason":"orders of ¥50,000 or more are confirmed by phone"}},
  {"name":"middling orders","scope":{"advertiser_id":"adv_demo"},"conditions":{"all":[{"amount":{"currency":"JPY","min":30000}},{"test":false}]},
@@ -53,6 +56,7 @@ func checkSameRules(t *testing.T, e *convEnv, entrances []entrance) {
 	for _, en := range entrances {
 		pre := strings.ToUpper(en.name) + "-"
 		en.send(t, pre+"BIG", 60000)
+		en.send(t, pre+"TRUSTED", 70000)
 		en.send(t, pre+"MID", 40000)
 		en.send(t, pre+"LUCKY", 777)
 		en.send(t, pre+"PLAIN", 500)
@@ -77,6 +81,12 @@ func checkSameRules(t *testing.T, e *convEnv, entrances []entrance) {
 			}
 			if l, _ := e.adv.ListConversions(ctx, &batonv1.ListConversionsRequest{OrderId: pre + "BIG"}); len(l.GetConversions()) != 0 {
 				t.Errorf("a rejected sale was stored: %v", l.GetConversions())
+			}
+			// Accepted by the first rule, though the second matches too.
+			trusted := conversionOf(t, e, pre+"TRUSTED")
+			if r := trusted.GetRule(); r.GetAction() != batonv1.RuleAction_RULE_ACTION_ACCEPT || r.GetName() != "trusted big order" ||
+				r.GetPublicText() != "accepted: amount JPY 70,000" || trusted.GetHoldUntil() != nil || trusted.GetCommission().GetAmountMinor() == 0 {
+				t.Errorf("trusted order %v", trusted)
 			}
 			// Held: pending until three days from now, the rule named.
 			mid := conversionOf(t, e, pre+"MID")
