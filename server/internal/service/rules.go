@@ -49,6 +49,14 @@ type Rules struct {
 
 	mu     sync.Mutex
 	cached *ruleSets
+	// compiled keeps each owner's last compiled set by version, so a
+	// reread that finds the same version compiles nothing.
+	compiled map[string]compiledSet
+}
+
+type compiledSet struct {
+	version int
+	set     *rules.RuleSet
 }
 
 // ruleSets is the rule sets in force: the network's and each advertiser's.
@@ -103,18 +111,22 @@ func (r *Rules) sets(ctx context.Context) (*ruleSets, error) {
 		return nil, err
 	}
 	c := &ruleSets{byAdv: map[string]*rules.RuleSet{}, expires: now.Add(RuleCacheTTL)}
+	compiled := make(map[string]compiledSet, len(recs))
 	for _, rec := range recs {
-		set, err := readSet(rec.Document)
-		if err != nil {
-			return nil, fmt.Errorf("rule set of %q version %d: %w", rec.Owner, rec.Version, err)
+		set := r.compiled[rec.Owner].set
+		if r.compiled[rec.Owner].version != rec.Version || set == nil {
+			if set, err = readSet(rec.Document); err != nil {
+				return nil, fmt.Errorf("rule set of %q version %d: %w", rec.Owner, rec.Version, err)
+			}
 		}
+		compiled[rec.Owner] = compiledSet{version: rec.Version, set: set}
 		if rec.Owner == "" {
 			c.network = set
 		} else {
 			c.byAdv[rec.Owner] = set
 		}
 	}
-	r.cached = c
+	r.cached, r.compiled = c, compiled
 	return c, nil
 }
 
