@@ -17,7 +17,7 @@ import (
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
 	"github.com/batonhq/baton/server/internal/config"
-	)
+)
 
 // sameRules is one network rule set for the demo advertiser: a ¥70,000
 // sale is accepted (the first rule wins over the next, which rejects big
