@@ -59,6 +59,7 @@ var ServiceNames = []string{
 	batonv1connect.PostbackServiceName,
 	batonv1connect.PartnerServiceName,
 	batonv1connect.CapServiceName,
+	batonv1connect.RuleServiceName,
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -297,6 +298,13 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	convSvc := service.NewConversions(st, inTx, queue, nil, o.now, log)
 	configSvc.OnChange(convSvc.ConfigChanged)
+	// Conversion rules: cached per node for at most service.RuleCacheTTL,
+	// dropped at once by a configuration change notice (from this node or,
+	// through the config hook, another). A save here runs rulesSvc's
+	// OnChange hooks: the place to announce "rules changed" to other nodes.
+	rulesSvc := service.NewRules(st, nil, o.now)
+	configSvc.OnChange(rulesSvc.Forget)
+	convSvc.UseRules(rulesSvc)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars).WithClock(o.now)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, o.now)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
@@ -323,6 +331,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewCapServiceHandler(rpc.NewCapServer(service.NewCaps(st, o.now, convSvc.ConfigChanged, clickSvc.ConfigChanged), log), opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
+	mux.Handle(batonv1connect.NewRuleServiceHandler(rpc.NewRuleServer(rulesSvc, log), opts...))
 	checker := service.NewChecker(st, queue, inTx, checkClicker(nil),
 		checkClicker(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), clickSvc.LinkURL, renderForDryRun)
 	mux.Handle(batonv1connect.NewPartnerServiceHandler(rpc.NewPartnerServer(service.NewPartners(cfg.PublicURL), checker, log), opts...))

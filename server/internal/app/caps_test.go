@@ -62,7 +62,7 @@ func TestCapServiceOverTheAPI(t *testing.T) {
 	}
 	c := rec.GetConversion()
 	if c.GetStatus() != batonv1.ConversionStatus_CONVERSION_STATUS_PENDING || !slices.Equal(c.GetSignals(), []string{"fast_conversion"}) ||
-		!strings.HasPrefix(c.GetHoldReason(), "fast_conversion: click-to-conversion") || c.GetHoldTime() == nil {
+		!strings.HasPrefix(c.GetHoldReason(), "fast_conversion: click-to-conversion") || c.GetHoldUntil() == nil {
 		t.Fatalf("a fast conversion is held: %v", c)
 	}
 	seen, err := e.pubConv.GetConversion(ctx, &batonv1.GetConversionRequest{Id: c.GetId()})

@@ -489,6 +489,8 @@ type Explanation struct {
 	// Unidentified: the publisher is credited without knowing the buyer's
 	// click; nothing is kicked back for it.
 	Unidentified bool `json:"unidentified,omitempty"`
+	// Rule is the conversion rule that decided the conversion, if one did.
+	Rule *RuleOutcome `json:"rule,omitempty"`
 }
 
 // Conversion is one recorded sale.
@@ -524,8 +526,9 @@ type Conversion struct {
 	SaleAt         time.Time
 	// Signals are the fraud and quality signals found at intake (see Signal).
 	Signals []Signal
-	// HoldUntil: the conversion is approved automatically once this passes,
-	// unless rejected first (the offer's hold period). Nil: no hold period.
+	// HoldUntil: a held conversion stays pending until then (a rule's hold
+	// action, or the offer's hold period), then is approved unless rejected.
+	// Nil: no hold period.
 	HoldUntil *time.Time
 	// HoldReason, when set, holds the conversion until a person decides
 	// (a signal or a cap the offer holds on): it is never auto-approved.
@@ -582,13 +585,16 @@ const (
 	RefusalUnknownOffer RefusalCode = "unknown_offer"
 	// The shop has no active offer to record the sale against.
 	RefusalNoOffer RefusalCode = "no_offer"
+	// A conversion rule of the network or the advertiser rejects the sale
+	// (the refusal's message is the rule's public reason).
+	RefusalRejectedByRule RefusalCode = "rejected_by_rule"
 )
 
 // RefusalCodes is every refusal code, in the contract's order.
 var RefusalCodes = []RefusalCode{
 	RefusalInvalidParameter, RefusalUnknownShop, RefusalBadSignature, RefusalBadPassword, RefusalNotAuthorized,
 	RefusalStaleTimestamp, RefusalFutureTimestamp, RefusalReplayed, RefusalUnknownClick, RefusalForeignClick,
-	RefusalClickOfferMismatch, RefusalUnknownOffer, RefusalNoOffer,
+	RefusalClickOfferMismatch, RefusalUnknownOffer, RefusalNoOffer, RefusalRejectedByRule,
 }
 
 // Refusal is a conversion report that was refused, kept so the sender can

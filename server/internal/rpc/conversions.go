@@ -118,7 +118,7 @@ func conversionToProto(c domain.Conversion) *batonv1.Conversion {
 		Test: c.Test, Source: sourceNames[c.Source], AttributionPath: pathNames[c.Attribution.Path],
 		AttributionSummary: c.Attribution.Summary, UpstreamId: c.UpstreamID, SubIds: c.SubIDs, DownstreamId: c.DownstreamID,
 		SaleTime: ts(c.SaleAt), CreateTime: ts(c.CreatedAt), UpdateTime: ts(c.UpdatedAt),
-		HoldTime: tsPtr(c.HoldUntil), HoldReason: c.HoldReason,
+		Rule: ruleOutcomeToProto(c.Attribution.Rule), HoldUntil: tsPtr(c.HoldUntil), HoldReason: c.HoldReason,
 	}
 	for _, sg := range c.Signals {
 		out.Signals = append(out.Signals, string(sg))
@@ -329,6 +329,7 @@ func (s *ConversionServer) ExplainConversion(ctx context.Context, req *batonv1.E
 		out := &batonv1.ExplainConversionResponse{
 			ConversionId: c.ID, Path: pathNames[e.Path], Window: durationpb.New(time.Duration(e.WindowSeconds) * time.Second),
 			ClickId: e.ClickID, CommissionRule: e.CommissionRule, Commission: moneyToProto(&c.Commission), Summary: e.Summary, Test: c.Test,
+			Rule: ruleOutcomeToProto(e.Rule),
 		}
 		switch e.Model {
 		case string(attribution.FirstClick):

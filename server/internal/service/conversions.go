@@ -80,6 +80,7 @@ type Outbox interface {
 // Conversions is the conversion and attribution use cases.
 type Conversions struct {
 	offers *ttlCache[domain.Offer]
+	rules  *Rules // nil: no conversion rules (see UseRules)
 	store  ConversionStore
 	inTx   TxRunner
 	outbox Outbox
@@ -267,6 +268,11 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	}
 	ctl, err := c.intakeControls(ctx, offer, &conv, now) // signals and hold (signals.go, holdlock.go)
 	if err != nil {
+		return domain.Conversion{}, false, err
+	}
+	// The network's and the advertiser's rules, the same for every entrance;
+	// they see the signals just found.
+	if err := c.applyRules(ctx, in, click, &conv, now); err != nil {
 		return domain.Conversion{}, false, err
 	}
 	return c.persist(ctx, p, in, offer, conv, ctl, now)
@@ -805,6 +811,11 @@ func forViewer(p domain.Principal, c domain.Conversion) domain.Conversion {
 		cands = append(cands, cand)
 	}
 	c.Attribution.Candidates = cands
+	if r := c.Attribution.Rule; r != nil {
+		// A publisher reads what a rule did and its public text, not the
+		// network's rule itself.
+		c.Attribution.Rule = &domain.RuleOutcome{Action: r.Action, Public: r.Public, HoldUntil: r.HoldUntil}
+	}
 	return c
 }
 

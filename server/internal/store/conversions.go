@@ -84,6 +84,10 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 	if a, err := netip.ParseAddr(c.BuyerIP); err == nil {
 		ip = a
 	}
+	var ruleID, ruleVersion any // the conversion rule that decided it, if one did
+	if r := c.Attribution.Rule; r != nil {
+		ruleID, ruleVersion = r.RuleID, r.Version
+	}
 	// The keys go first, into conversion_keys (migration 0031): only when
 	// every key of c is new is the conversion inserted, by the same
 	// statement. A racing report of the same key waits on the key's index
@@ -102,8 +106,8 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 		click_created_at, order_id, order_id_2, dedupe_key, idempotency_key, currency, amount_minor, commission_currency,
 		commission_minor, items, recurring, buyer_user_name, buyer_email, buyer_email_hash, buyer_ip, buyer_user_agent,
 		status, test, source, attribution_path, attribution, upstream_id, sub_ids, downstream_id, sale_at, created_at, updated_at,
-		signals, hold_until, hold_reason)
-		SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$35,$36,$37
+		signals, hold_until, hold_reason, rule_id, rule_version)
+		SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31,$32,$32,$35,$36,$37,$38,$39
 		WHERE (SELECT count(*) FROM k) = $34
 		RETURNING *),
 		history AS (INSERT INTO conversion_status_changes (conversion_id, seq, from_status, to_status, reason, note, actor, at)
@@ -113,7 +117,7 @@ func (t Tx) InsertConversion(ctx context.Context, c domain.Conversion, actor str
 		c.OrderID, c.OrderID2, nullable(c.DedupeKey), nullable(c.IdempotencyKey), c.Amount.Currency, c.Amount.Minor,
 		c.Commission.Currency, c.Commission.Minor, items, c.Recurring, c.BuyerUserName, c.BuyerEmail, c.BuyerEmailHash, ip,
 		c.BuyerUserAgent, string(c.Status), c.Test, int16(c.Source), c.Attribution.Path, attribution, c.UpstreamID,
-		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt, actor, nkeys, signalStrings(c.Signals), c.HoldUntil, c.HoldReason)
+		nonNil(c.SubIDs), c.DownstreamID, c.SaleAt, c.CreatedAt, actor, nkeys, signalStrings(c.Signals), c.HoldUntil, c.HoldReason, ruleID, ruleVersion)
 	out, err = pgx.CollectExactlyOneRow(rows, scanConversion)
 	if err == nil {
 		return out, true, nil
@@ -313,18 +317,21 @@ func (s *Store) PreviousSale(ctx context.Context, advertiserID, userName string,
 }
 
 // DueForAutoApproval returns the IDs of pending, non-test conversions whose
-// offer approves automatically and whose time has come.
+// time has come: a held one's hold has ended, or (not held) its offer
+// approves automatically and its days have passed.
 func (s *Store) DueForAutoApproval(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	// A conversion recorded with a hold period carries its hold_until; one
-	// recorded before hold periods existed falls back to the offer's
-	// auto_approve_after_days. A conversion held for a person
-	// (hold_reason) is never approved automatically.
-	rows, _ := s.pool.Query(ctx, `SELECT c.id FROM conversions c JOIN offers o ON o.id = c.offer_id
-		WHERE c.status = 'pending' AND NOT c.test AND c.hold_reason = ''
-		AND ((c.hold_until IS NOT NULL AND c.hold_until <= $1)
-		  OR (c.hold_until IS NULL AND o.auto_approve_after_days > 0
-		      AND c.created_at <= $1::timestamptz - make_interval(days => o.auto_approve_after_days)))
-		ORDER BY c.id LIMIT $2`, now, limit)
+	// A conversion recorded with a hold (a rule's, or the offer's hold
+	// period) carries its hold_until; one without falls back to the offer's
+	// auto_approve_after_days. A conversion held for a person (hold_reason)
+	// is never approved automatically.
+	rows, _ := s.pool.Query(ctx, `SELECT id FROM (
+		SELECT c.id FROM conversions c WHERE c.status = 'pending' AND NOT c.test AND c.hold_reason = ''
+		AND c.hold_until IS NOT NULL AND c.hold_until <= $1
+		UNION
+		SELECT c.id FROM conversions c JOIN offers o ON o.id = c.offer_id
+		WHERE c.status = 'pending' AND NOT c.test AND c.hold_reason = '' AND c.hold_until IS NULL AND o.auto_approve_after_days > 0
+		AND c.created_at <= $1::timestamptz - make_interval(days => o.auto_approve_after_days)) due
+		ORDER BY id LIMIT $2`, now, limit)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return ids, translate(err)
 }

@@ -196,7 +196,11 @@ type ExplainConversionResponse struct {
 	// The whole decision in a few sentences a partner understands.
 	Summary string `protobuf:"bytes,9,opt,name=summary,proto3" json:"summary,omitempty"`
 	// For test conversions: whether it would have been attributed.
-	Test          bool `protobuf:"varint,10,opt,name=test,proto3" json:"test,omitempty"`
+	Test bool `protobuf:"varint,10,opt,name=test,proto3" json:"test,omitempty"`
+	// The conversion rule that decided it at intake, and the condition that
+	// did; unset when no rule did. A publisher reads only what the rule did
+	// and its public text.
+	Rule          *RuleOutcome `protobuf:"bytes,30,opt,name=rule,proto3" json:"rule,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -299,6 +303,13 @@ func (x *ExplainConversionResponse) GetTest() bool {
 		return x.Test
 	}
 	return false
+}
+
+func (x *ExplainConversionResponse) GetRule() *RuleOutcome {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
 }
 
 // ReportRow is one day, offer and publisher.
@@ -890,7 +901,7 @@ var File_baton_v1_attribution_proto protoreflect.FileDescriptor
 
 const file_baton_v1_attribution_proto_rawDesc = "" +
 	"\n" +
-	"\x1abaton/v1/attribution.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x15baton/v1/config.proto\x1a\x19baton/v1/conversion.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n" +
+	"\x1abaton/v1/attribution.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x15baton/v1/config.proto\x1a\x19baton/v1/conversion.proto\x1a\x14baton/v1/rules.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n" +
 	"\tCandidate\x12\x19\n" +
 	"\bclick_id\x18\x01 \x01(\tR\aclickId\x12!\n" +
 	"\fpublisher_id\x18\x02 \x01(\tR\vpublisherId\x129\n" +
@@ -901,7 +912,7 @@ const file_baton_v1_attribution_proto_rawDesc = "" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06winner\x18\a \x01(\bR\x06winner\"J\n" +
 	"\x18ExplainConversionRequest\x12.\n" +
-	"\rconversion_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\fconversionId\"\xac\x03\n" +
+	"\rconversion_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\fconversionId\"\xd7\x03\n" +
 	"\x19ExplainConversionResponse\x12#\n" +
 	"\rconversion_id\x18\x01 \x01(\tR\fconversionId\x12-\n" +
 	"\x04path\x18\x02 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x120\n" +
@@ -917,7 +928,8 @@ const file_baton_v1_attribution_proto_rawDesc = "" +
 	"commission\x12\x18\n" +
 	"\asummary\x18\t \x01(\tR\asummary\x12\x12\n" +
 	"\x04test\x18\n" +
-	" \x01(\bR\x04test\"\xa6\x05\n" +
+	" \x01(\bR\x04test\x12)\n" +
+	"\x04rule\x18\x1e \x01(\v2\x15.baton.v1.RuleOutcomeR\x04rule\"\xa6\x05\n" +
 	"\tReportRow\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n" +
 	"\boffer_id\x18\x02 \x01(\tR\aofferId\x12!\n" +
@@ -1006,7 +1018,8 @@ var file_baton_v1_attribution_proto_goTypes = []any{
 	(AttributionModel)(0),             // 13: baton.v1.AttributionModel
 	(*durationpb.Duration)(nil),       // 14: google.protobuf.Duration
 	(*Money)(nil),                     // 15: baton.v1.Money
-	(*TimeRange)(nil),                 // 16: baton.v1.TimeRange
+	(*RuleOutcome)(nil),               // 16: baton.v1.RuleOutcome
+	(*TimeRange)(nil),                 // 17: baton.v1.TimeRange
 }
 var file_baton_v1_attribution_proto_depIdxs = []int32{
 	11, // 0: baton.v1.Candidate.click_time:type_name -> google.protobuf.Timestamp
@@ -1016,28 +1029,29 @@ var file_baton_v1_attribution_proto_depIdxs = []int32{
 	14, // 4: baton.v1.ExplainConversionResponse.window:type_name -> google.protobuf.Duration
 	0,  // 5: baton.v1.ExplainConversionResponse.candidates:type_name -> baton.v1.Candidate
 	15, // 6: baton.v1.ExplainConversionResponse.commission:type_name -> baton.v1.Money
-	15, // 7: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
-	15, // 8: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
-	15, // 9: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
-	4,  // 10: baton.v1.ReportRow.conversions_by_path:type_name -> baton.v1.PathCount
-	12, // 11: baton.v1.PathCount.path:type_name -> baton.v1.AttributionPath
-	16, // 12: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
-	3,  // 13: baton.v1.GetReportResponse.rows:type_name -> baton.v1.ReportRow
-	11, // 14: baton.v1.TraceSpan.start_time:type_name -> google.protobuf.Timestamp
-	14, // 15: baton.v1.TraceSpan.duration:type_name -> google.protobuf.Duration
-	10, // 16: baton.v1.TraceSpan.attributes:type_name -> baton.v1.TraceSpan.AttributesEntry
-	8,  // 17: baton.v1.GetTraceResponse.spans:type_name -> baton.v1.TraceSpan
-	1,  // 18: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
-	5,  // 19: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
-	7,  // 20: baton.v1.AttributionService.GetTrace:input_type -> baton.v1.GetTraceRequest
-	2,  // 21: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
-	6,  // 22: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
-	9,  // 23: baton.v1.AttributionService.GetTrace:output_type -> baton.v1.GetTraceResponse
-	21, // [21:24] is the sub-list for method output_type
-	18, // [18:21] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	16, // 7: baton.v1.ExplainConversionResponse.rule:type_name -> baton.v1.RuleOutcome
+	15, // 8: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
+	15, // 9: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
+	15, // 10: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
+	4,  // 11: baton.v1.ReportRow.conversions_by_path:type_name -> baton.v1.PathCount
+	12, // 12: baton.v1.PathCount.path:type_name -> baton.v1.AttributionPath
+	17, // 13: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
+	3,  // 14: baton.v1.GetReportResponse.rows:type_name -> baton.v1.ReportRow
+	11, // 15: baton.v1.TraceSpan.start_time:type_name -> google.protobuf.Timestamp
+	14, // 16: baton.v1.TraceSpan.duration:type_name -> google.protobuf.Duration
+	10, // 17: baton.v1.TraceSpan.attributes:type_name -> baton.v1.TraceSpan.AttributesEntry
+	8,  // 18: baton.v1.GetTraceResponse.spans:type_name -> baton.v1.TraceSpan
+	1,  // 19: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
+	5,  // 20: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
+	7,  // 21: baton.v1.AttributionService.GetTrace:input_type -> baton.v1.GetTraceRequest
+	2,  // 22: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
+	6,  // 23: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
+	9,  // 24: baton.v1.AttributionService.GetTrace:output_type -> baton.v1.GetTraceResponse
+	22, // [22:25] is the sub-list for method output_type
+	19, // [19:22] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_attribution_proto_init() }
@@ -1048,6 +1062,7 @@ func file_baton_v1_attribution_proto_init() {
 	file_baton_v1_common_proto_init()
 	file_baton_v1_config_proto_init()
 	file_baton_v1_conversion_proto_init()
+	file_baton_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

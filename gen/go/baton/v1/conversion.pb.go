@@ -352,6 +352,9 @@ const (
 	RefusalCode_REFUSAL_CODE_UNKNOWN_OFFER RefusalCode = 12
 	// The shop has no active offer to record the sale against.
 	RefusalCode_REFUSAL_CODE_NO_OFFER RefusalCode = 13
+	// A conversion rule of the network or the advertiser rejects the sale;
+	// the refusal's message is the rule's public reason.
+	RefusalCode_REFUSAL_CODE_REJECTED_BY_RULE RefusalCode = 20
 )
 
 // Enum value maps for RefusalCode.
@@ -371,6 +374,7 @@ var (
 		11: "REFUSAL_CODE_CLICK_OFFER_MISMATCH",
 		12: "REFUSAL_CODE_UNKNOWN_OFFER",
 		13: "REFUSAL_CODE_NO_OFFER",
+		20: "REFUSAL_CODE_REJECTED_BY_RULE",
 	}
 	RefusalCode_value = map[string]int32{
 		"REFUSAL_CODE_UNSPECIFIED":          0,
@@ -387,6 +391,7 @@ var (
 		"REFUSAL_CODE_CLICK_OFFER_MISMATCH": 11,
 		"REFUSAL_CODE_UNKNOWN_OFFER":        12,
 		"REFUSAL_CODE_NO_OFFER":             13,
+		"REFUSAL_CODE_REJECTED_BY_RULE":     20,
 	}
 )
 
@@ -690,12 +695,17 @@ type Conversion struct {
 	// blocked_user_agent, blocked_sub_id, cap_reached). A signal alone changes
 	// nothing unless the offer's controls or a rule say so.
 	Signals []string `protobuf:"bytes,35,rep,name=signals,proto3" json:"signals,omitempty"`
-	// When pending, it is approved automatically at this time unless rejected
-	// first (the offer's hold period).
-	HoldTime *timestamppb.Timestamp `protobuf:"bytes,36,opt,name=hold_time,json=holdTime,proto3" json:"hold_time,omitempty"`
 	// When set, it is held until a person decides, for this reason (e.g.
 	// "fast_conversion: click-to-conversion 8s (the offer's minimum is 15s)").
-	HoldReason    string `protobuf:"bytes,37,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
+	HoldReason string `protobuf:"bytes,37,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
+	// The conversion rule that decided it at intake (see RuleService); unset
+	// when none did. A publisher reads only what the rule did and its public
+	// text.
+	Rule *RuleOutcome `protobuf:"bytes,30,opt,name=rule,proto3" json:"rule,omitempty"`
+	// A held conversion stays pending until then (a rule's hold action or the
+	// offer's hold period), and is approved automatically then unless it was
+	// rejected meanwhile.
+	HoldUntil     *timestamppb.Timestamp `protobuf:"bytes,31,opt,name=hold_until,json=holdUntil,proto3" json:"hold_until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -933,18 +943,25 @@ func (x *Conversion) GetSignals() []string {
 	return nil
 }
 
-func (x *Conversion) GetHoldTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.HoldTime
-	}
-	return nil
-}
-
 func (x *Conversion) GetHoldReason() string {
 	if x != nil {
 		return x.HoldReason
 	}
 	return ""
+}
+
+func (x *Conversion) GetRule() *RuleOutcome {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+func (x *Conversion) GetHoldUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HoldUntil
+	}
+	return nil
 }
 
 // Buyer describes who bought. All optional.
@@ -2532,7 +2549,7 @@ var File_baton_v1_conversion_proto protoreflect.FileDescriptor
 
 const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\n" +
-	"\x19baton/v1/conversion.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
+	"\x19baton/v1/conversion.proto\x12\bbaton.v1\x1a\x15baton/v1/common.proto\x1a\x14baton/v1/rules.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
 	"\x04Item\x12\x1d\n" +
 	"\x04code\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18 R\x04code\x12'\n" +
 	"\bquantity\x18\x02 \x01(\rB\v\xbaH\b*\x06\x18\xc0\x84=(\x01R\bquantity\x12.\n" +
@@ -2544,7 +2561,7 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\x0e2\x16.baton.v1.StatusReasonR\x06reason\x12\x12\n" +
 	"\x04note\x18\x04 \x01(\tR\x04note\x12\x14\n" +
 	"\x05actor\x18\x05 \x01(\tR\x05actor\x12.\n" +
-	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc3\t\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf0\t\n" +
 	"\n" +
 	"Conversion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
@@ -2583,10 +2600,12 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x1c \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x18\n" +
-	"\asignals\x18# \x03(\tR\asignals\x127\n" +
-	"\thold_time\x18$ \x01(\v2\x1a.google.protobuf.TimestampR\bholdTime\x12\x1f\n" +
+	"\asignals\x18# \x03(\tR\asignals\x12\x1f\n" +
 	"\vhold_reason\x18% \x01(\tR\n" +
-	"holdReason\"\xa7\x01\n" +
+	"holdReason\x12)\n" +
+	"\x04rule\x18\x1e \x01(\v2\x15.baton.v1.RuleOutcomeR\x04rule\x129\n" +
+	"\n" +
+	"hold_until\x18\x1f \x01(\v2\x1a.google.protobuf.TimestampR\tholdUntil\"\xa7\x01\n" +
 	"\x05Buyer\x124\n" +
 	"\tuser_name\x18\x01 \x01(\tB\x17\xbaH\x14r\x12\x18 2\x0e^[A-Za-z0-9]*$R\buserName\x12#\n" +
 	"\x05email\x18\x02 \x01(\tB\r\xbaH\n" +
@@ -2785,7 +2804,7 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x17STATUS_REASON_DUPLICATE\x10\x06\x12\x16\n" +
 	"\x12STATUS_REASON_TEST\x10\a\x12\x17\n" +
 	"\x13STATUS_REASON_OTHER\x10\b\x12\x1a\n" +
-	"\x16STATUS_REASON_KICKBACK\x10\t*\xd0\x03\n" +
+	"\x16STATUS_REASON_KICKBACK\x10\t*\xf3\x03\n" +
 	"\vRefusalCode\x12\x1c\n" +
 	"\x18REFUSAL_CODE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eREFUSAL_CODE_INVALID_PARAMETER\x10\x01\x12\x1d\n" +
@@ -2801,7 +2820,8 @@ const file_baton_v1_conversion_proto_rawDesc = "" +
 	"\x12%\n" +
 	"!REFUSAL_CODE_CLICK_OFFER_MISMATCH\x10\v\x12\x1e\n" +
 	"\x1aREFUSAL_CODE_UNKNOWN_OFFER\x10\f\x12\x19\n" +
-	"\x15REFUSAL_CODE_NO_OFFER\x10\r*a\n" +
+	"\x15REFUSAL_CODE_NO_OFFER\x10\r\x12!\n" +
+	"\x1dREFUSAL_CODE_REJECTED_BY_RULE\x10\x14*a\n" +
 	"\fFc2TagFormat\x12\x1e\n" +
 	"\x1aFC2_TAG_FORMAT_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14FC2_TAG_FORMAT_IMAGE\x10\x01\x12\x17\n" +
@@ -2861,7 +2881,8 @@ var file_baton_v1_conversion_proto_goTypes = []any{
 	nil,                                        // 28: baton.v1.RefusalSample.ParamsEntry
 	(*Money)(nil),                              // 29: baton.v1.Money
 	(*timestamppb.Timestamp)(nil),              // 30: google.protobuf.Timestamp
-	(*TimeRange)(nil),                          // 31: baton.v1.TimeRange
+	(*RuleOutcome)(nil),                        // 31: baton.v1.RuleOutcome
+	(*TimeRange)(nil),                          // 32: baton.v1.TimeRange
 }
 var file_baton_v1_conversion_proto_depIdxs = []int32{
 	29, // 0: baton.v1.Item.unit_price:type_name -> baton.v1.Money
@@ -2879,57 +2900,58 @@ var file_baton_v1_conversion_proto_depIdxs = []int32{
 	30, // 12: baton.v1.Conversion.sale_time:type_name -> google.protobuf.Timestamp
 	30, // 13: baton.v1.Conversion.create_time:type_name -> google.protobuf.Timestamp
 	30, // 14: baton.v1.Conversion.update_time:type_name -> google.protobuf.Timestamp
-	30, // 15: baton.v1.Conversion.hold_time:type_name -> google.protobuf.Timestamp
-	29, // 16: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
-	6,  // 17: baton.v1.RecordConversionRequest.items:type_name -> baton.v1.Item
-	9,  // 18: baton.v1.RecordConversionRequest.buyer:type_name -> baton.v1.Buyer
-	30, // 19: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
-	30, // 20: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
-	8,  // 21: baton.v1.RecordConversionResponse.conversion:type_name -> baton.v1.Conversion
-	8,  // 22: baton.v1.GetConversionResponse.conversion:type_name -> baton.v1.Conversion
-	31, // 23: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
-	0,  // 24: baton.v1.ListConversionsRequest.status:type_name -> baton.v1.ConversionStatus
-	8,  // 25: baton.v1.ListConversionsResponse.conversions:type_name -> baton.v1.Conversion
-	0,  // 26: baton.v1.UpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
-	3,  // 27: baton.v1.UpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
-	0,  // 28: baton.v1.UpdateConversionStatusRequest.expected_status:type_name -> baton.v1.ConversionStatus
-	8,  // 29: baton.v1.UpdateConversionStatusResponse.conversion:type_name -> baton.v1.Conversion
-	0,  // 30: baton.v1.BulkUpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
-	3,  // 31: baton.v1.BulkUpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
-	8,  // 32: baton.v1.BulkResult.conversion:type_name -> baton.v1.Conversion
-	19, // 33: baton.v1.BulkUpdateConversionStatusResponse.results:type_name -> baton.v1.BulkResult
-	1,  // 34: baton.v1.Refusal.source:type_name -> baton.v1.ConversionSource
-	27, // 35: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
-	30, // 36: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
-	4,  // 37: baton.v1.Refusal.reason:type_name -> baton.v1.RefusalCode
-	30, // 38: baton.v1.Refusal.last_time:type_name -> google.protobuf.Timestamp
-	22, // 39: baton.v1.Refusal.samples:type_name -> baton.v1.RefusalSample
-	28, // 40: baton.v1.RefusalSample.params:type_name -> baton.v1.RefusalSample.ParamsEntry
-	30, // 41: baton.v1.RefusalSample.time:type_name -> google.protobuf.Timestamp
-	31, // 42: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
-	1,  // 43: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
-	21, // 44: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
-	5,  // 45: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
-	30, // 46: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
-	10, // 47: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
-	12, // 48: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
-	14, // 49: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
-	16, // 50: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
-	18, // 51: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
-	23, // 52: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
-	25, // 53: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
-	11, // 54: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
-	13, // 55: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
-	15, // 56: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
-	17, // 57: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
-	20, // 58: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
-	24, // 59: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
-	26, // 60: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
-	54, // [54:61] is the sub-list for method output_type
-	47, // [47:54] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	31, // 15: baton.v1.Conversion.rule:type_name -> baton.v1.RuleOutcome
+	30, // 16: baton.v1.Conversion.hold_until:type_name -> google.protobuf.Timestamp
+	29, // 17: baton.v1.RecordConversionRequest.amount:type_name -> baton.v1.Money
+	6,  // 18: baton.v1.RecordConversionRequest.items:type_name -> baton.v1.Item
+	9,  // 19: baton.v1.RecordConversionRequest.buyer:type_name -> baton.v1.Buyer
+	30, // 20: baton.v1.RecordConversionRequest.sale_time:type_name -> google.protobuf.Timestamp
+	30, // 21: baton.v1.RecordConversionRequest.request_time:type_name -> google.protobuf.Timestamp
+	8,  // 22: baton.v1.RecordConversionResponse.conversion:type_name -> baton.v1.Conversion
+	8,  // 23: baton.v1.GetConversionResponse.conversion:type_name -> baton.v1.Conversion
+	32, // 24: baton.v1.ListConversionsRequest.time_range:type_name -> baton.v1.TimeRange
+	0,  // 25: baton.v1.ListConversionsRequest.status:type_name -> baton.v1.ConversionStatus
+	8,  // 26: baton.v1.ListConversionsResponse.conversions:type_name -> baton.v1.Conversion
+	0,  // 27: baton.v1.UpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
+	3,  // 28: baton.v1.UpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
+	0,  // 29: baton.v1.UpdateConversionStatusRequest.expected_status:type_name -> baton.v1.ConversionStatus
+	8,  // 30: baton.v1.UpdateConversionStatusResponse.conversion:type_name -> baton.v1.Conversion
+	0,  // 31: baton.v1.BulkUpdateConversionStatusRequest.status:type_name -> baton.v1.ConversionStatus
+	3,  // 32: baton.v1.BulkUpdateConversionStatusRequest.reason:type_name -> baton.v1.StatusReason
+	8,  // 33: baton.v1.BulkResult.conversion:type_name -> baton.v1.Conversion
+	19, // 34: baton.v1.BulkUpdateConversionStatusResponse.results:type_name -> baton.v1.BulkResult
+	1,  // 35: baton.v1.Refusal.source:type_name -> baton.v1.ConversionSource
+	27, // 36: baton.v1.Refusal.params:type_name -> baton.v1.Refusal.ParamsEntry
+	30, // 37: baton.v1.Refusal.create_time:type_name -> google.protobuf.Timestamp
+	4,  // 38: baton.v1.Refusal.reason:type_name -> baton.v1.RefusalCode
+	30, // 39: baton.v1.Refusal.last_time:type_name -> google.protobuf.Timestamp
+	22, // 40: baton.v1.Refusal.samples:type_name -> baton.v1.RefusalSample
+	28, // 41: baton.v1.RefusalSample.params:type_name -> baton.v1.RefusalSample.ParamsEntry
+	30, // 42: baton.v1.RefusalSample.time:type_name -> google.protobuf.Timestamp
+	32, // 43: baton.v1.ListRefusalsRequest.time_range:type_name -> baton.v1.TimeRange
+	1,  // 44: baton.v1.ListRefusalsRequest.source:type_name -> baton.v1.ConversionSource
+	21, // 45: baton.v1.ListRefusalsResponse.refusals:type_name -> baton.v1.Refusal
+	5,  // 46: baton.v1.BuildFc2TagRequest.format:type_name -> baton.v1.Fc2TagFormat
+	30, // 47: baton.v1.BuildFc2TagRequest.ts:type_name -> google.protobuf.Timestamp
+	10, // 48: baton.v1.ConversionService.RecordConversion:input_type -> baton.v1.RecordConversionRequest
+	12, // 49: baton.v1.ConversionService.GetConversion:input_type -> baton.v1.GetConversionRequest
+	14, // 50: baton.v1.ConversionService.ListConversions:input_type -> baton.v1.ListConversionsRequest
+	16, // 51: baton.v1.ConversionService.UpdateConversionStatus:input_type -> baton.v1.UpdateConversionStatusRequest
+	18, // 52: baton.v1.ConversionService.BulkUpdateConversionStatus:input_type -> baton.v1.BulkUpdateConversionStatusRequest
+	23, // 53: baton.v1.ConversionService.ListRefusals:input_type -> baton.v1.ListRefusalsRequest
+	25, // 54: baton.v1.ConversionService.BuildFc2Tag:input_type -> baton.v1.BuildFc2TagRequest
+	11, // 55: baton.v1.ConversionService.RecordConversion:output_type -> baton.v1.RecordConversionResponse
+	13, // 56: baton.v1.ConversionService.GetConversion:output_type -> baton.v1.GetConversionResponse
+	15, // 57: baton.v1.ConversionService.ListConversions:output_type -> baton.v1.ListConversionsResponse
+	17, // 58: baton.v1.ConversionService.UpdateConversionStatus:output_type -> baton.v1.UpdateConversionStatusResponse
+	20, // 59: baton.v1.ConversionService.BulkUpdateConversionStatus:output_type -> baton.v1.BulkUpdateConversionStatusResponse
+	24, // 60: baton.v1.ConversionService.ListRefusals:output_type -> baton.v1.ListRefusalsResponse
+	26, // 61: baton.v1.ConversionService.BuildFc2Tag:output_type -> baton.v1.BuildFc2TagResponse
+	55, // [55:62] is the sub-list for method output_type
+	48, // [48:55] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_conversion_proto_init() }
@@ -2938,6 +2960,7 @@ func file_baton_v1_conversion_proto_init() {
 		return
 	}
 	file_baton_v1_common_proto_init()
+	file_baton_v1_rules_proto_init()
 	file_baton_v1_conversion_proto_msgTypes[4].OneofWrappers = []any{}
 	file_baton_v1_conversion_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
