@@ -160,9 +160,12 @@ func (c *Clicks) load(ctx context.Context, linkID string) (*linkContext, error) 
 // ClickInput is a click as it arrives.
 type ClickInput struct {
 	LinkID string
-	// SubIDs are RecordClick's sub1..sub5, or the values a redirect carried
-	// under the link's sub-ID parameter names (see SubIDNames).
+	// SubIDs are RecordClick's sub1..sub5.
 	SubIDs []string
+	// Query, when set, reads a redirect's query parameter: Record then
+	// takes the sub-IDs from it under the link's sub-ID parameter names, so
+	// a redirect resolves its link once (SubIDs is ignored).
+	Query func(name string) string
 	// QueryCut: the redirect's query had more parameters than were read.
 	QueryCut bool
 	// DeepLink is where the click asks to go: RecordClick's deep_link, a
@@ -232,6 +235,12 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 	}
 
 	names := subIDNames(lc.publisher, o)
+	if in.Query != nil {
+		in.SubIDs = make([]string, len(names))
+		for i, n := range names {
+			in.SubIDs[i] = in.Query(n)
+		}
+	}
 	subs, subFlags := subIDs(names, in)
 	flags |= subFlags
 
@@ -271,17 +280,6 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 		return ClickResult{}, err
 	}
 	return ClickResult{Click: click, RedirectURL: redirect, CookieName: CookieName(lc.shopID), CookieMaxAge: window}, nil
-}
-
-// SubIDNames are the parameters a click on the link carries its sub IDs
-// in, in order: the redirect reads them from its query. The link is looked
-// up as Record looks it up (cached), so asking costs nothing more.
-func (c *Clicks) SubIDNames(ctx context.Context, linkID string) ([]string, error) {
-	lc, err := c.resolve(ctx, linkID)
-	if err != nil {
-		return nil, err
-	}
-	return subIDNames(lc.publisher, lc.offer), nil
 }
 
 // subIDNames are the parameters a click's sub IDs come in: the
