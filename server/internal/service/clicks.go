@@ -530,10 +530,12 @@ func (c *linkCache) clear() {
 	c.mu.Unlock()
 }
 
-// visitorCache remembers when each (offer, IP, user agent) last clicked, in
-// memory. It flags repeats within an offer's interval; with several Baton
-// processes each sees its own share, which is enough for a flag that only
-// decides what counts as a unique click.
+// visitorCache remembers when each (offer, IP, user agent) last opened a
+// duplicate-click window, in memory: a fast first guess for the redirect's
+// answer. What is stored and reported is decided when the click is loaded
+// into PostgreSQL, by the window every node shares (store/clickwindow.go),
+// with the same rule: a click is unique when the visitor's last unique
+// click on the offer is at least the offer's interval old.
 type visitorCache struct {
 	max int
 	mu  sync.Mutex
@@ -544,12 +546,15 @@ func newVisitorCache(limit int) *visitorCache {
 	return &visitorCache{max: limit, m: map[string]time.Time{}}
 }
 
-// seen records a click at now and reports whether the same visitor clicked
-// within interval before.
+// seen reports whether the same visitor opened a window within interval
+// before now; if not, the click at now opens one.
 func (v *visitorCache) seen(key string, now time.Time, interval time.Duration) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	last, ok := v.m[key]
+	if ok && now.Sub(last) < interval && !now.Before(last) {
+		return true
+	}
 	v.m[key] = now
 	if len(v.m) > v.max {
 		for k, t := range v.m {
@@ -558,7 +563,7 @@ func (v *visitorCache) seen(key string, now time.Time, interval time.Duration) b
 			}
 		}
 	}
-	return ok && now.Sub(last) < interval && !now.Before(last)
+	return false
 }
 
 // WindowEnd says until when a click can earn a conversion (its offer's

@@ -47,6 +47,9 @@ type Store struct {
 	log  *slog.Logger
 	// clicksIn, when set, is waited on before clicks are read (clickload.go).
 	clicksIn ClickBarrier
+	// windowPurged is when ended duplicate-click windows were last deleted
+	// (Unix ns; clickwindow.go).
+	windowPurged atomic.Int64
 }
 
 // Options configure Open.
