@@ -58,6 +58,7 @@ var ServiceNames = []string{
 	batonv1connect.AttributionServiceName,
 	batonv1connect.PostbackServiceName,
 	batonv1connect.PartnerServiceName,
+	batonv1connect.BlocklistServiceName,
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -264,6 +265,9 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	clickSvc := service.NewClicks(st, recorder, idGen, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
+	blocklists := service.NewBlocklists(st, o.now, configSvc.Changed)
+	configSvc.OnChange(blocklists.ConfigChanged)
+	clickSvc.SetBlocklists(blocklists)
 	authn := auth.NewInterceptor(st, log).WithClock(o.now)
 	configSvc.OnChange(authn.Forget)
 	inTx := func(ctx context.Context, f func(service.ConversionTx) error) error {
@@ -287,6 +291,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	convSvc := service.NewConversions(st, inTx, queue, nil, o.now, log)
 	configSvc.OnChange(convSvc.ConfigChanged)
+	convSvc.SetBlocklists(blocklists)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars).WithClock(o.now)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, o.now)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
@@ -312,6 +317,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
+	mux.Handle(batonv1connect.NewBlocklistServiceHandler(rpc.NewBlocklistServer(blocklists, log), opts...))
 	checker := service.NewChecker(st, queue, inTx, checkClicker(nil),
 		checkClicker(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), clickSvc.LinkURL, renderForDryRun)
 	mux.Handle(batonv1connect.NewPartnerServiceHandler(rpc.NewPartnerServer(service.NewPartners(cfg.PublicURL), checker, log), opts...))

@@ -42,8 +42,9 @@ type Clicks struct {
 	now       func() time.Time
 	publicURL string
 
-	links *linkCache
-	dups  *visitorCache
+	links  *linkCache
+	dups   *visitorCache
+	blocks *Blocklists // nil: no blocklists (SetBlocklists)
 	bases *ttlCache[string] // offer ID → base URL of its links
 }
 
@@ -58,6 +59,10 @@ func NewClicks(st ClickStore, rec ClickRecorder, ids clickid.Generator, publicUR
 		links: newLinkCache(5 * time.Second), dups: newVisitorCache(200_000), bases: newTTLCache[string](5 * time.Second),
 	}
 }
+
+// SetBlocklists makes every click checked against b's cached lists.
+// Call before serving.
+func (c *Clicks) SetBlocklists(b *Blocklists) { c.blocks = b }
 
 // ConfigChanged drops cached link settings, so offer and publisher changes
 // made through this process apply to the next click. Other processes see
@@ -255,7 +260,12 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 	if tracking.IsBot(ua) {
 		flags |= domain.FlagBot
 	}
-	if c.dups.seen(o.ID+"\x00"+ip+"\x00"+ua, at, o.DuplicateClickInterval) {
+	// A blocked click still redirects: it is recorded, flagged, not unique.
+	flags |= c.blocks.CheckClick(ctx, o.ID, lc.link.PublisherID, ip, ua, subs)
+	// The node's first guess; the window shared in PostgreSQL decides what
+	// is stored (store/clickwindow.go). Bots, paused and blocked clicks open
+	// no window.
+	if flags&domain.FlagsNotUnique == 0 && c.dups.seen(o.ID+"\x00"+ip+"\x00"+ua, at, o.DuplicateClickInterval) {
 		flags |= domain.FlagDuplicate
 	}
 	window := o.AttributionWindow
@@ -267,7 +277,7 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 		ID: id, CreatedAt: at, LinkID: lc.link.ID, OfferID: o.ID, AdvertiserID: o.AdvertiserID,
 		PublisherID: lc.link.PublisherID, SiteID: lc.link.SiteID, Source: in.Source, SubIDs: subs,
 		RedirectURL: redirect, DeepLink: deep, IP: ip, UserAgent: ua, Referer: cleanText(in.Referer, 2048),
-		Flags: flags, Unique: flags&(domain.FlagBot|domain.FlagDuplicate|domain.FlagOfferPaused) == 0,
+		Flags: flags, Unique: flags&domain.FlagsNotUnique == 0,
 		ExpiresAt: expires, TraceParent: in.TraceParent,
 	}
 	if len(subs) > 0 && subs[0] != "" {

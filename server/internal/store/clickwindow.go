@@ -14,7 +14,7 @@ import (
 // notWindowed are the flags that keep a click out of the duplicate-click
 // window: it is not unique anyway, and must not make the visitor's next
 // real click a duplicate.
-const notWindowed = domain.FlagBot | domain.FlagOfferPaused | domain.FlagCancelled
+const notWindowed = domain.FlagBot | domain.FlagOfferPaused | domain.FlagCancelled | domain.FlagBlocked
 
 // visitorKey is what the window counts a visitor by: the first 16 bytes of
 // SHA-256 over IP and user agent (no address is stored).

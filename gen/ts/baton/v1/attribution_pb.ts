@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/attribution.proto.
  */
 export const file_baton_v1_attribution: GenFile = /*@__PURE__*/
-  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAiyQIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCCK/AwoJUmVwb3J0Um93EgsKA2RheRgBIAEoCRIQCghvZmZlcl9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSDgoGY2xpY2tzGAQgASgDEhUKDXVuaXF1ZV9jbGlja3MYBSABKAMSEwoLY29udmVyc2lvbnMYBiABKAMSGwoTY29udmVyc2lvbl9yYXRlX2JwcxgHIAEoAxIbChNwZW5kaW5nX2NvbnZlcnNpb25zGAggASgDEhwKFGFwcHJvdmVkX2NvbnZlcnNpb25zGAkgASgDEhwKFHJlamVjdGVkX2NvbnZlcnNpb25zGAogASgDEhwKFHJldmVyc2VkX2NvbnZlcnNpb25zGAsgASgDEh4KBXNhbGVzGAwgAygLMg8uYmF0b24udjEuTW9uZXkSLAoTY29tbWlzc2lvbnNfcGVuZGluZxgNIAMoCzIPLmJhdG9uLnYxLk1vbmV5Ei0KFGNvbW1pc3Npb25zX2FwcHJvdmVkGA4gAygLMg8uYmF0b24udjEuTW9uZXkSMAoTY29udmVyc2lvbnNfYnlfcGF0aBgPIAMoCzITLmJhdG9uLnYxLlBhdGhDb3VudCJJCglQYXRoQ291bnQSJwoEcGF0aBgBIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBITCgtjb252ZXJzaW9ucxgCIAEoAyL7AQoQR2V0UmVwb3J0UmVxdWVzdBIvCgp0aW1lX3JhbmdlGAEgASgLMhMuYmF0b24udjEuVGltZVJhbmdlQga6SAPIAQESGQoIb2ZmZXJfaWQYAiABKAlCB7pIBHICGEASHQoMcHVibGlzaGVyX2lkGAMgASgJQge6SARyAhhAEj8KCXRpbWVfem9uZRgEIAEoCUIsukgpcicYQDIjXihbQS1aYS16X10rKC9bQS1aYS16MC05XytcLV0rKSopPyQSHQoJcGFnZV9zaXplGAUgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAIIk8KEUdldFJlcG9ydFJlc3BvbnNlEiEKBHJvd3MYASADKAsyEy5iYXRvbi52MS5SZXBvcnRSb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjoKD0dldFRyYWNlUmVxdWVzdBInCgh0cmFjZV9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXszMn0kIqsCCglUcmFjZVNwYW4SDwoHc3Bhbl9pZBgBIAEoCRIWCg5wYXJlbnRfc3Bhbl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB3NlcnZpY2UYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNwoKYXR0cmlidXRlcxgHIAMoCzIjLmJhdG9uLnYxLlRyYWNlU3Bhbi5BdHRyaWJ1dGVzRW50cnkSDQoFZXJyb3IYCCABKAgaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoQR2V0VHJhY2VSZXNwb25zZRIQCgh0cmFjZV9pZBgBIAEoCRIiCgVzcGFucxgCIAMoCzITLmJhdG9uLnYxLlRyYWNlU3BhbjKKAgoSQXR0cmlidXRpb25TZXJ2aWNlEmEKEUV4cGxhaW5Db252ZXJzaW9uEiIuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXF1ZXN0GiMuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXNwb25zZSIDkAIBEkkKCUdldFJlcG9ydBIaLmJhdG9uLnYxLkdldFJlcG9ydFJlcXVlc3QaGy5iYXRvbi52MS5HZXRSZXBvcnRSZXNwb25zZSIDkAIBEkYKCEdldFRyYWNlEhkuYmF0b24udjEuR2V0VHJhY2VSZXF1ZXN0GhouYmF0b24udjEuR2V0VHJhY2VSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9nZW4vZ28vYmF0b24vdjE7YmF0b252MWIGcHJvdG8z", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAiyQIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCCLwAwoJUmVwb3J0Um93EgsKA2RheRgBIAEoCRIQCghvZmZlcl9pZBgCIAEoCRIUCgxwdWJsaXNoZXJfaWQYAyABKAkSDgoGY2xpY2tzGAQgASgDEhUKDXVuaXF1ZV9jbGlja3MYBSABKAMSEwoLY29udmVyc2lvbnMYBiABKAMSGwoTY29udmVyc2lvbl9yYXRlX2JwcxgHIAEoAxIbChNwZW5kaW5nX2NvbnZlcnNpb25zGAggASgDEhwKFGFwcHJvdmVkX2NvbnZlcnNpb25zGAkgASgDEhwKFHJlamVjdGVkX2NvbnZlcnNpb25zGAogASgDEhwKFHJldmVyc2VkX2NvbnZlcnNpb25zGAsgASgDEh4KBXNhbGVzGAwgAygLMg8uYmF0b24udjEuTW9uZXkSLAoTY29tbWlzc2lvbnNfcGVuZGluZxgNIAMoCzIPLmJhdG9uLnYxLk1vbmV5Ei0KFGNvbW1pc3Npb25zX2FwcHJvdmVkGA4gAygLMg8uYmF0b24udjEuTW9uZXkSMAoTY29udmVyc2lvbnNfYnlfcGF0aBgPIAMoCzITLmJhdG9uLnYxLlBhdGhDb3VudBIvChBjbGlja3NfYnlfcmVhc29uGCggAygLMhUuYmF0b24udjEuUmVhc29uQ291bnQiLQoLUmVhc29uQ291bnQSDgoGcmVhc29uGAEgASgJEg4KBmNsaWNrcxgCIAEoAyJJCglQYXRoQ291bnQSJwoEcGF0aBgBIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBITCgtjb252ZXJzaW9ucxgCIAEoAyL7AQoQR2V0UmVwb3J0UmVxdWVzdBIvCgp0aW1lX3JhbmdlGAEgASgLMhMuYmF0b24udjEuVGltZVJhbmdlQga6SAPIAQESGQoIb2ZmZXJfaWQYAiABKAlCB7pIBHICGEASHQoMcHVibGlzaGVyX2lkGAMgASgJQge6SARyAhhAEj8KCXRpbWVfem9uZRgEIAEoCUIsukgpcicYQDIjXihbQS1aYS16X10rKC9bQS1aYS16MC05XytcLV0rKSopPyQSHQoJcGFnZV9zaXplGAUgASgFQgq6SAcaBRjoBygAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAIIk8KEUdldFJlcG9ydFJlc3BvbnNlEiEKBHJvd3MYASADKAsyEy5iYXRvbi52MS5SZXBvcnRSb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjoKD0dldFRyYWNlUmVxdWVzdBInCgh0cmFjZV9pZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXszMn0kIqsCCglUcmFjZVNwYW4SDwoHc3Bhbl9pZBgBIAEoCRIWCg5wYXJlbnRfc3Bhbl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEg8KB3NlcnZpY2UYBCABKAkSLgoKc3RhcnRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNwoKYXR0cmlidXRlcxgHIAMoCzIjLmJhdG9uLnYxLlRyYWNlU3Bhbi5BdHRyaWJ1dGVzRW50cnkSDQoFZXJyb3IYCCABKAgaMQoPQXR0cmlidXRlc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiSAoQR2V0VHJhY2VSZXNwb25zZRIQCgh0cmFjZV9pZBgBIAEoCRIiCgVzcGFucxgCIAMoCzITLmJhdG9uLnYxLlRyYWNlU3BhbjKKAgoSQXR0cmlidXRpb25TZXJ2aWNlEmEKEUV4cGxhaW5Db252ZXJzaW9uEiIuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXF1ZXN0GiMuYmF0b24udjEuRXhwbGFpbkNvbnZlcnNpb25SZXNwb25zZSIDkAIBEkkKCUdldFJlcG9ydBIaLmJhdG9uLnYxLkdldFJlcG9ydFJlcXVlc3QaGy5iYXRvbi52MS5HZXRSZXBvcnRSZXNwb25zZSIDkAIBEkYKCEdldFRyYWNlEhkuYmF0b24udjEuR2V0VHJhY2VSZXF1ZXN0GhouYmF0b24udjEuR2V0VHJhY2VSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vYmF0b25ocS9iYXRvbi9nZW4vZ28vYmF0b24vdjE7YmF0b252MWIGcHJvdG8z", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Candidate is a click that was considered for a conversion.
@@ -305,6 +305,14 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
    * @generated from field: repeated baton.v1.PathCount conversions_by_path = 15;
    */
   conversionsByPath: PathCount[];
+
+  /**
+   * Clicks by the reason they were flagged (Click.reasons), one entry per
+   * reason seen, in the order of the names there. A click may have several.
+   *
+   * @generated from field: repeated baton.v1.ReasonCount clicks_by_reason = 40;
+   */
+  clicksByReason: ReasonCount[];
 };
 
 /**
@@ -313,6 +321,34 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
  */
 export const ReportRowSchema: GenMessage<ReportRow> = /*@__PURE__*/
   messageDesc(file_baton_v1_attribution, 3);
+
+/**
+ * ReasonCount is how many clicks were flagged with one reason.
+ *
+ * @generated from message baton.v1.ReasonCount
+ */
+export type ReasonCount = Message<"baton.v1.ReasonCount"> & {
+  /**
+   * The reason's stable name (see Click.reasons).
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * Clicks flagged with it.
+   *
+   * @generated from field: int64 clicks = 2;
+   */
+  clicks: bigint;
+};
+
+/**
+ * Describes the message baton.v1.ReasonCount.
+ * Use `create(ReasonCountSchema)` to create a new message.
+ */
+export const ReasonCountSchema: GenMessage<ReasonCount> = /*@__PURE__*/
+  messageDesc(file_baton_v1_attribution, 4);
 
 /**
  * PathCount is how many conversions one attribution path found.
@@ -340,7 +376,7 @@ export type PathCount = Message<"baton.v1.PathCount"> & {
  * Use `create(PathCountSchema)` to create a new message.
  */
 export const PathCountSchema: GenMessage<PathCount> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 4);
+  messageDesc(file_baton_v1_attribution, 5);
 
 /**
  * GetReportRequest is the request of AttributionService.GetReport.
@@ -396,7 +432,7 @@ export type GetReportRequest = Message<"baton.v1.GetReportRequest"> & {
  * Use `create(GetReportRequestSchema)` to create a new message.
  */
 export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 5);
+  messageDesc(file_baton_v1_attribution, 6);
 
 /**
  * GetReportResponse is what AttributionService.GetReport answers.
@@ -424,7 +460,7 @@ export type GetReportResponse = Message<"baton.v1.GetReportResponse"> & {
  * Use `create(GetReportResponseSchema)` to create a new message.
  */
 export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 6);
+  messageDesc(file_baton_v1_attribution, 7);
 
 /**
  * GetTraceRequest is the request of AttributionService.GetTrace.
@@ -445,7 +481,7 @@ export type GetTraceRequest = Message<"baton.v1.GetTraceRequest"> & {
  * Use `create(GetTraceRequestSchema)` to create a new message.
  */
 export const GetTraceRequestSchema: GenMessage<GetTraceRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 7);
+  messageDesc(file_baton_v1_attribution, 8);
 
 /**
  * TraceSpan is one span of a trace, as Jaeger stored it.
@@ -515,7 +551,7 @@ export type TraceSpan = Message<"baton.v1.TraceSpan"> & {
  * Use `create(TraceSpanSchema)` to create a new message.
  */
 export const TraceSpanSchema: GenMessage<TraceSpan> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 8);
+  messageDesc(file_baton_v1_attribution, 9);
 
 /**
  * GetTraceResponse is what AttributionService.GetTrace answers.
@@ -543,7 +579,7 @@ export type GetTraceResponse = Message<"baton.v1.GetTraceResponse"> & {
  * Use `create(GetTraceResponseSchema)` to create a new message.
  */
 export const GetTraceResponseSchema: GenMessage<GetTraceResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 9);
+  messageDesc(file_baton_v1_attribution, 10);
 
 /**
  * AttributionService explains which click earned a conversion and why, and
