@@ -153,7 +153,7 @@ func TestBlocklistEntriesAreCheckedByField(t *testing.T) {
 	} {
 		_, err := bl.Add(ctx, admin, tc.e)
 		var de *domain.Error
-		if !errors.As(err, &de) || de.Kind != domain.ErrInvalid || de.Field != tc.field {
+		if !errors.As(err, &de) || !errors.Is(err, domain.ErrInvalid) || de.Field != tc.field {
 			t.Errorf("add %+v: %v, want invalid %s", tc.e, err, tc.field)
 		}
 	}

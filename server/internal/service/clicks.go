@@ -44,8 +44,8 @@ type Clicks struct {
 
 	links  *linkCache
 	dups   *visitorCache
-	blocks *Blocklists // nil: no blocklists (SetBlocklists)
-	bases *ttlCache[string] // offer ID → base URL of its links
+	blocks *Blocklists       // nil: no blocklists (SetBlocklists)
+	bases  *ttlCache[string] // offer ID → base URL of its links
 }
 
 // NewClicks returns the click use cases. publicURL is the base of tracking

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sort"
+	"strings"
 
 	"github.com/batonhq/baton/server/internal/domain"
 )
