@@ -268,6 +268,14 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	blocklists := service.NewBlocklists(st, o.now, configSvc.Changed)
 	configSvc.OnChange(blocklists.ConfigChanged)
 	clickSvc.SetBlocklists(blocklists)
+	clickCaps := service.NewClickCaps(st, o.now)
+	configSvc.OnChange(clickCaps.ConfigChanged)
+	clickSvc.SetClickCaps(clickCaps)
+	capCtx, capCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := clickCaps.Sync(capCtx); err != nil { // else the first click starts one
+		log.Warn("click caps not read at start", "error", err)
+	}
+	capCancel()
 	authn := auth.NewInterceptor(st, log).WithClock(o.now)
 	configSvc.OnChange(authn.Forget)
 	inTx := func(ctx context.Context, f func(service.ConversionTx) error) error {

@@ -13,10 +13,11 @@ const (
 	FlagBlockedIP        ClickFlag = 1 << 8
 	FlagBlockedUserAgent ClickFlag = 1 << 9
 	FlagBlockedSubID     ClickFlag = 1 << 10
+	FlagCapped           ClickFlag = 1 << 11
 )
 
 // FlagsNotUnique are the flags that keep a click from counting as unique.
-const FlagsNotUnique = FlagBot | FlagDuplicate | FlagOfferPaused | FlagCancelled | FlagBlocked
+const FlagsNotUnique = FlagBot | FlagDuplicate | FlagOfferPaused | FlagCancelled | FlagBlocked | FlagCapped
 
 // FlagBlocked is any blocklist flag.
 const FlagBlocked = FlagBlockedIP | FlagBlockedUserAgent | FlagBlockedSubID
@@ -41,6 +42,7 @@ var ClickReasons = []ClickReason{
 	{FlagBlockedIP, "blocked_ip"},
 	{FlagBlockedUserAgent, "blocked_user_agent"},
 	{FlagBlockedSubID, "blocked_sub_id"},
+	{FlagCapped, "capped"},
 }
 
 // Reasons are the names of the flags set in f, in ClickReasons order.

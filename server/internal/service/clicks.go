@@ -45,6 +45,7 @@ type Clicks struct {
 	links  *linkCache
 	dups   *visitorCache
 	blocks *Blocklists       // nil: no blocklists (SetBlocklists)
+	caps   *ClickCaps        // nil: no click caps (SetClickCaps)
 	bases  *ttlCache[string] // offer ID → base URL of its links
 }
 
@@ -59,6 +60,9 @@ func NewClicks(st ClickStore, rec ClickRecorder, ids clickid.Generator, publicUR
 		links: newLinkCache(5 * time.Second), dups: newVisitorCache(200_000), bases: newTTLCache[string](5 * time.Second),
 	}
 }
+
+// SetClickCaps makes the redirect obey click caps. Call before serving.
+func (c *Clicks) SetClickCaps(k *ClickCaps) { c.caps = k }
 
 // SetBlocklists makes every click checked against b's cached lists.
 // Call before serving.
@@ -238,6 +242,14 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 		flags |= domain.FlagOfferPaused
 		landing = o.FallbackURL
 	}
+	// At a click cap the person goes to the fallback URL (the landing URL
+	// when there is none): recorded, flagged, not counted against the cap.
+	if flags&domain.FlagOfferPaused == 0 && !c.caps.Admit(ctx, o.ID, lc.link.PublisherID, c.now()) {
+		flags |= domain.FlagCapped
+		if o.FallbackURL != "" {
+			landing = o.FallbackURL
+		}
+	}
 
 	names := subIDNames(lc.publisher, o)
 	if in.Query != nil {
@@ -249,7 +261,7 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 	subs, subFlags := subIDs(names, in)
 	flags |= subFlags
 
-	deep, target, deepFlags := deepTarget(in, o, landing, flags&domain.FlagOfferPaused != 0)
+	deep, target, deepFlags := deepTarget(in, o, landing, landing != o.LandingURL)
 	flags |= deepFlags
 
 	id, at := c.ids.New()

@@ -132,13 +132,16 @@ func (s *Store) insertClicks(ctx context.Context, clicks []*domain.Click, suffix
 		}
 	}
 	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := applyClickWindow(ctx, tx, clicks); err != nil {
+		decided, err := applyClickWindow(ctx, tx, clicks)
+		if err != nil {
 			return err
 		}
 		for i, c := range clicks {
-			flags[i], unique[i] = int16(c.Flags), c.Unique
+			if d, ok := decided[c.ID]; ok {
+				flags[i], unique[i] = int16(d.flags), d.unique
+			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
+		_, err = tx.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
 		source, sub_ids, upstream_id, upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer,
 		flags, is_unique, expires_at, traceparent)
 		SELECT u.id, u.created_at, u.link_id, u.offer_id, u.advertiser_id, u.publisher_id, u.site_id, u.source,

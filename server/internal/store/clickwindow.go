@@ -14,7 +14,7 @@ import (
 // notWindowed are the flags that keep a click out of the duplicate-click
 // window: it is not unique anyway, and must not make the visitor's next
 // real click a duplicate.
-const notWindowed = domain.FlagBot | domain.FlagOfferPaused | domain.FlagCancelled | domain.FlagBlocked
+const notWindowed = domain.FlagBot | domain.FlagOfferPaused | domain.FlagCancelled | domain.FlagBlocked | domain.FlagCapped
 
 // visitorKey is what the window counts a visitor by: the first 16 bytes of
 // SHA-256 over IP and user agent (no address is stored).
@@ -27,12 +27,14 @@ func visitorKey(c *domain.Click) []byte {
 }
 
 // applyClickWindow decides, in tx, which of clicks are unique by the shared
-// duplicate-click window (migration 0050) and sets each click's Unique and
-// FlagDuplicate from it, overriding the node's in-memory guess. Clicks of
+// duplicate-click window (migration 0050): the flags and uniqueness to
+// store for each windowed click, by ID, overriding the node's in-memory
+// guess. The clicks themselves are not changed (the node that answered the
+// redirect may still be reading them). Clicks of
 // one visitor and offer in the same batch go in rounds, in time order, one
 // per round (a row can be upserted once per statement); rows are upserted
 // in key order so two nodes' loaders never deadlock.
-func applyClickWindow(ctx context.Context, tx pgx.Tx, clicks []*domain.Click) error {
+func applyClickWindow(ctx context.Context, tx pgx.Tx, clicks []*domain.Click) (map[string]windowed, error) {
 	type entry struct {
 		c     *domain.Click
 		offer string
@@ -46,7 +48,7 @@ func applyClickWindow(ctx context.Context, tx pgx.Tx, clicks []*domain.Click) er
 		entries = append(entries, entry{c: c, offer: c.OfferID, key: visitorKey(c)})
 	}
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].c.CreatedAt.Before(entries[j].c.CreatedAt) })
 	rounds := [][]entry{}
@@ -84,30 +86,35 @@ func applyClickWindow(ctx context.Context, tx pgx.Tx, clicks []*domain.Click) er
 				WHERE w.ends_at <= excluded.started_at OR w.click_id = excluded.click_id
 			RETURNING click_id`, offers, keys, ats, ids)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return err
+				return nil, err
 			}
 			unique[id] = true
 		}
 		if err := rows.Err(); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	out := make(map[string]windowed, len(entries))
 	for _, e := range entries {
 		if unique[e.c.ID] {
-			e.c.Flags &^= domain.FlagDuplicate
-			e.c.Unique = true
+			out[e.c.ID] = windowed{flags: e.c.Flags &^ domain.FlagDuplicate, unique: true}
 		} else {
-			e.c.Flags |= domain.FlagDuplicate
-			e.c.Unique = false
+			out[e.c.ID] = windowed{flags: e.c.Flags | domain.FlagDuplicate}
 		}
 	}
-	return nil
+	return out, nil
+}
+
+// windowed is what the window decided for one click.
+type windowed struct {
+	flags  domain.ClickFlag
+	unique bool
 }
 
 // windowPurgeEvery is how often the loader deletes window rows that ended

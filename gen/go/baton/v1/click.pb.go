@@ -59,6 +59,10 @@ const (
 	// One of the click's sub-IDs is on a blocklist: redirected, recorded,
 	// not unique.
 	ClickFlag_CLICK_FLAG_BLOCKED_SUB_ID ClickFlag = 11
+	// The offer's (or the publisher's) click cap for the period was reached:
+	// the person was sent to the offer's fallback URL (its landing URL when it
+	// has none); recorded, not unique, not counted against the cap.
+	ClickFlag_CLICK_FLAG_CAPPED ClickFlag = 12
 )
 
 // Enum value maps for ClickFlag.
@@ -76,6 +80,7 @@ var (
 		9:  "CLICK_FLAG_BLOCKED_IP",
 		10: "CLICK_FLAG_BLOCKED_USER_AGENT",
 		11: "CLICK_FLAG_BLOCKED_SUB_ID",
+		12: "CLICK_FLAG_CAPPED",
 	}
 	ClickFlag_value = map[string]int32{
 		"CLICK_FLAG_UNSPECIFIED":        0,
@@ -90,6 +95,7 @@ var (
 		"CLICK_FLAG_BLOCKED_IP":         9,
 		"CLICK_FLAG_BLOCKED_USER_AGENT": 10,
 		"CLICK_FLAG_BLOCKED_SUB_ID":     11,
+		"CLICK_FLAG_CAPPED":             12,
 	}
 )
 
@@ -380,8 +386,8 @@ type Click struct {
 	// in reports (ReportRow.clicks_by_reason): "duplicate", "bot",
 	// "sub_id_truncated", "sub_id_malformed", "deep_link_refused",
 	// "offer_paused", "query_cut", "cancelled", "blocked_ip",
-	// "blocked_user_agent", "blocked_sub_id". New names may be added; a name
-	// never changes meaning.
+	// "blocked_user_agent", "blocked_sub_id", "capped". New names may be
+	// added; a name never changes meaning.
 	Reasons       []string `protobuf:"bytes,30,rep,name=reasons,proto3" json:"reasons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1310,7 +1316,7 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"uniqueOnly\"e\n" +
 	"\x12ListClicksResponse\x12'\n" +
 	"\x06clicks\x18\x01 \x03(\v2\x0f.baton.v1.ClickR\x06clicks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xe7\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xfe\x02\n" +
 	"\tClickFlag\x12\x1a\n" +
 	"\x16CLICK_FLAG_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLICK_FLAG_DUPLICATE\x10\x01\x12\x12\n" +
@@ -1324,7 +1330,8 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"\x15CLICK_FLAG_BLOCKED_IP\x10\t\x12!\n" +
 	"\x1dCLICK_FLAG_BLOCKED_USER_AGENT\x10\n" +
 	"\x12\x1d\n" +
-	"\x19CLICK_FLAG_BLOCKED_SUB_ID\x10\v*\\\n" +
+	"\x19CLICK_FLAG_BLOCKED_SUB_ID\x10\v\x12\x15\n" +
+	"\x11CLICK_FLAG_CAPPED\x10\f*\\\n" +
 	"\vClickSource\x12\x1c\n" +
 	"\x18CLICK_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CLICK_SOURCE_REDIRECT\x10\x01\x12\x14\n" +

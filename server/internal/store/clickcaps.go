@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/batonhq/baton/server/internal/domain"
+)
+
+// ClickCaps lists the click caps: the rows of kind 'clicks' of the caps
+// table (CapService's, helper D2's migration). Until that table exists the
+// list is empty.
+func (s *Store) ClickCaps(ctx context.Context) ([]domain.ClickCap, error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, offer_id, COALESCE(publisher_id, ''), period, floor(limit_value)::bigint
+		FROM caps WHERE kind = 'clicks' ORDER BY id`)
+	caps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.ClickCap, error) {
+		var c domain.ClickCap
+		var period string
+		err := r.Scan(&c.ID, &c.OfferID, &c.PublisherID, &period, &c.Limit)
+		c.Period = domain.CapPeriod(period)
+		return c, err
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UndefinedTable {
+		return nil, nil
+	}
+	return caps, translate(err)
+}
+
+// CountClicksForCap counts the stored clicks a cap counts: the offer's (the
+// publisher's on it, if the cap has one) since since, not flagged capped.
+// It does not wait for spooled clicks: the caller adds what it answered
+// itself since.
+func (s *Store) CountClicksForCap(ctx context.Context, c domain.ClickCap, since time.Time) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM clicks WHERE offer_id = $1 AND ($2 = '' OR publisher_id = $2)
+		AND created_at >= $3 AND flags & $4 = 0`, c.OfferID, c.PublisherID, since, int16(domain.FlagCapped)).Scan(&n)
+	return n, translate(err)
+}
