@@ -97,7 +97,9 @@ func TestClickCapSendsToTheFallbackURL(t *testing.T) {
 		}
 		return res
 	}
-	landed := func(res service.ClickResult) bool { return strings.HasPrefix(res.RedirectURL, "https://shop.example/deep") }
+	landed := func(res service.ClickResult) bool {
+		return strings.HasPrefix(res.RedirectURL, "https://shop.example/deep")
+	}
 	for i := range 3 {
 		if res := click(node1, i); !landed(res) || res.Click.Flags&domain.FlagCapped != 0 {
 			t.Fatalf("click %d of 3 under the cap went to %s (flags %v)", i+1, res.RedirectURL, res.Click.Flags.Reasons())
