@@ -63,7 +63,8 @@ func (k *ClickCaps) Admit(ctx context.Context, offerID, publisherID string, at t
 	defer k.mu.Unlock()
 	if !k.syncing && k.now().Sub(k.synced) >= ClickCapSync {
 		k.syncing = true
-		go k.sync(context.WithoutCancel(ctx)) //nolint:contextcheck // outlives the click on purpose
+		// A failed sync keeps the last counts; the next click retries it.
+		go k.sync(context.WithoutCancel(ctx)) //nolint:contextcheck,errcheck // outlives the click on purpose
 	}
 	var applying []*capCount
 	for _, c := range k.caps {

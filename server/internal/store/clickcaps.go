@@ -34,9 +34,12 @@ func (s *Store) ClickCaps(ctx context.Context) ([]domain.ClickCap, error) {
 
 // CountClicksForCap counts the stored clicks a cap counts: the offer's (the
 // publisher's on it, if the cap has one) since since, not flagged capped.
-// It does not wait for spooled clicks: the caller adds what it answered
-// itself since.
+// It first waits for this process's spooled clicks to be loaded, so the
+// count holds every click this node answered before the call.
 func (s *Store) CountClicksForCap(ctx context.Context, c domain.ClickCap, since time.Time) (int64, error) {
+	if err := s.awaitClicks(ctx); err != nil {
+		return 0, err
+	}
 	var n int64
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM clicks WHERE offer_id = $1 AND ($2 = '' OR publisher_id = $2)
 		AND created_at >= $3 AND flags & $4 = 0`, c.OfferID, c.PublisherID, since, int16(domain.FlagCapped)).Scan(&n)
