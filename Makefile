@@ -235,6 +235,11 @@ bench: ## Benchmarks with same-run baselines; prints a table and writes bench-re
 	$(GO) build -o $(BIN)/batonbench ./server/cmd/batonbench
 	$(BIN)/batonbench -out bench-results.txt
 
+.PHONY: update-bots
+update-bots: ## Rewrite the embedded crawler-user-agents list from npm (BOTS_VERSION=x.y.z or latest; default: the pinned one), then test it
+	sh tools/update-bots.sh $(BOTS_VERSION)
+	cd server && $(GO) test -count=1 -run 'Bot' ./internal/tracking/
+
 .PHONY: clean
 clean: ## Remove build output and local tools (keeps .baton data)
 	rm -rf $(TMP) bin tools/node_modules console/node_modules clients/*/node_modules clients/*/dist clients/*/.venv clients/ts/src/gen

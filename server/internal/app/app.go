@@ -60,6 +60,7 @@ var ServiceNames = []string{
 	batonv1connect.PartnerServiceName,
 	batonv1connect.CapServiceName,
 	batonv1connect.RuleServiceName,
+	batonv1connect.BlocklistServiceName,
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -275,6 +276,17 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	clickSvc := service.NewClicks(st, recorder, idGen, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
+	blocklists := service.NewBlocklists(st, o.now, configSvc.Changed)
+	configSvc.OnChange(blocklists.ConfigChanged)
+	clickSvc.SetBlocklists(blocklists)
+	clickCaps := service.NewClickCaps(st, o.now)
+	configSvc.OnChange(clickCaps.ConfigChanged)
+	clickSvc.SetClickCaps(clickCaps)
+	capCtx, capCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := clickCaps.Sync(capCtx); err != nil { // else the first click starts one
+		log.Warn("click caps not read at start", "error", err)
+	}
+	capCancel()
 	authn := auth.NewInterceptor(st, log).WithClock(o.now)
 	configSvc.OnChange(authn.Forget)
 	inTx := func(ctx context.Context, f func(service.ConversionTx) error) error {
@@ -305,6 +317,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	rulesSvc := service.NewRules(st, nil, o.now)
 	configSvc.OnChange(rulesSvc.Forget)
 	convSvc.UseRules(rulesSvc)
+	convSvc.SetBlocklists(blocklists)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars).WithClock(o.now)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, o.now)
 	convServer := rpc.NewConversionServer(convSvc, st, fc2Svc, log).WithTraces(traces.New(cfg.JaegerURL))
@@ -332,6 +345,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	mux.Handle(batonv1connect.NewCapServiceHandler(rpc.NewCapServer(service.NewCaps(st, o.now, convSvc.ConfigChanged, clickSvc.ConfigChanged), log), opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
 	mux.Handle(batonv1connect.NewRuleServiceHandler(rpc.NewRuleServer(rulesSvc, log), opts...))
+	mux.Handle(batonv1connect.NewBlocklistServiceHandler(rpc.NewBlocklistServer(blocklists, log), opts...))
 	checker := service.NewChecker(st, queue, inTx, checkClicker(nil),
 		checkClicker(delivery.NoRedirects(delivery.NewGuard(allow).Client(cfg.PostbackTimeout, 0))), clickSvc.LinkURL, renderForDryRun)
 	mux.Handle(batonv1connect.NewPartnerServiceHandler(rpc.NewPartnerServer(service.NewPartners(cfg.PublicURL), checker, log), opts...))

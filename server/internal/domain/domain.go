@@ -641,6 +641,7 @@ type ReportRow struct {
 	Conversions         int64
 	ByStatus            map[ConversionStatus]int64
 	ByPath              map[string]int64 // attribution path → conversions
+	ClicksByReason      map[string]int64 // click reason (ClickReasons) → clicks flagged with it
 	Sales               map[string]int64 // currency → minor units (not rejected or reversed)
 	CommissionsPending  map[string]int64
 	CommissionsApproved map[string]int64

@@ -93,18 +93,11 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if deep == "" {
 		deep = q.Get("url")
 	}
-	// A link that cannot be looked up has no names: Record then says why.
-	names, err := rd.clicks.SubIDNames(r.Context(), linkID)
-	if err != nil {
-		names = nil
-	}
-	subs := make([]string, len(names))
-	for i, n := range names {
-		subs[i] = q.Get(n)
-	}
+	// Record reads the sub-IDs under the link's names as it resolves the
+	// link: one lookup per click.
 	res, err := rd.clicks.Record(r.Context(), service.ClickInput{
 		LinkID:      linkID,
-		SubIDs:      subs,
+		Query:       q.Get,
 		DeepLink:    deep,
 		QueryCut:    cut,
 		IP:          ClientIP(r),

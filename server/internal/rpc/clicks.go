@@ -43,6 +43,20 @@ var clickFlagNames = []struct {
 	{domain.FlagOfferPaused, batonv1.ClickFlag_CLICK_FLAG_OFFER_PAUSED},
 	{domain.FlagQueryCut, batonv1.ClickFlag_CLICK_FLAG_QUERY_CUT},
 	{domain.FlagCancelled, batonv1.ClickFlag_CLICK_FLAG_CANCELLED},
+	{domain.FlagBlockedIP, batonv1.ClickFlag_CLICK_FLAG_BLOCKED_IP},
+	{domain.FlagBlockedUserAgent, batonv1.ClickFlag_CLICK_FLAG_BLOCKED_USER_AGENT},
+	{domain.FlagBlockedSubID, batonv1.ClickFlag_CLICK_FLAG_BLOCKED_SUB_ID},
+}
+
+// clickReasonCounts lists clicks by reason, in domain.ClickReasons order.
+func clickReasonCounts(m map[string]int64) []*batonv1.ReasonCount {
+	var out []*batonv1.ReasonCount
+	for _, r := range domain.ClickReasons {
+		if n := m[r.Name]; n > 0 {
+			out = append(out, &batonv1.ReasonCount{Reason: r.Name, Clicks: n})
+		}
+	}
+	return out
 }
 
 func clickToProto(c domain.Click) *batonv1.Click {
@@ -50,7 +64,7 @@ func clickToProto(c domain.Click) *batonv1.Click {
 		Id: c.ID, LinkId: c.LinkID, OfferId: c.OfferID, PublisherId: c.PublisherID, SiteId: c.SiteID,
 		SubIds: c.SubIDs, RedirectUrl: c.RedirectURL, DeepLink: c.DeepLink, Ip: c.IP, UserAgent: c.UserAgent,
 		Referer: c.Referer, Unique: c.Unique, CreateTime: ts(c.CreatedAt), ExpireTime: ts(c.ExpiresAt),
-		TraceId: traceIDOf(c.TraceParent),
+		TraceId: traceIDOf(c.TraceParent), Reasons: c.Flags.Reasons(),
 	}
 	switch c.Source {
 	case domain.ClickFromRedirect:

@@ -385,6 +385,7 @@ func (s *ConversionServer) GetReport(ctx context.Context, req *batonv1.GetReport
 				row.ConversionRateBps = r.Conversions * 10000 / r.UniqueClicks
 			}
 			row.ConversionsByPath = pathCounts(r.ByPath)
+			row.ClicksByReason = clickReasonCounts(r.ClicksByReason)
 			out.Rows = append(out.Rows, row)
 		}
 		next := ""

@@ -42,9 +42,11 @@ type Clicks struct {
 	now       func() time.Time
 	publicURL string
 
-	links *linkCache
-	dups  *visitorCache
-	bases *ttlCache[string] // offer ID → base URL of its links
+	links  *linkCache
+	dups   *visitorCache
+	blocks *Blocklists       // nil: no blocklists (SetBlocklists)
+	caps   *ClickCaps        // nil: no click caps (SetClickCaps)
+	bases  *ttlCache[string] // offer ID → base URL of its links
 }
 
 // NewClicks returns the click use cases. publicURL is the base of tracking
@@ -58,6 +60,13 @@ func NewClicks(st ClickStore, rec ClickRecorder, ids clickid.Generator, publicUR
 		links: newLinkCache(5 * time.Second), dups: newVisitorCache(200_000), bases: newTTLCache[string](5 * time.Second),
 	}
 }
+
+// SetClickCaps makes the redirect obey click caps. Call before serving.
+func (c *Clicks) SetClickCaps(k *ClickCaps) { c.caps = k }
+
+// SetBlocklists makes every click checked against b's cached lists.
+// Call before serving.
+func (c *Clicks) SetBlocklists(b *Blocklists) { c.blocks = b }
 
 // ConfigChanged drops cached link settings, so offer and publisher changes
 // made through this process apply to the next click. Other processes see
@@ -160,9 +169,12 @@ func (c *Clicks) load(ctx context.Context, linkID string) (*linkContext, error) 
 // ClickInput is a click as it arrives.
 type ClickInput struct {
 	LinkID string
-	// SubIDs are RecordClick's sub1..sub5, or the values a redirect carried
-	// under the link's sub-ID parameter names (see SubIDNames).
+	// SubIDs are RecordClick's sub1..sub5.
 	SubIDs []string
+	// Query, when set, reads a redirect's query parameter: Record then
+	// takes the sub-IDs from it under the link's sub-ID parameter names, so
+	// a redirect resolves its link once (SubIDs is ignored).
+	Query func(name string) string
 	// QueryCut: the redirect's query had more parameters than were read.
 	QueryCut bool
 	// DeepLink is where the click asks to go: RecordClick's deep_link, a
@@ -230,12 +242,26 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 		flags |= domain.FlagOfferPaused
 		landing = o.FallbackURL
 	}
+	// At a click cap the person goes to the fallback URL (the landing URL
+	// when there is none): recorded, flagged, not counted against the cap.
+	if flags&domain.FlagOfferPaused == 0 && !c.caps.Admit(ctx, o.ID, lc.link.PublisherID, c.now()) {
+		flags |= domain.FlagCapped
+		if o.FallbackURL != "" {
+			landing = o.FallbackURL
+		}
+	}
 
 	names := subIDNames(lc.publisher, o)
+	if in.Query != nil {
+		in.SubIDs = make([]string, len(names))
+		for i, n := range names {
+			in.SubIDs[i] = in.Query(n)
+		}
+	}
 	subs, subFlags := subIDs(names, in)
 	flags |= subFlags
 
-	deep, target, deepFlags := deepTarget(in, o, landing, flags&domain.FlagOfferPaused != 0)
+	deep, target, deepFlags := deepTarget(in, o, landing, landing != o.LandingURL)
 	flags |= deepFlags
 
 	id, at := c.ids.New()
@@ -246,7 +272,12 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 	if tracking.IsBot(ua) {
 		flags |= domain.FlagBot
 	}
-	if c.dups.seen(o.ID+"\x00"+ip+"\x00"+ua, at, o.DuplicateClickInterval) {
+	// A blocked click still redirects: it is recorded, flagged, not unique.
+	flags |= c.blocks.CheckClick(ctx, o.ID, lc.link.PublisherID, ip, ua, subs)
+	// The node's first guess; the window shared in PostgreSQL decides what
+	// is stored (store/clickwindow.go). Bots, paused and blocked clicks open
+	// no window.
+	if flags&domain.FlagsNotUnique == 0 && c.dups.seen(o.ID+"\x00"+ip+"\x00"+ua, at, o.DuplicateClickInterval) {
 		flags |= domain.FlagDuplicate
 	}
 	window := o.AttributionWindow
@@ -258,7 +289,7 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 		ID: id, CreatedAt: at, LinkID: lc.link.ID, OfferID: o.ID, AdvertiserID: o.AdvertiserID,
 		PublisherID: lc.link.PublisherID, SiteID: lc.link.SiteID, Source: in.Source, SubIDs: subs,
 		RedirectURL: redirect, DeepLink: deep, IP: ip, UserAgent: ua, Referer: cleanText(in.Referer, 2048),
-		Flags: flags, Unique: flags&(domain.FlagBot|domain.FlagDuplicate|domain.FlagOfferPaused) == 0,
+		Flags: flags, Unique: flags&domain.FlagsNotUnique == 0,
 		ExpiresAt: expires, TraceParent: in.TraceParent,
 	}
 	if len(subs) > 0 && subs[0] != "" {
@@ -271,17 +302,6 @@ func (c *Clicks) Record(ctx context.Context, in ClickInput) (ClickResult, error)
 		return ClickResult{}, err
 	}
 	return ClickResult{Click: click, RedirectURL: redirect, CookieName: CookieName(lc.shopID), CookieMaxAge: window}, nil
-}
-
-// SubIDNames are the parameters a click on the link carries its sub IDs
-// in, in order: the redirect reads them from its query. The link is looked
-// up as Record looks it up (cached), so asking costs nothing more.
-func (c *Clicks) SubIDNames(ctx context.Context, linkID string) ([]string, error) {
-	lc, err := c.resolve(ctx, linkID)
-	if err != nil {
-		return nil, err
-	}
-	return subIDNames(lc.publisher, lc.offer), nil
 }
 
 // subIDNames are the parameters a click's sub IDs come in: the
@@ -532,10 +552,12 @@ func (c *linkCache) clear() {
 	c.mu.Unlock()
 }
 
-// visitorCache remembers when each (offer, IP, user agent) last clicked, in
-// memory. It flags repeats within an offer's interval; with several Baton
-// processes each sees its own share, which is enough for a flag that only
-// decides what counts as a unique click.
+// visitorCache remembers when each (offer, IP, user agent) last opened a
+// duplicate-click window, in memory: a fast first guess for the redirect's
+// answer. What is stored and reported is decided when the click is loaded
+// into PostgreSQL, by the window every node shares (store/clickwindow.go),
+// with the same rule: a click is unique when the visitor's last unique
+// click on the offer is at least the offer's interval old.
 type visitorCache struct {
 	max int
 	mu  sync.Mutex
@@ -546,12 +568,15 @@ func newVisitorCache(limit int) *visitorCache {
 	return &visitorCache{max: limit, m: map[string]time.Time{}}
 }
 
-// seen records a click at now and reports whether the same visitor clicked
-// within interval before.
+// seen reports whether the same visitor opened a window within interval
+// before now; if not, the click at now opens one.
 func (v *visitorCache) seen(key string, now time.Time, interval time.Duration) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	last, ok := v.m[key]
+	if ok && now.Sub(last) < interval && !now.Before(last) {
+		return true
+	}
 	v.m[key] = now
 	if len(v.m) > v.max {
 		for k, t := range v.m {
@@ -560,7 +585,7 @@ func (v *visitorCache) seen(key string, now time.Time, interval time.Duration) b
 			}
 		}
 	}
-	return ok && now.Sub(last) < interval && !now.Before(last)
+	return false
 }
 
 // WindowEnd says until when a click can earn a conversion (its offer's

@@ -58,6 +58,10 @@ type Config struct {
 // sites, offers, networks or API keys (to drop caches of them).
 func (c *Config) OnChange(f func()) { c.onChange = append(c.onChange, f) }
 
+// Changed runs the OnChange hooks: for changes kept elsewhere (blocklists)
+// that the same caches and notices must follow.
+func (c *Config) Changed() { _ = c.changed(nil) }
+
 // changed runs the OnChange hooks when err is nil, and passes err on.
 func (c *Config) changed(err error) error {
 	if err == nil {

@@ -87,7 +87,12 @@ type Conversions struct {
 	ids    *ids.Source
 	now    func() time.Time
 	log    *slog.Logger
+	blocks *Blocklists // blocklist signals; nil: none (SetBlocklists)
 }
+
+// SetBlocklists makes intake add the blocklist signals of b to every
+// conversion. Call before serving.
+func (c *Conversions) SetBlocklists(b *Blocklists) { c.blocks = b }
 
 // NewConversions returns the conversion use cases. outbox may be nil.
 func NewConversions(st ConversionStore, inTx TxRunner, outbox Outbox, idSrc *ids.Source, now func() time.Time, log *slog.Logger) *Conversions {
@@ -266,6 +271,8 @@ func (c *Conversions) record(ctx context.Context, p domain.Principal, in Convers
 	if err != nil {
 		return domain.Conversion{}, false, err
 	}
+	// Blocklisted buyer IP, user agent or click sub-IDs (blocklists.go).
+	conv.Signals = append(conv.Signals, c.blocks.ConversionSignals(ctx, conv)...)
 	ctl, err := c.intakeControls(ctx, offer, &conv, now) // signals and hold (signals.go, holdlock.go)
 	if err != nil {
 		return domain.Conversion{}, false, err

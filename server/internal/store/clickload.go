@@ -11,8 +11,18 @@ import (
 // those already stored: a spool replayed after kill -9 loads again what the
 // killed process may have loaded, and each click is still stored once (the
 // key is (id, created_at), and created_at is encoded in the ID).
+//
+// Whether each click is unique is decided here, by the duplicate-click
+// window shared by every node (clickwindow.go), not by the node that
+// answered the redirect.
 func (s *Store) LoadClicks(ctx context.Context, clicks []*domain.Click) error {
-	return s.insertClicks(ctx, clicks, ` ON CONFLICT DO NOTHING`)
+	if err := s.insertClicks(ctx, clicks, ` ON CONFLICT DO NOTHING`); err != nil {
+		return err
+	}
+	if err := s.purgeClickWindows(ctx); err != nil {
+		s.log.WarnContext(ctx, "ended duplicate-click windows not purged", "error", err)
+	}
+	return nil
 }
 
 // ClickBarrier is what reads of clicks wait on while clicks are answered

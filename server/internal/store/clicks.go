@@ -99,8 +99,9 @@ func scanClick(row pgx.CollectableRow) (domain.Click, error) {
 	return c, err
 }
 
-// InsertClicks writes clicks in one statement (one round trip, one
-// commit). Most callers go through a ClickWriter, which batches concurrent
+// InsertClicks writes clicks in one transaction: the shared
+// duplicate-click window decides which are unique (clickwindow.go), then
+// one multi-row statement stores them, one commit. Most callers go through a ClickWriter, which batches concurrent
 // clicks into one call.
 func (s *Store) InsertClicks(ctx context.Context, clicks []*domain.Click) error {
 	return s.insertClicks(ctx, clicks, "")
@@ -130,7 +131,17 @@ func (s *Store) insertClicks(ctx context.Context, clicks []*domain.Click, suffix
 			ips[i] = &a
 		}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
+	return translate(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		decided, err := applyClickWindow(ctx, tx, clicks)
+		if err != nil {
+			return err
+		}
+		for i, c := range clicks {
+			if d, ok := decided[c.ID]; ok {
+				flags[i], unique[i] = int16(d.flags), d.unique
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO clicks (id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id,
 		source, sub_ids, upstream_id, upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer,
 		flags, is_unique, expires_at, traceparent)
 		SELECT u.id, u.created_at, u.link_id, u.offer_id, u.advertiser_id, u.publisher_id, u.site_id, u.source,
@@ -142,8 +153,9 @@ func (s *Store) insertClicks(ctx context.Context, clicks []*domain.Click, suffix
 			$18::int2[], $19::bool[], $20::timestamptz[], $21::text[])
 		AS u(id, created_at, link_id, offer_id, advertiser_id, publisher_id, site_id, source, subs, upstream_id,
 			upstream_param, downstream_param, redirect_url, deep_link, ip, user_agent, referer, flags, is_unique, expires_at, traceparent)`+suffix,
-		id, created, link, offer, adv, pub, site, source, subs, up, upParam, downParam, redirect, deep, ips, ua, ref, flags, unique, expires, tp)
-	return translate(err)
+			id, created, link, offer, adv, pub, site, source, subs, up, upParam, downParam, redirect, deep, ips, ua, ref, flags, unique, expires, tp)
+		return err
+	}))
 }
 
 // encodeSubIDs joins sub-IDs with the unit separator (U+001F), which

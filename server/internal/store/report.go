@@ -2,10 +2,22 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/batonhq/baton/server/internal/domain"
 )
+
+// reasonCounts are the report's click counts per reason, one column per
+// domain.ClickReasons entry, in its order.
+var reasonCounts = func() string {
+	var b strings.Builder
+	for _, r := range domain.ClickReasons {
+		fmt.Fprintf(&b, ", count(*) FILTER (WHERE flags & %d <> 0)", int16(r.Flag))
+	}
+	return b.String()
+}()
 
 // Report aggregates clicks and attributed, non-test conversions per day (in
 // the filter's time zone), offer and publisher, sorted by day, offer and
@@ -38,7 +50,7 @@ func (s *Store) Report(ctx context.Context, f domain.ReportFilter) ([]domain.Rep
 
 func (s *Store) report(ctx context.Context, q querier, f domain.ReportFilter, get func(day, offer, pub string) *domain.ReportRow) error {
 	cr, err := q.Query(ctx, `SELECT to_char(created_at AT TIME ZONE $1, 'YYYY-MM-DD'), offer_id, publisher_id,
-		count(*), count(*) FILTER (WHERE is_unique)
+		count(*), count(*) FILTER (WHERE is_unique)`+reasonCounts+`
 		FROM clicks WHERE created_at >= $2 AND created_at < $3
 		AND ($4 = '' OR offer_id = $4) AND ($5 = '' OR publisher_id = $5) AND ($6 = '' OR advertiser_id = $6)
 		GROUP BY 1, 2, 3`, f.TimeZone, f.From, f.To, f.OfferID, f.PublisherID, f.AdvertiserID)
@@ -48,12 +60,25 @@ func (s *Store) report(ctx context.Context, q querier, f domain.ReportFilter, ge
 	for cr.Next() {
 		var day, offer, pub string
 		var n, u int64
-		if err := cr.Scan(&day, &offer, &pub, &n, &u); err != nil {
+		byReason := make([]int64, len(domain.ClickReasons))
+		dest := []any{&day, &offer, &pub, &n, &u}
+		for i := range byReason {
+			dest = append(dest, &byReason[i])
+		}
+		if err := cr.Scan(dest...); err != nil {
 			cr.Close()
 			return translate(err)
 		}
 		r := get(day, offer, pub)
 		r.Clicks, r.UniqueClicks = n, u
+		for i, k := range byReason {
+			if k > 0 {
+				if r.ClicksByReason == nil {
+					r.ClicksByReason = map[string]int64{}
+				}
+				r.ClicksByReason[domain.ClickReasons[i].Name] = k
+			}
+		}
 	}
 	cr.Close()
 	if err := cr.Err(); err != nil {

@@ -49,6 +49,9 @@ type Store struct {
 	clicksIn ClickBarrier
 	// replica, when set, serves read-only report queries (reader.go).
 	replica *replica
+	// windowPurged is when ended duplicate-click windows were last deleted
+	// (Unix ns; clickwindow.go).
+	windowPurged atomic.Int64
 }
 
 // Options configure Open.

@@ -231,8 +231,10 @@ var botMarkers = []string{
 	"phantomjs", "lighthouse", "pingdom", "uptimerobot", "monitor",
 }
 
-// IsBot reports whether ua belongs to an automated client. An empty user
-// agent counts as a bot: browsers always send one.
+// IsBot reports whether ua belongs to an automated client: an empty user
+// agent (browsers always send one), one of botMarkers (a quick substring
+// test that catches most bots), or a match in the crawler-user-agents list
+// (see bots.go; one precompiled regexp and a cache of answers).
 func IsBot(ua string) bool {
 	if strings.TrimSpace(ua) == "" {
 		return true
@@ -243,5 +245,5 @@ func IsBot(ua string) bool {
 			return true
 		}
 	}
-	return false
+	return bots.listed(ua, l)
 }

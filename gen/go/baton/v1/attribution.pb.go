@@ -347,8 +347,11 @@ type ReportRow struct {
 	// tag, click cookie, click ID by API or POST, referrer IDs, recurring
 	// user, IP and user agent), so a network sees what each path carries.
 	ConversionsByPath []*PathCount `protobuf:"bytes,15,rep,name=conversions_by_path,json=conversionsByPath,proto3" json:"conversions_by_path,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Clicks by the reason they were flagged (Click.reasons), one entry per
+	// reason seen, in the order of the names there. A click may have several.
+	ClicksByReason []*ReasonCount `protobuf:"bytes,40,rep,name=clicks_by_reason,json=clicksByReason,proto3" json:"clicks_by_reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ReportRow) Reset() {
@@ -486,6 +489,68 @@ func (x *ReportRow) GetConversionsByPath() []*PathCount {
 	return nil
 }
 
+func (x *ReportRow) GetClicksByReason() []*ReasonCount {
+	if x != nil {
+		return x.ClicksByReason
+	}
+	return nil
+}
+
+// ReasonCount is how many clicks were flagged with one reason.
+type ReasonCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reason's stable name (see Click.reasons).
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Clicks flagged with it.
+	Clicks        int64 `protobuf:"varint,2,opt,name=clicks,proto3" json:"clicks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonCount) Reset() {
+	*x = ReasonCount{}
+	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonCount) ProtoMessage() {}
+
+func (x *ReasonCount) ProtoReflect() protoreflect.Message {
+	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
+func (*ReasonCount) Descriptor() ([]byte, []int) {
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ReasonCount) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReasonCount) GetClicks() int64 {
+	if x != nil {
+		return x.Clicks
+	}
+	return 0
+}
+
 // PathCount is how many conversions one attribution path found.
 type PathCount struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -499,7 +564,7 @@ type PathCount struct {
 
 func (x *PathCount) Reset() {
 	*x = PathCount{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	mi := &file_baton_v1_attribution_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -511,7 +576,7 @@ func (x *PathCount) String() string {
 func (*PathCount) ProtoMessage() {}
 
 func (x *PathCount) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[4]
+	mi := &file_baton_v1_attribution_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -524,7 +589,7 @@ func (x *PathCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PathCount.ProtoReflect.Descriptor instead.
 func (*PathCount) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{4}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PathCount) GetPath() AttributionPath {
@@ -562,7 +627,7 @@ type GetReportRequest struct {
 
 func (x *GetReportRequest) Reset() {
 	*x = GetReportRequest{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[5]
+	mi := &file_baton_v1_attribution_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +639,7 @@ func (x *GetReportRequest) String() string {
 func (*GetReportRequest) ProtoMessage() {}
 
 func (x *GetReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[5]
+	mi := &file_baton_v1_attribution_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +652,7 @@ func (x *GetReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReportRequest.ProtoReflect.Descriptor instead.
 func (*GetReportRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{5}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetReportRequest) GetTimeRange() *TimeRange {
@@ -645,7 +710,7 @@ type GetReportResponse struct {
 
 func (x *GetReportResponse) Reset() {
 	*x = GetReportResponse{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[6]
+	mi := &file_baton_v1_attribution_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +722,7 @@ func (x *GetReportResponse) String() string {
 func (*GetReportResponse) ProtoMessage() {}
 
 func (x *GetReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[6]
+	mi := &file_baton_v1_attribution_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +735,7 @@ func (x *GetReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReportResponse.ProtoReflect.Descriptor instead.
 func (*GetReportResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{6}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetReportResponse) GetRows() []*ReportRow {
@@ -698,7 +763,7 @@ type GetTraceRequest struct {
 
 func (x *GetTraceRequest) Reset() {
 	*x = GetTraceRequest{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[7]
+	mi := &file_baton_v1_attribution_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +775,7 @@ func (x *GetTraceRequest) String() string {
 func (*GetTraceRequest) ProtoMessage() {}
 
 func (x *GetTraceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[7]
+	mi := &file_baton_v1_attribution_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +788,7 @@ func (x *GetTraceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTraceRequest.ProtoReflect.Descriptor instead.
 func (*GetTraceRequest) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{7}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetTraceRequest) GetTraceId() string {
@@ -758,7 +823,7 @@ type TraceSpan struct {
 
 func (x *TraceSpan) Reset() {
 	*x = TraceSpan{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[8]
+	mi := &file_baton_v1_attribution_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +835,7 @@ func (x *TraceSpan) String() string {
 func (*TraceSpan) ProtoMessage() {}
 
 func (x *TraceSpan) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[8]
+	mi := &file_baton_v1_attribution_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +848,7 @@ func (x *TraceSpan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TraceSpan.ProtoReflect.Descriptor instead.
 func (*TraceSpan) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{8}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TraceSpan) GetSpanId() string {
@@ -855,7 +920,7 @@ type GetTraceResponse struct {
 
 func (x *GetTraceResponse) Reset() {
 	*x = GetTraceResponse{}
-	mi := &file_baton_v1_attribution_proto_msgTypes[9]
+	mi := &file_baton_v1_attribution_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +932,7 @@ func (x *GetTraceResponse) String() string {
 func (*GetTraceResponse) ProtoMessage() {}
 
 func (x *GetTraceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_baton_v1_attribution_proto_msgTypes[9]
+	mi := &file_baton_v1_attribution_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +945,7 @@ func (x *GetTraceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTraceResponse.ProtoReflect.Descriptor instead.
 func (*GetTraceResponse) Descriptor() ([]byte, []int) {
-	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{9}
+	return file_baton_v1_attribution_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetTraceResponse) GetTraceId() string {
@@ -929,7 +994,7 @@ const file_baton_v1_attribution_proto_rawDesc = "" +
 	"\asummary\x18\t \x01(\tR\asummary\x12\x12\n" +
 	"\x04test\x18\n" +
 	" \x01(\bR\x04test\x12)\n" +
-	"\x04rule\x18\x1e \x01(\v2\x15.baton.v1.RuleOutcomeR\x04rule\"\xa6\x05\n" +
+	"\x04rule\x18\x1e \x01(\v2\x15.baton.v1.RuleOutcomeR\x04rule\"\xe7\x05\n" +
 	"\tReportRow\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n" +
 	"\boffer_id\x18\x02 \x01(\tR\aofferId\x12!\n" +
@@ -946,7 +1011,11 @@ const file_baton_v1_attribution_proto_rawDesc = "" +
 	"\x05sales\x18\f \x03(\v2\x0f.baton.v1.MoneyR\x05sales\x12@\n" +
 	"\x13commissions_pending\x18\r \x03(\v2\x0f.baton.v1.MoneyR\x12commissionsPending\x12B\n" +
 	"\x14commissions_approved\x18\x0e \x03(\v2\x0f.baton.v1.MoneyR\x13commissionsApproved\x12C\n" +
-	"\x13conversions_by_path\x18\x0f \x03(\v2\x13.baton.v1.PathCountR\x11conversionsByPath\"\\\n" +
+	"\x13conversions_by_path\x18\x0f \x03(\v2\x13.baton.v1.PathCountR\x11conversionsByPath\x12?\n" +
+	"\x10clicks_by_reason\x18( \x03(\v2\x15.baton.v1.ReasonCountR\x0eclicksByReason\"=\n" +
+	"\vReasonCount\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06clicks\x18\x02 \x01(\x03R\x06clicks\"\\\n" +
 	"\tPathCount\x12-\n" +
 	"\x04path\x18\x01 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12 \n" +
 	"\vconversions\x18\x02 \x01(\x03R\vconversions\"\xbb\x02\n" +
@@ -1000,58 +1069,60 @@ func file_baton_v1_attribution_proto_rawDescGZIP() []byte {
 	return file_baton_v1_attribution_proto_rawDescData
 }
 
-var file_baton_v1_attribution_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_baton_v1_attribution_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_baton_v1_attribution_proto_goTypes = []any{
 	(*Candidate)(nil),                 // 0: baton.v1.Candidate
 	(*ExplainConversionRequest)(nil),  // 1: baton.v1.ExplainConversionRequest
 	(*ExplainConversionResponse)(nil), // 2: baton.v1.ExplainConversionResponse
 	(*ReportRow)(nil),                 // 3: baton.v1.ReportRow
-	(*PathCount)(nil),                 // 4: baton.v1.PathCount
-	(*GetReportRequest)(nil),          // 5: baton.v1.GetReportRequest
-	(*GetReportResponse)(nil),         // 6: baton.v1.GetReportResponse
-	(*GetTraceRequest)(nil),           // 7: baton.v1.GetTraceRequest
-	(*TraceSpan)(nil),                 // 8: baton.v1.TraceSpan
-	(*GetTraceResponse)(nil),          // 9: baton.v1.GetTraceResponse
-	nil,                               // 10: baton.v1.TraceSpan.AttributesEntry
-	(*timestamppb.Timestamp)(nil),     // 11: google.protobuf.Timestamp
-	(AttributionPath)(0),              // 12: baton.v1.AttributionPath
-	(AttributionModel)(0),             // 13: baton.v1.AttributionModel
-	(*durationpb.Duration)(nil),       // 14: google.protobuf.Duration
-	(*Money)(nil),                     // 15: baton.v1.Money
-	(*RuleOutcome)(nil),               // 16: baton.v1.RuleOutcome
-	(*TimeRange)(nil),                 // 17: baton.v1.TimeRange
+	(*ReasonCount)(nil),               // 4: baton.v1.ReasonCount
+	(*PathCount)(nil),                 // 5: baton.v1.PathCount
+	(*GetReportRequest)(nil),          // 6: baton.v1.GetReportRequest
+	(*GetReportResponse)(nil),         // 7: baton.v1.GetReportResponse
+	(*GetTraceRequest)(nil),           // 8: baton.v1.GetTraceRequest
+	(*TraceSpan)(nil),                 // 9: baton.v1.TraceSpan
+	(*GetTraceResponse)(nil),          // 10: baton.v1.GetTraceResponse
+	nil,                               // 11: baton.v1.TraceSpan.AttributesEntry
+	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
+	(AttributionPath)(0),              // 13: baton.v1.AttributionPath
+	(AttributionModel)(0),             // 14: baton.v1.AttributionModel
+	(*durationpb.Duration)(nil),       // 15: google.protobuf.Duration
+	(*Money)(nil),                     // 16: baton.v1.Money
+	(*RuleOutcome)(nil),               // 17: baton.v1.RuleOutcome
+	(*TimeRange)(nil),                 // 18: baton.v1.TimeRange
 }
 var file_baton_v1_attribution_proto_depIdxs = []int32{
-	11, // 0: baton.v1.Candidate.click_time:type_name -> google.protobuf.Timestamp
-	12, // 1: baton.v1.Candidate.path:type_name -> baton.v1.AttributionPath
-	12, // 2: baton.v1.ExplainConversionResponse.path:type_name -> baton.v1.AttributionPath
-	13, // 3: baton.v1.ExplainConversionResponse.model:type_name -> baton.v1.AttributionModel
-	14, // 4: baton.v1.ExplainConversionResponse.window:type_name -> google.protobuf.Duration
+	12, // 0: baton.v1.Candidate.click_time:type_name -> google.protobuf.Timestamp
+	13, // 1: baton.v1.Candidate.path:type_name -> baton.v1.AttributionPath
+	13, // 2: baton.v1.ExplainConversionResponse.path:type_name -> baton.v1.AttributionPath
+	14, // 3: baton.v1.ExplainConversionResponse.model:type_name -> baton.v1.AttributionModel
+	15, // 4: baton.v1.ExplainConversionResponse.window:type_name -> google.protobuf.Duration
 	0,  // 5: baton.v1.ExplainConversionResponse.candidates:type_name -> baton.v1.Candidate
-	15, // 6: baton.v1.ExplainConversionResponse.commission:type_name -> baton.v1.Money
-	16, // 7: baton.v1.ExplainConversionResponse.rule:type_name -> baton.v1.RuleOutcome
-	15, // 8: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
-	15, // 9: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
-	15, // 10: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
-	4,  // 11: baton.v1.ReportRow.conversions_by_path:type_name -> baton.v1.PathCount
-	12, // 12: baton.v1.PathCount.path:type_name -> baton.v1.AttributionPath
-	17, // 13: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
-	3,  // 14: baton.v1.GetReportResponse.rows:type_name -> baton.v1.ReportRow
-	11, // 15: baton.v1.TraceSpan.start_time:type_name -> google.protobuf.Timestamp
-	14, // 16: baton.v1.TraceSpan.duration:type_name -> google.protobuf.Duration
-	10, // 17: baton.v1.TraceSpan.attributes:type_name -> baton.v1.TraceSpan.AttributesEntry
-	8,  // 18: baton.v1.GetTraceResponse.spans:type_name -> baton.v1.TraceSpan
-	1,  // 19: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
-	5,  // 20: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
-	7,  // 21: baton.v1.AttributionService.GetTrace:input_type -> baton.v1.GetTraceRequest
-	2,  // 22: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
-	6,  // 23: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
-	9,  // 24: baton.v1.AttributionService.GetTrace:output_type -> baton.v1.GetTraceResponse
-	22, // [22:25] is the sub-list for method output_type
-	19, // [19:22] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 6: baton.v1.ExplainConversionResponse.commission:type_name -> baton.v1.Money
+	17, // 7: baton.v1.ExplainConversionResponse.rule:type_name -> baton.v1.RuleOutcome
+	16, // 8: baton.v1.ReportRow.sales:type_name -> baton.v1.Money
+	16, // 9: baton.v1.ReportRow.commissions_pending:type_name -> baton.v1.Money
+	16, // 10: baton.v1.ReportRow.commissions_approved:type_name -> baton.v1.Money
+	5,  // 11: baton.v1.ReportRow.conversions_by_path:type_name -> baton.v1.PathCount
+	4,  // 12: baton.v1.ReportRow.clicks_by_reason:type_name -> baton.v1.ReasonCount
+	13, // 13: baton.v1.PathCount.path:type_name -> baton.v1.AttributionPath
+	18, // 14: baton.v1.GetReportRequest.time_range:type_name -> baton.v1.TimeRange
+	3,  // 15: baton.v1.GetReportResponse.rows:type_name -> baton.v1.ReportRow
+	12, // 16: baton.v1.TraceSpan.start_time:type_name -> google.protobuf.Timestamp
+	15, // 17: baton.v1.TraceSpan.duration:type_name -> google.protobuf.Duration
+	11, // 18: baton.v1.TraceSpan.attributes:type_name -> baton.v1.TraceSpan.AttributesEntry
+	9,  // 19: baton.v1.GetTraceResponse.spans:type_name -> baton.v1.TraceSpan
+	1,  // 20: baton.v1.AttributionService.ExplainConversion:input_type -> baton.v1.ExplainConversionRequest
+	6,  // 21: baton.v1.AttributionService.GetReport:input_type -> baton.v1.GetReportRequest
+	8,  // 22: baton.v1.AttributionService.GetTrace:input_type -> baton.v1.GetTraceRequest
+	2,  // 23: baton.v1.AttributionService.ExplainConversion:output_type -> baton.v1.ExplainConversionResponse
+	7,  // 24: baton.v1.AttributionService.GetReport:output_type -> baton.v1.GetReportResponse
+	10, // 25: baton.v1.AttributionService.GetTrace:output_type -> baton.v1.GetTraceResponse
+	23, // [23:26] is the sub-list for method output_type
+	20, // [20:23] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_baton_v1_attribution_proto_init() }
@@ -1069,7 +1140,7 @@ func file_baton_v1_attribution_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_baton_v1_attribution_proto_rawDesc), len(file_baton_v1_attribution_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -50,31 +50,52 @@ const (
 	// stream) before the redirect was answered: recorded, but not unique
 	// (the person did not land).
 	ClickFlag_CLICK_FLAG_CANCELLED ClickFlag = 8
+	// The click's IP is on a blocklist (BlocklistService): redirected,
+	// recorded, not unique.
+	ClickFlag_CLICK_FLAG_BLOCKED_IP ClickFlag = 9
+	// The click's user agent is on a blocklist: redirected, recorded, not
+	// unique.
+	ClickFlag_CLICK_FLAG_BLOCKED_USER_AGENT ClickFlag = 10
+	// One of the click's sub-IDs is on a blocklist: redirected, recorded,
+	// not unique.
+	ClickFlag_CLICK_FLAG_BLOCKED_SUB_ID ClickFlag = 11
+	// The offer's (or the publisher's) click cap for the period was reached:
+	// the person was sent to the offer's fallback URL (its landing URL when it
+	// has none); recorded, not unique, not counted against the cap.
+	ClickFlag_CLICK_FLAG_CAPPED ClickFlag = 12
 )
 
 // Enum value maps for ClickFlag.
 var (
 	ClickFlag_name = map[int32]string{
-		0: "CLICK_FLAG_UNSPECIFIED",
-		1: "CLICK_FLAG_DUPLICATE",
-		2: "CLICK_FLAG_BOT",
-		3: "CLICK_FLAG_SUB_ID_TRUNCATED",
-		4: "CLICK_FLAG_SUB_ID_MALFORMED",
-		5: "CLICK_FLAG_DEEP_LINK_REFUSED",
-		6: "CLICK_FLAG_OFFER_PAUSED",
-		7: "CLICK_FLAG_QUERY_CUT",
-		8: "CLICK_FLAG_CANCELLED",
+		0:  "CLICK_FLAG_UNSPECIFIED",
+		1:  "CLICK_FLAG_DUPLICATE",
+		2:  "CLICK_FLAG_BOT",
+		3:  "CLICK_FLAG_SUB_ID_TRUNCATED",
+		4:  "CLICK_FLAG_SUB_ID_MALFORMED",
+		5:  "CLICK_FLAG_DEEP_LINK_REFUSED",
+		6:  "CLICK_FLAG_OFFER_PAUSED",
+		7:  "CLICK_FLAG_QUERY_CUT",
+		8:  "CLICK_FLAG_CANCELLED",
+		9:  "CLICK_FLAG_BLOCKED_IP",
+		10: "CLICK_FLAG_BLOCKED_USER_AGENT",
+		11: "CLICK_FLAG_BLOCKED_SUB_ID",
+		12: "CLICK_FLAG_CAPPED",
 	}
 	ClickFlag_value = map[string]int32{
-		"CLICK_FLAG_UNSPECIFIED":       0,
-		"CLICK_FLAG_DUPLICATE":         1,
-		"CLICK_FLAG_BOT":               2,
-		"CLICK_FLAG_SUB_ID_TRUNCATED":  3,
-		"CLICK_FLAG_SUB_ID_MALFORMED":  4,
-		"CLICK_FLAG_DEEP_LINK_REFUSED": 5,
-		"CLICK_FLAG_OFFER_PAUSED":      6,
-		"CLICK_FLAG_QUERY_CUT":         7,
-		"CLICK_FLAG_CANCELLED":         8,
+		"CLICK_FLAG_UNSPECIFIED":        0,
+		"CLICK_FLAG_DUPLICATE":          1,
+		"CLICK_FLAG_BOT":                2,
+		"CLICK_FLAG_SUB_ID_TRUNCATED":   3,
+		"CLICK_FLAG_SUB_ID_MALFORMED":   4,
+		"CLICK_FLAG_DEEP_LINK_REFUSED":  5,
+		"CLICK_FLAG_OFFER_PAUSED":       6,
+		"CLICK_FLAG_QUERY_CUT":          7,
+		"CLICK_FLAG_CANCELLED":          8,
+		"CLICK_FLAG_BLOCKED_IP":         9,
+		"CLICK_FLAG_BLOCKED_USER_AGENT": 10,
+		"CLICK_FLAG_BLOCKED_SUB_ID":     11,
+		"CLICK_FLAG_CAPPED":             12,
 	}
 )
 
@@ -360,7 +381,14 @@ type Click struct {
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// The W3C trace ID of the click's span (32 hex digits); empty when the
 	// click was not traced. AttributionService.GetTrace shows its spans.
-	TraceId       string `protobuf:"bytes,19,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	TraceId string `protobuf:"bytes,19,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// What Baton noticed about the click as stable names, the reasons counted
+	// in reports (ReportRow.clicks_by_reason): "duplicate", "bot",
+	// "sub_id_truncated", "sub_id_malformed", "deep_link_refused",
+	// "offer_paused", "query_cut", "cancelled", "blocked_ip",
+	// "blocked_user_agent", "blocked_sub_id", "capped". New names may be
+	// added; a name never changes meaning.
+	Reasons       []string `protobuf:"bytes,30,rep,name=reasons,proto3" json:"reasons,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -526,6 +554,13 @@ func (x *Click) GetTraceId() string {
 		return x.TraceId
 	}
 	return ""
+}
+
+func (x *Click) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
 }
 
 // CreateTrackingLinkRequest is the request of
@@ -1203,7 +1238,7 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"\x05IdHop\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05param\x18\x02 \x01(\tR\x05param\x12\x16\n" +
-	"\x06issuer\x18\x03 \x01(\tR\x06issuer\"\x8e\x05\n" +
+	"\x06issuer\x18\x03 \x01(\tR\x06issuer\"\xa8\x05\n" +
 	"\x05Click\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\alink_id\x18\x02 \x01(\tR\x06linkId\x12\x19\n" +
@@ -1229,7 +1264,8 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x19\n" +
-	"\btrace_id\x18\x13 \x01(\tR\atraceId\"\x8f\x01\n" +
+	"\btrace_id\x18\x13 \x01(\tR\atraceId\x12\x18\n" +
+	"\areasons\x18\x1e \x03(\tR\areasons\"\x8f\x01\n" +
 	"\x19CreateTrackingLinkRequest\x12$\n" +
 	"\boffer_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\aofferId\x12*\n" +
 	"\fpublisher_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\vpublisherId\x12 \n" +
@@ -1280,7 +1316,7 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"uniqueOnly\"e\n" +
 	"\x12ListClicksResponse\x12'\n" +
 	"\x06clicks\x18\x01 \x03(\v2\x0f.baton.v1.ClickR\x06clicks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x8a\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xfe\x02\n" +
 	"\tClickFlag\x12\x1a\n" +
 	"\x16CLICK_FLAG_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CLICK_FLAG_DUPLICATE\x10\x01\x12\x12\n" +
@@ -1290,7 +1326,12 @@ const file_baton_v1_click_proto_rawDesc = "" +
 	"\x1cCLICK_FLAG_DEEP_LINK_REFUSED\x10\x05\x12\x1b\n" +
 	"\x17CLICK_FLAG_OFFER_PAUSED\x10\x06\x12\x18\n" +
 	"\x14CLICK_FLAG_QUERY_CUT\x10\a\x12\x18\n" +
-	"\x14CLICK_FLAG_CANCELLED\x10\b*\\\n" +
+	"\x14CLICK_FLAG_CANCELLED\x10\b\x12\x19\n" +
+	"\x15CLICK_FLAG_BLOCKED_IP\x10\t\x12!\n" +
+	"\x1dCLICK_FLAG_BLOCKED_USER_AGENT\x10\n" +
+	"\x12\x1d\n" +
+	"\x19CLICK_FLAG_BLOCKED_SUB_ID\x10\v\x12\x15\n" +
+	"\x11CLICK_FLAG_CAPPED\x10\f*\\\n" +
 	"\vClickSource\x12\x1c\n" +
 	"\x18CLICK_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15CLICK_SOURCE_REDIRECT\x10\x01\x12\x14\n" +

@@ -257,7 +257,7 @@ class ExplainConversionResponse(Message[_ExplainConversionResponseFields]):
         test: bool
         rule: RuleOutcome | None
 
-_ReportRowFields: TypeAlias = Literal["day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved", "conversions_by_path"]
+_ReportRowFields: TypeAlias = Literal["day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved", "conversions_by_path", "clicks_by_reason"]
 
 class ReportRow(Message[_ReportRowFields]):
     """
@@ -360,9 +360,16 @@ class ReportRow(Message[_ReportRowFields]):
             ```proto
             repeated baton.v1.PathCount conversions_by_path = 15;
             ```
+        clicks_by_reason:
+            Clicks by the reason they were flagged (Click.reasons), one entry per
+            reason seen, in the order of the names there. A click may have several.
+
+            ```proto
+            repeated baton.v1.ReasonCount clicks_by_reason = 40;
+            ```
     """
 
-    __slots__ = ("day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved", "conversions_by_path")
+    __slots__ = ("day", "offer_id", "publisher_id", "clicks", "unique_clicks", "conversions", "conversion_rate_bps", "pending_conversions", "approved_conversions", "rejected_conversions", "reversed_conversions", "sales", "commissions_pending", "commissions_approved", "conversions_by_path", "clicks_by_reason")
 
     if TYPE_CHECKING:
 
@@ -384,6 +391,7 @@ class ReportRow(Message[_ReportRowFields]):
             commissions_pending: list[Money] | None = None,
             commissions_approved: list[Money] | None = None,
             conversions_by_path: list[PathCount] | None = None,
+            clicks_by_reason: list[ReasonCount] | None = None,
         ) -> None:
             pass
 
@@ -402,6 +410,47 @@ class ReportRow(Message[_ReportRowFields]):
         commissions_pending: list[Money]
         commissions_approved: list[Money]
         conversions_by_path: list[PathCount]
+        clicks_by_reason: list[ReasonCount]
+
+_ReasonCountFields: TypeAlias = Literal["reason", "clicks"]
+
+class ReasonCount(Message[_ReasonCountFields]):
+    """
+    ReasonCount is how many clicks were flagged with one reason.
+
+    ```proto
+    message baton.v1.ReasonCount
+    ```
+
+    Attributes:
+        reason:
+            The reason's stable name (see Click.reasons).
+
+            ```proto
+            string reason = 1;
+            ```
+        clicks:
+            Clicks flagged with it.
+
+            ```proto
+            int64 clicks = 2;
+            ```
+    """
+
+    __slots__ = ("reason", "clicks")
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            reason: str = "",
+            clicks: int = 0,
+        ) -> None:
+            pass
+
+        reason: str
+        clicks: int
 
 _PathCountFields: TypeAlias = Literal["path", "conversions"]
 
@@ -717,7 +766,7 @@ class GetTraceResponse(Message[_GetTraceResponseFields]):
 
 
 _DESC = file_desc(
-    b'\n\x1abaton/v1/attribution.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x15baton/v1/config.proto\x1a\x19baton/v1/conversion.proto\x1a\x14baton/v1/rules.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xff\x01\n\tCandidate\x12\x19\n\x08click_id\x18\x01 \x01(\tR\x07clickId\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x129\n\nclick_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\tclickTime\x12-\n\x04path\x18\x04 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12\x1a\n\x08eligible\x18\x05 \x01(\x08R\x08eligible\x12\x16\n\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n\x06winner\x18\x07 \x01(\x08R\x06winner"J\n\x18ExplainConversionRequest\x12.\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionIdB\t\xbaH\x06r\x04\x10\x01\x18@"\xd7\x03\n\x19ExplainConversionResponse\x12#\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionId\x12-\n\x04path\x18\x02 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x120\n\x05model\x18\x03 \x01(\x0e2\x1a.baton.v1.AttributionModelR\x05model\x121\n\x06window\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\x06window\x123\n\ncandidates\x18\x05 \x03(\x0b2\x13.baton.v1.CandidateR\ncandidates\x12\x19\n\x08click_id\x18\x06 \x01(\tR\x07clickId\x12\'\n\x0fcommission_rule\x18\x07 \x01(\tR\x0ecommissionRule\x12/\n\ncommission\x18\x08 \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12\x18\n\x07summary\x18\t \x01(\tR\x07summary\x12\x12\n\x04test\x18\n \x01(\x08R\x04test\x12)\n\x04rule\x18\x1e \x01(\x0b2\x15.baton.v1.RuleOutcomeR\x04rule"\xa6\x05\n\tReportRow\x12\x10\n\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12\x16\n\x06clicks\x18\x04 \x01(\x03R\x06clicks\x12#\n\runique_clicks\x18\x05 \x01(\x03R\x0cuniqueClicks\x12 \n\x0bconversions\x18\x06 \x01(\x03R\x0bconversions\x12.\n\x13conversion_rate_bps\x18\x07 \x01(\x03R\x11conversionRateBps\x12/\n\x13pending_conversions\x18\x08 \x01(\x03R\x12pendingConversions\x121\n\x14approved_conversions\x18\t \x01(\x03R\x13approvedConversions\x121\n\x14rejected_conversions\x18\n \x01(\x03R\x13rejectedConversions\x121\n\x14reversed_conversions\x18\x0b \x01(\x03R\x13reversedConversions\x12%\n\x05sales\x18\x0c \x03(\x0b2\x0f.baton.v1.MoneyR\x05sales\x12@\n\x13commissions_pending\x18\r \x03(\x0b2\x0f.baton.v1.MoneyR\x12commissionsPending\x12B\n\x14commissions_approved\x18\x0e \x03(\x0b2\x0f.baton.v1.MoneyR\x13commissionsApproved\x12C\n\x13conversions_by_path\x18\x0f \x03(\x0b2\x13.baton.v1.PathCountR\x11conversionsByPath"\\\n\tPathCount\x12-\n\x04path\x18\x01 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12 \n\x0bconversions\x18\x02 \x01(\x03R\x0bconversions"\xbb\x02\n\x10GetReportRequest\x12:\n\ntime_range\x18\x01 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRangeB\x06\xbaH\x03\xc8\x01\x01\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12I\n\ttime_zone\x18\x04 \x01(\tR\x08timeZoneB,\xbaH)r\'\x18@2#^([A-Za-z_]+(/[A-Za-z0-9_+\\-]+)*)?$\x12\'\n\tpage_size\x18\x05 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x06 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"d\n\x11GetReportResponse\x12\'\n\x04rows\x18\x01 \x03(\x0b2\x13.baton.v1.ReportRowR\x04rows\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"C\n\x0fGetTraceRequest\x120\n\x08trace_id\x18\x01 \x01(\tR\x07traceIdB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{32}$"\x84\x03\n\tTraceSpan\x12\x17\n\x07span_id\x18\x01 \x01(\tR\x06spanId\x12$\n\x0eparent_span_id\x18\x02 \x01(\tR\x0cparentSpanId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n\x07service\x18\x04 \x01(\tR\x07service\x129\n\nstart_time\x18\x05 \x01(\x0b2\x1a.google.protobuf.TimestampR\tstartTime\x125\n\x08duration\x18\x06 \x01(\x0b2\x19.google.protobuf.DurationR\x08duration\x12C\n\nattributes\x18\x07 \x03(\x0b2#.baton.v1.TraceSpan.AttributesEntryR\nattributes\x12\x14\n\x05error\x18\x08 \x01(\x08R\x05error\x1a=\n\x0fAttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"X\n\x10GetTraceResponse\x12\x19\n\x08trace_id\x18\x01 \x01(\tR\x07traceId\x12)\n\x05spans\x18\x02 \x03(\x0b2\x13.baton.v1.TraceSpanR\x05spans2\x8a\x02\n\x12AttributionService\x12a\n\x11ExplainConversion\x12".baton.v1.ExplainConversionRequest\x1a#.baton.v1.ExplainConversionResponse"\x03\x90\x02\x01\x12I\n\tGetReport\x12\x1a.baton.v1.GetReportRequest\x1a\x1b.baton.v1.GetReportResponse"\x03\x90\x02\x01\x12F\n\x08GetTrace\x12\x19.baton.v1.GetTraceRequest\x1a\x1a.baton.v1.GetTraceResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x1abaton/v1/attribution.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x15baton/v1/config.proto\x1a\x19baton/v1/conversion.proto\x1a\x14baton/v1/rules.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xff\x01\n\tCandidate\x12\x19\n\x08click_id\x18\x01 \x01(\tR\x07clickId\x12!\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherId\x129\n\nclick_time\x18\x03 \x01(\x0b2\x1a.google.protobuf.TimestampR\tclickTime\x12-\n\x04path\x18\x04 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12\x1a\n\x08eligible\x18\x05 \x01(\x08R\x08eligible\x12\x16\n\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n\x06winner\x18\x07 \x01(\x08R\x06winner"J\n\x18ExplainConversionRequest\x12.\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionIdB\t\xbaH\x06r\x04\x10\x01\x18@"\xd7\x03\n\x19ExplainConversionResponse\x12#\n\rconversion_id\x18\x01 \x01(\tR\x0cconversionId\x12-\n\x04path\x18\x02 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x120\n\x05model\x18\x03 \x01(\x0e2\x1a.baton.v1.AttributionModelR\x05model\x121\n\x06window\x18\x04 \x01(\x0b2\x19.google.protobuf.DurationR\x06window\x123\n\ncandidates\x18\x05 \x03(\x0b2\x13.baton.v1.CandidateR\ncandidates\x12\x19\n\x08click_id\x18\x06 \x01(\tR\x07clickId\x12\'\n\x0fcommission_rule\x18\x07 \x01(\tR\x0ecommissionRule\x12/\n\ncommission\x18\x08 \x01(\x0b2\x0f.baton.v1.MoneyR\ncommission\x12\x18\n\x07summary\x18\t \x01(\tR\x07summary\x12\x12\n\x04test\x18\n \x01(\x08R\x04test\x12)\n\x04rule\x18\x1e \x01(\x0b2\x15.baton.v1.RuleOutcomeR\x04rule"\xe7\x05\n\tReportRow\x12\x10\n\x03day\x18\x01 \x01(\tR\x03day\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12\x16\n\x06clicks\x18\x04 \x01(\x03R\x06clicks\x12#\n\runique_clicks\x18\x05 \x01(\x03R\x0cuniqueClicks\x12 \n\x0bconversions\x18\x06 \x01(\x03R\x0bconversions\x12.\n\x13conversion_rate_bps\x18\x07 \x01(\x03R\x11conversionRateBps\x12/\n\x13pending_conversions\x18\x08 \x01(\x03R\x12pendingConversions\x121\n\x14approved_conversions\x18\t \x01(\x03R\x13approvedConversions\x121\n\x14rejected_conversions\x18\n \x01(\x03R\x13rejectedConversions\x121\n\x14reversed_conversions\x18\x0b \x01(\x03R\x13reversedConversions\x12%\n\x05sales\x18\x0c \x03(\x0b2\x0f.baton.v1.MoneyR\x05sales\x12@\n\x13commissions_pending\x18\r \x03(\x0b2\x0f.baton.v1.MoneyR\x12commissionsPending\x12B\n\x14commissions_approved\x18\x0e \x03(\x0b2\x0f.baton.v1.MoneyR\x13commissionsApproved\x12C\n\x13conversions_by_path\x18\x0f \x03(\x0b2\x13.baton.v1.PathCountR\x11conversionsByPath\x12?\n\x10clicks_by_reason\x18( \x03(\x0b2\x15.baton.v1.ReasonCountR\x0eclicksByReason"=\n\x0bReasonCount\x12\x16\n\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n\x06clicks\x18\x02 \x01(\x03R\x06clicks"\\\n\tPathCount\x12-\n\x04path\x18\x01 \x01(\x0e2\x19.baton.v1.AttributionPathR\x04path\x12 \n\x0bconversions\x18\x02 \x01(\x03R\x0bconversions"\xbb\x02\n\x10GetReportRequest\x12:\n\ntime_range\x18\x01 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRangeB\x06\xbaH\x03\xc8\x01\x01\x12"\n\x08offer_id\x18\x02 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12I\n\ttime_zone\x18\x04 \x01(\tR\x08timeZoneB,\xbaH)r\'\x18@2#^([A-Za-z_]+(/[A-Za-z0-9_+\\-]+)*)?$\x12\'\n\tpage_size\x18\x05 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x06 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08"d\n\x11GetReportResponse\x12\'\n\x04rows\x18\x01 \x03(\x0b2\x13.baton.v1.ReportRowR\x04rows\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"C\n\x0fGetTraceRequest\x120\n\x08trace_id\x18\x01 \x01(\tR\x07traceIdB\x15\xbaH\x12r\x102\x0e^[0-9a-f]{32}$"\x84\x03\n\tTraceSpan\x12\x17\n\x07span_id\x18\x01 \x01(\tR\x06spanId\x12$\n\x0eparent_span_id\x18\x02 \x01(\tR\x0cparentSpanId\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n\x07service\x18\x04 \x01(\tR\x07service\x129\n\nstart_time\x18\x05 \x01(\x0b2\x1a.google.protobuf.TimestampR\tstartTime\x125\n\x08duration\x18\x06 \x01(\x0b2\x19.google.protobuf.DurationR\x08duration\x12C\n\nattributes\x18\x07 \x03(\x0b2#.baton.v1.TraceSpan.AttributesEntryR\nattributes\x12\x14\n\x05error\x18\x08 \x01(\x08R\x05error\x1a=\n\x0fAttributesEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x028\x01"X\n\x10GetTraceResponse\x12\x19\n\x08trace_id\x18\x01 \x01(\tR\x07traceId\x12)\n\x05spans\x18\x02 \x03(\x0b2\x13.baton.v1.TraceSpanR\x05spans2\x8a\x02\n\x12AttributionService\x12a\n\x11ExplainConversion\x12".baton.v1.ExplainConversionRequest\x1a#.baton.v1.ExplainConversionResponse"\x03\x90\x02\x01\x12I\n\tGetReport\x12\x1a.baton.v1.GetReportRequest\x1a\x1b.baton.v1.GetReportResponse"\x03\x90\x02\x01\x12F\n\x08GetTrace\x12\x19.baton.v1.GetTraceRequest\x1a\x1a.baton.v1.GetTraceResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         common_pb.desc(),
         config_pb.desc(),
@@ -732,6 +781,7 @@ _DESC = file_desc(
         "ExplainConversionRequest": ExplainConversionRequest,
         "ExplainConversionResponse": ExplainConversionResponse,
         "ReportRow": ReportRow,
+        "ReasonCount": ReasonCount,
         "PathCount": PathCount,
         "GetReportRequest": GetReportRequest,
         "GetReportResponse": GetReportResponse,

@@ -145,7 +145,7 @@ class IdHop(Message[_IdHopFields]):
         param: str
         issuer: str
 
-_ClickFields: TypeAlias = Literal["id", "link_id", "offer_id", "publisher_id", "site_id", "source", "sub_ids", "upstream", "downstream", "redirect_url", "deep_link", "ip", "user_agent", "referer", "flags", "unique", "create_time", "expire_time", "trace_id"]
+_ClickFields: TypeAlias = Literal["id", "link_id", "offer_id", "publisher_id", "site_id", "source", "sub_ids", "upstream", "downstream", "redirect_url", "deep_link", "ip", "user_agent", "referer", "flags", "unique", "create_time", "expire_time", "trace_id", "reasons"]
 
 class Click(Message[_ClickFields]):
     """
@@ -275,9 +275,20 @@ class Click(Message[_ClickFields]):
             ```proto
             string trace_id = 19;
             ```
+        reasons:
+            What Baton noticed about the click as stable names, the reasons counted
+            in reports (ReportRow.clicks_by_reason): "duplicate", "bot",
+            "sub_id_truncated", "sub_id_malformed", "deep_link_refused",
+            "offer_paused", "query_cut", "cancelled", "blocked_ip",
+            "blocked_user_agent", "blocked_sub_id", "capped". New names may be
+            added; a name never changes meaning.
+
+            ```proto
+            repeated string reasons = 30;
+            ```
     """
 
-    __slots__ = ("id", "link_id", "offer_id", "publisher_id", "site_id", "source", "sub_ids", "upstream", "downstream", "redirect_url", "deep_link", "ip", "user_agent", "referer", "flags", "unique", "create_time", "expire_time", "trace_id")
+    __slots__ = ("id", "link_id", "offer_id", "publisher_id", "site_id", "source", "sub_ids", "upstream", "downstream", "redirect_url", "deep_link", "ip", "user_agent", "referer", "flags", "unique", "create_time", "expire_time", "trace_id", "reasons")
 
     if TYPE_CHECKING:
 
@@ -303,6 +314,7 @@ class Click(Message[_ClickFields]):
             create_time: Timestamp | None = None,
             expire_time: Timestamp | None = None,
             trace_id: str = "",
+            reasons: list[str] | None = None,
         ) -> None:
             pass
 
@@ -325,6 +337,7 @@ class Click(Message[_ClickFields]):
         create_time: Timestamp | None
         expire_time: Timestamp | None
         trace_id: str
+        reasons: list[str]
 
 _CreateTrackingLinkRequestFields: TypeAlias = Literal["offer_id", "publisher_id", "site_id"]
 
@@ -891,6 +904,35 @@ class ClickFlag(Enum):
             ```proto
             CLICK_FLAG_CANCELLED = 8
             ```
+        BLOCKED_IP:
+            The click's IP is on a blocklist (BlocklistService): redirected,
+            recorded, not unique.
+
+            ```proto
+            CLICK_FLAG_BLOCKED_IP = 9
+            ```
+        BLOCKED_USER_AGENT:
+            The click's user agent is on a blocklist: redirected, recorded, not
+            unique.
+
+            ```proto
+            CLICK_FLAG_BLOCKED_USER_AGENT = 10
+            ```
+        BLOCKED_SUB_ID:
+            One of the click's sub-IDs is on a blocklist: redirected, recorded,
+            not unique.
+
+            ```proto
+            CLICK_FLAG_BLOCKED_SUB_ID = 11
+            ```
+        CAPPED:
+            The offer's (or the publisher's) click cap for the period was reached:
+            the person was sent to the offer's fallback URL (its landing URL when it
+            has none); recorded, not unique, not counted against the cap.
+
+            ```proto
+            CLICK_FLAG_CAPPED = 12
+            ```
     """
 
     UNSPECIFIED = 0
@@ -902,6 +944,10 @@ class ClickFlag(Enum):
     OFFER_PAUSED = 6
     QUERY_CUT = 7
     CANCELLED = 8
+    BLOCKED_IP = 9
+    BLOCKED_USER_AGENT = 10
+    BLOCKED_SUB_ID = 11
+    CAPPED = 12
 
 class ClickSource(Enum):
     """
@@ -938,7 +984,7 @@ class ClickSource(Enum):
 
 
 _DESC = file_desc(
-    b'\n\x14baton/v1/click.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xc4\x01\n\x0cTrackingLink\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12\x17\n\x07site_id\x18\x04 \x01(\tR\x06siteId\x12\x10\n\x03url\x18\x05 \x01(\tR\x03url\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime"E\n\x05IdHop\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05param\x18\x02 \x01(\tR\x05param\x12\x16\n\x06issuer\x18\x03 \x01(\tR\x06issuer"\x8e\x05\n\x05Click\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n\x07link_id\x18\x02 \x01(\tR\x06linkId\x12\x19\n\x08offer_id\x18\x03 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x04 \x01(\tR\x0bpublisherId\x12\x17\n\x07site_id\x18\x05 \x01(\tR\x06siteId\x12-\n\x06source\x18\x06 \x01(\x0e2\x15.baton.v1.ClickSourceR\x06source\x12\x17\n\x07sub_ids\x18\x07 \x03(\tR\x06subIds\x12+\n\x08upstream\x18\x08 \x01(\x0b2\x0f.baton.v1.IdHopR\x08upstream\x12/\n\ndownstream\x18\t \x01(\x0b2\x0f.baton.v1.IdHopR\ndownstream\x12!\n\x0credirect_url\x18\n \x01(\tR\x0bredirectUrl\x12\x1b\n\tdeep_link\x18\x0b \x01(\tR\x08deepLink\x12\x0e\n\x02ip\x18\x0c \x01(\tR\x02ip\x12\x1d\n\nuser_agent\x18\r \x01(\tR\tuserAgent\x12\x18\n\x07referer\x18\x0e \x01(\tR\x07referer\x12)\n\x05flags\x18\x0f \x03(\x0e2\x13.baton.v1.ClickFlagR\x05flags\x12\x16\n\x06unique\x18\x10 \x01(\x08R\x06unique\x12;\n\x0bcreate_time\x18\x11 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bexpire_time\x18\x12 \x01(\x0b2\x1a.google.protobuf.TimestampR\nexpireTime\x12\x19\n\x08trace_id\x18\x13 \x01(\tR\x07traceId"\x8f\x01\n\x19CreateTrackingLinkRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12*\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12 \n\x07site_id\x18\x03 \x01(\tR\x06siteIdB\x07\xbaH\x04r\x02\x18@"H\n\x1aCreateTrackingLinkResponse\x12*\n\x04link\x18\x01 \x01(\x0b2\x16.baton.v1.TrackingLinkR\x04link"\xbc\x01\n\x18ListTrackingLinksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12"\n\x08offer_id\x18\x03 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x04 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@"q\n\x19ListTrackingLinksResponse\x12,\n\x05links\x18\x01 \x03(\x0b2\x16.baton.v1.TrackingLinkR\x05links\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xd1\x02\n\x12RecordClickRequest\x124\n\x07link_id\x18\x01 \x01(\tR\x06linkIdB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12(\n\x07sub_ids\x18\x02 \x03(\tR\x06subIdsB\x0f\xbaH\x0c\x92\x01\t\x10\x05"\x05r\x03\x18\x80\x08\x12%\n\tdeep_link\x18\x03 \x01(\tR\x08deepLinkB\x08\xbaH\x05r\x03\x18\x80\x10\x12,\n\x02ip\x18\x04 \x01(\tR\x02ipB\x1c\xbaH\x19r\x17\x18-2\x13^([0-9A-Fa-f:.]+)?$\x12\'\n\nuser_agent\x18\x05 \x01(\tR\tuserAgentB\x08\xbaH\x05r\x03\x18\x80\x08\x12"\n\x07referer\x18\x06 \x01(\tR\x07refererB\x08\xbaH\x05r\x03\x18\x80\x10\x129\n\nclick_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\tclickTime"_\n\x13RecordClickResponse\x12%\n\x05click\x18\x01 \x01(\x0b2\x0f.baton.v1.ClickR\x05click\x12!\n\x0credirect_url\x18\x02 \x01(\tR\x0bredirectUrl">\n\x0fGetClickRequest\x12+\n\x02id\x18\x01 \x01(\tR\x02idB\x1b\xbaH\x18r\x16\x10\x01\x18 2\x10^[A-Za-z0-9_-]+$"9\n\x10GetClickResponse\x12%\n\x05click\x18\x01 \x01(\x0b2\x0f.baton.v1.ClickR\x05click"\xf9\x02\n\x11ListClicksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12"\n\x08offer_id\x18\x04 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x05 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12 \n\x07site_id\x18\x06 \x01(\tR\x06siteIdB\x07\xbaH\x04r\x02\x18@\x12 \n\x07link_id\x18\x07 \x01(\tR\x06linkIdB\x07\xbaH\x04r\x02\x18@\x12)\n\x0bupstream_id\x18\x08 \x01(\tR\nupstreamIdB\x08\xbaH\x05r\x03\x18\xff\x01\x12\x1f\n\x0bunique_only\x18\t \x01(\x08R\nuniqueOnly"e\n\x12ListClicksResponse\x12\'\n\x06clicks\x18\x01 \x03(\x0b2\x0f.baton.v1.ClickR\x06clicks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x8a\x02\n\tClickFlag\x12\x1a\n\x16CLICK_FLAG_UNSPECIFIED\x10\x00\x12\x18\n\x14CLICK_FLAG_DUPLICATE\x10\x01\x12\x12\n\x0eCLICK_FLAG_BOT\x10\x02\x12\x1f\n\x1bCLICK_FLAG_SUB_ID_TRUNCATED\x10\x03\x12\x1f\n\x1bCLICK_FLAG_SUB_ID_MALFORMED\x10\x04\x12 \n\x1cCLICK_FLAG_DEEP_LINK_REFUSED\x10\x05\x12\x1b\n\x17CLICK_FLAG_OFFER_PAUSED\x10\x06\x12\x18\n\x14CLICK_FLAG_QUERY_CUT\x10\x07\x12\x18\n\x14CLICK_FLAG_CANCELLED\x10\x08*\\\n\x0bClickSource\x12\x1c\n\x18CLICK_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15CLICK_SOURCE_REDIRECT\x10\x01\x12\x14\n\x10CLICK_SOURCE_API\x10\x022\xb4\x03\n\x0cClickService\x12_\n\x12CreateTrackingLink\x12#.baton.v1.CreateTrackingLinkRequest\x1a$.baton.v1.CreateTrackingLinkResponse\x12a\n\x11ListTrackingLinks\x12".baton.v1.ListTrackingLinksRequest\x1a#.baton.v1.ListTrackingLinksResponse"\x03\x90\x02\x01\x12J\n\x0bRecordClick\x12\x1c.baton.v1.RecordClickRequest\x1a\x1d.baton.v1.RecordClickResponse\x12F\n\x08GetClick\x12\x19.baton.v1.GetClickRequest\x1a\x1a.baton.v1.GetClickResponse"\x03\x90\x02\x01\x12L\n\nListClicks\x12\x1b.baton.v1.ListClicksRequest\x1a\x1c.baton.v1.ListClicksResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
+    b'\n\x14baton/v1/click.proto\x12\x08baton.v1\x1a\x15baton/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto"\xc4\x01\n\x0cTrackingLink\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08offer_id\x18\x02 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x03 \x01(\tR\x0bpublisherId\x12\x17\n\x07site_id\x18\x04 \x01(\tR\x06siteId\x12\x10\n\x03url\x18\x05 \x01(\tR\x03url\x12;\n\x0bcreate_time\x18\x06 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime"E\n\x05IdHop\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n\x05param\x18\x02 \x01(\tR\x05param\x12\x16\n\x06issuer\x18\x03 \x01(\tR\x06issuer"\xa8\x05\n\x05Click\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n\x07link_id\x18\x02 \x01(\tR\x06linkId\x12\x19\n\x08offer_id\x18\x03 \x01(\tR\x07offerId\x12!\n\x0cpublisher_id\x18\x04 \x01(\tR\x0bpublisherId\x12\x17\n\x07site_id\x18\x05 \x01(\tR\x06siteId\x12-\n\x06source\x18\x06 \x01(\x0e2\x15.baton.v1.ClickSourceR\x06source\x12\x17\n\x07sub_ids\x18\x07 \x03(\tR\x06subIds\x12+\n\x08upstream\x18\x08 \x01(\x0b2\x0f.baton.v1.IdHopR\x08upstream\x12/\n\ndownstream\x18\t \x01(\x0b2\x0f.baton.v1.IdHopR\ndownstream\x12!\n\x0credirect_url\x18\n \x01(\tR\x0bredirectUrl\x12\x1b\n\tdeep_link\x18\x0b \x01(\tR\x08deepLink\x12\x0e\n\x02ip\x18\x0c \x01(\tR\x02ip\x12\x1d\n\nuser_agent\x18\r \x01(\tR\tuserAgent\x12\x18\n\x07referer\x18\x0e \x01(\tR\x07referer\x12)\n\x05flags\x18\x0f \x03(\x0e2\x13.baton.v1.ClickFlagR\x05flags\x12\x16\n\x06unique\x18\x10 \x01(\x08R\x06unique\x12;\n\x0bcreate_time\x18\x11 \x01(\x0b2\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bexpire_time\x18\x12 \x01(\x0b2\x1a.google.protobuf.TimestampR\nexpireTime\x12\x19\n\x08trace_id\x18\x13 \x01(\tR\x07traceId\x12\x18\n\x07reasons\x18\x1e \x03(\tR\x07reasons"\x8f\x01\n\x19CreateTrackingLinkRequest\x12$\n\x08offer_id\x18\x01 \x01(\tR\x07offerIdB\t\xbaH\x06r\x04\x10\x01\x18@\x12*\n\x0cpublisher_id\x18\x02 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12 \n\x07site_id\x18\x03 \x01(\tR\x06siteIdB\x07\xbaH\x04r\x02\x18@"H\n\x1aCreateTrackingLinkResponse\x12*\n\x04link\x18\x01 \x01(\x0b2\x16.baton.v1.TrackingLinkR\x04link"\xbc\x01\n\x18ListTrackingLinksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x12"\n\x08offer_id\x18\x03 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x04 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@"q\n\x19ListTrackingLinksResponse\x12,\n\x05links\x18\x01 \x03(\x0b2\x16.baton.v1.TrackingLinkR\x05links\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken"\xd1\x02\n\x12RecordClickRequest\x124\n\x07link_id\x18\x01 \x01(\tR\x06linkIdB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12(\n\x07sub_ids\x18\x02 \x03(\tR\x06subIdsB\x0f\xbaH\x0c\x92\x01\t\x10\x05"\x05r\x03\x18\x80\x08\x12%\n\tdeep_link\x18\x03 \x01(\tR\x08deepLinkB\x08\xbaH\x05r\x03\x18\x80\x10\x12,\n\x02ip\x18\x04 \x01(\tR\x02ipB\x1c\xbaH\x19r\x17\x18-2\x13^([0-9A-Fa-f:.]+)?$\x12\'\n\nuser_agent\x18\x05 \x01(\tR\tuserAgentB\x08\xbaH\x05r\x03\x18\x80\x08\x12"\n\x07referer\x18\x06 \x01(\tR\x07refererB\x08\xbaH\x05r\x03\x18\x80\x10\x129\n\nclick_time\x18\x07 \x01(\x0b2\x1a.google.protobuf.TimestampR\tclickTime"_\n\x13RecordClickResponse\x12%\n\x05click\x18\x01 \x01(\x0b2\x0f.baton.v1.ClickR\x05click\x12!\n\x0credirect_url\x18\x02 \x01(\tR\x0bredirectUrl">\n\x0fGetClickRequest\x12+\n\x02id\x18\x01 \x01(\tR\x02idB\x1b\xbaH\x18r\x16\x10\x01\x18 2\x10^[A-Za-z0-9_-]+$"9\n\x10GetClickResponse\x12%\n\x05click\x18\x01 \x01(\x0b2\x0f.baton.v1.ClickR\x05click"\xf9\x02\n\x11ListClicksRequest\x12\'\n\tpage_size\x18\x01 \x01(\x05R\x08pageSizeB\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\x12\'\n\npage_token\x18\x02 \x01(\tR\tpageTokenB\x08\xbaH\x05r\x03\x18\x80\x08\x122\n\ntime_range\x18\x03 \x01(\x0b2\x13.baton.v1.TimeRangeR\ttimeRange\x12"\n\x08offer_id\x18\x04 \x01(\tR\x07offerIdB\x07\xbaH\x04r\x02\x18@\x12*\n\x0cpublisher_id\x18\x05 \x01(\tR\x0bpublisherIdB\x07\xbaH\x04r\x02\x18@\x12 \n\x07site_id\x18\x06 \x01(\tR\x06siteIdB\x07\xbaH\x04r\x02\x18@\x12 \n\x07link_id\x18\x07 \x01(\tR\x06linkIdB\x07\xbaH\x04r\x02\x18@\x12)\n\x0bupstream_id\x18\x08 \x01(\tR\nupstreamIdB\x08\xbaH\x05r\x03\x18\xff\x01\x12\x1f\n\x0bunique_only\x18\t \x01(\x08R\nuniqueOnly"e\n\x12ListClicksResponse\x12\'\n\x06clicks\x18\x01 \x03(\x0b2\x0f.baton.v1.ClickR\x06clicks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xfe\x02\n\tClickFlag\x12\x1a\n\x16CLICK_FLAG_UNSPECIFIED\x10\x00\x12\x18\n\x14CLICK_FLAG_DUPLICATE\x10\x01\x12\x12\n\x0eCLICK_FLAG_BOT\x10\x02\x12\x1f\n\x1bCLICK_FLAG_SUB_ID_TRUNCATED\x10\x03\x12\x1f\n\x1bCLICK_FLAG_SUB_ID_MALFORMED\x10\x04\x12 \n\x1cCLICK_FLAG_DEEP_LINK_REFUSED\x10\x05\x12\x1b\n\x17CLICK_FLAG_OFFER_PAUSED\x10\x06\x12\x18\n\x14CLICK_FLAG_QUERY_CUT\x10\x07\x12\x18\n\x14CLICK_FLAG_CANCELLED\x10\x08\x12\x19\n\x15CLICK_FLAG_BLOCKED_IP\x10\t\x12!\n\x1dCLICK_FLAG_BLOCKED_USER_AGENT\x10\n\x12\x1d\n\x19CLICK_FLAG_BLOCKED_SUB_ID\x10\x0b\x12\x15\n\x11CLICK_FLAG_CAPPED\x10\x0c*\\\n\x0bClickSource\x12\x1c\n\x18CLICK_SOURCE_UNSPECIFIED\x10\x00\x12\x19\n\x15CLICK_SOURCE_REDIRECT\x10\x01\x12\x14\n\x10CLICK_SOURCE_API\x10\x022\xb4\x03\n\x0cClickService\x12_\n\x12CreateTrackingLink\x12#.baton.v1.CreateTrackingLinkRequest\x1a$.baton.v1.CreateTrackingLinkResponse\x12a\n\x11ListTrackingLinks\x12".baton.v1.ListTrackingLinksRequest\x1a#.baton.v1.ListTrackingLinksResponse"\x03\x90\x02\x01\x12J\n\x0bRecordClick\x12\x1c.baton.v1.RecordClickRequest\x1a\x1d.baton.v1.RecordClickResponse\x12F\n\x08GetClick\x12\x19.baton.v1.GetClickRequest\x1a\x1a.baton.v1.GetClickResponse"\x03\x90\x02\x01\x12L\n\nListClicks\x12\x1b.baton.v1.ListClicksRequest\x1a\x1c.baton.v1.ListClicksResponse"\x03\x90\x02\x01B2Z0github.com/batonhq/baton/gen/go/baton/v1;batonv1b\x06proto3',
     [
         common_pb.desc(),
         validate_pb.desc(),

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file baton/v1/attribution.proto.
  */
 export const file_baton_v1_attribution: GenFile = /*@__PURE__*/
-  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAi7gIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCBIjCgRydWxlGB4gASgLMhUuYmF0b24udjEuUnVsZU91dGNvbWUivwMKCVJlcG9ydFJvdxILCgNkYXkYASABKAkSEAoIb2ZmZXJfaWQYAiABKAkSFAoMcHVibGlzaGVyX2lkGAMgASgJEg4KBmNsaWNrcxgEIAEoAxIVCg11bmlxdWVfY2xpY2tzGAUgASgDEhMKC2NvbnZlcnNpb25zGAYgASgDEhsKE2NvbnZlcnNpb25fcmF0ZV9icHMYByABKAMSGwoTcGVuZGluZ19jb252ZXJzaW9ucxgIIAEoAxIcChRhcHByb3ZlZF9jb252ZXJzaW9ucxgJIAEoAxIcChRyZWplY3RlZF9jb252ZXJzaW9ucxgKIAEoAxIcChRyZXZlcnNlZF9jb252ZXJzaW9ucxgLIAEoAxIeCgVzYWxlcxgMIAMoCzIPLmJhdG9uLnYxLk1vbmV5EiwKE2NvbW1pc3Npb25zX3BlbmRpbmcYDSADKAsyDy5iYXRvbi52MS5Nb25leRItChRjb21taXNzaW9uc19hcHByb3ZlZBgOIAMoCzIPLmJhdG9uLnYxLk1vbmV5EjAKE2NvbnZlcnNpb25zX2J5X3BhdGgYDyADKAsyEy5iYXRvbi52MS5QYXRoQ291bnQiSQoJUGF0aENvdW50EicKBHBhdGgYASABKA4yGS5iYXRvbi52MS5BdHRyaWJ1dGlvblBhdGgSEwoLY29udmVyc2lvbnMYAiABKAMi+wEKEEdldFJlcG9ydFJlcXVlc3QSLwoKdGltZV9yYW5nZRgBIAEoCzITLmJhdG9uLnYxLlRpbWVSYW5nZUIGukgDyAEBEhkKCG9mZmVyX2lkGAIgASgJQge6SARyAhhAEh0KDHB1Ymxpc2hlcl9pZBgDIAEoCUIHukgEcgIYQBI/Cgl0aW1lX3pvbmUYBCABKAlCLLpIKXInGEAyI14oW0EtWmEtel9dKygvW0EtWmEtejAtOV8rXC1dKykqKT8kEh0KCXBhZ2Vfc2l6ZRgFIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiACCJPChFHZXRSZXBvcnRSZXNwb25zZRIhCgRyb3dzGAEgAygLMhMuYmF0b24udjEuUmVwb3J0Um93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI6Cg9HZXRUcmFjZVJlcXVlc3QSJwoIdHJhY2VfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MzJ9JCKrAgoJVHJhY2VTcGFuEg8KB3NwYW5faWQYASABKAkSFgoOcGFyZW50X3NwYW5faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdzZXJ2aWNlGAQgASgJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjcKCmF0dHJpYnV0ZXMYByADKAsyIy5iYXRvbi52MS5UcmFjZVNwYW4uQXR0cmlidXRlc0VudHJ5Eg0KBWVycm9yGAggASgIGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkgKEEdldFRyYWNlUmVzcG9uc2USEAoIdHJhY2VfaWQYASABKAkSIgoFc3BhbnMYAiADKAsyEy5iYXRvbi52MS5UcmFjZVNwYW4yigIKEkF0dHJpYnV0aW9uU2VydmljZRJhChFFeHBsYWluQ29udmVyc2lvbhIiLmJhdG9uLnYxLkV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBojLmJhdG9uLnYxLkV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2UiA5ACARJJCglHZXRSZXBvcnQSGi5iYXRvbi52MS5HZXRSZXBvcnRSZXF1ZXN0GhsuYmF0b24udjEuR2V0UmVwb3J0UmVzcG9uc2UiA5ACARJGCghHZXRUcmFjZRIZLmJhdG9uLnYxLkdldFRyYWNlUmVxdWVzdBoaLmJhdG9uLnYxLkdldFRyYWNlUmVzcG9uc2UiA5ACAUIyWjBnaXRodWIuY29tL2JhdG9uaHEvYmF0b24vZ2VuL2dvL2JhdG9uL3YxO2JhdG9udjFiBnByb3RvMw", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_baton_v1_rules, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpiYXRvbi92MS9hdHRyaWJ1dGlvbi5wcm90bxIIYmF0b24udjEivgEKCUNhbmRpZGF0ZRIQCghjbGlja19pZBgBIAEoCRIUCgxwdWJsaXNoZXJfaWQYAiABKAkSLgoKY2xpY2tfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoEcGF0aBgEIAEoDjIZLmJhdG9uLnYxLkF0dHJpYnV0aW9uUGF0aBIQCghlbGlnaWJsZRgFIAEoCBIOCgZyZWFzb24YBiABKAkSDgoGd2lubmVyGAcgASgIIjwKGEV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBIgCg1jb252ZXJzaW9uX2lkGAEgASgJQgm6SAZyBBABGEAi7gIKGUV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2USFQoNY29udmVyc2lvbl9pZBgBIAEoCRInCgRwYXRoGAIgASgOMhkuYmF0b24udjEuQXR0cmlidXRpb25QYXRoEikKBW1vZGVsGAMgASgOMhouYmF0b24udjEuQXR0cmlidXRpb25Nb2RlbBIpCgZ3aW5kb3cYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoKY2FuZGlkYXRlcxgFIAMoCzITLmJhdG9uLnYxLkNhbmRpZGF0ZRIQCghjbGlja19pZBgGIAEoCRIXCg9jb21taXNzaW9uX3J1bGUYByABKAkSIwoKY29tbWlzc2lvbhgIIAEoCzIPLmJhdG9uLnYxLk1vbmV5Eg8KB3N1bW1hcnkYCSABKAkSDAoEdGVzdBgKIAEoCBIjCgRydWxlGB4gASgLMhUuYmF0b24udjEuUnVsZU91dGNvbWUi8AMKCVJlcG9ydFJvdxILCgNkYXkYASABKAkSEAoIb2ZmZXJfaWQYAiABKAkSFAoMcHVibGlzaGVyX2lkGAMgASgJEg4KBmNsaWNrcxgEIAEoAxIVCg11bmlxdWVfY2xpY2tzGAUgASgDEhMKC2NvbnZlcnNpb25zGAYgASgDEhsKE2NvbnZlcnNpb25fcmF0ZV9icHMYByABKAMSGwoTcGVuZGluZ19jb252ZXJzaW9ucxgIIAEoAxIcChRhcHByb3ZlZF9jb252ZXJzaW9ucxgJIAEoAxIcChRyZWplY3RlZF9jb252ZXJzaW9ucxgKIAEoAxIcChRyZXZlcnNlZF9jb252ZXJzaW9ucxgLIAEoAxIeCgVzYWxlcxgMIAMoCzIPLmJhdG9uLnYxLk1vbmV5EiwKE2NvbW1pc3Npb25zX3BlbmRpbmcYDSADKAsyDy5iYXRvbi52MS5Nb25leRItChRjb21taXNzaW9uc19hcHByb3ZlZBgOIAMoCzIPLmJhdG9uLnYxLk1vbmV5EjAKE2NvbnZlcnNpb25zX2J5X3BhdGgYDyADKAsyEy5iYXRvbi52MS5QYXRoQ291bnQSLwoQY2xpY2tzX2J5X3JlYXNvbhgoIAMoCzIVLmJhdG9uLnYxLlJlYXNvbkNvdW50Ii0KC1JlYXNvbkNvdW50Eg4KBnJlYXNvbhgBIAEoCRIOCgZjbGlja3MYAiABKAMiSQoJUGF0aENvdW50EicKBHBhdGgYASABKA4yGS5iYXRvbi52MS5BdHRyaWJ1dGlvblBhdGgSEwoLY29udmVyc2lvbnMYAiABKAMi+wEKEEdldFJlcG9ydFJlcXVlc3QSLwoKdGltZV9yYW5nZRgBIAEoCzITLmJhdG9uLnYxLlRpbWVSYW5nZUIGukgDyAEBEhkKCG9mZmVyX2lkGAIgASgJQge6SARyAhhAEh0KDHB1Ymxpc2hlcl9pZBgDIAEoCUIHukgEcgIYQBI/Cgl0aW1lX3pvbmUYBCABKAlCLLpIKXInGEAyI14oW0EtWmEtel9dKygvW0EtWmEtejAtOV8rXC1dKykqKT8kEh0KCXBhZ2Vfc2l6ZRgFIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiACCJPChFHZXRSZXBvcnRSZXNwb25zZRIhCgRyb3dzGAEgAygLMhMuYmF0b24udjEuUmVwb3J0Um93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI6Cg9HZXRUcmFjZVJlcXVlc3QSJwoIdHJhY2VfaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MzJ9JCKrAgoJVHJhY2VTcGFuEg8KB3NwYW5faWQYASABKAkSFgoOcGFyZW50X3NwYW5faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIPCgdzZXJ2aWNlGAQgASgJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGR1cmF0aW9uGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjcKCmF0dHJpYnV0ZXMYByADKAsyIy5iYXRvbi52MS5UcmFjZVNwYW4uQXR0cmlidXRlc0VudHJ5Eg0KBWVycm9yGAggASgIGjEKD0F0dHJpYnV0ZXNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkgKEEdldFRyYWNlUmVzcG9uc2USEAoIdHJhY2VfaWQYASABKAkSIgoFc3BhbnMYAiADKAsyEy5iYXRvbi52MS5UcmFjZVNwYW4yigIKEkF0dHJpYnV0aW9uU2VydmljZRJhChFFeHBsYWluQ29udmVyc2lvbhIiLmJhdG9uLnYxLkV4cGxhaW5Db252ZXJzaW9uUmVxdWVzdBojLmJhdG9uLnYxLkV4cGxhaW5Db252ZXJzaW9uUmVzcG9uc2UiA5ACARJJCglHZXRSZXBvcnQSGi5iYXRvbi52MS5HZXRSZXBvcnRSZXF1ZXN0GhsuYmF0b24udjEuR2V0UmVwb3J0UmVzcG9uc2UiA5ACARJGCghHZXRUcmFjZRIZLmJhdG9uLnYxLkdldFRyYWNlUmVxdWVzdBoaLmJhdG9uLnYxLkdldFRyYWNlUmVzcG9uc2UiA5ACAUIyWjBnaXRodWIuY29tL2JhdG9uaHEvYmF0b24vZ2VuL2dvL2JhdG9uL3YxO2JhdG9udjFiBnByb3RvMw", [file_baton_v1_common, file_baton_v1_config, file_baton_v1_conversion, file_baton_v1_rules, file_buf_validate_validate, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Candidate is a click that was considered for a conversion.
@@ -316,6 +316,14 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
    * @generated from field: repeated baton.v1.PathCount conversions_by_path = 15;
    */
   conversionsByPath: PathCount[];
+
+  /**
+   * Clicks by the reason they were flagged (Click.reasons), one entry per
+   * reason seen, in the order of the names there. A click may have several.
+   *
+   * @generated from field: repeated baton.v1.ReasonCount clicks_by_reason = 40;
+   */
+  clicksByReason: ReasonCount[];
 };
 
 /**
@@ -324,6 +332,34 @@ export type ReportRow = Message<"baton.v1.ReportRow"> & {
  */
 export const ReportRowSchema: GenMessage<ReportRow> = /*@__PURE__*/
   messageDesc(file_baton_v1_attribution, 3);
+
+/**
+ * ReasonCount is how many clicks were flagged with one reason.
+ *
+ * @generated from message baton.v1.ReasonCount
+ */
+export type ReasonCount = Message<"baton.v1.ReasonCount"> & {
+  /**
+   * The reason's stable name (see Click.reasons).
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * Clicks flagged with it.
+   *
+   * @generated from field: int64 clicks = 2;
+   */
+  clicks: bigint;
+};
+
+/**
+ * Describes the message baton.v1.ReasonCount.
+ * Use `create(ReasonCountSchema)` to create a new message.
+ */
+export const ReasonCountSchema: GenMessage<ReasonCount> = /*@__PURE__*/
+  messageDesc(file_baton_v1_attribution, 4);
 
 /**
  * PathCount is how many conversions one attribution path found.
@@ -351,7 +387,7 @@ export type PathCount = Message<"baton.v1.PathCount"> & {
  * Use `create(PathCountSchema)` to create a new message.
  */
 export const PathCountSchema: GenMessage<PathCount> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 4);
+  messageDesc(file_baton_v1_attribution, 5);
 
 /**
  * GetReportRequest is the request of AttributionService.GetReport.
@@ -407,7 +443,7 @@ export type GetReportRequest = Message<"baton.v1.GetReportRequest"> & {
  * Use `create(GetReportRequestSchema)` to create a new message.
  */
 export const GetReportRequestSchema: GenMessage<GetReportRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 5);
+  messageDesc(file_baton_v1_attribution, 6);
 
 /**
  * GetReportResponse is what AttributionService.GetReport answers.
@@ -435,7 +471,7 @@ export type GetReportResponse = Message<"baton.v1.GetReportResponse"> & {
  * Use `create(GetReportResponseSchema)` to create a new message.
  */
 export const GetReportResponseSchema: GenMessage<GetReportResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 6);
+  messageDesc(file_baton_v1_attribution, 7);
 
 /**
  * GetTraceRequest is the request of AttributionService.GetTrace.
@@ -456,7 +492,7 @@ export type GetTraceRequest = Message<"baton.v1.GetTraceRequest"> & {
  * Use `create(GetTraceRequestSchema)` to create a new message.
  */
 export const GetTraceRequestSchema: GenMessage<GetTraceRequest> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 7);
+  messageDesc(file_baton_v1_attribution, 8);
 
 /**
  * TraceSpan is one span of a trace, as Jaeger stored it.
@@ -526,7 +562,7 @@ export type TraceSpan = Message<"baton.v1.TraceSpan"> & {
  * Use `create(TraceSpanSchema)` to create a new message.
  */
 export const TraceSpanSchema: GenMessage<TraceSpan> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 8);
+  messageDesc(file_baton_v1_attribution, 9);
 
 /**
  * GetTraceResponse is what AttributionService.GetTrace answers.
@@ -554,7 +590,7 @@ export type GetTraceResponse = Message<"baton.v1.GetTraceResponse"> & {
  * Use `create(GetTraceResponseSchema)` to create a new message.
  */
 export const GetTraceResponseSchema: GenMessage<GetTraceResponse> = /*@__PURE__*/
-  messageDesc(file_baton_v1_attribution, 9);
+  messageDesc(file_baton_v1_attribution, 10);
 
 /**
  * AttributionService explains which click earned a conversion and why, and
