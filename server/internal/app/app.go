@@ -205,6 +205,8 @@ type Server struct {
 	logLimit *telemetry.RateLimited // its summaries are written at shutdown
 	// queueRunning is set while the postback workers run (/healthz).
 	queueRunning *atomic.Bool
+	// config's OnChange hooks also run on changes other nodes announce.
+	config *service.Config
 }
 
 // New builds the HTTP handler for every route over db.
@@ -238,6 +240,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	st := db.Store
 	configSvc := service.NewConfig(st, auth.NewKey)
+	configSvc.AnnounceWith(announcer(st, log)) // to the other nodes (nodes.go)
 	// Group commit: up to 4 batches in flight, each one COPY and one commit.
 	// Group commit: one batch in flight per CPU, each one COPY and one
 	// commit (measured best on 2 cores: fewer, larger commits).
@@ -367,7 +370,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 		handler = accessLog(log.With("component", "access"), clickRate, handler)
 	}
 	built = true
-	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, spool: clickSpool, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
+	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, spool: clickSpool, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit, config: configSvc}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -422,6 +425,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go func() { errc <- serve() }()
 	go s.maintain(ctx)
+	listenCtx, stopListening := context.WithCancel(ctx)
+	defer stopListening()
+	go followConfig(listenCtx, s.db.Store, s.config, s.log)
 	var dbErr error
 	select {
 	case err := <-errc:

@@ -979,7 +979,8 @@ func (c *Conversions) Report(ctx context.Context, rs ReportStore, p domain.Princ
 }
 
 // ConfigChanged drops cached offers (called when configuration changes in
-// this process; other processes see changes within the cache TTL).
+// this process or another node announces a change; the TTL is the
+// backstop).
 func (c *Conversions) ConfigChanged() { c.offers.clear() }
 
 // ttlCache keeps values for a short time, for configuration read on every
@@ -988,6 +989,7 @@ type ttlCache[V any] struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[string]ttlEntry[V]
+	gen uint64 // counts clears: a value loaded across one is not kept
 }
 
 type ttlEntry[V any] struct {
@@ -1003,6 +1005,7 @@ func newTTLCache[V any](ttl time.Duration) *ttlCache[V] {
 func (t *ttlCache[V]) get(key string, now time.Time, load func() (V, error)) (V, error) {
 	t.mu.Lock()
 	e, ok := t.m[key]
+	gen := t.gen
 	t.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.v, nil
@@ -1015,7 +1018,9 @@ func (t *ttlCache[V]) get(key string, now time.Time, load func() (V, error)) (V,
 	if len(t.m) > 10_000 {
 		t.m = map[string]ttlEntry[V]{}
 	}
-	t.m[key] = ttlEntry[V]{v: v, expires: now.Add(t.ttl)}
+	if t.gen == gen { // else cleared while loading: maybe stale
+		t.m[key] = ttlEntry[V]{v: v, expires: now.Add(t.ttl)}
+	}
 	t.mu.Unlock()
 	return v, nil
 }
@@ -1023,5 +1028,6 @@ func (t *ttlCache[V]) get(key string, now time.Time, load func() (V, error)) (V,
 func (t *ttlCache[V]) clear() {
 	t.mu.Lock()
 	t.m = map[string]ttlEntry[V]{}
+	t.gen++
 	t.mu.Unlock()
 }

@@ -1,7 +1,20 @@
 package store
 
-import "github.com/jackc/pgx/v5/pgxpool"
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
 
 // PoolOf hands tests of this package the pool, to set up and inspect rows
 // directly; nothing outside the tests sees it.
 func PoolOf(s *Store) *pgxpool.Pool { return s.pool }
+
+// ShortenListenIdle makes the configuration listener check its idle
+// connection every d, until the returned function restores the default.
+// Not for parallel tests.
+func ShortenListenIdle(d time.Duration) (restore func()) {
+	old := listenIdle
+	listenIdle = d
+	return func() { listenIdle = old }
+}
