@@ -66,7 +66,7 @@ func (c *Config) OnChange(f func()) { c.onChange = append(c.onChange, f) }
 // and passes err on.
 func (c *Config) changed(err error) error {
 	if err == nil {
-		_ = c.Changed(context.Background(), "config") //nolint:errcheck // best effort: the TTLs are the backstop
+		_ = c.Changed(context.Background(), "config") // best effort, logged by the announcer: the TTLs are the backstop
 	}
 	return err
 }
