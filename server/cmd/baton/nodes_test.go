@@ -222,6 +222,7 @@ type load struct {
 	wg                          sync.WaitGroup
 	tried, clicksOK, convOK     atomic.Int64
 	clickFailed, convFailed     atomic.Int64
+	retried                     atomic.Int64 // conversions sent again after an unavailable answer
 	firstClickErr, firstConvErr atomic.Value
 }
 
@@ -271,7 +272,20 @@ func startLoad(lb, sid, tag string, a *acks) *load {
 			for i := 0; !stopped(); i++ {
 				order := fmt.Sprintf("%s-W%d-%d", tag, w, i)
 				l.tried.Add(1)
-				if _, err := conv.RecordConversion(context.Background(), &batonv1.RecordConversionRequest{ClickId: sid, OrderId: order, AmountJpy: &amount}); err != nil {
+				// Like a shop: an unavailable answer (a 502 from nginx for
+				// a node that died mid-request) is retried, same order ID;
+				// the order is stored once however often it is sent.
+				var err error
+				for try := 0; try < 5 && !stopped(); try++ {
+					if try > 0 {
+						l.retried.Add(1)
+					}
+					_, err = conv.RecordConversion(context.Background(), &batonv1.RecordConversionRequest{ClickId: sid, OrderId: order, AmountJpy: &amount})
+					if connect.CodeOf(err) != connect.CodeUnavailable {
+						break
+					}
+				}
+				if err != nil {
 					l.convFailed.Add(1)
 					l.firstConvErr.CompareAndSwap(nil, err.Error())
 					continue // no success, no promise
@@ -301,8 +315,8 @@ func (l *load) end() {
 }
 
 func (l *load) String() string {
-	s := fmt.Sprintf("%d requests: %d clicks and %d conversions acknowledged, %d clicks and %d conversions not",
-		l.tried.Load(), l.clicksOK.Load(), l.convOK.Load(), l.clickFailed.Load(), l.convFailed.Load())
+	s := fmt.Sprintf("%d requests: %d clicks and %d conversions acknowledged, %d clicks and %d conversions not; %d conversions sent again after an unavailable answer",
+		l.tried.Load(), l.clicksOK.Load(), l.convOK.Load(), l.clickFailed.Load(), l.convFailed.Load(), l.retried.Load())
 	if e := l.firstClickErr.Load(); e != nil {
 		s += fmt.Sprintf(" (first click failure: %v)", e)
 	}
@@ -337,6 +351,13 @@ func TestThreeNodesBehindNginx(t *testing.T) {
 		rmu.Lock()
 		receipts = append(receipts, receipt{delivery: r.Header.Get("X-Baton-Delivery"), order: r.URL.Query().Get("o"), at: time.Now()})
 		rmu.Unlock()
+		// A receiver that takes a while to answer, like a real one: the
+		// kill -9 catches postbacks in flight, which another node must
+		// rescue and resend.
+		select {
+		case <-time.After(30 * time.Millisecond):
+		case <-r.Context().Done():
+		}
 		_, _ = io.WriteString(w, "ok")
 	}))
 	defer rcv.Close()

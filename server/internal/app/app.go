@@ -289,6 +289,9 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 		return nil, err
 	}
 	convSvc := service.NewConversions(st, inTx, queue, nil, o.now, log)
+	if clickSpool != nil { // another node's clicks may still be in its spool
+		convSvc.WithClickLoadLag(cfg.ClickSpoolMaxAge)
+	}
 	configSvc.OnChange(convSvc.ConfigChanged)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars).WithClock(o.now)
 	fc2Svc := service.NewFC2(st, cfg.PublicURL, o.now)

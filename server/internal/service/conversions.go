@@ -84,6 +84,8 @@ type Conversions struct {
 	ids    *ids.Source
 	now    func() time.Time
 	log    *slog.Logger
+	// clickLag: how long a click may be answered before it is stored (clicklag.go).
+	clickLag time.Duration
 }
 
 // NewConversions returns the conversion use cases. outbox may be nil.
@@ -274,6 +276,9 @@ func (c *Conversions) resolve(ctx context.Context, in *ConversionInput) (*domain
 	if in.ClickID != "" {
 		cl, err := c.store.GetClick(ctx, in.ClickID)
 		if errors.Is(err, domain.ErrNotFound) {
+			if lag := c.unloadedClick(in.ClickID, c.now()); lag != nil {
+				return nil, domain.Offer{}, lag // not refused: it may be in another node's spool
+			}
 			if _, perr := clickid.Parse(in.ClickID); perr != nil {
 				return nil, domain.Offer{}, c.refuse(ctx, *in, in.AdvertiserID, in.OfferID, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalUnknownClick, Field: "click_id",
 					Public: fmt.Sprintf("click ID %q is not a click ID this network issues", in.ClickID)})
