@@ -43,7 +43,7 @@ func TestAConversionForAClickStillInAnotherNodesSpoolIsRetryable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hold.Rollback(ctx) //nolint:errcheck // released below; a second rollback is a no-op
+	defer hold.Rollback(ctx) // released below; a second rollback is a no-op
 	if _, err := hold.Exec(ctx, `LOCK TABLE clicks IN SHARE MODE`); err != nil {
 		t.Fatal(err)
 	}

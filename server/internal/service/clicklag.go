@@ -26,9 +26,12 @@ func (c *Conversions) WithClickLoadLag(lag time.Duration) *Conversions {
 // stored yet but may still be loading on another node; nil when it is too
 // old (or from the future) for that.
 func (c *Conversions) unloadedClick(id string, now time.Time) error {
-	at, err := clickid.Parse(id)
-	if err != nil || c.clickLag <= 0 {
+	if c.clickLag <= 0 {
 		return nil
+	}
+	at, perr := clickid.Parse(id)
+	if perr != nil { // not one of ours: the caller refuses it
+		return nil //nolint:nilerr // the parse error is the caller's to report
 	}
 	// A few seconds of clock difference between nodes: a click "from the
 	// future" by up to a minute is still one to wait for.
