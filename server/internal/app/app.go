@@ -428,7 +428,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go func() { errc <- serve() }()
 	go s.maintain(ctx)
-	listenCtx, stopListening := context.WithCancel(ctx)
+	// Listening lasts until Serve returns: a draining node still serves.
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
 	go followConfig(listenCtx, s.db.Store, s.config, s.log)
 	var dbErr error
