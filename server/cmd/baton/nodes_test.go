@@ -279,6 +279,10 @@ func startLoad(lb, sid, tag string, a *acks) *load {
 				for try := 0; try < 5 && !stopped(); try++ {
 					if try > 0 {
 						l.retried.Add(1)
+						select { // back off a little, as a shop would
+						case <-l.stop:
+						case <-time.After(time.Duration(try) * 50 * time.Millisecond):
+						}
 					}
 					_, err = conv.RecordConversion(context.Background(), &batonv1.RecordConversionRequest{ClickId: sid, OrderId: order, AmountJpy: &amount})
 					if connect.CodeOf(err) != connect.CodeUnavailable {
@@ -366,7 +370,7 @@ func TestThreeNodesBehindNginx(t *testing.T) {
 	// and hashes must read the same everywhere) and the admin key.
 	masterKey := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x42}, 32))
 	common := []string{"BATON_DATABASE_URL=" + dbURL, "BATON_MASTER_KEY=" + masterKey, "BATON_ADMIN_KEY=" + nodesAdminKey,
-		"BATON_TRUSTED_PROXIES=127.0.0.1/32", "BATON_DRAIN_DELAY=1500ms", "BATON_SHUTDOWN_TIMEOUT=10s",
+		"BATON_TRUSTED_PROXIES=127.0.0.1/32", "BATON_DRAIN_DELAY=2s", "BATON_SHUTDOWN_TIMEOUT=10s",
 		"BATON_POSTBACK_ALLOW=127.0.0.0/8", "BATON_POSTBACK_TIMEOUT=1s", "BATON_POSTBACK_RESCUE_AFTER=4s",
 		"BATON_POSTBACK_SCHEDULE=200ms,500ms,1s,1s,1s,1s,1s,1s", "BATON_POSTBACK_WORKERS=10"}
 	nodes := make([]*node, 3)
@@ -421,7 +425,7 @@ func TestThreeNodesBehindNginx(t *testing.T) {
 		term := time.Now()
 		// Readiness flips first, while the node still serves (the drain
 		// delay), so that a balancer checking it stops sending.
-		if !testwait.PollEvery(1200*time.Millisecond, 5*time.Millisecond, func() bool { return n.readyStatus() == http.StatusServiceUnavailable }) {
+		if !testwait.PollEvery(1800*time.Millisecond, 5*time.Millisecond, func() bool { return n.readyStatus() == http.StatusServiceUnavailable }) {
 			t.Fatalf("%s: /readyz did not answer 503 during the drain delay", n.name)
 		}
 		flipped = append(flipped, time.Since(term))
@@ -488,12 +492,16 @@ func TestThreeNodesBehindNginx(t *testing.T) {
 			continue
 		}
 		sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-		if len(at) == 2 && !at[0].After(killedAt) && killedAt.Sub(at[0]) < 2*time.Second {
+		// At least once, with the same ID, is the contract: River ran the
+		// job again (rescued from the killed node, or retried after an
+		// attempt that timed out after the receiver had it). A delivery
+		// received more often than its job ran means two nodes claimed it.
+		if runs := jobRuns(t, dbURL, id); len(at) <= runs {
 			resentAfterKill++
 			continue
 		}
 		sentTwice++
-		t.Errorf("delivery %s arrived %d times, at %v (the kill was at %v)", id, len(at), at, killedAt)
+		t.Errorf("delivery %s arrived %d times, at %v, but its job ran once (the kill was at %v)", id, len(at), at, killedAt)
 	}
 	for o, ds := range deliveriesOfOrder {
 		if len(ds) != 1 && a.orders[o] {
@@ -506,7 +514,7 @@ func TestThreeNodesBehindNginx(t *testing.T) {
 	tried := int(killLoad.tried.Load() + rollLoad.tried.Load())
 	proof.Tally(t, "fault: 3 nodes behind nginx, kill -9 of one and a rolling restart under load", tried,
 		clicksLost+clicksTwice+convLost+convTwice+missing+sentTwice+ordersWithTwoDeliveries,
-		fmt.Sprintf("%d clicks and %d conversions acknowledged through nginx: %d clicks missing, %d twice; %d conversions missing, %d twice; %d postbacks owed: %d never delivered, %d delivered twice by two nodes (%d resent with the same delivery ID after the kill -9 interrupted them); not acknowledged: %d under kill -9, %d under the rolling restart",
+		fmt.Sprintf("%d clicks and %d conversions acknowledged through nginx: %d clicks missing, %d twice; %d conversions missing, %d twice; %d postbacks owed: %d never delivered, %d delivered twice by two nodes (%d sent again with the same delivery ID by a rescued or retried job); not acknowledged: %d under kill -9, %d under the rolling restart",
 			len(a.clicks), owed, clicksLost, clicksTwice, convLost, convTwice, owed, missing, sentTwice, resentAfterKill,
 			killLoad.clickFailed.Load()+killLoad.convFailed.Load(), rollLoad.clickFailed.Load()+rollLoad.convFailed.Load()))
 }
@@ -514,7 +522,9 @@ func TestThreeNodesBehindNginx(t *testing.T) {
 // revokeOnOneRefusedByOthers creates a key on the first node, uses it on the
 // other two (each caches it for 10 s), revokes it on the first and measures
 // how long until each of the others refuses it, asked directly (not through
-// the balancer). It fails the test beyond 1 s and returns the slowest.
+// the balancer). It fails the test if either accepts the key in a request
+// sent 1 s or more after the revocation (or never refuses it within 5 s,
+// half the cache's TTL), and returns the slowest first refusal.
 func revokeOnOneRefusedByOthers(t *testing.T, nodes []*node) time.Duration {
 	t.Helper()
 	ctx := context.Background()
@@ -535,27 +545,41 @@ func revokeOnOneRefusedByOthers(t *testing.T, nodes []*node) time.Duration {
 		t.Fatal(err)
 	}
 	revoked := time.Now()
+	// A poll that is slow to answer (a loaded machine) proves nothing
+	// late: what counts is that no request sent 1 s or more after the
+	// revocation is accepted. took is when the first refusal was answered.
 	took := make([]time.Duration, len(others))
+	lateAccepted := make([]bool, len(others))
 	var wg sync.WaitGroup
 	for i := range others {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			refused := testwait.PollEvery(time.Second, 2*time.Millisecond, func() bool {
+			took[i] = -1
+			testwait.PollEvery(5*time.Second, 2*time.Millisecond, func() bool {
+				sent := time.Since(revoked)
 				_, err := clients[i].WhoAmI(ctx, &batonv1.WhoAmIRequest{})
-				return connect.CodeOf(err) == connect.CodeUnauthenticated
+				if connect.CodeOf(err) == connect.CodeUnauthenticated {
+					took[i] = time.Since(revoked)
+					return true
+				}
+				if err == nil && sent >= time.Second {
+					lateAccepted[i] = true
+				}
+				return false
 			})
-			took[i] = time.Since(revoked)
-			if !refused {
-				took[i] = -1
-			}
 		}()
 	}
 	wg.Wait()
+	for i := range took {
+		if lateAccepted[i] {
+			took[i] = -1 // accepted a request sent after the deadline
+		}
+	}
 	var slowest time.Duration
 	for i, d := range took {
-		if d < 0 || d > time.Second {
-			t.Errorf("%s still accepted the key revoked on %s after 1 s", others[i].name, nodes[0].name)
+		if d < 0 {
+			t.Errorf("%s still accepted the key revoked on %s in a request sent 1 s after", others[i].name, nodes[0].name)
 			continue
 		}
 		slowest = max(slowest, d)
@@ -564,21 +588,38 @@ func revokeOnOneRefusedByOthers(t *testing.T, nodes []*node) time.Duration {
 	for i, d := range took {
 		shown[i] = d.Round(time.Microsecond).String()
 		if d < 0 {
-			shown[i] = "never (within 1 s)"
+			shown[i] = "never (a request sent after 1 s was accepted)"
 		}
 	}
 	t.Logf("key revoked on %s refused by %s and %s after %s and %s", nodes[0].name, others[0].name, others[1].name, shown[0], shown[1])
-	proof.Tally(t, "nodes: an API key revoked on one node, refused by the other two within 1 s", len(others), len(others)-countWithin(took, time.Second),
+	proof.Tally(t, "nodes: an API key revoked on one node, refused by the other two within 1 s", len(others), len(others)-countRefused(took),
 		fmt.Sprintf("refused after %s and %s (cached for 10 s without the announcement)", shown[0], shown[1]))
 	return slowest
 }
 
-func countWithin(ds []time.Duration, limit time.Duration) int {
+func countRefused(ds []time.Duration) int {
 	n := 0
 	for _, d := range ds {
-		if d >= 0 && d <= limit {
+		if d >= 0 {
 			n++
 		}
+	}
+	return n
+}
+
+// jobRuns is how many times River ran the job of a delivery (its attempt
+// number: 1 unless rescued or retried).
+func jobRuns(t *testing.T, dbURL, deliveryID string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(attempt), 0) FROM river_job WHERE args->>'delivery_id' = $1`, deliveryID).Scan(&n); err != nil {
+		t.Fatal(err)
 	}
 	return n
 }
