@@ -217,6 +217,8 @@ type Server struct {
 	logLimit *telemetry.RateLimited // its summaries are written at shutdown
 	// queueRunning is set while the postback workers run (/healthz).
 	queueRunning *atomic.Bool
+	// config's OnChange hooks also run on changes other nodes announce.
+	config *service.Config
 }
 
 // New builds the HTTP handler for every route over db.
@@ -250,6 +252,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	st := db.Store
 	configSvc := service.NewConfig(st, auth.NewKey)
+	configSvc.AnnounceWith(announcer(st, log)) // to the other nodes (nodes.go)
 	// Group commit: up to 4 batches in flight, each one COPY and one commit.
 	// Group commit: one batch in flight per CPU, each one COPY and one
 	// commit (measured best on 2 cores: fewer, larger commits).
@@ -276,7 +279,18 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	}
 	clickSvc := service.NewClicks(st, recorder, idGen, cfg.PublicURL)
 	configSvc.OnChange(clickSvc.ConfigChanged)
-	blocklists := service.NewBlocklists(st, o.now, configSvc.Changed)
+	// announce drops this node's caches and tells the other nodes (their
+	// listeners drop theirs): rules, caps and blocklists call it after a
+	// change commits.
+	announce := func(what string) func() {
+		return func() {
+			if err := configSvc.Changed(context.Background(), what); err != nil {
+				log.Warn("configuration change not announced to the other nodes; they see it within their caches' lifetimes",
+					"what", what, "error", err)
+			}
+		}
+	}
+	blocklists := service.NewBlocklists(st, o.now, announce("blocklists"))
 	configSvc.OnChange(blocklists.ConfigChanged)
 	clickSvc.SetBlocklists(blocklists)
 	clickCaps := service.NewClickCaps(st, o.now)
@@ -309,13 +323,16 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 		return nil, err
 	}
 	convSvc := service.NewConversions(st, inTx, queue, nil, o.now, log)
+	if clickSpool != nil { // another node's clicks may still be in its spool
+		convSvc.WithClickLoadLag(cfg.ClickSpoolMaxAge)
+	}
 	configSvc.OnChange(convSvc.ConfigChanged)
 	// Conversion rules: cached per node for at most service.RuleCacheTTL,
 	// dropped at once by a configuration change notice (from this node or,
-	// through the config hook, another). A save here runs rulesSvc's
-	// OnChange hooks: the place to announce "rules changed" to other nodes.
+	// through the config hook, another). A save here is announced.
 	rulesSvc := service.NewRules(st, nil, o.now)
 	configSvc.OnChange(rulesSvc.Forget)
+	rulesSvc.OnChange(announce("rules"))
 	convSvc.UseRules(rulesSvc)
 	convSvc.SetBlocklists(blocklists)
 	pbSvc := service.NewPostbacks(st, queue, inTx, renderForDryRun, postback.EventVars).WithClock(o.now)
@@ -342,7 +359,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 	mux.Handle(batonv1connect.NewClickServiceHandler(rpc.NewClickServer(clickSvc, log), opts...))
 	mux.Handle(batonv1connect.NewConversionServiceHandler(convServer, opts...))
 	mux.Handle(batonv1connect.NewAttributionServiceHandler(convServer, opts...))
-	mux.Handle(batonv1connect.NewCapServiceHandler(rpc.NewCapServer(service.NewCaps(st, o.now, convSvc.ConfigChanged, clickSvc.ConfigChanged), log), opts...))
+	mux.Handle(batonv1connect.NewCapServiceHandler(rpc.NewCapServer(service.NewCaps(st, o.now, announce("caps")), log), opts...))
 	mux.Handle(batonv1connect.NewPostbackServiceHandler(rpc.NewPostbackServer(pbSvc, validator, log), opts...))
 	mux.Handle(batonv1connect.NewRuleServiceHandler(rpc.NewRuleServer(rulesSvc, log), opts...))
 	mux.Handle(batonv1connect.NewBlocklistServiceHandler(rpc.NewBlocklistServer(blocklists, log), opts...))
@@ -404,7 +421,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 		handler = accessLog(log.With("component", "access"), clickRate, handler)
 	}
 	built = true
-	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, spool: clickSpool, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit}, nil
+	return &Server{cfg: cfg, log: log, now: o.now, db: db, handler: gateway.RecoverHTTP(log, handler), clicks: clickWriter, spool: clickSpool, conversions: convSvc, queue: queue, queueRunning: queueRunning, tel: tel, draining: draining, admin: gateway.RecoverHTTP(log, admin), logLimit: logLimit, config: configSvc}, nil
 }
 
 // Handler returns the root handler (for tests that serve it themselves).
@@ -459,6 +476,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	go func() { errc <- serve() }()
 	go s.maintain(ctx)
+	// Listening lasts until Serve returns: a draining node still serves.
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopListening()
+	go followConfig(listenCtx, s.db.Store, s.config, s.log)
 	var dbErr error
 	select {
 	case err := <-errc:

@@ -78,11 +78,15 @@ type Interceptor struct {
 	mu      sync.Mutex
 	touched map[string]time.Time
 	cache   map[string]cachedKey
+	// gen counts Forget calls: a key read from the database before the
+	// last Forget is not cached, since it may be the revoked one.
+	gen uint64
 }
 
 // cacheTTL is how long a checked key is trusted without asking the
-// database again: a revoked key stops working within this time everywhere,
-// and at once in the process that revoked it (Forget).
+// database again: the backstop. A revocation applies at once in the
+// process that revoked it and, by the announcement every node listens for,
+// within milliseconds in the others (Forget).
 const cacheTTL = 10 * time.Second
 
 type cachedKey struct {
@@ -94,6 +98,7 @@ type cachedKey struct {
 func (i *Interceptor) Forget() {
 	i.mu.Lock()
 	i.cache = map[string]cachedKey{}
+	i.gen++
 	i.mu.Unlock()
 }
 
@@ -119,6 +124,7 @@ func (i *Interceptor) authenticate(ctx context.Context, header string) (context.
 	now := i.now()
 	i.mu.Lock()
 	c, ok := i.cache[key]
+	gen := i.gen
 	i.mu.Unlock()
 	if ok && now.Before(c.expires) {
 		i.touch(ctx, c.p.KeyID)
@@ -139,7 +145,9 @@ func (i *Interceptor) authenticate(ctx context.Context, header string) (context.
 	if len(i.cache) > 10_000 {
 		i.cache = map[string]cachedKey{}
 	}
-	i.cache[key] = cachedKey{p: p, expires: now.Add(cacheTTL)}
+	if i.gen == gen { // else forgotten while it was read: maybe stale
+		i.cache[key] = cachedKey{p: p, expires: now.Add(cacheTTL)}
+	}
 	i.mu.Unlock()
 	i.touch(ctx, p.KeyID)
 	return WithPrincipal(ctx, p), nil

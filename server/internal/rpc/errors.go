@@ -59,6 +59,9 @@ func (m errorMapper) toConnect(ctx context.Context, err error) error {
 	case errors.Is(err, domain.ErrFailedPrecondition):
 		return connect.NewError(connect.CodeFailedPrecondition, public())
 	case errors.Is(err, domain.ErrUnavailable):
+		if e != nil && e.Cause == nil && e.Public != "" { // Baton's own reason, no failing dependency behind it
+			return connect.NewError(connect.CodeUnavailable, errors.New(e.Public))
+		}
 		m.log.WarnContext(ctx, "dependency unavailable", "error", err)
 		return connect.NewError(connect.CodeUnavailable, errors.New("temporarily unavailable, retry shortly"))
 	case errors.Is(err, context.Canceled):

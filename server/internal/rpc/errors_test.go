@@ -43,6 +43,8 @@ func TestOneMappingToConnect(t *testing.T) {
 		{domain.CheckTransition(domain.StatusPending, domain.StatusReversed), connect.CodeFailedPrecondition,
 			"failed precondition: a pending conversion cannot become reversed", ""},
 		{domain.Wrap(domain.ErrUnavailable, secret, ""), connect.CodeUnavailable, "temporarily unavailable, retry shortly", ""},
+		{&domain.Error{Kind: domain.ErrUnavailable, Field: "click_id", Public: "click \"x\" is not stored yet: retry shortly"}, connect.CodeUnavailable,
+			"click \"x\" is not stored yet: retry shortly", ""},
 		{domain.Wrap(domain.ErrUnauthenticated, nil, "no network with this token"), connect.CodeUnauthenticated, "unknown or revoked API key", ""},
 		{fmt.Errorf("%w: BATON_JAEGER_URL is not set", domain.ErrFailedPrecondition), connect.CodeFailedPrecondition,
 			"failed precondition: BATON_JAEGER_URL is not set", ""},

@@ -12,7 +12,7 @@ import (
 )
 
 func withBlocklists(b *testBundle) *service.Blocklists {
-	bl := service.NewBlocklists(b.st, b.clock.Now, b.config.Changed)
+	bl := service.NewBlocklists(b.st, b.clock.Now, b.config.Reload)
 	b.config.OnChange(bl.ConfigChanged)
 	b.clicks.SetBlocklists(bl)
 	b.conv.SetBlocklists(bl)

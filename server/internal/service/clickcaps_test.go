@@ -19,7 +19,6 @@ import (
 	"github.com/batonhq/baton/server/internal/testdb"
 )
 
-
 // At a click cap the redirect goes to the offer's fallback URL and the
 // click is stored flagged capped, not unique, not counted. One node counts
 // exactly; a second node on the same database learns the first one's clicks

@@ -52,22 +52,21 @@ type Config struct {
 	store    ConfigStore
 	newKey   func() string
 	onChange []func()
+	announce Announcer // nil: changes reach this process only (changes.go)
 }
 
 // OnChange registers f to run after any change to advertisers, publishers,
-// sites, offers, networks or API keys (to drop caches of them).
+// sites, offers, networks, API keys or postback endpoints (to drop caches of
+// them), in this process and, once announced (changes.go), in every other
+// Baton process on the same database. Register while wiring, before
+// serving.
 func (c *Config) OnChange(f func()) { c.onChange = append(c.onChange, f) }
 
-// Changed runs the OnChange hooks: for changes kept elsewhere (blocklists)
-// that the same caches and notices must follow.
-func (c *Config) Changed() { _ = c.changed(nil) }
-
-// changed runs the OnChange hooks when err is nil, and passes err on.
+// changed runs the OnChange hooks and announces the change when err is nil,
+// and passes err on.
 func (c *Config) changed(err error) error {
 	if err == nil {
-		for _, f := range c.onChange {
-			f()
-		}
+		_ = c.Changed(context.Background(), "config") // best effort, logged by the announcer: the TTLs are the backstop
 	}
 	return err
 }

@@ -88,6 +88,8 @@ type Conversions struct {
 	now    func() time.Time
 	log    *slog.Logger
 	blocks *Blocklists // blocklist signals; nil: none (SetBlocklists)
+	// clickLag: how long a click may be answered before it is stored (clicklag.go).
+	clickLag time.Duration
 }
 
 // SetBlocklists makes intake add the blocklist signals of b to every
@@ -293,6 +295,9 @@ func (c *Conversions) resolve(ctx context.Context, in *ConversionInput) (*domain
 	if in.ClickID != "" {
 		cl, err := c.store.GetClick(ctx, in.ClickID)
 		if errors.Is(err, domain.ErrNotFound) {
+			if lag := c.unloadedClick(in.ClickID, c.now()); lag != nil {
+				return nil, domain.Offer{}, lag // not refused: it may be in another node's spool
+			}
 			if _, perr := clickid.Parse(in.ClickID); perr != nil {
 				return nil, domain.Offer{}, c.refuse(ctx, *in, in.AdvertiserID, in.OfferID, &domain.Error{Kind: domain.ErrInvalid, Code: domain.RefusalUnknownClick, Field: "click_id",
 					Public: fmt.Sprintf("click ID %q is not a click ID this network issues", in.ClickID)})
@@ -1015,7 +1020,8 @@ func (c *Conversions) Report(ctx context.Context, rs ReportStore, p domain.Princ
 }
 
 // ConfigChanged drops cached offers (called when configuration changes in
-// this process; other processes see changes within the cache TTL).
+// this process or another node announces a change; the TTL is the
+// backstop).
 func (c *Conversions) ConfigChanged() { c.offers.clear() }
 
 // ttlCache keeps values for a short time, for configuration read on every
@@ -1024,6 +1030,7 @@ type ttlCache[V any] struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[string]ttlEntry[V]
+	gen uint64 // counts clears: a value loaded across one is not kept
 }
 
 type ttlEntry[V any] struct {
@@ -1039,6 +1046,7 @@ func newTTLCache[V any](ttl time.Duration) *ttlCache[V] {
 func (t *ttlCache[V]) get(key string, now time.Time, load func() (V, error)) (V, error) {
 	t.mu.Lock()
 	e, ok := t.m[key]
+	gen := t.gen
 	t.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.v, nil
@@ -1051,7 +1059,9 @@ func (t *ttlCache[V]) get(key string, now time.Time, load func() (V, error)) (V,
 	if len(t.m) > 10_000 {
 		t.m = map[string]ttlEntry[V]{}
 	}
-	t.m[key] = ttlEntry[V]{v: v, expires: now.Add(t.ttl)}
+	if t.gen == gen { // else cleared while loading: maybe stale
+		t.m[key] = ttlEntry[V]{v: v, expires: now.Add(t.ttl)}
+	}
 	t.mu.Unlock()
 	return v, nil
 }
@@ -1059,5 +1069,6 @@ func (t *ttlCache[V]) get(key string, now time.Time, load func() (V, error)) (V,
 func (t *ttlCache[V]) clear() {
 	t.mu.Lock()
 	t.m = map[string]ttlEntry[V]{}
+	t.gen++
 	t.mu.Unlock()
 }

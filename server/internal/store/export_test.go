@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -14,4 +15,13 @@ func PoolOf(s *Store) *pgxpool.Pool { return s.pool }
 // from a schema of that version.
 func MigrateUpTo(ctx context.Context, s *Store, last int) ([]int, error) {
 	return migrateUpTo(ctx, s.pool, last)
+}
+
+// ShortenListenIdle makes the configuration listener check its idle
+// connection every d, until the returned function restores the default.
+// Not for parallel tests.
+func ShortenListenIdle(d time.Duration) (restore func()) {
+	old := listenIdle
+	listenIdle = d
+	return func() { listenIdle = old }
 }

@@ -75,6 +75,22 @@ func (s *Store) RequeueDeliveries(ctx context.Context, ids []string, now time.Ti
 
 // MigrateQueue applies River's own migrations (its job tables).
 func (s *Store) MigrateQueue(ctx context.Context) error {
+	// Under the lock Migrate takes: River's migrations do not serialize
+	// themselves, and nodes starting at once would race to create its
+	// tables.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", translate(err))
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("river migrations: lock: %w", translate(err))
+	}
+	defer func() {
+		unlockCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(unlockCtx, `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	}()
 	m, err := rivermigrate.New(riverpgxv5.New(s.pool), nil)
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
