@@ -18,7 +18,7 @@
 ALTER TABLE offers ADD COLUMN controls jsonb NOT NULL DEFAULT '{}';
 
 ALTER TABLE conversions ADD COLUMN signals text[] NOT NULL DEFAULT '{}';
-ALTER TABLE conversions ADD COLUMN hold_until timestamptz;
+ALTER TABLE conversions ADD COLUMN IF NOT EXISTS hold_until timestamptz; -- 0041 adds it first on a fresh database
 ALTER TABLE conversions ADD COLUMN hold_reason text NOT NULL DEFAULT '';
 CREATE INDEX conversions_buyer_ip_idx ON conversions (offer_id, buyer_ip, created_at) WHERE buyer_ip IS NOT NULL;
 
