@@ -12,6 +12,7 @@ import { Conversions, Refusals, Tags } from "./conversions";
 import { userTimeZone } from "./format.js";
 import { LANGS, initialLang, t as translate } from "./i18n.js";
 import { Overview } from "./overview";
+import { Rules } from "./rules";
 import { Clicks, Deliveries, Links, Postbacks } from "./publisher";
 import { SessionContext } from "./ui";
 import type { Session, Who } from "./ui";
@@ -27,6 +28,7 @@ const SCREENS: Record<string, { roles: string[]; view: () => preact.JSX.Element 
   deliveries: { roles: ["ADMIN", "PUBLISHER"], view: Deliveries },
   partners: { roles: ["ADMIN"], view: Partners },
   offers: { roles: ["ADMIN", "ADVERTISER"], view: Offers },
+  rules: { roles: ["ADMIN", "ADVERTISER"], view: Rules },
   keys: { roles: ["ADMIN"], view: Keys },
   networks: { roles: ["ADMIN"], view: Networks },
   queue: { roles: ["ADMIN"], view: Queue },
