@@ -15,8 +15,9 @@ import (
 )
 
 // reasonsEnv is an offer that holds a conversion faster than 15 s after its
-// click and rejects past a cap of one conversion a month, with a held and
-// a cap-rejected conversion of the demo publisher on it.
+// click and rejects past a cap of one conversion a month, and a network
+// rule holding every sale for a day, with a held and a cap-rejected
+// conversion of the demo publisher on it.
 type reasonsEnv struct {
 	*convEnv
 	held, capped string
@@ -34,6 +35,10 @@ func newReasonsEnv(t *testing.T, mutate ...func(*config.Config)) reasonsEnv {
 	}
 	if _, err := caps.SetCaps(ctx, &batonv1.SetCapsRequest{OfferId: e.offer.GetId(), Caps: []*batonv1.Cap{{Kind: batonv1.CapKind_CAP_KIND_CONVERSIONS,
 		Period: batonv1.CapPeriod_CAP_PERIOD_MONTH, Limit: 1, Action: batonv1.ControlAction_CONTROL_ACTION_REJECT}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rulesClient(e.clickEnv, adminKey).PutRuleSet(ctx, &batonv1.PutRuleSetRequest{RulesJson: `{"rules":[{"name":"hold every sale",
+ "scope":{"advertiser_id":"adv_demo"},"conditions":{"amount":{"currency":"JPY","min":1000}},"action":{"type":"hold","hold_days":1}}]}`}); err != nil {
 		t.Fatal(err)
 	}
 	r := reasonsEnv{convEnv: e}
@@ -69,11 +74,24 @@ func (r reasonsEnv) seen(t *testing.T, conv batonv1connect.ConversionServiceClie
 	return c.GetHoldReason(), note
 }
 
+// explained returns the rule ExplainConversion names for conversion id as
+// key reads it.
+func (r reasonsEnv) explained(t *testing.T, key, id string) *batonv1.RuleOutcome {
+	t.Helper()
+	ex, err := batonv1connect.NewAttributionServiceClient(r.client, r.url, withKey(key)).ExplainConversion(context.Background(),
+		&batonv1.ExplainConversionRequest{ConversionId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex.GetRule()
+}
+
 // TestPublisherReadsReasonSummaries: a publisher reads why its conversion
 // was held or rejected as a summary ("held: click-to-conversion 0s",
 // "rejected: cap reached") in GetConversion and ListConversions, never the
 // offer's threshold or the cap's limit and usage; the advertiser reads the
-// full reasons.
+// full reasons. In ExplainConversion the publisher reads what the rule did,
+// not the rule.
 func TestPublisherReadsReasonSummaries(t *testing.T) {
 	t.Parallel()
 	r := newReasonsEnv(t)
@@ -98,10 +116,18 @@ func TestPublisherReadsReasonSummaries(t *testing.T) {
 	if !strings.HasPrefix(hold, "held: click-to-conversion ") {
 		t.Fatalf("the capped conversion's hold reason: %q", hold)
 	}
+	if rule := r.explained(t, app.DemoAdvertiserKey, r.held); rule.GetName() != "hold every sale" || rule.GetCondition() == "" {
+		t.Fatalf("the advertiser reads the rule: %v", rule)
+	}
+	if rule := r.explained(t, app.DemoPublisherKey, r.held); rule.GetName() != "" || rule.GetCondition() != "" || rule.GetRuleId() != "" ||
+		rule.GetInternalText() != "" || rule.GetPublicText() == "" || rule.GetAction() != batonv1.RuleAction_RULE_ACTION_HOLD {
+		t.Fatalf("the publisher reads what the rule did, not the rule: %v", rule)
+	}
 }
 
 // TestNetworkLetsPublishersReadFullReasons: with BATON_PUBLISHER_REASONS=
-// full a publisher reads the reasons as the advertiser does.
+// full a publisher reads the reasons, and the rule that decided, as the
+// advertiser does.
 func TestNetworkLetsPublishersReadFullReasons(t *testing.T) {
 	t.Parallel()
 	r := newReasonsEnv(t, func(c *config.Config) { c.PublisherReasons = "full" })
@@ -114,5 +140,8 @@ func TestNetworkLetsPublishersReadFullReasons(t *testing.T) {
 	_, note := r.seen(t, r.pubConv, r.capped)
 	if note != advNote || !strings.Contains(note, "1 of 1 used") {
 		t.Fatalf("the publisher reads the cap's numbers: %q, the advertiser %q", note, advNote)
+	}
+	if rule := r.explained(t, app.DemoPublisherKey, r.held); rule.GetName() != "hold every sale" || rule.GetCondition() == "" {
+		t.Fatalf("the publisher reads the rule: %v", rule)
 	}
 }
