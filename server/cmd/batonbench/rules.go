@@ -40,9 +40,24 @@ const benchRules = `{"rules":[
  {"name":"vip publisher","scope":{"publisher_id":"pub_demo2"},"action":{"type":"payout","payout":{"percent_bps":800}}},
  {"name":"everything else","action":{"type":"accept"}}]}`
 
+// benchCaps are the 3 caps of the rules offer, of the kinds a network
+// sets, every one counted by each bench conversion (attributed, ¥99 of
+// commission) and far from full, so none is ever reached: a conversion cap
+// per day on the offer, a JPY payout cap per month, and a cap on the demo
+// publisher's conversions in total.
+func benchCaps() []domain.Cap {
+	const never = 1 << 50
+	return []domain.Cap{
+		{Kind: domain.CapConversions, Period: domain.PeriodDay, Limit: never, Action: domain.ActionReject},
+		{Kind: domain.CapPayout, Period: domain.PeriodMonth, Limit: never, Currency: "JPY", Action: domain.ActionHold},
+		{Kind: domain.CapConversions, Period: domain.PeriodTotal, Limit: never, PublisherID: app.DemoPublisherID, Action: domain.ActionReject},
+	}
+}
+
 // rulesBench sets up a second advertiser whose own rule set holds
-// benchRules (the demo advertiser has none) and returns its click ID: the
-// same intake with 20 rules and with none, side by side in one run.
+// benchRules (the demo advertiser has none) and whose offer has benchCaps
+// (the demo offer has none), and returns its click ID: the same intake
+// with 20 rules and 3 caps and with neither, side by side in one run.
 func rulesBench(ctx context.Context, db *app.Database, addr, adminKey string) (string, error) {
 	st := db.Store
 	const adv, offer, link = "adv_bench_rules", "off_bench_rules", "bench_rules"
@@ -61,6 +76,9 @@ func rulesBench(ctx context.Context, db *app.Database, addr, adminKey string) (s
 			return "", err
 		}
 	} else if err != nil {
+		return "", err
+	}
+	if _, err := st.SetCaps(ctx, offer, benchCaps()); err != nil {
 		return "", err
 	}
 	body, err := json.Marshal(map[string]string{"advertiserId": adv, "rulesJson": benchRules})

@@ -327,6 +327,7 @@ func New(cfg config.Config, log *slog.Logger, db *Database, with ...Option) (*Se
 		convSvc.WithClickLoadLag(cfg.ClickSpoolMaxAge)
 	}
 	configSvc.OnChange(convSvc.ConfigChanged)
+	convSvc.UsePublisherReasons(service.ReasonPolicy(cfg.PublisherReasons)) // BATON_PUBLISHER_REASONS
 	// Conversion rules: cached per node for at most service.RuleCacheTTL,
 	// dropped at once by a configuration change notice (from this node or,
 	// through the config hook, another). A save here is announced.

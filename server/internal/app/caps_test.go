@@ -66,8 +66,8 @@ func TestCapServiceOverTheAPI(t *testing.T) {
 		t.Fatalf("a fast conversion is held: %v", c)
 	}
 	seen, err := e.pubConv.GetConversion(ctx, &batonv1.GetConversionRequest{Id: c.GetId()})
-	if err != nil || seen.GetConversion().GetHoldReason() != c.GetHoldReason() {
-		t.Fatalf("the publisher sees why it is held: %v %v", seen, err)
+	if err != nil || !strings.HasPrefix(seen.GetConversion().GetHoldReason(), "held: click-to-conversion ") || strings.Contains(seen.GetConversion().GetHoldReason(), "minimum") {
+		t.Fatalf("the publisher sees why it is held, as a summary: %v %v", seen, err)
 	}
 	usage, err := pubCaps.GetCapUsage(ctx, &batonv1.GetCapUsageRequest{OfferId: offer})
 	if err != nil || len(usage.GetUsage()) != 1 || usage.GetUsage()[0].GetUsed() != 1 {

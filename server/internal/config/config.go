@@ -143,6 +143,13 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight requests may take to finish on
 	// SIGTERM (BATON_SHUTDOWN_TIMEOUT, default 30s).
 	ShutdownTimeout time.Duration
+	// PublisherReasons is how much of why a conversion was held or rejected
+	// a publisher reads: "summary" ("held: click-to-conversion 8s", "rejected:
+	// cap reached": no thresholds, cap numbers or rule internals) or "full"
+	// (what the advertiser reads) (BATON_PUBLISHER_REASONS, default summary).
+	// It is the operator's policy for the whole network: give every node the
+	// same value.
+	PublisherReasons string
 }
 
 // Load parses args (without the program name) over the environment.
@@ -226,6 +233,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.StringVar(&c.AccessLog, "access-log", env("BATON_ACCESS_LOG", "off"), "off, on, or sampled:R (clicks and tags logged with probability R) (BATON_ACCESS_LOG)")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", durEnv("BATON_DRAIN_DELAY", 0), "on SIGTERM, serve this long as not ready before closing (BATON_DRAIN_DELAY)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", durEnv("BATON_SHUTDOWN_TIMEOUT", 30*time.Second), "grace period on SIGTERM (BATON_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.PublisherReasons, "publisher-reasons", env("BATON_PUBLISHER_REASONS", "summary"), "summary or full: what publishers read of hold and rejection reasons (BATON_PUBLISHER_REASONS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -277,6 +285,11 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("BATON_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	switch c.PublisherReasons {
+	case "summary", "full":
+	default:
+		errs = append(errs, fmt.Errorf("BATON_PUBLISHER_REASONS: %q is not summary or full", c.PublisherReasons))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

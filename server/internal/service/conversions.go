@@ -81,13 +81,15 @@ type Outbox interface {
 type Conversions struct {
 	offers *ttlCache[domain.Offer]
 	rules  *Rules // nil: no conversion rules (see UseRules)
-	store  ConversionStore
-	inTx   TxRunner
-	outbox Outbox
-	ids    *ids.Source
-	now    func() time.Time
-	log    *slog.Logger
-	blocks *Blocklists // blocklist signals; nil: none (SetBlocklists)
+	// reasons is how much of the reasons publishers read (viewer.go).
+	reasons ReasonPolicy
+	store   ConversionStore
+	inTx    TxRunner
+	outbox  Outbox
+	ids     *ids.Source
+	now     func() time.Time
+	log     *slog.Logger
+	blocks  *Blocklists // blocklist signals; nil: none (SetBlocklists)
 	// clickLag: how long a click may be answered before it is stored (clicklag.go).
 	clickLag time.Duration
 }
@@ -239,7 +241,11 @@ func (c *Conversions) Record(ctx context.Context, p domain.Principal, in Convers
 		}
 		span.End()
 	}()
-	return c.record(ctx, p, in)
+	conv, dup, err = c.record(ctx, p, in)
+	if err == nil {
+		conv = c.forViewer(p, conv) // a publisher reporting with the advertiser's signature reads what it may
+	}
+	return conv, dup, err
 }
 
 func sourceName(s domain.ConversionSource) string {
@@ -805,30 +811,7 @@ func (c *Conversions) Get(ctx context.Context, p domain.Principal, id string) (d
 	if !canRead(p, conv) {
 		return domain.Conversion{}, domain.Denied("this key may not read conversion %q", id)
 	}
-	return forViewer(p, conv), nil
-}
-
-// forViewer hides from a publisher what belongs to the advertiser or to
-// other publishers.
-func forViewer(p domain.Principal, c domain.Conversion) domain.Conversion {
-	if p.Role != domain.RolePublisher {
-		return c
-	}
-	c.BuyerEmail, c.BuyerEmailHash, c.BuyerIP, c.BuyerUserAgent, c.BuyerUserName = "", "", "", "", ""
-	cands := make([]domain.ExplainedCandidate, 0, len(c.Attribution.Candidates))
-	for _, cand := range c.Attribution.Candidates {
-		if cand.PublisherID != p.PartnerID {
-			cand.ClickID, cand.PublisherID = "", "(another publisher)"
-		}
-		cands = append(cands, cand)
-	}
-	c.Attribution.Candidates = cands
-	if r := c.Attribution.Rule; r != nil {
-		// A publisher reads what a rule did and its public text, not the
-		// network's rule itself.
-		c.Attribution.Rule = &domain.RuleOutcome{Action: r.Action, Public: r.Public, HoldUntil: r.HoldUntil}
-	}
-	return c
+	return c.forViewer(p, conv), nil
 }
 
 // List lists the conversions the caller may see.
@@ -838,7 +821,7 @@ func (c *Conversions) List(ctx context.Context, p domain.Principal, f domain.Con
 	}
 	list, next, err := c.store.ListConversions(ctx, f, page)
 	for i := range list {
-		list[i] = forViewer(p, list[i])
+		list[i] = c.forViewer(p, list[i])
 	}
 	return list, next, err
 }

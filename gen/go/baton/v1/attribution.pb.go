@@ -199,7 +199,7 @@ type ExplainConversionResponse struct {
 	Test bool `protobuf:"varint,10,opt,name=test,proto3" json:"test,omitempty"`
 	// The conversion rule that decided it at intake, and the condition that
 	// did; unset when no rule did. A publisher reads only what the rule did
-	// and its public text.
+	// and its public text (all of it with BATON_PUBLISHER_REASONS=full).
 	Rule          *RuleOutcome `protobuf:"bytes,30,opt,name=rule,proto3" json:"rule,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

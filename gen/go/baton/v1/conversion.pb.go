@@ -548,7 +548,11 @@ type StatusChange struct {
 	To ConversionStatus `protobuf:"varint,2,opt,name=to,proto3,enum=baton.v1.ConversionStatus" json:"to,omitempty"`
 	// Why the status changed.
 	Reason StatusReason `protobuf:"varint,3,opt,name=reason,proto3,enum=baton.v1.StatusReason" json:"reason,omitempty"`
-	// A note the actor gave, if any.
+	// A note the actor gave, if any. A note Baton wrote ("system": a signal's
+	// or a cap's rejection) reads for a publisher as a summary without the
+	// offer's thresholds or the cap's numbers ("rejected: cap reached"),
+	// unless the network lets publishers read full reasons
+	// (BATON_PUBLISHER_REASONS=full).
 	Note string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
 	// Who did it: an API key ID, "system" or "network:<id>".
 	Actor string `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
@@ -696,11 +700,15 @@ type Conversion struct {
 	// nothing unless the offer's controls or a rule say so.
 	Signals []string `protobuf:"bytes,35,rep,name=signals,proto3" json:"signals,omitempty"`
 	// When set, it is held until a person decides, for this reason (e.g.
-	// "fast_conversion: click-to-conversion 8s (the offer's minimum is 15s)").
+	// "fast_conversion: click-to-conversion 8 seconds (the offer's minimum is
+	// 15 seconds)"). A publisher reads a summary without the offer's
+	// thresholds or the cap's numbers ("held: click-to-conversion 8
+	// seconds", "held: cap reached"), unless the network lets publishers read
+	// full reasons (BATON_PUBLISHER_REASONS=full).
 	HoldReason string `protobuf:"bytes,37,opt,name=hold_reason,json=holdReason,proto3" json:"hold_reason,omitempty"`
 	// The conversion rule that decided it at intake (see RuleService); unset
 	// when none did. A publisher reads only what the rule did and its public
-	// text.
+	// text (all of it with BATON_PUBLISHER_REASONS=full).
 	Rule *RuleOutcome `protobuf:"bytes,30,opt,name=rule,proto3" json:"rule,omitempty"`
 	// A held conversion stays pending until then (a rule's hold action or the
 	// offer's hold period), and is approved automatically then unless it was

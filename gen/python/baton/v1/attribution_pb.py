@@ -217,7 +217,7 @@ class ExplainConversionResponse(Message[_ExplainConversionResponseFields]):
         rule:
             The conversion rule that decided it at intake, and the condition that
             did; unset when no rule did. A publisher reads only what the rule did
-            and its public text.
+            and its public text (all of it with BATON_PUBLISHER_REASONS=full).
 
             ```proto
             optional baton.v1.RuleOutcome rule = 30;

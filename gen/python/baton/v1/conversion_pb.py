@@ -102,7 +102,11 @@ class StatusChange(Message[_StatusChangeFields]):
             baton.v1.StatusReason reason = 3;
             ```
         note:
-            A note the actor gave, if any.
+            A note the actor gave, if any. A note Baton wrote ("system": a signal's
+            or a cap's rejection) reads for a publisher as a summary without the
+            offer's thresholds or the cap's numbers ("rejected: cap reached"),
+            unless the network lets publishers read full reasons
+            (BATON_PUBLISHER_REASONS=full).
 
             ```proto
             string note = 4;
@@ -335,7 +339,11 @@ class Conversion(Message[_ConversionFields]):
             ```
         hold_reason:
             When set, it is held until a person decides, for this reason (e.g.
-            "fast_conversion: click-to-conversion 8s (the offer's minimum is 15s)").
+            "fast_conversion: click-to-conversion 8 seconds (the offer's minimum is
+            15 seconds)"). A publisher reads a summary without the offer's
+            thresholds or the cap's numbers ("held: click-to-conversion 8
+            seconds", "held: cap reached"), unless the network lets publishers read
+            full reasons (BATON_PUBLISHER_REASONS=full).
 
             ```proto
             string hold_reason = 37;
@@ -343,7 +351,7 @@ class Conversion(Message[_ConversionFields]):
         rule:
             The conversion rule that decided it at intake (see RuleService); unset
             when none did. A publisher reads only what the rule did and its public
-            text.
+            text (all of it with BATON_PUBLISHER_REASONS=full).
 
             ```proto
             optional baton.v1.RuleOutcome rule = 30;

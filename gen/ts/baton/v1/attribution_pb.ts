@@ -190,7 +190,7 @@ export type ExplainConversionResponse = Message<"baton.v1.ExplainConversionRespo
   /**
    * The conversion rule that decided it at intake, and the condition that
    * did; unset when no rule did. A publisher reads only what the rule did
-   * and its public text.
+   * and its public text (all of it with BATON_PUBLISHER_REASONS=full).
    *
    * @generated from field: baton.v1.RuleOutcome rule = 30;
    */

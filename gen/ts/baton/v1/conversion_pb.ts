@@ -82,7 +82,11 @@ export type StatusChange = Message<"baton.v1.StatusChange"> & {
   reason: StatusReason;
 
   /**
-   * A note the actor gave, if any.
+   * A note the actor gave, if any. A note Baton wrote ("system": a signal's
+   * or a cap's rejection) reads for a publisher as a summary without the
+   * offer's thresholds or the cap's numbers ("rejected: cap reached"),
+   * unless the network lets publishers read full reasons
+   * (BATON_PUBLISHER_REASONS=full).
    *
    * @generated from field: string note = 4;
    */
@@ -325,7 +329,11 @@ export type Conversion = Message<"baton.v1.Conversion"> & {
 
   /**
    * When set, it is held until a person decides, for this reason (e.g.
-   * "fast_conversion: click-to-conversion 8s (the offer's minimum is 15s)").
+   * "fast_conversion: click-to-conversion 8 seconds (the offer's minimum is
+   * 15 seconds)"). A publisher reads a summary without the offer's
+   * thresholds or the cap's numbers ("held: click-to-conversion 8
+   * seconds", "held: cap reached"), unless the network lets publishers read
+   * full reasons (BATON_PUBLISHER_REASONS=full).
    *
    * @generated from field: string hold_reason = 37;
    */
@@ -334,7 +342,7 @@ export type Conversion = Message<"baton.v1.Conversion"> & {
   /**
    * The conversion rule that decided it at intake (see RuleService); unset
    * when none did. A publisher reads only what the rule did and its public
-   * text.
+   * text (all of it with BATON_PUBLISHER_REASONS=full).
    *
    * @generated from field: baton.v1.RuleOutcome rule = 30;
    */
