@@ -61,29 +61,30 @@ func TestGetTraceReadsJaeger(t *testing.T) {
 		t.Fatalf("click trace ID %q", click.GetTraceId())
 	}
 	attr := batonv1connect.NewAttributionServiceClient(http.DefaultClient, base, bearerKey(chainAdminKey))
+	// A trace reaches Jaeger in export batches: poll until the click's own
+	// span is in it, not only until the trace exists.
 	var spans []*batonv1.TraceSpan
+	clickSpan := func() bool {
+		for _, sp := range spans {
+			if sp.GetName() == "baton.click" && sp.GetService() == "baton-trace-test" && sp.GetAttributes()["baton.click_id"] == clickID &&
+				sp.GetAttributes()["baton.upstream_id"] == "media-77" && sp.GetStartTime().IsValid() {
+				return true
+			}
+		}
+		return false
+	}
 	if !testwait.Poll(30*time.Second, func() bool {
 		tr, err := attr.GetTrace(ctx, &batonv1.GetTraceRequest{TraceId: click.GetTraceId()})
 		if err == nil {
 			spans = tr.GetSpans()
-			return true
+			return clickSpan()
 		}
 		if ce := new(connect.Error); !errors.As(err, &ce) || ce.Code() != connect.CodeNotFound {
 			t.Fatalf("GetTrace: %v", err)
 		}
 		return false
 	}) {
-		t.Fatalf("GetTrace: still not found after 30s")
-	}
-	var found bool
-	for _, sp := range spans {
-		if sp.GetName() == "baton.click" && sp.GetService() == "baton-trace-test" && sp.GetAttributes()["baton.click_id"] == clickID &&
-			sp.GetAttributes()["baton.upstream_id"] == "media-77" && sp.GetStartTime().IsValid() {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("no baton.click span with the click's IDs in %v", spans)
+		t.Errorf("no baton.click span with the click's IDs after 30s in %v", spans)
 	}
 	// A log line names the trace and span it was written in, as Jaeger
 	// has them: a refused conversion's WARN line.

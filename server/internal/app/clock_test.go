@@ -14,6 +14,8 @@ import (
 	batonv1 "github.com/batonhq/baton/gen/go/baton/v1"
 	"github.com/batonhq/baton/gen/go/baton/v1/batonv1connect"
 	"github.com/batonhq/baton/server/internal/app"
+	"github.com/batonhq/baton/server/internal/store"
+	"github.com/batonhq/baton/server/internal/testwait"
 )
 
 // testClock is a clock the test moves by hand.
@@ -82,14 +84,23 @@ func TestInjectedClockExpiresCachedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	shop := s.config(created.GetKey())
-	if _, err := shop.WhoAmI(ctx, &batonv1.WhoAmIRequest{}); err != nil {
-		t.Fatal(err)
-	}
 	conn, err := pgx.Connect(ctx, s.db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	// The node's configuration listener drops every cache when it first
+	// connects (announcements may have been missed before): let it connect
+	// before the key is cached.
+	testwait.Until(t, 10*time.Second, "the configuration listener listens", func() bool {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND application_name = $1 AND (query LIKE 'LISTEN%' OR query = '-- ping')`, store.ListenerName).Scan(&n)
+		return err == nil && n > 0
+	})
+	if _, err := shop.WhoAmI(ctx, &batonv1.WhoAmIRequest{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := conn.Exec(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, created.GetApiKey().GetId()); err != nil {
 		t.Fatal(err)
 	}

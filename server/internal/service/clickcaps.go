@@ -63,7 +63,10 @@ func (k *ClickCaps) Admit(ctx context.Context, offerID, publisherID string, at t
 	if !k.syncing && k.now().Sub(k.synced) >= ClickCapSync {
 		k.syncing = true
 		// A failed sync keeps the last counts; the next click retries it.
-		go k.sync(context.WithoutCancel(ctx)) //nolint:contextcheck,errcheck // outlives the click on purpose
+		// It is no part of the click that happened to start it: not of its
+		// trace either (an operator reading the click's trace would see
+		// another request's queries).
+		go k.sync(context.Background()) //nolint:contextcheck,errcheck // outlives the click on purpose
 	}
 	var applying []*capCount
 	for _, c := range k.caps {

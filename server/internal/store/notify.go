@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,14 +17,34 @@ import (
 // feature keeps cached configuration).
 const ConfigChannel = "baton_config"
 
-// AnnounceConfigChange tells every node listening on ConfigChannel (this
-// one included) that the configuration named by what changed, e.g.
-// "api_keys" or "offers". Call it after the change has committed: the
-// notification is sent at once, outside any transaction, so a listener that
-// reloads on it reads the new rows.
+// AnnounceConfigChange tells every other node listening on ConfigChannel
+// that the configuration named by what changed, e.g. "api_keys" or
+// "offers". Call it after the change has committed: the notification is
+// sent at once, outside any transaction, so a listener that reloads on it
+// reads the new rows. The payload is "<node> <what>": this Store's own
+// listener skips its announcements, since the node that made the change
+// has dropped its caches already (service.Config.Changed) — dropping them
+// again a moment later would throw away what was cached since.
 func (s *Store) AnnounceConfigChange(ctx context.Context, what string) error {
-	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, ConfigChannel, what)
+	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, ConfigChannel, s.node+" "+what)
 	return translate(err)
+}
+
+// newNodeToken names one Store among the nodes sharing a database.
+func newNodeToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// fromOtherNode returns what a notification's payload names, and whether
+// another node sent it.
+func (s *Store) fromOtherNode(payload string) (string, bool) {
+	node, what, ok := strings.Cut(payload, " ")
+	if !ok {
+		return payload, true // a payload without a node: an operator's NOTIFY
+	}
+	return what, node != s.node
 }
 
 // ListenerName is the application_name of the listener's connection, as
@@ -91,7 +114,9 @@ func (s *Store) listenOnce(ctx context.Context, changed func(string), resync fun
 		cancel()
 		switch {
 		case err == nil:
-			changed(n.Payload)
+			if what, other := s.fromOtherNode(n.Payload); other {
+				changed(what)
+			}
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():

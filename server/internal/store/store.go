@@ -39,6 +39,8 @@ var migrationFS embed.FS
 // Store is Baton's database.
 type Store struct {
 	pool *pgxpool.Pool
+	// node marks this Store's configuration announcements (notify.go).
+	node string
 	jobs *river.Client[pgx.Tx]        // inserts postback jobs (outbox.go)
 	send atomic.Pointer[pgxpool.Pool] // the postback workers' own connections (outbox.go)
 	box  *secretbox.Box
@@ -92,7 +94,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: cannot reach the database: %w", translate(err))
 	}
-	s := &Store{pool: pool, box: opts.Box, ids: opts.IDs, now: opts.Now, log: opts.Logger}
+	s := &Store{pool: pool, node: newNodeToken(), box: opts.Box, ids: opts.IDs, now: opts.Now, log: opts.Logger}
 	if s.ids == nil {
 		s.ids = ids.Default
 	}
