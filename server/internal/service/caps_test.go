@@ -339,3 +339,59 @@ func TestACompletedSaleCountsAgainstTheCaps(t *testing.T) {
 		t.Fatalf("completed over the cap: dup=%v %s %q %s %v", dup, done.ID, done.PublisherID, done.Status, done.Signals)
 	}
 }
+
+// TestPayoutCapExactUnderConcurrency: a payout cap's count is spread over
+// slots that each allow a share of the limit; a commission that no single
+// slot has room for is taken across several. 200 conversions racing
+// against a cap of exactly 20 commissions give exactly 20 accepted, and the
+// cap's usage is the limit to the yen.
+func TestPayoutCapExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cl := b.click(t, b.link, "192.0.2.1").Click
+	first, _ := b.record(t, service.ConversionInput{ClickID: cl.ID, OrderID: "PAY-PRICE"})
+	per := first.Commission.Minor
+	if per <= 0 {
+		t.Fatalf("commission %v", first.Commission)
+	}
+	// A month cap, set after the first sale: that one is not counted.
+	b.setCaps(t, domain.Cap{Kind: domain.CapPayout, Period: domain.PeriodMonth, Limit: 20 * per, Currency: first.Commission.Currency,
+		Action: domain.ActionReject})
+	const n = 200
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted, rejected, failed := 0, 0, 0
+	sem := make(chan struct{}, 50)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c, _, err := b.conv.Record(context.Background(), b.advP, service.ConversionInput{Source: domain.SourceAPI, ClickID: cl.ID,
+				OrderID: fmt.Sprintf("PAY-%d", i), Amount: first.Amount})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				failed++
+				t.Errorf("PAY-%d: %v", i, err)
+			case c.Status == domain.StatusPending && !slices.Contains(c.Signals, domain.SignalCapReached):
+				accepted++
+			case c.Status == domain.StatusRejected && slices.Contains(c.Signals, domain.SignalCapReached):
+				rejected++
+			default:
+				failed++
+				t.Errorf("PAY-%d: status %s signals %v", i, c.Status, c.Signals)
+			}
+		}()
+	}
+	wg.Wait()
+	lost := failed + max(accepted-20, 20-accepted)
+	if u := b.usage(t)["payout/month/"]; u != 20*per {
+		t.Errorf("cap usage %d, want %d", u, 20*per)
+		lost++
+	}
+	proof.Tally(t, "fault: 200 concurrent conversions vs a payout cap of 20 commissions", n, lost,
+		fmt.Sprintf("accepted=%d rejected=%d (cap_reached) errors=%d; usage %d of %d", accepted, rejected, failed, b.usage(t)["payout/month/"], 20*per))
+}
