@@ -395,3 +395,23 @@ func TestPayoutCapExactUnderConcurrency(t *testing.T) {
 	proof.Tally(t, "fault: 200 concurrent conversions vs a payout cap of 20 commissions", n, lost,
 		fmt.Sprintf("accepted=%d rejected=%d (cap_reached) errors=%d; usage %d of %d", accepted, rejected, failed, b.usage(t)["payout/month/"], 20*per))
 }
+
+// TestCapsWithLimitsPastSmallInts: caps set far from full (2^50, the way a
+// network sets "no real limit") count like any other.
+func TestCapsWithLimitsPastSmallInts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const never = 1 << 50
+	b.setCaps(t, domain.Cap{Kind: domain.CapConversions, Period: domain.PeriodDay, Limit: never, Action: domain.ActionReject},
+		domain.Cap{Kind: domain.CapPayout, Period: domain.PeriodMonth, Limit: never, Currency: "JPY", Action: domain.ActionHold})
+	cl := b.click(t, b.link, "192.0.2.1").Click
+	for i := range 3 {
+		c, _ := b.record(t, service.ConversionInput{ClickID: cl.ID, OrderID: fmt.Sprintf("BIG-%d", i)})
+		if c.Status != domain.StatusPending || slices.Contains(c.Signals, domain.SignalCapReached) {
+			t.Fatalf("BIG-%d: status %s signals %v", i, c.Status, c.Signals)
+		}
+	}
+	if u := b.usage(t)["conversions/day/"]; u != 3 {
+		t.Errorf("usage %d, want 3", u)
+	}
+}

@@ -144,10 +144,12 @@ func (t Tx) UseCap(ctx context.Context, capID string, periodStart time.Time, n, 
 	// The pick is an uncorrelated scalar subquery, run once (an InitPlan):
 	// as a joined subquery it could be run again for each row of the join,
 	// each time picking another slot, and raise several.
-	err := t.tx.QueryRow(ctx, `UPDATE cap_counters SET used = used + $3
+	// The types are spelled out: inferred from slot (smallint), a limit
+	// past 32,767 would not fit.
+	err := t.tx.QueryRow(ctx, `UPDATE cap_counters SET used = used + $3::bigint
 		WHERE cap_id = $1 AND period_start = $2 AND slot = (SELECT slot FROM cap_counters
-			WHERE cap_id = $1 AND period_start = $2 AND slot < $5
-			AND used + $3 <= $4 / $5 + CASE WHEN slot < $4 % $5 THEN 1 ELSE 0 END
+			WHERE cap_id = $1 AND period_start = $2 AND slot < $5::bigint
+			AND used + $3::bigint <= $4::bigint / $5::bigint + CASE WHEN slot < $4::bigint % $5::bigint THEN 1 ELSE 0 END
 			ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING used`,
 		capID, periodStart, n, limit, slots).Scan(&used)
@@ -198,7 +200,7 @@ func (t Tx) UseCap(ctx context.Context, capID string, periodStart time.Time, n, 
 		if take == 0 {
 			continue
 		}
-		if _, err := t.tx.Exec(ctx, `UPDATE cap_counters SET used = used + $4 WHERE cap_id = $1 AND period_start = $2 AND slot = $3`,
+		if _, err := t.tx.Exec(ctx, `UPDATE cap_counters SET used = used + $4::bigint WHERE cap_id = $1 AND period_start = $2 AND slot = $3`,
 			capID, periodStart, u.slot, take); err != nil {
 			return false, 0, translate(err)
 		}
