@@ -15,11 +15,11 @@ type intakeControls struct {
 }
 
 // applyCaps counts a newly inserted conversion against the offer's
-// conversion and payout caps, inside its transaction. Each cap's count
-// for the current period (in the offer's time zone) is raised by
-// store.Tx.UseCap, which never passes the limit; when one cap is full,
-// what the others took is undone (a savepoint) and the cap's action (hold
-// or reject) applies, with the signal cap_reached. It returns the rejection note when
+// conversion and payout caps, inside its transaction. Each cap's counter
+// for the current period (in the offer's time zone) is raised with a
+// guarded upsert that never passes the limit; when one cap is full, what
+// the others took is given back and the cap's action (hold or reject)
+// applies, with the signal cap_reached. It returns the rejection note when
 // the cap rejects.
 //
 // What counts: attributed, non-test conversions (an unattributed one earns
@@ -41,7 +41,15 @@ func (c *Conversions) applyCaps(ctx context.Context, tx ConversionTx, offer doma
 		start time.Time
 		n     int64
 	}
-	var uses []use
+	var used []use
+	release := func() error {
+		for _, u := range used {
+			if err := tx.ReleaseCap(ctx, u.cap.ID, u.start, u.n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, cp := range caps {
 		if cp.PublisherID != "" && cp.PublisherID != conv.PublisherID {
 			continue
@@ -58,32 +66,22 @@ func (c *Conversions) applyCaps(ctx context.Context, tx ConversionTx, offer doma
 		default:
 			continue // click caps are counted by the click path
 		}
-		uses = append(uses, use{cp, domain.PeriodStart(cp.Period, now, loc), n})
-	}
-	// With several caps, what the first ones took is undone when a later
-	// one has no room.
-	if len(uses) > 1 {
-		if err := tx.CapSavepoint(ctx); err != nil {
-			return domain.ActionRecord, "", err
-		}
-	}
-	for i, u := range uses {
-		ok, total, err := tx.UseCap(ctx, u.cap.ID, u.start, u.n, u.cap.Limit)
+		start := domain.PeriodStart(cp.Period, now, loc)
+		ok, total, err := tx.UseCap(ctx, cp.ID, start, n, cp.Limit)
 		if err != nil {
 			return domain.ActionRecord, "", err
 		}
 		if !ok {
-			if i > 0 {
-				if err := tx.RollbackCaps(ctx); err != nil {
-					return domain.ActionRecord, "", err
-				}
+			if err := release(); err != nil {
+				return domain.ActionRecord, "", err
 			}
 			conv.Signals = addSignal(conv.Signals, domain.SignalCapReached)
 			if err := tx.AddSignals(ctx, conv.ID, []domain.Signal{domain.SignalCapReached}); err != nil {
 				return domain.ActionRecord, "", err
 			}
-			return u.cap.Action, string(domain.SignalCapReached) + ": " + domain.CapHit{Cap: u.cap, Used: total}.String(), nil
+			return cp.Action, string(domain.SignalCapReached) + ": " + domain.CapHit{Cap: cp, Used: total}.String(), nil
 		}
+		used = append(used, use{cp, start, n})
 	}
 	return domain.ActionRecord, "", nil
 }

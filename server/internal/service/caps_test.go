@@ -340,10 +340,8 @@ func TestACompletedSaleCountsAgainstTheCaps(t *testing.T) {
 	}
 }
 
-// TestPayoutCapExactUnderConcurrency: a payout cap's count is spread over
-// slots that each allow a share of the limit; a commission that no single
-// slot has room for is taken across several. 200 conversions racing
-// against a cap of exactly 20 commissions give exactly 20 accepted, and the
+// TestPayoutCapExactUnderConcurrency: 200 conversions racing against a
+// payout cap of exactly 20 commissions give exactly 20 accepted, and the
 // cap's usage is the limit to the yen.
 func TestPayoutCapExactUnderConcurrency(t *testing.T) {
 	t.Parallel()

@@ -22,8 +22,7 @@ type ControlStore interface {
 type ControlTx interface {
 	OfferCaps(ctx context.Context, offerID string) ([]domain.Cap, error)
 	UseCap(ctx context.Context, capID string, periodStart time.Time, n, limit int64) (bool, int64, error)
-	CapSavepoint(ctx context.Context) error
-	RollbackCaps(ctx context.Context) error
+	ReleaseCap(ctx context.Context, capID string, periodStart time.Time, n int64) error
 	SetHold(ctx context.Context, id string, until *time.Time, reason string) error
 	AddSignals(ctx context.Context, id string, signals []domain.Signal) error
 }

@@ -67,7 +67,7 @@ func (s *Store) ListCaps(ctx context.Context, offerID string) ([]domain.Cap, err
 // CapUsed returns how much of a cap the period starting at periodStart used.
 func (s *Store) CapUsed(ctx context.Context, capID string, periodStart time.Time) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(used), 0) FROM cap_counters WHERE cap_id = $1 AND period_start = $2`,
+	err := s.pool.QueryRow(ctx, `SELECT coalesce((SELECT used FROM cap_counters WHERE cap_id = $1 AND period_start = $2), 0)`,
 		capID, periodStart).Scan(&n)
 	return n, translate(err)
 }
@@ -116,112 +116,32 @@ func (t Tx) OfferCaps(ctx context.Context, offerID string) ([]domain.Cap, error)
 	return list, translate(err)
 }
 
-// capSlots is how many rows a cap's count is spread over (at most; a
-// limit under it has one slot per unit).
-const capSlots = 8
-
-// UseCap adds n to a cap's count for the period starting at periodStart
-// unless that would pass limit. It returns whether it did and, when it
-// refused, the count as it stands.
-//
-// The count is spread over slot rows, each allowed a share of the limit
-// that sum to it (migration 0045). A conversion first takes n from one
-// slot with room that no other transaction holds (FOR UPDATE SKIP LOCKED):
-// conversions of one offer then run side by side instead of waiting, one
-// by one, for each other's commit on a single row. When no free slot has
-// room, it locks every slot (in slot order, so two such never deadlock),
-// reads them as committed, and takes n spread over the slots with room,
-// or refuses when their sum has no room for n. Every take is made under
-// the lock of the rows it raises and never passes a slot's share, so the
-// sum never passes the limit on any number of nodes; and a refusal is
-// only given when the locked, current sum has no room.
+// UseCap adds n to a cap's counter for the period starting at periodStart
+// unless that would pass limit. It returns whether it did and the counter
+// after (or, when refused, as it stands). The guarded upsert locks the
+// counter row until the transaction ends, and PostgreSQL re-checks the
+// guard on the latest row, so racing transactions on any node never pass
+// the limit.
 func (t Tx) UseCap(ctx context.Context, capID string, periodStart time.Time, n, limit int64) (bool, int64, error) {
-	slots := int64(capSlots)
-	if limit < slots {
-		slots = max(limit, 1)
-	}
 	var used int64
-	// The pick is an uncorrelated scalar subquery, run once (an InitPlan):
-	// as a joined subquery it could be run again for each row of the join,
-	// each time picking another slot, and raise several.
-	// The types are spelled out: inferred from slot (smallint), a limit
-	// past 32,767 would not fit.
-	err := t.tx.QueryRow(ctx, `UPDATE cap_counters SET used = used + $3::bigint
-		WHERE cap_id = $1 AND period_start = $2 AND slot = (SELECT slot FROM cap_counters
-			WHERE cap_id = $1 AND period_start = $2 AND slot < $5::bigint
-			AND used + $3::bigint <= $4::bigint / $5::bigint + CASE WHEN slot < $4::bigint % $5::bigint THEN 1 ELSE 0 END
-			ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING used`,
-		capID, periodStart, n, limit, slots).Scan(&used)
+	err := t.tx.QueryRow(ctx, `INSERT INTO cap_counters (cap_id, period_start, used) SELECT $1, $2, $3::bigint WHERE $3::bigint <= $4::bigint
+		ON CONFLICT (cap_id, period_start) DO UPDATE SET used = cap_counters.used + excluded.used
+		WHERE cap_counters.used + excluded.used <= $4::bigint RETURNING used`, capID, periodStart, n, limit).Scan(&used)
 	if err == nil {
 		return true, used, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return false, 0, translate(err)
 	}
-	// No free slot with room: the period's slots may not exist yet, be
-	// held by other transactions, or be full.
-	if _, err := t.tx.Exec(ctx, `INSERT INTO cap_counters (cap_id, period_start, slot, used)
-		SELECT $1, $2, s, 0 FROM generate_series(0, $3::int - 1) s ON CONFLICT DO NOTHING`, capID, periodStart, slots); err != nil {
-		return false, 0, translate(err)
-	}
-	rows, _ := t.tx.Query(ctx, `SELECT slot, used FROM cap_counters WHERE cap_id = $1 AND period_start = $2
-		ORDER BY slot FOR UPDATE`, capID, periodStart)
-	type slotUse struct {
-		slot       int16
-		used, room int64
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (slotUse, error) {
-		var u slotUse
-		err := r.Scan(&u.slot, &u.used)
-		return u, err
-	})
-	if err != nil {
-		return false, 0, translate(err)
-	}
-	var sum, room int64
-	for i, u := range all {
-		sum += u.used
-		if int64(u.slot) < slots {
-			share := limit / slots
-			if int64(u.slot) < limit%slots {
-				share++
-			}
-			all[i].room = max(share-u.used, 0)
-			room += all[i].room
-		}
-	}
-	if n > room {
-		return false, sum, nil
-	}
-	left := n
-	for _, u := range all {
-		take := min(u.room, left)
-		if take == 0 {
-			continue
-		}
-		if _, err := t.tx.Exec(ctx, `UPDATE cap_counters SET used = used + $4::bigint WHERE cap_id = $1 AND period_start = $2 AND slot = $3`,
-			capID, periodStart, u.slot, take); err != nil {
-			return false, 0, translate(err)
-		}
-		if left -= take; left == 0 {
-			break
-		}
-	}
-	return true, sum + n, nil
+	err = t.tx.QueryRow(ctx, `SELECT coalesce((SELECT used FROM cap_counters WHERE cap_id = $1 AND period_start = $2), 0)`,
+		capID, periodStart).Scan(&used)
+	return false, used, translate(err)
 }
 
-// CapSavepoint marks the point a conversion's cap uses can be undone to,
-// when a later cap of the same conversion has no room (RollbackCaps).
-func (t Tx) CapSavepoint(ctx context.Context) error {
-	_, err := t.tx.Exec(ctx, `SAVEPOINT baton_caps`)
-	return translate(err)
-}
-
-// RollbackCaps undoes the cap uses since CapSavepoint: what the
-// conversion took from caps it fitted when another had no room.
-func (t Tx) RollbackCaps(ctx context.Context) error {
-	_, err := t.tx.Exec(ctx, `ROLLBACK TO SAVEPOINT baton_caps`)
+// ReleaseCap takes n back from a cap's counter (a cap used by a conversion
+// that another cap then stopped, in the same transaction).
+func (t Tx) ReleaseCap(ctx context.Context, capID string, periodStart time.Time, n int64) error {
+	_, err := t.tx.Exec(ctx, `UPDATE cap_counters SET used = used - $3 WHERE cap_id = $1 AND period_start = $2`, capID, periodStart, n)
 	return translate(err)
 }
 

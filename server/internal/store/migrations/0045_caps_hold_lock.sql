@@ -35,15 +35,9 @@ CREATE TABLE caps (
     UNIQUE (offer_id, publisher_id, kind, period)
 );
 
--- A cap's count for a period is spread over up to 8 slot rows, each
--- allowed its share of the limit (limit/8, the remainder to the first
--- slots): concurrent conversions of one offer each lock a different slot
--- instead of queueing on one row until each other's commit, and the sum of
--- the shares is the limit, so the count stays exact (store/caps.go).
 CREATE TABLE cap_counters (
     cap_id        text COLLATE "C" NOT NULL REFERENCES caps (id) ON DELETE CASCADE,
     period_start  timestamptz NOT NULL,
-    slot          smallint NOT NULL CHECK (slot >= 0),
     used          bigint NOT NULL,
-    PRIMARY KEY (cap_id, period_start, slot)
+    PRIMARY KEY (cap_id, period_start)
 );
