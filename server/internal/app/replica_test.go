@@ -47,7 +47,7 @@ func postgresBin(t *testing.T) string {
 			return dir
 		}
 	}
-	t.Skip("no PostgreSQL binaries with pg_basebackup under /usr/lib/postgresql")
+	skipOrFail(t, "no PostgreSQL binaries with pg_basebackup under /usr/lib/postgresql (Debian package postgresql)")
 	return ""
 }
 
@@ -67,8 +67,18 @@ func runAs(t *testing.T) *syscall.Credential {
 			return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		}
 	}
-	t.Skip("running as root with no postgres or nobody user")
+	skipOrFail(t, "running as root with no postgres or nobody user")
 	return nil
+}
+
+// skipOrFail skips the replica test where this machine cannot run it, or
+// fails it when BATON_REQUIRE_REPLICA is set (CI installs what it needs).
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("BATON_REQUIRE_REPLICA") != "" {
+		t.Fatalf("BATON_REQUIRE_REPLICA is set: %s", why)
+	}
+	t.Skip(why)
 }
 
 func freeTCPPort(t *testing.T) int {

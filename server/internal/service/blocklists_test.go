@@ -84,13 +84,17 @@ func TestBlocklistsFlagClicksAndConversions(t *testing.T) {
 		}
 	}
 
-	// record() adds these signals to the conversion at intake; they are
-	// stored once the conversions table has its signals column (helper D2's
-	// migration). TODO(merge): assert on conv.Signals as returned by Record
-	// once that column is in.
+	// record() adds these signals to the conversion at intake, and they are
+	// stored with it: what Record returns and what is read back say so.
 	conv, _ := b.record(t, service.ConversionInput{OfferID: b.offer.ID, OrderID: "BL-1", IP: "198.51.100.9", UserAgent: browser})
 	if got := bl.ConversionSignals(ctx, conv); !slices.Equal(got, []domain.Signal{domain.SignalBlockedIP}) {
 		t.Errorf("conversion from a blocked buyer IP: signals %v, want [%s]", got, domain.SignalBlockedIP)
+	}
+	if !slices.Contains(conv.Signals, domain.SignalBlockedIP) {
+		t.Errorf("conversion from a blocked buyer IP: recorded with signals %v, want %s among them", conv.Signals, domain.SignalBlockedIP)
+	}
+	if stored, err := b.st.GetConversion(ctx, conv.ID); err != nil || !slices.Contains(stored.Signals, domain.SignalBlockedIP) {
+		t.Errorf("conversion from a blocked buyer IP: stored signals %v (%v), want %s among them", stored.Signals, err, domain.SignalBlockedIP)
 	}
 	spam := b.clickWith(t, b.link, "192.0.2.30", browser, "spam-7")
 	b.clock.Advance(time.Second)
